@@ -1,0 +1,126 @@
+// The registry of stable rule ids. Users suppress, configure and search findings by these ids; the
+// CLI prints them. An id keeps its meaning forever; new ids may be added here.
+import type { Severity, SeveritySetting } from './types';
+
+export type RuleCategory = 'dataset' | 'datanet' | 'config';
+
+export interface RuleInfo {
+  id: string;
+  category: RuleCategory;
+  defaultSeverity: Severity;
+  /** One line: what the rule checks. Shown in docs, hovers and `modelfactory lint --rules`. */
+  description: string;
+}
+
+const rule = (id: string, category: RuleCategory, defaultSeverity: Severity, description: string): RuleInfo => ({
+  id,
+  category,
+  defaultSeverity,
+  description,
+});
+
+export const RULES: readonly RuleInfo[] = [
+  rule('jsonl/invalid-json', 'dataset', 'error', 'A line is not valid JSON.'),
+  rule(
+    'jsonl/blank-line',
+    'dataset',
+    'warning',
+    'A blank line inside a JSONL file (a record is expected on every line).',
+  ),
+  rule(
+    'encoding/bom',
+    'dataset',
+    'warning',
+    'The file starts with a UTF-8 byte order mark, which many loaders reject.',
+  ),
+  rule('encoding/invalid-utf8', 'dataset', 'error', 'Bytes that are not valid UTF-8.'),
+  rule('encoding/mixed-eol', 'dataset', 'warning', 'The file mixes CRLF, LF or CR line endings.'),
+  rule(
+    'format/unknown',
+    'dataset',
+    'error',
+    'A record matches no known format (alpaca, sharegpt, messages, text, preference).',
+  ),
+  rule('format/mixed', 'dataset', 'error', "A record's format differs from the file's (or the Datanet's) format."),
+  rule('schema/missing-field', 'dataset', 'error', 'A required field of the record format is missing.'),
+  rule('schema/wrong-type', 'dataset', 'error', 'A field has the wrong JSON type.'),
+  rule('schema/unknown-field', 'dataset', 'warning', 'A field the record format does not define.'),
+  rule('messages/unknown-role', 'dataset', 'error', 'A message role other than system, user, assistant or tool.'),
+  rule('messages/no-assistant', 'dataset', 'error', 'A conversation with no assistant turn: nothing to learn from.'),
+  rule('messages/empty-content', 'dataset', 'error', 'A message whose content is empty.'),
+  rule(
+    'messages/role-order',
+    'dataset',
+    'warning',
+    'Turns out of order: system first, then user and assistant alternating.',
+  ),
+  rule('content/empty', 'dataset', 'error', 'An empty output, response, completion or text.'),
+  rule('dedup/exact', 'dataset', 'warning', 'A record identical to an earlier one.'),
+  rule('dedup/near', 'dataset', 'warning', 'A record nearly identical to an earlier one (MinHash Jaccard estimate).'),
+  rule('pii/email', 'dataset', 'warning', 'An email address.'),
+  rule('pii/phone', 'dataset', 'warning', 'A phone number.'),
+  rule('secret/api-key', 'dataset', 'error', 'An API key or access token (cloud providers, AI providers, code hosts).'),
+  rule('secret/private-key', 'dataset', 'error', 'A PEM private key block.'),
+  rule(
+    'length/too-long',
+    'dataset',
+    'warning',
+    'A record longer than the token limit: it would be truncated in training.',
+  ),
+  rule('length/too-short', 'dataset', 'warning', 'A record shorter than the minimum length.'),
+  rule('datanet/manifest', 'datanet', 'error', 'A Datanet manifest that breaks its schema.'),
+  rule('datanet/file-too-large', 'datanet', 'error', "A contribution file larger than the Datanet's max_file_mb."),
+  rule('datanet/file-type', 'datanet', 'error', 'A governed file of a type the Datanet does not accept.'),
+  rule('datanet/daily-cap', 'datanet', 'warning', "Today's contributions exceed the Datanet's daily_mb."),
+  rule('datanet/daily-files', 'datanet', 'warning', "Today's contributions exceed the Datanet's daily_files."),
+  rule('config/schema', 'config', 'error', 'A value that breaks the fine-tune config schema.'),
+  rule('config/unknown-key', 'config', 'error', 'A key the fine-tune config does not define.'),
+  rule('config/missing-key', 'config', 'error', 'A required key is missing.'),
+  rule('config/model-unknown', 'config', 'warning', 'A base model that is neither in the catalog nor found on disk.'),
+  rule(
+    'config/target-module',
+    'config',
+    'error',
+    "A LoRA target module that does not exist in the model's architecture.",
+  ),
+  rule('config/qlora-requires-quantization', 'config', 'error', 'method: qlora without a 4-bit quantization block.'),
+  rule('config/lora-with-quantization', 'config', 'error', 'method: lora with a quantization block (that is QLoRA).'),
+  rule('config/context-length', 'config', 'warning', "max_seq_length beyond the model's context window."),
+  rule('config/lr-range', 'config', 'warning', 'A learning rate far outside what works for LoRA.'),
+  rule('config/dataset-missing', 'config', 'error', 'The dataset file or Datanet manifest does not exist.'),
+  rule(
+    'config/dataset-format-mismatch',
+    'config',
+    'error',
+    "The dataset's detected format contradicts dataset.format.",
+  ),
+  rule('config/memory', 'config', 'warning', 'The estimated GPU memory exceeds the configured GPU memory.'),
+  rule(
+    'config/remote-code',
+    'config',
+    'warning',
+    'The model needs remote code (trust_remote_code): an explicit opt-in.',
+  ),
+];
+
+export const RULES_BY_ID: ReadonlyMap<string, RuleInfo> = new Map(RULES.map((r) => [r.id, r]));
+
+/**
+ * Per-rule severity overrides, most specific last: settings, then a Datanet manifest, then inline
+ * directives. A rule id or a category prefix (`pii/*`, `secret/*`) may be given.
+ */
+export type RuleOverrides = Readonly<Record<string, SeveritySetting>>;
+
+/** The effective severity of `ruleId`, or undefined when it is turned off. */
+export function effectiveSeverity(ruleId: string, ...layers: (RuleOverrides | undefined)[]): Severity | undefined {
+  let result: SeveritySetting = RULES_BY_ID.get(ruleId)?.defaultSeverity ?? 'warning';
+  const prefix = ruleId.slice(0, ruleId.indexOf('/') + 1) + '*';
+  for (const layer of layers) {
+    if (!layer) continue;
+    const byPrefix = layer[prefix];
+    if (byPrefix !== undefined) result = byPrefix;
+    const exact = layer[ruleId];
+    if (exact !== undefined) result = exact;
+  }
+  return result === 'off' ? undefined : result;
+}

@@ -1,0 +1,154 @@
+// Which Datanet governs a file, and the caps that apply to it. A dataset file is governed by the
+// nearest `datanet.yaml` (walking up from the file) whose `files` globs match it.
+import { parse as parseYaml } from 'yaml';
+import { dirName, joinPath } from '../hfCache';
+import type { Environment } from '../io';
+import type { Finding, Severity } from '../types';
+import { matchesAny } from './glob';
+import { asManifest, MANIFEST_FILE_NAMES, type DatanetManifest } from './manifest';
+
+export interface GoverningDatanet {
+  manifestPath: string;
+  /** The folder `files` globs are relative to. */
+  dir: string;
+  manifest: DatanetManifest;
+}
+
+const MAX_WALK_UP = 32;
+/** Bound on the files a daily-cap scan looks at, so a huge tree cannot stall the server. */
+const MAX_SCANNED_ENTRIES = 20_000;
+const SKIPPED_DIRS = new Set(['node_modules', '.git', '.venv', '__pycache__']);
+
+export class DatanetIndex {
+  private readonly cache = new Map<string, { mtimeMs: number; manifest: DatanetManifest | undefined }>();
+
+  constructor(private readonly env: Environment) {}
+
+  /** The manifest at `path` when it parses into a manifest shape; cached by modification time. */
+  async load(path: string): Promise<DatanetManifest | undefined> {
+    const st = await this.env.fs.stat(path);
+    if (!st?.isFile) return undefined;
+    const hit = this.cache.get(path);
+    if (hit && hit.mtimeMs === st.mtimeMs) return hit.manifest;
+    const bytes = await this.env.fs.readFile(path);
+    let manifest: DatanetManifest | undefined;
+    try {
+      manifest = bytes ? asManifest(parseYaml(new TextDecoder().decode(bytes), { maxAliasCount: 100 })) : undefined;
+    } catch {
+      manifest = undefined;
+    }
+    this.cache.set(path, { mtimeMs: st.mtimeMs, manifest });
+    return manifest;
+  }
+
+  invalidate(path?: string): void {
+    if (path) this.cache.delete(path);
+    else this.cache.clear();
+  }
+
+  async governing(filePath: string): Promise<GoverningDatanet | undefined> {
+    let dir = dirName(filePath);
+    for (let i = 0; i < MAX_WALK_UP; i++) {
+      for (const name of MANIFEST_FILE_NAMES) {
+        const manifestPath = joinPath(dir, name);
+        const manifest = await this.load(manifestPath);
+        if (manifest && matchesAny(relativeTo(dir, filePath), manifest.files)) return { manifestPath, dir, manifest };
+      }
+      const parent = dirName(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+    return undefined;
+  }
+
+  /** Every file under the Datanet's folder that its globs match (bounded scan). */
+  async governedFiles(datanet: GoverningDatanet): Promise<string[]> {
+    const out: string[] = [];
+    let budget = MAX_SCANNED_ENTRIES;
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await this.env.fs.readDir(dir);
+      for (const name of entries ?? []) {
+        if (--budget < 0) return;
+        if (name.startsWith('.') || SKIPPED_DIRS.has(name)) continue;
+        const path = joinPath(dir, name);
+        const st = await this.env.fs.stat(path);
+        if (st?.isDirectory) await walk(path);
+        else if (st?.isFile && matchesAny(relativeTo(datanet.dir, path), datanet.manifest.files)) out.push(path);
+      }
+    };
+    await walk(datanet.dir);
+    return out.sort();
+  }
+
+  /**
+   * Findings on the contribution caps for one governed file: its type and size, and, when the file
+   * was changed today, today's total against the daily caps. "Today" is the local calendar day and
+   * a contribution is a governed file modified today: the editor has no notion of who submitted what,
+   * so the caps are checked for the person at this keyboard.
+   */
+  async capFindings(
+    filePath: string,
+    sizeBytes: number,
+    datanet: GoverningDatanet,
+    severityOf: (rule: string) => Severity | undefined,
+  ): Promise<Finding[]> {
+    const findings: Finding[] = [];
+    const at = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+    const push = (rule: string, message: string) => {
+      const severity = severityOf(rule);
+      if (severity) findings.push({ rule, severity, range: at, message });
+    };
+    const { limits, file_types } = datanet.manifest;
+    const types = file_types ?? ['.jsonl'];
+    const ext = filePath.slice(filePath.lastIndexOf('.')).toLowerCase();
+    if (!types.includes(ext)) {
+      push(
+        'datanet/file-type',
+        `Datanet '${datanet.manifest.name}' accepts ${types.join(', ')} files, not ${ext}. Convert the file or change file_types in ${datanet.manifestPath}.`,
+      );
+    }
+    if (limits?.max_file_mb !== undefined && sizeBytes > limits.max_file_mb * 1e6) {
+      push(
+        'datanet/file-too-large',
+        `This file is ${formatMb(sizeBytes)} MB; Datanet '${datanet.manifest.name}' takes at most ${limits.max_file_mb} MB per file. Split it into smaller contributions.`,
+      );
+    }
+    if (limits?.daily_mb === undefined && limits?.daily_files === undefined) return findings;
+    const now = this.env.now?.() ?? Date.now();
+    const dayStart = new Date(now);
+    dayStart.setHours(0, 0, 0, 0);
+    let todayBytes = 0;
+    let todayFiles = 0;
+    let thisFileIsToday = false;
+    for (const path of await this.governedFiles(datanet)) {
+      const st = await this.env.fs.stat(path);
+      if (!st || st.mtimeMs < dayStart.getTime()) continue;
+      todayFiles++;
+      todayBytes += path === filePath ? sizeBytes : st.size;
+      if (path === filePath) thisFileIsToday = true;
+    }
+    if (!thisFileIsToday) return findings;
+    if (limits.daily_mb !== undefined && todayBytes > limits.daily_mb * 1e6) {
+      push(
+        'datanet/daily-cap',
+        `Today's contributions to '${datanet.manifest.name}' add up to ${formatMb(todayBytes)} MB, over its daily cap of ${limits.daily_mb} MB. Hold some back until tomorrow.`,
+      );
+    }
+    if (limits.daily_files !== undefined && todayFiles > limits.daily_files) {
+      push(
+        'datanet/daily-files',
+        `${todayFiles} files were contributed to '${datanet.manifest.name}' today, over its cap of ${limits.daily_files}. Merge files or hold some back until tomorrow.`,
+      );
+    }
+    return findings;
+  }
+}
+
+export function relativeTo(dir: string, path: string): string {
+  const prefix = dir.endsWith('/') ? dir : dir + '/';
+  return path.startsWith(prefix) ? path.slice(prefix.length) : path;
+}
+
+function formatMb(bytes: number): string {
+  return (bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1);
+}

@@ -1,0 +1,539 @@
+"""Jobs of the job server: one queue, one job at a time, every event in an on-disk log.
+
+Decisions (the server's contract, also in `server.py --help`):
+
+- One queue and one running job per server. The job's trainer process sees every GPU the server sees
+  (`CUDA_VISIBLE_DEVICES` as inherited); run one server per GPU set to train several jobs at once.
+- A job is `<state_dir>/jobs/<job_id>/`: `config.finetune.yaml` (dataset and output_dir rewritten into the
+  folder), `data/` (the uploaded dataset), `events.jsonl`, `trainer.log` (the trainer's stderr), `output/`.
+- `events.jsonl` holds one `{"seq": n, "event": {...}}` per line, seqs 0, 1, 2... without gaps. Each line is
+  written, flushed and fsynced before it is broadcast (trainer events are at most a few per second, so an
+  fsync per event costs nothing that matters and a crash loses no event a client has seen).
+- Beside the trainer's events (start, log, eval, checkpoint, done, cancelled, oom, error) the server writes
+  `queued` (seq 0), `launched` and `ended` (always last: the final state and its reason). The state of a job is
+  derived from its log alone, so a restarted server keeps all history.
+- A job that was running when the server died is marked `failed` with reason `server-restarted` (its trainer
+  lost its stdout with the server, so it cannot be re-adopted; a trainer still alive is sent SIGTERM). Jobs that
+  were still queued are queued again.
+- Cancel: a queued job ends at once; a running one gets SIGTERM (to its process group) and SIGKILL after the
+  grace period. A trainer that crashes or runs out of memory only ends its own job.
+- A server-side dataset path must lie inside one of the `--data-root` folders; with none given, only uploaded
+  datasets are accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .protocol import ProtocolError
+
+TRAINER_EVENT_TYPES = frozenset({"start", "log", "eval", "checkpoint", "done", "cancelled", "oom", "error"})
+TRAIN_ARGV_ENV = "MODELFACTORY_TRAIN_ARGV"
+STDERR_TAIL_CHARS = 2000
+MAX_EVENT_LINE_BYTES = 1 << 20
+JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+EventListener = Callable[[int, str], None]
+"""Called with (seq, event JSON text) for every event appended after the listener was added."""
+
+
+def default_train_argv() -> list[str]:
+    """The trainer command; tests of queueing may swap in a fake trainer through the environment."""
+    override = os.environ.get(TRAIN_ARGV_ENV)
+    if override:
+        argv = json.loads(override)
+        if not isinstance(argv, list) or not argv or not all(isinstance(part, str) for part in argv):
+            raise ValueError(f"{TRAIN_ARGV_ENV} must be a JSON array of strings")
+        return argv
+    return [sys.executable, "-m", "modelfactory_trainer", "train"]
+
+
+def finetune_schema_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "schemas" / "finetune.schema.json"
+
+
+def is_inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+class EventLog:
+    """An append-only JSONL file of numbered events with an in-memory index of line offsets."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offsets: list[int] = []
+        self._size = 0
+        self.events_tail: list[dict[str, Any]] = []
+
+    @property
+    def next_seq(self) -> int:
+        return len(self._offsets)
+
+    def load(self) -> list[dict[str, Any]]:
+        """Index the file, cutting a torn last line (the server died mid-write); returns every event."""
+        events: list[dict[str, Any]] = []
+        data = self.path.read_bytes() if self.path.exists() else b""
+        position = 0
+        while position < len(data):
+            end = data.find(b"\n", position)
+            if end < 0:
+                break
+            try:
+                record = json.loads(data[position:end])
+                valid = record.get("seq") == len(events) and isinstance(record.get("event"), dict)
+            except ValueError:
+                valid = False
+            if not valid:
+                break
+            self._offsets.append(position)
+            events.append(record["event"])
+            position = end + 1
+        if position != len(data):
+            with open(self.path, "r+b") as handle:
+                handle.truncate(position)
+                os.fsync(handle.fileno())
+        self._size = position
+        return events
+
+    def append(self, event: dict[str, Any]) -> tuple[int, str]:
+        seq = len(self._offsets)
+        event_text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        line = f'{{"seq":{seq},"event":{event_text}}}\n'.encode()
+        with open(self.path, "ab") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._offsets.append(self._size)
+        self._size += len(line)
+        return seq, event_text
+
+    def read(self, start: int, limit: int) -> list[tuple[int, str]]:
+        """Events start..start+limit-1 that exist, as (seq, event JSON text)."""
+        if start >= len(self._offsets):
+            return []
+        stop = min(start + limit, len(self._offsets))
+        end_offset = self._offsets[stop] if stop < len(self._offsets) else self._size
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offsets[start])
+            chunk = handle.read(end_offset - self._offsets[start])
+        result: list[tuple[int, str]] = []
+        for seq, line in zip(range(start, stop), chunk.splitlines()):
+            record = json.loads(line)
+            result.append((seq, json.dumps(record["event"], separators=(",", ":"), ensure_ascii=False)))
+        return result
+
+
+@dataclass
+class Job:
+    job_id: str
+    folder: Path
+    log: EventLog
+    created: float = 0.0
+    name: str = ""
+    base_model: str = ""
+    method: str = ""
+    state: str = "queued"
+    reason: str | None = None
+    done_event: dict[str, Any] | None = None
+    process: asyncio.subprocess.Process | None = None
+    cancel_requested: bool = False
+    cancel_reason: str = "user-cancelled"
+    listeners: list[EventListener] = field(default_factory=list)
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / "config.finetune.yaml"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "state": self.state,
+            "reason": self.reason,
+            "created": self.created,
+            "name": self.name,
+            "base_model": self.base_model,
+            "method": self.method,
+            "last_seq": max(self.log.next_seq - 1, 0),
+        }
+
+    def adapter_dir(self) -> Path | None:
+        """The finished adapter folder the trainer reported, if it lies inside the job folder."""
+        if self.state != "done" or self.done_event is None:
+            return None
+        reported = self.done_event.get("adapter_dir")
+        if not isinstance(reported, str):
+            return None
+        candidate = Path(reported)
+        if not candidate.is_absolute():
+            candidate = self.folder / candidate
+        candidate = candidate.resolve()
+        if not is_inside(candidate, [self.folder.resolve()]) or not candidate.is_dir():
+            return None
+        return candidate
+
+    def apply(self, event: dict[str, Any]) -> None:
+        """Advance the state from one event; the log is the source of truth."""
+        kind = event.get("type")
+        if kind == "queued":
+            self.created = float(event.get("time", 0.0))
+            self.name = str(event.get("name", ""))
+            self.base_model = str(event.get("base_model", ""))
+            self.method = str(event.get("method", ""))
+        elif kind == "launched":
+            self.state = "running"
+        elif kind == "done":
+            self.done_event = event
+        elif kind == "ended":
+            self.state = str(event.get("state"))
+            self.reason = event.get("reason")
+
+
+class JobManager:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        data_roots: list[Path],
+        cancel_grace_s: float = 30.0,
+        allow_remote_code: bool = False,
+        log: Callable[..., None],
+    ) -> None:
+        self.jobs_dir = state_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.data_roots = [root.resolve() for root in data_roots]
+        self.cancel_grace_s = cancel_grace_s
+        self.allow_remote_code = allow_remote_code
+        self.train_argv = default_train_argv()
+        self._log = log
+        self.jobs: dict[str, Job] = {}
+        self._queue: deque[Job] = deque()
+        self._wakeup = asyncio.Event()
+        self._running: Job | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._finetune_validator: Any = None
+
+    # ---- history -------------------------------------------------------------------------------------------
+
+    def load_history(self) -> None:
+        for folder in sorted(self.jobs_dir.iterdir()):
+            if not folder.is_dir() or not JOB_ID_PATTERN.match(folder.name):
+                continue
+            job = Job(folder.name, folder, EventLog(folder / "events.jsonl"))
+            events = job.log.load()
+            if not events:
+                continue
+            for event in events:
+                job.apply(event)
+            self.jobs[job.job_id] = job
+            if job.state == "running":
+                self._stop_orphan(job, events)
+                self._end(job, "failed", "server-restarted", None, "the server stopped while this job was running")
+            elif job.state == "queued":
+                self._queue.append(job)
+        self._log("history loaded", jobs=len(self.jobs), requeued=len(self._queue))
+
+    def _stop_orphan(self, job: Job, events: list[dict[str, Any]]) -> None:
+        launched = [event for event in events if event.get("type") == "launched"]
+        pid = launched[-1].get("pid") if launched else None
+        if not isinstance(pid, int) or pid <= 0:
+            return
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return
+        if str(job.config_path).encode() in cmdline:
+            try:
+                os.killpg(pid, signal.SIGTERM)
+                self._log("stopped an orphaned trainer", job_id=job.job_id, pid=pid)
+            except OSError:
+                pass
+
+    # ---- submitting ----------------------------------------------------------------------------------------
+
+    def _validate_config(self, config: dict[str, Any]) -> None:
+        if self._finetune_validator is None:
+            from jsonschema import Draft7Validator
+
+            with open(finetune_schema_path(), encoding="utf-8") as handle:
+                self._finetune_validator = Draft7Validator(json.load(handle))
+        errors = sorted(self._finetune_validator.iter_errors(config), key=lambda error: list(error.absolute_path))
+        if errors:
+            where = "/".join(str(part) for part in errors[0].absolute_path) or "(config)"
+            raise ProtocolError("bad-config", f"{where}: {errors[0].message}"[:500])
+        if config.get("trust_remote_code") and not self.allow_remote_code:
+            raise ProtocolError("bad-config", "trust_remote_code needs the server to be started with --allow-remote-code")
+
+    def resolve_server_path(self, raw: str) -> Path:
+        if not self.data_roots:
+            raise ProtocolError("path-not-allowed", "this server accepts uploaded datasets only (no --data-root)")
+        path = Path(raw)
+        if not path.is_absolute():
+            raise ProtocolError("path-not-allowed", "a server-side dataset path must be absolute")
+        resolved = path.resolve()
+        if not is_inside(resolved, self.data_roots) or not resolved.is_file():
+            raise ProtocolError("path-not-allowed", "the dataset path is not a file inside the server's data roots")
+        return resolved
+
+    def prepare_config(self, config_yaml: str, dataset_path: str) -> dict[str, Any]:
+        """Parse and validate a submitted config with its dataset and output rewritten into the job folder."""
+        import yaml
+
+        try:
+            config = yaml.safe_load(config_yaml)
+        except yaml.YAMLError as exc:
+            raise ProtocolError("bad-config", f"the config is not valid YAML: {exc}"[:500]) from None
+        if not isinstance(config, dict):
+            raise ProtocolError("bad-config", "the config must be a YAML mapping")
+        dataset_section = config.get("dataset") if isinstance(config.get("dataset"), dict) else {}
+        dataset_section = {key: value for key, value in dataset_section.items() if key not in ("path", "datanet")}
+        dataset_section["path"] = dataset_path
+        config["dataset"] = dataset_section
+        config["output_dir"] = "output"
+        config["target"] = "local"
+        self._validate_config(config)
+        return config
+
+    def create(self, config: dict[str, Any], dataset_file: Path, *, move_dataset: bool, name: str) -> Job:
+        """Create the job folder from a prepared config and queue the job.
+
+        dataset_file is a verified upload (moved into `data/`) or an allowed server path (used where it is).
+        """
+        import yaml
+
+        job_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
+        folder = self.jobs_dir / job_id
+        staging = self.jobs_dir / f".{job_id}.tmp"
+        (staging / "data").mkdir(parents=True)
+        if move_dataset:
+            shutil.move(str(dataset_file), staging / "data" / dataset_file.name)
+        (staging / "config.finetune.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        job = Job(job_id, folder, EventLog(folder / "events.jsonl"))
+        os.rename(staging, folder)
+        self._append(
+            job,
+            {
+                "type": "queued",
+                "time": time.time(),
+                "name": name or str(config.get("base_model")),
+                "base_model": str(config.get("base_model")),
+                "method": str(config.get("method", "lora")),
+            },
+        )
+        self.jobs[job_id] = job
+        self._queue.append(job)
+        self._wakeup.set()
+        self._log("job queued", job_id=job_id)
+        return job
+
+    # ---- events --------------------------------------------------------------------------------------------
+
+    def _append(self, job: Job, event: dict[str, Any]) -> None:
+        seq, text = job.log.append(event)
+        job.apply(event)
+        for listener in list(job.listeners):
+            listener(seq, text)
+
+    def _end(self, job: Job, state: str, reason: str | None, exit_code: int | None, message: str = "") -> None:
+        event: dict[str, Any] = {"type": "ended", "time": time.time(), "state": state, "reason": reason, "exit_code": exit_code}
+        if message:
+            event["message"] = message
+        self._append(job, event)
+        self._log("job ended", job_id=job.job_id, state=state, reason=reason, exit_code=exit_code)
+
+    def get(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise ProtocolError("unknown-job", f"no job {job_id!r}")
+        return job
+
+    def list(self) -> list[Job]:
+        return sorted(self.jobs.values(), key=lambda job: (job.created, job.job_id))
+
+    async def follow(
+        self,
+        job: Job,
+        from_seq: int,
+        deliver: Callable[[int, str], Any],
+        listener: EventListener,
+        batch: int = 256,
+    ) -> int:
+        """Replay events from from_seq with back-pressure (awaiting deliver), then add listener for live ones.
+
+        Between the last replayed event and adding the listener nothing awaits, so the event loop cannot
+        append in between: no event is lost or sent twice. Returns the first seq the listener will get.
+        """
+        next_seq = from_seq
+        while next_seq < job.log.next_seq:
+            for seq, text in job.log.read(next_seq, batch):
+                await deliver(seq, text)
+                next_seq = seq + 1
+        job.listeners.append(listener)
+        return next_seq
+
+    # ---- running -------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._worker = asyncio.get_running_loop().create_task(self._work())
+        if self._queue:
+            self._wakeup.set()
+
+    @property
+    def running_job(self) -> Job | None:
+        return self._running
+
+    def queued_count(self) -> int:
+        return sum(1 for job in self._queue if job.state == "queued")
+
+    async def _work(self) -> None:
+        while True:
+            while not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            job = self._queue.popleft()
+            if job.state != "queued":
+                continue
+            self._running = job
+            try:
+                await self._run(job)
+            except Exception as exc:  # the server outlives any job
+                self._log("job runner failed", job_id=job.job_id, error=repr(exc))
+                if job.state not in ("done", "failed", "cancelled"):
+                    self._end(job, "failed", "internal", None, f"the server could not run the job: {exc}"[:500])
+            finally:
+                self._running = None
+
+    def _child_env(self) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if key != "MODELFACTORY_TOKEN"}
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    async def _run(self, job: Job) -> None:
+        argv = [*self.train_argv, str(job.config_path)]
+        with open(job.folder / "trainer.log", "ab") as stderr_file:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr_file,
+                cwd=str(job.folder),
+                env=self._child_env(),
+                start_new_session=True,
+                limit=MAX_EVENT_LINE_BYTES,
+            )
+        job.process = process
+        self._append(job, {"type": "launched", "time": time.time(), "pid": process.pid})
+        if job.cancel_requested:
+            self._signal(job, signal.SIGTERM)
+        last_outcome: dict[str, Any] | None = None
+        assert process.stdout is not None
+        while True:
+            try:
+                line = await process.stdout.readline()
+            except ValueError:
+                self._log("trainer wrote an over-long stdout line; skipped", job_id=job.job_id)
+                continue
+            if not line:
+                break
+            event = self._parse_event(job, line)
+            if event is None:
+                continue
+            if event["type"] in ("done", "cancelled", "oom", "error"):
+                last_outcome = event
+            self._append(job, event)
+        exit_code = await process.wait()
+        job.process = None
+        state, reason = self._outcome(job, exit_code, last_outcome)
+        message = self._stderr_tail(job) if state == "failed" else ""
+        self._end(job, state, reason, exit_code, message)
+
+    def _parse_event(self, job: Job, line: bytes) -> dict[str, Any] | None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            self._log("trainer stdout line is not JSON; skipped", job_id=job.job_id)
+            return None
+        if not isinstance(event, dict) or event.get("type") not in TRAINER_EVENT_TYPES:
+            self._log("trainer event of unknown type; skipped", job_id=job.job_id)
+            return None
+        if not isinstance(event.get("time"), (int, float)):
+            event["time"] = time.time()
+        return event
+
+    def _outcome(self, job: Job, exit_code: int, last: dict[str, Any] | None) -> tuple[str, str | None]:
+        kind = last.get("type") if last else None
+        if job.cancel_requested:
+            return "cancelled", job.cancel_reason
+        if exit_code == 0 and kind == "done":
+            return "done", None
+        if kind == "error":
+            assert last is not None
+            return "failed", str(last.get("code", "internal"))
+        if kind == "oom":
+            return "failed", "oom"
+        if kind == "cancelled" or exit_code == 130:
+            return "cancelled", "interrupted"
+        if exit_code < 0:
+            return "failed", f"signal-{-exit_code}"
+        if exit_code == 0:
+            return "failed", "no-done-event"
+        return "failed", f"exit-code-{exit_code}"
+
+    def _stderr_tail(self, job: Job) -> str:
+        path = job.folder / "trainer.log"
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(max(path.stat().st_size - STDERR_TAIL_CHARS, 0))
+                return handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def _signal(self, job: Job, signum: int) -> None:
+        if job.process is None or job.process.returncode is not None:
+            return
+        try:
+            os.killpg(job.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def cancel(self, job: Job, reason: str = "user-cancelled") -> None:
+        if job.state == "queued":
+            self._end(job, "cancelled", reason, None)
+            return
+        if job.state != "running" or job.cancel_requested:
+            return
+        job.cancel_requested = True
+        job.cancel_reason = reason
+        self._signal(job, signal.SIGTERM)
+        asyncio.get_running_loop().create_task(self._kill_after_grace(job))
+
+    async def _kill_after_grace(self, job: Job) -> None:
+        process = job.process
+        if process is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(process.wait()), self.cancel_grace_s)
+        except asyncio.TimeoutError:
+            job.cancel_reason = "killed-after-grace"
+            self._signal(job, signal.SIGKILL)
+
+    async def shutdown(self) -> None:
+        """Cancel the running job (waiting out its grace period) and stop the queue worker."""
+        job = self._running
+        if job is not None and job.process is not None:
+            self.cancel(job, "server-shutdown")
+            while job.state == "running":
+                await asyncio.sleep(0.05)
+        if self._worker is not None:
+            self._worker.cancel()

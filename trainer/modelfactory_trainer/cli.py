@@ -1,0 +1,61 @@
+"""Command line: `train`, `chat`, `chat-worker` (and `serve`, owned by the job server module)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m modelfactory_trainer", description="ModelFactory trainer")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="run one fine-tuning job; JSON events on stdout")
+    train.add_argument("config", help="a *.finetune.yaml file")
+    train.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
+    train.add_argument("--max-steps", type=_positive_int, default=None, help="stop after N optimizer steps")
+
+    chat = commands.add_parser("chat", help="generate one reply, streamed to stdout")
+    chat.add_argument("--base", required=True, help="builtin:tiny-llama, a local folder, or a cached HF id")
+    chat.add_argument("--adapter", default=None, help="a PEFT adapter folder (safetensors)")
+    chat.add_argument("--system", default=None, help="system prompt")
+    chat.add_argument("--prompt", required=True, help="the user message")
+    chat.add_argument("--max-new-tokens", type=_positive_int, default=256)
+    chat.add_argument("--temperature", type=float, default=0.7, help="0 decodes greedily")
+    chat.add_argument("--top-p", type=float, default=0.95)
+    chat.add_argument("--top-k", type=int, default=50)
+    chat.add_argument("--repetition-penalty", type=float, default=1.0)
+    chat.add_argument("--seed", type=int, default=None)
+    chat.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    chat.add_argument("--trust-remote-code", action="store_true", help="run the model repository's code")
+
+    commands.add_parser("chat-worker", help="JSON-lines generation worker on stdin/stdout (used by the job server)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] == "serve":
+        from . import server  # type: ignore[attr-defined]
+
+        return int(server.main(arguments[1:]))
+    args = build_parser().parse_args(arguments)
+    if args.command == "train":
+        from .train import train_command
+
+        return train_command(args.config, args.resume, args.max_steps)
+    if args.command == "chat":
+        from .chat import chat_command
+
+        return chat_command(args)
+    from .chat import worker_main
+
+    return worker_main()

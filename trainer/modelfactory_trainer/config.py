@@ -1,0 +1,132 @@
+"""The fine-tune config: YAML validated against schemas/finetune.schema.json, the schema's defaults applied."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+SCHEMA_ENV = "MODELFACTORY_FINETUNE_SCHEMA"
+
+
+def schema_path() -> Path:
+    """The schema shared with the TypeScript side; an env override serves installs outside the repo."""
+    configured = os.environ.get(SCHEMA_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "schemas" / "finetune.schema.json"
+
+
+def load_schema() -> dict[str, Any]:
+    path = schema_path()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            schema: dict[str, Any] = json.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config schema at {path} (set {SCHEMA_ENV}): {exc}") from exc
+    return schema
+
+
+def apply_defaults(schema: dict[str, Any], instance: dict[str, Any]) -> dict[str, Any]:
+    """Fill every absent property that has a `default`, recursing into objects that are present."""
+    for key, subschema in schema.get("properties", {}).items():
+        if key not in instance and "default" in subschema:
+            instance[key] = copy.deepcopy(subschema["default"])
+        value = instance.get(key)
+        if isinstance(value, dict) and "properties" in subschema:
+            apply_defaults(subschema, value)
+    return instance
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """A validated config with defaults applied and its paths resolved against the config's folder."""
+
+    path: Path
+    data: dict[str, Any]
+    dataset_path: Path | None
+    datanet_path: Path | None
+    output_dir: Path
+
+    @property
+    def training(self) -> dict[str, Any]:
+        return self.data["training"]  # type: ignore[no-any-return]
+
+    @property
+    def lora(self) -> dict[str, Any]:
+        return self.data["lora"]  # type: ignore[no-any-return]
+
+    @property
+    def dataset(self) -> dict[str, Any]:
+        return self.data["dataset"]  # type: ignore[no-any-return]
+
+    @property
+    def quantization(self) -> dict[str, Any] | None:
+        return self.data.get("quantization")
+
+    @property
+    def method(self) -> str:
+        return str(self.data["method"])
+
+    @property
+    def base_model(self) -> str:
+        return str(self.data["base_model"])
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path.name}: invalid YAML{where}: {problem}") from exc
+
+
+def parse_config(data: Any, config_path: Path) -> FinetuneConfig:
+    """Validate a parsed config; errors name the JSON path of the offending value."""
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import best_match
+
+    if not isinstance(data, dict):
+        raise ConfigError("$: a fine-tune config must be a YAML mapping (key: value pairs)")
+    data = copy.deepcopy(data)
+    schema = load_schema()
+    error = best_match(Draft7Validator(schema).iter_errors(data))
+    if error is not None:
+        raise ConfigError(f"{error.json_path}: {error.message}")
+
+    has_quantization = "quantization" in data
+    if data.get("method", "lora") == "qlora" and not has_quantization:
+        raise ConfigError("$.quantization: method qlora needs a quantization section (bits: 4, type: nf4)")
+    if data.get("method", "lora") == "lora" and has_quantization:
+        raise ConfigError("$.quantization: method lora trains a 16/32-bit model; remove it or use method: qlora")
+    data.setdefault("lora", {})
+    data.setdefault("training", {})
+    apply_defaults(schema, data)
+
+    base_dir = config_path.resolve().parent
+    dataset = data["dataset"]
+    return FinetuneConfig(
+        path=config_path.resolve(),
+        data=data,
+        dataset_path=(base_dir / dataset["path"]) if "path" in dataset else None,
+        datanet_path=(base_dir / dataset["datanet"]) if "datanet" in dataset else None,
+        output_dir=base_dir / data["output_dir"],
+    )
+
+
+def load_config(config_path: str | Path) -> FinetuneConfig:
+    path = Path(config_path)
+    return parse_config(_read_yaml(path), path)

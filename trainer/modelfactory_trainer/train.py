@@ -1,0 +1,536 @@
+"""`train CONFIG`: one LoRA/QLoRA job, progress as JSON events on stdout.
+
+Built on transformers' Trainer (it brings DDP under torchrun / accelerate launch, accumulation, mixed
+precision and schedulers). Its checkpoint format is replaced where it would pickle: optimizer, scheduler,
+scaler and RNG state are written as safetensors + JSON, and training_args.bin is not written at all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checkpoints import (
+    ADAPTER_WEIGHTS,
+    OPTIMIZER_FILE,
+    SCALER_FILE,
+    SCHEDULER_FILE,
+    SHA256_MANIFEST,
+    finalize_adapter_dir,
+    load_optimizer_state,
+    load_rng_state,
+    newest_complete_checkpoint,
+    save_optimizer_state,
+    save_rng_state,
+    write_json_durably,
+)
+from .config import FinetuneConfig, load_config
+from .data import IGNORE_INDEX, encode_example, load_examples, split_train_eval
+from .errors import BitsAndBytesMissingError, ConfigError, CudaUnavailableError, DatasetError, TrainerError
+from .events import EventWriter, is_main_process, note
+
+EXIT_DONE = 0
+EXIT_FAILED = 1
+EXIT_CANCELLED = 130
+FORCE_OOM_ENV = "MODELFACTORY_TEST_FORCE_OOM_AT_STEP"
+CANCEL_GRACE_ENV = "MODELFACTORY_CANCEL_GRACE_SECONDS"
+DEFAULT_CANCEL_GRACE_SECONDS = 30.0
+
+
+@dataclass
+class CancelState:
+    """Set by SIGINT/SIGTERM; the training loop stops at the next optimizer-step boundary."""
+
+    requested: threading.Event = field(default_factory=threading.Event)
+    adapter_dir: Path | None = None
+    step: int = 0
+
+
+def _install_cancel_handlers(cancel: CancelState, events: EventWriter, grace_seconds: float) -> None:
+    def give_up() -> None:
+        # Past the grace period (or on a second signal) leave at once; the adapter folder only ever
+        # appears by rename, so it is complete or absent whenever this runs.
+        adapter = cancel.adapter_dir
+        complete = adapter is not None and (adapter / SHA256_MANIFEST).is_file()
+        events.emit("cancelled", step=cancel.step, adapter_dir=str(adapter) if complete else None)
+        os._exit(EXIT_CANCELLED)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if cancel.requested.is_set():
+            give_up()
+        cancel.requested.set()
+        note(f"received {signal.Signals(signum).name}: stopping at the next step (grace {grace_seconds:g}s)")
+        timer = threading.Timer(grace_seconds, give_up)
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
+def _pick_precision(requested: str, cuda: bool) -> str:
+    import torch
+
+    if not cuda:
+        if requested != "fp32":
+            note(f"no CUDA device: training in fp32 instead of {requested}")
+        return "fp32"
+    if requested == "bf16" and not torch.cuda.is_bf16_supported():
+        note("this GPU has no bf16 support: training in fp16 instead")
+        return "fp16"
+    return requested
+
+
+def _check_qlora_requirements(cuda: bool) -> None:
+    if not cuda:
+        raise CudaUnavailableError("method qlora quantizes the model with bitsandbytes, which needs a CUDA GPU; use method: lora on this machine")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise BitsAndBytesMissingError("method qlora needs the bitsandbytes package: pip install bitsandbytes")
+
+
+def _build_model(config: FinetuneConfig, source: str, precision: str, cuda: bool) -> Any:
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    from .models import load_causal_lm
+
+    compute_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+    trust = bool(config.data["trust_remote_code"])
+    gradient_checkpointing = bool(config.training["gradient_checkpointing"])
+    quantization = config.quantization
+    if config.method == "qlora" and quantization is not None:
+        from transformers import BitsAndBytesConfig
+
+        bnb = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type=quantization["type"],
+            bnb_4bit_use_double_quant=bool(quantization["double_quant"]),
+            bnb_4bit_compute_dtype=compute_dtype,
+        )
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        model = load_causal_lm(source, trust, quantization_config=bnb, dtype=compute_dtype, device_map={"": local_rank})
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    else:
+        # Frozen base weights in the compute dtype; the adapters themselves train in fp32 (peft's default).
+        model = load_causal_lm(source, trust, dtype=compute_dtype if cuda else torch.float32)
+    model.config.use_cache = False
+    lora = config.lora
+    lora_config = LoraConfig(
+        r=int(lora["r"]),
+        lora_alpha=float(lora["alpha"]),
+        lora_dropout=float(lora["dropout"]),
+        target_modules=lora["target_modules"],
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    try:
+        return get_peft_model(model, lora_config)
+    except ValueError as exc:
+        raise ConfigError(f"$.lora.target_modules: {exc}") from exc
+
+
+def _pad_batch(pad_token_id: int) -> Any:
+    def collate(features: list[dict[str, list[int]]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(feature["input_ids"]) for feature in features)
+
+        def padded(key: str, fill: int) -> Any:
+            return torch.tensor([feature[key] + [fill] * (width - len(feature[key])) for feature in features])
+
+        return {
+            "input_ids": padded("input_ids", pad_token_id),
+            "labels": padded("labels", IGNORE_INDEX),
+            "attention_mask": padded("attention_mask", 0),
+        }
+
+    return collate
+
+
+def _oom_advice(config: FinetuneConfig) -> list[str]:
+    training = config.training
+    batch, accumulation, length = training["batch_size"], training["gradient_accumulation_steps"], training["max_seq_length"]
+    advice = []
+    if batch > 1:
+        advice.append(
+            f"Halve training.batch_size to {batch // 2} and double training.gradient_accumulation_steps to "
+            f"{accumulation * 2}: the same effective batch in less memory."
+        )
+    if not training["gradient_checkpointing"]:
+        advice.append("Turn on training.gradient_checkpointing: activations are recomputed instead of stored.")
+    if config.method == "lora":
+        advice.append("Use method: qlora: 4-bit base weights take about a quarter of the memory.")
+    if length > 256:
+        advice.append(f"Shorten training.max_seq_length to {length // 2}: activation memory grows with it.")
+    if not advice:
+        advice.append("Use a GPU with more memory or a smaller base model.")
+    return advice
+
+
+def _memory_numbers() -> dict[str, float | None]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"allocated_gb": None, "reserved_gb": None, "total_gb": None}
+    gib = float(1 << 30)
+    return {
+        "allocated_gb": torch.cuda.memory_allocated() / gib,
+        "reserved_gb": torch.cuda.memory_reserved() / gib,
+        "total_gb": torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory / gib,
+    }
+
+
+def _trainer_classes() -> tuple[type, type]:
+    """Trainer and callback subclasses, defined here so that importing this module stays light."""
+    import torch
+    from transformers import Trainer, TrainerCallback
+
+    class SafetensorsTrainer(Trainer):  # type: ignore[misc]
+        """Trainer whose checkpoints hold no pickle, which counts real tokens, and which has the OOM test hook."""
+
+        tokens_seen = 0
+        samples_seen = 0
+        force_oom_at_step: int | None = None
+
+        def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+            if self.force_oom_at_step is not None and self.state.global_step + 1 >= self.force_oom_at_step:
+                raise torch.OutOfMemoryError(
+                    f"CUDA out of memory (forced at step {self.force_oom_at_step} by the test hook {FORCE_OOM_ENV})"
+                )
+            mask = inputs.get("attention_mask")
+            self.tokens_seen += int(mask.sum()) if mask is not None else int(inputs["input_ids"].numel())
+            self.samples_seen += int(inputs["input_ids"].shape[0])
+            return super().training_step(model, inputs, num_items_in_batch)
+
+        def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
+            target = output_dir if output_dir is not None else self.args.output_dir
+            if not self.args.should_save:
+                return
+            os.makedirs(target, exist_ok=True)
+            model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
+            model.save_pretrained(target, state_dict=state_dict, safe_serialization=True)
+            if self.processing_class is not None:
+                self.processing_class.save_pretrained(target)
+
+        def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+            if not self.args.should_save:
+                return
+            save_optimizer_state(self.optimizer, Path(output_dir) / OPTIMIZER_FILE)
+            scheduler_state = {k: v for k, v in self.lr_scheduler.state_dict().items() if k != "lr_lambdas"}
+            write_json_durably(Path(output_dir) / SCHEDULER_FILE, scheduler_state)
+
+        def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+            if checkpoint is None:
+                return
+            load_optimizer_state(self.optimizer, Path(checkpoint) / OPTIMIZER_FILE)
+            import json
+
+            with open(Path(checkpoint) / SCHEDULER_FILE, encoding="utf-8") as handle:
+                scheduler_state = json.load(handle)
+            scheduler_state["lr_lambdas"] = [None] * len(scheduler_state.get("base_lrs", []))
+            self.lr_scheduler.load_state_dict(scheduler_state)
+
+        def _save_scaler(self, output_dir: str) -> None:
+            scaler = getattr(self.accelerator, "scaler", None)
+            if scaler is not None and self.args.should_save:
+                write_json_durably(Path(output_dir) / SCALER_FILE, dict(scaler.state_dict()))
+
+        def _load_scaler(self, checkpoint: str | None) -> None:
+            scaler = getattr(self.accelerator, "scaler", None)
+            path = Path(checkpoint) / SCALER_FILE if checkpoint else None
+            if scaler is not None and path is not None and path.is_file():
+                import json
+
+                scaler.load_state_dict(json.loads(path.read_text(encoding="utf-8")))
+
+        def _rng_file(self, directory: str) -> Path:
+            suffix = f"_{self.args.process_index}" if self.args.world_size > 1 else ""
+            return Path(directory) / f"rng_state{suffix}.safetensors"
+
+        def _save_rng_state(self, output_dir: str) -> None:
+            os.makedirs(output_dir, exist_ok=True)
+            save_rng_state(self._rng_file(output_dir))
+
+        def _load_rng_state(self, checkpoint: str | None) -> None:
+            if checkpoint is not None and self._rng_file(checkpoint).is_file():
+                load_rng_state(self._rng_file(checkpoint))
+
+    class JobEventsCallback(TrainerCallback):  # type: ignore[misc]
+        """Turns Trainer hooks into job events and honours cancellation at step boundaries."""
+
+        def __init__(self, trainer_ref: dict[str, Any], events: EventWriter, cancel: CancelState, start_fields: dict[str, Any]):
+            self.trainer_ref = trainer_ref
+            self.events = events
+            self.cancel = cancel
+            self.start_fields = start_fields
+            self.last_eval_loss: float | None = None
+            self.last_eval_step = -1
+            self.train_loss: float | None = None
+            self._mark_time = time.time()
+            self._mark_tokens = 0
+            self._mark_samples = 0
+            self._begin_time = time.time()
+            self._begin_step = 0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self._begin_time = self._mark_time = time.time()
+            self._begin_step = state.global_step
+            self.events.emit("start", total_steps=int(state.max_steps), epochs=float(args.num_train_epochs), **self.start_fields)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.cancel.step = int(state.global_step)
+            if self.cancel.requested.is_set():
+                control.should_training_stop = True
+                control.should_save = False
+                control.should_evaluate = False
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+            logs = logs or {}
+            step = int(state.global_step)
+            if "eval_loss" in logs:
+                self.last_eval_loss = float(logs["eval_loss"])
+                self.last_eval_step = step
+                self.events.emit("eval", step=step, epoch=float(state.epoch or 0.0), eval_loss=self.last_eval_loss)
+            if "train_loss" in logs:
+                self.train_loss = float(logs["train_loss"])
+            if "loss" not in logs:
+                return
+            trainer = self.trainer_ref["trainer"]
+            now = time.time()
+            elapsed = max(now - self._mark_time, 1e-9)
+            world = max(int(args.world_size), 1)
+            tokens_per_second = (trainer.tokens_seen - self._mark_tokens) * world / elapsed
+            samples_per_second = (trainer.samples_seen - self._mark_samples) * world / elapsed
+            self._mark_time, self._mark_tokens, self._mark_samples = now, trainer.tokens_seen, trainer.samples_seen
+            steps_done = max(step - self._begin_step, 1)
+            eta = (now - self._begin_time) / steps_done * max(int(state.max_steps) - step, 0)
+            gpu_memory = torch.cuda.max_memory_allocated() / float(1 << 30) if torch.cuda.is_available() else None
+            grad_norm = logs.get("grad_norm")
+            self.events.emit(
+                "log",
+                step=step,
+                total_steps=int(state.max_steps),
+                epoch=float(logs.get("epoch", state.epoch or 0.0)),
+                loss=float(logs["loss"]),
+                learning_rate=float(logs.get("learning_rate", 0.0)),
+                grad_norm=float(grad_norm) if grad_norm is not None else None,
+                tokens_per_second=tokens_per_second,
+                samples_per_second=samples_per_second,
+                gpu_memory_gb=gpu_memory,
+                eta_seconds=eta,
+            )
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            self.events.emit("checkpoint", step=int(state.global_step), path=str(path))
+
+    return SafetensorsTrainer, JobEventsCallback
+
+
+def _training_arguments(config: FinetuneConfig, precision: str, max_steps: int | None, has_eval: bool, cuda: bool) -> Any:
+    from transformers import TrainingArguments
+
+    training = config.training
+    evaluation: dict[str, Any] = {"eval_strategy": "no"}
+    if has_eval:
+        evaluation = (
+            {"eval_strategy": "steps", "eval_steps": training["eval_steps"]}
+            if "eval_steps" in training
+            else {"eval_strategy": "epoch"}
+        )
+    saving = (
+        {"save_strategy": "steps", "save_steps": training["save_steps"]}
+        if "save_steps" in training
+        else {"save_strategy": "epoch"}
+    )
+    return TrainingArguments(
+        output_dir=str(config.output_dir / "checkpoints"),
+        per_device_train_batch_size=int(training["batch_size"]),
+        per_device_eval_batch_size=int(training["batch_size"]),
+        gradient_accumulation_steps=int(training["gradient_accumulation_steps"]),
+        num_train_epochs=float(training["epochs"]),
+        max_steps=max_steps if max_steps is not None else -1,
+        learning_rate=float(training["learning_rate"]),
+        lr_scheduler_type=training["lr_scheduler"],
+        warmup_steps=float(training["warmup_ratio"]),
+        weight_decay=float(training["weight_decay"]),
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        gradient_checkpointing=bool(training["gradient_checkpointing"]),
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        seed=int(training["seed"]),
+        data_seed=int(training["seed"]),
+        logging_steps=int(training["logging_steps"]),
+        logging_first_step=True,
+        save_total_limit=3,
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,
+        use_cpu=not cuda,
+        **evaluation,
+        **saving,
+    )
+
+
+def _tokenize_all(tokenizer: Any, examples: list[Any], max_seq_length: int) -> list[dict[str, list[int]]]:
+    encoded = [encode_example(tokenizer, example, max_seq_length) for example in examples]
+    kept = [item for item in encoded if item is not None]
+    if len(kept) < len(encoded):
+        note(f"{len(encoded) - len(kept)} record(s) have no trainable tokens within max_seq_length and were skipped")
+    return kept
+
+
+def run_training(config_path: str, resume: bool, max_steps: int | None, events: EventWriter) -> int:
+    """The whole job; returns the process exit code. Only typed events reach stdout."""
+    cancel = CancelState()
+    grace = float(os.environ.get(CANCEL_GRACE_ENV, DEFAULT_CANCEL_GRACE_SECONDS))
+    if threading.current_thread() is threading.main_thread():
+        _install_cancel_handlers(cancel, events, grace)
+    try:
+        return _run(config_path, resume, max_steps, events, cancel)
+    except TrainerError as exc:
+        events.emit("error", code=exc.code, message=exc.message)
+        return EXIT_FAILED
+    except Exception as exc:  # the contract promises a typed event, never a bare traceback
+        traceback.print_exc(file=sys.stderr)
+        events.emit("error", code="internal", message=f"{type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+
+
+def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWriter, cancel: CancelState) -> int:
+    config = load_config(config_path)
+    examples = load_examples(config)
+    training = config.training
+
+    import torch
+
+    from .models import load_tokenizer, resolve_model_source
+
+    cuda = torch.cuda.is_available()
+    if config.method == "qlora":
+        _check_qlora_requirements(cuda)
+    precision = _pick_precision(str(training["precision"]), cuda)
+    source = resolve_model_source(config.base_model)
+    tokenizer = load_tokenizer(source, bool(config.data["trust_remote_code"]))
+
+    train_examples, eval_examples = split_train_eval(examples, float(config.dataset["eval_split"]), int(training["seed"]))
+    max_seq_length = int(training["max_seq_length"])
+    train_set = _tokenize_all(tokenizer, train_examples, max_seq_length)
+    eval_set = _tokenize_all(tokenizer, eval_examples, max_seq_length)
+    if not train_set:
+        raise DatasetError(f"no record has a trainable token within max_seq_length ({max_seq_length})")
+    model = _build_model(config, source, precision, cuda)
+
+    resume_from = None
+    if resume:
+        resume_from = newest_complete_checkpoint(config.output_dir / "checkpoints")
+        if resume_from is None:
+            note("--resume: no complete checkpoint found, starting from step 0")
+    steps_limit = max_steps if max_steps is not None else training.get("max_steps")
+    args = _training_arguments(config, precision, steps_limit, bool(eval_set), cuda)
+
+    trainer_class, callback_class = _trainer_classes()
+    trainable, total = model.get_nb_trainable_parameters()
+    start_fields = {
+        "model": config.base_model,
+        "method": config.method,
+        "device": args.device.type,
+        "precision": precision,
+        "train_records": len(train_set),
+        "eval_records": len(eval_set),
+        "trainable_params": int(trainable),
+        "total_params": int(total),
+        "output_dir": str(config.output_dir),
+        "resumed_from": str(resume_from) if resume_from is not None else None,
+    }
+    if training["packing"]:
+        from transformers import DataCollatorWithFlattening
+
+        collator: Any = DataCollatorWithFlattening()
+    else:
+        collator = _pad_batch(int(tokenizer.pad_token_id))
+    trainer_ref: dict[str, Any] = {}
+    callback = callback_class(trainer_ref, events, cancel, start_fields)
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set or None,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=[callback],
+    )
+    trainer_ref["trainer"] = trainer
+    from transformers import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    forced = os.environ.get(FORCE_OOM_ENV)
+    trainer.force_oom_at_step = int(forced) if forced else None
+
+    started = time.time()
+    try:
+        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
+    except torch.OutOfMemoryError as exc:
+        events.emit(
+            "oom",
+            step=int(trainer.state.global_step),
+            message=str(exc).splitlines()[0] if str(exc) else "CUDA out of memory",
+            batch_size=int(training["batch_size"]),
+            max_seq_length=max_seq_length,
+            advice=_oom_advice(config),
+            **_memory_numbers(),
+        )
+        return EXIT_FAILED
+
+    cancelled = cancel.requested.is_set()
+    if not cancelled and eval_set and callback.last_eval_step != trainer.state.global_step:
+        trainer.evaluate()
+    steps = int(trainer.state.global_step)
+    adapter_dir = config.output_dir / "adapter"
+    files: dict[str, str] = {}
+    if trainer.is_world_process_zero():
+        staging = config.output_dir / f".adapter.tmp-{os.getpid()}"
+        model.save_pretrained(str(staging), safe_serialization=True)
+        tokenizer.save_pretrained(str(staging))
+        files = finalize_adapter_dir(staging, adapter_dir)
+        cancel.adapter_dir = adapter_dir
+    if cancelled:
+        events.emit("cancelled", step=steps, adapter_dir=str(adapter_dir))
+        return EXIT_CANCELLED
+    events.emit(
+        "done",
+        adapter_dir=str(adapter_dir),
+        sha256=files.get(ADAPTER_WEIGHTS, ""),
+        files=files,
+        train_loss=callback.train_loss if callback.train_loss is not None else float(output.training_loss),
+        eval_loss=callback.last_eval_loss,
+        runtime_seconds=time.time() - started,
+        steps=steps,
+    )
+    return EXIT_DONE
+
+
+def train_command(config_path: str, resume: bool, max_steps: int | None) -> int:
+    # Libraries sometimes print to stdout; the event stream must stay pure JSON lines.
+    events = EventWriter(stream=sys.stdout, enabled=is_main_process())
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        return run_training(config_path, resume, max_steps, events)
+    finally:
+        sys.stdout = real_stdout

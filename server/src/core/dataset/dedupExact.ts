@@ -1,0 +1,125 @@
+// dedup/exact: a 53-bit hash of the record's JSON value (object keys sorted, formatting ignored), and
+// a compact open-addressing table from hash to the first line that had it, for the streaming path.
+
+const SEED_A = 0x811c9dc5;
+const SEED_B = 0x9747b28c;
+
+class ValueHasher {
+  a = SEED_A;
+  b = SEED_B;
+
+  private mix(code: number): void {
+    this.a = Math.imul(this.a ^ code, 0x01000193);
+    this.b = Math.imul(this.b ^ code, 0x5bd1e995);
+    this.b ^= this.b >>> 15;
+  }
+
+  private str(s: string): void {
+    let a = this.a;
+    let b = this.b;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+      b ^= b >>> 15;
+    }
+    this.a = a;
+    this.b = b;
+    this.mix(s.length);
+  }
+
+  value(v: unknown): void {
+    switch (typeof v) {
+      case 'string':
+        this.mix(1);
+        this.str(v);
+        return;
+      case 'number':
+        this.mix(2);
+        this.str(String(v));
+        return;
+      case 'boolean':
+        this.mix(v ? 3 : 4);
+        return;
+      case 'object':
+        if (v === null) {
+          this.mix(5);
+        } else if (Array.isArray(v)) {
+          this.mix(6);
+          for (const item of v) this.value(item);
+          this.mix(v.length);
+        } else {
+          this.mix(7);
+          const obj = v as Record<string, unknown>;
+          const keys = Object.keys(obj);
+          if (keys.length > 1) keys.sort();
+          for (const k of keys) {
+            this.str(k);
+            this.value(obj[k]);
+          }
+          this.mix(keys.length);
+        }
+        return;
+      default:
+        this.mix(8);
+    }
+  }
+}
+
+const hasher = new ValueHasher();
+
+/** A 53-bit hash (a safe integer) of a JSON value; equal values, however formatted, hash equal. */
+export function hashJsonValue(value: unknown): number {
+  hasher.a = SEED_A;
+  hasher.b = SEED_B;
+  hasher.value(value);
+  return (hasher.a >>> 0) * 0x200000 + (hasher.b >>> 11);
+}
+
+/** hash -> first line, in two typed arrays (about 24 bytes a record at most); grows by doubling. */
+export class ExactDuplicateTable {
+  private hashes: Float64Array;
+  private lines: Int32Array;
+  private size = 0;
+
+  constructor(initialCapacity = 1 << 16) {
+    this.hashes = new Float64Array(initialCapacity);
+    this.lines = new Int32Array(initialCapacity).fill(-1);
+  }
+
+  /** The first line with `hash`, or -1 after recording `line` as the first one. */
+  firstOrAdd(hash: number, line: number): number {
+    if ((this.size + 1) * 4 > this.lines.length * 3) this.grow();
+    const mask = this.lines.length - 1;
+    for (let slot = (hash ^ (hash / 0x100000000)) & mask; ; slot = (slot + 1) & mask) {
+      const existing = this.lines[slot] ?? -1;
+      if (existing < 0) {
+        this.hashes[slot] = hash;
+        this.lines[slot] = line;
+        this.size++;
+        return -1;
+      }
+      if (this.hashes[slot] === hash) return existing;
+    }
+  }
+
+  get count(): number {
+    return this.size;
+  }
+
+  get bytes(): number {
+    return this.hashes.byteLength + this.lines.byteLength;
+  }
+
+  private grow(): void {
+    const oldHashes = this.hashes;
+    const oldLines = this.lines;
+    this.hashes = new Float64Array(oldLines.length * 2);
+    this.lines = new Int32Array(oldLines.length * 2).fill(-1);
+    this.size = 0;
+    for (let i = 0; i < oldLines.length; i++) {
+      const line = oldLines[i] ?? -1;
+      if (line >= 0) this.firstOrAdd(oldHashes[i] ?? 0, line);
+    }
+  }
+}

@@ -1,0 +1,223 @@
+// dedup/near: one-permutation MinHash (OPH) over word 3-shingles of a record's content, with
+// densification for empty bins, 8-bit stored signatures (b-bit MinHash) and LSH banding.
+//
+// 128 bins in 16 bands of 8 rows: a pair with Jaccard 0.8 shares a band with probability 0.95, 0.85
+// with 0.994, 0.5 with 0.06, so few dissimilar pairs are compared. A candidate is confirmed when the
+// estimated similarity (matching bins, corrected for 1/256 accidental 8-bit matches) reaches the
+// threshold.
+
+export const BINS = 128;
+export const BANDS = 16;
+export const ROWS = BINS / BANDS;
+const EMPTY = 0xffffffff;
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function isWordChar(c: number): boolean {
+  if (c < 0x80) return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
+  // General punctuation, CJK punctuation and full-width forms separate words like ASCII punctuation.
+  return !(c <= 0xbf || (c >= 0x2000 && c <= 0x206f) || (c >= 0x3000 && c <= 0x303f) || (c >= 0xff00 && c <= 0xff0f));
+}
+
+/** Scripts written without spaces: each character is a word of its own. */
+function isIdeograph(c: number): boolean {
+  return (c >= 0x2e80 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
+}
+
+/** Reusable buffers: computing a signature allocates nothing. */
+export class MinHasher {
+  private readonly bins = new Uint32Array(BINS);
+  readonly signature = new Uint8Array(BINS);
+  readonly bandKeys = new Uint32Array(BANDS);
+
+  private addShingle(h: number): void {
+    const x = fmix32(h);
+    const bin = x >>> 25;
+    const v = x & 0x1ffffff;
+    if (v < (this.bins[bin] ?? 0)) this.bins[bin] = v;
+  }
+
+  /**
+   * Fills `signature` and `bandKeys` from `text`; false when the text has no words. Words are
+   * maximal runs of letters and digits (ASCII case folded); ideographs are words by themselves.
+   */
+  compute(text: string): boolean {
+    const bins = this.bins;
+    bins.fill(EMPTY);
+    let w1 = 0;
+    let w2 = 0;
+    let words = 0;
+    let word = 0x811c9dc5;
+    let inWord = false;
+    const n = text.length;
+    for (let i = 0; i <= n; i++) {
+      const c = i < n ? text.charCodeAt(i) : 0x20;
+      if (isWordChar(c) && !isIdeograph(c)) {
+        word = Math.imul(word ^ (c >= 0x41 && c <= 0x5a ? c + 32 : c), 0x01000193);
+        inWord = true;
+        continue;
+      }
+      if (inWord) {
+        words++;
+        if (words >= 3) this.addShingle(Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ word);
+        w1 = w2;
+        w2 = word;
+        word = 0x811c9dc5;
+        inWord = false;
+      }
+      if (isIdeograph(c)) {
+        words++;
+        const ideo = Math.imul(0x811c9dc5 ^ c, 0x01000193);
+        if (words >= 3) this.addShingle(Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ ideo);
+        w1 = w2;
+        w2 = ideo;
+      }
+    }
+    if (words === 0) return false;
+    if (words < 3) this.addShingle(Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ words);
+    this.densifyAndPack();
+    return true;
+  }
+
+  private densifyAndPack(): void {
+    const bins = this.bins;
+    const sig = this.signature;
+    for (let b = 0; b < BINS; b++) {
+      let v = bins[b] ?? EMPTY;
+      if (v === EMPTY) {
+        // Borrow from the next non-empty bin to the right, marked by the distance travelled.
+        for (let d = 1; d < BINS; d++) {
+          const u = bins[(b + d) & (BINS - 1)] ?? EMPTY;
+          if (u !== EMPTY) {
+            v = fmix32(u + d * 0x2000000);
+            break;
+          }
+        }
+      }
+      sig[b] = v & 0xff;
+    }
+    const keys = this.bandKeys;
+    for (let band = 0; band < BANDS; band++) {
+      let k = Math.imul(band + 1, 0x9e3779b1);
+      for (let r = 0; r < ROWS; r++) k = Math.imul(k ^ (sig[band * ROWS + r] ?? 0), 0x01000193);
+      keys[band] = fmix32(k);
+    }
+  }
+}
+
+/** Estimated Jaccard similarity of two 8-bit signatures stored at the given offsets. */
+export function signatureSimilarity(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number): number {
+  let equal = 0;
+  for (let i = 0; i < BINS; i++) if (a[aOffset + i] === b[bOffset + i]) equal++;
+  const p = equal / BINS;
+  // Unrelated bins agree by chance with probability 1/256 in 8 bits.
+  return Math.max(0, (p - 1 / 256) / (1 - 1 / 256));
+}
+
+/**
+ * The streaming index: signatures of admitted records (BINS bytes each) and one table per band from
+ * band key to the first record that had it. Past `capacity` records nothing new is admitted (memory
+ * stays bounded); later records are still compared against those admitted.
+ */
+export class NearDuplicateIndex {
+  private signatures: Uint8Array;
+  private lineOf: Int32Array;
+  private admitted = 0;
+  private tableKeys: Uint32Array;
+  private tableIds: Int32Array;
+  private tableSize = 0;
+
+  constructor(readonly capacity = 1_000_000) {
+    this.signatures = new Uint8Array(BINS * 4096);
+    this.lineOf = new Int32Array(4096);
+    this.tableKeys = new Uint32Array(1 << 16);
+    this.tableIds = new Int32Array(1 << 16).fill(-1);
+  }
+
+  get admittedCount(): number {
+    return this.admitted;
+  }
+
+  get bytes(): number {
+    return this.signatures.byteLength + this.lineOf.byteLength + this.tableKeys.byteLength + this.tableIds.byteLength;
+  }
+
+  /**
+   * The earliest admitted record sharing a band with `hasher`'s signature and at least `threshold`
+   * similar, as { line, similarity }; then admits this record (as `line`) when there is room.
+   */
+  checkAndAdd(hasher: MinHasher, line: number, threshold: number): { line: number; similarity: number } | undefined {
+    const keys = hasher.bandKeys;
+    const sig = hasher.signature;
+    let bestId = -1;
+    let bestSim = 0;
+    const mask = this.tableIds.length - 1;
+    for (let band = 0; band < BANDS; band++) {
+      const key = keys[band] ?? 0;
+      for (let slot = key & mask; ; slot = (slot + 1) & mask) {
+        const id = this.tableIds[slot] ?? -1;
+        if (id < 0) break;
+        if (this.tableKeys[slot] === key && (bestId < 0 || id < bestId)) {
+          const sim = signatureSimilarity(sig, 0, this.signatures, id * BINS);
+          if (sim >= threshold) {
+            bestId = id;
+            bestSim = sim;
+          }
+        }
+      }
+    }
+    const found = bestId >= 0 ? { line: this.lineOf[bestId] ?? -1, similarity: bestSim } : undefined;
+    if (this.admitted < this.capacity) this.admit(hasher, line);
+    return found;
+  }
+
+  private admit(hasher: MinHasher, line: number): void {
+    const id = this.admitted++;
+    if (id >= this.lineOf.length) {
+      const lines = new Int32Array(this.lineOf.length * 2);
+      lines.set(this.lineOf);
+      this.lineOf = lines;
+      const sigs = new Uint8Array(this.signatures.length * 2);
+      sigs.set(this.signatures);
+      this.signatures = sigs;
+    }
+    this.lineOf[id] = line;
+    this.signatures.set(hasher.signature, id * BINS);
+    for (let band = 0; band < BANDS; band++) this.insertKey(hasher.bandKeys[band] ?? 0, id);
+  }
+
+  /** Keeps the first record per band key: later ones find it, and it is the earliest. */
+  private insertKey(key: number, id: number): void {
+    if ((this.tableSize + 1) * 4 > this.tableIds.length * 3) this.growTable();
+    const mask = this.tableIds.length - 1;
+    for (let slot = key & mask; ; slot = (slot + 1) & mask) {
+      const existing = this.tableIds[slot] ?? -1;
+      if (existing < 0) {
+        this.tableKeys[slot] = key;
+        this.tableIds[slot] = id;
+        this.tableSize++;
+        return;
+      }
+      if (this.tableKeys[slot] === key) return;
+    }
+  }
+
+  private growTable(): void {
+    const oldKeys = this.tableKeys;
+    const oldIds = this.tableIds;
+    this.tableKeys = new Uint32Array(oldIds.length * 2);
+    this.tableIds = new Int32Array(oldIds.length * 2).fill(-1);
+    this.tableSize = 0;
+    for (let i = 0; i < oldIds.length; i++) {
+      const id = oldIds[i] ?? -1;
+      if (id >= 0) this.insertKey(oldKeys[i] ?? 0, id);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+// length/too-long and length/too-short, and the token count shown in hovers and statistics.
+import { estimateTokens, tokenUpperBound } from '../tokenizer';
+import type { TokenCounter } from '../tokenizer';
+import type { LineFindings } from './context';
+import { TURN_OVERHEAD_TOKENS } from './recordText';
+import type { RecordText } from './recordText';
+
+export interface TokenInfo {
+  tokens: number;
+  /** False when `tokens` is an estimate (no tokenizer, or a bound proved the exact count unneeded). */
+  exact: boolean;
+}
+
+/**
+ * Counts tokens the cheapest way that still decides length/too-long: with an exact counter, a
+ * record whose byte-level upper bound is within the limit is not tokenized (its count is estimated).
+ */
+export function countTokens(text: RecordText, counter: TokenCounter, maxTokens: number): TokenInfo {
+  const overhead = TURN_OVERHEAD_TOKENS * text.turns;
+  if (!counter.exact) return { tokens: estimateTokens(text.full) + overhead, exact: false };
+  if (tokenUpperBound(text.full) + overhead <= maxTokens) {
+    return { tokens: estimateTokens(text.full) + overhead, exact: false };
+  }
+  return { tokens: counter.count(text.full) + overhead, exact: true };
+}
+
+export function checkLength(text: RecordText, tokens: TokenInfo, lineLength: number, maxTokens: number, minChars: number, out: LineFindings): void {
+  // With an exact counter, an estimated count is never above the limit (estimate <= bound <= limit).
+  if (tokens.tokens > maxTokens) {
+    out.add(
+      'length/too-long',
+      0,
+      lineLength,
+      `About ${tokens.tokens} tokens${tokens.exact ? '' : ' (estimated)'}, more than max_tokens ${maxTokens}: training would truncate it. Shorten or split the record, or raise the limit.`,
+      { tokens: tokens.tokens, exact: tokens.exact },
+    );
+  }
+  const chars = text.content.trim().length;
+  if (chars < minChars) {
+    out.add(
+      'length/too-short',
+      0,
+      lineLength,
+      `Only ${chars} characters of content, fewer than min_chars ${minChars}: add substance or delete the record.`,
+      { chars },
+    );
+  }
+}
+

@@ -1,0 +1,126 @@
+// Every rule that needs nothing but the record itself, run over one line: parsing, format, schema,
+// messages, content, PII, secrets and length; plus the keys the cross-record rules index by.
+import type { Finding } from '../types';
+import { checkContent } from './content';
+import { LineFindings } from './context';
+import type { DatasetValidatorOptions } from './context';
+import { hashJsonValue } from './dedupExact';
+import { MinHasher } from './dedupNear';
+import { detectRecordFormat } from './formats';
+import type { RecordFormat } from './formats';
+import { parseJsonLine } from './jsonl';
+import { countTokens, checkLength } from './length';
+import { LineLocator } from './locate';
+import { checkOpenAiMessages, checkShareGptConversations } from './messages';
+import { recordText } from './recordText';
+import { checkSchema, extraValidator, formatValidator } from './schema';
+import { checkSensitive } from './sensitive';
+
+export type LineKind = 'blank' | 'invalid' | 'record';
+
+export interface LineAnalysis {
+  kind: LineKind;
+  /** Detected format; undefined for blank and invalid lines and for records of no known format. */
+  format?: RecordFormat;
+  findings: Finding[];
+  /** 53-bit hash of the JSON value (records only), else -1. */
+  valueHash: number;
+  /** True when `analyzer.hasher` holds this record's near-duplicate signature. */
+  hasSignature: boolean;
+  tokens: number;
+  tokensExact: boolean;
+}
+
+export const FORMAT_LABELS: Readonly<Record<RecordFormat, string>> = {
+  alpaca: 'Alpaca',
+  sharegpt: 'ShareGPT',
+  messages: 'Messages',
+  text: 'Text',
+  preference: 'Preference',
+};
+
+export class RecordAnalyzer {
+  /** Holds the signature of the last analyzed record; callers copy what they keep. */
+  readonly hasher = new MinHasher();
+  private readonly nearOn: boolean;
+  private readonly exactOn: boolean;
+
+  constructor(readonly opts: DatasetValidatorOptions) {
+    this.nearOn = opts.severityOf('dedup/near') !== undefined;
+    this.exactOn = opts.severityOf('dedup/exact') !== undefined || this.nearOn;
+  }
+
+  analyze(text: string, line: number): LineAnalysis {
+    const out = new LineFindings(this.opts.severityOf, line);
+    const parsed = parseJsonLine(text, out);
+    const result: LineAnalysis = {
+      kind: parsed.kind === 'value' ? 'record' : parsed.kind,
+      findings: out.items,
+      valueHash: -1,
+      hasSignature: false,
+      tokens: 0,
+      tokensExact: false,
+    };
+    if (parsed.kind !== 'value') return result;
+    const value = parsed.value;
+    const loc = new LineLocator(text);
+    if (this.exactOn) result.valueHash = hashJsonValue(value);
+    checkSensitive(text, value, out, loc);
+
+    const format = detectRecordFormat(value);
+    if (this.opts.recordSchema) {
+      const extra = extraValidator(this.opts.recordSchema);
+      if (!(extra instanceof Error)) checkSchema(extra, value, 'Datanet', out, loc);
+    }
+    if (!format) {
+      out.add(
+        'format/unknown',
+        0,
+        text.length,
+        'This record matches no known format: use {"messages": [...]}, {"conversations": [...]}, {"instruction", "input", "output"}, {"text"} or {"prompt", "chosen", "rejected"}.',
+      );
+      return result;
+    }
+    result.format = format;
+    const demanded = this.opts.format;
+    if (demanded && demanded !== format) {
+      out.add(
+        'format/mixed',
+        0,
+        text.length,
+        `This is a ${FORMAT_LABELS[format]} record, but the Datanet requires ${FORMAT_LABELS[demanded]} records: convert it.`,
+        { format, expected: demanded },
+      );
+    }
+    const record = value as Record<string, unknown>;
+    checkSchema(formatValidator(format), value, FORMAT_LABELS[format], out, loc);
+    switch (format) {
+      case 'messages':
+        checkOpenAiMessages(record.messages, ['messages'], out, loc, { requireAssistant: true, checkOrder: true });
+        break;
+      case 'sharegpt':
+        checkShareGptConversations(record.conversations, ['conversations'], out, loc);
+        break;
+      case 'preference':
+        for (const side of ['prompt', 'chosen', 'rejected']) {
+          checkOpenAiMessages(record[side], [side], out, loc, { requireAssistant: false, checkOrder: false });
+        }
+        break;
+      default:
+        break;
+    }
+    checkContent(record, format, out, loc);
+    const rt = recordText(record, format);
+    const tokens = countTokens(rt, this.opts.tokenCounter, this.opts.maxTokens);
+    result.tokens = tokens.tokens;
+    result.tokensExact = tokens.exact;
+    checkLength(rt, tokens, text.length, this.opts.maxTokens, this.opts.minChars, out);
+    if (this.nearOn) result.hasSignature = this.hasher.compute(rt.content);
+    return result;
+  }
+}
+
+export function hasError(findings: readonly Finding[]): boolean {
+  for (const f of findings) if (f.severity === 'error') return true;
+  return false;
+}

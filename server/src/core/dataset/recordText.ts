@@ -1,0 +1,100 @@
+// The text of a record as a model sees it, for token counts, minimum length and near-duplicates.
+import type { RecordFormat } from './formats';
+
+/**
+ * The chat template is approximated as `<role>\n<content>\n` per turn, the fields of an alpaca
+ * record as `instruction\n\ninput\n\noutput`. Real templates add a few special tokens per turn;
+ * `TURN_OVERHEAD_TOKENS` accounts for them in token counts.
+ */
+export const TURN_OVERHEAD_TOKENS = 4;
+
+export interface RecordText {
+  /** Everything the model reads, joined as described above. */
+  full: string;
+  /** The conversational content without system prompts or tool schemas (what near-duplicates compare). */
+  content: string;
+  /** Number of turns (for the per-turn template overhead). */
+  turns: number;
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    let out = '';
+    for (const part of content) {
+      if (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') {
+        out += (out ? '\n' : '') + (part as { text: string }).text;
+      }
+    }
+    return out;
+  }
+  return '';
+}
+
+class Joiner {
+  full = '';
+  content = '';
+  turns = 0;
+  add(role: string, text: string, isContent: boolean): void {
+    this.full += role + '\n' + text + '\n';
+    if (isContent && text) this.content += (this.content ? '\n' : '') + text;
+    this.turns++;
+  }
+  result(): RecordText {
+    return { full: this.full, content: this.content, turns: this.turns };
+  }
+}
+
+function addMessages(j: Joiner, list: unknown, roleKey: 'role' | 'from', textKey: 'content' | 'value'): void {
+  if (!Array.isArray(list)) return;
+  for (const m of list) {
+    if (!m || typeof m !== 'object') continue;
+    const rec = m as Record<string, unknown>;
+    const role = str(rec[roleKey]);
+    j.add(role, contentText(rec[textKey]), role !== 'system');
+  }
+}
+
+export function recordText(record: Record<string, unknown>, format: RecordFormat): RecordText {
+  const j = new Joiner();
+  switch (format) {
+    case 'messages':
+      addMessages(j, record.messages, 'role', 'content');
+      break;
+    case 'sharegpt':
+      if (typeof record.system === 'string') j.add('system', record.system, false);
+      addMessages(j, record.conversations, 'from', 'value');
+      break;
+    case 'alpaca': {
+      if (typeof record.system === 'string') j.add('system', record.system, false);
+      if (Array.isArray(record.history)) {
+        for (const pair of record.history) {
+          if (Array.isArray(pair)) {
+            j.add('user', str(pair[0]), true);
+            j.add('assistant', str(pair[1]), true);
+          }
+        }
+      }
+      const input = str(record.input);
+      j.add('user', input ? str(record.instruction) + '\n\n' + input : str(record.instruction), true);
+      j.add('assistant', str(record.output), true);
+      break;
+    }
+    case 'text':
+      j.add('', str(record.text), true);
+      break;
+    case 'preference':
+      if (typeof record.system === 'string') j.add('system', record.system, false);
+      for (const key of ['prompt', 'chosen', 'rejected']) {
+        const side = record[key];
+        if (typeof side === 'string') j.add(key === 'prompt' ? 'user' : 'assistant', side, true);
+        else addMessages(j, side, 'role', 'content');
+      }
+      break;
+  }
+  return j.result();
+}

@@ -1,0 +1,187 @@
+// schema/missing-field, schema/wrong-type, schema/unknown-field: each record against its format's
+// JSON Schema (schemas/records/*.schema.json) and an optional Datanet record schema.
+import Ajv from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import alpacaSchema from '../../../../schemas/records/alpaca.schema.json';
+import messagesSchema from '../../../../schemas/records/messages.schema.json';
+import preferenceSchema from '../../../../schemas/records/preference.schema.json';
+import sharegptSchema from '../../../../schemas/records/sharegpt.schema.json';
+import textSchema from '../../../../schemas/records/text.schema.json';
+import type { LineFindings } from './context';
+import type { RecordFormat } from './formats';
+import type { JsonPath, LineLocator } from './locate';
+
+export const RECORD_SCHEMAS: Readonly<Record<RecordFormat, object>> = {
+  alpaca: alpacaSchema,
+  sharegpt: sharegptSchema,
+  messages: messagesSchema,
+  text: textSchema,
+  preference: preferenceSchema,
+};
+
+// One Ajv per process; `unicode: false` keeps string-length keywords from scanning code points.
+let ajv: Ajv | undefined;
+const formatValidators = new Map<RecordFormat, ValidateFunction>();
+const extraValidators = new WeakMap<object, ValidateFunction | Error>();
+
+function getAjv(): Ajv {
+  ajv ??= new Ajv({ allErrors: true, unicode: false, strict: false, validateSchema: false });
+  return ajv;
+}
+
+export function formatValidator(format: RecordFormat): ValidateFunction {
+  let validate = formatValidators.get(format);
+  if (!validate) {
+    validate = getAjv().compile(RECORD_SCHEMAS[format]);
+    formatValidators.set(format, validate);
+  }
+  return validate;
+}
+
+/** A compiled Datanet record schema, or the Error that compiling it raised. */
+export function extraValidator(schema: object): ValidateFunction | Error {
+  let validate = extraValidators.get(schema);
+  if (!validate) {
+    try {
+      validate = new Ajv({ allErrors: true, unicode: false, strict: false }).compile(schema);
+    } catch (error) {
+      validate = error instanceof Error ? error : new Error(String(error));
+    }
+    extraValidators.set(schema, validate);
+  }
+  return validate;
+}
+
+function pathOf(instancePath: string): JsonPath {
+  if (instancePath === '') return [];
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((seg) => {
+      const key = seg.replace(/~1/g, '/').replace(/~0/g, '~');
+      return /^(0|[1-9]\d*)$/.test(key) ? Number(key) : key;
+    });
+}
+
+function describePath(path: JsonPath): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  return out === '' ? 'the record' : `'${out}'`;
+}
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function valueAt(root: unknown, path: JsonPath): unknown {
+  let cur = root;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
+/**
+ * Validates `value` and reports findings. `label` names the schema in messages. Role enums are left
+ * to the messages rules (which can suggest the right role), so `enum` errors on role fields are dropped.
+ */
+export function checkSchema(
+  validate: ValidateFunction,
+  value: unknown,
+  label: string,
+  out: LineFindings,
+  locator: LineLocator,
+): void {
+  if (validate(value)) return;
+  const errors = validate.errors ?? [];
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  for (const error of errors) {
+    // An anyOf whose matching branch reported deeper errors says nothing more than those errors.
+    if (error.keyword === 'anyOf' && errors.some((o) => o.instancePath.startsWith(error.instancePath + '/'))) continue;
+    reportError(error, value, label, out, locator, anyOfPaths);
+  }
+}
+
+function reportError(
+  error: ErrorObject,
+  root: unknown,
+  label: string,
+  out: LineFindings,
+  locator: LineLocator,
+  anyOfPaths: Set<string>,
+): void {
+  const path = pathOf(error.instancePath);
+  const where = describePath(path);
+  switch (error.keyword) {
+    case 'required': {
+      const field = String((error.params as { missingProperty: string }).missingProperty);
+      const [s, e] = locator.value(path);
+      out.add(
+        'schema/missing-field',
+        s,
+        e,
+        `${label} record: ${where === 'the record' ? 'the record' : where} lacks the required field '${field}'. Add it.`,
+        { field, path },
+      );
+      return;
+    }
+    case 'additionalProperties': {
+      const field = String((error.params as { additionalProperty: string }).additionalProperty);
+      const [s, e] = locator.key([...path, field]);
+      out.add(
+        'schema/unknown-field',
+        s,
+        e,
+        `${label} records do not define the field '${field}'${where === 'the record' ? '' : ` in ${where}`}: remove or rename it.`,
+        { field, path },
+      );
+      return;
+    }
+    case 'enum': {
+      const last = path[path.length - 1];
+      if (last === 'role' || last === 'from') return;
+      const allowed = ((error.params as { allowedValues: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v));
+      const [s, e] = locator.value(path);
+      out.add('schema/wrong-type', s, e, `${where} must be one of ${allowed.join(', ')}.`, { path });
+      return;
+    }
+    case 'type': {
+      // Inside an anyOf, the branch-level type errors are summarised by the anyOf error itself.
+      if (anyOfPaths.has(error.instancePath)) return;
+      const expected = String((error.params as { type: string | string[] }).type).replace(/,/g, ' or ');
+      const [s, e] = locator.value(path);
+      out.add(
+        'schema/wrong-type',
+        s,
+        e,
+        `${where} must be ${article(expected)} ${expected}, not ${article(jsonType(valueAt(root, path)))} ${jsonType(valueAt(root, path))}.`,
+        { path, expected },
+      );
+      return;
+    }
+    case 'anyOf': {
+      const [s, e] = locator.value(path);
+      out.add(
+        'schema/wrong-type',
+        s,
+        e,
+        `${where} must be a string or a list of {role, content} messages, not ${article(jsonType(valueAt(root, path)))} ${jsonType(valueAt(root, path))}.`,
+        { path },
+      );
+      return;
+    }
+    default: {
+      const [s, e] = locator.value(path);
+      out.add('schema/wrong-type', s, e, `${where} ${error.message ?? 'breaks the schema'} (${label} schema).`, {
+        path,
+      });
+    }
+  }
+}
+
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? 'an' : 'a';
+}

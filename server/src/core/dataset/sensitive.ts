@@ -1,0 +1,81 @@
+// Runs the PII and secret detectors over one record line. Matches are found in the raw line text, so
+// ranges are exact UTF-16 columns; strings that hide text behind \uXXXX escapes are decoded and
+// scanned again, and what only shows after decoding is reported on the whole string value.
+import type { LineFindings } from './context';
+import type { JsonPath, LineLocator } from './locate';
+import { findEmails, findPhones } from './pii';
+import type { TextMatch } from './pii';
+import { findSecrets } from './secrets';
+
+export interface SensitiveRules {
+  email: boolean;
+  phone: boolean;
+  secrets: boolean;
+}
+
+export function sensitiveRulesOf(out: LineFindings): SensitiveRules {
+  return {
+    email: out.isOn('pii/email'),
+    phone: out.isOn('pii/phone'),
+    secrets: out.isOn('secret/api-key') || out.isOn('secret/private-key'),
+  };
+}
+
+function scan(text: string, rules: SensitiveRules, out: TextMatch[]): void {
+  if (rules.email) findEmails(text, out);
+  if (rules.phone) findPhones(text, out);
+  if (rules.secrets) findSecrets(text, out);
+}
+
+/** Length of a JSON escape that ends right before `start` and whose letters the match swallowed. */
+function escapePrefixLength(text: string, start: number, end: number): number {
+  if (start === 0 || text.charCodeAt(start - 1) !== 0x5c) return 0;
+  let backslashes = 0;
+  for (let i = start - 1; i >= 0 && text.charCodeAt(i) === 0x5c; i--) backslashes++;
+  if (backslashes % 2 === 0) return 0;
+  if (text.charCodeAt(start) === 0x75 /* u */ && end - start > 5 && /^u[0-9A-Fa-f]{4}/.test(text.slice(start, start + 5))) {
+    return 5;
+  }
+  return 1;
+}
+
+function collectStrings(value: unknown, path: JsonPath, out: { path: JsonPath; text: string }[]): void {
+  if (typeof value === 'string') out.push({ path, text: value });
+  else if (Array.isArray(value)) value.forEach((v, i) => collectStrings(v, [...path, i], out));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) collectStrings(v, [...path, k], out);
+  }
+}
+
+/** Reports PII and secrets in `line`; `value` is the parsed record (read only when the line has \u escapes). */
+export function checkSensitive(line: string, value: unknown, out: LineFindings, loc: LineLocator): void {
+  const rules = sensitiveRulesOf(out);
+  if (!rules.email && !rules.phone && !rules.secrets) return;
+  const matches: TextMatch[] = [];
+  scan(line, rules, matches);
+  const reported = new Set<string>();
+  for (const m of matches) {
+    const skip = escapePrefixLength(line, m.start, m.end);
+    const start = m.start + skip;
+    // An address or key that is only escape letters after trimming is not a match.
+    if (m.end - start < 5) continue;
+    const matched = line.slice(start, m.end);
+    if (m.rule === 'pii/email' && matched.indexOf('@') < 1) continue;
+    reported.add(matched);
+    out.add(m.rule, start, m.end, m.message, { kind: m.kind });
+  }
+  if (line.indexOf('\\u') < 0) return;
+  const strings: { path: JsonPath; text: string }[] = [];
+  collectStrings(value, [], strings);
+  for (const s of strings) {
+    const decodedMatches: TextMatch[] = [];
+    scan(s.text, rules, decodedMatches);
+    for (const m of decodedMatches) {
+      const matched = s.text.slice(m.start, m.end);
+      if (reported.has(matched) || line.includes(matched)) continue;
+      reported.add(matched);
+      const [start, end] = loc.value(s.path);
+      out.add(m.rule, start, end, m.message, { kind: m.kind });
+    }
+  }
+}

@@ -1,0 +1,305 @@
+// Validation of a fine-tune config: YAML syntax, the schema, then model-aware and file-aware
+// checks. Every finding points at the offending key or value and says how to fix it.
+import type { ErrorObject } from 'ajv';
+import { detectRecordFormat } from '../dataset/formats';
+import type { RecordFormat } from '../dataset/formats';
+import { joinPath, isAbsolutePath } from '../hfCache';
+import type { Environment } from '../io';
+import type { CoreSettings } from '../settings';
+import type { Finding, Range, Severity } from '../types';
+import { filterSuppressed } from '../yaml/suppression';
+import { syntaxFindings } from '../yaml/parse';
+import type { ParsedYaml } from '../yaml/parse';
+import { locatePath, rangeOfPath } from '../yaml/paths';
+import type { YamlPath } from '../yaml/paths';
+import { validateYaml } from '../yaml/validate';
+import { canEstimate, estimateMemory, formatBytes, GIB, memoryBreakdown, memoryConfigOf } from './memory';
+import type { MemoryConfig, MemoryModel } from './memory';
+import { resolveModel } from './modelInfo';
+import type { ResolvedModel } from './modelInfo';
+import { finetuneValidator, parseConfig, viewConfig } from './schema';
+import type { ConfigView } from './schema';
+
+export interface ConfigContext {
+  env: Environment;
+  /** The effective severity of a rule; undefined when the user turned it off. */
+  severityOf(rule: string): Severity | undefined;
+  settings: CoreSettings;
+  /** The folder of the config file: dataset paths and local models are relative to it. */
+  configDir: string;
+}
+
+/** Learning rates outside this band rarely work for LoRA adapters. */
+export const LORA_LR_MIN = 1e-6;
+export const LORA_LR_MAX = 1e-2;
+/** How much of a dataset file is read to check its record format. */
+const FORMAT_SAMPLE_BYTES = 16 * 1024;
+
+export async function validateConfig(
+  text: string,
+  uri: string,
+  version: number,
+  ctx: ConfigContext,
+): Promise<Finding[]> {
+  const parsed = parseConfig(text, uri, version);
+  const syntax = syntaxFindings(parsed, 'config/schema', ctx.severityOf('config/schema') ?? 'error');
+  if (syntax.length > 0) return filterSuppressed(ctx.severityOf('config/schema') ? syntax : [], parsed.lines);
+  const findings = validateYaml(parsed, finetuneValidator(), {
+    ruleFor: schemaRule,
+    severityOf: (rule) => ctx.severityOf(rule),
+  });
+  const checks = new ConfigChecks(parsed, ctx, findings);
+  await checks.run();
+  return filterSuppressed(findings, parsed.lines);
+}
+
+function schemaRule(error: ErrorObject): string {
+  if (error.keyword === 'additionalProperties') return 'config/unknown-key';
+  if (error.keyword === 'required') return 'config/missing-key';
+  const aboutKeys =
+    error.keyword === 'oneOf' &&
+    error.params['passingSchemas'] == null &&
+    Array.isArray(error.schema) &&
+    error.schema.every((s: object) => 'required' in s);
+  return aboutKeys ? 'config/missing-key' : 'config/schema';
+}
+
+class ConfigChecks {
+  private readonly view: ConfigView;
+
+  constructor(
+    private readonly parsed: ParsedYaml,
+    private readonly ctx: ConfigContext,
+    private readonly findings: Finding[],
+  ) {
+    this.view = viewConfig(parsed.data);
+  }
+
+  private range(path: YamlPath, which: 'key' | 'value'): Range {
+    return rangeOfPath(this.parsed.doc, this.parsed.lines, path, which);
+  }
+
+  private has(path: YamlPath): boolean {
+    return locatePath(this.parsed.doc, path).depth === path.length;
+  }
+
+  private report(rule: string, range: Range, message: string, data?: Record<string, unknown>): void {
+    const severity = this.ctx.severityOf(rule);
+    if (!severity) return;
+    this.findings.push({ rule, severity, range, message, ...(data ? { data } : {}) });
+  }
+
+  async run(): Promise<void> {
+    this.checkQuantization();
+    this.checkLearningRate();
+    await Promise.all([this.checkModel(), this.checkDataset()]);
+  }
+
+  private checkQuantization(): void {
+    const { view } = this;
+    if (view.method === 'qlora' && !view.hasQuantization) {
+      this.report(
+        'config/qlora-requires-quantization',
+        this.range(['method'], 'value'),
+        'method: qlora trains on a 4-bit quantized model, but there is no quantization block. Add one (bits: 4, type: nf4, double_quant: true) or use method: lora.',
+      );
+    }
+    if (view.method === 'lora' && view.hasQuantization) {
+      this.report(
+        'config/lora-with-quantization',
+        this.range(['quantization'], 'key'),
+        `method: ${view.methodGiven ? 'lora' : 'lora (the default)'} trains on an unquantized model, but a quantization block is set: that is QLoRA. Switch to method: qlora, or remove the quantization block.`,
+      );
+    }
+  }
+
+  private checkLearningRate(): void {
+    const lr = this.view.learningRate;
+    if (lr === undefined) return;
+    const range = this.range(['training', 'learning_rate'], 'value');
+    if (lr < LORA_LR_MIN) {
+      this.report(
+        'config/lr-range',
+        range,
+        `learning_rate ${lr} is below ${LORA_LR_MIN}: the adapters would barely move from their zero start. LoRA usually trains at 1e-5 to 1e-3; 2e-4 is a common start.`,
+      );
+    } else if (lr > LORA_LR_MAX) {
+      this.report(
+        'config/lr-range',
+        range,
+        `learning_rate ${lr} is above ${LORA_LR_MAX}: the loss is likely to diverge (NaN) or the model to forget. LoRA usually trains at 1e-5 to 1e-3; 2e-4 is a common start.`,
+      );
+    }
+  }
+
+  private async checkModel(): Promise<void> {
+    const { view } = this;
+    if (view.baseModel === undefined || view.baseModel.trim() === '') return;
+    const model = await resolveModel(view.baseModel, this.ctx.configDir, this.ctx.env);
+    const modelRange = this.range(['base_model'], 'value');
+    if (!model.facts) {
+      this.report(
+        'config/model-unknown',
+        modelRange,
+        `"${view.baseModel}" is not in the model catalog and was not found on disk (as a folder relative to this file or in the Hugging Face cache). Download it first or check the id; model-aware checks are skipped.`,
+      );
+      return;
+    }
+    const facts = model.facts;
+    if (facts.remoteCode && !view.trustRemoteCode) {
+      this.report(
+        'config/remote-code',
+        modelRange,
+        `${view.baseModel} runs its own Python code from the model repository. If you trust it, set trust_remote_code: true; otherwise pick a model that transformers supports natively.`,
+      );
+    }
+    this.checkTargets(model);
+    const context = facts.contextLength;
+    if (context !== undefined && view.maxSeqLength > context && this.has(['training', 'max_seq_length'])) {
+      this.report(
+        'config/context-length',
+        this.range(['training', 'max_seq_length'], 'value'),
+        `max_seq_length ${view.maxSeqLength} exceeds ${view.baseModel}'s context window of ${context} tokens: positions past it were never trained and quality collapses. Use ${context} or less.`,
+        { contextLength: context },
+      );
+    }
+    this.checkMemory(model);
+  }
+
+  private checkTargets(model: ResolvedModel): void {
+    const facts = model.facts!;
+    const targets = this.view.targetModules;
+    if (targets === 'all-linear' || facts.moduleNames.length === 0 || !this.has(['lora', 'target_modules'])) return;
+    targets.forEach((target, index) => {
+      if (facts.moduleNames.includes(target)) return;
+      const where = model.disk && model.disk.linearModules.length > 0 ? 'in its weights' : 'in its architecture';
+      this.report(
+        'config/target-module',
+        this.range(['lora', 'target_modules', index], 'value'),
+        `${this.view.baseModel} has no module named "${target}" ${where}. Its linear modules are: ${facts.moduleNames.join(', ')} (or use all-linear).`,
+        { module: target, valid: facts.moduleNames, defaults: facts.defaultTargets },
+      );
+    });
+  }
+
+  private checkMemory(model: ResolvedModel): void {
+    const facts = model.facts!;
+    if (!canEstimate(facts)) return;
+    const cfg = memoryConfigOf(this.view);
+    const estimate = estimateMemory(cfg, facts);
+    const budget = this.ctx.settings.gpuMemoryGb * GIB;
+    if (estimate.totalBytes <= budget) return;
+    const parts = memoryBreakdown(estimate)
+      .slice(0, 4)
+      .map((p) => `${p.label} ${formatBytes(p.bytes)}`)
+      .join(', ');
+    const advice = memoryAdvice(cfg, facts, budget);
+    this.report(
+      'config/memory',
+      this.range([this.has(['method']) ? 'method' : 'base_model'], 'value'),
+      `Estimated GPU memory ${formatBytes(estimate.totalBytes)} exceeds the ${this.ctx.settings.gpuMemoryGb} GiB set in modelfactory.gpuMemoryGb (${parts}). ${advice}`,
+      { totalBytes: estimate.totalBytes, parts: estimate.parts },
+    );
+  }
+
+  private async checkDataset(): Promise<void> {
+    for (const key of ['path', 'datanet'] as const) {
+      const relative = key === 'path' ? this.view.datasetPath : this.view.datanet;
+      if (relative === undefined || relative === '') continue;
+      const absolute = isAbsolutePath(relative) ? relative : joinPath(this.ctx.configDir, relative);
+      const stat = await this.ctx.env.fs.stat(absolute);
+      const range = this.range(['dataset', key], 'value');
+      if (!stat?.isFile) {
+        const what = key === 'path' ? 'Dataset file' : 'Datanet manifest';
+        this.report(
+          'config/dataset-missing',
+          range,
+          `${what} "${relative}" ${stat?.isDirectory ? 'is a folder, not a file' : 'does not exist'} (resolved to ${absolute}, relative to this config file). Fix the path or create the file.`,
+          { path: absolute },
+        );
+      } else if (key === 'path') {
+        await this.checkFormat(absolute, stat.size);
+      }
+    }
+  }
+
+  private async checkFormat(path: string, size: number): Promise<void> {
+    const declared = this.view.format;
+    if (declared === 'auto' || !this.has(['dataset', 'format'])) return;
+    const sample = await this.ctx.env.fs.readRange(path, 0, Math.min(size, FORMAT_SAMPLE_BYTES));
+    if (!sample) return;
+    const detected = detectSampleFormat(new TextDecoder().decode(sample), size <= FORMAT_SAMPLE_BYTES);
+    if (!detected || detected.format === declared) return;
+    this.report(
+      'config/dataset-format-mismatch',
+      this.range(['dataset', 'format'], 'value'),
+      `dataset.format is ${declared}, but the first ${detected.records} record(s) of ${this.view.datasetPath} are ${detected.format} records. Set format: ${detected.format} (or auto), or convert the file.`,
+      { declared, detected: detected.format },
+    );
+  }
+}
+
+/** The most common format among the complete records at the start of a JSONL or JSON-array file. */
+export function detectSampleFormat(
+  sample: string,
+  complete: boolean,
+): { format: RecordFormat; records: number } | undefined {
+  const text = sample.replace(/^\uFEFF/, '');
+  let records: unknown[] = [];
+  if (text.trimStart().startsWith('[')) {
+    if (!complete) return undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (Array.isArray(parsed)) records = parsed.slice(0, 50);
+    } catch {
+      return undefined;
+    }
+  } else {
+    const end = complete ? text.length : text.lastIndexOf('\n');
+    for (const line of text.slice(0, Math.max(0, end)).split(/\r?\n/)) {
+      if (line.trim() === '') continue;
+      try {
+        records.push(JSON.parse(line));
+      } catch {
+        // Broken lines are the dataset validator's business; they say nothing about the format.
+      }
+    }
+  }
+  const counts = new Map<RecordFormat, number>();
+  for (const record of records) {
+    const format = detectRecordFormat(record);
+    if (format) counts.set(format, (counts.get(format) ?? 0) + 1);
+  }
+  let best: RecordFormat | undefined;
+  for (const [format, count] of counts) if (!best || count > counts.get(best)!) best = format;
+  return best ? { format: best, records: counts.get(best)! } : undefined;
+}
+
+/** Concrete changes, each with the estimate it would give, cheapest in quality first. */
+function memoryAdvice(cfg: MemoryConfig, model: MemoryModel, budget: number): string {
+  const options: { change: string; cfg: MemoryConfig }[] = [];
+  if (!cfg.gradientCheckpointing) {
+    options.push({ change: 'gradient_checkpointing: true', cfg: { ...cfg, gradientCheckpointing: true } });
+  }
+  if (cfg.method === 'lora') {
+    options.push({
+      change: 'method: qlora (with a 4-bit quantization block)',
+      cfg: { ...cfg, method: 'qlora', doubleQuant: true },
+    });
+  }
+  if (cfg.batchSize > 1) {
+    const half = Math.max(1, Math.floor(cfg.batchSize / 2));
+    options.push({
+      change: `batch_size: ${half} (double gradient_accumulation_steps to keep the effective batch)`,
+      cfg: { ...cfg, batchSize: half },
+    });
+  }
+  if (cfg.seqLength > 512) {
+    const half = Math.floor(cfg.seqLength / 2);
+    options.push({ change: `max_seq_length: ${half}`, cfg: { ...cfg, seqLength: half } });
+  }
+  if (options.length === 0) return 'Use a smaller model or a GPU with more memory.';
+  const described = options.map((o) => `${o.change} -> ${formatBytes(estimateMemory(o.cfg, model).totalBytes)}`);
+  const fits = options.some((o) => estimateMemory(o.cfg, model).totalBytes <= budget);
+  return `Try: ${described.join('; ')}${fits ? '.' : '; or combine them, or use a smaller model.'}`;
+}

@@ -19,3 +19,7 @@ export { FINETUNE_SCHEMA, finetuneValidator, parseConfig, schemaAt, viewConfig }
 export type { ConfigView, SchemaNode } from './schema';
 export { detectSampleFormat, LORA_LR_MAX, LORA_LR_MIN, validateConfig } from './validate';
 export type { ConfigContext } from './validate';
+export { configHover, escapeMarkdown } from './hover';
+export { configCompletions } from './completion';
+export { configCodeActions } from './codeActions';
+export { configSymbols } from './symbols';

@@ -7,11 +7,21 @@ function blank(v: unknown): boolean {
   return typeof v === 'string' && v.trim().length === 0;
 }
 
-export function checkContent(record: Record<string, unknown>, format: RecordFormat, out: LineFindings, loc: LineLocator): void {
+export function checkContent(
+  record: Record<string, unknown>,
+  format: RecordFormat,
+  out: LineFindings,
+  loc: LineLocator,
+): void {
   if (!out.isOn('content/empty')) return;
   const report = (field: string, what: string): void => {
     const [s, e] = loc.value([field]);
-    out.add('content/empty', s, e, `The ${what} '${field}' is empty: there is nothing to learn. Write it, or delete the record.`);
+    out.add(
+      'content/empty',
+      s,
+      e,
+      `The ${what} '${field}' is empty: there is nothing to learn. Write it, or delete the record.`,
+    );
   };
   switch (format) {
     case 'alpaca':

@@ -17,7 +17,12 @@ export function isBlankLine(text: string): boolean {
 /** Parses one JSONL line, reporting blank and invalid lines into `out`. */
 export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
   if (isBlankLine(text)) {
-    out.add('jsonl/blank-line', 0, text.length, 'Blank line in a JSONL file: every line must hold one record. Delete it.');
+    out.add(
+      'jsonl/blank-line',
+      0,
+      text.length,
+      'Blank line in a JSONL file: every line must hold one record. Delete it.',
+    );
     return { kind: 'blank' };
   }
   try {

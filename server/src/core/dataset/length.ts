@@ -24,7 +24,14 @@ export function countTokens(text: RecordText, counter: TokenCounter, maxTokens: 
   return { tokens: counter.count(text.full) + overhead, exact: true };
 }
 
-export function checkLength(text: RecordText, tokens: TokenInfo, lineLength: number, maxTokens: number, minChars: number, out: LineFindings): void {
+export function checkLength(
+  text: RecordText,
+  tokens: TokenInfo,
+  lineLength: number,
+  maxTokens: number,
+  minChars: number,
+  out: LineFindings,
+): void {
   // With an exact counter, an estimated count is never above the limit (estimate <= bound <= limit).
   if (tokens.tokens > maxTokens) {
     out.add(
@@ -46,4 +53,3 @@ export function checkLength(text: RecordText, tokens: TokenInfo, lineLength: num
     );
   }
 }
-

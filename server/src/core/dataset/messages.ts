@@ -44,7 +44,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function suggestionFor(role: string, fixes: Readonly<Record<string, string>>, valid: ReadonlySet<string>): string | undefined {
+function suggestionFor(
+  role: string,
+  fixes: Readonly<Record<string, string>>,
+  valid: ReadonlySet<string>,
+): string | undefined {
   const lower = role.toLowerCase().trim();
   if (lower !== role && valid.has(lower)) return lower;
   return fixes[lower];
@@ -54,7 +58,9 @@ function isEmptyContent(content: unknown): boolean {
   if (typeof content === 'string') return content.trim().length === 0;
   if (Array.isArray(content)) {
     if (content.length === 0) return true;
-    return content.every((part) => isObject(part) && part.type === 'text' && (typeof part.text !== 'string' || part.text.trim() === ''));
+    return content.every(
+      (part) => isObject(part) && part.type === 'text' && (typeof part.text !== 'string' || part.text.trim() === ''),
+    );
   }
   return content === null || content === undefined;
 }
@@ -218,7 +224,11 @@ function firstOrderProblem(turns: Turn[], shareGpt: boolean): { index: number; m
     const t = turns[i];
     if (t === 'unknown') return undefined;
     if (t === 'system') {
-      if (prev !== 'start') return { index: i, message: 'A system message may only come first: move it to the start or merge it into the first one.' };
+      if (prev !== 'start')
+        return {
+          index: i,
+          message: 'A system message may only come first: move it to the start or merge it into the first one.',
+        };
       continue;
     }
     if (t === 'tool') {
@@ -229,15 +239,25 @@ function firstOrderProblem(turns: Turn[], shareGpt: boolean): { index: number; m
       continue;
     }
     if (t === 'user') {
-      if (prev === 'user') return { index: i, message: `Two ${user} turns in a row: merge them or add the ${assistant} reply between them.` };
+      if (prev === 'user')
+        return {
+          index: i,
+          message: `Two ${user} turns in a row: merge them or add the ${assistant} reply between them.`,
+        };
       if (prev === 'call') return { index: i, message: `${call} must be followed by its ${toolName} result.` };
       prev = 'user';
       continue;
     }
     // assistant or assistant-call
-    if (prev === 'start') return { index: i, message: `The conversation starts with ${assistant}: it should start with a ${user} turn (after an optional system message).` };
-    if (prev === 'assistant') return { index: i, message: `Two ${assistant} turns in a row: merge them or add the ${user} turn between them.` };
-    if (prev === 'call' && t === 'assistant') return { index: i, message: `${call} must be followed by its ${toolName} result.` };
+    if (prev === 'start')
+      return {
+        index: i,
+        message: `The conversation starts with ${assistant}: it should start with a ${user} turn (after an optional system message).`,
+      };
+    if (prev === 'assistant')
+      return { index: i, message: `Two ${assistant} turns in a row: merge them or add the ${user} turn between them.` };
+    if (prev === 'call' && t === 'assistant')
+      return { index: i, message: `${call} must be followed by its ${toolName} result.` };
     prev = t === 'assistant-call' ? 'call' : 'assistant';
   }
   return undefined;

@@ -12,7 +12,8 @@ export interface TextMatch {
 
 // Local part and domain; the TLD must be alphabetic (2+ letters), so `@decorator`, `a@b` (matrix
 // product), `@` alone and `name@host` without a dot are not addresses.
-const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.([A-Za-z]{2,24})(?![A-Za-z0-9-])/g;
+const EMAIL =
+  /(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.([A-Za-z]{2,24})(?![A-Za-z0-9-])/g;
 // Asset names like `icon@2x.png` look like addresses; these "TLDs" are file extensions.
 const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'pdf', 'js', 'ts', 'css']);
 
@@ -26,7 +27,8 @@ export function findEmails(text: string, out: TextMatch[]): void {
       rule: 'pii/email',
       start: m.index,
       end: m.index + m[0].length,
-      message: 'An email address: personal data should not be trained on. Replace it with a placeholder such as user@example.com.',
+      message:
+        'An email address: personal data should not be trained on. Replace it with a placeholder such as user@example.com.',
       kind: 'email',
     });
   }
@@ -54,7 +56,8 @@ export function findPhones(text: string, out: TextMatch[]): void {
       rule: 'pii/phone',
       start: m.index,
       end: m.index + m[0].length,
-      message: 'A phone number: personal data should not be trained on. Replace it with a placeholder such as +1-555-0100.',
+      message:
+        'A phone number: personal data should not be trained on. Replace it with a placeholder such as +1-555-0100.',
       kind: 'phone',
     });
   }

@@ -31,6 +31,11 @@ export interface LineAnalysis {
   tokensExact: boolean;
 }
 
+/** "an Alpaca record", "a Text record". */
+export function withArticle(format: RecordFormat): string {
+  return (format === 'alpaca' ? 'an ' : 'a ') + FORMAT_LABELS[format];
+}
+
 export const FORMAT_LABELS: Readonly<Record<RecordFormat, string>> = {
   alpaca: 'Alpaca',
   sharegpt: 'ShareGPT',
@@ -88,7 +93,7 @@ export class RecordAnalyzer {
         'format/mixed',
         0,
         text.length,
-        `This is a ${FORMAT_LABELS[format]} record, but the Datanet requires ${FORMAT_LABELS[demanded]} records: convert it.`,
+        `This is ${withArticle(format)} record, but the Datanet requires ${FORMAT_LABELS[demanded]} records: convert it.`,
         { format, expected: demanded },
       );
     }

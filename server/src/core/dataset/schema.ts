@@ -19,13 +19,15 @@ export const RECORD_SCHEMAS: Readonly<Record<RecordFormat, object>> = {
   preference: preferenceSchema,
 };
 
-// One Ajv per process; `unicode: false` keeps string-length keywords from scanning code points.
+// One Ajv per process; `unicode: false` keeps string-length keywords from scanning code points (Ajv
+// marks the option deprecated but honours it). `logger: false`: the core must never write to stdout,
+// which is the language server's protocol channel.
 let ajv: Ajv | undefined;
 const formatValidators = new Map<RecordFormat, ValidateFunction>();
 const extraValidators = new WeakMap<object, ValidateFunction | Error>();
 
 function getAjv(): Ajv {
-  ajv ??= new Ajv({ allErrors: true, unicode: false, strict: false, validateSchema: false });
+  ajv ??= new Ajv({ allErrors: true, unicode: false, strict: false, validateSchema: false, logger: false });
   return ajv;
 }
 
@@ -43,7 +45,7 @@ export function extraValidator(schema: object): ValidateFunction | Error {
   let validate = extraValidators.get(schema);
   if (!validate) {
     try {
-      validate = new Ajv({ allErrors: true, unicode: false, strict: false }).compile(schema);
+      validate = new Ajv({ allErrors: true, unicode: false, strict: false, logger: false }).compile(schema);
     } catch (error) {
       validate = error instanceof Error ? error : new Error(String(error));
     }
@@ -143,7 +145,9 @@ function reportError(
     case 'enum': {
       const last = path[path.length - 1];
       if (last === 'role' || last === 'from') return;
-      const allowed = ((error.params as { allowedValues: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v));
+      const allowed = ((error.params as { allowedValues: unknown[] }).allowedValues ?? []).map((v) =>
+        JSON.stringify(v),
+      );
       const [s, e] = locator.value(path);
       out.add('schema/wrong-type', s, e, `${where} must be one of ${allowed.join(', ')}.`, { path });
       return;

@@ -22,7 +22,11 @@ const KEY_PATTERNS: KeyPattern[] = [
     regex: new RegExp(`${START}(?:AKIA|ASIA)[A-Z2-7]{16}(?![A-Za-z0-9])`, 'g'),
     confirm: (t) => !t.endsWith('EXAMPLE') && entropy(t.slice(4)) >= 2.5,
   },
-  { provider: 'GitHub token', regex: new RegExp(`${START}gh[pousr]_[A-Za-z0-9]{36}${END}`, 'g'), confirm: (t) => entropy(t.slice(4)) >= 3 },
+  {
+    provider: 'GitHub token',
+    regex: new RegExp(`${START}gh[pousr]_[A-Za-z0-9]{36}${END}`, 'g'),
+    confirm: (t) => entropy(t.slice(4)) >= 3,
+  },
   {
     provider: 'GitHub fine-grained token',
     regex: new RegExp(`${START}github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}${END}`, 'g'),

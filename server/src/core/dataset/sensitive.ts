@@ -33,7 +33,11 @@ function escapePrefixLength(text: string, start: number, end: number): number {
   let backslashes = 0;
   for (let i = start - 1; i >= 0 && text.charCodeAt(i) === 0x5c; i--) backslashes++;
   if (backslashes % 2 === 0) return 0;
-  if (text.charCodeAt(start) === 0x75 /* u */ && end - start > 5 && /^u[0-9A-Fa-f]{4}/.test(text.slice(start, start + 5))) {
+  if (
+    text.charCodeAt(start) === 0x75 /* u */ &&
+    end - start > 5 &&
+    /^u[0-9A-Fa-f]{4}/.test(text.slice(start, start + 5))
+  ) {
     return 5;
   }
   return 1;

@@ -1,0 +1,365 @@
+// DatasetValidator: the editor's incremental validator for one JSONL document. Each line keeps its
+// own findings; exact duplicates, near duplicates and the majority format are indexed incrementally
+// (an edit removes the old line's entries and adds the new one's), so an edit re-checks only the
+// changed lines and the lines that share a hash or an LSH band with them.
+import type { Finding } from '../types';
+import type { DatasetValidatorOptions } from './context';
+import { makeFinding } from './context';
+import { BANDS, signatureSimilarity } from './dedupNear';
+import type { RecordFormat } from './formats';
+import { FORMAT_LABELS, RecordAnalyzer, hasError, withArticle } from './record';
+import type { LineAnalysis } from './record';
+import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
+import type { DatasetStats } from './stats';
+
+export type { DatasetValidatorOptions } from './context';
+
+export interface RecordInfo {
+  format?: RecordFormat;
+  tokens?: number;
+  tokensExact: boolean;
+  duplicateOf?: number;
+  nearDuplicateOf?: { line: number; similarity: number };
+}
+
+class LineState {
+  /** Current 0-based line number; kept up to date on every edit. */
+  index: number;
+  /** The line number baked into `findings`; they are re-based lazily when lines shift. */
+  findingsLine: number;
+  findings: Finding[];
+  signature: Uint8Array | undefined;
+  bandKeys: Uint32Array | undefined;
+  near: { of: LineState; similarity: number } | undefined;
+
+  constructor(
+    readonly text: string,
+    readonly analysis: LineAnalysis,
+    index: number,
+  ) {
+    this.index = index;
+    this.findingsLine = index;
+    this.findings = analysis.findings;
+  }
+}
+
+/** A bucket is one state or a list sorted by line; most hold one record, so no array is allocated. */
+type Bucket = LineState | LineState[];
+
+function bucketAdd(map: Map<number, Bucket>, key: number, st: LineState): void {
+  const b = map.get(key);
+  if (b === undefined) {
+    map.set(key, st);
+    return;
+  }
+  if (!Array.isArray(b)) {
+    map.set(key, b.index < st.index ? [b, st] : [st, b]);
+    return;
+  }
+  const last = b[b.length - 1];
+  if (!last || last.index < st.index) {
+    b.push(st);
+    return;
+  }
+  let lo = 0;
+  let hi = b.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((b[mid]?.index ?? 0) < st.index) lo = mid + 1;
+    else hi = mid;
+  }
+  b.splice(lo, 0, st);
+}
+
+function bucketRemove(map: Map<number, Bucket>, key: number, st: LineState): void {
+  const b = map.get(key);
+  if (b === undefined) return;
+  if (!Array.isArray(b)) {
+    if (b === st) map.delete(key);
+    return;
+  }
+  const i = b.indexOf(st);
+  if (i >= 0) b.splice(i, 1);
+  if (b.length === 1 && b[0]) map.set(key, b[0]);
+  else if (b.length === 0) map.delete(key);
+}
+
+function bucketFirst(b: Bucket | undefined): LineState | undefined {
+  return b === undefined ? undefined : Array.isArray(b) ? b[0] : b;
+}
+
+function forEachAfter(b: Bucket | undefined, index: number, fn: (st: LineState) => void): void {
+  if (b === undefined) return;
+  if (!Array.isArray(b)) {
+    if (b.index > index) fn(b);
+    return;
+  }
+  for (const st of b) if (st.index > index) fn(st);
+}
+
+export class DatasetValidator {
+  private readonly analyzer: RecordAnalyzer;
+  private lines: LineState[] = [];
+  private readonly exactGroups = new Map<number, Bucket>();
+  private readonly nearBuckets = new Map<number, Bucket>();
+  private readonly formatCounts = emptyFormatCounts();
+
+  constructor(private readonly opts: DatasetValidatorOptions) {
+    this.analyzer = new RecordAnalyzer(opts);
+  }
+
+  /** Replace lines [start, start+deleteCount) with `lines` (the whole text on first call: update(0, 0, lines)). */
+  update(start: number, deleteCount: number, lines: string[]): void {
+    start = Math.max(0, Math.min(start, this.lines.length));
+    deleteCount = Math.max(0, Math.min(deleteCount, this.lines.length - start));
+    const dirty = new Set<LineState>();
+    const removed = this.lines.slice(start, start + deleteCount);
+    for (const st of removed) this.unindex(st, dirty);
+
+    const added = lines.map((text, k) => this.analyzeLine(text, start + k));
+    this.lines =
+      start === 0 && deleteCount === this.lines.length
+        ? added
+        : this.lines.slice(0, start).concat(added, this.lines.slice(start + deleteCount));
+    for (let i = start + added.length; i < this.lines.length; i++) {
+      const st = this.lines[i];
+      if (st) st.index = i;
+    }
+    for (const st of added) this.index(st, dirty);
+    for (const st of removed) dirty.delete(st);
+    for (const st of dirty) this.recomputeNear(st);
+  }
+
+  lineCount(): number {
+    return this.lines.length;
+  }
+
+  lineText(line: number): string {
+    return this.lines[line]?.text ?? '';
+  }
+
+  /** All current findings, ordered by line. */
+  findings(): Finding[] {
+    const out: Finding[] = [];
+    const majority = this.opts.format ? undefined : majorityFormat(this.formatCounts);
+    const mixedSeverity = this.opts.severityOf('format/mixed');
+    const exactSeverity = this.opts.severityOf('dedup/exact');
+    const nearSeverity = this.opts.severityOf('dedup/near');
+    const last = this.lines.length - 1;
+    for (let i = 0; i < this.lines.length; i++) {
+      const st = this.lines[i];
+      if (!st) continue;
+      this.rebase(st, i);
+      for (const f of st.findings) {
+        if (i === last && st.text === '' && f.rule === 'jsonl/blank-line') continue;
+        out.push(f);
+      }
+      const format = st.analysis.format;
+      if (mixedSeverity && majority && format && format !== majority) {
+        out.push(
+          makeFinding('format/mixed', mixedSeverity, i, 0, st.text.length, mixedFormatMessage(format, majority), {
+            format,
+            expected: majority,
+          }),
+        );
+      }
+      this.crossFindings(st, exactSeverity, nearSeverity, out);
+    }
+    return out;
+  }
+
+  recordInfo(line: number): RecordInfo | undefined {
+    const st = this.lines[line];
+    if (!st || st.analysis.kind !== 'record') return undefined;
+    const info: RecordInfo = { tokensExact: st.analysis.tokensExact };
+    if (st.analysis.format) {
+      info.format = st.analysis.format;
+      info.tokens = st.analysis.tokens;
+    }
+    const first = this.exactFirst(st);
+    if (first) info.duplicateOf = first.index;
+    else if (st.near) info.nearDuplicateOf = { line: st.near.of.index, similarity: st.near.similarity };
+    return info;
+  }
+
+  stats(): DatasetStats {
+    const findingsByRule: Record<string, number> = {};
+    const tokens: number[] = [];
+    let blank = 0;
+    let invalid = 0;
+    let unknownFormat = 0;
+    let exactDuplicates = 0;
+    let nearDuplicates = 0;
+    let accepted = 0;
+    let allExact = true;
+    const findingsByLine = new Map<number, Finding[]>();
+    for (const f of this.findings()) {
+      findingsByRule[f.rule] = (findingsByRule[f.rule] ?? 0) + 1;
+      const list = findingsByLine.get(f.range.start.line);
+      if (list) list.push(f);
+      else findingsByLine.set(f.range.start.line, [f]);
+    }
+    const last = this.lines.length - 1;
+    for (let i = 0; i < this.lines.length; i++) {
+      const st = this.lines[i];
+      if (!st) continue;
+      const a = st.analysis;
+      if (a.kind === 'blank') {
+        if (!(i === last && st.text === '')) blank++;
+        continue;
+      }
+      if (a.kind === 'invalid') invalid++;
+      else if (!a.format) unknownFormat++;
+      else {
+        tokens.push(a.tokens);
+        allExact &&= a.tokensExact;
+      }
+      if (this.exactFirst(st)) exactDuplicates++;
+      else if (st.near) nearDuplicates++;
+      if (!hasError(findingsByLine.get(i) ?? [])) accepted++;
+    }
+    const records = this.lines.length - blank - (last >= 0 && this.lines[last]?.text === '' ? 1 : 0);
+    const majority = majorityFormat(this.formatCounts);
+    const stats: DatasetStats = {
+      lines: this.lines.length,
+      records,
+      blank,
+      invalid,
+      formats: { ...this.formatCounts },
+      unknownFormat,
+      exactDuplicates,
+      nearDuplicates,
+      tokens: tokenPercentiles(tokens, allExact),
+      findingsByRule,
+      acceptance: records === 0 ? 1 : accepted / records,
+    };
+    if (majority) stats.majorityFormat = majority;
+    return stats;
+  }
+
+  private analyzeLine(text: string, index: number): LineState {
+    const analysis = this.analyzer.analyze(text, index);
+    const st = new LineState(text, analysis, index);
+    if (analysis.hasSignature) {
+      st.signature = this.analyzer.hasher.signature.slice();
+      st.bandKeys = this.analyzer.hasher.bandKeys.slice();
+    }
+    return st;
+  }
+
+  private index(st: LineState, dirty: Set<LineState>): void {
+    const a = st.analysis;
+    if (a.format) this.formatCounts[a.format]++;
+    if (a.valueHash >= 0) bucketAdd(this.exactGroups, a.valueHash, st);
+    if (st.bandKeys) {
+      for (let b = 0; b < BANDS; b++) {
+        const key = st.bandKeys[b] ?? 0;
+        bucketAdd(this.nearBuckets, key, st);
+        forEachAfter(this.nearBuckets.get(key), st.index, (other) => dirty.add(other));
+      }
+      dirty.add(st);
+    }
+  }
+
+  private unindex(st: LineState, dirty: Set<LineState>): void {
+    const a = st.analysis;
+    if (a.format) this.formatCounts[a.format]--;
+    if (a.valueHash >= 0) bucketRemove(this.exactGroups, a.valueHash, st);
+    if (st.bandKeys) {
+      for (let b = 0; b < BANDS; b++) {
+        const key = st.bandKeys[b] ?? 0;
+        bucketRemove(this.nearBuckets, key, st);
+        forEachAfter(this.nearBuckets.get(key), st.index, (other) => dirty.add(other));
+      }
+    }
+  }
+
+  /** The earliest line sharing a band with `st` and at least as similar as the threshold. */
+  private recomputeNear(st: LineState): void {
+    st.near = undefined;
+    const sig = st.signature;
+    if (!sig || !st.bandKeys) return;
+    let best: LineState | undefined;
+    let bestSim = 0;
+    for (let b = 0; b < BANDS; b++) {
+      const bucket = this.nearBuckets.get(st.bandKeys[b] ?? 0);
+      const list = bucket === undefined ? [] : Array.isArray(bucket) ? bucket : [bucket];
+      for (const other of list) {
+        if (other.index >= st.index || (best && other.index >= best.index)) break;
+        if (!other.signature) continue;
+        const sim = signatureSimilarity(sig, 0, other.signature, 0);
+        if (sim >= this.opts.nearThreshold) {
+          best = other;
+          bestSim = sim;
+          break;
+        }
+      }
+    }
+    if (best) st.near = { of: best, similarity: bestSim };
+  }
+
+  private exactFirst(st: LineState): LineState | undefined {
+    if (st.analysis.valueHash < 0) return undefined;
+    const first = bucketFirst(this.exactGroups.get(st.analysis.valueHash));
+    return first && first !== st ? first : undefined;
+  }
+
+  private crossFindings(
+    st: LineState,
+    exactSeverity: Finding['severity'] | undefined,
+    nearSeverity: Finding['severity'] | undefined,
+    out: Finding[],
+  ): void {
+    const first = exactSeverity ? this.exactFirst(st) : undefined;
+    if (first && exactSeverity) {
+      out.push(dedupFinding('dedup/exact', exactSeverity, st.index, st.text.length, first.index, undefined));
+      return;
+    }
+    if (nearSeverity && st.near && !this.exactFirst(st)) {
+      out.push(
+        dedupFinding('dedup/near', nearSeverity, st.index, st.text.length, st.near.of.index, st.near.similarity),
+      );
+    }
+  }
+
+  private rebase(st: LineState, line: number): void {
+    if (st.findingsLine === line) return;
+    st.findings = st.findings.map((f) => ({
+      ...f,
+      range: {
+        start: { line, character: f.range.start.character },
+        end: { line, character: f.range.end.character },
+      },
+    }));
+    st.findingsLine = line;
+  }
+}
+
+/** A dedup finding on `line` pointing at `firstLine`; the streaming path uses the same wording. */
+export function dedupFinding(
+  rule: 'dedup/exact' | 'dedup/near',
+  severity: Finding['severity'],
+  line: number,
+  lineLength: number,
+  firstLine: number,
+  similarity: number | undefined,
+): Finding {
+  const message =
+    rule === 'dedup/exact'
+      ? `Exact duplicate of line ${firstLine + 1}: duplicates skew training toward one example. Delete this line.`
+      : `Near duplicate of line ${firstLine + 1} (about ${Math.round((similarity ?? 0) * 100)}% similar): keep the better one, or make them differ.`;
+  const data: Record<string, unknown> = { duplicateOf: firstLine };
+  if (similarity !== undefined) data.similarity = Math.round(similarity * 1000) / 1000;
+  const f = makeFinding(rule, severity, line, 0, lineLength, message, data);
+  f.related = [
+    {
+      range: { start: { line: firstLine, character: 0 }, end: { line: firstLine, character: 0 } },
+      message: 'First occurrence',
+    },
+  ];
+  return f;
+}
+
+export function mixedFormatMessage(format: RecordFormat, majority: RecordFormat): string {
+  return `This is ${withArticle(format)} record, but most of this file is ${FORMAT_LABELS[majority]}: convert it, or move it to a file of its own.`;
+}

@@ -438,10 +438,7 @@ class ChatWorker:
         for line in lines:
             if line.strip():
                 self.handle_line(line)
-        # End of input: stop whatever runs, answer what is queued, then leave.
-        with self.lock:
-            for request in self.live.values():
-                request.cancel.set()
+        # End of input: finish what was asked, then leave (SIGTERM stops at once).
         self.pending.put(None)
         thread.join()
 

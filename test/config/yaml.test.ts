@@ -78,20 +78,28 @@ test('validateYaml: unknown key at the key with did-you-mean, missing key at the
   const text = 'options:\n  verbsoe: true\n  colour: red\n';
   const parsed = parseYaml(text);
   const findings = validateYaml(parsed, validate, {
-    ruleFor: (e) => (e.keyword === 'additionalProperties' ? 't/unknown' : e.keyword === 'required' ? 't/missing' : 't/value'),
+    ruleFor: (e) =>
+      e.keyword === 'additionalProperties' ? 't/unknown' : e.keyword === 'required' ? 't/missing' : 't/value',
     severityOf: () => 'error',
   });
   const unknown = findings.filter((f) => f.rule === 't/unknown');
   assert.deepEqual(unknown.map((f) => covered(text, f)).sort(), ['colour', 'verbsoe']);
   const typo = unknown.find((f) => covered(text, f) === 'verbsoe')!;
   assert.match(typo.message, /Did you mean "verbose"\?/);
-  assert.deepEqual({ key: typo.data?.['key'], suggestion: typo.data?.['suggestion'] }, { key: 'verbsoe', suggestion: 'verbose' });
+  assert.deepEqual(
+    { key: typo.data?.['key'], suggestion: typo.data?.['suggestion'] },
+    { key: 'verbsoe', suggestion: 'verbose' },
+  );
   const colour = unknown.find((f) => covered(text, f) === 'colour')!;
   assert.equal(colour.data?.['suggestion'], undefined);
   assert.match(colour.message, /Allowed keys/);
   const missing = findings.filter((f) => f.rule === 't/missing');
   const missingAt = Object.fromEntries(missing.map((f) => [String(f.data?.['key']), covered(text, f)]));
-  assert.deepEqual(missingAt, { name: 'options:', level: 'options' }, 'name at the first line, level at its parent key');
+  assert.deepEqual(
+    missingAt,
+    { name: 'options:', level: 'options' },
+    'name at the first line, level at its parent key',
+  );
 
   const wrong = validateYaml(parseYaml('name: x\noptions:\n  level: medium\n'), validate, {
     ruleFor: () => 't/value',

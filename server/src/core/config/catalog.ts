@@ -378,7 +378,7 @@ const pair = (id: string, suffix: string): string[] => [id, id + suffix];
 const LLAMA = 'LlamaForCausalLM';
 const meta = { gated: true };
 add(
-  pair('meta-llama/Llama-2-7b-hf', '').concat('meta-llama/Llama-2-7b-chat-hf'),
+  ['meta-llama/Llama-2-7b-hf', 'meta-llama/Llama-2-7b-chat-hf'],
   'LLaMA',
   LLAMA,
   'llama',
@@ -613,7 +613,7 @@ add(
 // DeepSeek: LLM 7B/67B (LLaMA architecture), V2-Lite and V3 (MLA + MoE, their own modeling code),
 // and the R1 distillations into Qwen2.5 and LLaMA 3.1 (128K positions).
 add(
-  pair('deepseek-ai/deepseek-llm-7b-base', '').concat('deepseek-ai/deepseek-llm-7b-chat'),
+  ['deepseek-ai/deepseek-llm-7b-base', 'deepseek-ai/deepseek-llm-7b-chat'],
   'DeepSeek',
   LLAMA,
   'llama',

@@ -1,0 +1,143 @@
+// Bytes on disk: BOM, CRLF, lone CR, U+2028, invalid UTF-8, chunk boundaries, for checkEncoding and
+// the streaming validator; and agreement between the stream and the editor validator.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { compareFindings } from '../../server/src/core/dataset/context';
+import { checkEncoding } from '../../server/src/core/dataset/encoding';
+import { DatasetStream } from '../../server/src/core/dataset/stream';
+import { DatasetValidator } from '../../server/src/core/dataset/validator';
+import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
+import { effectiveSeverity } from '../../server/src/core/rules';
+import { estimateTokenCounter } from '../../server/src/core/tokenizer';
+import type { Finding } from '../../server/src/core/types';
+
+const opts: DatasetValidatorOptions = {
+  severityOf: (rule) => effectiveSeverity(rule),
+  maxTokens: 4096,
+  minChars: 1,
+  nearThreshold: 0.8,
+  tokenCounter: estimateTokenCounter(),
+};
+
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const concat = (...parts: (Uint8Array | number[])[]): Uint8Array => {
+  const out: number[] = [];
+  for (const p of parts) out.push(...p);
+  return new Uint8Array(out);
+};
+
+function stream(bytes: Uint8Array, chunkSize = 1 << 20): { findings: Finding[]; lines: number } {
+  const findings: Finding[] = [];
+  const s = new DatasetStream(opts, (f) => findings.push(f));
+  for (let i = 0; i < bytes.length; i += chunkSize) s.push(bytes.subarray(i, i + chunkSize));
+  s.end();
+  return { findings: findings.sort(compareFindings), lines: s.stats().lines };
+}
+
+const at = (f: Finding): string => `${f.rule}@${f.range.start.line}:${f.range.start.character}`;
+
+describe('checkEncoding', () => {
+  it('reports a BOM, and nothing for clean LF or CRLF files', () => {
+    assert.deepEqual(checkEncoding(concat([0xef, 0xbb, 0xbf], utf8('{"text":"a"}\n'))).map(at), ['encoding/bom@0:0']);
+    assert.deepEqual(checkEncoding(utf8('{"text":"a"}\n{"text":"b"}\n')), []);
+    assert.deepEqual(checkEncoding(utf8('{"text":"a"}\r\n{"text":"b"}\r\n')), []);
+  });
+
+  it('reports the first line ending that differs, at the end of its line', () => {
+    const f = checkEncoding(utf8('{"text":"a"}\r\n{"text":"bb"}\n{"text":"c"}\r{"text":"d"}'));
+    assert.deepEqual(f.map(at), ['encoding/mixed-eol@1:13']);
+    assert.deepEqual(f[0]!.data, { eol: 'LF', expected: 'CRLF' });
+  });
+
+  it('reports invalid bytes at UTF-16 columns, after emoji and accented letters', () => {
+    const bytes = concat(utf8('{"text":"a"}\n{"text":"😀é'), [0xff], utf8('x"}\n'), utf8('{"text":"'), [0xe2, 0x82], utf8('"}'));
+    assert.deepEqual(checkEncoding(bytes).map(at), ['encoding/invalid-utf8@1:12', 'encoding/invalid-utf8@2:9']);
+  });
+
+  it('treats U+2028 and U+2029 as ordinary characters', () => {
+    assert.deepEqual(checkEncoding(utf8('{"text":"a\u2028b\u2029c"}\n{"text":"é"}\n')), []);
+  });
+});
+
+describe('DatasetStream', () => {
+  it('reports a BOM and validates the first record without it', () => {
+    const { findings } = stream(concat([0xef, 0xbb, 0xbf], utf8('{"text":"hello"}\n')));
+    assert.deepEqual(findings.map(at), ['encoding/bom@0:0']);
+  });
+
+  it('splits on LF, CRLF and lone CR, and reports the mixture once', () => {
+    const { findings, lines } = stream(utf8('{"text":"a"}\n{"text":"b"}\r\n{"text":"c"}\r{"text":"d"}\n'));
+    assert.equal(lines, 4);
+    assert.deepEqual(findings.map(at), ['encoding/mixed-eol@1:12']);
+    const crlf = stream(utf8('{"text":"a"}\r\n{"text":"b"}\r\n'));
+    assert.deepEqual(crlf.findings, []);
+    assert.equal(crlf.lines, 2);
+  });
+
+  it('keeps U+2028 inside a line', () => {
+    const { findings, lines } = stream(utf8('{"text":"one\u2028two"}\n{"text":"three"}\n'));
+    assert.deepEqual(findings, []);
+    assert.equal(lines, 2);
+  });
+
+  it('reports invalid UTF-8 where checkEncoding does, and still validates the line', () => {
+    const bytes = concat(utf8('{"text":"ok"}\n{"text":"😀'), [0xc3, 0x28], utf8('", "extra": 1}\n'));
+    const { findings } = stream(bytes);
+    const encodingFindings = findings.filter((f) => f.rule === 'encoding/invalid-utf8');
+    assert.deepEqual(encodingFindings.map(at), checkEncoding(bytes).map(at));
+    assert.deepEqual(encodingFindings.map(at), ['encoding/invalid-utf8@1:11']);
+    assert.ok(findings.some((f) => f.rule === 'schema/unknown-field' && f.range.start.line === 1));
+  });
+
+  it('gives the same findings for any chunking, CRLF split across chunks included', () => {
+    const text =
+      '\uFEFF{"messages":[{"role":"human","content":"😀 mail x.y@example.com"},{"role":"assistant","content":"ok"}]}\r\n' +
+      '{"text":"a"}\r\n\r\n{"text": broken}\r\n{"text":"a"}\n{"instruction":"x","input":"","output":""}\r{"text":"é\u2028"}';
+    const bytes = concat(utf8(text).subarray(0, 40), [0xff], utf8(text).subarray(40));
+    const whole = stream(bytes).findings;
+    assert.ok(whole.length >= 8);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 64 }), (size) => {
+        assert.deepEqual(stream(bytes, size).findings, whole);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('agrees with the editor validator on the same lines (except near duplicates, which the stream indexes by representative)', () => {
+    const pool = [
+      '{"text":"alpha beta gamma"}',
+      '{"messages":[{"role":"user","content":"hi"},{"role":"gpt","content":"yo"}]}',
+      '{"instruction":"Add","input":"1+1","output":"2"}',
+      '',
+      '{"text": oops}',
+      '{"conversations":[{"from":"human","value":"q"},{"from":"gpt","value":""}]}',
+      '{"text":"call +1-202-555-0143 or mail a@b.example.org"}',
+      '{"prompt":"p","chosen":"","rejected":"r"}',
+      '{"weird": true}',
+    ];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...pool), { maxLength: 20 }), (lines) => {
+        const text = lines.map((l) => l + '\n').join('');
+        const v = new DatasetValidator(opts);
+        v.update(0, 0, text.split('\n'));
+        const expected = v.findings().filter((f) => f.rule !== 'dedup/near').sort(compareFindings);
+        const got = stream(utf8(text)).findings.filter((f) => f.rule !== 'dedup/near');
+        assert.deepEqual(got, expected);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('never throws on random bytes or truncated records', () => {
+    const record = utf8('{"messages":[{"role":"user","content":"héllo 😀"},{"role":"assistant","content":"x"}]}\n');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: record.length }), fc.integer({ min: 1, max: 50 }), (noise, cut, size) => {
+        stream(concat(record.subarray(0, cut), noise, record), size);
+        checkEncoding(concat(noise, record.subarray(0, cut)));
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

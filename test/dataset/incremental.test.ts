@@ -1,0 +1,130 @@
+// The editor validator after any sequence of edits equals a fresh validator over the final text,
+// and no input makes it throw.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { DatasetValidator } from '../../server/src/core/dataset/validator';
+import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
+import { validateJsonArrayDataset } from '../../server/src/core/dataset/jsonArray';
+import { effectiveSeverity } from '../../server/src/core/rules';
+import { estimateTokenCounter } from '../../server/src/core/tokenizer';
+
+const opts: DatasetValidatorOptions = {
+  severityOf: (rule) => effectiveSeverity(rule),
+  maxTokens: 60,
+  minChars: 3,
+  nearThreshold: 0.7,
+  tokenCounter: estimateTokenCounter(),
+};
+
+const story =
+  'the quick brown fox jumps over the lazy dog while the farmer watches from the old wooden barn near the river';
+const chat = (u: string, a: string): string =>
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: u },
+      { role: 'assistant', content: a },
+    ],
+  });
+
+// Lines chosen to collide: exact duplicates in different formatting, near duplicates, other formats.
+const POOL = [
+  chat(story, 'A fox and a dog.'),
+  chat(story, 'A fox and a dog.').replace(/,/g, ', '),
+  chat(story.replace('lazy', 'sleepy'), 'A fox and a dog.'),
+  chat(story.replace('old wooden', 'big red'), 'A fox and a dog.'),
+  chat('what is two plus two', 'four'),
+  chat('what is two plus two', 'four'),
+  '{"text": "' + story + '"}',
+  '{"text": "' + story.replace('river', 'stream') + '"}',
+  '{"instruction": "Summarise", "input": "' + story + '", "output": "fox"}',
+  '{"instruction": "x", "input": "", "output": ""}',
+  '{"conversations": [{"from": "human", "value": "hi"}, {"from": "bot", "value": "hey"}]}',
+  '{"text": "mail me: ann@example.org"}',
+  '{"text": "' + 'long words here '.repeat(30) + '"}',
+  '{"text": broken',
+  '',
+  '  ',
+  '{"foo": 1}',
+];
+
+const lineArb = fc.oneof(fc.constantFrom(...POOL), fc.string({ maxLength: 30 }));
+
+interface Edit {
+  start: number;
+  deleteCount: number;
+  lines: string[];
+}
+
+const editArb = fc.record({
+  start: fc.nat({ max: 40 }),
+  deleteCount: fc.nat({ max: 5 }),
+  lines: fc.array(lineArb, { maxLength: 4 }),
+});
+
+function apply(doc: string[], e: Edit): void {
+  const start = Math.min(e.start, doc.length);
+  doc.splice(start, Math.min(e.deleteCount, doc.length - start), ...e.lines);
+}
+
+describe('DatasetValidator incremental updates', () => {
+  it('equal a fresh validation after random edits', () => {
+    fc.assert(
+      fc.property(fc.array(lineArb, { maxLength: 25 }), fc.array(editArb, { maxLength: 12 }), (initial, edits) => {
+        const doc = [...initial];
+        const incremental = new DatasetValidator(opts);
+        incremental.update(0, 0, [...doc]);
+        for (const e of edits) {
+          const start = Math.min(e.start, doc.length);
+          incremental.update(start, Math.min(e.deleteCount, doc.length - start), e.lines);
+          apply(doc, e);
+          // Findings are read between edits too: the lazily re-based caches must stay right.
+          incremental.findings();
+        }
+        const fresh = new DatasetValidator(opts);
+        fresh.update(0, 0, doc);
+        assert.equal(incremental.lineCount(), doc.length);
+        assert.deepEqual(incremental.findings(), fresh.findings());
+        assert.deepEqual(incremental.stats(), fresh.stats());
+        for (let i = 0; i < doc.length; i++) {
+          assert.equal(incremental.lineText(i), doc[i]);
+          assert.deepEqual(incremental.recordInfo(i), fresh.recordInfo(i));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('re-checks only what an edit touches: deleting a first occurrence moves the near-duplicate finding', () => {
+    const v = new DatasetValidator(opts);
+    v.update(0, 0, [POOL[0]!, POOL[2]!, POOL[3]!]);
+    const before = v.findings().filter((f) => f.rule === 'dedup/near');
+    assert.deepEqual(
+      before.map((f) => [f.range.start.line, f.data?.duplicateOf]),
+      [
+        [1, 0],
+        [2, 0],
+      ],
+    );
+    v.update(0, 1, []);
+    const after = v.findings().filter((f) => f.rule === 'dedup/near');
+    assert.deepEqual(
+      after.map((f) => [f.range.start.line, f.data?.duplicateOf]),
+      [[1, 0]],
+    );
+  });
+
+  it('never throws on random or truncated input', () => {
+    const full = POOL.join('\n');
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), fc.nat({ max: full.length }), (noise, cut) => {
+        const v = new DatasetValidator(opts);
+        v.update(0, 0, (full.slice(0, cut) + noise).split('\n'));
+        v.findings();
+        v.stats();
+        validateJsonArrayDataset('[' + POOL.slice(0, 9).join(',').slice(0, cut) + noise, opts);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

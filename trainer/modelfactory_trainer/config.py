@@ -121,9 +121,9 @@ def parse_config(data: Any, config_path: Path) -> FinetuneConfig:
     return FinetuneConfig(
         path=config_path.resolve(),
         data=data,
-        dataset_path=(base_dir / dataset["path"]) if "path" in dataset else None,
-        datanet_path=(base_dir / dataset["datanet"]) if "datanet" in dataset else None,
-        output_dir=base_dir / data["output_dir"],
+        dataset_path=(base_dir / dataset["path"]).resolve() if "path" in dataset else None,
+        datanet_path=(base_dir / dataset["datanet"]).resolve() if "datanet" in dataset else None,
+        output_dir=(base_dir / data["output_dir"]).resolve(),
     )
 
 

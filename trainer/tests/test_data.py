@@ -1,0 +1,147 @@
+"""Dataset reading, every record format, Datanet manifests, assistant-only masking on the real tokenizer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from conftest import write_jsonl
+
+from modelfactory_trainer.config import parse_config
+from modelfactory_trainer.data import (
+    IGNORE_INDEX,
+    Example,
+    encode_example,
+    load_examples,
+    normalise,
+    read_records,
+    render_chat,
+    split_train_eval,
+)
+from modelfactory_trainer.errors import DatasetError
+
+CONVERSATION = (("system", "Be brief."), ("user", "What is 2 plus 2?"), ("assistant", "4."), ("user", "And 3 plus 3?"), ("assistant", "6."))
+
+RECORDS_BY_FORMAT: dict[str, Any] = {
+    "messages": {"messages": [{"role": role, "content": content} for role, content in CONVERSATION]},
+    "sharegpt": {
+        "conversations": [
+            {"from": {"user": "human", "assistant": "gpt"}.get(role, role), "value": content} for role, content in CONVERSATION
+        ]
+    },
+    "alpaca": {"instruction": "Add the numbers.", "input": "2 and 2", "output": "4."},
+    "text": {"text": "Plain pretraining text."},
+}
+
+
+def _config_for(directory: Path, dataset: dict[str, Any]) -> Any:
+    return parse_config({"base_model": "builtin:tiny-llama", "method": "lora", "dataset": dataset}, directory / "job.finetune.yaml")
+
+
+@pytest.mark.parametrize("record_format", sorted(RECORDS_BY_FORMAT))
+def test_every_format_loads_explicitly_and_by_detection(record_format: str) -> None:
+    record = RECORDS_BY_FORMAT[record_format]
+    explicit = normalise(record, record_format, "f:1")
+    assert normalise(record, "auto", "f:1") == explicit
+    if record_format == "text":
+        assert explicit.text == "Plain pretraining text." and explicit.messages == ()
+    elif record_format == "alpaca":
+        assert explicit.messages == (("user", "Add the numbers.\n\n2 and 2"), ("assistant", "4."))
+    else:
+        assert explicit.messages == CONVERSATION
+
+
+def test_jsonl_and_json_array_files_read_alike(tmp_path: Path) -> None:
+    records = [RECORDS_BY_FORMAT["messages"], RECORDS_BY_FORMAT["alpaca"]]
+    jsonl = write_jsonl(tmp_path / "a.jsonl", records)
+    array = tmp_path / "a.json"
+    array.write_text("\ufeff" + json.dumps(records, indent=2), encoding="utf-8")
+    assert [record for _, record in read_records(jsonl)] == [record for _, record in read_records(array)] == records
+
+
+def test_bad_records_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "fine"}\n\n{"text": \n', encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"bad.jsonl:3: invalid JSON"):
+        list(read_records(path))
+    with pytest.raises(DatasetError, match=r"f:7: unknown record format"):
+        normalise({"prompt": "x"}, "auto", "f:7")
+    with pytest.raises(DatasetError, match="no assistant turn"):
+        normalise({"messages": [{"role": "user", "content": "hi"}]}, "messages", "f:1")
+    with pytest.raises(DatasetError, match="unknown role"):
+        normalise({"messages": [{"role": "robot", "content": "hi"}]}, "messages", "f:1")
+    with pytest.raises(DatasetError, match="preference"):
+        normalise({"prompt": "p", "chosen": "a", "rejected": "b"}, "auto", "f:1")
+
+
+def test_datanet_manifest_loads_every_governed_file(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "support" / "data" / "a.jsonl", [RECORDS_BY_FORMAT["messages"]])
+    write_jsonl(tmp_path / "support" / "data" / "more" / "b.jsonl", [RECORDS_BY_FORMAT["messages"]] * 2)
+    write_jsonl(tmp_path / "support" / "elsewhere.jsonl", [RECORDS_BY_FORMAT["text"]])
+    (tmp_path / "support" / "datanet.yaml").write_text(
+        'name: support\nformat: messages\nfiles: ["data/**/*.jsonl"]\n', encoding="utf-8"
+    )
+    (tmp_path / "configs").mkdir()
+    config = _config_for(tmp_path / "configs", {"datanet": "../support/datanet.yaml"})
+    examples = load_examples(config)
+    assert len(examples) == 3
+    assert {Path(example.source.rsplit(":", 1)[0]).name for example in examples} == {"a.jsonl", "b.jsonl"}
+
+
+def test_dataset_path_is_relative_to_the_config(tmp_path: Path, jsonl_writer: Callable[..., Path]) -> None:
+    jsonl_writer([RECORDS_BY_FORMAT["text"]] * 3, name="data/train.jsonl")
+    config = _config_for(tmp_path, {"path": "data/train.jsonl"})
+    assert [example.text for example in load_examples(config)] == ["Plain pretraining text."] * 3
+
+
+def _trained_text(tokenizer: Any, encoded: dict[str, list[int]]) -> str:
+    kept = [token for token, label in zip(encoded["input_ids"], encoded["labels"]) if label != IGNORE_INDEX]
+    return str(tokenizer.decode(kept))
+
+
+def test_loss_is_masked_to_assistant_tokens(tiny_tokenizer: Any) -> None:
+    example = Example(source="t", messages=CONVERSATION)
+    encoded = encode_example(tiny_tokenizer, example, max_seq_length=512)
+    assert encoded is not None
+    assert encoded["input_ids"] == tiny_tokenizer(render_chat(tiny_tokenizer, CONVERSATION, False), add_special_tokens=False)["input_ids"]
+    assert _trained_text(tiny_tokenizer, encoded) == "4.<|end|>\n6.<|end|>\n"
+    masked = [token for token, label in zip(encoded["input_ids"], encoded["labels"]) if label == IGNORE_INDEX]
+    assert "What is 2 plus 2?" in tiny_tokenizer.decode(masked)
+    assert all(label in (IGNORE_INDEX, token) for token, label in zip(encoded["input_ids"], encoded["labels"]))
+
+
+def test_fallback_template_masks_the_same_way(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.chat_template = None
+    text = render_chat(tokenizer, CONVERSATION, add_generation_prompt=False)
+    assert text.startswith("<s>### System:\nBe brief.\n\n### User:\n")
+    encoded = encode_example(tokenizer, Example(source="t", messages=CONVERSATION), max_seq_length=512)
+    assert encoded is not None
+    assert _trained_text(tokenizer, encoded) == "4.</s>\n\n6.</s>\n\n"
+
+
+def test_truncation_and_records_left_without_targets(tiny_tokenizer: Any) -> None:
+    example = Example(source="t", messages=CONVERSATION)
+    full = encode_example(tiny_tokenizer, example, max_seq_length=512)
+    assert full is not None
+    cut = encode_example(tiny_tokenizer, example, max_seq_length=len(full["input_ids"]) - 3)
+    assert cut is not None and len(cut["input_ids"]) == len(full["input_ids"]) - 3
+    assert encode_example(tiny_tokenizer, example, max_seq_length=8) is None
+    text = encode_example(tiny_tokenizer, Example(source="t", text="Plain text."), max_seq_length=512)
+    assert text is not None and text["labels"] == text["input_ids"]
+    assert text["input_ids"][-1] == tiny_tokenizer.eos_token_id
+
+
+def test_eval_split_is_seeded_and_disjoint() -> None:
+    examples = [Example(source=str(index), text=str(index)) for index in range(40)]
+    train, held_out = split_train_eval(examples, 0.1, seed=7)
+    assert len(held_out) == 4 and len(train) == 36
+    assert {e.source for e in train}.isdisjoint({e.source for e in held_out})
+    assert split_train_eval(examples, 0.1, seed=7) == (train, held_out)
+    assert split_train_eval(examples, 0.1, seed=8) != (train, held_out)
+    assert split_train_eval(examples, 0, seed=7)[1] == []
+    assert len(split_train_eval(examples[:3], 0.01, seed=7)[1]) == 1

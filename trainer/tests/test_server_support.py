@@ -222,7 +222,7 @@ step = 0
 def stop(*_):
     print(json.dumps({"type": "cancelled", "time": time.time(), "step": step, "adapter_dir": None}), flush=True)
     sys.exit(130)
-signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGTERM, signal.SIG_IGN if "--ignore-term" in sys.argv else stop)
 print(json.dumps({"type": "start", "time": time.time(), "model": "fake", "method": "lora", "device": "cpu",
                   "precision": "fp32", "total_steps": count, "epochs": 1.0, "train_records": 1, "eval_records": 0,
                   "trainable_params": 1, "total_params": 2, "output_dir": "output", "resumed_from": None}), flush=True)
@@ -251,3 +251,82 @@ def fake_trainer_env(folder: Path, count: int, pause: float, padding: int = 0, *
 
 def event_seqs(frames: list[dict[str, Any]]) -> list[int]:
     return [int(frame["seq"]) for frame in frames]
+
+
+class RawWebSocket:
+    """A hand-made client over a plain socket, for peers the websockets library will not imitate: one that
+    stops reading (slow consumer) or never answers pings (half-open)."""
+
+    def __init__(self, port: int, receive_buffer: int | None = None, token: str = TOKEN) -> None:
+        import socket
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(30)
+        self.sock.connect(("127.0.0.1", port))
+        request = (
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        )
+        self.sock.sendall(request.encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            piece = self.sock.recv(4096)
+            if not piece:
+                raise ConnectionError("closed during the handshake")
+            self.buffer += piece
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        self.status_line = head.split(b"\r\n", 1)[0].decode()
+
+    def send_text(self, text: str) -> None:
+        payload = text.encode()
+        mask = os.urandom(4)
+        header = bytes([0x81])
+        if len(payload) < 126:
+            header += bytes([0x80 | len(payload)])
+        elif len(payload) < 65536:
+            header += bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
+        else:
+            header += bytes([0x80 | 127]) + len(payload).to_bytes(8, "big")
+        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def read_until_close(self) -> tuple[list[int], int | None]:
+        """Read frames until a close frame or EOF: (opcodes seen, close code)."""
+        opcodes: list[int] = []
+        data = self.buffer
+        while True:
+            while True:
+                frame = _split_frame(data)
+                if frame is None:
+                    break
+                opcode, payload, data = frame
+                opcodes.append(opcode)
+                if opcode == 0x8:
+                    return opcodes, int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+            piece = self.sock.recv(1 << 20)
+            if not piece:
+                return opcodes, None
+            data += piece
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _split_frame(data: bytes) -> tuple[int, bytes, bytes] | None:
+    if len(data) < 2:
+        return None
+    opcode, length, position = data[0] & 0x0F, data[1] & 0x7F, 2
+    if length == 126:
+        if len(data) < 4:
+            return None
+        length, position = int.from_bytes(data[2:4], "big"), 4
+    elif length == 127:
+        if len(data) < 10:
+            return None
+        length, position = int.from_bytes(data[2:10], "big"), 10
+    if len(data) < position + length:
+        return None
+    return opcode, data[position : position + length], data[position + length :]

@@ -1,0 +1,226 @@
+"""Queueing, ordering and resilience of the job server, driven by a fake trainer (fast and deterministic).
+
+The fake trainer is a script that prints events as `train` would; the real trainer runs in test_server_jobs.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from test_server_support import (
+    Client,
+    RawWebSocket,
+    ServerProcess,
+    connected,
+    event_seqs,
+    fake_trainer_env,
+    messages_dataset,
+    open_client,
+    tiny_config,
+)
+
+
+def disk_events(state_dir: Path, job_id: str) -> list[dict[str, Any]]:
+    lines = (state_dir / "jobs" / job_id / "events.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_jobs_run_one_at_a_time_in_submission_order(tmp_path: Path) -> None:
+    env = fake_trainer_env(tmp_path, 5, 0.02)
+
+    async def scenario(server: ServerProcess) -> None:
+        client = await connected(server)
+        jobs = [await client.submit_upload(tiny_config(), messages_dataset(4)) for _ in range(3)]
+        ended = [await client.watch_to_end(job["job_id"]) for job in jobs]
+        for earlier, later in zip(ended, ended[1:]):
+            earlier_end = earlier[-1]["event"]["time"]
+            later_launch = next(frame["event"]["time"] for frame in later if frame["event"]["type"] == "launched")
+            assert later_launch >= earlier_end
+        for frames in ended:
+            kinds = [frame["event"]["type"] for frame in frames]
+            assert kinds[:3] == ["queued", "launched", "start"] and kinds[-2:] == ["done", "ended"]
+            assert kinds.count("log") == 5, "the stray non-JSON line must be skipped, every event kept"
+            assert frames[-1]["event"]["state"] == "done"
+        listed = await client.list_jobs()
+        assert [listed[job["job_id"]]["state"] for job in jobs] == ["done"] * 3
+        await client.connection.close()
+
+    with ServerProcess(tmp_path / "state", env=env) as server:
+        asyncio.run(scenario(server))
+
+
+def test_100_random_disconnects_during_a_live_job_lose_and_repeat_nothing(tmp_path: Path) -> None:
+    env = fake_trainer_env(tmp_path, 800, 0.012)
+    rng = random.Random(1234)
+
+    async def scenario(server: ServerProcess) -> None:
+        submitter = await connected(server)
+        job_id = (await submitter.submit_upload(tiny_config(), messages_dataset(4)))["job_id"]
+        received: list[dict[str, Any]] = []
+        disconnects = 0
+        started = time.monotonic()
+        while not received or received[-1]["event"]["type"] != "ended":
+            connection = await open_client(server)
+            client = Client(connection)
+            await client.send({"type": "watch", "job_id": job_id, "from_seq": len(received)})
+            budget = rng.randint(0, 6) if disconnects < 100 else 10**9
+            try:
+                while budget > 0:
+                    frame = await client.recv(30)
+                    if frame["type"] != "event":
+                        continue
+                    received.append(frame)
+                    budget -= 1
+                    if frame["event"]["type"] == "ended":
+                        break
+                if rng.random() < 0.3:
+                    await asyncio.sleep(rng.random() * 0.02)
+            finally:
+                if rng.random() < 0.5:
+                    connection.transport.abort()
+                else:
+                    await connection.close()
+            disconnects += 1
+        seqs = event_seqs(received)
+        assert seqs == list(range(len(seqs))), "lost, duplicated or reordered events"
+        assert disconnects >= 100
+        assert time.monotonic() - started < 60
+        listed = await submitter.list_jobs()
+        assert received[-1]["event"]["state"] == listed[job_id]["state"] == "done"
+        assert listed[job_id]["last_seq"] == seqs[-1]
+        on_disk = disk_events(server.state_dir, job_id)
+        assert [record["event"] for record in on_disk] == [frame["event"] for frame in received]
+        await submitter.connection.close()
+
+    with ServerProcess(tmp_path / "state", env=env) as server:
+        asyncio.run(scenario(server))
+
+
+def test_a_slow_consumer_is_closed_with_1008_and_others_are_served(tmp_path: Path) -> None:
+    env = fake_trainer_env(tmp_path, 400, 0.0, 30_000)
+
+    async def scenario(server: ServerProcess) -> None:
+        submitter = await connected(server)
+        job_id = (await submitter.submit_upload(tiny_config(), messages_dataset(4)))["job_id"]
+        # A peer that stops reading, with a small receive buffer (loopback autotuning would absorb 32 MiB here).
+        slow = RawWebSocket(server.port, receive_buffer=32 * 1024)
+        assert slow.status_line.startswith("HTTP/1.1 101")
+        slow.send_text(json.dumps({"type": "watch", "id": "w", "job_id": job_id, "from_seq": 0}))
+        deadline = time.monotonic() + 60
+        while "slow consumer disconnected" not in server.stderr_text():
+            assert time.monotonic() < deadline, "the slow consumer was never cut off"
+            await asyncio.sleep(0.1)
+        opcodes, close_code = await asyncio.to_thread(slow.read_until_close)
+        slow.close()
+        assert close_code == 1008
+        assert 0 < opcodes.count(0x1) < 406, "the slow consumer got part of the stream, then the close"
+        frames = await submitter.watch_to_end(job_id)
+        assert frames[-1]["event"]["state"] == "done"
+        await submitter.connection.close()
+
+    with ServerProcess(tmp_path / "state", "--client-buffer-bytes", str(1 << 20), env=env) as server:
+        asyncio.run(scenario(server))
+        assert server.alive()
+
+
+def test_cancel_queued_and_running_jobs_and_kill_after_the_grace_period(tmp_path: Path) -> None:
+    env = fake_trainer_env(tmp_path, 10_000, 0.01, 0, "--ignore-term")
+
+    async def scenario(server: ServerProcess) -> None:
+        client = await connected(server)
+        running = await client.submit_upload(tiny_config(), messages_dataset(4))
+        queued = await client.submit_upload(tiny_config(), messages_dataset(4))
+        ack = await client.request({"type": "cancel", "job_id": queued["job_id"]})
+        assert ack["type"] == "ack" and ack["state"] == "cancelled"
+        await client.send({"type": "watch", "job_id": running["job_id"], "from_seq": 0})
+        while True:
+            frame = await client.recv(30)
+            if frame["type"] == "event" and frame["event"]["type"] == "log":
+                break
+        cancelled_at = time.monotonic()
+        await client.request({"type": "cancel", "job_id": running["job_id"]})
+        while not (frame["type"] == "event" and frame["event"]["type"] == "ended"):
+            frame = await client.recv(30)
+        assert frame["event"]["state"] == "cancelled"
+        assert frame["event"]["reason"] == "killed-after-grace"
+        assert frame["event"]["exit_code"] == -signal.SIGKILL
+        assert 0.9 < time.monotonic() - cancelled_at < 10
+        listed = await client.list_jobs()
+        assert listed[queued["job_id"]]["state"] == "cancelled"
+        assert listed[queued["job_id"]]["reason"] == "user-cancelled"
+        kinds = [record["event"]["type"] for record in disk_events(server.state_dir, queued["job_id"])]
+        assert kinds == ["queued", "ended"], "a cancelled queued job never starts"
+        await client.connection.close()
+
+    with ServerProcess(tmp_path / "state", "--cancel-grace", "1", env=env) as server:
+        asyncio.run(scenario(server))
+
+
+def test_a_failing_trainer_ends_failed_with_its_error_code_and_the_server_stays_up(tmp_path: Path) -> None:
+    env = fake_trainer_env(tmp_path, 2, 0.0, 0, "--fail")
+
+    async def scenario(server: ServerProcess) -> None:
+        client = await connected(server)
+        job = await client.submit_upload(tiny_config(), messages_dataset(4))
+        frames = await client.watch_to_end(job["job_id"])
+        ended = frames[-1]["event"]
+        assert (ended["state"], ended["reason"], ended["exit_code"]) == ("failed", "dataset", 1)
+        download = await client.request({"type": "download_adapter", "job_id": job["job_id"]})
+        assert download["type"] == "error" and download["code"] == "job-not-done"
+        assert (await client.request({"type": "list_jobs"}))["type"] == "job_list"
+        await client.connection.close()
+
+    with ServerProcess(tmp_path / "state", env=env) as server:
+        asyncio.run(scenario(server))
+        assert server.alive()
+
+
+def test_a_restart_keeps_history_fails_the_interrupted_job_and_runs_the_queued_one(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    slow_env = fake_trainer_env(tmp_path, 10_000, 0.01)
+    first = ServerProcess(state_dir, env=slow_env).start()
+
+    async def before_crash() -> tuple[str, str]:
+        client = await connected(first)
+        running = await client.submit_upload(tiny_config(), messages_dataset(4))
+        queued = await client.submit_upload(tiny_config(), messages_dataset(4))
+        await client.send({"type": "watch", "job_id": running["job_id"], "from_seq": 0})
+        logs = 0
+        while logs < 3:
+            frame = await client.recv(30)
+            logs += frame["type"] == "event" and frame["event"]["type"] == "log"
+        await client.connection.close()
+        return running["job_id"], queued["job_id"]
+
+    running_id, queued_id = asyncio.run(before_crash())
+    assert first.process is not None
+    first.process.send_signal(signal.SIGKILL)
+    first.stop()
+    log_path = state_dir / "jobs" / running_id / "events.jsonl"
+    before = disk_events(state_dir, running_id)
+    with open(log_path, "ab") as handle:
+        handle.write(b'{"seq": 99999, "event": {"type": "log", "ti')
+
+    async def after_restart(server: ServerProcess) -> None:
+        client = await connected(server)
+        listed = await client.list_jobs()
+        assert listed[running_id]["state"] == "failed"
+        assert listed[running_id]["reason"] == "server-restarted"
+        replay = await client.watch_to_end(running_id, from_seq=0)
+        assert [frame["event"] for frame in replay[:-1]] == [record["event"] for record in before]
+        assert event_seqs(replay) == list(range(len(replay)))
+        queued_frames = await client.watch_to_end(queued_id, from_seq=0)
+        assert queued_frames[-1]["event"]["state"] == "done"
+        await client.connection.close()
+
+    with ServerProcess(state_dir, env=fake_trainer_env(tmp_path, 3, 0.0)) as second:
+        asyncio.run(after_restart(second))

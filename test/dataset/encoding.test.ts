@@ -51,7 +51,14 @@ describe('checkEncoding', () => {
   });
 
   it('reports invalid bytes at UTF-16 columns, after emoji and accented letters', () => {
-    const bytes = concat(utf8('{"text":"a"}\n{"text":"😀é'), [0xff], utf8('x"}\n'), utf8('{"text":"'), [0xe2, 0x82], utf8('"}'));
+    const bytes = concat(
+      utf8('{"text":"a"}\n{"text":"😀é'),
+      [0xff],
+      utf8('x"}\n'),
+      utf8('{"text":"'),
+      [0xe2, 0x82],
+      utf8('"}'),
+    );
     assert.deepEqual(checkEncoding(bytes).map(at), ['encoding/invalid-utf8@1:12', 'encoding/invalid-utf8@2:9']);
   });
 
@@ -122,7 +129,10 @@ describe('DatasetStream', () => {
         const text = lines.map((l) => l + '\n').join('');
         const v = new DatasetValidator(opts);
         v.update(0, 0, text.split('\n'));
-        const expected = v.findings().filter((f) => f.rule !== 'dedup/near').sort(compareFindings);
+        const expected = v
+          .findings()
+          .filter((f) => f.rule !== 'dedup/near')
+          .sort(compareFindings);
         const got = stream(utf8(text)).findings.filter((f) => f.rule !== 'dedup/near');
         assert.deepEqual(got, expected);
       }),
@@ -133,10 +143,15 @@ describe('DatasetStream', () => {
   it('never throws on random bytes or truncated records', () => {
     const record = utf8('{"messages":[{"role":"user","content":"héllo 😀"},{"role":"assistant","content":"x"}]}\n');
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: record.length }), fc.integer({ min: 1, max: 50 }), (noise, cut, size) => {
-        stream(concat(record.subarray(0, cut), noise, record), size);
-        checkEncoding(concat(noise, record.subarray(0, cut)));
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.integer({ min: 0, max: record.length }),
+        fc.integer({ min: 1, max: 50 }),
+        (noise, cut, size) => {
+          stream(concat(record.subarray(0, cut), noise, record), size);
+          checkEncoding(concat(noise, record.subarray(0, cut)));
+        },
+      ),
       { numRuns: 150 },
     );
   });

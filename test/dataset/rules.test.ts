@@ -141,7 +141,10 @@ describe('messages rules', () => {
     const f = run(lines);
     assert.deepEqual(rules(f), ['messages/unknown-role']);
     assert.deepEqual(f[0]!.data, { role: 'user', suggestion: 'human' });
-    assert.deepEqual(run(['{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}']), []);
+    assert.deepEqual(
+      run(['{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}']),
+      [],
+    );
   });
 
   it('reports a conversation without an assistant turn', () => {
@@ -230,8 +233,14 @@ describe('dedup rules', () => {
       'Explain how photosynthesis converts light energy into chemical energy stored in glucose molecules inside the chloroplasts of green plant cells during the day';
     const lines = [
       chat(base, 'Plants capture light with chlorophyll and build sugar from carbon dioxide and water.'),
-      chat(base.replace('during the day', 'during daytime'), 'Plants capture light with chlorophyll and build sugar from carbon dioxide and water.'),
-      chat('Write a haiku about the sea at night under a full moon', 'Silver waves whisper, the moon walks on the water, night breathes salt and foam.'),
+      chat(
+        base.replace('during the day', 'during daytime'),
+        'Plants capture light with chlorophyll and build sugar from carbon dioxide and water.',
+      ),
+      chat(
+        'Write a haiku about the sea at night under a full moon',
+        'Silver waves whisper, the moon walks on the water, night breathes salt and foam.',
+      ),
     ];
     const f = run(lines).filter((x) => x.rule === 'dedup/near');
     assert.equal(f.length, 1);
@@ -242,15 +251,19 @@ describe('dedup rules', () => {
 });
 
 describe('PII and secrets', () => {
-  const scan = (text: string): Finding[] => run([JSON.stringify({ text })]).filter((f) => /^(pii|secret)\//.test(f.rule));
+  const scan = (text: string): Finding[] =>
+    run([JSON.stringify({ text })]).filter((f) => /^(pii|secret)\//.test(f.rule));
 
   it('finds emails and phone numbers at the exact substring, after emoji', () => {
-    const lines = [JSON.stringify({ text: '😀🎉 write to jane.doe+ml@mail.example.org or call +44 20 7946 0958, (212) 555-0143' })];
+    const lines = [
+      JSON.stringify({ text: '😀🎉 write to jane.doe+ml@mail.example.org or call +44 20 7946 0958, (212) 555-0143' }),
+    ];
     const f = run(lines).filter((x) => x.rule.startsWith('pii/'));
-    assert.deepEqual(
-      f.map((x) => covered(lines, x)).sort(),
-      ['(212) 555-0143', '+44 20 7946 0958', 'jane.doe+ml@mail.example.org'],
-    );
+    assert.deepEqual(f.map((x) => covered(lines, x)).sort(), [
+      '(212) 555-0143',
+      '+44 20 7946 0958',
+      'jane.doe+ml@mail.example.org',
+    ]);
   });
 
   it('does not treat a JSON escape letter as part of an address', () => {
@@ -301,7 +314,9 @@ describe('PII and secrets', () => {
       github: 'ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8',
       githubPat: 'github_pat_11ABCDEFG0abcdefghijkl_' + 'aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gI3kM5oQ7sU9wY1aC3eG5iK7mO9qS',
       openai: 'sk-proj-Ab3De5Gh7Jk9Mn1Pq3St5Vx7Za9Ce1Gi3Km5Oq7Su9',
-      anthropic: 'sk-ant-api03-' + 'Xy7Qw3Er5Ty9Ui1Op3As5Df7Gh9Jk1Lz3Xc5Vb7Nm9Qa2Ws4Ed6Rf8Tg0Yh2Uj4Ik6Ol8Pz1Xs3Dc5Fv7Gb9Hn1Jm3Kq5',
+      anthropic:
+        'sk-ant-api03-' +
+        'Xy7Qw3Er5Ty9Ui1Op3As5Df7Gh9Jk1Lz3Xc5Vb7Nm9Qa2Ws4Ed6Rf8Tg0Yh2Uj4Ik6Ol8Pz1Xs3Dc5Fv7Gb9Hn1Jm3Kq5',
       hf: 'hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh',
       slack: 'xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx',
       google: 'AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q',
@@ -317,7 +332,11 @@ describe('PII and secrets', () => {
   });
 
   it('finds PEM private key blocks', () => {
-    const lines = [JSON.stringify({ text: 'key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n' })];
+    const lines = [
+      JSON.stringify({
+        text: 'key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n',
+      }),
+    ];
     const f = run(lines).filter((x) => x.rule === 'secret/private-key');
     assert.equal(f.length, 1);
     assert.match(covered(lines, f[0]!), /^-----BEGIN RSA PRIVATE KEY-----.*-----END RSA PRIVATE KEY-----$/);

@@ -2,14 +2,29 @@
 // on the spot with Python's `tokenizers` (when the trainer's venv exists) compared count for count.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { Environment } from '../../server/src/core/io';
 import { effectiveSeverity } from '../../server/src/core/rules';
-import { estimateTokenCounter, estimateTokens, loadTokenCounter, tokenUpperBound, utf8Length } from '../../server/src/core/tokenizer';
+import {
+  estimateTokenCounter,
+  estimateTokens,
+  loadTokenCounter,
+  tokenUpperBound,
+  utf8Length,
+} from '../../server/src/core/tokenizer';
 import type { TokenCounter } from '../../server/src/core/tokenizer';
 
 const ROOT = join(__dirname, '..', '..');
@@ -68,23 +83,29 @@ describe('loadTokenCounter', () => {
     mkdirSync(snapshot, { recursive: true });
     mkdirSync(join(temp, 'hub', 'models--acme--tiny', 'refs'), { recursive: true });
     writeFileSync(join(temp, 'hub', 'models--acme--tiny', 'refs', 'main'), 'abc123');
-    writeFileSync(join(snapshot, 'tokenizer.json'), readFileSync(join(FIXTURES, 'tokenizer-wordlevel', 'tokenizer.json')));
+    writeFileSync(
+      join(snapshot, 'tokenizer.json'),
+      readFileSync(join(FIXTURES, 'tokenizer-wordlevel', 'tokenizer.json')),
+    );
     const env = { ...nodeEnv(temp), huggingFaceHubCache: join(temp, 'hub') };
     const counter = await loadTokenCounter('acme/tiny', temp, env);
     assert.equal(counter?.count('the cat'), 2);
   });
 
-  it('matches Python tokenizers on a BPE trained on the spot', { skip: !existsSync(PYTHON) && 'trainer venv not built' }, async () => {
-    const dir = join(temp, 'bpe');
-    mkdirSync(dir);
-    const samples = [
-      'The quick brown fox jumps over the lazy dog.',
-      'Fine-tuning with LoRA adapters keeps the base model frozen.',
-      'Émile a vu 3 chats — naïve café, 日本語のテキスト, emoji 😀🎉!',
-      '   leading spaces and\ttabs\nnew lines',
-      '',
-    ];
-    const script = `
+  it(
+    'matches Python tokenizers on a BPE trained on the spot',
+    { skip: !existsSync(PYTHON) && 'trainer venv not built' },
+    async () => {
+      const dir = join(temp, 'bpe');
+      mkdirSync(dir);
+      const samples = [
+        'The quick brown fox jumps over the lazy dog.',
+        'Fine-tuning with LoRA adapters keeps the base model frozen.',
+        'Émile a vu 3 chats — naïve café, 日本語のテキスト, emoji 😀🎉!',
+        '   leading spaces and\ttabs\nnew lines',
+        '',
+      ];
+      const script = `
 import json, sys
 from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
 tok = Tokenizer(models.BPE())
@@ -96,16 +117,18 @@ tok.save(sys.argv[1] + "/tokenizer.json")
 samples = json.loads(sys.argv[2])
 print(json.dumps([len(tok.encode(s, add_special_tokens=False).ids) for s in samples]))
 `;
-    const out = execFileSync(PYTHON, ['-c', script, dir, JSON.stringify(samples)], { encoding: 'utf8' });
-    const expected = JSON.parse(out.trim().split('\n').pop() ?? '[]') as number[];
-    const counter = (await loadTokenCounter(join(dir, 'tokenizer.json'), temp, nodeEnv(temp))) as TokenCounter;
-    assert.ok(counter);
-    assert.deepEqual(
-      samples.map((s) => counter.count(s)),
-      expected,
-    );
-    for (const s of samples) assert.ok(counter.count(s) <= tokenUpperBound(s), 'byte-level BPE stays under the byte bound');
-  });
+      const out = execFileSync(PYTHON, ['-c', script, dir, JSON.stringify(samples)], { encoding: 'utf8' });
+      const expected = JSON.parse(out.trim().split('\n').pop() ?? '[]') as number[];
+      const counter = (await loadTokenCounter(join(dir, 'tokenizer.json'), temp, nodeEnv(temp))) as TokenCounter;
+      assert.ok(counter);
+      assert.deepEqual(
+        samples.map((s) => counter.count(s)),
+        expected,
+      );
+      for (const s of samples)
+        assert.ok(counter.count(s) <= tokenUpperBound(s), 'byte-level BPE stays under the byte bound');
+    },
+  );
 });
 
 describe('length/too-long with an exact counter', () => {

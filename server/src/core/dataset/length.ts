@@ -28,10 +28,11 @@ export function checkLength(
   text: RecordText,
   tokens: TokenInfo,
   lineLength: number,
-  maxTokens: number,
-  minChars: number,
+  limits: { maxTokens: number; minChars: number },
   out: LineFindings,
 ): void {
+  const { maxTokens, minChars } = limits;
+  const reportedEmpty = out.items.some((f) => f.rule === 'content/empty' || f.rule === 'messages/empty-content');
   // With an exact counter, an estimated count is never above the limit (estimate <= bound <= limit).
   if (tokens.tokens > maxTokens) {
     out.add(
@@ -43,7 +44,8 @@ export function checkLength(
     );
   }
   const chars = text.content.trim().length;
-  if (chars < minChars) {
+  // An empty record is already reported by content/empty or messages/empty-content.
+  if (chars < minChars && !(chars === 0 && reportedEmpty)) {
     out.add(
       'length/too-short',
       0,

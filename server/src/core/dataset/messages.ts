@@ -191,7 +191,7 @@ function finishConversation(
   roleKey: string,
   options: { requireAssistant: boolean; checkOrder: boolean },
 ): void {
-  if (options.requireAssistant && turns.length > 0 && !turns.some((t) => t === 'assistant' || t === 'assistant-call')) {
+  if (options.requireAssistant && !turns.some((t) => t === 'assistant' || t === 'assistant-call')) {
     if (!turns.includes('unknown')) {
       const [s, e] = loc.key(path);
       out.add(

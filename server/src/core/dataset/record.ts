@@ -119,7 +119,7 @@ export class RecordAnalyzer {
     const tokens = countTokens(rt, this.opts.tokenCounter, this.opts.maxTokens);
     result.tokens = tokens.tokens;
     result.tokensExact = tokens.exact;
-    checkLength(rt, tokens, text.length, this.opts.maxTokens, this.opts.minChars, out);
+    checkLength(rt, tokens, text.length, this.opts, out);
     if (this.nearOn) result.hasSignature = this.hasher.compute(rt.content);
     return result;
   }

@@ -24,6 +24,8 @@ async function main() {
     external: ['vscode'],
     logLevel: 'warning',
     loader: { '.json': 'json' },
+    // jsonc-parser's UMD entry hides its requires from bundlers; its ESM build bundles cleanly.
+    mainFields: ['module', 'main'],
   });
   if (watch) {
     await ctx.watch();

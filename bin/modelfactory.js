@@ -1,3 +1,7 @@
 #!/usr/bin/env node
 // `modelfactory lint ...`: the CLI entry. The bundle is built by `npm run build`.
-require('../dist/cli/main.js');
+const { main } = require('../dist/cli/main.js');
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

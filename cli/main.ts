@@ -1,0 +1,313 @@
+// `modelfactory`: the command line on the same core as the language server, for CI pipelines.
+//   modelfactory lint [paths or globs...] [--format text|json|sarif] [--rule ID=SEVERITY] [--quiet]
+//   modelfactory estimate CONFIG [--json] [--gpu-memory-gb N]
+//   modelfactory rules [--json]
+// Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage error.
+import { createReadStream } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
+import { configMemoryEstimate } from '../server/src/core/config/estimate';
+import { formatBytes } from '../server/src/core/config/memory';
+import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
+import { globToRegExp } from '../server/src/core/datanet/glob';
+import { dirName } from '../server/src/core/hfCache';
+import { RULES } from '../server/src/core/rules';
+import { documentKindOf, ModelFactoryService } from '../server/src/core/service';
+import { DEFAULT_SETTINGS, type CoreSettings } from '../server/src/core/settings';
+import type { Finding, SeveritySetting } from '../server/src/core/types';
+import { nodeEnvironment } from '../server/src/nodeFs';
+import {
+  count,
+  emptySummary,
+  formatJson,
+  formatSarif,
+  formatTextLine,
+  formatTextSummary,
+  toCliDiagnostic,
+  type CliDiagnostic,
+} from './format';
+
+const VERSION = '0.1.0';
+const SKIPPED_DIRS = new Set(['node_modules', '.git', '.venv', '__pycache__', 'dist', 'outputs']);
+const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
+
+class UsageError extends Error {}
+
+const USAGE = `Usage:
+  modelfactory lint [paths or globs...] [options]   check datasets, Datanet manifests and fine-tune configs
+      --format text|json|sarif   output format (default text)
+      --rule ID=SEVERITY         override a rule: error, warning, information, hint or off (repeatable;
+                                 ID may be a family like pii/*)
+      --quiet                    print errors only
+      --no-progress              no progress line on the terminal
+  modelfactory estimate CONFIG [--json] [--gpu-memory-gb N]   GPU memory estimate of a fine-tune config
+  modelfactory rules [--json]                                 the rule ids and what they check
+  modelfactory --version | --help
+Exit codes: 0 no errors, 1 errors found, 2 usage error.`;
+
+interface LintOptions {
+  format: 'text' | 'json' | 'sarif';
+  rules: Record<string, SeveritySetting>;
+  quiet: boolean;
+  progress: boolean;
+  paths: string[];
+}
+
+function parseLintArgs(args: string[]): LintOptions {
+  const opts: LintOptions = { format: 'text', rules: {}, quiet: false, progress: true, paths: [] };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = () => {
+      const v = a.includes('=') && a.startsWith('--') ? a.slice(a.indexOf('=') + 1) : args[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--format' || a.startsWith('--format=')) {
+      const f = value();
+      if (f !== 'text' && f !== 'json' && f !== 'sarif')
+        throw new UsageError(`--format must be text, json or sarif, not '${f}'`);
+      opts.format = f;
+    } else if (a === '--rule' || a.startsWith('--rule=')) {
+      const spec = value();
+      const eq = spec.lastIndexOf('=');
+      const sev = spec.slice(eq + 1);
+      if (eq <= 0 || !['error', 'warning', 'information', 'hint', 'off'].includes(sev)) {
+        throw new UsageError(`--rule takes ID=SEVERITY (error, warning, information, hint, off), not '${spec}'`);
+      }
+      opts.rules[spec.slice(0, eq)] = sev as SeveritySetting;
+    } else if (a === '--quiet') opts.quiet = true;
+    else if (a === '--no-progress') opts.progress = false;
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+    else opts.paths.push(a);
+  }
+  if (opts.paths.length === 0) opts.paths.push('.');
+  return opts;
+}
+
+const hasGlob = (p: string) => /[*?[{]/.test(p);
+
+/** Files named on the command line: files as given, folders recursed, globs matched from their fixed prefix. */
+async function expandPaths(paths: string[]): Promise<{ files: string[]; explicit: Set<string> }> {
+  const files = new Set<string>();
+  const explicit = new Set<string>();
+  const walk = async (dir: string, accept: (path: string) => boolean): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (e.name.startsWith('.') || SKIPPED_DIRS.has(e.name)) continue;
+      const path = resolve(dir, e.name);
+      if (e.isDirectory()) await walk(path, accept);
+      else if (e.isFile() && accept(path)) files.add(path);
+    }
+  };
+  for (const p of paths) {
+    if (hasGlob(p)) {
+      const segments = p.split('/');
+      const fixed = segments.slice(0, segments.findIndex(hasGlob)).join('/') || '.';
+      const base = resolve(fixed);
+      const re = globToRegExp(p.slice(fixed === '.' && !p.startsWith('./') ? 0 : fixed.length + 1));
+      await walk(base, (path) => re.test(relative(base, path)));
+      continue;
+    }
+    const abs = resolve(p);
+    const st = await stat(abs).catch(() => undefined);
+    if (!st) throw new UsageError(`no such file or folder: ${p}`);
+    if (st.isDirectory()) await walk(abs, (path) => documentKindOf(path) !== undefined);
+    else {
+      files.add(abs);
+      explicit.add(abs);
+    }
+  }
+  return { files: [...files].sort(), explicit };
+}
+
+function progressReporter(enabled: boolean, label: string, size: number) {
+  if (!enabled || size < PROGRESS_MIN_BYTES) return { report: () => {}, done: () => {} };
+  const started = Date.now();
+  let last = 0;
+  return {
+    report(done: number) {
+      const now = Date.now();
+      if (now - last < 200) return;
+      last = now;
+      const mbps = done / 1e6 / Math.max(0.001, (now - started) / 1000);
+      process.stderr.write(
+        `\r${label}  ${Math.floor((100 * done) / size)}%  ${(done / 1e6).toFixed(0)}/${(size / 1e6).toFixed(0)} MB  ${mbps.toFixed(0)} MB/s `,
+      );
+    },
+    done() {
+      process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+async function lint(args: string[]): Promise<number> {
+  const opts = parseLintArgs(args);
+  const started = performance.now();
+  const settings: CoreSettings = { ...DEFAULT_SETTINGS, rules: opts.rules };
+  const service = new ModelFactoryService(nodeEnvironment(), settings);
+  const { files, explicit } = await expandPaths(opts.paths);
+  const cwd = process.cwd();
+  const diagnostics: CliDiagnostic[] = [];
+  const summary = emptySummary();
+  const stream = opts.format === 'text';
+  const emit = (path: string, f: Finding) => {
+    const d = toCliDiagnostic(relative(cwd, path) || path, f);
+    count(summary, d);
+    if (opts.quiet && d.severity !== 'error') return;
+    if (stream) process.stdout.write(formatTextLine(d) + '\n');
+    else diagnostics.push(d);
+  };
+  const byPosition = (a: Finding, b: Finding) =>
+    a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character;
+  const configs = files.filter((f) => documentKindOf(f) === 'config');
+  const manifests = files.filter((f) => documentKindOf(f) === 'manifest');
+  const datasets = files.filter((f) => documentKindOf(f) === 'dataset');
+  // Configs first: a config that trains on a dataset lends it its model's tokenizer.
+  for (const path of configs) {
+    const text = await readFile(path, 'utf8');
+    const ctx = { env: service.env, severityOf: service.severityFor(), settings, configDir: dirName(path) };
+    for (const f of (await validateConfig(text, path, 1, ctx)).sort(byPosition)) emit(path, f);
+    const view = viewConfig(parseConfig(text, path, 1).data);
+    if (view.datasetPath && view.baseModel) service.noteConfigDataset(path, view.datasetPath, view.baseModel);
+    summary.files++;
+  }
+  for (const path of manifests) {
+    const text = await readFile(path, 'utf8');
+    const doc = { uri: path, version: 1, getText: () => text };
+    for (const f of (await service.validateManifest(doc, path)).sort(byPosition)) emit(path, f);
+    summary.files++;
+  }
+  for (const path of datasets) {
+    const size = (await stat(path)).size;
+    let stats;
+    if (path.toLowerCase().endsWith('.jsonl')) {
+      const progress = progressReporter(opts.progress && process.stderr.isTTY === true, relative(cwd, path), size);
+      // Findings arrive line by line; those of one line are put in column order before printing.
+      let pending: Finding[] = [];
+      const flush = () => {
+        for (const f of pending.sort(byPosition)) emit(path, f);
+        pending = [];
+      };
+      stats = await service.lintDatasetFile(
+        path,
+        size,
+        createReadStream(path, { highWaterMark: 1 << 20 }),
+        (f) => {
+          if (pending.length > 0 && pending[0]!.range.start.line !== f.range.start.line) flush();
+          pending.push(f);
+        },
+        (done) => progress.report(done),
+      );
+      flush();
+      progress.done();
+    } else {
+      // A .json file is a dataset when named explicitly or governed by a Datanet; other JSON is not ours.
+      if (!explicit.has(path) && !(await service.datanets.governing(path))) continue;
+      const result = await service.validateJsonDataset(path, await readFile(path, 'utf8'));
+      for (const f of result.findings.sort(byPosition)) emit(path, f);
+      stats = result.stats;
+    }
+    summary.files++;
+    summary.bytes += size;
+    summary.records += stats.records;
+    summary.acceptedRecords += Math.round(stats.acceptance * stats.records);
+  }
+  summary.seconds = (performance.now() - started) / 1000;
+  if (summary.files === 0)
+    throw new UsageError(`no datasets, Datanet manifests or fine-tune configs found in ${opts.paths.join(' ')}`);
+  if (opts.format === 'json') process.stdout.write(formatJson(diagnostics, summary) + '\n');
+  else if (opts.format === 'sarif') process.stdout.write(formatSarif(diagnostics, VERSION) + '\n');
+  else process.stdout.write(formatTextSummary(summary) + '\n');
+  return summary.errors > 0 ? 1 : 0;
+}
+
+async function estimate(args: string[]): Promise<number> {
+  let json = false;
+  let gpu = DEFAULT_SETTINGS.gpuMemoryGb;
+  let file: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--json') json = true;
+    else if (a === '--gpu-memory-gb') {
+      gpu = Number(args[++i]);
+      if (!Number.isFinite(gpu) || gpu <= 0) throw new UsageError('--gpu-memory-gb takes a positive number');
+    } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+    else if (file) throw new UsageError('estimate takes one config file');
+    else file = a;
+  }
+  if (!file) throw new UsageError('estimate needs a fine-tune config file');
+  const path = resolve(file);
+  const text = await readFile(path, 'utf8').catch(() => {
+    throw new UsageError(`cannot read ${file}`);
+  });
+  const env = nodeEnvironment();
+  const settings = { ...DEFAULT_SETTINGS, gpuMemoryGb: gpu };
+  const service = new ModelFactoryService(env, settings);
+  const result = await configMemoryEstimate(text, path, 1, {
+    env,
+    severityOf: service.severityFor(),
+    settings,
+    configDir: dirName(path),
+  });
+  if (!result) {
+    process.stderr.write(`${file}: no estimate: the config names no base_model, or one whose size is unknown\n`);
+    return 1;
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  } else {
+    const lines = [`${result.model} (${result.source}), ${result.config.method}, ${result.config.precision}`];
+    for (const part of result.breakdown)
+      lines.push(`  ${part.label.padEnd(34)} ${formatBytes(part.bytes).padStart(10)}`);
+    lines.push(`  ${'total'.padEnd(34)} ${formatBytes(result.estimate.totalBytes).padStart(10)}  (GPU: ${gpu} GiB)`);
+    for (const a of result.estimate.assumptions) lines.push(`  - ${a}`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  return 0;
+}
+
+function listRules(args: string[]): number {
+  if (args.includes('--json')) process.stdout.write(JSON.stringify(RULES, null, 2) + '\n');
+  else
+    for (const r of RULES) process.stdout.write(`${r.id.padEnd(36)} ${r.defaultSeverity.padEnd(8)} ${r.description}\n`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'lint':
+        return await lint(rest);
+      case 'estimate':
+        return await estimate(rest);
+      case 'rules':
+        return listRules(rest);
+      case '--version':
+      case '-v':
+        process.stdout.write(VERSION + '\n');
+        return 0;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(USAGE + '\n');
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`modelfactory: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    process.stderr.write(`modelfactory: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

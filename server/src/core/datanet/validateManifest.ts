@@ -1,0 +1,51 @@
+// Validation of a `datanet.yaml` document: YAML syntax, the manifest schema (with exact ranges and
+// did-you-mean for unknown keys), and the files it points at.
+import Ajv from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import datanetSchema from '../../../../schemas/datanet.schema.json';
+import { dirName, joinPath, isAbsolutePath } from '../hfCache';
+import type { Environment } from '../io';
+import type { Finding, Severity } from '../types';
+import { filterSuppressed, rangeOfPath, syntaxFindings, validateYaml } from '../yaml';
+import type { ParsedYaml } from '../yaml';
+import { asManifest } from './manifest';
+
+const RULE = 'datanet/manifest';
+let compiled: ValidateFunction | undefined;
+
+function manifestValidator(): ValidateFunction {
+  compiled ??= new Ajv({ allErrors: true, verbose: true, strict: false }).compile(datanetSchema);
+  return compiled;
+}
+
+export async function validateManifest(
+  parsed: ParsedYaml,
+  manifestPath: string,
+  env: Environment,
+  severityOf: (rule: string) => Severity | undefined,
+): Promise<Finding[]> {
+  const severity = severityOf(RULE);
+  if (!severity) return [];
+  const findings = syntaxFindings(parsed, RULE, severity);
+  findings.push(...validateYaml(parsed, manifestValidator(), { ruleFor: () => RULE, severityOf }));
+  const manifest = findings.length === 0 ? asManifest(parsed.data) : undefined;
+  if (manifest?.record_schema) {
+    const dir = dirName(manifestPath);
+    const schemaPath = isAbsolutePath(manifest.record_schema)
+      ? manifest.record_schema
+      : joinPath(dir, manifest.record_schema);
+    const bytes = await env.fs.readFile(schemaPath);
+    const range = rangeOfPath(parsed.doc, parsed.lines, ['record_schema'], 'value');
+    let problem: string | undefined;
+    if (!bytes) problem = `The record schema ${manifest.record_schema} does not exist (looked for ${schemaPath}).`;
+    else {
+      try {
+        new Ajv({ strict: false }).compile(JSON.parse(new TextDecoder().decode(bytes)) as object);
+      } catch (err) {
+        problem = `The record schema ${manifest.record_schema} is not a valid JSON Schema: ${(err as Error).message}`;
+      }
+    }
+    if (problem) findings.push({ rule: RULE, severity, range, message: problem });
+  }
+  return filterSuppressed(findings, parsed.lines);
+}

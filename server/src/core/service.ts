@@ -1,0 +1,218 @@
+// The language-service facade: one object the LSP shell and the CLI both call. It decides what a
+// file is, which Datanet governs it, which tokenizer counts its tokens and which severities apply,
+// then hands the work to the feature modules. It holds no connection and does no I/O of its own
+// beyond the injected Environment.
+import { DatanetIndex, type GoverningDatanet } from './datanet/governance';
+import { isManifestPath, manifestRuleOverrides } from './datanet/manifest';
+import { validateManifest } from './datanet/validateManifest';
+import { checkEncoding } from './dataset/encoding';
+import { detectRecordFormat } from './dataset/formats';
+import { validateJsonArrayDataset, type JsonArrayResult } from './dataset/jsonArray';
+import type { DatasetStats } from './dataset/stats';
+import { DatasetStream } from './dataset/stream';
+import { DatasetValidator, type DatasetValidatorOptions } from './dataset/validator';
+import { dirName, isAbsolutePath, joinPath } from './hfCache';
+import type { Environment } from './io';
+import { effectiveSeverity, type RuleOverrides } from './rules';
+import type { CoreSettings } from './settings';
+import { estimateTokenCounter, loadTokenCounter, type TokenCounter } from './tokenizer';
+import type { Finding, Severity, TextDocumentLike } from './types';
+import { YamlParseCache } from './yaml';
+
+export type DocumentKind = 'dataset' | 'config' | 'manifest';
+
+export function documentKindOf(path: string): DocumentKind | undefined {
+  const base = path.slice(path.lastIndexOf('/') + 1).toLowerCase();
+  if (isManifestPath(path)) return 'manifest';
+  if (/\.finetune\.ya?ml$/.test(base) || base === 'modelfactory.yaml' || base === 'modelfactory.yml') return 'config';
+  if (base.endsWith('.jsonl') || base.endsWith('.json')) return 'dataset';
+  return undefined;
+}
+
+/** Everything that decides how one dataset file is checked. */
+export interface DatasetPolicy {
+  options: DatasetValidatorOptions;
+  datanet?: GoverningDatanet;
+  severityOf(rule: string): Severity | undefined;
+}
+
+export class ModelFactoryService {
+  readonly datanets: DatanetIndex;
+  readonly yamlCache = new YamlParseCache();
+  /** Dataset file -> the base model of a fine-tune config that trains on it (for its tokenizer). */
+  private readonly modelOfDataset = new Map<string, { model: string; configDir: string }>();
+
+  constructor(
+    readonly env: Environment,
+    private settings: CoreSettings,
+  ) {
+    this.datanets = new DatanetIndex(env);
+  }
+
+  get currentSettings(): CoreSettings {
+    return this.settings;
+  }
+
+  updateSettings(settings: CoreSettings): void {
+    this.settings = settings;
+  }
+
+  /** Severity lookup with the user's settings, then the Datanet's own rules, layered. */
+  severityFor(extra?: RuleOverrides): (rule: string) => Severity | undefined {
+    const userRules = this.settings.rules;
+    return (rule) => effectiveSeverity(rule, userRules, extra);
+  }
+
+  /** Remembers that a fine-tune config trains `base_model` on a dataset, for token counts. */
+  noteConfigDataset(configPath: string, datasetPath: string, baseModel: string): void {
+    const configDir = dirName(configPath);
+    const abs = isAbsolutePath(datasetPath) ? datasetPath : joinPath(configDir, datasetPath);
+    this.modelOfDataset.set(abs, { model: baseModel, configDir });
+  }
+
+  async tokenCounterFor(path: string, datanet?: GoverningDatanet): Promise<TokenCounter> {
+    const candidates: { model: string; baseDir: string }[] = [];
+    if (datanet?.manifest.tokenizer) candidates.push({ model: datanet.manifest.tokenizer, baseDir: datanet.dir });
+    const hint = this.modelOfDataset.get(path);
+    if (hint) candidates.push({ model: hint.model, baseDir: hint.configDir });
+    if (this.settings.tokenizer) candidates.push({ model: this.settings.tokenizer, baseDir: dirName(path) });
+    for (const c of candidates) {
+      const counter = await loadTokenCounter(c.model, c.baseDir, this.env);
+      if (counter) return counter;
+    }
+    return estimateTokenCounter();
+  }
+
+  async datasetPolicy(path: string): Promise<DatasetPolicy> {
+    const datanet = await this.datanets.governing(path);
+    const manifest = datanet?.manifest;
+    const severityOf = this.severityFor(manifest ? manifestRuleOverrides(manifest) : undefined);
+    const options: DatasetValidatorOptions = {
+      severityOf,
+      maxTokens: manifest?.rules?.max_tokens ?? this.settings.maxTokens,
+      minChars: manifest?.rules?.min_chars ?? 1,
+      nearThreshold: manifest?.rules?.dedup?.threshold ?? this.settings.nearDuplicateThreshold,
+      tokenCounter: await this.tokenCounterFor(path, datanet),
+    };
+    if (manifest?.format && manifest.format !== 'auto') options.format = manifest.format;
+    if (datanet && manifest?.record_schema) {
+      const schemaPath = isAbsolutePath(manifest.record_schema)
+        ? manifest.record_schema
+        : joinPath(datanet.dir, manifest.record_schema);
+      const bytes = await this.env.fs.readFile(schemaPath);
+      try {
+        if (bytes) options.recordSchema = JSON.parse(new TextDecoder().decode(bytes)) as object;
+      } catch {
+        // An unreadable record schema is reported on the manifest itself (datanet/manifest).
+      }
+    }
+    return datanet ? { options, datanet, severityOf } : { options, severityOf };
+  }
+
+  /** A validator for an open dataset document, loaded with its lines. */
+  async openDataset(path: string, lines: string[]): Promise<DatasetSession> {
+    const policy = await this.datasetPolicy(path);
+    const validator = new DatasetValidator(policy.options);
+    validator.update(0, 0, lines);
+    return new DatasetSession(this, path, policy, validator);
+  }
+
+  /**
+   * Validates a dataset file of any size from its bytes, streamed (the CLI, and the editor's command
+   * for files VS Code will not open). Findings are handed over as they are found.
+   */
+  async lintDatasetFile(
+    path: string,
+    sizeBytes: number,
+    chunks: AsyncIterable<Uint8Array>,
+    onFinding: (finding: Finding) => void,
+    onProgress?: (doneBytes: number, totalBytes: number) => void,
+  ): Promise<DatasetStats> {
+    const policy = await this.datasetPolicy(path);
+    if (policy.datanet) {
+      for (const f of await this.datanets.capFindings(path, sizeBytes, policy.datanet, policy.severityOf)) onFinding(f);
+    }
+    const stream = new DatasetStream(policy.options, onFinding);
+    let done = 0;
+    for await (const chunk of chunks) {
+      stream.push(chunk);
+      done += chunk.length;
+      onProgress?.(done, sizeBytes);
+    }
+    stream.end();
+    return stream.stats();
+  }
+
+  /**
+   * Whether a `.json` file is a dataset: governed by a Datanet, or an array whose first element is a
+   * record of a known format. Other JSON (package.json, settings) is none of our business.
+   */
+  async isJsonDataset(path: string, text: string): Promise<boolean> {
+    if (await this.datanets.governing(path)) return true;
+    if (!/^\s*\[/.test(text)) return false;
+    try {
+      const value: unknown = JSON.parse(text);
+      return Array.isArray(value) && value.length > 0 && detectRecordFormat(value[0]) !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A `.json` dataset: one array of records. */
+  async validateJsonDataset(path: string, text: string): Promise<JsonArrayResult> {
+    const policy = await this.datasetPolicy(path);
+    const result = validateJsonArrayDataset(text, policy.options);
+    if (policy.datanet) {
+      const size = (await this.env.fs.stat(path))?.size ?? new TextEncoder().encode(text).length;
+      result.findings.unshift(...(await this.datanets.capFindings(path, size, policy.datanet, policy.severityOf)));
+    }
+    return result;
+  }
+
+  async validateManifest(doc: TextDocumentLike, path: string): Promise<Finding[]> {
+    this.datanets.invalidate(path);
+    const parsed = this.yamlCache.get(doc.uri, doc.version, doc.getText());
+    return validateManifest(parsed, path, this.env, this.severityFor());
+  }
+}
+
+/** One open dataset: the incremental validator plus the findings that come from the file on disk. */
+export class DatasetSession {
+  private diskFindings: Finding[] = [];
+
+  constructor(
+    private readonly service: ModelFactoryService,
+    readonly path: string,
+    readonly policy: DatasetPolicy,
+    readonly validator: DatasetValidator,
+  ) {}
+
+  update(start: number, deleteCount: number, lines: string[]): void {
+    this.validator.update(start, deleteCount, lines);
+  }
+
+  findings(): Finding[] {
+    const own = this.validator.findings();
+    return this.diskFindings.length ? this.diskFindings.concat(own) : own;
+  }
+
+  /**
+   * Re-reads what only the file on disk can tell: its byte encoding (VS Code decodes before it hands
+   * text over) and its size against the Datanet's caps. Called on open and on save.
+   */
+  async refreshFromDisk(): Promise<void> {
+    const env = this.service.env;
+    const st = await env.fs.stat(this.path);
+    const out: Finding[] = [];
+    if (st?.isFile) {
+      const bytes = await env.fs.readFile(this.path);
+      if (bytes) out.push(...checkEncoding(bytes, this.policy.severityOf));
+      if (this.policy.datanet) {
+        out.push(
+          ...(await this.service.datanets.capFindings(this.path, st.size, this.policy.datanet, this.policy.severityOf)),
+        );
+      }
+    }
+    this.diskFindings = out;
+  }
+}

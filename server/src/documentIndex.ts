@@ -1,0 +1,286 @@
+// Open documents and what the server knows about each: the line model, the kind of file, and for
+// datasets the incremental validation session. Work on one document is serialised (a change that
+// arrives while the file is still being opened waits for the open), and diagnostics are published
+// once per burst of changes.
+import { open } from 'node:fs/promises';
+import type {
+  CodeAction as LspCodeAction,
+  Diagnostic,
+  Hover as LspHover,
+  Position,
+  Range,
+  TextEdit,
+} from 'vscode-languageserver/node';
+import { CodeActionKind } from 'vscode-languageserver/node';
+import { toCompletionItem, toDocumentSymbol, uriToPath } from './convert';
+import { LineDocument, type ContentChange } from './documents';
+import type { ValidateFileParams, ValidateFileResult } from './protocol';
+import * as config from './core/config';
+import { configMemoryEstimate } from './core/config/estimate';
+import { datasetCodeActions, removeAllDuplicates } from './core/dataset/codeActions';
+import { datasetHover } from './core/dataset/hover';
+import { dirName } from './core/hfCache';
+import { documentKindOf, type DatasetSession, type DocumentKind, type ModelFactoryService } from './core/service';
+import type { CodeAction, Finding } from './core/types';
+
+interface OpenDocument {
+  doc: LineDocument;
+  path: string | undefined;
+  kind: DocumentKind | undefined;
+  session?: DatasetSession;
+  /** The tail of this document's queue of work. */
+  pending: Promise<void>;
+  publishScheduled: boolean;
+  findings: Finding[];
+}
+
+export class DocumentIndex {
+  private readonly docs = new Map<string, OpenDocument>();
+
+  constructor(
+    private readonly service: ModelFactoryService,
+    private readonly publish: (uri: string, version: number, findings: Finding[]) => void,
+    private readonly logError: (message: string) => void,
+  ) {}
+
+  get(uri: string): OpenDocument | undefined {
+    return this.docs.get(uri);
+  }
+
+  private enqueue(entry: OpenDocument, work: () => Promise<void> | void): Promise<void> {
+    entry.pending = entry.pending.then(work).catch((err: unknown) => {
+      this.logError(`${entry.doc.uri}: ${(err as Error)?.stack ?? String(err)}`);
+    });
+    return entry.pending;
+  }
+
+  async open(uri: string, languageId: string, version: number, text: string): Promise<void> {
+    const path = uriToPath(uri) ?? new URL(uri).pathname;
+    const entry: OpenDocument = {
+      doc: new LineDocument(uri, languageId, version, text),
+      path,
+      kind: documentKindOf(path),
+      pending: Promise.resolve(),
+      publishScheduled: false,
+      findings: [],
+    };
+    this.docs.set(uri, entry);
+    await this.enqueue(entry, () => this.validateFully(entry, true));
+  }
+
+  async change(uri: string, version: number, changes: ContentChange[]): Promise<void> {
+    const entry = this.docs.get(uri);
+    if (!entry) return;
+    await this.enqueue(entry, async () => {
+      entry.doc.version = version;
+      for (const change of changes) {
+        const splice = entry.doc.apply(change);
+        entry.session?.update(splice.start, splice.deleteCount, splice.lines);
+      }
+      if (entry.session) this.schedulePublish(entry);
+      else await this.validateFully(entry, false);
+    });
+  }
+
+  close(uri: string): void {
+    this.docs.delete(uri);
+  }
+
+  async saved(uri: string): Promise<void> {
+    const entry = this.docs.get(uri);
+    if (!entry) return;
+    await this.enqueue(entry, async () => {
+      if (entry.session) {
+        await entry.session.refreshFromDisk();
+        this.schedulePublish(entry);
+      }
+    });
+    if (entry.kind === 'manifest' || entry.kind === 'config') await this.revalidateAll();
+  }
+
+  /** Settings, a manifest or a governed file changed: every open document is checked afresh. */
+  async revalidateAll(): Promise<void> {
+    await Promise.all([...this.docs.values()].map((e) => this.enqueue(e, () => this.validateFully(e, true))));
+  }
+
+  private schedulePublish(entry: OpenDocument): void {
+    if (entry.publishScheduled) return;
+    entry.publishScheduled = true;
+    setImmediate(() => {
+      entry.publishScheduled = false;
+      if (this.docs.get(entry.doc.uri) !== entry || !entry.session) return;
+      entry.findings = entry.session.findings();
+      this.publish(entry.doc.uri, entry.doc.version, entry.findings);
+    });
+  }
+
+  private async validateFully(entry: OpenDocument, reopenSession: boolean): Promise<void> {
+    const { doc, path } = entry;
+    if (!path) return;
+    if (entry.kind === 'dataset' && isLineDataset(path)) {
+      if (reopenSession || !entry.session) {
+        entry.session = await this.service.openDataset(path, entry.doc.allLines().slice());
+        await entry.session.refreshFromDisk();
+      }
+      this.schedulePublish(entry);
+      return;
+    }
+    let findings: Finding[] = [];
+    if (entry.kind === 'config') {
+      findings = await config.validateConfig(doc.getText(), doc.uri, doc.version, this.configContext(path));
+      this.noteDataset(entry);
+    } else if (entry.kind === 'manifest') {
+      findings = await this.service.validateManifest(doc, path);
+    } else if (entry.kind === 'dataset' && (await this.service.isJsonDataset(path, doc.getText()))) {
+      findings = (await this.service.validateJsonDataset(path, doc.getText())).findings;
+    }
+    entry.findings = findings;
+    this.publish(doc.uri, doc.version, findings);
+  }
+
+  private noteDataset(entry: OpenDocument): void {
+    const view = config.viewConfig(config.parseConfig(entry.doc.getText(), entry.doc.uri, entry.doc.version).data);
+    if (entry.path && view.datasetPath && view.baseModel) {
+      this.service.noteConfigDataset(entry.path, view.datasetPath, view.baseModel);
+    }
+  }
+
+  private configContext(path: string): config.ConfigContext {
+    return {
+      env: this.service.env,
+      severityOf: this.service.severityFor(),
+      settings: this.service.currentSettings,
+      configDir: dirName(path),
+    };
+  }
+
+  async hover(uri: string, position: Position): Promise<LspHover | null> {
+    const entry = this.docs.get(uri);
+    if (!entry?.path) return null;
+    await entry.pending;
+    let hover;
+    if (entry.session) {
+      hover = datasetHover(entry.session.validator, position.line, uri, entry.session.policy.options.tokenCounter.name);
+    } else if (entry.kind === 'config') {
+      hover = await config.configHover(
+        entry.doc.getText(),
+        uri,
+        entry.doc.version,
+        position,
+        this.configContext(entry.path),
+      );
+    }
+    if (!hover) return null;
+    return { contents: { kind: 'markdown', value: hover.contents }, ...(hover.range ? { range: hover.range } : {}) };
+  }
+
+  async complete(uri: string, position: Position) {
+    const entry = this.docs.get(uri);
+    if (!entry?.path || entry.kind !== 'config') return [];
+    await entry.pending;
+    const items = await config.configCompletions(
+      entry.doc.getText(),
+      uri,
+      entry.doc.version,
+      position,
+      this.configContext(entry.path),
+    );
+    return items.map(toCompletionItem);
+  }
+
+  async symbols(uri: string) {
+    const entry = this.docs.get(uri);
+    if (!entry || (entry.kind !== 'config' && entry.kind !== 'manifest')) return [];
+    await entry.pending;
+    return config.configSymbols(entry.doc.getText(), uri, entry.doc.version).map(toDocumentSymbol);
+  }
+
+  async codeActions(uri: string, range: Range, diagnostics: Diagnostic[], only?: string[]): Promise<LspCodeAction[]> {
+    const entry = this.docs.get(uri);
+    if (!entry?.path) return [];
+    await entry.pending;
+    const inRange = entry.findings.filter(
+      (f) => overlaps(f.range, range) && diagnostics.some((d) => d.code === f.rule),
+    );
+    const actions: CodeAction[] = [];
+    const wantsFixAll = only?.some((k) => k.startsWith(CodeActionKind.SourceFixAll)) ?? false;
+    if (entry.session) {
+      if (!wantsFixAll) actions.push(...datasetCodeActions(entry.session.validator, inRange));
+      const all = removeAllDuplicates(entry.session.validator, entry.findings);
+      if (all && (wantsFixAll || inRange.some((f) => f.rule === 'dedup/exact'))) actions.push(all);
+    } else if (entry.kind === 'config' && !wantsFixAll) {
+      actions.push(...config.configCodeActions(entry.doc.getText(), uri, entry.doc.version, inRange));
+    }
+    return actions.map((a) => toLspAction(a, uri, diagnostics, wantsFixAll));
+  }
+
+  async datasetStats(uri: string) {
+    const entry = this.docs.get(uri);
+    if (!entry) throw new Error(`${uri} is not open`);
+    await entry.pending;
+    if (!entry.session) throw new Error(`${uri} is not a JSONL dataset`);
+    return { uri, tokenizer: entry.session.policy.options.tokenCounter.name, ...entry.session.validator.stats() };
+  }
+
+  async memoryEstimate(uri: string) {
+    const entry = this.docs.get(uri);
+    if (!entry?.path || entry.kind !== 'config') throw new Error(`${uri} is not an open fine-tune config`);
+    await entry.pending;
+    return configMemoryEstimate(entry.doc.getText(), uri, entry.doc.version, this.configContext(entry.path));
+  }
+
+  async validateFileOnDisk(
+    params: ValidateFileParams,
+    progress: (doneBytes: number, totalBytes: number) => void,
+  ): Promise<ValidateFileResult> {
+    const max = params.maxFindings ?? 1000;
+    const findings: ValidateFileResult['findings'] = [];
+    let total = 0;
+    const handle = await open(params.path, 'r');
+    try {
+      const size = (await handle.stat()).size;
+      const summary = await this.service.lintDatasetFile(
+        params.path,
+        size,
+        handle.createReadStream({ highWaterMark: 1 << 20 }),
+        (f) => {
+          total++;
+          if (findings.length < max) {
+            findings.push({
+              rule: f.rule,
+              severity: f.severity,
+              line: f.range.start.line,
+              character: f.range.start.character,
+              message: f.message,
+            });
+          }
+        },
+        progress,
+      );
+      return { path: params.path, bytes: size, findings, summary: { ...summary }, truncated: total > findings.length };
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+function isLineDataset(path: string): boolean {
+  return path.toLowerCase().endsWith('.jsonl');
+}
+
+function overlaps(a: Range, b: Range): boolean {
+  const before = (p: Position, q: Position) => p.line < q.line || (p.line === q.line && p.character < q.character);
+  return !before(a.end, b.start) && !before(b.end, a.start);
+}
+
+function toLspAction(a: CodeAction, uri: string, diagnostics: Diagnostic[], fixAll: boolean): LspCodeAction {
+  const edits: TextEdit[] = a.edits.map((e) => ({ range: e.range, newText: e.newText }));
+  const action: LspCodeAction = {
+    title: a.title,
+    kind: fixAll ? CodeActionKind.SourceFixAll : CodeActionKind.QuickFix,
+    edit: { changes: { [uri]: edits } },
+    diagnostics: diagnostics.filter((d) => d.code === a.rule),
+  };
+  if (a.isPreferred) action.isPreferred = true;
+  return action;
+}

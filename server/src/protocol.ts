@@ -1,0 +1,33 @@
+// Custom messages between the extension (client) and the language server. Both sides import these
+// types; each method says who sends it to whom.
+
+/** client -> server request: statistics of an open dataset document. */
+export const DatasetStatsRequest = 'modelfactory/datasetStats';
+export interface DatasetStatsParams {
+  uri: string;
+}
+
+/**
+ * client -> server request: validate a dataset file from disk by path, streamed (for files VS Code
+ * will not open, over 50 MB). Progress is reported through the `workDoneToken`.
+ */
+export const ValidateFileRequest = 'modelfactory/validateFile';
+export interface ValidateFileParams {
+  path: string;
+  workDoneToken?: string | number;
+  /** At most this many findings are returned (the summary counts all). Default 1000. */
+  maxFindings?: number;
+}
+export interface ValidateFileResult {
+  path: string;
+  bytes: number;
+  findings: { rule: string; severity: string; line: number; character: number; message: string }[];
+  summary: Record<string, unknown>;
+  truncated: boolean;
+}
+
+/** client -> server request: the GPU memory estimate of an open fine-tune config. */
+export const MemoryEstimateRequest = 'modelfactory/memoryEstimate';
+export interface MemoryEstimateParams {
+  uri: string;
+}

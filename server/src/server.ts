@@ -1,0 +1,138 @@
+// The LSP shell: wires the connection to the language-service core. Handlers look a document up,
+// call the core, convert, return. Every handler answers a result or an error; none may crash the
+// process, so each is wrapped.
+import {
+  CodeActionKind,
+  createConnection,
+  ProposedFeatures,
+  TextDocumentSyncKind,
+  type CodeAction as LspCodeAction,
+  type InitializeResult,
+} from 'vscode-languageserver/node';
+import { DocumentIndex } from './documentIndex';
+import { nodeEnvironment } from './nodeFs';
+import {
+  DatasetStatsRequest,
+  MemoryEstimateRequest,
+  ValidateFileRequest,
+  type DatasetStatsParams,
+  type MemoryEstimateParams,
+  type ValidateFileParams,
+} from './protocol';
+import { toCoreSettings } from './settingsSchema';
+import { DEFAULT_SETTINGS } from './core/settings';
+import { ModelFactoryService } from './core/service';
+import type { Finding } from './core/types';
+import { toDiagnostic } from './convert';
+
+const connection = createConnection(ProposedFeatures.all);
+const service = new ModelFactoryService(nodeEnvironment(), DEFAULT_SETTINGS);
+const documents = new DocumentIndex(service, publish, (msg) => connection.console.error(msg));
+let canPullConfiguration = false;
+
+function publish(uri: string, version: number, findings: Finding[]): void {
+  void connection.sendDiagnostics({ uri, version, diagnostics: findings.map((f) => toDiagnostic(f, uri)) });
+}
+
+/** Runs a handler; an exception becomes a logged error and an empty answer instead of a crash. */
+function guarded<P, R>(name: string, fallback: R, handler: (params: P) => Promise<R> | R): (params: P) => Promise<R> {
+  return async (params: P) => {
+    try {
+      return await handler(params);
+    } catch (err) {
+      connection.console.error(`${name} failed: ${(err as Error)?.stack ?? String(err)}`);
+      return fallback;
+    }
+  };
+}
+
+connection.onInitialize((params): InitializeResult => {
+  canPullConfiguration = !!params.capabilities.workspace?.configuration;
+  const init = params.initializationOptions as { settings?: unknown } | undefined;
+  if (init?.settings) service.updateSettings(toCoreSettings(init.settings));
+  return {
+    capabilities: {
+      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
+      hoverProvider: true,
+      completionProvider: { triggerCharacters: [':', ' ', '-', '/', '['] },
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.SourceFixAll] },
+      documentSymbolProvider: true,
+    },
+    serverInfo: { name: 'modelfactory-language-server', version: '0.1.0' },
+  };
+});
+
+connection.onInitialized(() => {
+  void refreshSettings();
+});
+
+async function refreshSettings(): Promise<void> {
+  if (!canPullConfiguration) return;
+  try {
+    const section: unknown = await connection.workspace.getConfiguration('modelfactory');
+    service.updateSettings(toCoreSettings(section));
+    await documents.revalidateAll();
+  } catch (err) {
+    connection.console.error(`Reading settings failed: ${String(err)}`);
+  }
+}
+
+connection.onDidChangeConfiguration((change) => {
+  const settings = (change.settings as { modelfactory?: unknown } | undefined)?.modelfactory;
+  if (settings !== undefined) {
+    service.updateSettings(toCoreSettings(settings));
+    void documents.revalidateAll();
+  } else void refreshSettings();
+});
+
+connection.onDidOpenTextDocument(
+  guarded('didOpen', undefined, (p) =>
+    documents.open(p.textDocument.uri, p.textDocument.languageId, p.textDocument.version, p.textDocument.text),
+  ),
+);
+connection.onDidChangeTextDocument(
+  guarded('didChange', undefined, (p) =>
+    documents.change(p.textDocument.uri, p.textDocument.version, p.contentChanges),
+  ),
+);
+connection.onDidCloseTextDocument(
+  guarded('didClose', undefined, (p) => {
+    documents.close(p.textDocument.uri);
+    void connection.sendDiagnostics({ uri: p.textDocument.uri, diagnostics: [] });
+  }),
+);
+connection.onDidSaveTextDocument(guarded('didSave', undefined, (p) => documents.saved(p.textDocument.uri)));
+connection.onDidChangeWatchedFiles(guarded('watchedFiles', undefined, () => documents.revalidateAll()));
+
+connection.onHover(guarded('hover', null, (p) => documents.hover(p.textDocument.uri, p.position)));
+connection.onCompletion(guarded('completion', [], (p) => documents.complete(p.textDocument.uri, p.position)));
+connection.onDocumentSymbol(guarded('documentSymbol', [], (p) => documents.symbols(p.textDocument.uri)));
+connection.onCodeAction(
+  guarded('codeAction', [] as LspCodeAction[], (p) =>
+    documents.codeActions(p.textDocument.uri, p.range, p.context.diagnostics, p.context.only),
+  ),
+);
+
+connection.onRequest(
+  DatasetStatsRequest,
+  guarded('datasetStats', null, (p: DatasetStatsParams) => documents.datasetStats(p.uri)),
+);
+connection.onRequest(
+  MemoryEstimateRequest,
+  guarded('memoryEstimate', null, (p: MemoryEstimateParams) => documents.memoryEstimate(p.uri)),
+);
+connection.onRequest(ValidateFileRequest, async (p: ValidateFileParams) => {
+  const progress = await connection.window.createWorkDoneProgress();
+  try {
+    return await documents.validateFileOnDisk(p, (done, total) => {
+      progress.report(total > 0 ? Math.floor((100 * done) / total) : 0, `${(done / 1e6).toFixed(0)} MB`);
+    });
+  } finally {
+    progress.done();
+  }
+});
+
+process.on('uncaughtException', (err) => connection.console.error(`Uncaught: ${err.stack ?? String(err)}`));
+process.on('unhandledRejection', (err) => connection.console.error(`Unhandled rejection: ${String(err)}`));
+
+connection.listen();

@@ -30,7 +30,10 @@ export async function configCompletions(
   const flowList = /^(\s*)([\w-]+):\s*\[([^\]]*)$/.exec(before);
   if (flowList) {
     const parent = parentPath(lines, position.line, flowList[1]!.length);
-    return parent ? valueCompletions([...parent, flowList[2]!], parsed.data, ctx, 'item') : [];
+    // Mid-edit the list is unterminated YAML: the items already typed are read from the line.
+    const typed = flowList[3]!.split(',').map((item) => item.trim().replace(/^["']|["']$/g, ''));
+    const items = parent ? await valueCompletions([...parent, flowList[2]!], parsed.data, ctx, 'item') : [];
+    return items.filter((item) => !typed.includes(item.label));
   }
   const keyValue = /^(\s*)([\w-]+):\s*([^\s#]*)$/.exec(before);
   if (keyValue) {

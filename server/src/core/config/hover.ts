@@ -13,7 +13,7 @@ const MEMORY_KEYS = new Set(['lora', 'training', 'quantization', 'method']);
 
 /** Escapes text taken from the user's file so it renders literally in markdown. */
 export function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => '\\' + c);
+  return text.replace(/[\\`*_[\]<>|&~#]/g, (c) => '\\' + c);
 }
 
 export async function configHover(

@@ -113,7 +113,7 @@ export function viewConfig(data: unknown): ConfigView {
         : Array.isArray(targets)
           ? targets.filter((t): t is string => typeof t === 'string')
           : ['q_proj', 'v_proj'],
-    hasQuantization: root['quantization'] !== undefined,
+    hasQuantization: quantization !== undefined,
     doubleQuant: bool(quantization?.['double_quant']) ?? true,
     batchSize: num(training['batch_size']) ?? defaultOf(['training', 'batch_size'], num, 4),
     maxSeqLength: num(training['max_seq_length']) ?? defaultOf(['training', 'max_seq_length'], num, 2048),

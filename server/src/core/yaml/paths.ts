@@ -50,9 +50,22 @@ export function locatePath(doc: Document, path: YamlPath): PathLocation {
   return { keyNode, valueNode: complete ? (current as Node | undefined) : undefined, depth };
 }
 
-/** The span a node covers, without trailing comments or blank lines. */
+/**
+ * The span a node covers, without trailing line breaks, comments or blank lines: `yaml` ends a
+ * block collection where the next key starts, so its end is taken from its last item instead.
+ */
 export function nodeSpan(node: Node): [number, number] | undefined {
-  return node.range ? [node.range[0], node.range[1]] : undefined;
+  if (!node.range) return undefined;
+  return [node.range[0], Math.max(node.range[0], contentEnd(node))];
+}
+
+function contentEnd(node: Node): number {
+  if ((isMap(node) || isSeq(node)) && !node.flow && node.items.length > 0) {
+    const last = node.items[node.items.length - 1];
+    const tail = isPair(last) ? ((last.value as Node | null) ?? (last.key as Node | null)) : (last as Node | null);
+    if (tail?.range) return Math.max(contentEnd(tail), isPair(last) ? ((last.key as Node | null)?.range?.[1] ?? 0) : 0);
+  }
+  return node.range![1];
 }
 
 /**

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import Ajv from 'ajv';
 import {
@@ -157,4 +159,17 @@ test('suppression comments: next line, same line, file-wide, by rule or all', ()
     ['a/one@5', 'a/one@4', 'a/late@7'],
     'a file-wide directive after content does not count',
   );
+});
+
+test('the config and YAML cores import no fs, no Node built-ins, no VS Code and no LSP', () => {
+  const root = join(__dirname, '..', '..', 'server', 'src', 'core');
+  for (const folder of ['config', 'yaml']) {
+    for (const file of readdirSync(join(root, folder))) {
+      const source = readFileSync(join(root, folder, file), 'utf8');
+      const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
+      for (const name of imports) {
+        assert.doesNotMatch(name, /^(node:|fs$|fs\/|path$|os$|vscode)/, `${folder}/${file} imports ${name}`);
+      }
+    }
+  }
 });

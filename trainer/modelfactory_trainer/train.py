@@ -52,6 +52,7 @@ class CancelState:
     requested: threading.Event = field(default_factory=threading.Event)
     adapter_dir: Path | None = None
     step: int = 0
+    deadline: threading.Timer | None = None
 
 
 def _install_cancel_handlers(cancel: CancelState, events: EventWriter, grace_seconds: float) -> None:
@@ -68,9 +69,9 @@ def _install_cancel_handlers(cancel: CancelState, events: EventWriter, grace_sec
             give_up()
         cancel.requested.set()
         note(f"received {signal.Signals(signum).name}: stopping at the next step (grace {grace_seconds:g}s)")
-        timer = threading.Timer(grace_seconds, give_up)
-        timer.daemon = True
-        timer.start()
+        cancel.deadline = threading.Timer(grace_seconds, give_up)
+        cancel.deadline.daemon = True
+        cancel.deadline.start()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -510,7 +511,9 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
         files = finalize_adapter_dir(staging, adapter_dir)
         cancel.adapter_dir = adapter_dir
     if cancelled:
-        events.emit("cancelled", step=steps, adapter_dir=str(adapter_dir))
+        if cancel.deadline is not None:
+            cancel.deadline.cancel()
+        events.emit("cancelled", step=steps, adapter_dir=str(adapter_dir) if files else None)
         return EXIT_CANCELLED
     events.emit(
         "done",

@@ -252,4 +252,4 @@ def test_every_client_message_type_has_a_handler() -> None:
 
     missing = [name for name in client_types() if not hasattr(ClientSession, f"_on_{name}")]
     assert missing == []
-    assert json.loads((TRAINER_ROOT.parent / "schemas" / "trainer-protocol.schema.json").read_text())["x-protocol-version"] == 1
+    assert json.loads((TRAINER_ROOT.parent / "schemas" / "trainer-protocol.schema.json").read_text())["definitions"]["protocolVersion"]["const"] == 1

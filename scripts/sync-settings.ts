@@ -1,0 +1,10 @@
+// Writes package.json's contributes.configuration from server/src/settingsSchema.ts, the settings'
+// single source of truth. `npm run sync:settings`; test/core/settings.test.ts fails on drift.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { configurationContribution } from '../server/src/settingsSchema';
+
+const path = join(__dirname, '..', 'package.json');
+const pkg = JSON.parse(readFileSync(path, 'utf8')) as { contributes: Record<string, unknown> };
+pkg.contributes['configuration'] = configurationContribution();
+writeFileSync(path, JSON.stringify(pkg, null, 2) + '\n');

@@ -1,0 +1,191 @@
+// `modelfactory` as a user runs it: a child process on files it has never seen.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+
+const ROOT = resolve(__dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'modelfactory.js');
+
+function run(args: string[], cwd = ROOT) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface JsonOut {
+  diagnostics: {
+    file: string;
+    line: number;
+    column: number;
+    endLine: number;
+    endColumn: number;
+    severity: string;
+    rule: string;
+    message: string;
+  }[];
+  summary: { files: number; errors: number; warnings: number; records: number; acceptedRecords: number };
+}
+
+const msg = (user: string, assistant: string) =>
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: user },
+      { role: 'assistant', content: assistant },
+    ],
+  });
+
+describe('modelfactory lint', () => {
+  it('finds planted defects with the right rule ids at the right lines, and nothing else', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cli-'));
+    const lines = [
+      msg('What is a Datanet?', 'A curated dataset with rules.'), // 1 clean
+      msg('Where do I start?', 'Open the sample workspace.'), // 2 clean
+      '', // 3 blank
+      msg('What is a Datanet?', 'A curated dataset with rules.'), // 4 exact duplicate of 1
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: 'Key?' },
+          { role: 'assistant', content: 'AKIAZ7Q2M4K6R3T5W3XY is ours' },
+        ],
+      }), // 5 secret
+      JSON.stringify({ messages: [{ role: 'bot', content: 'Hi' }] }), // 6 unknown role (bot means assistant) and a conversation that starts with it
+      '{"messages": [}', // 7 invalid JSON
+      msg('Release 1.2.3.4 on 2024-01-15, see https://example.org/a@b?', 'Use @decorator and order 123456789012.'), // 8 clean (no false alarms)
+    ];
+    writeFileSync(join(dir, 'contrib.jsonl'), lines.join('\n') + '\n');
+    const r = run(['lint', dir, '--format', 'json']);
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as JsonOut;
+    const got = out.diagnostics.map((d) => `${d.line}:${d.rule}`).sort();
+    assert.deepEqual(got, [
+      '3:jsonl/blank-line',
+      '4:dedup/exact',
+      '5:secret/api-key',
+      '6:messages/role-order',
+      '6:messages/unknown-role',
+      '7:jsonl/invalid-json',
+    ]);
+    const secret = out.diagnostics.find((d) => d.rule === 'secret/api-key')!;
+    assert.equal(lines[4]!.slice(secret.column - 1, secret.endColumn - 1), 'AKIAZ7Q2M4K6R3T5W3XY');
+    assert.equal(out.summary.records, 7);
+  });
+
+  it('passes clean data and a valid config with exit 0 and no findings', () => {
+    const r = run([
+      'lint',
+      'samples/workspace/support/data/train.jsonl',
+      'samples/workspace/tiny.finetune.yaml',
+      'samples/workspace/llama-8b.finetune.yaml',
+      '--format',
+      'json',
+    ]);
+    const out = JSON.parse(r.stdout) as JsonOut;
+    assert.deepEqual(out.diagnostics, []);
+    assert.equal(r.code, 0);
+    assert.equal(out.summary.acceptedRecords, out.summary.records);
+  });
+
+  it('prints text lines with 1-based positions and a summary; SARIF for code scanning', () => {
+    const r = run(['lint', 'samples/workspace']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /gpt2-mistakes\.finetune\.yaml:10:20: error config\/target-module: /);
+    assert.match(r.stdout, /records would be accepted/);
+    const sarif = JSON.parse(run(['lint', 'samples/workspace', '--format', 'sarif']).stdout);
+    assert.equal(sarif.version, '2.1.0');
+    const results = sarif.runs[0].results as { ruleId: string; level: string }[];
+    assert.ok(results.some((x) => x.ruleId === 'pii/email' && x.level === 'error'));
+    const ruleIds = (sarif.runs[0].tool.driver.rules as { id: string }[]).map((x) => x.id);
+    assert.ok(results.every((x) => ruleIds.includes(x.ruleId)));
+  });
+
+  it('lets --rule change a severity or silence a rule', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cli-'));
+    writeFileSync(join(dir, 'a.jsonl'), [msg('q?', 'a.'), msg('q?', 'a.')].join('\n'));
+    assert.equal(run(['lint', dir, '--rule', 'dedup/exact=error']).code, 1);
+    const off = run(['lint', dir, '--rule', 'dedup/*=off', '--format', 'json']);
+    assert.equal(off.code, 0);
+    assert.deepEqual((JSON.parse(off.stdout) as JsonOut).diagnostics, []);
+  });
+
+  it('enforces a Datanet: format, file size cap and daily file cap', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cli-'));
+    mkdirSync(join(dir, 'data'));
+    writeFileSync(
+      join(dir, 'datanet.yaml'),
+      'name: caps\nformat: messages\nfiles: ["data/*.jsonl"]\nlimits:\n  max_file_mb: 0.0002\n  daily_files: 1\n',
+    );
+    writeFileSync(join(dir, 'data', 'a.jsonl'), msg('Short question?', 'Short answer.') + '\n');
+    writeFileSync(
+      join(dir, 'data', 'b.jsonl'),
+      [
+        msg(
+          'A longer question that makes this file larger than two hundred bytes?',
+          'And a long answer too, to pass the cap.',
+        ),
+        JSON.stringify({ text: 'plain' }),
+      ].join('\n'),
+    );
+    const out = JSON.parse(run(['lint', dir, '--format', 'json']).stdout) as JsonOut;
+    const got = out.diagnostics.map((d) => `${d.file.split('/').pop()}:${d.rule}`).sort();
+    assert.deepEqual(got, [
+      'a.jsonl:datanet/daily-files',
+      'b.jsonl:datanet/daily-files',
+      'b.jsonl:datanet/file-too-large',
+      'b.jsonl:format/mixed',
+    ]);
+  });
+
+  it('reports a broken manifest with its own rule id', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cli-'));
+    writeFileSync(join(dir, 'datanet.yaml'), 'name: Bad Name\nfiles: data/*.jsonl\nlimit:\n  max_file_mb: 1\n');
+    const out = JSON.parse(run(['lint', dir, '--format', 'json']).stdout) as JsonOut;
+    assert.ok(out.diagnostics.length >= 3, JSON.stringify(out.diagnostics));
+    assert.ok(out.diagnostics.every((d) => d.rule === 'datanet/manifest'));
+    assert.ok(out.diagnostics.some((d) => /Did you mean "limits"/.test(d.message)));
+  });
+
+  it('exits 2 on usage errors', () => {
+    assert.equal(run(['lint', '--format', 'xml']).code, 2);
+    assert.equal(run(['lint', 'no/such/path']).code, 2);
+    assert.equal(run(['frobnicate']).code, 2);
+    assert.equal(run(['lint', '--bogus']).code, 2);
+  });
+
+  it('streams a large generated file from disk and finds a defect near its end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cli-big-'));
+    const path = join(dir, 'big.jsonl');
+    const out = createWriteStream(path);
+    const n = 60_000;
+    for (let i = 0; i < n; i++) {
+      const line =
+        i === n - 3
+          ? '{"messages": oops}'
+          : msg(
+              `Question ${i}: how does step ${i * 7} of the pipeline work?`,
+              `Step ${i * 7} ${'reads, checks and writes records. '.repeat(3)}${i}`,
+            );
+      if (!out.write(line + '\n')) await new Promise((r) => out.once('drain', r));
+    }
+    await new Promise((r) => out.end(r));
+    const r = run(['lint', path, '--format', 'json']);
+    const res = JSON.parse(r.stdout) as JsonOut;
+    assert.equal(res.summary.records, n);
+    assert.deepEqual(
+      res.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.rule}`),
+      [`${n - 2}:jsonl/invalid-json`],
+    );
+  });
+});
+
+describe('modelfactory estimate', () => {
+  it('prints the memory estimate of a config as JSON', () => {
+    const r = run(['estimate', 'samples/workspace/llama-8b.finetune.yaml', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { estimate: { totalBytes: number; parts: Record<string, number> } };
+    const gib = out.estimate.totalBytes / 1024 ** 3;
+    assert.ok(gib > 8 && gib < 24, `QLoRA 8B estimate ${gib} GiB`);
+    assert.ok(out.estimate.parts['weights']! / 1024 ** 3 < 7, 'QLoRA keeps the 8B weights near 4 bits');
+  });
+});

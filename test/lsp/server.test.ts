@@ -1,0 +1,239 @@
+// The real language server process, driven over JSON-RPC: diagnostics, incremental edits, hover,
+// completion, code actions, symbols, custom requests, and survival of hostile input.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { CodeAction, CompletionItem, Diagnostic, Hover, TextEdit } from 'vscode-languageserver-protocol';
+import { byRule, open, ROOT, startServer, type ServerHandle } from './harness';
+
+const record = (user: string, assistant: string, role = 'user') =>
+  JSON.stringify({
+    messages: [
+      { role, content: user },
+      { role: 'assistant', content: assistant },
+    ],
+  });
+
+/** Applies LSP text edits to a text (edits must not overlap), as an editor would. */
+function applyEdits(text: string, edits: TextEdit[]): string {
+  const lines = text.split('\n');
+  const offset = (p: { line: number; character: number }) =>
+    lines.slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + p.character;
+  const sorted = [...edits].sort((a, b) => offset(b.range.start) - offset(a.range.start));
+  let out = text;
+  for (const e of sorted) out = out.slice(0, offset(e.range.start)) + e.newText + out.slice(offset(e.range.end));
+  return out;
+}
+
+describe('language server over JSON-RPC', () => {
+  let server: ServerHandle;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mf-lsp-'));
+    cpSync(join(ROOT, 'samples', 'workspace'), dir, { recursive: true });
+    server = await startServer();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('publishes dataset findings with stable rule ids at the right lines', async () => {
+    const text = [
+      record('How do I cancel a job?', 'Press Cancel on the dashboard.'),
+      record('Who do I ask?', 'Write to maria.lopez@example.com.', 'human'),
+      record('How do I cancel a job?', 'Press Cancel on the dashboard.'),
+      '{"messages": [',
+    ].join('\n');
+    const { diagnostics } = await open(server, join(dir, 'scratch.jsonl'), text);
+    const rules = byRule(diagnostics);
+    assert.deepEqual(rules.get('messages/unknown-role'), [1]);
+    assert.deepEqual(rules.get('pii/email'), [1]);
+    assert.deepEqual(rules.get('dedup/exact'), [2]);
+    assert.deepEqual(rules.get('jsonl/invalid-json'), [3]);
+    assert.ok(diagnostics.every((d) => d.source === 'modelfactory'));
+  });
+
+  it('applies incremental edits and ends where a fresh validation of the same text ends', async () => {
+    const path = join(dir, 'incremental.jsonl');
+    const lines = Array.from({ length: 50 }, (_, i) => record(`Question number ${i} about adapters?`, `Answer ${i}.`));
+    const { uri } = await open(server, path, lines.join('\n'));
+    // Duplicate line 0 at line 10, then break line 20, then fix line 10 again.
+    const edits = [
+      { line: 10, text: lines[0]! },
+      { line: 20, text: '{"messages": 3}' },
+      { line: 10, text: record('A brand new question?', 'A brand new answer.') },
+    ];
+    let version = 1;
+    let last: Diagnostic[] = [];
+    const current = [...lines];
+    for (const e of edits) {
+      version++;
+      const published = server.diagnostics(uri, version - 1);
+      await server.connection.sendNotification('textDocument/didChange', {
+        textDocument: { uri, version },
+        contentChanges: [
+          {
+            range: { start: { line: e.line, character: 0 }, end: { line: e.line, character: current[e.line]!.length } },
+            text: e.text,
+          },
+        ],
+      });
+      current[e.line] = e.text;
+      last = (await published).diagnostics;
+    }
+    const fresh = await open(server, join(dir, 'fresh.jsonl'), current.join('\n'));
+    const key = (d: Diagnostic) =>
+      `${d.code}@${d.range.start.line}:${d.range.start.character}-${d.range.end.character}`;
+    assert.deepEqual(last.map(key).sort(), fresh.diagnostics.map(key).sort());
+    assert.deepEqual(byRule(last).get('schema/wrong-type'), [20]);
+    assert.equal(byRule(last).get('dedup/exact'), undefined);
+  });
+
+  it('hovers a duplicate with a link to the record it repeats, and fixes it with a code action', async () => {
+    const text = [record('Q one?', 'A one.'), record('Q two?', 'A two.'), record('Q one?', 'A one.')].join('\n');
+    const { uri, diagnostics } = await open(server, join(dir, 'dups.jsonl'), text);
+    const hover = (await server.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: { line: 2, character: 3 },
+    })) as Hover;
+    assert.match(JSON.stringify(hover.contents), /duplicate of \[line 1\]/i);
+    const dup = diagnostics.find((d) => d.code === 'dedup/exact')!;
+    const actions = (await server.connection.sendRequest('textDocument/codeAction', {
+      textDocument: { uri },
+      range: dup.range,
+      context: { diagnostics: [dup] },
+    })) as CodeAction[];
+    const remove = actions.find((a) => /Remove this duplicate/.test(a.title));
+    assert.ok(remove, JSON.stringify(actions));
+    const fixed = applyEdits(text, remove.edit!.changes![uri]!);
+    assert.equal(fixed.split('\n').length, 2);
+    const after = await open(server, join(dir, 'dups-fixed.jsonl'), fixed);
+    assert.equal(byRule(after.diagnostics).get('dedup/exact'), undefined);
+  });
+
+  it('renames a ShareGPT-style role through a quick fix', async () => {
+    const text = record('Hello?', 'Hi.', 'human');
+    const { uri, diagnostics } = await open(server, join(dir, 'roles.jsonl'), text);
+    const d = diagnostics.find((x) => x.code === 'messages/unknown-role')!;
+    const actions = (await server.connection.sendRequest('textDocument/codeAction', {
+      textDocument: { uri },
+      range: d.range,
+      context: { diagnostics: [d] },
+    })) as CodeAction[];
+    const rename = actions.find((a) => a.title.includes("'user'"))!;
+    const fixed = applyEdits(text, rename.edit!.changes![uri]!);
+    assert.deepEqual(JSON.parse(fixed).messages[0].role, 'user');
+  });
+
+  it('lints a fine-tune config, completes target modules of the chosen model, and hovers the memory estimate', async () => {
+    const path = join(dir, 'gpt2-mistakes.finetune.yaml');
+    const text = (await import('node:fs')).readFileSync(path, 'utf8');
+    const { uri, diagnostics } = await open(server, path, text, 'yaml');
+    const rules = byRule(diagnostics);
+    assert.ok(rules.has('config/target-module'));
+    assert.ok(rules.has('config/qlora-requires-quantization'));
+    assert.ok(rules.has('config/unknown-key'));
+    const line = text.split('\n').findIndex((l) => l.includes('target_modules'));
+    const col = text.split('\n')[line]!.indexOf('q_proj');
+    const items = (await server.connection.sendRequest('textDocument/completion', {
+      textDocument: { uri },
+      position: { line, character: col },
+    })) as CompletionItem[] | { items: CompletionItem[] };
+    const labels = (Array.isArray(items) ? items : items.items).map((i) => i.label);
+    assert.ok(labels.includes('c_attn'), labels.join(','));
+    const llama = join(dir, 'llama-8b.finetune.yaml');
+    const llamaText = (await import('node:fs')).readFileSync(llama, 'utf8');
+    const opened = await open(server, llama, llamaText, 'yaml');
+    const tLine = llamaText.split('\n').findIndex((l) => l.startsWith('training:'));
+    const hover = (await server.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri: opened.uri },
+      position: { line: tLine, character: 2 },
+    })) as Hover;
+    assert.match(JSON.stringify(hover.contents), /GiB/);
+    const estimate = (await server.connection.sendRequest('modelfactory/memoryEstimate', { uri: opened.uri })) as {
+      estimate: { totalBytes: number };
+    };
+    assert.ok(estimate.estimate.totalBytes > 8 * 1024 ** 3 && estimate.estimate.totalBytes < 24 * 1024 ** 3);
+    const symbols = (await server.connection.sendRequest('textDocument/documentSymbol', {
+      textDocument: { uri: opened.uri },
+    })) as { name: string }[];
+    assert.ok(symbols.some((s) => s.name === 'training'));
+  });
+
+  it('applies the Datanet that governs a file: its format, its rules, its caps', async () => {
+    const governed = join(dir, 'support', 'data', 'new.jsonl');
+    const text = [JSON.stringify({ instruction: 'Say hi', input: '', output: 'Hi' })].join('\n');
+    writeFileSync(governed, text);
+    const { diagnostics } = await open(server, governed, text);
+    assert.ok(byRule(diagnostics).has('format/mixed'), JSON.stringify(diagnostics));
+  });
+
+  it('answers dataset statistics and validates a file from disk by path', async () => {
+    const text = [record('a?', 'b.'), record('a?', 'b.'), 'nope'].join('\n');
+    const { uri } = await open(server, join(dir, 'stats.jsonl'), text);
+    const stats = (await server.connection.sendRequest('modelfactory/datasetStats', { uri })) as {
+      records: number;
+      exactDuplicates: number;
+      invalid: number;
+    };
+    assert.equal(stats.records, 3);
+    assert.equal(stats.exactDuplicates, 1);
+    assert.equal(stats.invalid, 1);
+    const onDisk = join(dir, 'ondisk.jsonl');
+    writeFileSync(onDisk, text + '\n');
+    const result = (await server.connection.sendRequest('modelfactory/validateFile', { path: onDisk })) as {
+      findings: { rule: string; line: number }[];
+    };
+    assert.deepEqual(result.findings.map((f) => `${f.rule}:${f.line}`).sort(), [
+      'dedup/exact:1',
+      'jsonl/invalid-json:2',
+    ]);
+  });
+
+  it('survives hostile input: every request answers, the process stays up', async () => {
+    const hostile: [string, string, string][] = [
+      [
+        'bytes.jsonl',
+        'jsonl',
+        Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)).toString('latin1'),
+      ],
+      ['long.jsonl', 'jsonl', JSON.stringify({ text: 'x'.repeat(10 * 1024 * 1024) })],
+      [
+        'bomb.finetune.yaml',
+        'yaml',
+        'a: &a [x, x, x, x, x, x, x, x, x]\n' +
+          Array.from(
+            { length: 20 },
+            (_, i) =>
+              `l${i}: &l${i} [*${i === 0 ? 'a' : 'l' + (i - 1)}, *${i === 0 ? 'a' : 'l' + (i - 1)}, *${i === 0 ? 'a' : 'l' + (i - 1)}]`,
+          ).join('\n'),
+      ],
+      ['trunc.finetune.yaml', 'yaml', 'base_model: gpt2\nlora:\n  target_modules: [c_at'],
+      [join('deep', 'datanet.yaml'), 'yaml', 'name: x\nfiles: [[[[[[[[[['],
+    ];
+    mkdirSync(join(dir, 'deep'), { recursive: true });
+    for (const [name, lang, text] of hostile) {
+      const { uri } = await open(server, join(dir, name), text, lang);
+      for (const [method, params] of [
+        ['textDocument/hover', { textDocument: { uri }, position: { line: 0, character: 5 } }],
+        ['textDocument/completion', { textDocument: { uri }, position: { line: 0, character: 5 } }],
+        ['textDocument/documentSymbol', { textDocument: { uri } }],
+        [
+          'textDocument/codeAction',
+          {
+            textDocument: { uri },
+            range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } },
+            context: { diagnostics: [] },
+          },
+        ],
+      ] as const) {
+        await server.connection.sendRequest(method, params);
+      }
+    }
+    assert.equal(server.process.exitCode, null, server.stderr());
+    assert.doesNotMatch(server.stderr(), /Uncaught|Unhandled/);
+  });
+});

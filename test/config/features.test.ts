@@ -192,3 +192,21 @@ test('document symbols: nested keys with ranges and kinds', () => {
     ['c_attn'],
   );
 });
+
+test('code action: a misspelt enum value gets its did-you-mean fix', async () => {
+  const text = config('gpt2').replace('method: lora', 'method: qlroa');
+  const findings = (await lint(text)).filter((f) => f.rule === 'config/schema');
+  assert.equal(findings.length, 1);
+  assert.match(findings[0]!.message, /Did you mean "qlora"\?/);
+  const fixed = await fix(text, 'config/schema', /Change "qlroa" to "qlora"/);
+  assert.deepEqual(rules(await lint(fixed)), ['config/qlora-requires-quantization']);
+});
+
+test('completion items replace the whole typed id, slashes and dots included', async () => {
+  const text = 'base_model: Qwen/Qwen2.5-0\n';
+  const items = await complete(text, 'Qwen2.5-0');
+  const qwen = items.find((i) => i.label === 'Qwen/Qwen2.5-0.5B')!;
+  assert.deepEqual(qwen.range, { start: { line: 0, character: 12 }, end: { line: 0, character: 26 } });
+  const applied = applyEdits(text, [{ range: qwen.range!, newText: qwen.label }]);
+  assert.equal(applied, 'base_model: Qwen/Qwen2.5-0.5B\n');
+});

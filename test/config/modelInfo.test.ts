@@ -90,6 +90,7 @@ test('hostile safetensors headers become problems, never crashes or huge reads',
   assert.equal(info.parameters, undefined);
   const findings = await lint(`base_model: ${model}\nmethod: lora\ndataset:\n  path: data/chat-messages.jsonl\n`);
   assert.deepEqual(rules(findings), ['config/model-unknown']);
+  assert.match(findings[0]!.message, /was found at .*no readable config\.json.*header length/);
 });
 
 test('a local model directory drives the target-module check: disk facts win over the catalog', async () => {

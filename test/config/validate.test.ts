@@ -21,6 +21,15 @@ test('config/schema: a wrong value is reported at the value with the allowed one
   const badType = config('gpt2', 'training:\n  batch_size: four\n');
   const typeFinding = (await lint(badType)).find((f) => f.rule === 'config/schema')!;
   assert.equal(covered(badType, typeFinding), 'four');
+  const target = config('gpt2', 'target: cluster\n');
+  const targetFinding = (await lint(target)).find((f) => f.rule === 'config/schema')!;
+  assert.equal(covered(target, targetFinding), 'cluster');
+  assert.match(targetFinding.message, /local or remote:<name>/);
+  const bomb =
+    'a: &a [x, x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n';
+  const bombFindings = await lint(bomb);
+  assert.deepEqual(rules(bombFindings), ['config/schema']);
+  assert.match(bombFindings[0]!.message, /cannot be read.*alias/i);
   const syntax = await lint('base_model: [gpt2\nmethod: lora\n');
   assert.ok(syntax.length > 0 && syntax.every((f) => f.rule === 'config/schema'));
   assert.match(syntax[0]!.message, /YAML syntax error/);

@@ -17,7 +17,8 @@ export function configCodeActions(
   for (const finding of findings) {
     switch (finding.rule) {
       case 'config/unknown-key':
-        actions.push(...renameKey(finding));
+      case 'config/schema':
+        actions.push(...applySuggestion(finding));
         break;
       case 'config/target-module':
         actions.push(...setTargets(parsed, finding));
@@ -33,13 +34,14 @@ export function configCodeActions(
   return actions;
 }
 
-function renameKey(finding: Finding): CodeAction[] {
+/** Replaces a misspelt key or enum value with the did-you-mean suggestion the finding carries. */
+function applySuggestion(finding: Finding): CodeAction[] {
   const suggestion = finding.data?.['suggestion'];
-  const key = finding.data?.['key'];
+  const original = finding.data?.['key'] ?? finding.data?.['value'];
   if (typeof suggestion !== 'string') return [];
   return [
     {
-      title: `Change "${String(key)}" to "${suggestion}"`,
+      title: `Change "${String(original)}" to "${suggestion}"`,
       rule: finding.rule,
       edits: [{ range: finding.range, newText: suggestion }],
       isPreferred: true,

@@ -22,30 +22,42 @@ export async function configCompletions(
   if (position.line >= lines.lineCount) return [];
   const before = lines.lineText(position.line).slice(0, position.character);
 
+  // Each item replaces what is typed so far of its word (ids contain '/', '.' and '-', which an
+  // editor's default word range would split on).
+  const replacing = (typed: string) => (items: CompletionItem[]) => withRange(items, position, typed.length);
+
   const listItem = /^(\s*)-\s*([\w.-]*)$/.exec(before);
   if (listItem) {
     const keyPath = listOwnerPath(lines, position.line, listItem[1]!.length);
-    return keyPath ? valueCompletions(keyPath, parsed.data, ctx, 'item') : [];
+    return keyPath ? valueCompletions(keyPath, parsed.data, ctx, 'item').then(replacing(listItem[2]!)) : [];
   }
   const flowList = /^(\s*)([\w-]+):\s*\[([^\]]*)$/.exec(before);
   if (flowList) {
     const parent = parentPath(lines, position.line, flowList[1]!.length);
     // Mid-edit the list is unterminated YAML: the items already typed are read from the line.
     const typed = flowList[3]!.split(',').map((item) => item.trim().replace(/^["']|["']$/g, ''));
+    const current = /[\w.-]*$/.exec(flowList[3]!)![0];
     const items = parent ? await valueCompletions([...parent, flowList[2]!], parsed.data, ctx, 'item') : [];
-    return items.filter((item) => !typed.includes(item.label));
+    return replacing(current)(items.filter((item) => !typed.slice(0, -1).includes(item.label)));
   }
   const keyValue = /^(\s*)([\w-]+):\s*([^\s#]*)$/.exec(before);
   if (keyValue) {
     const parent = parentPath(lines, position.line, keyValue[1]!.length);
-    return parent ? valueCompletions([...parent, keyValue[2]!], parsed.data, ctx, 'value') : [];
+    return parent
+      ? valueCompletions([...parent, keyValue[2]!], parsed.data, ctx, 'value').then(replacing(keyValue[3]!))
+      : [];
   }
   const key = /^(\s*)([\w-]*)$/.exec(before);
   if (key) {
     const parent = parentPath(lines, position.line, key[1]!.length);
-    return parent ? keyCompletions(parent, parsed.data) : [];
+    return parent ? replacing(key[2]!)(keyCompletions(parent, parsed.data)) : [];
   }
   return [];
+}
+
+function withRange(items: CompletionItem[], position: Position, typedLength: number): CompletionItem[] {
+  const range = { start: { line: position.line, character: position.character - typedLength }, end: position };
+  return items.map((item) => ({ ...item, range }));
 }
 
 /** The keys of the maps that enclose a line indented by `indent`, read from the lines above. */

@@ -47,6 +47,10 @@ export async function validateConfig(
   const findings = validateYaml(parsed, finetuneValidator(), {
     ruleFor: schemaRule,
     severityOf: (rule) => ctx.severityOf(rule),
+    messageFor: (error, path) =>
+      error.keyword === 'pattern' && path.join('.') === 'target'
+        ? 'target must be local or remote:<name>, where <name> is an endpoint added with "ModelFactory: Add Remote Endpoint" (letters, digits, _ . -).'
+        : undefined,
   });
   const checks = new ConfigChecks(parsed, ctx, findings);
   await checks.run();
@@ -138,10 +142,13 @@ class ConfigChecks {
     const model = await resolveModel(view.baseModel, this.ctx.configDir, this.ctx.env);
     const modelRange = this.range(['base_model'], 'value');
     if (!model.facts) {
+      const problems = model.disk?.problems.length ? ` Problems: ${model.disk.problems.join(' ')}` : '';
       this.report(
         'config/model-unknown',
         modelRange,
-        `"${view.baseModel}" is not in the model catalog and was not found on disk (as a folder relative to this file or in the Hugging Face cache). Download it first or check the id; model-aware checks are skipped.`,
+        model.disk
+          ? `"${view.baseModel}" was found at ${model.disk.dir}, but it has no readable config.json or safetensors weights; model-aware checks are skipped.${problems}`
+          : `"${view.baseModel}" is not in the model catalog and was not found on disk (as a folder relative to this file or in the Hugging Face cache). Download it first or check the id; model-aware checks are skipped.`,
       );
       return;
     }

@@ -8,25 +8,35 @@ export interface ParsedYaml {
   text: string;
   doc: Document.Parsed;
   lines: LineIndex;
-  /** The document as plain data (`undefined` for an empty document). */
+  /** The document as plain data (`undefined` for an empty document or one that cannot be converted). */
   data: unknown;
+  /** Why the document could not be converted to data (e.g. an alias bomb), when it could not. */
+  dataError?: string;
 }
 
 /** Parses without throwing: syntax errors stay in `doc.errors`, aliases are capped against bombs. */
 export function parseYaml(text: string): ParsedYaml {
   const doc = parseDocument(text, { keepSourceTokens: true, prettyErrors: false, uniqueKeys: true });
-  let data: unknown;
+  const parsed: ParsedYaml = { text, doc, lines: new LineIndex(text), data: undefined };
   try {
-    data = doc.toJS({ maxAliasCount: 100 });
-  } catch {
-    data = undefined;
+    parsed.data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    parsed.dataError = (error as Error).message;
   }
-  return { text, doc, lines: new LineIndex(text), data };
+  return parsed;
 }
 
-/** YAML syntax errors (and warnings) as findings under the caller's rule id. */
+/** YAML syntax errors (and a document that cannot be converted) as findings under the caller's rule id. */
 export function syntaxFindings(parsed: ParsedYaml, rule: string, severity: Severity): Finding[] {
   const findings: Finding[] = [];
+  if (parsed.dataError !== undefined && parsed.doc.errors.length === 0) {
+    findings.push({
+      rule,
+      severity,
+      range: parsed.lines.rangeOf(0, parsed.lines.lineEnd(0)),
+      message: `YAML document cannot be read: ${firstLine(parsed.dataError)}`,
+    });
+  }
   for (const error of parsed.doc.errors) {
     const [start, end] = error.pos;
     findings.push({

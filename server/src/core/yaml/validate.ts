@@ -127,12 +127,23 @@ function describe(
         extra: {},
       };
     }
-    default:
+    default: {
+      // A misspelt enum value gets the same did-you-mean as a misspelt key.
+      const allowed = error.params['allowedValues'];
+      const suggestion =
+        error.keyword === 'enum' && typeof error.data === 'string' && Array.isArray(allowed)
+          ? closestMatch(
+              error.data,
+              allowed.filter((v): v is string => typeof v === 'string'),
+            )
+          : undefined;
+      const hint = suggestion ? ` Did you mean "${suggestion}"?` : '';
       return {
         range: rangeOfPath(parsed.doc, parsed.lines, path, 'value'),
-        message: custom ?? `${capitalize(where)} ${error.message ?? 'is invalid'}${allowedValues(error)}.`,
-        extra: {},
+        message: custom ?? `${capitalize(where)} ${error.message ?? 'is invalid'}${allowedValues(error)}.${hint}`,
+        extra: suggestion ? { value: error.data, suggestion } : {},
       };
+    }
   }
 }
 

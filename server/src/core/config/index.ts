@@ -23,3 +23,5 @@ export { configHover, escapeMarkdown } from './hover';
 export { configCompletions } from './completion';
 export { configCodeActions } from './codeActions';
 export { configSymbols } from './symbols';
+export { configMemoryEstimate } from './estimate';
+export type { ConfigMemoryEstimate } from './estimate';

@@ -97,7 +97,8 @@ describe('DatasetValidator incremental updates', () => {
 
   it('re-checks only what an edit touches: deleting a first occurrence moves the near-duplicate finding', () => {
     const v = new DatasetValidator(opts);
-    v.update(0, 0, [POOL[0]!, POOL[2]!, POOL[3]!]);
+    const answer = 'A fox and a dog.';
+    v.update(0, 0, [chat(story, answer), chat(story + ' today', answer), chat(story + ' today again', answer)]);
     const before = v.findings().filter((f) => f.rule === 'dedup/near');
     assert.deepEqual(
       before.map((f) => [f.range.start.line, f.data?.duplicateOf]),

@@ -17,7 +17,11 @@ export interface TokenCounter {
  * code unit. English BPE vocabularies average about 4 characters a token; CJK text and emoji cost
  * about one token per character or surrogate half, so non-ASCII text is not under-counted.
  */
+const NON_ASCII = /[^\x00-\x7f]/;
+
 export function estimateTokens(text: string): number {
+  // Most training text is ASCII: one native scan decides, and the count is then arithmetic.
+  if (!NON_ASCII.test(text)) return Math.ceil(text.length / 4);
   let ascii = 0;
   let other = 0;
   for (let i = 0; i < text.length; i++) {

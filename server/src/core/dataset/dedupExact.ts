@@ -17,11 +17,18 @@ class ValueHasher {
   private str(s: string): void {
     let a = this.a;
     let b = this.b;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
+    // Two UTF-16 code units per step: half the multiplications of a unit-at-a-time hash.
+    const even = s.length & ~1;
+    for (let i = 0; i < even; i += 2) {
+      const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
       a = Math.imul(a ^ c, 0x01000193);
       b = Math.imul(b ^ c, 0x5bd1e995);
       b ^= b >>> 15;
+    }
+    if (even < s.length) {
+      const c = s.charCodeAt(even);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
     }
     this.a = a;
     this.b = b;

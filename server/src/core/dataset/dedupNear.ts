@@ -1,14 +1,14 @@
 // dedup/near: one-permutation MinHash (OPH) over word 3-shingles of a record's content, with
-// densification for empty bins, 8-bit stored signatures (b-bit MinHash) and LSH banding.
+// optimal densification for empty bins, 8-bit stored signatures (b-bit MinHash) and LSH banding.
 //
-// 128 bins in 16 bands of 8 rows: a pair with Jaccard 0.8 shares a band with probability 0.95, 0.85
-// with 0.994, 0.5 with 0.06, so few dissimilar pairs are compared. A candidate is confirmed when the
-// estimated similarity (matching bins, corrected for 1/256 accidental 8-bit matches) reaches the
-// threshold.
+// 128 bins; LSH over the first 120 in 20 bands of 6 rows: a pair with Jaccard 0.8 shares a band with
+// probability 0.998, 0.7 with 0.93, 0.5 with 0.27, so few dissimilar pairs are compared. A candidate
+// is confirmed when the estimated similarity over all 128 bins (matching bins, corrected for 1/256
+// accidental 8-bit matches) reaches the threshold.
 
 export const BINS = 128;
-export const BANDS = 16;
-export const ROWS = BINS / BANDS;
+export const BANDS = 20;
+export const ROWS = 6;
 const EMPTY = 0xffffffff;
 
 function fmix32(h: number): number {
@@ -20,15 +20,27 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-function isWordChar(c: number): boolean {
-  if (c < 0x80) return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
-  // General punctuation, CJK punctuation and full-width forms separate words like ASCII punctuation.
-  return !(c <= 0xbf || (c >= 0x2000 && c <= 0x206f) || (c >= 0x3000 && c <= 0x303f) || (c >= 0xff00 && c <= 0xff0f));
+/** For ASCII: the case-folded code of a word character, 0 for a separator. */
+const ASCII_WORD = new Uint8Array(128);
+for (let c = 0x30; c <= 0x39; c++) ASCII_WORD[c] = c;
+for (let c = 0x61; c <= 0x7a; c++) ASCII_WORD[c] = c;
+for (let c = 0x41; c <= 0x5a; c++) ASCII_WORD[c] = c + 32;
+
+/** Beyond ASCII: Latin-1 punctuation, general punctuation, CJK punctuation and full-width forms separate words. */
+function isNonAsciiSeparator(c: number): boolean {
+  return c <= 0xbf || (c >= 0x2000 && c <= 0x206f) || (c >= 0x3000 && c <= 0x303f) || (c >= 0xff00 && c <= 0xff0f);
 }
 
 /** Scripts written without spaces: each character is a word of its own. */
 function isIdeograph(c: number): boolean {
   return (c >= 0x2e80 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
+}
+
+function addShingle(bins: Uint32Array, h: number): void {
+  const x = fmix32(h);
+  const bin = x >>> 25;
+  const v = x & 0x1ffffff;
+  if (v < (bins[bin] as number)) bins[bin] = v;
 }
 
 /** Reusable buffers: computing a signature allocates nothing. */
@@ -37,51 +49,63 @@ export class MinHasher {
   readonly signature = new Uint8Array(BINS);
   readonly bandKeys = new Uint32Array(BANDS);
 
-  private addShingle(h: number): void {
-    const x = fmix32(h);
-    const bin = x >>> 25;
-    const v = x & 0x1ffffff;
-    if (v < (this.bins[bin] ?? 0)) this.bins[bin] = v;
-  }
-
   /**
    * Fills `signature` and `bandKeys` from `text`; false when the text has no words. Words are
    * maximal runs of letters and digits (ASCII case folded); ideographs are words by themselves.
+   * Shingles are three consecutive words.
    */
   compute(text: string): boolean {
     const bins = this.bins;
     bins.fill(EMPTY);
+    const table = ASCII_WORD;
     let w1 = 0;
     let w2 = 0;
     let words = 0;
-    let word = 0x811c9dc5;
-    let inWord = false;
     const n = text.length;
-    for (let i = 0; i <= n; i++) {
-      const c = i < n ? text.charCodeAt(i) : 0x20;
-      if (isWordChar(c) && !isIdeograph(c)) {
-        word = Math.imul(word ^ (c >= 0x41 && c <= 0x5a ? c + 32 : c), 0x01000193);
-        inWord = true;
+    let i = 0;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      let h: number;
+      if (c < 0x80) {
+        const f = table[c] as number;
+        if (f === 0) {
+          i++;
+          continue;
+        }
+        h = Math.imul(0x811c9dc5 ^ f, 0x01000193);
+        i++;
+      } else if (isIdeograph(c)) {
+        h = Math.imul(0x811c9dc5 ^ c, 0x01000193);
+        i++;
+        words++;
+        if (words >= 3) addShingle(bins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
+        w1 = w2;
+        w2 = h;
         continue;
+      } else if (isNonAsciiSeparator(c)) {
+        i++;
+        continue;
+      } else {
+        h = Math.imul(0x811c9dc5 ^ c, 0x01000193);
+        i++;
       }
-      if (inWord) {
-        words++;
-        if (words >= 3) this.addShingle(Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ word);
-        w1 = w2;
-        w2 = word;
-        word = 0x811c9dc5;
-        inWord = false;
+      // The rest of the word: a tight ASCII loop, leaving it only for other characters.
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        let g: number;
+        if (d < 0x80) g = table[d] as number;
+        else g = isIdeograph(d) || isNonAsciiSeparator(d) ? 0 : d;
+        if (g === 0) break;
+        h = Math.imul(h ^ g, 0x01000193);
+        i++;
       }
-      if (isIdeograph(c)) {
-        words++;
-        const ideo = Math.imul(0x811c9dc5 ^ c, 0x01000193);
-        if (words >= 3) this.addShingle(Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ ideo);
-        w1 = w2;
-        w2 = ideo;
-      }
+      words++;
+      if (words >= 3) addShingle(bins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
+      w1 = w2;
+      w2 = h;
     }
     if (words === 0) return false;
-    if (words < 3) this.addShingle(Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ words);
+    if (words < 3) addShingle(bins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ words);
     this.densifyAndPack();
     return true;
   }
@@ -90,16 +114,11 @@ export class MinHasher {
     const bins = this.bins;
     const sig = this.signature;
     for (let b = 0; b < BINS; b++) {
-      let v = bins[b] ?? EMPTY;
-      if (v === EMPTY) {
-        // Borrow from the next non-empty bin to the right, marked by the distance travelled.
-        for (let d = 1; d < BINS; d++) {
-          const u = bins[(b + d) & (BINS - 1)] ?? EMPTY;
-          if (u !== EMPTY) {
-            v = fmix32(u + d * 0x2000000);
-            break;
-          }
-        }
+      let v = bins[b] as number;
+      // Optimal densification (Shrivastava 2017): an empty bin copies a non-empty bin chosen by its
+      // own hash sequence, so short texts (most bins empty) keep unbiased similarity estimates.
+      for (let attempt = 1; v === EMPTY; attempt++) {
+        v = bins[fmix32(Math.imul(b + 1, 0x9e3779b1) ^ Math.imul(attempt, 0x85ebca77)) & (BINS - 1)] as number;
       }
       sig[b] = v & 0xff;
     }

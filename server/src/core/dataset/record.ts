@@ -50,13 +50,23 @@ export class RecordAnalyzer {
   private readonly nearOn: boolean;
   private readonly exactOn: boolean;
 
+  private readonly severityOf: DatasetValidatorOptions['severityOf'];
+
   constructor(readonly opts: DatasetValidatorOptions) {
+    // Severities are asked for many times per line: resolve each rule once.
+    const severities = new Map<string, ReturnType<DatasetValidatorOptions['severityOf']>>();
+    this.severityOf = (rule) => {
+      if (severities.has(rule)) return severities.get(rule);
+      const severity = opts.severityOf(rule);
+      severities.set(rule, severity);
+      return severity;
+    };
     this.nearOn = opts.severityOf('dedup/near') !== undefined;
     this.exactOn = opts.severityOf('dedup/exact') !== undefined || this.nearOn;
   }
 
   analyze(text: string, line: number): LineAnalysis {
-    const out = new LineFindings(this.opts.severityOf, line);
+    const out = new LineFindings(this.severityOf, line);
     const parsed = parseJsonLine(text, out);
     const result: LineAnalysis = {
       kind: parsed.kind === 'value' ? 'record' : parsed.kind,

@@ -1,0 +1,401 @@
+// Dataset validation benchmarks (PERF.md targets). Each target is reported as a ratio against a floor
+// measured in the same run, or as an absolute figure where PERF.md states one.
+//   node --import tsx bench/dataset.ts            all benchmarks
+//   BENCH_QUICK=1 node --import tsx bench/dataset.ts   smaller inputs, for a smoke run
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MinHasher, NearDuplicateIndex } from '../server/src/core/dataset/dedupNear';
+import { DatasetStream } from '../server/src/core/dataset/stream';
+import { DatasetValidator } from '../server/src/core/dataset/validator';
+import type { DatasetValidatorOptions } from '../server/src/core/dataset/validator';
+import { effectiveSeverity } from '../server/src/core/rules';
+import { estimateTokenCounter } from '../server/src/core/tokenizer';
+
+export interface BenchRow {
+  /** What was measured. */
+  name: string;
+  value: number;
+  unit: string;
+  /** The PERF.md target in words, when there is one. */
+  target?: string;
+  /** Whether the figure meets the target. */
+  pass?: boolean;
+  /** How the figure was obtained, or the floor it is compared with. */
+  detail?: string;
+}
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const MB = 1024 * 1024;
+
+export function benchOptions(): DatasetValidatorOptions {
+  return {
+    severityOf: (rule) => effectiveSeverity(rule),
+    maxTokens: 4096,
+    minChars: 1,
+    nearThreshold: 0.8,
+    tokenCounter: estimateTokenCounter(),
+  };
+}
+
+/** A small deterministic PRNG (mulberry32), so every run validates the same data. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const VOCAB = (
+  'the a model data training loss learning rate batch token adapter layer weight gradient memory ' +
+  'question answer explain why how what when user system please help write code function python ' +
+  'example result value error file dataset record format json line text output input instruction ' +
+  'river mountain city history science music energy light water plant animal language number time ' +
+  'simple quickly carefully because however therefore first second next finally also often never ' +
+  'build test run check improve reduce increase compare describe summarise translate calculate'
+).split(' ');
+
+function sentence(rand: () => number, words: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < words; i++) out.push(VOCAB[Math.floor(rand() * VOCAB.length)] ?? 'x');
+  const s = out.join(' ');
+  return s.charAt(0).toUpperCase() + s.slice(1) + '.';
+}
+
+/** About `bytes` of realistic SFT records in the messages format, with planted defects. */
+export function generateSftJsonl(bytes: number, seed = 1): string[] {
+  const rand = prng(seed);
+  const lines: string[] = [];
+  let size = 0;
+  while (size < bytes) {
+    const r = rand();
+    let line: string;
+    if (r < 0.02 && lines.length > 10) {
+      line = lines[Math.floor(rand() * lines.length)] ?? ''; // exact duplicate
+    } else if (r < 0.04 && lines.length > 10) {
+      const base = lines[Math.floor(rand() * lines.length)] ?? '';
+      line = base.replace(/ the /, ' this ').replace(/ data /, ' information '); // near duplicate
+    } else {
+      const user = sentence(rand, 15 + Math.floor(rand() * 30));
+      let assistant = sentence(rand, 40 + Math.floor(rand() * 60)) + ' ' + sentence(rand, 10 + Math.floor(rand() * 20));
+      if (r < 0.045) assistant += ' Contact support at help.desk@example.com for more.';
+      else if (r < 0.046) assistant += ' Use the key AKIA2JQWERTY7KLMN3PQ here.';
+      else if (r < 0.05) assistant += ' Call +1-202-555-0143 today.';
+      const messages: { role: string; content: string }[] = [];
+      if (rand() < 0.3)
+        messages.push({ role: 'system', content: 'You are a helpful assistant for machine learning engineers.' });
+      messages.push({ role: 'user', content: user }, { role: 'assistant', content: assistant });
+      line = JSON.stringify({ messages });
+    }
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return lines;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+function time(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+function floorParse(text: string): number {
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.length > 0) {
+      JSON.parse(line);
+      n++;
+    }
+  }
+  return n;
+}
+
+export function benchFullValidation(reps = QUICK ? 3 : 7): BenchRow[] {
+  const lines = generateSftJsonl(QUICK ? 2 * MB : 10 * MB);
+  const text = lines.join('\n') + '\n';
+  const bytes = new TextEncoder().encode(text);
+  const mb = bytes.length / MB;
+  const floor: number[] = [];
+  const editor: number[] = [];
+  const streamed: number[] = [];
+  // Interleaved repetitions, so that machine noise hits all three alike.
+  for (let r = 0; r < reps; r++) {
+    floor.push(time(() => floorParse(text)));
+    editor.push(
+      time(() => {
+        const v = new DatasetValidator(benchOptions());
+        v.update(0, 0, text.split('\n'));
+        v.findings();
+      }),
+    );
+    streamed.push(
+      time(() => {
+        const s = new DatasetStream(benchOptions(), () => undefined);
+        for (let i = 0; i < bytes.length; i += MB) s.push(bytes.subarray(i, i + MB));
+        s.end();
+      }),
+    );
+  }
+  const f = median(floor);
+  const e = median(editor);
+  const s = median(streamed);
+  return [
+    {
+      name: `floor: split + JSON.parse, ${mb.toFixed(1)} MB, ${lines.length} records`,
+      value: f,
+      unit: 'ms',
+      detail: `median of ${reps}`,
+    },
+    {
+      name: 'full validation, editor (DatasetValidator.update + findings)',
+      value: e,
+      unit: 'ms',
+      target: 'within 5x of the floor',
+      pass: e <= 5 * f,
+      detail: `${(e / f).toFixed(2)}x the floor`,
+    },
+    {
+      name: 'full validation, stream (DatasetStream from bytes, 1 MiB chunks)',
+      value: s,
+      unit: 'ms',
+      target: 'within 5x of the floor',
+      pass: s <= 5 * f,
+      detail: `${(s / f).toFixed(2)}x the floor (includes UTF-8 decoding)`,
+    },
+  ];
+}
+
+export function benchEditLatency(edits = QUICK ? 10 : 30): BenchRow[] {
+  const lines = generateSftJsonl(QUICK ? 2 * MB : 10 * MB, 2);
+  const v = new DatasetValidator(benchOptions());
+  v.update(0, 0, lines);
+  v.findings();
+  const rand = prng(7);
+  const updateOnly: number[] = [];
+  const withFindings: number[] = [];
+  for (let k = 0; k < edits; k++) {
+    const at = Math.floor(rand() * lines.length);
+    const edited = (lines[at] ?? '').replace('"content":"', '"content":"Edited ' + k + ' ');
+    const t0 = performance.now();
+    v.update(at, 1, [edited]);
+    const t1 = performance.now();
+    v.findings();
+    const t2 = performance.now();
+    updateOnly.push(t1 - t0);
+    withFindings.push(t2 - t0);
+  }
+  const u = median(updateOnly);
+  const w = median(withFindings);
+  return [
+    {
+      name: `one-line edit: update() in a ${lines.length}-line file`,
+      value: u,
+      unit: 'ms',
+      target: '< 20 ms',
+      pass: u < 20,
+      detail: `median of ${edits}, max ${Math.max(...updateOnly).toFixed(2)} ms`,
+    },
+    {
+      name: 'one-line edit: update() + findings()',
+      value: w,
+      unit: 'ms',
+      target: '< 20 ms',
+      pass: w < 20,
+      detail: `median of ${edits}, max ${Math.max(...withFindings).toFixed(2)} ms`,
+    },
+  ];
+}
+
+/** Child-process entry: stream `path` in 1 MiB chunks and print throughput and peak RSS as JSON. */
+function streamFileChild(path: string): void {
+  const buf = new Uint8Array(MB);
+  const fd = openSync(path, 'r');
+  let total = 0;
+  let findings = 0;
+  let peakRss = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const s = new DatasetStream(benchOptions(), () => findings++);
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, null);
+    if (n <= 0) break;
+    s.push(buf.subarray(0, n));
+    total += n;
+    if ((total & (16 * MB - 1)) < MB) peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }
+  s.end();
+  const ms = performance.now() - t0;
+  closeSync(fd);
+  peakRss = Math.max(peakRss, process.resourceUsage().maxRSS * 1024);
+  process.stdout.write(
+    JSON.stringify({ bytes: total, ms, findings, peakRss, records: s.stats().records, indexBytes: s.indexBytes() }) +
+      '\n',
+  );
+}
+
+export function benchStreamFromDisk(): BenchRow[] {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-bench-'));
+  try {
+    const path = join(dir, 'data.jsonl');
+    const target = QUICK ? 20 * MB : 100 * MB;
+    // Blocks from different seeds: the same duplicate and defect rates throughout the file.
+    const fd = openSync(path, 'w');
+    for (let written = 0, seed = 3; written < target; seed++) {
+      const block = generateSftJsonl(10 * MB, seed).join('\n') + '\n';
+      writeFileSync(fd, block);
+      written += block.length;
+    }
+    closeSync(fd);
+    const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--stream-child', path], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    });
+    const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+      bytes: number;
+      ms: number;
+      peakRss: number;
+      records: number;
+      indexBytes: number;
+    };
+    const mbps = r.bytes / MB / (r.ms / 1000);
+    return [
+      {
+        name: `stream from disk: ${(r.bytes / MB).toFixed(0)} MB, ${r.records} records, 1 MiB chunks`,
+        value: mbps,
+        unit: 'MB/s',
+        target: '>= 100 MB/s',
+        pass: mbps >= 100,
+        detail: `${(r.ms / 1000).toFixed(2)} s`,
+      },
+      {
+        name: 'stream from disk: peak RSS',
+        value: r.peakRss / MB,
+        unit: 'MB',
+        target: '< 1024 MB',
+        pass: r.peakRss < 1024 * MB,
+        detail: `cross-record indices ${(r.indexBytes / MB).toFixed(1)} MB`,
+      },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function shingleSet(text: string): Set<string> {
+  const words = text
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w.length > 0);
+  const set = new Set<string>();
+  for (let i = 2; i < words.length; i++) set.add(`${words[i - 2]} ${words[i - 1]} ${words[i]}`);
+  if (words.length > 0 && words.length < 3) set.add(words.join(' '));
+  return set;
+}
+
+function jaccard(a: Set<string>, b: Set<string>): number {
+  let inter = 0;
+  for (const x of a) if (b.has(x)) inter++;
+  return inter / (a.size + b.size - inter);
+}
+
+export function benchNearDuplicates(): BenchRow[] {
+  const n = QUICK ? 100_000 : 1_000_000;
+  const rand = prng(11);
+  const texts: string[] = new Array<string>(n);
+  const plantedOf = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    if (i > 100 && rand() < 0.005) {
+      // A planted near duplicate of an earlier record: a word changed, added or dropped.
+      const j = Math.floor(rand() * (i - 1));
+      const words = (texts[j] ?? '').split(' ');
+      const edit = rand();
+      const pos = Math.floor(rand() * words.length);
+      if (edit < 0.4) words[pos] = VOCAB[Math.floor(rand() * VOCAB.length)] ?? 'x';
+      else if (edit < 0.7) words.splice(pos, 0, 'indeed');
+      else words.push('again');
+      texts[i] = words.join(' ');
+      plantedOf[i] = j;
+    } else {
+      texts[i] = sentence(rand, 25 + Math.floor(rand() * 20));
+    }
+  }
+  const hasher = new MinHasher();
+  const index = new NearDuplicateIndex(n);
+  const found = new Int32Array(n).fill(-1);
+  const ms = time(() => {
+    for (let i = 0; i < n; i++) {
+      if (!hasher.compute(texts[i] ?? '')) continue;
+      const hit = index.checkAndAdd(hasher, i, 0.8);
+      if (hit) found[i] = hit.line;
+    }
+  });
+  let positives = 0;
+  let recalled = 0;
+  let unplantedHits = 0;
+  for (let i = 0; i < n; i++) {
+    const j = plantedOf[i] ?? -1;
+    if (j >= 0 && jaccard(shingleSet(texts[i] ?? ''), shingleSet(texts[j] ?? '')) >= 0.8) {
+      positives++;
+      if ((found[i] ?? -1) >= 0) recalled++;
+    } else if (j < 0 && (found[i] ?? -1) >= 0) unplantedHits++;
+  }
+  const recall = positives === 0 ? 1 : recalled / positives;
+  return [
+    {
+      name: `near duplicates: ${n} short records (MinHash 128 bins, LSH 20x6)`,
+      value: ms / 1000,
+      unit: 's',
+      target: '< 8 s',
+      pass: ms < 8000,
+      detail: `${Math.round(n / (ms / 1000))} records/s`,
+    },
+    {
+      name: `near duplicates: recall on ${positives} planted pairs with exact Jaccard >= 0.8`,
+      value: recall,
+      unit: 'ratio',
+      target: '>= 0.9',
+      pass: recall >= 0.9,
+      detail: `${unplantedHits} hits among unplanted records`,
+    },
+  ];
+}
+
+export async function benchDataset(): Promise<BenchRow[]> {
+  return [...benchFullValidation(), ...benchEditLatency(), ...benchStreamFromDisk(), ...benchNearDuplicates()];
+}
+
+function printRows(rows: BenchRow[]): void {
+  for (const r of rows) {
+    const verdict = r.pass === undefined ? '' : r.pass ? ' PASS' : ' MISS';
+    const value = r.unit === 'ratio' ? r.value.toFixed(3) : r.value.toFixed(r.value < 10 ? 2 : 1);
+    console.log(
+      `${r.name}: ${value} ${r.unit}${r.target ? ` (target ${r.target})${verdict}` : ''}${r.detail ? ` — ${r.detail}` : ''}`,
+    );
+  }
+}
+
+if (require.main === module) {
+  const childAt = process.argv.indexOf('--stream-child');
+  if (childAt >= 0) streamFileChild(process.argv[childAt + 1] ?? '');
+  else {
+    const only = process.argv[2];
+    const pick: Record<string, () => BenchRow[]> = {
+      full: benchFullValidation,
+      edit: benchEditLatency,
+      stream: benchStreamFromDisk,
+      near: benchNearDuplicates,
+    };
+    const fn = only ? pick[only] : undefined;
+    if (fn) printRows(fn());
+    else void benchDataset().then(printRows);
+  }
+}

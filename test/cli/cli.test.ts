@@ -166,9 +166,9 @@ describe('modelfactory lint', () => {
               `Question ${i}: how does step ${i * 7} of the pipeline work?`,
               `Step ${i * 7} ${'reads, checks and writes records. '.repeat(3)}${i}`,
             );
-      if (!out.write(line + '\n')) await new Promise((r) => out.once('drain', r));
+      if (!out.write(line + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
     }
-    await new Promise((r) => out.end(r));
+    await new Promise<void>((r) => out.end(() => r()));
     const r = run(['lint', path, '--format', 'json']);
     const res = JSON.parse(r.stdout) as JsonOut;
     assert.equal(res.summary.records, n);

@@ -51,7 +51,9 @@ export async function startServer(settings: Record<string, unknown> = {}): Promi
   });
   connection.onRequest('workspace/configuration', () => [settings]);
   connection.onRequest('window/workDoneProgress/create', () => null);
-  connection.onNotification('window/logMessage', (m: { message: string }) => (stderr += m.message + '\n'));
+  connection.onNotification('window/logMessage', (m: { message: string }) => {
+    stderr += m.message + '\n';
+  });
   connection.listen();
   await connection.sendRequest('initialize', {
     processId: process.pid,

@@ -228,6 +228,9 @@ class JobManager:
 
     def load_history(self) -> None:
         for folder in sorted(self.jobs_dir.iterdir()):
+            if folder.is_dir() and folder.name.startswith(".") and folder.name.endswith(".tmp"):
+                shutil.rmtree(folder, ignore_errors=True)  # a submit the server died in the middle of
+                continue
             if not folder.is_dir() or not JOB_ID_PATTERN.match(folder.name):
                 continue
             job = Job(folder.name, folder, EventLog(folder / "events.jsonl"))

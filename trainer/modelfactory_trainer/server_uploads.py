@@ -22,6 +22,7 @@ from .protocol import ProtocolError
 
 UPLOAD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 STALE_AFTER_S = 3600.0
+MAX_STAGED_UPLOADS = 64
 
 
 def sanitise_name(name: str) -> str:
@@ -75,6 +76,8 @@ class UploadStore:
     def begin(self, name: str, size: int, sha256: str) -> Upload:
         self._drop_stale()
         clean_name = sanitise_name(name)
+        if len(self._uploads) >= MAX_STAGED_UPLOADS:
+            raise ProtocolError("upload-too-large", f"{MAX_STAGED_UPLOADS} uploads are already being staged; finish or abandon one")
         staged = sum(upload.size for upload in self._uploads.values())
         if size > self.max_upload_bytes or staged + size > self.max_upload_bytes:
             raise ProtocolError(

@@ -6,7 +6,9 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -253,3 +255,40 @@ def test_every_client_message_type_has_a_handler() -> None:
     missing = [name for name in client_types() if not hasattr(ClientSession, f"_on_{name}")]
     assert missing == []
     assert json.loads((TRAINER_ROOT.parent / "schemas" / "trainer-protocol.schema.json").read_text())["definitions"]["protocolVersion"]["const"] == 1
+
+
+def test_tls_serves_wss(tmp_path: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+
+    async def scenario(port: int) -> None:
+        context = ssl.create_default_context(cafile=str(cert))
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with connect(f"wss://127.0.0.1:{port}/", ssl=context, additional_headers=headers, open_timeout=30) as connection:
+            assert (await Client(connection).request({"type": "hello"}))["type"] == "welcome"
+
+    with ServerProcess(tmp_path / "s", "--tls-cert", str(cert), "--tls-key", str(key)) as server:
+        asyncio.run(scenario(server.port))
+
+
+def test_start_up_rules_for_remote_binds() -> None:
+    from modelfactory_trainer.server import build_parser, startup_refusal
+
+    def refusal(*argv: str, token: str | None = TOKEN) -> str | None:
+        return startup_refusal(build_parser().parse_args(list(argv)), token)
+
+    assert refusal("--host", "127.0.0.1") is None
+    assert refusal("--host", "::1") is None
+    assert refusal("--host", "0.0.0.0") is not None
+    assert refusal("--host", "gpu-box.example") is not None
+    assert refusal("--host", "0.0.0.0", "--tls-cert", "c.pem", "--tls-key", "k.pem") is None
+    assert refusal("--host", "0.0.0.0", "--tls-cert", "c.pem") is not None
+    assert refusal("--host", "0.0.0.0", "--tls-cert", "c.pem", "--tls-key", "k.pem", token=None) is not None
+    assert refusal("--host", "0.0.0.0", "--allow-insecure-remote", token=None) is None

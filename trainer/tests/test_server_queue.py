@@ -13,9 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-from websockets.exceptions import ConnectionClosed
-
 from test_server_support import (
     Client,
     RawWebSocket,

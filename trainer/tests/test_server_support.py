@@ -210,11 +210,6 @@ async def connected(server: ServerProcess, **kwargs: Any) -> Client:
     return Client(await open_client(server, **kwargs))
 
 
-def tiny_cache_env(root: Path) -> dict[str, str]:
-    """Share one built tiny model between runs: $MODELFACTORY_CACHE when set, else a folder under root."""
-    return {"MODELFACTORY_CACHE": os.environ.get("MODELFACTORY_CACHE") or str(root / "modelfactory-cache")}
-
-
 FAKE_TRAINER = r'''
 import json, signal, sys, time
 count = int(sys.argv[1]); pause = float(sys.argv[2]); padding = int(sys.argv[3])

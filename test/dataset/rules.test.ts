@@ -372,3 +372,12 @@ describe('UTF-16 ranges', () => {
     assert.equal(covered(lines, f[0]!), '"bot"');
   });
 });
+
+describe('messages without content', () => {
+  it('reports a user message that has no content field', () => {
+    const lines = ['{"messages": [{"role": "user"}, {"role": "assistant", "content": "hello"}]}'];
+    const f = run(lines);
+    assert.deepEqual(rules(f), ['messages/empty-content']);
+    assert.equal(covered(lines, f[0]!), '{"role": "user"}');
+  });
+});

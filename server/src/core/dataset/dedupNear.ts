@@ -36,6 +36,15 @@ function isIdeograph(c: number): boolean {
   return (c >= 0x2e80 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
 }
 
+/** Each bin's sequence of bins to borrow from when it is empty (fixed, so signatures are comparable). */
+const PROBES = 32;
+const PROBE_SEQUENCE = new Uint8Array(BINS * PROBES);
+for (let b = 0; b < BINS; b++) {
+  for (let a = 0; a < PROBES; a++) {
+    PROBE_SEQUENCE[b * PROBES + a] = fmix32(Math.imul(b + 1, 0x9e3779b1) ^ Math.imul(a + 1, 0x85ebca77)) & (BINS - 1);
+  }
+}
+
 function addShingle(bins: Uint32Array, h: number): void {
   const x = fmix32(h);
   const bin = x >>> 25;
@@ -116,9 +125,11 @@ export class MinHasher {
     for (let b = 0; b < BINS; b++) {
       let v = bins[b] as number;
       // Optimal densification (Shrivastava 2017): an empty bin copies a non-empty bin chosen by its
-      // own hash sequence, so short texts (most bins empty) keep unbiased similarity estimates.
-      for (let attempt = 1; v === EMPTY; attempt++) {
-        v = bins[fmix32(Math.imul(b + 1, 0x9e3779b1) ^ Math.imul(attempt, 0x85ebca77)) & (BINS - 1)] as number;
+      // own fixed random sequence, so short texts (most bins empty) keep unbiased estimates.
+      for (let attempt = 0; v === EMPTY; attempt++) {
+        v = bins[
+          attempt < PROBES ? (PROBE_SEQUENCE[b * PROBES + attempt] as number) : (b + attempt) & (BINS - 1)
+        ] as number;
       }
       sig[b] = v & 0xff;
     }
@@ -140,9 +151,11 @@ export function signatureSimilarity(a: Uint8Array, aOffset: number, b: Uint8Arra
   return Math.max(0, (p - 1 / 256) / (1 - 1 / 256));
 }
 
+const MAX_PER_KEY = 4;
+
 /**
- * The streaming index: signatures of admitted records (BINS bytes each) and one table per band from
- * band key to the first record that had it. Past `capacity` records nothing new is admitted (memory
+ * The streaming index: signatures of admitted records (BINS bytes each) and one multimap from band
+ * key to the first records (up to MAX_PER_KEY) that had it. Past `capacity` records nothing new is admitted (memory
  * stays bounded); later records are still compared against those admitted.
  */
 export class NearDuplicateIndex {
@@ -212,19 +225,24 @@ export class NearDuplicateIndex {
     for (let band = 0; band < BANDS; band++) this.insertKey(hasher.bandKeys[band] ?? 0, id);
   }
 
-  /** Keeps the first record per band key: later ones find it, and it is the earliest. */
+  /**
+   * Adds `id` under `key` unless the key already holds MAX_PER_KEY records: a large cluster of near
+   * duplicates keeps its earliest members, and lookups stay short.
+   */
   private insertKey(key: number, id: number): void {
     if ((this.tableSize + 1) * 4 > this.tableIds.length * 3) this.growTable();
     const mask = this.tableIds.length - 1;
+    let sameKey = 0;
     for (let slot = key & mask; ; slot = (slot + 1) & mask) {
-      const existing = this.tableIds[slot] ?? -1;
+      const existing = this.tableIds[slot] as number;
       if (existing < 0) {
+        if (sameKey >= MAX_PER_KEY) return;
         this.tableKeys[slot] = key;
         this.tableIds[slot] = id;
         this.tableSize++;
         return;
       }
-      if (this.tableKeys[slot] === key) return;
+      if (this.tableKeys[slot] === key) sameKey++;
     }
   }
 
@@ -236,7 +254,7 @@ export class NearDuplicateIndex {
     this.tableSize = 0;
     for (let i = 0; i < oldIds.length; i++) {
       const id = oldIds[i] ?? -1;
-      if (id >= 0) this.insertKey(oldKeys[i] ?? 0, id);
+      if (id >= 0) this.insertKey(oldKeys[i] as number, id);
     }
   }
 }

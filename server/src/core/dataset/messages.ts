@@ -108,18 +108,22 @@ export function checkOpenAiMessages(
     }
     turns.push(turn);
     const toolCallOnly = turn === 'assistant-call';
-    if ('content' in msg || !toolCallOnly) {
-      if (isEmptyContent(msg.content) && !(toolCallOnly && (msg.content === null || msg.content === ''))) {
-        if (typeof msg.content === 'string' || msg.content === null || Array.isArray(msg.content)) {
-          const [s, e] = loc.value([...path, i, 'content']);
-          out.add(
-            'messages/empty-content',
-            s,
-            e,
-            `Message ${i} (${typeof role === 'string' ? role : 'no role'}) has empty content: write the turn's text or delete the message.`,
-          );
-        }
-      }
+    const content = msg.content;
+    // An assistant turn that only calls tools may have null or empty content; every other turn needs text.
+    const allowedEmpty = toolCallOnly && (content === null || content === undefined || content === '');
+    const checkable =
+      content === undefined || content === null || typeof content === 'string' || Array.isArray(content);
+    if (checkable && !allowedEmpty && isEmptyContent(content)) {
+      const [s, e] = content === undefined ? loc.value([...path, i]) : loc.value([...path, i, 'content']);
+      const who = typeof role === 'string' ? role : 'no role';
+      out.add(
+        'messages/empty-content',
+        s,
+        e,
+        content === undefined
+          ? `Message ${i} (${who}) has no content: add a "content" field with the turn's text, or delete the message.`
+          : `Message ${i} (${who}) has empty content: write the turn's text or delete the message.`,
+      );
     }
   }
   finishConversation(turns, path, out, loc, 'role', options);

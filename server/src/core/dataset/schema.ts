@@ -121,13 +121,10 @@ function reportError(
     case 'required': {
       const field = String((error.params as { missingProperty: string }).missingProperty);
       const [s, e] = locator.value(path);
-      out.add(
-        'schema/missing-field',
-        s,
-        e,
-        `${label} record: ${where === 'the record' ? 'the record' : where} lacks the required field '${field}'. Add it.`,
-        { field, path },
-      );
+      out.add('schema/missing-field', s, e, `${label} record: ${where} lacks the required field '${field}'. Add it.`, {
+        field,
+        path,
+      });
       return;
     }
     case 'additionalProperties': {

@@ -68,6 +68,8 @@ export class DatasetStream {
   private byteOffset = 0;
   private invalidUtf8 = 0;
   private ended = false;
+  /** An error-severity encoding finding on the line being decoded, for the acceptance count. */
+  private pendingError = false;
   private readonly exactSeverity;
   private readonly nearSeverity;
   private readonly eolSeverity;
@@ -221,8 +223,6 @@ export class DatasetStream {
       return this.lenientDecoder.decode(bytes);
     }
   }
-
-  private pendingError = false;
 
   private markError(severity: Finding['severity']): void {
     if (severity === 'error') this.pendingError = true;

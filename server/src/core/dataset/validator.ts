@@ -46,20 +46,21 @@ class LineState {
 /** A bucket is one state or a list sorted by line; most hold one record, so no array is allocated. */
 type Bucket = LineState | LineState[];
 
-function bucketAdd(map: Map<number, Bucket>, key: number, st: LineState): void {
+/** Adds `st` in line order; true when it went last (so no later line shares the bucket). */
+function bucketAdd(map: Map<number, Bucket>, key: number, st: LineState): boolean {
   const b = map.get(key);
   if (b === undefined) {
     map.set(key, st);
-    return;
+    return true;
   }
   if (!Array.isArray(b)) {
     map.set(key, b.index < st.index ? [b, st] : [st, b]);
-    return;
+    return b.index < st.index;
   }
   const last = b[b.length - 1];
   if (!last || last.index < st.index) {
     b.push(st);
-    return;
+    return true;
   }
   let lo = 0;
   let hi = b.length;
@@ -69,6 +70,12 @@ function bucketAdd(map: Map<number, Bucket>, key: number, st: LineState): void {
     else hi = mid;
   }
   b.splice(lo, 0, st);
+  return false;
+}
+
+/** Band keys as small integers: V8 hashes those fastest, and a rare merge of two buckets is harmless. */
+function smallKey(key: number): number {
+  return key & 0x3fffffff;
 }
 
 function bucketRemove(map: Map<number, Bucket>, key: number, st: LineState): void {
@@ -253,9 +260,10 @@ export class DatasetValidator {
     if (a.valueHash >= 0) bucketAdd(this.exactGroups, a.valueHash, st);
     if (st.bandKeys) {
       for (let b = 0; b < BANDS; b++) {
-        const key = st.bandKeys[b] ?? 0;
-        bucketAdd(this.nearBuckets, key, st);
-        forEachAfter(this.nearBuckets.get(key), st.index, (other) => dirty.add(other));
+        const key = smallKey(st.bandKeys[b] as number);
+        if (!bucketAdd(this.nearBuckets, key, st)) {
+          forEachAfter(this.nearBuckets.get(key), st.index, (other) => dirty.add(other));
+        }
       }
       dirty.add(st);
     }
@@ -267,7 +275,7 @@ export class DatasetValidator {
     if (a.valueHash >= 0) bucketRemove(this.exactGroups, a.valueHash, st);
     if (st.bandKeys) {
       for (let b = 0; b < BANDS; b++) {
-        const key = st.bandKeys[b] ?? 0;
+        const key = smallKey(st.bandKeys[b] as number);
         bucketRemove(this.nearBuckets, key, st);
         forEachAfter(this.nearBuckets.get(key), st.index, (other) => dirty.add(other));
       }
@@ -282,9 +290,20 @@ export class DatasetValidator {
     let best: LineState | undefined;
     let bestSim = 0;
     for (let b = 0; b < BANDS; b++) {
-      const bucket = this.nearBuckets.get(st.bandKeys[b] ?? 0);
-      const list = bucket === undefined ? [] : Array.isArray(bucket) ? bucket : [bucket];
-      for (const other of list) {
+      const bucket = this.nearBuckets.get(smallKey(st.bandKeys[b] as number));
+      if (bucket === undefined) continue;
+      if (!Array.isArray(bucket)) {
+        // A bucket of one is this line itself, or an earlier or later line.
+        if (bucket === st || bucket.index >= st.index || (best && bucket.index >= best.index) || !bucket.signature)
+          continue;
+        const sim = signatureSimilarity(sig, 0, bucket.signature, 0);
+        if (sim >= this.opts.nearThreshold) {
+          best = bucket;
+          bestSim = sim;
+        }
+        continue;
+      }
+      for (const other of bucket) {
         if (other.index >= st.index || (best && other.index >= best.index)) break;
         if (!other.signature) continue;
         const sim = signatureSimilarity(sig, 0, other.signature, 0);

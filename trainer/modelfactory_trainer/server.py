@@ -190,6 +190,8 @@ class ClientSession:
         self._enqueue(text)
 
     async def _write(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         while True:
             while not self._outbox:
                 self._ready.clear()
@@ -198,7 +200,12 @@ class ClientSession:
             self._outbox_bytes -= len(text)
             if self._outbox_bytes < self.limit // 2:
                 self._room.set()
-            await self.connection.send(text)
+            try:
+                await self.connection.send(text)
+            except ConnectionClosed:
+                self._closing = True
+                self._room.set()
+                return
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
@@ -214,8 +221,6 @@ class ClientSession:
         writer = asyncio.get_running_loop().create_task(self._write())
         try:
             async for message in self.connection:
-                if self._closing:
-                    break
                 await self._handle(message)
         except ConnectionClosed:
             pass

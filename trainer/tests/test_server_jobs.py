@@ -205,6 +205,36 @@ def test_chat_streams_tokens_from_the_base_and_the_adapter(server: ServerProcess
     assert server.stderr_text().count("chat worker started") == 1, "one warm worker serves both requests"
 
 
+def test_chat_cancel_stops_a_long_reply(server: ServerProcess) -> None:
+    params = {"max_new_tokens": 2000, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0, "seed": 3, "stop": []}
+
+    async def scenario() -> tuple[int, dict[str, Any]]:
+        client = await connected(server)
+        chat_id = await client.send(
+            {"type": "chat", "base": "builtin:tiny-llama", "adapter_job_id": None,
+             "messages": [{"role": "user", "content": "Tell a long story."}], "system": "Be verbose.", "params": params}
+        )
+        cancelled = False
+        while True:
+            frame = await client.reply(chat_id, timeout=240)
+            if frame["type"] == "chat_token" and not cancelled:
+                cancelled = True
+                ack = await client.request({"type": "chat_cancel", "chat_id": chat_id})
+                assert ack["type"] == "ack"
+                # Frames of the chat that came while waiting for the ack were kept in client.frames.
+                frame = next((kept for kept in client.frames if kept.get("id") == chat_id and kept["type"] == "chat_done"), frame)
+            if frame["type"] == "chat_done":
+                await client.connection.close()
+                tokens = sum(1 for kept in client.frames if kept.get("id") == chat_id and kept["type"] == "chat_token")
+                return tokens, frame
+            elif frame["type"] != "chat_token":
+                raise AssertionError(frame)
+
+    tokens, done = asyncio.run(scenario())
+    assert done["finish_reason"] == "cancelled", done
+    assert 1 <= tokens < 2000
+
+
 def test_a_restarted_server_keeps_history_and_replays_everything(server: ServerProcess, finished_job: dict[str, Any]) -> None:
     async def snapshot(running: ServerProcess) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
         client = await connected(running)

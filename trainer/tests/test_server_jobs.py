@@ -6,7 +6,9 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import random
+import signal
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -233,6 +235,33 @@ def test_chat_cancel_stops_a_long_reply(server: ServerProcess) -> None:
     tokens, done = asyncio.run(scenario())
     assert done["finish_reason"] == "cancelled", done
     assert 1 <= tokens < 2000
+
+
+def test_a_dead_chat_worker_is_started_again_by_the_next_chat(server: ServerProcess) -> None:
+    started = [json.loads(line) for line in server.stderr_text().splitlines() if '"chat worker started"' in line]
+    assert started, "an earlier chat started the worker"
+    os.kill(started[-1]["pid"], signal.SIGKILL)
+    params = {"max_new_tokens": 4, "temperature": 0.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0, "seed": 1, "stop": []}
+
+    async def scenario() -> dict[str, Any]:
+        client = await connected(server)
+        deadline = time.monotonic() + 30
+        while '"chat worker exited"' not in server.stderr_text():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        request_id = await client.send(
+            {"type": "chat", "base": "builtin:tiny-llama", "adapter_job_id": None,
+             "messages": [{"role": "user", "content": "hi"}], "system": None, "params": params}
+        )
+        while True:
+            frame = await client.reply(request_id, timeout=240)
+            if frame["type"] != "chat_token":
+                await client.connection.close()
+                return frame
+
+    done = asyncio.run(scenario())
+    assert done["type"] == "chat_done", done
+    assert server.stderr_text().count('"chat worker started"') == len(started) + 1
 
 
 def test_a_restarted_server_keeps_history_and_replays_everything(server: ServerProcess, finished_job: dict[str, Any]) -> None:

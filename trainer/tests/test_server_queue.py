@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from test_server_support import (
     Client,
     RawWebSocket,
@@ -162,15 +164,16 @@ def test_cancel_queued_and_running_jobs_and_kill_after_the_grace_period(tmp_path
         asyncio.run(scenario(server))
 
 
-def test_a_failing_trainer_ends_failed_with_its_error_code_and_the_server_stays_up(tmp_path: Path) -> None:
-    env = fake_trainer_env(tmp_path, 2, 0.0, 0, "--fail")
+@pytest.mark.parametrize(("flag", "reason"), [("--fail", "dataset"), ("--oom", "oom")])
+def test_a_failing_trainer_ends_failed_with_its_reason_and_the_server_stays_up(tmp_path: Path, flag: str, reason: str) -> None:
+    env = fake_trainer_env(tmp_path, 2, 0.0, 0, flag)
 
     async def scenario(server: ServerProcess) -> None:
         client = await connected(server)
         job = await client.submit_upload(tiny_config(), messages_dataset(4))
         frames = await client.watch_to_end(job["job_id"])
         ended = frames[-1]["event"]
-        assert (ended["state"], ended["reason"], ended["exit_code"]) == ("failed", "dataset", 1)
+        assert (ended["state"], ended["reason"], ended["exit_code"]) == ("failed", reason, 1)
         download = await client.request({"type": "download_adapter", "job_id": job["job_id"]})
         assert download["type"] == "error" and download["code"] == "job-not-done"
         assert (await client.request({"type": "list_jobs"}))["type"] == "job_list"

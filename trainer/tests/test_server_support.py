@@ -228,6 +228,11 @@ for step in range(1, count + 1):
                       "samples_per_second": 1.0, "gpu_memory_gb": None, "eta_seconds": 0.0, "pad": "x" * padding}), flush=True)
     if pause:
         time.sleep(pause)
+if "--oom" in sys.argv:
+    print(json.dumps({"type": "oom", "time": time.time(), "step": count, "message": "CUDA out of memory", "allocated_gb": 70.0,
+                      "reserved_gb": 75.0, "total_gb": 79.6, "batch_size": 4, "max_seq_length": 2048,
+                      "advice": ["halve batch_size"]}), flush=True)
+    sys.exit(1)
 if "--fail" in sys.argv:
     print(json.dumps({"type": "error", "time": time.time(), "code": "dataset", "message": "fake failure"}), flush=True)
     sys.exit(1)

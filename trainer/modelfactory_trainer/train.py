@@ -292,7 +292,15 @@ def _trainer_classes() -> tuple[type, type]:
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.cancel.step = int(state.global_step)
-            if self.cancel.requested.is_set():
+            requested = self.cancel.requested.is_set()
+            if args.world_size > 1 and torch.distributed.is_initialized():
+                # Ranks may see the signal a step apart; agreeing here keeps their collectives in step.
+                flag = torch.tensor([1 if requested else 0], device=args.device)
+                torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+                requested = bool(flag.item())
+                if requested:
+                    self.cancel.requested.set()
+            if requested:
                 control.should_training_stop = True
                 control.should_save = False
                 control.should_evaluate = False

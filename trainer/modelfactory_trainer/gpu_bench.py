@@ -41,9 +41,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -60,22 +61,48 @@ MODELS: dict[str, BenchModel] = {
     "qwen2.5-0.5b": BenchModel(
         "qwen2",
         "Qwen/Qwen2.5-0.5B",
-        dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
-             intermediate_size=4864, vocab_size=151936, max_position_embeddings=32768, rope_theta=1000000.0,
-             rms_norm_eps=1e-6, tie_word_embeddings=True),
+        dict(
+            hidden_size=896,
+            num_hidden_layers=24,
+            num_attention_heads=14,
+            num_key_value_heads=2,
+            intermediate_size=4864,
+            vocab_size=151936,
+            max_position_embeddings=32768,
+            rope_theta=1000000.0,
+            rms_norm_eps=1e-6,
+            tie_word_embeddings=True,
+        ),
     ),
     "llama-8b": BenchModel(
         "llama",
         "meta-llama/Meta-Llama-3-8B",
-        dict(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
-             intermediate_size=14336, vocab_size=128256, max_position_embeddings=8192, rope_theta=500000.0,
-             rms_norm_eps=1e-5, tie_word_embeddings=False),
+        dict(
+            hidden_size=4096,
+            num_hidden_layers=32,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            intermediate_size=14336,
+            vocab_size=128256,
+            max_position_embeddings=8192,
+            rope_theta=500000.0,
+            rms_norm_eps=1e-5,
+            tie_word_embeddings=False,
+        ),
     ),
     "tiny": BenchModel(
         "llama",
         "builtin:tiny-llama",
-        dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-             intermediate_size=176, vocab_size=1024, max_position_embeddings=1024, tie_word_embeddings=False),
+        dict(
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=176,
+            vocab_size=1024,
+            max_position_embeddings=1024,
+            tie_word_embeddings=False,
+        ),
     ),
 }
 
@@ -131,7 +158,9 @@ def lora_config(rank: int) -> Any:
     return LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
 
 
-def build_model(spec: BenchModel, method: str, device: str, quantized_source: Path | None, grad_ckpt: bool, rank: int) -> Any:
+def build_model(
+    spec: BenchModel, method: str, device: str, quantized_source: Path | None, grad_ckpt: bool, rank: int
+) -> Any:
     import torch
     from peft import get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
@@ -142,7 +171,9 @@ def build_model(spec: BenchModel, method: str, device: str, quantized_source: Pa
 
         assert quantized_source is not None
         quantization = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
         model = AutoModelForCausalLM.from_pretrained(
@@ -195,7 +226,9 @@ def run_lean(model: Any, batches: list[Any], steps: int, device: str) -> tuple[l
     return step_seconds, losses
 
 
-def run_peft_trainer(model: Any, batches: list[Any], steps: int, device: str, grad_ckpt: bool, work_dir: Path) -> tuple[list[float], list[float]]:
+def run_peft_trainer(
+    model: Any, batches: list[Any], steps: int, device: str, grad_ckpt: bool, work_dir: Path
+) -> tuple[list[float], list[float]]:
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     rows = [{"input_ids": row.cpu(), "labels": row.cpu()} for batch in batches for row in batch]
@@ -213,7 +246,9 @@ def run_peft_trainer(model: Any, batches: list[Any], steps: int, device: str, gr
             synchronize(device)
             step_seconds.append(time.perf_counter() - self.started)
 
-        def on_log(self, _args: Any, _state: Any, _control: Any, logs: dict[str, Any] | None = None, **_kwargs: Any) -> None:
+        def on_log(
+            self, _args: Any, _state: Any, _control: Any, logs: dict[str, Any] | None = None, **_kwargs: Any
+        ) -> None:
             if logs and "loss" in logs:
                 losses.append(float(logs["loss"]))
 
@@ -244,7 +279,9 @@ def release(device: str) -> None:
         torch.cuda.empty_cache()
 
 
-def language_server_estimate(spec: BenchModel, method: str, args: argparse.Namespace, work_dir: Path) -> dict[str, Any] | str:
+def language_server_estimate(
+    spec: BenchModel, method: str, args: argparse.Namespace, work_dir: Path
+) -> dict[str, Any] | str:
     cli = REPO / "bin" / "modelfactory.js"
     node = shutil.which("node")
     if node is None or not cli.exists() or not (REPO / "dist" / "cli" / "main.js").exists():
@@ -273,18 +310,31 @@ def language_server_estimate(spec: BenchModel, method: str, args: argparse.Names
     ]
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     try:
-        done = subprocess.run([node, str(cli), "estimate", str(config), "--json"], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [node, str(cli), "estimate", str(config), "--json"], capture_output=True, text=True, timeout=120
+        )
         result = json.loads(done.stdout)
         estimate = result["estimate"]
         fixed = int(estimate.get("parts", {}).get("overhead", 0))
-        return {"total_bytes": int(estimate["totalBytes"]), "fixed_overhead_bytes": fixed, "parts": estimate.get("parts", {})}
+        return {
+            "total_bytes": int(estimate["totalBytes"]),
+            "fixed_overhead_bytes": fixed,
+            "parts": estimate.get("parts", {}),
+        }
     except (OSError, ValueError, KeyError, subprocess.TimeoutExpired) as exc:
         return f"estimate unavailable ({type(exc).__name__}: {exc})"[:300]
 
 
 def summarise(
-    variant: str, method: str, step_seconds: list[float], losses: list[float], warmup: int, tokens_per_step: int,
-    flops_token: float, peak_flops: float | None, device: str,
+    variant: str,
+    method: str,
+    step_seconds: list[float],
+    losses: list[float],
+    warmup: int,
+    tokens_per_step: int,
+    flops_token: float,
+    peak_flops: float | None,
+    device: str,
 ) -> dict[str, Any]:
     import torch
 
@@ -339,7 +389,7 @@ def run_benchmark(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
         "params_total": counts["total"],
         "params_flop_counted": counts["flop_counted"],
         "flops_per_token": flops_token,
-        "flop_formula": "6 * N + 12 * n_layers * d_model * seq (N: parameters without the input embedding, with the head)",
+        "flop_formula": "6 * N + 12 * n_layers * d_model * seq (N: parameters less the input embedding, with the head)",
         "seq": args.seq,
         "batch": args.batch,
         "steps": args.steps,
@@ -384,14 +434,20 @@ def run_benchmark(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
                     seconds, losses = run_lean(model, batches, args.steps, device)
                 else:
                     seconds, losses = run_peft_trainer(model, batches, args.steps, device, args.grad_ckpt, work_dir)
-                summary = summarise(variant, method, seconds, losses, warmup, tokens_per_step, flops_token, peak_flops, device)
+                summary = summarise(
+                    variant, method, seconds, losses, warmup, tokens_per_step, flops_token, peak_flops, device
+                )
                 summary["params_trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
                 results[variant] = summary
                 report["runs"].append(summary)
                 say(
                     f"{method} / {variant}: {summary['tokens_per_second']:.1f} tokens/s"
                     + (f", MFU {summary['mfu']:.1%}" if summary["mfu"] is not None else "")
-                    + (f", peak {summary['peak_allocated_bytes'] / 2**30:.2f} GiB" if summary["peak_allocated_bytes"] else "")
+                    + (
+                        f", peak {summary['peak_allocated_bytes'] / 2**30:.2f} GiB"
+                        if summary["peak_allocated_bytes"]
+                        else ""
+                    )
                 )
                 del model
             report["ratios"][method] = {
@@ -416,7 +472,9 @@ def run_benchmark(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m modelfactory_trainer.gpu_bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m modelfactory_trainer.gpu_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", choices=sorted(MODELS), required=True)
     parser.add_argument("--method", choices=["lora", "qlora", "both"], default="both")
@@ -426,7 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=1, help="sequences per step")
     parser.add_argument("--rank", type=int, default=16, help="LoRA rank (alpha = 2 x rank)")
     parser.add_argument("--grad-ckpt", action="store_true", help="gradient checkpointing in both loops")
-    parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's bf16 dense peak, if not in the table")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=None, help="the GPU's bf16 dense peak, if not in the table"
+    )
     parser.add_argument("--json", dest="json_out", default=None, help="write the report here as JSON")
     return parser
 

@@ -24,6 +24,7 @@ Decisions (the server's contract, also in `server.py --help`):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -33,9 +34,10 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .protocol import ProtocolError
 
@@ -129,7 +131,7 @@ class EventLog:
             handle.seek(self._offsets[start])
             chunk = handle.read(end_offset - self._offsets[start])
         result: list[tuple[int, str]] = []
-        for seq, line in zip(range(start, stop), chunk.splitlines()):
+        for seq, line in zip(range(start, stop), chunk.splitlines(), strict=True):
             record = json.loads(line)
             result.append((seq, json.dumps(record["event"], separators=(",", ":"), ensure_ascii=False)))
         return result
@@ -276,7 +278,9 @@ class JobManager:
             where = "/".join(str(part) for part in errors[0].absolute_path) or "(config)"
             raise ProtocolError("bad-config", f"{where}: {errors[0].message}"[:500])
         if config.get("trust_remote_code") and not self.allow_remote_code:
-            raise ProtocolError("bad-config", "trust_remote_code needs the server to be started with --allow-remote-code")
+            raise ProtocolError(
+                "bad-config", "trust_remote_code needs the server to be started with --allow-remote-code"
+            )
 
     def resolve_server_path(self, raw: str) -> Path:
         if not self.data_roots:
@@ -349,7 +353,13 @@ class JobManager:
             listener(seq, text)
 
     def _end(self, job: Job, state: str, reason: str | None, exit_code: int | None, message: str = "") -> None:
-        event: dict[str, Any] = {"type": "ended", "time": time.time(), "state": state, "reason": reason, "exit_code": exit_code}
+        event: dict[str, Any] = {
+            "type": "ended",
+            "time": time.time(),
+            "state": state,
+            "reason": reason,
+            "exit_code": exit_code,
+        }
         if message:
             event["message"] = message
         self._append(job, event)
@@ -505,10 +515,8 @@ class JobManager:
     def _signal(self, job: Job, signum: int) -> None:
         if job.process is None or job.process.returncode is not None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(job.process.pid, signum)
-        except ProcessLookupError:
-            pass
 
     def cancel(self, job: Job, reason: str = "user-cancelled") -> None:
         if job.state == "queued":

@@ -292,7 +292,12 @@ class ClientSession:
         body = request.body
         upload = self.state.uploads.begin(body["name"], body["size"], body["sha256"])
         await self.send(
-            {"type": "upload_ready", "id": request.id, "upload_id": upload.upload_id, "chunk_bytes": self.state.upload_chunk_bytes}
+            {
+                "type": "upload_ready",
+                "id": request.id,
+                "upload_id": upload.upload_id,
+                "chunk_bytes": self.state.upload_chunk_bytes,
+            }
         )
 
     async def _on_upload_chunk(self, request: Request) -> None:
@@ -384,21 +389,40 @@ class ClientSession:
         digests = {path.name: await asyncio.to_thread(sha256_of, path) for path in files}
         reported = (job.done_event or {}).get("sha256")
         if digests["adapter_model.safetensors"] != reported:
-            raise ProtocolError("adapter-corrupt", "adapter_model.safetensors differs from the sha256 the trainer reported")
+            raise ProtocolError(
+                "adapter-corrupt", "adapter_model.safetensors differs from the sha256 the trainer reported"
+            )
         self._spawn(self._stream_adapter(request.id, job.job_id, files, digests))
 
     async def _stream_adapter(self, request_id: str, job_id: str, files: list[Path], digests: dict[str, str]) -> None:
         for path in files:
             size = path.stat().st_size
-            await self.send({"type": "adapter_file", "id": request_id, "job_id": job_id, "name": path.name, "size": size, "sha256": digests[path.name]})
+            await self.send(
+                {
+                    "type": "adapter_file",
+                    "id": request_id,
+                    "job_id": job_id,
+                    "name": path.name,
+                    "size": size,
+                    "sha256": digests[path.name],
+                }
+            )
             with open(path, "rb") as handle:
                 offset = 0
                 while chunk := handle.read(ADAPTER_CHUNK_BYTES):
                     data = base64.b64encode(chunk).decode("ascii")
-                    await self.send({"type": "adapter_chunk", "id": request_id, "name": path.name, "offset": offset, "data": data})
+                    await self.send(
+                        {"type": "adapter_chunk", "id": request_id, "name": path.name, "offset": offset, "data": data}
+                    )
                     offset += len(chunk)
         await self.send(
-            {"type": "adapter_end", "id": request_id, "job_id": job_id, "files": digests, "sha256": digests["adapter_model.safetensors"]}
+            {
+                "type": "adapter_end",
+                "id": request_id,
+                "job_id": job_id,
+                "files": digests,
+                "sha256": digests["adapter_model.safetensors"],
+            }
         )
 
     async def _on_chat(self, request: Request) -> None:
@@ -464,7 +488,10 @@ def make_process_request(token: str | None, allowed_origins: list[str]) -> Any:
     def process_request(connection: Any, request: Any) -> Any:
         if "?" in request.path:
             log("upgrade refused: query string", status=400)
-            return connection.respond(http.HTTPStatus.BAD_REQUEST, "Query strings are not accepted; send the token in the Authorization header.\n")
+            return connection.respond(
+                http.HTTPStatus.BAD_REQUEST,
+                "Query strings are not accepted; send the token in the Authorization header.\n",
+            )
         origin = request.headers.get("Origin")
         if origin is not None and origin not in allowed_origins:
             log("upgrade refused: origin", status=403, origin=origin[:200])
@@ -498,19 +525,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed as the first stdout line)")
-    parser.add_argument("--state-dir", default=os.path.join(os.path.expanduser("~"), ".cache", "modelfactory", "server"))
+    parser.add_argument(
+        "--state-dir", default=os.path.join(os.path.expanduser("~"), ".cache", "modelfactory", "server")
+    )
     parser.add_argument("--token-file", help="a file holding the bearer token")
     parser.add_argument("--tls-cert", help="PEM certificate chain (serves wss://)")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
-    parser.add_argument("--allow-insecure-remote", action="store_true", help="start without a token, or off loopback without TLS")
-    parser.add_argument("--allow-origin", action="append", default=[], help="an Origin header value to accept (repeatable)")
-    parser.add_argument("--data-root", action="append", default=[], help="a folder whose files may be named as datasets (repeatable; default: uploads only)")
+    parser.add_argument(
+        "--allow-insecure-remote", action="store_true", help="start without a token, or off loopback without TLS"
+    )
+    parser.add_argument(
+        "--allow-origin", action="append", default=[], help="an Origin header value to accept (repeatable)"
+    )
+    parser.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        help="a folder whose files may be named as datasets (repeatable; default: uploads only)",
+    )
     parser.add_argument("--allow-remote-code", action="store_true", help="accept configs with trust_remote_code: true")
     parser.add_argument("--max-message-bytes", type=int, default=1 << 20, help="larger client messages close with 1009")
-    parser.add_argument("--max-upload-bytes", type=int, default=4 << 30, help="per upload, and for all staged uploads together")
+    parser.add_argument(
+        "--max-upload-bytes", type=int, default=4 << 30, help="per upload, and for all staged uploads together"
+    )
     parser.add_argument("--client-buffer-bytes", type=int, default=16 << 20, help="outgoing buffer per connection")
-    parser.add_argument("--ping-interval", type=float, default=20.0, help="seconds between pings; also the pong timeout")
-    parser.add_argument("--cancel-grace", type=float, default=30.0, help="seconds between SIGTERM and SIGKILL on cancel")
+    parser.add_argument(
+        "--ping-interval", type=float, default=20.0, help="seconds between pings; also the pong timeout"
+    )
+    parser.add_argument(
+        "--cancel-grace", type=float, default=30.0, help="seconds between SIGTERM and SIGKILL on cancel"
+    )
     return parser
 
 

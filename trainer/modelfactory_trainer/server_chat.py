@@ -12,8 +12,9 @@ import itertools
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ChatSink = Callable[[dict[str, Any]], None]
 """Receives the worker's frames for one request, renamed to protocol frames (chat_token, chat_done, chat_error)."""
@@ -85,7 +86,9 @@ class ChatWorker:
         self._log("chat worker exited", pid=process.pid, exit_code=code)
         orphans, self._pending = self._pending, {}
         for sink in orphans.values():
-            sink({"type": "chat_error", "code": "worker-crashed", "message": f"the chat worker exited with code {code}"})
+            sink(
+                {"type": "chat_error", "code": "worker-crashed", "message": f"the chat worker exited with code {code}"}
+            )
 
     async def generate(self, request: dict[str, Any], sink: ChatSink) -> str:
         """Send one generate request (the chat-worker's shape, without id); returns the id it runs under."""
@@ -98,7 +101,9 @@ class ChatWorker:
             await process.stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             self._pending.pop(internal_id, None)
-            sink({"type": "chat_error", "code": "worker-crashed", "message": "the chat worker is not accepting requests"})
+            sink(
+                {"type": "chat_error", "code": "worker-crashed", "message": "the chat worker is not accepting requests"}
+            )
         return internal_id
 
     async def cancel(self, internal_id: str) -> None:

@@ -77,7 +77,9 @@ class UploadStore:
         self._drop_stale()
         clean_name = sanitise_name(name)
         if len(self._uploads) >= MAX_STAGED_UPLOADS:
-            raise ProtocolError("upload-too-large", f"{MAX_STAGED_UPLOADS} uploads are already being staged; finish or abandon one")
+            raise ProtocolError(
+                "upload-too-large", f"{MAX_STAGED_UPLOADS} uploads are already being staged; finish or abandon one"
+            )
         staged = sum(upload.size for upload in self._uploads.values())
         if size > self.max_upload_bytes or staged + size > self.max_upload_bytes:
             raise ProtocolError(
@@ -103,7 +105,9 @@ class UploadStore:
             raise ProtocolError("bad-message", "upload_chunk data is not valid base64") from None
         if upload.received + len(data) > upload.size:
             self.discard(upload_id)
-            raise ProtocolError("upload-too-large", "more bytes than the size announced in upload_begin; upload dropped")
+            raise ProtocolError(
+                "upload-too-large", "more bytes than the size announced in upload_begin; upload dropped"
+            )
         with open(upload.path, "ab") as handle:
             handle.write(data)
         upload.hasher.update(data)
@@ -116,7 +120,9 @@ class UploadStore:
             raise ProtocolError("upload-incomplete", f"received {upload.received} of {upload.size} bytes")
         if upload.hasher.hexdigest() != upload.sha256:
             self.discard(upload_id)
-            raise ProtocolError("upload-mismatch", "the sha256 of the received bytes differs from upload_begin's; upload dropped")
+            raise ProtocolError(
+                "upload-mismatch", "the sha256 of the received bytes differs from upload_begin's; upload dropped"
+            )
         upload.finished = True
         return upload
 

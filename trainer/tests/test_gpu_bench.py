@@ -37,8 +37,21 @@ def test_peak_table_tells_h100_variants_apart() -> None:
 
 def test_the_benchmark_runs_end_to_end_on_cpu_with_tiny(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    argv = [sys.executable, "-m", "modelfactory_trainer.gpu_bench", "--model", "tiny", "--steps", "2", "--seq", "32",
-            "--batch", "2", "--json", str(out)]
+    argv = [
+        sys.executable,
+        "-m",
+        "modelfactory_trainer.gpu_bench",
+        "--model",
+        "tiny",
+        "--steps",
+        "2",
+        "--seq",
+        "32",
+        "--batch",
+        "2",
+        "--json",
+        str(out),
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=TRAINER_ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -51,7 +64,9 @@ def test_the_benchmark_runs_end_to_end_on_cpu_with_tiny(tmp_path: Path) -> None:
         assert run["tokens_per_second"] > 0 and run["steps_timed"] == 1
         assert math.isfinite(run["loss_first"]) and run["params_trainable"] > 0
     ratio = report["ratios"]["lora"]["lean_over_peft_trainer_tokens_per_second"]
-    assert math.isclose(ratio, runs[("lora", "lean")]["tokens_per_second"] / runs[("lora", "peft_trainer")]["tokens_per_second"])
+    assert math.isclose(
+        ratio, runs[("lora", "lean")]["tokens_per_second"] / runs[("lora", "peft_trainer")]["tokens_per_second"]
+    )
     assert runs[("lora", "lean")]["params_trainable"] == runs[("lora", "peft_trainer")]["params_trainable"]
     if report["device"] == "cpu":
         assert runs[("lora", "lean")]["mfu"] is None and runs[("lora", "lean")]["peak_allocated_bytes"] is None

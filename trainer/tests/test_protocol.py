@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft7Validator
-
 from modelfactory_trainer.protocol import (
     PROTOCOL_VERSION,
     ProtocolError,
@@ -43,34 +42,85 @@ CLIENT_EXAMPLES: dict[str, dict[str, Any]] = {
         "adapter_job_id": None,
         "messages": [{"role": "user", "content": "hi"}],
         "system": None,
-        "params": {"max_new_tokens": 4, "temperature": 0.7, "top_p": 0.9, "top_k": 40, "repetition_penalty": 1.1, "seed": None, "stop": ["\n"]},
+        "params": {
+            "max_new_tokens": 4,
+            "temperature": 0.7,
+            "top_p": 0.9,
+            "top_k": 40,
+            "repetition_penalty": 1.1,
+            "seed": None,
+            "stop": ["\n"],
+        },
     },
     "chat_cancel": {"chat_id": "c1"},
 }
 
 SERVER_EXAMPLES: dict[str, dict[str, Any]] = {
-    "welcome": {"id": "1", "server": "modelfactory-trainer", "server_version": "0.1.0", "protocol": 1,
-                "limits": {"max_message_bytes": 1, "max_upload_bytes": 1, "upload_chunk_bytes": 1, "adapter_chunk_bytes": 1}},
-    "health_report": {"id": "1", "versions": {"python": "3.11", "torch": "2", "transformers": "5", "peft": "0.2", "bitsandbytes": None,
-                                              "modelfactory_trainer": "0.1"},
-                      "cuda": {"available": True, "version": "12.8"},
-                      "gpus": [{"index": 0, "name": "H100", "free_gb": 70.5, "total_gb": 79.6}],
-                      "jobs": {"queued": 0, "running": None}},
+    "welcome": {
+        "id": "1",
+        "server": "modelfactory-trainer",
+        "server_version": "0.1.0",
+        "protocol": 1,
+        "limits": {"max_message_bytes": 1, "max_upload_bytes": 1, "upload_chunk_bytes": 1, "adapter_chunk_bytes": 1},
+    },
+    "health_report": {
+        "id": "1",
+        "versions": {
+            "python": "3.11",
+            "torch": "2",
+            "transformers": "5",
+            "peft": "0.2",
+            "bitsandbytes": None,
+            "modelfactory_trainer": "0.1",
+        },
+        "cuda": {"available": True, "version": "12.8"},
+        "gpus": [{"index": 0, "name": "H100", "free_gb": 70.5, "total_gb": 79.6}],
+        "jobs": {"queued": 0, "running": None},
+    },
     "upload_ready": {"id": "1", "upload_id": UPLOAD, "chunk_bytes": 1024},
     "upload_ack": {"id": "1", "upload_id": UPLOAD, "received": 10},
     "upload_done": {"id": "1", "upload_id": UPLOAD, "name": "a.jsonl", "size": 10, "sha256": SHA},
-    "submitted": {"id": "1", "job": {"job_id": "j1", "state": "queued", "reason": None, "created": 1.0, "name": "n",
-                                     "base_model": "b", "method": "lora", "last_seq": 0}},
+    "submitted": {
+        "id": "1",
+        "job": {
+            "job_id": "j1",
+            "state": "queued",
+            "reason": None,
+            "created": 1.0,
+            "name": "n",
+            "base_model": "b",
+            "method": "lora",
+            "last_seq": 0,
+        },
+    },
     "job_list": {"id": "1", "jobs": []},
-    "watching": {"id": "1", "from_seq": 0, "job": {"job_id": "j1", "state": "done", "reason": None, "created": 1.0, "name": "n",
-                                                   "base_model": "b", "method": "lora", "last_seq": 9}},
+    "watching": {
+        "id": "1",
+        "from_seq": 0,
+        "job": {
+            "job_id": "j1",
+            "state": "done",
+            "reason": None,
+            "created": 1.0,
+            "name": "n",
+            "base_model": "b",
+            "method": "lora",
+            "last_seq": 9,
+        },
+    },
     "event": {"job_id": "j1", "seq": 4, "event": {"type": "log", "time": 1.0, "step": 1, "loss": 2.0}},
     "ack": {"id": "1", "job_id": "j1", "state": "cancelled"},
     "adapter_file": {"id": "1", "job_id": "j1", "name": "adapter_model.safetensors", "size": 3, "sha256": SHA},
     "adapter_chunk": {"id": "1", "name": "adapter_model.safetensors", "offset": 0, "data": "AAAA"},
     "adapter_end": {"id": "1", "job_id": "j1", "files": {"adapter_model.safetensors": SHA}, "sha256": SHA},
     "chat_token": {"id": "c1", "text": "Hel"},
-    "chat_done": {"id": "c1", "tokens": 3, "time_to_first_token_ms": 12.5, "tokens_per_second": 40.0, "finish_reason": "stop"},
+    "chat_done": {
+        "id": "c1",
+        "tokens": 3,
+        "time_to_first_token_ms": 12.5,
+        "tokens_per_second": 40.0,
+        "finish_reason": "stop",
+    },
     "chat_error": {"id": "c1", "code": "model", "message": "no such model"},
     "error": {"id": None, "code": "bad-json", "message": "not JSON"},
 }
@@ -86,7 +136,10 @@ def test_every_type_has_an_example_and_the_union_picks_exactly_one_definition() 
     assert sorted(CLIENT_EXAMPLES) == client_types()
     assert sorted(SERVER_EXAMPLES) == server_types()
     schema = load_schema()
-    for side, examples, prefix in (("clientMessage", CLIENT_EXAMPLES, "client_"), ("serverMessage", SERVER_EXAMPLES, "server_")):
+    for side, examples, prefix in (
+        ("clientMessage", CLIENT_EXAMPLES, "client_"),
+        ("serverMessage", SERVER_EXAMPLES, "server_"),
+    ):
         union = Draft7Validator({"$ref": f"#/definitions/{side}", "definitions": schema["definitions"]})
         for message_type, body in examples.items():
             frame = {"type": message_type, **({"id": "r1"} if prefix == "client_" else {}), **body}
@@ -113,13 +166,34 @@ def test_client_frames_parse_into_requests() -> None:
         ('{"type": "health", "id": ""}', "bad-message", None),
         ('{"type": "watch", "id": "x", "job_id": "a/b", "from_seq": 0}', "bad-message", "x"),
         ('{"type": "watch", "id": "x", "job_id": "a", "from_seq": -1}', "bad-message", "x"),
-        ('{"type": "upload_begin", "id": "x", "name": ".hidden", "size": 1, "sha256": "' + SHA + '"}', "bad-message", "x"),
-        ('{"type": "upload_chunk", "id": "x", "upload_id": "' + UPLOAD + '", "offset": 0, "data": "not base64!"}', "bad-message", "x"),
-        ('{"type": "submit", "id": "x", "config_yaml": "a: 1", "dataset": {"path": "/x", "upload_id": "' + UPLOAD + '"}}', "bad-message", "x"),
-        ('{"type": "chat", "id": "x", "base": "b", "adapter_job_id": null, "messages": [{"role": "tool", "content": ""}]}', "bad-message", "x"),
+        (
+            '{"type": "upload_begin", "id": "x", "name": ".hidden", "size": 1, "sha256": "' + SHA + '"}',
+            "bad-message",
+            "x",
+        ),
+        (
+            '{"type": "upload_chunk", "id": "x", "upload_id": "' + UPLOAD + '", "offset": 0, "data": "not base64!"}',
+            "bad-message",
+            "x",
+        ),
+        (
+            '{"type": "submit", "id": "x", "config_yaml": "a: 1", "dataset": {"path": "/x", "upload_id": "'
+            + UPLOAD
+            + '"}}',
+            "bad-message",
+            "x",
+        ),
+        (
+            '{"type": "chat", "id": "x", "base": "b", "adapter_job_id": null, '
+            '"messages": [{"role": "tool", "content": ""}]}',
+            "bad-message",
+            "x",
+        ),
     ],
 )
-def test_bad_frames_are_refused_with_a_code_and_the_id_when_usable(text: str, code: str, request_id: str | None) -> None:
+def test_bad_frames_are_refused_with_a_code_and_the_id_when_usable(
+    text: str, code: str, request_id: str | None
+) -> None:
     with pytest.raises(ProtocolError) as refused:
         parse_client_frame(text)
     assert refused.value.code == code
@@ -156,13 +230,17 @@ ajv.addSchema(schema);
 const client = ajv.getSchema(schema.$id + '#/definitions/clientMessage');
 const server = ajv.getSchema(schema.$id + '#/definitions/serverMessage');
 const ok = client({ type: 'watch', id: '1', job_id: 'j1', from_seq: 0 }) && !client({ type: 'watch', id: '1' })
-  && server({ type: 'event', job_id: 'j1', seq: 0, event: { type: 'ended', time: 1, state: 'done', reason: null, exit_code: 0 } })
+  && server({ type: 'event', job_id: 'j1', seq: 0,
+              event: { type: 'ended', time: 1, state: 'done', reason: null, exit_code: 0 } })
   && !server({ type: 'event', job_id: 'j1', seq: 0, event: { type: 'ended', time: 1 } });
 process.stdout.write(ok ? 'ok' : 'mismatch');
 """
     done = subprocess.run(
         [node, "-e", script, str(REPO / "schemas" / "trainer-protocol.schema.json")],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok"

@@ -12,14 +12,13 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from test_server_support import TOKEN, TRAINER_ROOT, Client, ServerProcess, connected, open_client
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-
-from test_server_support import TOKEN, TRAINER_ROOT, Client, ServerProcess, connected, open_client
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +122,33 @@ MALFORMED: list[tuple[str, str, str | None]] = [
     ('{"type": "watch", "id": "m5", "job_id": "nosuchjob", "from_seq": 0}', "unknown-job", "m5"),
     ('{"type": "cancel", "id": "m6", "job_id": "nosuchjob"}', "unknown-job", "m6"),
     ('{"type": "list_jobs", "id": "m7", "extra": true}', "bad-message", "m7"),
-    ('{"type": "upload_begin", "id": "m8", "name": "../../x.jsonl", "size": 1, "sha256": "' + "0" * 64 + '"}', "bad-message", "m8"),
-    ('{"type": "upload_begin", "id": "m9", "name": "a..jsonl", "size": 1, "sha256": "' + "0" * 64 + '"}', "bad-message", "m9"),
-    ('{"type": "upload_begin", "id": "m10", "name": "big.jsonl", "size": 99999999999999, "sha256": "' + "0" * 64 + '"}', "upload-too-large", "m10"),
-    ('{"type": "upload_chunk", "id": "m11", "upload_id": "' + "a" * 32 + '", "offset": 0, "data": ""}', "unknown-upload", "m11"),
-    ('{"type": "submit", "id": "m12", "config_yaml": "base_model: x", "dataset": {"path": "/etc/passwd"}}', "path-not-allowed", "m12"),
+    (
+        '{"type": "upload_begin", "id": "m8", "name": "../../x.jsonl", "size": 1, "sha256": "' + "0" * 64 + '"}',
+        "bad-message",
+        "m8",
+    ),
+    (
+        '{"type": "upload_begin", "id": "m9", "name": "a..jsonl", "size": 1, "sha256": "' + "0" * 64 + '"}',
+        "bad-message",
+        "m9",
+    ),
+    (
+        '{"type": "upload_begin", "id": "m10", "name": "big.jsonl", "size": 99999999999999, "sha256": "'
+        + "0" * 64
+        + '"}',
+        "upload-too-large",
+        "m10",
+    ),
+    (
+        '{"type": "upload_chunk", "id": "m11", "upload_id": "' + "a" * 32 + '", "offset": 0, "data": ""}',
+        "unknown-upload",
+        "m11",
+    ),
+    (
+        '{"type": "submit", "id": "m12", "config_yaml": "base_model: x", "dataset": {"path": "/etc/passwd"}}',
+        "path-not-allowed",
+        "m12",
+    ),
     ('{"type": "download_adapter", "id": "m13", "job_id": "nosuchjob"}', "unknown-job", "m13"),
 ]
 
@@ -155,13 +176,20 @@ def test_uploads_check_offsets_and_sha256(server: ServerProcess) -> None:
         client = await connected(server)
         try:
             data = b'{"text": "hello"}\n' * 10
-            begin = await client.request({"type": "upload_begin", "name": "a.jsonl", "size": len(data), "sha256": "f" * 64})
+            begin = await client.request(
+                {"type": "upload_begin", "name": "a.jsonl", "size": len(data), "sha256": "f" * 64}
+            )
             upload_id = begin["upload_id"]
             wrong = await client.request(
                 {"type": "upload_chunk", "upload_id": upload_id, "offset": 5, "data": base64.b64encode(data).decode()}
             )
             assert wrong["type"] == "error" and wrong["code"] == "upload-offset"
-            chunk = {"type": "upload_chunk", "upload_id": upload_id, "offset": 0, "data": base64.b64encode(data).decode()}
+            chunk = {
+                "type": "upload_chunk",
+                "upload_id": upload_id,
+                "offset": 0,
+                "data": base64.b64encode(data).decode(),
+            }
             assert (await client.request(chunk))["received"] == len(data)
             mismatch = await client.request({"type": "upload_end", "upload_id": upload_id})
             assert mismatch["type"] == "error" and mismatch["code"] == "upload-mismatch"
@@ -199,7 +227,17 @@ def start_refused(tmp_path: Path, *args: str, token: str | None = TOKEN) -> tupl
     env.pop("MODELFACTORY_TOKEN", None)
     if token is not None:
         env["MODELFACTORY_TOKEN"] = token
-    argv = [sys.executable, "-m", "modelfactory_trainer", "serve", "--port", "0", "--state-dir", str(tmp_path / "s"), *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "modelfactory_trainer",
+        "serve",
+        "--port",
+        "0",
+        "--state-dir",
+        str(tmp_path / "s"),
+        *args,
+    ]
     done = subprocess.run(argv, env=env, cwd=TRAINER_ROOT, capture_output=True, timeout=60)
     return done.returncode, done.stderr.decode()
 
@@ -254,7 +292,12 @@ def test_every_client_message_type_has_a_handler() -> None:
 
     missing = [name for name in client_types() if not hasattr(ClientSession, f"_on_{name}")]
     assert missing == []
-    assert json.loads((TRAINER_ROOT.parent / "schemas" / "trainer-protocol.schema.json").read_text())["definitions"]["protocolVersion"]["const"] == 1
+    assert (
+        json.loads((TRAINER_ROOT.parent / "schemas" / "trainer-protocol.schema.json").read_text())["definitions"][
+            "protocolVersion"
+        ]["const"]
+        == 1
+    )
 
 
 def test_tls_serves_wss(tmp_path: Path) -> None:
@@ -263,15 +306,35 @@ def test_tls_serves_wss(tmp_path: Path) -> None:
         pytest.skip("openssl is not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
 
     async def scenario(port: int) -> None:
         context = ssl.create_default_context(cafile=str(cert))
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        async with connect(f"wss://127.0.0.1:{port}/", ssl=context, additional_headers=headers, open_timeout=30) as connection:
+        async with connect(
+            f"wss://127.0.0.1:{port}/", ssl=context, additional_headers=headers, open_timeout=30
+        ) as connection:
             assert (await Client(connection).request({"type": "hello"}))["type"] == "welcome"
 
     with ServerProcess(tmp_path / "s", "--tls-cert", str(cert), "--tls-key", str(key)) as server:

@@ -10,11 +10,11 @@ import os
 import random
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 from test_server_support import Client, ServerProcess, connected, event_seqs, messages_dataset, open_client, tiny_config
 
 
@@ -42,7 +42,9 @@ def finished_job(server: ServerProcess) -> dict[str, Any]:
     return asyncio.run(scenario())
 
 
-def test_a_submitted_job_with_an_uploaded_dataset_runs_to_done(server: ServerProcess, finished_job: dict[str, Any]) -> None:
+def test_a_submitted_job_with_an_uploaded_dataset_runs_to_done(
+    server: ServerProcess, finished_job: dict[str, Any]
+) -> None:
     frames = finished_job["frames"]
     kinds = [frame["event"]["type"] for frame in frames]
     assert kinds[:3] == ["queued", "launched", "start"]
@@ -58,7 +60,9 @@ def test_a_submitted_job_with_an_uploaded_dataset_runs_to_done(server: ServerPro
     assert start["model"] == "builtin:tiny-llama" and start["train_records"] + start["eval_records"] == 24
 
 
-def test_the_adapter_download_verifies_and_equals_the_files_on_disk(server: ServerProcess, finished_job: dict[str, Any]) -> None:
+def test_the_adapter_download_verifies_and_equals_the_files_on_disk(
+    server: ServerProcess, finished_job: dict[str, Any]
+) -> None:
     async def scenario() -> tuple[dict[str, bytes], dict[str, str], dict[str, Any]]:
         client = await connected(server)
         request_id = await client.send({"type": "download_adapter", "job_id": finished_job["job_id"]})
@@ -95,7 +99,9 @@ def test_the_adapter_download_verifies_and_equals_the_files_on_disk(server: Serv
         assert digests[name] == hashlib.sha256(data).hexdigest()
 
 
-def test_100_random_disconnects_while_replaying_a_finished_job(server: ServerProcess, finished_job: dict[str, Any]) -> None:
+def test_100_random_disconnects_while_replaying_a_finished_job(
+    server: ServerProcess, finished_job: dict[str, Any]
+) -> None:
     expected = finished_job["frames"]
     rng = random.Random(99)
 
@@ -125,7 +131,7 @@ def test_100_random_disconnects_while_replaying_a_finished_job(server: ServerPro
 def test_a_job_with_a_bad_dataset_fails_and_the_server_stays_up(server: ServerProcess) -> None:
     async def scenario() -> dict[str, Any]:
         client = await connected(server)
-        job = await client.submit_upload(tiny_config(), b"this is not json\n{\"half\": \n", name="broken.jsonl")
+        job = await client.submit_upload(tiny_config(), b'this is not json\n{"half": \n', name="broken.jsonl")
         frames = await client.watch_to_end(job["job_id"], timeout=240)
         listed = await client.list_jobs()
         await client.connection.close()
@@ -171,12 +177,27 @@ def test_cancel_a_running_real_job(server: ServerProcess) -> None:
 
 
 def test_chat_streams_tokens_from_the_base_and_the_adapter(server: ServerProcess, finished_job: dict[str, Any]) -> None:
-    params = {"max_new_tokens": 8, "temperature": 0.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0, "seed": 1, "stop": []}
+    params = {
+        "max_new_tokens": 8,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "top_k": 0,
+        "repetition_penalty": 1.0,
+        "seed": 1,
+        "stop": [],
+    }
     messages = [{"role": "user", "content": "What is 2 plus 2?"}]
 
     async def chat(client: Client, adapter_job_id: str | None, base: str | None) -> tuple[list[str], dict[str, Any]]:
         request_id = await client.send(
-            {"type": "chat", "base": base, "adapter_job_id": adapter_job_id, "messages": messages, "system": None, "params": params}
+            {
+                "type": "chat",
+                "base": base,
+                "adapter_job_id": adapter_job_id,
+                "messages": messages,
+                "system": None,
+                "params": params,
+            }
         )
         tokens: list[str] = []
         while True:
@@ -197,7 +218,14 @@ def test_chat_streams_tokens_from_the_base_and_the_adapter(server: ServerProcess
             assert done["tokens"] >= len(tokens) >= 1
             assert done["time_to_first_token_ms"] >= 0
         refused = await client.request(
-            {"type": "chat", "base": None, "adapter_job_id": "nosuchjob", "messages": messages, "system": None, "params": params}
+            {
+                "type": "chat",
+                "base": None,
+                "adapter_job_id": "nosuchjob",
+                "messages": messages,
+                "system": None,
+                "params": params,
+            }
         )
         assert refused["type"] == "error" and refused["code"] == "unknown-job"
         await client.connection.close()
@@ -208,13 +236,27 @@ def test_chat_streams_tokens_from_the_base_and_the_adapter(server: ServerProcess
 
 
 def test_chat_cancel_stops_a_long_reply(server: ServerProcess) -> None:
-    params = {"max_new_tokens": 2000, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0, "seed": 3, "stop": []}
+    params = {
+        "max_new_tokens": 2000,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "top_k": 0,
+        "repetition_penalty": 1.0,
+        "seed": 3,
+        "stop": [],
+    }
 
     async def scenario() -> tuple[int, dict[str, Any]]:
         client = await connected(server)
         chat_id = await client.send(
-            {"type": "chat", "base": "builtin:tiny-llama", "adapter_job_id": None,
-             "messages": [{"role": "user", "content": "Tell a long story."}], "system": "Be verbose.", "params": params}
+            {
+                "type": "chat",
+                "base": "builtin:tiny-llama",
+                "adapter_job_id": None,
+                "messages": [{"role": "user", "content": "Tell a long story."}],
+                "system": "Be verbose.",
+                "params": params,
+            }
         )
         cancelled = False
         while True:
@@ -224,7 +266,9 @@ def test_chat_cancel_stops_a_long_reply(server: ServerProcess) -> None:
                 ack = await client.request({"type": "chat_cancel", "chat_id": chat_id})
                 assert ack["type"] == "ack"
                 # Frames of the chat that came while waiting for the ack were kept in client.frames.
-                frame = next((kept for kept in client.frames if kept.get("id") == chat_id and kept["type"] == "chat_done"), frame)
+                frame = next(
+                    (kept for kept in client.frames if kept.get("id") == chat_id and kept["type"] == "chat_done"), frame
+                )
             if frame["type"] == "chat_done":
                 await client.connection.close()
                 tokens = sum(1 for kept in client.frames if kept.get("id") == chat_id and kept["type"] == "chat_token")
@@ -241,7 +285,15 @@ def test_a_dead_chat_worker_is_started_again_by_the_next_chat(server: ServerProc
     started = [json.loads(line) for line in server.stderr_text().splitlines() if '"chat worker started"' in line]
     assert started, "an earlier chat started the worker"
     os.kill(started[-1]["pid"], signal.SIGKILL)
-    params = {"max_new_tokens": 4, "temperature": 0.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0, "seed": 1, "stop": []}
+    params = {
+        "max_new_tokens": 4,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "top_k": 0,
+        "repetition_penalty": 1.0,
+        "seed": 1,
+        "stop": [],
+    }
 
     async def scenario() -> dict[str, Any]:
         client = await connected(server)
@@ -250,8 +302,14 @@ def test_a_dead_chat_worker_is_started_again_by_the_next_chat(server: ServerProc
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
         request_id = await client.send(
-            {"type": "chat", "base": "builtin:tiny-llama", "adapter_job_id": None,
-             "messages": [{"role": "user", "content": "hi"}], "system": None, "params": params}
+            {
+                "type": "chat",
+                "base": "builtin:tiny-llama",
+                "adapter_job_id": None,
+                "messages": [{"role": "user", "content": "hi"}],
+                "system": None,
+                "params": params,
+            }
         )
         while True:
             frame = await client.reply(request_id, timeout=240)
@@ -264,7 +322,9 @@ def test_a_dead_chat_worker_is_started_again_by_the_next_chat(server: ServerProc
     assert server.stderr_text().count('"chat worker started"') == len(started) + 1
 
 
-def test_a_restarted_server_keeps_history_and_replays_everything(server: ServerProcess, finished_job: dict[str, Any]) -> None:
+def test_a_restarted_server_keeps_history_and_replays_everything(
+    server: ServerProcess, finished_job: dict[str, Any]
+) -> None:
     async def snapshot(running: ServerProcess) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
         client = await connected(running)
         listed = await client.list_jobs()

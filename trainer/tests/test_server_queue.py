@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from test_server_support import (
     Client,
     RawWebSocket,
@@ -40,7 +39,7 @@ def test_jobs_run_one_at_a_time_in_submission_order(tmp_path: Path) -> None:
         client = await connected(server)
         jobs = [await client.submit_upload(tiny_config(), messages_dataset(4)) for _ in range(3)]
         ended = [await client.watch_to_end(job["job_id"]) for job in jobs]
-        for earlier, later in zip(ended, ended[1:]):
+        for earlier, later in zip(ended, ended[1:], strict=False):
             earlier_end = earlier[-1]["event"]["time"]
             later_launch = next(frame["event"]["time"] for frame in later if frame["event"]["type"] == "launched")
             assert later_launch >= earlier_end
@@ -165,7 +164,9 @@ def test_cancel_queued_and_running_jobs_and_kill_after_the_grace_period(tmp_path
 
 
 @pytest.mark.parametrize(("flag", "reason"), [("--fail", "dataset"), ("--oom", "oom")])
-def test_a_failing_trainer_ends_failed_with_its_reason_and_the_server_stays_up(tmp_path: Path, flag: str, reason: str) -> None:
+def test_a_failing_trainer_ends_failed_with_its_reason_and_the_server_stays_up(
+    tmp_path: Path, flag: str, reason: str
+) -> None:
     env = fake_trainer_env(tmp_path, 2, 0.0, 0, flag)
 
     async def scenario(server: ServerProcess) -> None:

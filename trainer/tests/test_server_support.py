@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-
 from modelfactory_trainer.protocol import server_frame_problem
+from websockets.asyncio.client import ClientConnection, connect
 
 TOKEN = "test-token-" + "0123456789abcdef" * 2
 TRAINER_ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +63,9 @@ def messages_dataset(records: int = 24) -> bytes:
 class ServerProcess:
     """`python -m modelfactory_trainer serve` as a child; the port is its first stdout line."""
 
-    def __init__(self, state_dir: Path, *extra_args: str, env: dict[str, str] | None = None, token: str | None = TOKEN) -> None:
+    def __init__(
+        self, state_dir: Path, *extra_args: str, env: dict[str, str] | None = None, token: str | None = TOKEN
+    ) -> None:
         self.state_dir = state_dir
         self.extra_args = list(extra_args)
         self.env = dict(os.environ)
@@ -77,14 +78,26 @@ class ServerProcess:
         self.stderr_path = state_dir.parent / f"{state_dir.name}-server-{time.monotonic_ns()}.log"
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "modelfactory_trainer", "serve", "--host", "127.0.0.1", "--port", "0",
-                "--state-dir", str(self.state_dir), *self.extra_args]
+        return [
+            sys.executable,
+            "-m",
+            "modelfactory_trainer",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--state-dir",
+            str(self.state_dir),
+            *self.extra_args,
+        ]
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        stderr = open(self.stderr_path, "ab")
-        self.process = subprocess.Popen(self.argv(), stdout=subprocess.PIPE, stderr=stderr, env=self.env, cwd=TRAINER_ROOT)
-        stderr.close()
+        with open(self.stderr_path, "ab") as stderr:
+            self.process = subprocess.Popen(
+                self.argv(), stdout=subprocess.PIPE, stderr=stderr, env=self.env, cwd=TRAINER_ROOT
+            )
         assert self.process.stdout is not None
         first_line = self.process.stdout.readline().decode().strip()
         if not first_line.isdigit():
@@ -117,7 +130,7 @@ class ServerProcess:
             self.process.stdout.close()
         return self.process.returncode
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
@@ -210,7 +223,7 @@ async def connected(server: ServerProcess, **kwargs: Any) -> Client:
     return Client(await open_client(server, **kwargs))
 
 
-FAKE_TRAINER = r'''
+FAKE_TRAINER = r"""
 import json, signal, sys, time
 count = int(sys.argv[1]); pause = float(sys.argv[2]); padding = int(sys.argv[3])
 step = 0
@@ -223,22 +236,24 @@ print(json.dumps({"type": "start", "time": time.time(), "model": "fake", "method
                   "trainable_params": 1, "total_params": 2, "output_dir": "output", "resumed_from": None}), flush=True)
 print("a stray line that is not JSON", flush=True)
 for step in range(1, count + 1):
-    print(json.dumps({"type": "log", "time": time.time(), "step": step, "total_steps": count, "epoch": step / count,
-                      "loss": 1.0 / step, "learning_rate": 1e-4, "grad_norm": None, "tokens_per_second": 1.0,
-                      "samples_per_second": 1.0, "gpu_memory_gb": None, "eta_seconds": 0.0, "pad": "x" * padding}), flush=True)
+    event = {"type": "log", "time": time.time(), "step": step, "total_steps": count, "epoch": step / count,
+             "loss": 1.0 / step, "learning_rate": 1e-4, "grad_norm": None, "tokens_per_second": 1.0,
+             "samples_per_second": 1.0, "gpu_memory_gb": None, "eta_seconds": 0.0, "pad": "x" * padding}
+    print(json.dumps(event), flush=True)
     if pause:
         time.sleep(pause)
 if "--oom" in sys.argv:
-    print(json.dumps({"type": "oom", "time": time.time(), "step": count, "message": "CUDA out of memory", "allocated_gb": 70.0,
-                      "reserved_gb": 75.0, "total_gb": 79.6, "batch_size": 4, "max_seq_length": 2048,
-                      "advice": ["halve batch_size"]}), flush=True)
+    event = {"type": "oom", "time": time.time(), "step": count, "message": "CUDA out of memory",
+             "allocated_gb": 70.0, "reserved_gb": 75.0, "total_gb": 79.6, "batch_size": 4, "max_seq_length": 2048,
+             "advice": ["halve batch_size"]}
+    print(json.dumps(event), flush=True)
     sys.exit(1)
 if "--fail" in sys.argv:
     print(json.dumps({"type": "error", "time": time.time(), "code": "dataset", "message": "fake failure"}), flush=True)
     sys.exit(1)
 print(json.dumps({"type": "done", "time": time.time(), "adapter_dir": "output/adapter", "sha256": "0" * 64, "files": {},
                   "train_loss": 1.0, "eval_loss": None, "runtime_seconds": 0.1, "steps": count}), flush=True)
-'''
+"""
 
 
 def fake_trainer_env(folder: Path, count: int, pause: float, padding: int = 0, *flags: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ scaler and RNG state are written as safetensors + JSON, and training_args.bin is
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import signal
 import sys
@@ -288,7 +289,13 @@ def _trainer_classes() -> tuple[type, type]:
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self._begin_time = self._mark_time = time.time()
             self._begin_step = state.global_step
-            self.events.emit("start", total_steps=int(state.max_steps), epochs=float(args.num_train_epochs), **self.start_fields)
+            epochs = float(args.num_train_epochs)
+            if args.max_steps > 0:
+                # A step limit overrides epochs: report how many passes over the data it amounts to.
+                batches = math.ceil(self.start_fields["train_records"] / (args.per_device_train_batch_size * args.world_size))
+                updates_per_epoch = max(math.ceil(batches / args.gradient_accumulation_steps), 1)
+                epochs = args.max_steps / updates_per_epoch
+            self.events.emit("start", total_steps=int(state.max_steps), epochs=epochs, **self.start_fields)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.cancel.step = int(state.global_step)

@@ -81,6 +81,7 @@ def test_events_follow_the_contract(trained_run: dict[str, Any]) -> None:
     start = events[0]
     assert start["method"] == "lora" and start["device"] == "cpu" and start["precision"] == "fp32"
     assert start["total_steps"] == TRAINED_RUN_STEPS
+    assert start["epochs"] == TRAINED_RUN_STEPS / 2  # 8 training records, 4 per step
     assert start["train_records"] == 8 and start["eval_records"] == 2
     assert 0 < start["trainable_params"] < start["total_params"]
     assert start["resumed_from"] is None

@@ -36,6 +36,7 @@ def test_torchrun_two_processes_one_event_stream(tmp_path: Path, tiny_model_dir:
     assert launcher.returncode == 0, stderr[-3000:]
     events = parse_events(stdout)
     assert [event["type"] for event in events].count("start") == 1
+    assert events[0]["epochs"] == 2.0
     assert [event["step"] for event in events if event["type"] == "log"] == [1, 2, 3, 4]
     # 8 records, 2 per process per step, 2 processes: one epoch every 2 steps.
     assert [event["epoch"] for event in events if event["type"] == "log"] == [0.5, 1.0, 1.5, 2.0]

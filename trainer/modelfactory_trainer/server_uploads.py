@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import re
 import secrets
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +51,8 @@ class UploadStore:
         self.folder = folder
         self.max_upload_bytes = max_upload_bytes
         self._uploads: dict[str, Upload] = {}
-        if folder.exists():
-            for leftover in folder.glob("*.part"):
-                leftover.unlink()
+        # Staged uploads do not outlive the server: a client whose upload was cut off by a restart begins again.
+        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
 
     def _drop_stale(self) -> None:

@@ -47,6 +47,7 @@ def test_jobs_run_one_at_a_time_in_submission_order(tmp_path: Path) -> None:
             kinds = [frame["event"]["type"] for frame in frames]
             assert kinds[:3] == ["queued", "launched", "start"] and kinds[-2:] == ["done", "ended"]
             assert kinds.count("log") == 5, "the stray non-JSON line must be skipped, every event kept"
+            assert frames[2]["event"]["token_in_env"] is False, "the server's token must not reach the trainer"
             assert frames[-1]["event"]["state"] == "done"
         listed = await client.list_jobs()
         assert [listed[job["job_id"]]["state"] for job in jobs] == ["done"] * 3
@@ -225,3 +226,32 @@ def test_a_restart_keeps_history_fails_the_interrupted_job_and_runs_the_queued_o
 
     with ServerProcess(state_dir, env=fake_trainer_env(tmp_path, 3, 0.0)) as second:
         asyncio.run(after_restart(second))
+
+
+def test_sigint_stops_the_running_job_and_the_server_cleanly(tmp_path: Path) -> None:
+    env = fake_trainer_env(tmp_path, 10_000, 0.01)
+    server = ServerProcess(tmp_path / "state", env=env).start()
+
+    async def submit_and_wait_for_a_log() -> str:
+        client = await connected(server)
+        job_id = (await client.submit_upload(tiny_config(), messages_dataset(4)))["job_id"]
+        await client.send({"type": "watch", "job_id": job_id, "from_seq": 0})
+        while True:
+            frame = await client.recv(30)
+            if frame["type"] == "event" and frame["event"]["type"] == "log":
+                break
+        await client.connection.close()
+        return str(job_id)
+
+    job_id = asyncio.run(submit_and_wait_for_a_log())
+    assert server.process is not None
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(30) == 0
+    server.stop()
+    ended = disk_events(server.state_dir, job_id)[-1]["event"]
+    assert (ended["type"], ended["state"], ended["reason"], ended["exit_code"]) == (
+        "ended",
+        "cancelled",
+        "server-shutdown",
+        130,
+    )

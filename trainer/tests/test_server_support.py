@@ -224,7 +224,7 @@ async def connected(server: ServerProcess, **kwargs: Any) -> Client:
 
 
 FAKE_TRAINER = r"""
-import json, signal, sys, time
+import json, os, signal, sys, time
 count = int(sys.argv[1]); pause = float(sys.argv[2]); padding = int(sys.argv[3])
 step = 0
 def stop(*_):
@@ -233,7 +233,8 @@ def stop(*_):
 signal.signal(signal.SIGTERM, signal.SIG_IGN if "--ignore-term" in sys.argv else stop)
 print(json.dumps({"type": "start", "time": time.time(), "model": "fake", "method": "lora", "device": "cpu",
                   "precision": "fp32", "total_steps": count, "epochs": 1.0, "train_records": 1, "eval_records": 0,
-                  "trainable_params": 1, "total_params": 2, "output_dir": "output", "resumed_from": None}), flush=True)
+                  "trainable_params": 1, "total_params": 2, "output_dir": "output", "resumed_from": None,
+                  "token_in_env": "MODELFACTORY_TOKEN" in os.environ}), flush=True)
 print("a stray line that is not JSON", flush=True)
 for step in range(1, count + 1):
     event = {"type": "log", "time": time.time(), "step": step, "total_steps": count, "epoch": step / count,

@@ -46,62 +46,76 @@ class LineState {
 /** A bucket is one state or a list sorted by line; most hold one record, so no array is allocated. */
 type Bucket = LineState | LineState[];
 
-/** Adds `st` in line order; true when it went last (so no later line shares the bucket). */
-function bucketAdd(map: Map<number, Bucket>, key: number, st: LineState): boolean {
-  const b = map.get(key);
-  if (b === undefined) {
-    map.set(key, st);
-    return true;
-  }
-  if (!Array.isArray(b)) {
-    map.set(key, b.index < st.index ? [b, st] : [st, b]);
-    return b.index < st.index;
-  }
-  const last = b[b.length - 1];
-  if (!last || last.index < st.index) {
-    b.push(st);
-    return true;
-  }
+/**
+ * Near-duplicate candidates of a line are the first NEAR_WINDOW lines of each of its LSH buckets (those
+ * before it). Templated data can put thousands of records in one bucket; the window keeps a check,
+ * and the lines an edit disturbs, bounded. The streaming index applies the same idea (MAX_PER_KEY).
+ */
+const NEAR_WINDOW = 8;
+
+function searchIndex(b: LineState[], index: number): number {
   let lo = 0;
   let hi = b.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if ((b[mid]?.index ?? 0) < st.index) lo = mid + 1;
+    if ((b[mid] as LineState).index < index) lo = mid + 1;
     else hi = mid;
   }
-  b.splice(lo, 0, st);
-  return false;
+  return lo;
 }
 
-/** Band keys as small integers: V8 hashes those fastest, and a rare merge of two buckets is harmless. */
+/** Adds `st` in line order; returns its position in the bucket. */
+function bucketAdd(map: Map<number, Bucket>, key: number, st: LineState): number {
+  const b = map.get(key);
+  if (b === undefined) {
+    map.set(key, st);
+    return 0;
+  }
+  if (!Array.isArray(b)) {
+    map.set(key, b.index < st.index ? [b, st] : [st, b]);
+    return b.index < st.index ? 1 : 0;
+  }
+  const last = b[b.length - 1];
+  if (!last || last.index < st.index) {
+    b.push(st);
+    return b.length - 1;
+  }
+  const at = searchIndex(b, st.index);
+  b.splice(at, 0, st);
+  return at;
+}
+
+/** Removes `st` (whose index is still the one it was added with); returns its former position or -1. */
+function bucketRemove(map: Map<number, Bucket>, key: number, st: LineState): number {
+  const b = map.get(key);
+  if (b === undefined) return -1;
+  if (!Array.isArray(b)) {
+    if (b !== st) return -1;
+    map.delete(key);
+    return 0;
+  }
+  let at = searchIndex(b, st.index);
+  if (b[at] !== st) at = b.indexOf(st);
+  if (at < 0) return -1;
+  b.splice(at, 1);
+  if (b.length === 1) map.set(key, b[0] as LineState);
+  else if (b.length === 0) map.delete(key);
+  return at;
+}
+
+/** Hashes as small integers, which V8 hashes fastest; a rare merge of two buckets is harmless. */
 function smallKey(key: number): number {
   return key & 0x3fffffff;
 }
 
-function bucketRemove(map: Map<number, Bucket>, key: number, st: LineState): void {
-  const b = map.get(key);
+/** Calls `fn` for the bucket's lines at positions `from` and later. */
+function forEachFrom(b: Bucket | undefined, from: number, fn: (st: LineState) => void): void {
   if (b === undefined) return;
   if (!Array.isArray(b)) {
-    if (b === st) map.delete(key);
+    if (from === 0) fn(b);
     return;
   }
-  const i = b.indexOf(st);
-  if (i >= 0) b.splice(i, 1);
-  if (b.length === 1 && b[0]) map.set(key, b[0]);
-  else if (b.length === 0) map.delete(key);
-}
-
-function bucketFirst(b: Bucket | undefined): LineState | undefined {
-  return b === undefined ? undefined : Array.isArray(b) ? b[0] : b;
-}
-
-function forEachAfter(b: Bucket | undefined, index: number, fn: (st: LineState) => void): void {
-  if (b === undefined) return;
-  if (!Array.isArray(b)) {
-    if (b.index > index) fn(b);
-    return;
-  }
-  for (const st of b) if (st.index > index) fn(st);
+  for (let i = from; i < b.length; i++) fn(b[i] as LineState);
 }
 
 export class DatasetValidator {
@@ -257,13 +271,12 @@ export class DatasetValidator {
   private index(st: LineState, dirty: Set<LineState>): void {
     const a = st.analysis;
     if (a.format) this.formatCounts[a.format]++;
-    if (a.valueHash >= 0) bucketAdd(this.exactGroups, a.valueHash, st);
+    if (a.valueHash >= 0) bucketAdd(this.exactGroups, smallKey(a.valueHash), st);
     if (st.bandKeys) {
       for (let b = 0; b < BANDS; b++) {
         const key = smallKey(st.bandKeys[b] as number);
-        if (!bucketAdd(this.nearBuckets, key, st)) {
-          forEachAfter(this.nearBuckets.get(key), st.index, (other) => dirty.add(other));
-        }
+        const at = bucketAdd(this.nearBuckets, key, st);
+        if (at < NEAR_WINDOW) forEachFrom(this.nearBuckets.get(key), at + 1, (other) => dirty.add(other));
       }
       dirty.add(st);
     }
@@ -272,17 +285,17 @@ export class DatasetValidator {
   private unindex(st: LineState, dirty: Set<LineState>): void {
     const a = st.analysis;
     if (a.format) this.formatCounts[a.format]--;
-    if (a.valueHash >= 0) bucketRemove(this.exactGroups, a.valueHash, st);
+    if (a.valueHash >= 0) bucketRemove(this.exactGroups, smallKey(a.valueHash), st);
     if (st.bandKeys) {
       for (let b = 0; b < BANDS; b++) {
         const key = smallKey(st.bandKeys[b] as number);
-        bucketRemove(this.nearBuckets, key, st);
-        forEachAfter(this.nearBuckets.get(key), st.index, (other) => dirty.add(other));
+        const at = bucketRemove(this.nearBuckets, key, st);
+        if (at >= 0 && at < NEAR_WINDOW) forEachFrom(this.nearBuckets.get(key), at, (other) => dirty.add(other));
       }
     }
   }
 
-  /** The earliest line sharing a band with `st` and at least as similar as the threshold. */
+  /** The earliest line within the bucket windows of `st` that is at least as similar as the threshold. */
   private recomputeNear(st: LineState): void {
     st.near = undefined;
     const sig = st.signature;
@@ -303,7 +316,8 @@ export class DatasetValidator {
         }
         continue;
       }
-      for (const other of bucket) {
+      for (let k = 0; k < bucket.length && k < NEAR_WINDOW; k++) {
+        const other = bucket[k] as LineState;
         if (other.index >= st.index || (best && other.index >= best.index)) break;
         if (!other.signature) continue;
         const sim = signatureSimilarity(sig, 0, other.signature, 0);
@@ -317,10 +331,20 @@ export class DatasetValidator {
     if (best) st.near = { of: best, similarity: bestSim };
   }
 
+  /**
+   * The first line with the same value as `st`, if it is not `st` itself. Groups are keyed by 30 bits
+   * of the 53-bit hash (small-integer keys are fast); members are compared on the whole hash.
+   */
   private exactFirst(st: LineState): LineState | undefined {
-    if (st.analysis.valueHash < 0) return undefined;
-    const first = bucketFirst(this.exactGroups.get(st.analysis.valueHash));
-    return first && first !== st ? first : undefined;
+    const hash = st.analysis.valueHash;
+    if (hash < 0) return undefined;
+    const group = this.exactGroups.get(smallKey(hash));
+    if (group === undefined || group === st) return undefined;
+    if (!Array.isArray(group)) return group.analysis.valueHash === hash ? group : undefined;
+    for (const other of group) {
+      if (other.analysis.valueHash === hash) return other === st ? undefined : other;
+    }
+    return undefined;
   }
 
   private crossFindings(
@@ -329,12 +353,14 @@ export class DatasetValidator {
     nearSeverity: Finding['severity'] | undefined,
     out: Finding[],
   ): void {
-    const first = exactSeverity ? this.exactFirst(st) : undefined;
-    if (first && exactSeverity) {
-      out.push(dedupFinding('dedup/exact', exactSeverity, st.index, st.text.length, first.index, undefined));
+    if (!exactSeverity && !(nearSeverity && st.near)) return;
+    const first = this.exactFirst(st);
+    if (first) {
+      if (exactSeverity)
+        out.push(dedupFinding('dedup/exact', exactSeverity, st.index, st.text.length, first.index, undefined));
       return;
     }
-    if (nearSeverity && st.near && !this.exactFirst(st)) {
+    if (nearSeverity && st.near) {
       out.push(
         dedupFinding('dedup/near', nearSeverity, st.index, st.text.length, st.near.of.index, st.near.similarity),
       );

@@ -77,7 +77,6 @@ class EventLog:
         self.path = path
         self._offsets: list[int] = []
         self._size = 0
-        self.events_tail: list[dict[str, Any]] = []
 
     @property
     def next_seq(self) -> int:
@@ -103,6 +102,9 @@ class EventLog:
             events.append(record["event"])
             position = end + 1
         if position != len(data):
+            if b"\n" in data[position:]:
+                # Damage before the last line is not a torn append: keep the whole file aside for inspection.
+                self.path.with_name(self.path.name + ".damaged").write_bytes(data)
             with open(self.path, "r+b") as handle:
                 handle.truncate(position)
                 os.fsync(handle.fileno())
@@ -131,7 +133,7 @@ class EventLog:
             handle.seek(self._offsets[start])
             chunk = handle.read(end_offset - self._offsets[start])
         result: list[tuple[int, str]] = []
-        for seq, line in zip(range(start, stop), chunk.splitlines(), strict=True):
+        for seq, line in zip(range(start, stop), chunk.rstrip(b"\n").split(b"\n"), strict=True):
             record = json.loads(line)
             result.append((seq, json.dumps(record["event"], separators=(",", ":"), ensure_ascii=False)))
         return result

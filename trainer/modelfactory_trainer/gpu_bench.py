@@ -149,7 +149,8 @@ def parameter_counts(spec: BenchModel) -> dict[str, int]:
 
 
 def flops_per_token(spec: BenchModel, flop_params: int, seq: int) -> float:
-    return 6.0 * flop_params + 12.0 * spec.dims["num_hidden_layers"] * spec.dims["hidden_size"] * seq
+    layers, width = int(spec.dims["num_hidden_layers"]), int(spec.dims["hidden_size"])
+    return 6.0 * flop_params + 12.0 * layers * width * seq
 
 
 def lora_config(rank: int) -> Any:
@@ -235,7 +236,7 @@ def run_peft_trainer(
     step_seconds: list[float] = []
     losses: list[float] = []
 
-    class StepTimer(TrainerCallback):  # type: ignore[misc]
+    class StepTimer(TrainerCallback):
         started = 0.0
 
         def on_step_begin(self, *_args: Any, **_kwargs: Any) -> None:
@@ -246,9 +247,8 @@ def run_peft_trainer(
             synchronize(device)
             step_seconds.append(time.perf_counter() - self.started)
 
-        def on_log(
-            self, _args: Any, _state: Any, _control: Any, logs: dict[str, Any] | None = None, **_kwargs: Any
-        ) -> None:
+        def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            logs = kwargs.get("logs")
             if logs and "loss" in logs:
                 losses.append(float(logs["loss"]))
 

@@ -305,7 +305,8 @@ class JobManager:
             raise ProtocolError("bad-config", f"the config is not valid YAML: {exc}"[:500]) from None
         if not isinstance(config, dict):
             raise ProtocolError("bad-config", "the config must be a YAML mapping")
-        dataset_section = config.get("dataset") if isinstance(config.get("dataset"), dict) else {}
+        submitted = config.get("dataset")
+        dataset_section: dict[str, Any] = dict(submitted) if isinstance(submitted, dict) else {}
         dataset_section = {key: value for key, value in dataset_section.items() if key not in ("path", "datanet")}
         dataset_section["path"] = dataset_path
         config["dataset"] = dataset_section

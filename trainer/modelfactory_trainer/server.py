@@ -39,7 +39,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .jobs import JobManager
+from .jobs import EventListener, Job, JobManager
 from .protocol import PROTOCOL_VERSION, ProtocolError, Request, encode, error_frame, parse_client_frame
 from .server_chat import ChatWorker
 from .server_uploads import UploadStore
@@ -148,7 +148,7 @@ class ClientSession:
         self._room = asyncio.Event()
         self._room.set()
         self._closing = False
-        self._watches: dict[str, tuple[Any, Any]] = {}
+        self._watches: dict[str, tuple[Job, EventListener]] = {}
         self._replays: dict[str, asyncio.Task[None]] = {}
         self._chats: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -548,7 +548,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-upload-bytes", type=int, default=4 << 30, help="per upload, and for all staged uploads together"
     )
-    parser.add_argument("--client-buffer-bytes", type=int, default=16 << 20, help="outgoing buffer per connection")
+    parser.add_argument(
+        "--client-buffer-bytes",
+        type=int,
+        default=16 << 20,
+        help="outgoing buffer per connection (counted in characters of JSON)",
+    )
     parser.add_argument(
         "--ping-interval", type=float, default=20.0, help="seconds between pings; also the pong timeout"
     )

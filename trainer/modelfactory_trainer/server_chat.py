@@ -74,8 +74,8 @@ class ChatWorker:
                 continue
             if not isinstance(frame, dict):
                 continue
-            internal_id = frame.get("id")
-            sink = self._pending.get(internal_id) if isinstance(internal_id, str) else None
+            internal_id = str(frame.get("id"))
+            sink = self._pending.get(internal_id)
             kind = WORKER_FRAME_TYPES.get(str(frame.get("type")))
             if sink is None or kind is None:
                 continue

@@ -136,7 +136,7 @@ def test_a_job_with_a_bad_dataset_fails_and_the_server_stays_up(server: ServerPr
         listed = await client.list_jobs()
         await client.connection.close()
         assert listed[job["job_id"]]["state"] == "failed"
-        return frames[-1]["event"]
+        return dict(frames[-1]["event"])
 
     ended = asyncio.run(scenario())
     assert ended["state"] == "failed"

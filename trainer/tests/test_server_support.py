@@ -157,7 +157,7 @@ class Client:
 
     async def recv(self, timeout: float = 60) -> dict[str, Any]:
         text = await asyncio.wait_for(self.connection.recv(), timeout)
-        frame = json.loads(text)
+        frame: dict[str, Any] = json.loads(text)
         problem = server_frame_problem(frame)
         assert problem is None, f"server frame breaks the schema: {problem}: {frame}"
         self.frames.append(frame)

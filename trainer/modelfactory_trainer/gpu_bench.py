@@ -450,9 +450,16 @@ def run_benchmark(args: argparse.Namespace, say: Callable[[str], None]) -> dict[
                     )
                 )
                 del model
+            lean_peak, baseline_peak = (
+                results["lean"]["peak_allocated_bytes"],
+                results["peft_trainer"]["peak_allocated_bytes"],
+            )
             report["ratios"][method] = {
                 "lean_over_peft_trainer_tokens_per_second": results["lean"]["tokens_per_second"]
-                / results["peft_trainer"]["tokens_per_second"]
+                / results["peft_trainer"]["tokens_per_second"],
+                "lean_over_peft_trainer_peak_memory": lean_peak / baseline_peak
+                if lean_peak and baseline_peak
+                else None,
             }
             estimate = language_server_estimate(spec, method, args, work_dir)
             if isinstance(estimate, str):

@@ -11,7 +11,12 @@ Decisions (the server's contract, also in `server.py --help`):
   fsync per event costs nothing that matters and a crash loses no event a client has seen).
 - Beside the trainer's events (start, log, eval, checkpoint, done, cancelled, oom, error) the server writes
   `queued` (seq 0), `launched` and `ended` (always last: the final state and its reason). The state of a job is
-  derived from its log alone, so a restarted server keeps all history.
+  derived from its log alone, so a restarted server keeps all history. On load a torn last line (the server
+  died mid-write) is cut; damage before the last line keeps the valid prefix and the file aside as `.damaged`.
+- The server stops the running job on SIGINT/SIGTERM (reason `server-shutdown`); the trainer never sees the
+  server's token (`MODELFACTORY_TOKEN` is removed from its environment). `trust_remote_code: true` is refused
+  unless the server runs with `--allow-remote-code`. Submitted configs are checked against
+  `schemas/finetune.schema.json`; `dataset.datanet` is not accepted by submit (one dataset file per job).
 - A job that was running when the server died is marked `failed` with reason `server-restarted` (its trainer
   lost its stdout with the server, so it cannot be re-adopted; a trainer still alive is sent SIGTERM). Jobs that
   were still queued are queued again.

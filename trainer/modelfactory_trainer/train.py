@@ -124,9 +124,13 @@ def _build_model(config: FinetuneConfig, source: str, precision: str, cuda: bool
             use_gradient_checkpointing=gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
+    elif cuda:
+        # Frozen base weights in the compute dtype, loaded straight onto this process's GPU; the
+        # adapters themselves train in fp32 (peft's default).
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        model = load_causal_lm(source, trust, dtype=compute_dtype, device_map={"": local_rank})
     else:
-        # Frozen base weights in the compute dtype; the adapters themselves train in fp32 (peft's default).
-        model = load_causal_lm(source, trust, dtype=compute_dtype if cuda else torch.float32)
+        model = load_causal_lm(source, trust, dtype=torch.float32)
     model.config.use_cache = False
     lora = config.lora
     lora_config = LoraConfig(

@@ -171,6 +171,16 @@ def test_chat_worker_streams_base_and_adapter_and_honours_cancel(trained_run: di
         _, cancelled = worker.until_done("long")
         assert cancelled["finish_reason"] == "cancelled" and cancelled["tokens"] < 400
 
+        # A request cancelled while it waits behind another is answered without generating.
+        worker.send(_generate_frame("running", None, 400))
+        worker.send(_generate_frame("queued", None, 400))
+        worker.send({"id": "queued", "type": "cancel"})
+        worker.send({"id": "running", "type": "cancel"})
+        _, running = worker.until_done("running")
+        queued_tokens, queued = worker.until_done("queued")
+        assert running["finish_reason"] == "cancelled"
+        assert queued_tokens == [] and queued["finish_reason"] == "cancelled" and queued["tokens"] == 0
+
         worker.send({"id": "bad", "type": "generate", "base": "builtin:tiny-llama", "messages": []})
         assert worker.read() == {"id": "bad", "type": "error", "code": "bad-request", "message": "messages must be a non-empty list"}
         worker.send({"id": "gone", "type": "generate", "base": "builtin:tiny-llama", "adapter": "/nonexistent/adapter",

@@ -38,13 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--trust-remote-code", action="store_true", help="run the model repository's code")
 
     commands.add_parser("chat-worker", help="JSON-lines generation worker on stdin/stdout (used by the job server)")
+    # Listed for --help only: `serve` is dispatched to the job server's own parser before this one runs.
+    commands.add_parser("serve", help="the WebSocket job server (see serve --help)", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] == "serve":
-        from . import server  # type: ignore[attr-defined]
+        from . import server
 
         return int(server.main(arguments[1:]))
     args = build_parser().parse_args(arguments)

@@ -250,3 +250,19 @@ def test_qlora_trains_on_cuda(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert events[0]["method"] == "qlora" and events[0]["device"] == "cuda"
     assert events[-1]["type"] == "done" and events[-1]["steps"] == 4
+
+
+def test_events_validate_against_the_protocol_schema(trained_run: dict[str, Any], tmp_path: Path) -> None:
+    from jsonschema import Draft7Validator
+
+    schema_path = TRAINER_ROOT.parent / "schemas" / "trainer-protocol.schema.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    validator = Draft7Validator({**schema, "$ref": "#/definitions/jobEvent"})
+    oom_run = run_trainer(
+        "train", str(_long_job(tmp_path, max_steps=5)), env={"MODELFACTORY_TEST_FORCE_OOM_AT_STEP": "2"}
+    )
+    events = trained_run["events"] + parse_events(oom_run.stdout)
+    assert {event["type"] for event in events} >= {"start", "log", "eval", "checkpoint", "done", "oom"}
+    for event in events:
+        problems = [error.message for error in validator.iter_errors(event)]
+        assert not problems, (event["type"], problems)

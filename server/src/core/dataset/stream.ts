@@ -4,11 +4,17 @@
 // cross-record state in typed arrays: 53-bit value hashes for exact duplicates and a capped MinHash
 // LSH index for near duplicates. Findings are passed to the callback as they are produced; the
 // format/mixed findings, which need the whole file's majority, come at end().
+//
+// The work is split in two so that a host may run the first part on other threads:
+// - BlockAnalyzer: a block of whole lines -> a BlockAnalysis (per-record findings and compact typed
+//   arrays, line numbers relative to the block). Needs nothing from other blocks.
+// - CrossRecordChecker: applies analyses strictly in file order: duplicates, line endings, the
+//   invalid UTF-8 cap, statistics, then format/mixed at finish.
 import type { Finding } from '../types';
 import type { DatasetValidatorOptions } from './context';
 import { makeFinding } from './context';
 import { ExactDuplicateTable } from './dedupExact';
-import { NearDuplicateIndex } from './dedupNear';
+import { BANDS, BINS, MinHasher, NearDuplicateIndex } from './dedupNear';
 import { EolTracker, MAX_INVALID_UTF8_FINDINGS, bomFinding, invalidUtf8Finding, utf8SequenceAt } from './encoding';
 import type { EolKind } from './encoding';
 import { RECORD_FORMATS } from './formats';
@@ -25,7 +31,70 @@ export interface DatasetStreamOptions extends DatasetValidatorOptions {
   nearIndexCapacity?: number;
 }
 
-const NO_FORMAT = 255;
+/** What `ModelFactoryService.lintDatasetFile` feeds: a DatasetStream, or a host's parallel equivalent. */
+export interface DatasetChunkSink {
+  push(chunk: Uint8Array): void | Promise<void>;
+  end(): void | Promise<void>;
+  stats(): DatasetStats;
+}
+
+/** Per-line codes of a BlockAnalysis: a format's index in RECORD_FORMATS, or one of these. */
+export const LINE_UNKNOWN_FORMAT = 253;
+export const LINE_INVALID = 254;
+export const LINE_BLANK = 255;
+
+const EOL_CODES: readonly (EolKind | undefined)[] = [undefined, 'LF', 'CRLF', 'CR'];
+const EOL_CODE: Readonly<Record<EolKind, number>> = { LF: 1, CRLF: 2, CR: 3 };
+
+/**
+ * The per-line results of one block of whole lines. Plain data and typed arrays, so that it crosses
+ * threads cheaply (see `blockAnalysisBuffers`). Lines and byte offsets are relative to the block.
+ */
+export interface BlockAnalysis {
+  lineCount: number;
+  byteLength: number;
+  /** Per line: LINE_BLANK, LINE_INVALID, LINE_UNKNOWN_FORMAT or the format's index. */
+  lineCodes: Uint8Array;
+  /** Per line: UTF-16 length of its text (without a leading BOM). */
+  lineLengths: Uint32Array;
+  /** Per line: 0 for none (the last line of a file), else 1 LF, 2 CRLF, 3 CR. */
+  eols: Uint8Array;
+  /** Per line: 53-bit value hash, or -1. */
+  valueHashes: Float64Array;
+  /** Per line: 1 when the record has a near-duplicate signature. */
+  hasSignature: Uint8Array;
+  /** BINS bytes per line with a signature, in line order. */
+  signatures: Uint8Array;
+  /** BANDS keys per line with a signature, in line order. */
+  bandKeys: Uint32Array;
+  /** Token counts of records of a known format, in line order. */
+  tokens: Uint32Array;
+  /** False when some token count above came from the estimate. */
+  tokensExact: boolean;
+  /** Per-record findings in line order. */
+  findings: Finding[];
+  /** Four numbers per invalid UTF-8 sequence (line, column, byte offset, first byte), at most MAX_INVALID_UTF8_FINDINGS. */
+  invalidUtf8: Uint32Array;
+  /** All invalid sequences in the block, reported or not. */
+  invalidUtf8Total: number;
+  /** The block starts the file and its first line starts with a byte order mark. */
+  bom: boolean;
+}
+
+/** The buffers of an analysis, to transfer rather than copy between threads. */
+export function blockAnalysisBuffers(a: BlockAnalysis): ArrayBuffer[] {
+  return [
+    a.lineCodes,
+    a.lineLengths,
+    a.eols,
+    a.valueHashes,
+    a.hasSignature,
+    a.signatures,
+    a.bandKeys,
+    a.tokens,
+    a.invalidUtf8,
+  ].map((array) => array.buffer as ArrayBuffer);
+}
 
 class GrowableU32 {
   data = new Uint32Array(1024);
@@ -54,26 +123,232 @@ class GrowableU8 {
     }
     this.data[this.length++] = v;
   }
+  /** Appends `values` (for signatures). */
+  append(values: Uint8Array): void {
+    while (this.length + values.length > this.data.length) {
+      const next = new Uint8Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data.set(values, this.length);
+    this.length += values.length;
+  }
 }
 
-export class DatasetStream {
-  private readonly analyzer: RecordAnalyzer;
-  private readonly exact = new ExactDuplicateTable();
-  private readonly near: NearDuplicateIndex;
+class GrowableF64 {
+  data = new Float64Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+/** Runs every per-record rule over blocks of whole lines; keeps no state between blocks. */
+export class BlockAnalyzer {
+  private readonly records: RecordAnalyzer;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   private readonly lenientDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  // The block being analysed; reset by analyze().
+  private atFileStart = false;
+  private line = 0;
+  private bom = false;
+  private findings: Finding[] = [];
+  private lineCodes = new GrowableU8();
+  private lineLengths = new GrowableU32();
+  private eols = new GrowableU8();
+  private valueHashes = new GrowableF64();
+  private hasSignature = new GrowableU8();
+  private signatures = new GrowableU8();
+  private bandKeys = new GrowableU32();
+  private tokens = new GrowableU32();
+  private tokensExact = true;
+  private invalidUtf8 = new GrowableU32();
+  private invalidUtf8Total = 0;
+
+  constructor(opts: DatasetValidatorOptions) {
+    this.records = new RecordAnalyzer(opts);
+  }
+
+  /**
+   * Analyses `block`: whole lines, the last one unterminated only at the end of the file. A lone CR
+   * at the end of a block counts as a line ending, so a CRLF must not be split between blocks.
+   */
+  analyze(block: Uint8Array, atFileStart: boolean): BlockAnalysis {
+    this.atFileStart = atFileStart;
+    this.line = 0;
+    this.bom = false;
+    this.findings = [];
+    this.lineCodes.length = 0;
+    this.lineLengths.length = 0;
+    this.eols.length = 0;
+    this.valueHashes.length = 0;
+    this.hasSignature.length = 0;
+    this.signatures.length = 0;
+    this.bandKeys.length = 0;
+    this.tokens.length = 0;
+    this.tokensExact = true;
+    this.invalidUtf8.length = 0;
+    this.invalidUtf8Total = 0;
+    this.analyzeLines(block);
+    return {
+      lineCount: this.line,
+      byteLength: block.length,
+      lineCodes: this.lineCodes.data.slice(0, this.lineCodes.length),
+      lineLengths: this.lineLengths.data.slice(0, this.lineLengths.length),
+      eols: this.eols.data.slice(0, this.eols.length),
+      valueHashes: this.valueHashes.data.slice(0, this.valueHashes.length),
+      hasSignature: this.hasSignature.data.slice(0, this.hasSignature.length),
+      signatures: this.signatures.data.slice(0, this.signatures.length),
+      bandKeys: this.bandKeys.data.slice(0, this.bandKeys.length),
+      tokens: this.tokens.data.slice(0, this.tokens.length),
+      tokensExact: this.tokensExact,
+      findings: this.findings,
+      invalidUtf8: this.invalidUtf8.data.slice(0, this.invalidUtf8.length),
+      invalidUtf8Total: this.invalidUtf8Total,
+      bom: this.bom,
+    };
+  }
+
+  private analyzeLines(block: Uint8Array): void {
+    let text: string | undefined;
+    try {
+      text = this.decoder.decode(block);
+    } catch {
+      text = undefined;
+    }
+    if (text !== undefined) {
+      this.splitDecoded(text);
+      return;
+    }
+    // Invalid UTF-8 somewhere: go line by line so each bad byte is reported at its line and column.
+    let start = 0;
+    while (start < block.length) {
+      let end = start;
+      while (end < block.length && block[end] !== 0x0a && block[end] !== 0x0d) end++;
+      const lineText = this.decodeLineReporting(block.subarray(start, end), start);
+      let next = end;
+      let kind: EolKind | undefined;
+      if (end < block.length) {
+        kind = block[end] === 0x0a ? 'LF' : block[end + 1] === 0x0a ? 'CRLF' : 'CR';
+        next = end + (kind === 'CRLF' ? 2 : 1);
+      }
+      this.handleLine(lineText, kind);
+      start = next;
+    }
+  }
+
+  private decodeLineReporting(bytes: Uint8Array, byteOffset: number): string {
+    try {
+      return this.decoder.decode(bytes);
+    } catch {
+      // A BOM on the file's first line is dropped from the text, so columns there are one less.
+      const bomShift =
+        this.atFileStart && this.line === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 1 : 0;
+      let column = 0;
+      for (let i = 0; i < bytes.length;) {
+        const b = bytes[i] ?? 0;
+        const len = b < 0x80 ? 1 : utf8SequenceAt(bytes, i, bytes.length);
+        if (len > 0) {
+          column += len === 4 ? 2 : 1;
+          i += len;
+        } else {
+          // The file-wide cap is applied in order by CrossRecordChecker; a block never needs more.
+          if (this.invalidUtf8Total < MAX_INVALID_UTF8_FINDINGS) {
+            this.invalidUtf8.push(this.line);
+            this.invalidUtf8.push(column - bomShift);
+            this.invalidUtf8.push(byteOffset + i);
+            this.invalidUtf8.push(b);
+          }
+          this.invalidUtf8Total++;
+          column++;
+          i += -len;
+        }
+      }
+      return this.lenientDecoder.decode(bytes);
+    }
+  }
+
+  private splitDecoded(text: string): void {
+    const hasCr = text.indexOf('\r') >= 0;
+    let start = 0;
+    const n = text.length;
+    while (start < n) {
+      let end: number;
+      let kind: EolKind | undefined;
+      if (!hasCr) {
+        end = text.indexOf('\n', start);
+        if (end < 0) end = n;
+        else kind = 'LF';
+      } else {
+        end = start;
+        while (end < n) {
+          const c = text.charCodeAt(end);
+          if (c === 0x0a || c === 0x0d) break;
+          end++;
+        }
+        if (end < n) kind = text.charCodeAt(end) === 0x0a ? 'LF' : text.charCodeAt(end + 1) === 0x0a ? 'CRLF' : 'CR';
+      }
+      this.handleLine(text.slice(start, end), kind);
+      start = end + (kind === 'CRLF' ? 2 : kind ? 1 : 0);
+      if (!kind) break;
+    }
+  }
+
+  private handleLine(text: string, eolKind: EolKind | undefined): void {
+    if (this.atFileStart && this.line === 0 && text.charCodeAt(0) === 0xfeff) {
+      text = text.slice(1);
+      this.bom = true;
+    }
+    const a = this.records.analyze(text, this.line);
+    for (const f of a.findings) this.findings.push(f);
+    let code: number;
+    if (a.kind === 'blank') code = LINE_BLANK;
+    else if (a.kind === 'invalid') code = LINE_INVALID;
+    else if (!a.format) code = LINE_UNKNOWN_FORMAT;
+    else {
+      code = RECORD_FORMATS.indexOf(a.format);
+      this.tokens.push(a.tokens);
+      if (!a.tokensExact) this.tokensExact = false;
+    }
+    this.lineCodes.push(code);
+    this.lineLengths.push(text.length);
+    this.eols.push(eolKind ? EOL_CODE[eolKind] : 0);
+    this.valueHashes.push(a.valueHash);
+    this.hasSignature.push(a.hasSignature ? 1 : 0);
+    if (a.hasSignature) {
+      const hasher = this.records.hasher;
+      this.signatures.append(hasher.signature);
+      for (let band = 0; band < BANDS; band++) this.bandKeys.push(hasher.bandKeys[band] ?? 0);
+    }
+    this.line++;
+  }
+}
+
+/**
+ * The cross-record half: applies block analyses strictly in file order and emits every finding in
+ * the order the single-threaded stream always has (per line: invalid UTF-8, BOM, record findings,
+ * duplicates, line ending; format/mixed at finish).
+ */
+export class CrossRecordChecker {
+  private readonly exact = new ExactDuplicateTable();
+  private readonly near: NearDuplicateIndex;
+  /** Holds the signature being looked up (the index reads it from a MinHasher). */
+  private readonly lookup = new MinHasher();
   private readonly eol = new EolTracker();
-  private carry: Uint8Array = new Uint8Array(0);
   private line = 0;
   private byteOffset = 0;
   private invalidUtf8 = 0;
-  private ended = false;
-  /** An error-severity encoding finding on the line being decoded, for the acceptance count. */
-  private pendingError = false;
+  private finished = false;
   private readonly exactSeverity;
   private readonly nearSeverity;
   private readonly eolSeverity;
   private readonly utf8Severity;
+  private readonly bomSeverity;
 
   // Per line, for statistics and the end-of-file format/mixed pass.
   private readonly lineFormat = new GrowableU8();
@@ -96,41 +371,130 @@ export class DatasetStream {
     private readonly opts: DatasetStreamOptions,
     private readonly onFinding: (finding: Finding) => void,
   ) {
-    this.analyzer = new RecordAnalyzer(opts);
     this.near = new NearDuplicateIndex(opts.nearIndexCapacity ?? 1_000_000);
     this.exactSeverity = opts.severityOf('dedup/exact');
     this.nearSeverity = opts.severityOf('dedup/near');
     this.eolSeverity = opts.severityOf('encoding/mixed-eol');
     this.utf8Severity = opts.severityOf('encoding/invalid-utf8');
+    this.bomSeverity = opts.severityOf('encoding/bom');
   }
 
-  /** Feeds the next chunk of the file. */
-  push(chunk: Uint8Array): void {
-    if (this.ended) throw new Error('DatasetStream: push after end');
-    let buf: Uint8Array;
-    if (this.carry.length === 0) buf = chunk;
-    else {
-      buf = new Uint8Array(this.carry.length + chunk.length);
-      buf.set(this.carry);
-      buf.set(chunk, this.carry.length);
+  /** Lines applied so far. */
+  get lines(): number {
+    return this.line;
+  }
+
+  /** Applies the next block of the file. */
+  apply(block: BlockAnalysis): void {
+    if (this.finished) throw new Error('CrossRecordChecker: apply after finish');
+    const base = this.line;
+    const findings = block.findings;
+    const invalid = block.invalidUtf8;
+    let findingAt = 0;
+    let invalidAt = 0;
+    let signatureAt = 0;
+    let tokenAt = 0;
+    for (let rel = 0; rel < block.lineCount; rel++) {
+      const line = base + rel;
+      let error = false;
+      for (; invalidAt < invalid.length && invalid[invalidAt] === rel; invalidAt += 4) {
+        if (this.utf8Severity && this.invalidUtf8 < MAX_INVALID_UTF8_FINDINGS) {
+          const column = invalid[invalidAt + 1] ?? 0;
+          const offset = this.byteOffset + (invalid[invalidAt + 2] ?? 0);
+          this.emit(invalidUtf8Finding(this.utf8Severity, line, column, offset, invalid[invalidAt + 3] ?? 0));
+          if (this.utf8Severity === 'error') error = true;
+        }
+        this.invalidUtf8++;
+      }
+      if (rel === 0 && block.bom && this.bomSeverity) this.emit(bomFinding(this.bomSeverity));
+      for (; findingAt < findings.length; findingAt++) {
+        const f = findings[findingAt] as Finding;
+        if (f.range.start.line !== rel) break;
+        f.range.start.line += base;
+        f.range.end.line += base;
+        if (f.severity === 'error') error = true;
+        this.emit(f);
+      }
+      const code = block.lineCodes[rel] ?? LINE_BLANK;
+      const length = block.lineLengths[rel] ?? 0;
+      if (code === LINE_BLANK) this.counts.blank++;
+      else {
+        this.counts.records++;
+        if (code === LINE_INVALID) this.counts.invalid++;
+        else if (code === LINE_UNKNOWN_FORMAT) this.counts.unknownFormat++;
+        else {
+          this.formatCounts[RECORD_FORMATS[code] ?? 'text']++;
+          this.tokens.push(block.tokens[tokenAt++] ?? 0);
+        }
+        const hash = block.valueHashes[rel] ?? -1;
+        const hasSignature = block.hasSignature[rel] === 1;
+        if (hash >= 0) {
+          const first = this.exact.firstOrAdd(hash, line);
+          if (first >= 0) {
+            this.counts.exactDuplicates++;
+            if (this.exactSeverity) {
+              this.emit(dedupFinding('dedup/exact', this.exactSeverity, line, length, first, undefined));
+              if (this.exactSeverity === 'error') error = true;
+            }
+          } else if (hasSignature) {
+            this.lookup.signature.set(block.signatures.subarray(signatureAt * BINS, (signatureAt + 1) * BINS));
+            this.lookup.bandKeys.set(block.bandKeys.subarray(signatureAt * BANDS, (signatureAt + 1) * BANDS));
+            const near = this.near.checkAndAdd(this.lookup, line, this.opts.nearThreshold);
+            if (near) {
+              this.counts.nearDuplicates++;
+              if (this.nearSeverity) {
+                this.emit(dedupFinding('dedup/near', this.nearSeverity, line, length, near.line, near.similarity));
+                if (this.nearSeverity === 'error') error = true;
+              }
+            }
+          }
+        }
+        if (hasSignature) signatureAt++;
+      }
+      this.lineFormat.push(code);
+      this.lineLength.push(length);
+      // 2 marks a blank line (not a record) for the acceptance count.
+      this.lineHasError.push(code === LINE_BLANK ? 2 : error ? 1 : 0);
+      const eolKind = EOL_CODES[block.eols[rel] ?? 0];
+      if (eolKind) {
+        const f = this.eol.see(eolKind, line, length, this.eolSeverity);
+        if (f) this.emit(f);
+      }
     }
-    // A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
-    let limit = buf.length;
-    if (limit > 0 && buf[limit - 1] === 0x0d) limit--;
-    const lastLf = limit > 0 ? buf.lastIndexOf(0x0a, limit - 1) : -1;
-    const lastCr = limit > 0 ? buf.lastIndexOf(0x0d, limit - 1) : -1;
-    const cut = Math.max(lastLf, lastCr) + 1;
-    if (cut > 0) this.processBlock(buf.subarray(0, cut));
-    this.carry = buf.slice(cut);
+    // Invalid sequences the block did not itself report still count against the file's cap.
+    this.invalidUtf8 += block.invalidUtf8Total - invalid.length / 4;
+    if (!block.tokensExact) this.allTokensExact = false;
+    this.line += block.lineCount;
+    this.byteOffset += block.byteLength;
   }
 
-  /** Flushes the last line and reports what needs the whole file. */
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (this.carry.length > 0) this.processBlock(this.carry);
-    this.carry = new Uint8Array(0);
-    this.finishFormats();
+  /** Reports what needs the whole file (format/mixed against the majority format). */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const severity = this.opts.severityOf('format/mixed');
+    if (this.opts.format || !severity) return;
+    const majority = majorityFormat(this.formatCounts);
+    if (!majority) return;
+    const majorityCode = RECORD_FORMATS.indexOf(majority);
+    for (let i = 0; i < this.lineFormat.length; i++) {
+      const code = this.lineFormat.data[i] ?? LINE_BLANK;
+      if (code >= RECORD_FORMATS.length || code === majorityCode) continue;
+      const format = RECORD_FORMATS[code];
+      if (!format) continue;
+      this.emit(
+        makeFinding(
+          'format/mixed',
+          severity,
+          i,
+          0,
+          this.lineLength.data[i] ?? 0,
+          mixedFormatMessage(format, majority),
+          { format, expected: majority },
+        ),
+      );
+      if (severity === 'error' && this.lineHasError.data[i] === 0) this.lineHasError.data[i] = 1;
+    }
   }
 
   stats(): DatasetStats {
@@ -164,174 +528,61 @@ export class DatasetStream {
     this.findingsByRule[f.rule] = (this.findingsByRule[f.rule] ?? 0) + 1;
     this.onFinding(f);
   }
+}
 
-  /** `block` holds whole lines (the last one unterminated only at the end of the file). */
-  private processBlock(block: Uint8Array): void {
-    let text: string | undefined;
-    try {
-      text = this.decoder.decode(block);
-    } catch {
-      text = undefined;
-    }
-    if (text !== undefined) {
-      this.splitDecoded(text);
-      this.byteOffset += block.length;
-      return;
-    }
-    // Invalid UTF-8 somewhere: go line by line so each bad byte is reported at its line and column.
-    let start = 0;
-    while (start < block.length) {
-      let end = start;
-      while (end < block.length && block[end] !== 0x0a && block[end] !== 0x0d) end++;
-      const lineBytes = block.subarray(start, end);
-      const lineText = this.decodeLineReporting(lineBytes, this.byteOffset + start);
-      let next = end;
-      let kind: EolKind | undefined;
-      if (end < block.length) {
-        kind = block[end] === 0x0a ? 'LF' : block[end + 1] === 0x0a ? 'CRLF' : 'CR';
-        next = end + (kind === 'CRLF' ? 2 : 1);
-      }
-      this.handleLine(lineText, kind);
-      start = next;
-    }
-    this.byteOffset += block.length;
+/** The single-threaded stream: each chunk's whole lines are analysed and applied at once. */
+export class DatasetStream implements DatasetChunkSink {
+  private readonly analyzer: BlockAnalyzer;
+  private readonly checker: CrossRecordChecker;
+  private carry: Uint8Array = new Uint8Array(0);
+  private atFileStart = true;
+  private ended = false;
+
+  constructor(opts: DatasetStreamOptions, onFinding: (finding: Finding) => void) {
+    this.analyzer = new BlockAnalyzer(opts);
+    this.checker = new CrossRecordChecker(opts, onFinding);
   }
 
-  private decodeLineReporting(bytes: Uint8Array, byteOffset: number): string {
-    try {
-      return this.decoder.decode(bytes);
-    } catch {
-      let column = 0;
-      for (let i = 0; i < bytes.length;) {
-        const b = bytes[i] ?? 0;
-        const len = b < 0x80 ? 1 : utf8SequenceAt(bytes, i, bytes.length);
-        if (len > 0) {
-          column += len === 4 ? 2 : 1;
-          i += len;
-        } else {
-          if (this.utf8Severity && this.invalidUtf8 < MAX_INVALID_UTF8_FINDINGS) {
-            // A BOM on line 0 is dropped from the text, so columns there are one less.
-            const bomShift = this.line === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 1 : 0;
-            this.emit(invalidUtf8Finding(this.utf8Severity, this.line, column - bomShift, byteOffset + i, b));
-            this.markError(this.utf8Severity);
-          }
-          this.invalidUtf8++;
-          column++;
-          i += -len;
-        }
-      }
-      return this.lenientDecoder.decode(bytes);
-    }
-  }
-
-  private markError(severity: Finding['severity']): void {
-    if (severity === 'error') this.pendingError = true;
-  }
-
-  private splitDecoded(text: string): void {
-    const hasCr = text.indexOf('\r') >= 0;
-    let start = 0;
-    const n = text.length;
-    while (start < n) {
-      let end: number;
-      let kind: EolKind | undefined;
-      if (!hasCr) {
-        end = text.indexOf('\n', start);
-        if (end < 0) end = n;
-        else kind = 'LF';
-      } else {
-        end = start;
-        while (end < n) {
-          const c = text.charCodeAt(end);
-          if (c === 0x0a || c === 0x0d) break;
-          end++;
-        }
-        if (end < n) kind = text.charCodeAt(end) === 0x0a ? 'LF' : text.charCodeAt(end + 1) === 0x0a ? 'CRLF' : 'CR';
-      }
-      this.handleLine(text.slice(start, end), kind);
-      start = end + (kind === 'CRLF' ? 2 : kind ? 1 : 0);
-      if (!kind) break;
-    }
-  }
-
-  private handleLine(text: string, eolKind: EolKind | undefined): void {
-    const line = this.line;
-    if (line === 0 && text.charCodeAt(0) === 0xfeff) {
-      text = text.slice(1);
-      const bomSeverity = this.opts.severityOf('encoding/bom');
-      if (bomSeverity) this.emit(bomFinding(bomSeverity));
-    }
-    const a = this.analyzer.analyze(text, line);
-    let error = this.pendingError;
-    this.pendingError = false;
-    for (const f of a.findings) {
-      if (f.severity === 'error') error = true;
-      this.emit(f);
-    }
-    if (a.kind === 'blank') this.counts.blank++;
+  /** Feeds the next chunk of the file. */
+  push(chunk: Uint8Array): void {
+    if (this.ended) throw new Error('DatasetStream: push after end');
+    let buf: Uint8Array;
+    if (this.carry.length === 0) buf = chunk;
     else {
-      this.counts.records++;
-      if (a.kind === 'invalid') this.counts.invalid++;
-      else if (!a.format) this.counts.unknownFormat++;
-      else {
-        this.formatCounts[a.format]++;
-        this.tokens.push(a.tokens);
-        if (!a.tokensExact) this.allTokensExact = false;
-      }
-      if (a.valueHash >= 0) {
-        const first = this.exact.firstOrAdd(a.valueHash, line);
-        if (first >= 0) {
-          this.counts.exactDuplicates++;
-          if (this.exactSeverity) {
-            this.emit(dedupFinding('dedup/exact', this.exactSeverity, line, text.length, first, undefined));
-            if (this.exactSeverity === 'error') error = true;
-          }
-        } else if (a.hasSignature) {
-          const near = this.near.checkAndAdd(this.analyzer.hasher, line, this.opts.nearThreshold);
-          if (near) {
-            this.counts.nearDuplicates++;
-            if (this.nearSeverity) {
-              this.emit(dedupFinding('dedup/near', this.nearSeverity, line, text.length, near.line, near.similarity));
-              if (this.nearSeverity === 'error') error = true;
-            }
-          }
-        }
-      }
+      buf = new Uint8Array(this.carry.length + chunk.length);
+      buf.set(this.carry);
+      buf.set(chunk, this.carry.length);
     }
-    this.lineFormat.push(a.kind !== 'record' ? NO_FORMAT : a.format ? RECORD_FORMATS.indexOf(a.format) : NO_FORMAT - 1);
-    this.lineLength.push(text.length);
-    // 2 marks a blank line (not a record) for the acceptance count.
-    this.lineHasError.push(a.kind === 'blank' ? 2 : error ? 1 : 0);
-    if (eolKind) {
-      const f = this.eol.see(eolKind, line, text.length, this.eolSeverity);
-      if (f) this.emit(f);
-    }
-    this.line++;
+    // A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
+    let limit = buf.length;
+    if (limit > 0 && buf[limit - 1] === 0x0d) limit--;
+    const lastLf = limit > 0 ? buf.lastIndexOf(0x0a, limit - 1) : -1;
+    const lastCr = limit > 0 ? buf.lastIndexOf(0x0d, limit - 1) : -1;
+    const cut = Math.max(lastLf, lastCr) + 1;
+    if (cut > 0) this.processBlock(buf.subarray(0, cut));
+    this.carry = buf.slice(cut);
   }
 
-  private finishFormats(): void {
-    const severity = this.opts.severityOf('format/mixed');
-    if (this.opts.format || !severity) return;
-    const majority = majorityFormat(this.formatCounts);
-    if (!majority) return;
-    const majorityCode = RECORD_FORMATS.indexOf(majority);
-    for (let i = 0; i < this.lineFormat.length; i++) {
-      const code = this.lineFormat.data[i] ?? NO_FORMAT;
-      if (code >= RECORD_FORMATS.length || code === majorityCode) continue;
-      const format = RECORD_FORMATS[code];
-      if (!format) continue;
-      this.emit(
-        makeFinding(
-          'format/mixed',
-          severity,
-          i,
-          0,
-          this.lineLength.data[i] ?? 0,
-          mixedFormatMessage(format, majority),
-          { format, expected: majority },
-        ),
-      );
-      if (severity === 'error' && this.lineHasError.data[i] === 0) this.lineHasError.data[i] = 1;
-    }
+  /** Flushes the last line and reports what needs the whole file. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.carry.length > 0) this.processBlock(this.carry);
+    this.carry = new Uint8Array(0);
+    this.checker.finish();
+  }
+
+  stats(): DatasetStats {
+    return this.checker.stats();
+  }
+
+  /** Bytes held by the cross-record indices (for memory reports). */
+  indexBytes(): number {
+    return this.checker.indexBytes();
+  }
+
+  private processBlock(block: Uint8Array): void {
+    this.checker.apply(this.analyzer.analyze(block, this.atFileStart));
+    this.atFileStart = false;
   }
 }

@@ -78,6 +78,19 @@ def _install_cancel_handlers(cancel: CancelState, events: EventWriter, grace_sec
     signal.signal(signal.SIGTERM, on_signal)
 
 
+@dataclass(frozen=True)
+class PreparedJob:
+    """Everything settled before the model loads: config, model source, precision, tokenised records."""
+
+    config: FinetuneConfig
+    source: str
+    precision: str
+    cuda: bool
+    tokenizer: Any
+    train_set: list[dict[str, list[int]]]
+    eval_set: list[dict[str, list[int]]]
+
+
 def _pick_precision(requested: str, cuda: bool) -> str:
     import torch
 
@@ -453,6 +466,36 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
     eval_set = _tokenize_all(tokenizer, eval_examples, max_seq_length)
     if not train_set:
         raise DatasetError(f"no record has a trainable token within max_seq_length ({max_seq_length})")
+    trainer_ref: dict[str, Any] = {}
+    try:
+        job = PreparedJob(config, source, precision, cuda, tokenizer, train_set, eval_set)
+        return _train(job, resume, max_steps, events, cancel, trainer_ref)
+    except torch.OutOfMemoryError as exc:
+        trainer = trainer_ref.get("trainer")
+        events.emit(
+            "oom",
+            step=int(trainer.state.global_step) if trainer is not None else None,
+            message=str(exc).splitlines()[0] if str(exc) else "CUDA out of memory",
+            batch_size=int(training["batch_size"]),
+            max_seq_length=max_seq_length,
+            advice=_oom_advice(config),
+            **_memory_numbers(),
+        )
+        return EXIT_FAILED
+
+
+def _train(
+    job: PreparedJob,
+    resume: bool,
+    max_steps: int | None,
+    events: EventWriter,
+    cancel: CancelState,
+    trainer_ref: dict[str, Any],
+) -> int:
+    """Model, Trainer, the loop and the final adapter; a CUDA OOM anywhere in here becomes an `oom` event."""
+    config, source, precision, cuda = job.config, job.source, job.precision, job.cuda
+    tokenizer, train_set, eval_set = job.tokenizer, job.train_set, job.eval_set
+    training = config.training
     model = _build_model(config, source, precision, cuda)
 
     resume_from = None
@@ -483,7 +526,6 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
         collator: Any = DataCollatorWithFlattening()
     else:
         collator = _pad_batch(int(tokenizer.pad_token_id))
-    trainer_ref: dict[str, Any] = {}
     callback = callback_class(trainer_ref, events, cancel, start_fields)
     trainer = trainer_class(
         model=model,
@@ -503,19 +545,7 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
     trainer.force_oom_at_step = int(forced) if forced else None
 
     started = time.time()
-    try:
-        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
-    except torch.OutOfMemoryError as exc:
-        events.emit(
-            "oom",
-            step=int(trainer.state.global_step),
-            message=str(exc).splitlines()[0] if str(exc) else "CUDA out of memory",
-            batch_size=int(training["batch_size"]),
-            max_seq_length=max_seq_length,
-            advice=_oom_advice(config),
-            **_memory_numbers(),
-        )
-        return EXIT_FAILED
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
 
     cancelled = cancel.requested.is_set()
     if not cancelled and eval_set and callback.last_eval_step != trainer.state.global_step:

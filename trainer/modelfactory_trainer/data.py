@@ -68,29 +68,44 @@ def detect_format(record: Any) -> str | None:
     return None
 
 
+def _first_character(path: Path) -> str:
+    with open(path, encoding="utf-8-sig") as handle:
+        for line in handle:
+            stripped = line.lstrip()
+            if stripped:
+                return stripped[0]
+    return ""
+
+
 def read_records(path: Path) -> Iterator[tuple[str, Any]]:
-    """(location, record) pairs from a JSONL file or a JSON array file; locations are `file:line`."""
+    """(location, record) pairs from a JSONL file (streamed line by line) or a JSON array file.
+
+    Locations are `file:line` for JSONL and `file[index]` for arrays.
+    """
+    line_number = 0
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        if _first_character(path) == "[":
+            text = path.read_text(encoding="utf-8-sig")
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+            for index, item in enumerate(items):
+                yield f"{path}[{index}]", item
+            return
+        with open(path, encoding="utf-8-sig") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"{path}:{line_number}: invalid JSON: {exc.msg}") from exc
+                yield f"{path}:{line_number}", record
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+        raise DatasetError(f"{path}: not UTF-8 near line {line_number + 1} ({exc.reason})") from exc
     except OSError as exc:
         raise DatasetError(f"{path}: {exc.strerror or exc}") from exc
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
-        for index, item in enumerate(items):
-            yield f"{path}[{index}]", item
-        return
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield f"{path}:{line_number}", json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{line_number}: invalid JSON: {exc.msg}") from exc
 
 
 def _text_field(record: dict[str, Any], key: str, where: str, required: bool = True) -> str:

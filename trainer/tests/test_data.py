@@ -145,3 +145,12 @@ def test_eval_split_is_seeded_and_disjoint() -> None:
     assert split_train_eval(examples, 0.1, seed=8) != (train, held_out)
     assert split_train_eval(examples, 0, seed=7)[1] == []
     assert len(split_train_eval(examples[:3], 0.01, seed=7)[1]) == 1
+
+
+def test_unreadable_files_are_dataset_errors(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n')
+    with pytest.raises(DatasetError, match="not UTF-8"):
+        list(read_records(path))
+    with pytest.raises(DatasetError, match="missing.jsonl"):
+        list(read_records(tmp_path / "missing.jsonl"))

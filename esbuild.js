@@ -9,6 +9,8 @@ const entries = [
   { in: 'client/src/extension.ts', out: 'client/extension' },
   { in: 'server/src/server.ts', out: 'server/server' },
   { in: 'cli/main.ts', out: 'cli/main' },
+  // Worker threads of large-file validation; the CLI and the server load it from dist/server/.
+  { in: 'server/src/parallel/datasetWorker.ts', out: 'server/datasetWorker' },
 ];
 
 async function main() {

@@ -16,6 +16,7 @@ import { documentKindOf, ModelFactoryService } from '../server/src/core/service'
 import { DEFAULT_SETTINGS, type CoreSettings } from '../server/src/core/settings';
 import type { Finding, SeveritySetting } from '../server/src/core/types';
 import { nodeEnvironment } from '../server/src/nodeFs';
+import { defaultJobs, lintDatasetFileOnNode } from '../server/src/parallel/lintFile';
 import {
   count,
   emptySummary,
@@ -40,6 +41,7 @@ const USAGE = `Usage:
                                  ID may be a family like pii/*)
       --quiet                    print errors only
       --no-progress              no progress line on the terminal
+      --jobs N                   worker threads for large JSONL files (default: one per core; 1: none)
   modelfactory estimate CONFIG [--json] [--gpu-memory-gb N]   GPU memory estimate of a fine-tune config
   modelfactory rules [--json]                                 the rule ids and what they check
   modelfactory --version | --help
@@ -50,11 +52,12 @@ interface LintOptions {
   rules: Record<string, SeveritySetting>;
   quiet: boolean;
   progress: boolean;
+  jobs: number;
   paths: string[];
 }
 
 function parseLintArgs(args: string[]): LintOptions {
-  const opts: LintOptions = { format: 'text', rules: {}, quiet: false, progress: true, paths: [] };
+  const opts: LintOptions = { format: 'text', rules: {}, quiet: false, progress: true, jobs: defaultJobs(), paths: [] };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = () => {
@@ -75,6 +78,12 @@ function parseLintArgs(args: string[]): LintOptions {
         throw new UsageError(`--rule takes ID=SEVERITY (error, warning, information, hint, off), not '${spec}'`);
       }
       opts.rules[spec.slice(0, eq)] = sev as SeveritySetting;
+    } else if (a === '--jobs' || a.startsWith('--jobs=')) {
+      const v = value();
+      const jobs = Number(v);
+      if (!Number.isInteger(jobs) || jobs < 1)
+        throw new UsageError(`--jobs takes a whole number of at least 1, not '${v}'`);
+      opts.jobs = jobs;
     } else if (a === '--quiet') opts.quiet = true;
     else if (a === '--no-progress') opts.progress = false;
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
@@ -188,7 +197,8 @@ async function lint(args: string[]): Promise<number> {
         for (const f of pending.sort(byPosition)) emit(path, f);
         pending = [];
       };
-      stats = await service.lintDatasetFile(
+      stats = await lintDatasetFileOnNode(
+        service,
         path,
         size,
         createReadStream(path, { highWaterMark: 1 << 20 }),
@@ -197,6 +207,7 @@ async function lint(args: string[]): Promise<number> {
           pending.push(f);
         },
         (done) => progress.report(done),
+        { jobs: opts.jobs },
       );
       flush();
       progress.done();

@@ -22,6 +22,7 @@ import { datasetHover } from './core/dataset/hover';
 import { dirName } from './core/hfCache';
 import { documentKindOf, type DatasetSession, type DocumentKind, type ModelFactoryService } from './core/service';
 import type { CodeAction, Finding } from './core/types';
+import { lintDatasetFileOnNode } from './parallel/lintFile';
 
 interface OpenDocument {
   doc: LineDocument;
@@ -239,7 +240,8 @@ export class DocumentIndex {
     const handle = await open(params.path, 'r');
     try {
       const size = (await handle.stat()).size;
-      const summary = await this.service.lintDatasetFile(
+      const summary = await lintDatasetFileOnNode(
+        this.service,
         params.path,
         size,
         handle.createReadStream({ highWaterMark: 1 << 20 }),

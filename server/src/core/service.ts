@@ -9,7 +9,7 @@ import { checkEncoding } from './dataset/encoding';
 import { detectRecordFormat } from './dataset/formats';
 import { validateJsonArrayDataset, type JsonArrayResult } from './dataset/jsonArray';
 import type { DatasetStats } from './dataset/stats';
-import { DatasetStream } from './dataset/stream';
+import { DatasetStream, type DatasetChunkSink, type DatasetStreamOptions } from './dataset/stream';
 import { DatasetValidator, type DatasetValidatorOptions } from './dataset/validator';
 import { dirName, isAbsolutePath, joinPath } from './hfCache';
 import type { Environment } from './io';
@@ -119,7 +119,8 @@ export class ModelFactoryService {
 
   /**
    * Validates a dataset file of any size from its bytes, streamed (the CLI, and the editor's command
-   * for files VS Code will not open). Findings are handed over as they are found.
+   * for files VS Code will not open). Findings are handed over as they are found. A host may supply
+   * `openStream` to run the validation elsewhere (worker threads) with the same results.
    */
   async lintDatasetFile(
     path: string,
@@ -127,19 +128,25 @@ export class ModelFactoryService {
     chunks: AsyncIterable<Uint8Array>,
     onFinding: (finding: Finding) => void,
     onProgress?: (doneBytes: number, totalBytes: number) => void,
+    openStream?: (
+      options: DatasetStreamOptions,
+      onFinding: (finding: Finding) => void,
+    ) => DatasetChunkSink | Promise<DatasetChunkSink>,
   ): Promise<DatasetStats> {
     const policy = await this.datasetPolicy(path);
     if (policy.datanet) {
       for (const f of await this.datanets.capFindings(path, sizeBytes, policy.datanet, policy.severityOf)) onFinding(f);
     }
-    const stream = new DatasetStream(policy.options, onFinding);
+    const stream = openStream
+      ? await openStream(policy.options, onFinding)
+      : new DatasetStream(policy.options, onFinding);
     let done = 0;
     for await (const chunk of chunks) {
-      stream.push(chunk);
+      await stream.push(chunk);
       done += chunk.length;
       onProgress?.(done, sizeBytes);
     }
-    stream.end();
+    await stream.end();
     return stream.stats();
   }
 

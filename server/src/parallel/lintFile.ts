@@ -1,0 +1,55 @@
+// The Node side of `lintDatasetFile`, used by the CLI and the server's modelfactory/validateFile:
+// files of a few MB and more are validated by a pool of worker threads (one per core unless told
+// otherwise); smaller files, `jobs: 1`, and options a worker cannot rebuild use the single-threaded
+// DatasetStream. The results are the same either way.
+import { availableParallelism } from 'node:os';
+import { DatasetStream } from '../core/dataset/stream';
+import type { DatasetChunkSink } from '../core/dataset/stream';
+import type { DatasetStats } from '../core/dataset/stats';
+import type { ModelFactoryService } from '../core/service';
+import type { Finding } from '../core/types';
+import { ParallelDatasetStream } from './parallelStream';
+import type { ParallelStreamOptions } from './parallelStream';
+import { DatasetWorkerPool } from './pool';
+
+/** Below this size, starting workers costs more than it saves. */
+export const PARALLEL_MIN_BYTES = 8 * 1024 * 1024;
+
+export function defaultJobs(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export interface NodeLintOptions extends ParallelStreamOptions {
+  /** Worker threads (default: one per core); 1 keeps the single-threaded path. */
+  jobs?: number;
+  /** Smallest file validated in parallel (default PARALLEL_MIN_BYTES). */
+  minParallelBytes?: number;
+}
+
+export async function lintDatasetFileOnNode(
+  service: ModelFactoryService,
+  path: string,
+  sizeBytes: number,
+  chunks: AsyncIterable<Uint8Array>,
+  onFinding: (finding: Finding) => void,
+  onProgress?: (doneBytes: number, totalBytes: number) => void,
+  options: NodeLintOptions = {},
+): Promise<DatasetStats> {
+  const jobs = Math.max(1, Math.floor(options.jobs ?? defaultJobs()));
+  if (jobs === 1 || sizeBytes < (options.minParallelBytes ?? PARALLEL_MIN_BYTES)) {
+    return service.lintDatasetFile(path, sizeBytes, chunks, onFinding, onProgress);
+  }
+  let pool: DatasetWorkerPool | undefined;
+  const openStream = async (
+    opts: Parameters<typeof DatasetWorkerPool.start>[0],
+    emit: (f: Finding) => void,
+  ): Promise<DatasetChunkSink> => {
+    pool = await DatasetWorkerPool.start(opts, jobs);
+    return pool ? new ParallelDatasetStream(pool, opts, emit, options) : new DatasetStream(opts, emit);
+  };
+  try {
+    return await service.lintDatasetFile(path, sizeBytes, chunks, onFinding, onProgress, openStream);
+  } finally {
+    await pool?.close();
+  }
+}

@@ -29,8 +29,10 @@ rm -f "$events"
 [ -n "$adapter" ] || { echo "training did not finish" >&2; exit 1; }
 
 prompt="How do I start a training run?"
+# The training records carry this system prompt; the adapter learned to answer under it.
+system="You answer questions about ModelFactory briefly."
 step "Chat: base model"
-"$python" -m modelfactory_trainer chat --base builtin:tiny-llama --prompt "$prompt" --max-new-tokens 40 --temperature 0 2>/dev/null
+"$python" -m modelfactory_trainer chat --base builtin:tiny-llama --system "$system" --prompt "$prompt" --max-new-tokens 64 --temperature 0 2>/dev/null
 step "Chat: base model + adapter ($adapter)"
-"$python" -m modelfactory_trainer chat --base builtin:tiny-llama --adapter "$adapter" --prompt "$prompt" --max-new-tokens 40 --temperature 0 2>/dev/null
+"$python" -m modelfactory_trainer chat --base builtin:tiny-llama --adapter "$adapter" --system "$system" --prompt "$prompt" --max-new-tokens 64 --temperature 0 2>/dev/null
 echo

@@ -97,6 +97,21 @@ test('config/target-module: per family, listing the modules that exist', async (
   assert.deepEqual(await only(config('gpt2', 'lora:\n  target_modules: all-linear\n'), 'config/target-module'), []);
 });
 
+test('config/target-module: the output head and the embeddings are valid targets, by their names per architecture', async () => {
+  const ok = [
+    ['meta-llama/Llama-3.1-8B', 'lm_head, embed_tokens'],
+    ['gpt2', 'c_attn, lm_head, wte'],
+    ['bigscience/bloom-560m', 'query_key_value, lm_head, word_embeddings'],
+    ['builtin:tiny-llama', 'q_proj, lm_head'],
+  ];
+  for (const [model, targets] of ok) {
+    const text = config(model!, `lora:\n  target_modules: [${targets}]\n`);
+    assert.deepEqual(await only(text, 'config/target-module'), [], model);
+  }
+  const wrong = config('gpt2', 'lora:\n  target_modules: [c_attn, embed_tokens]\n');
+  assert.equal((await only(wrong, 'config/target-module')).length, 1, 'GPT-2 calls its embeddings wte');
+});
+
 test('config/qlora-requires-quantization and config/lora-with-quantization', async () => {
   const qlora = config('Qwen/Qwen2.5-0.5B').replace('method: lora', 'method: qlora');
   const missing = await lint(qlora);

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from modelfactory_trainer import tiny
 from modelfactory_trainer.checkpoints import sha256_of
 from modelfactory_trainer.tiny import SPECIAL_TOKENS, TINY_LLAMA_SHAPE, ensure_tiny_llama
 
@@ -45,7 +46,7 @@ def test_second_call_reuses_the_cache(tiny_model_dir: Path) -> None:
 def test_build_is_deterministic(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELFACTORY_CACHE", str(tmp_path))
     rebuilt = ensure_tiny_llama()
-    assert rebuilt == tmp_path / "builtin" / "tiny-llama-v1" and rebuilt != tiny_model_dir
+    assert rebuilt == tmp_path / "builtin" / tiny.TINY_LLAMA_DIRNAME and rebuilt != tiny_model_dir
     for name in ("model.safetensors", "tokenizer.json", "config.json"):
         assert sha256_of(rebuilt / name) == sha256_of(tiny_model_dir / name), name
     assert oct(os.stat(rebuilt).st_mode & 0o777) == "0o755"
@@ -53,7 +54,7 @@ def test_build_is_deterministic(tiny_model_dir: Path, tmp_path: Path, monkeypatc
 
 def test_an_incomplete_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELFACTORY_CACHE", str(tmp_path))
-    broken = tmp_path / "builtin" / "tiny-llama-v1"
+    broken = tmp_path / "builtin" / tiny.TINY_LLAMA_DIRNAME
     broken.mkdir(parents=True)
     (broken / "config.json").write_text("{}")
     assert ensure_tiny_llama() == broken

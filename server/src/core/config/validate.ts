@@ -57,6 +57,26 @@ export async function validateConfig(
   return filterSuppressed(findings, parsed.lines);
 }
 
+/**
+ * PEFT also puts adapters on the output head and the token embeddings (when new tokens are added,
+ * or for small models), which the catalog's list of linear layers leaves out. Their names by
+ * architecture; weights read from disk list them anyway.
+ */
+export function headAndEmbeddingNames(architecture: string | undefined): string[] {
+  switch (architecture) {
+    case 'ChatGLMModel':
+    case 'ChatGLMForConditionalGeneration':
+      return ['output_layer', 'word_embeddings'];
+    case 'BloomForCausalLM':
+      return ['lm_head', 'word_embeddings'];
+    case 'GPT2LMHeadModel':
+    case 'QWenLMHeadModel':
+      return ['lm_head', 'wte'];
+    default:
+      return ['lm_head', 'embed_tokens'];
+  }
+}
+
 function schemaRule(error: ErrorObject): string {
   if (error.keyword === 'additionalProperties') return 'config/unknown-key';
   if (error.keyword === 'required') return 'config/missing-key';
@@ -177,8 +197,9 @@ class ConfigChecks {
     const facts = model.facts!;
     const targets = this.view.targetModules;
     if (targets === 'all-linear' || facts.moduleNames.length === 0 || !this.has(['lora', 'target_modules'])) return;
+    const headAndEmbeddings = headAndEmbeddingNames(facts.architecture);
     targets.forEach((target, index) => {
-      if (facts.moduleNames.includes(target)) return;
+      if (facts.moduleNames.includes(target) || headAndEmbeddings.includes(target)) return;
       const where = model.disk && model.disk.linearModules.length > 0 ? 'in its weights' : 'in its architecture';
       this.report(
         'config/target-module',

@@ -108,7 +108,7 @@ SERVER_EXAMPLES: dict[str, dict[str, Any]] = {
             "last_seq": 9,
         },
     },
-    "event": {"job_id": "j1", "seq": 4, "event": {"type": "log", "time": 1.0, "step": 1, "loss": 2.0}},
+    "event": {"job_id": "j1", "seq": 4, "event": {"type": "log", "time": 1.0, "step": 1, "total_steps": 9, "epoch": 0.1, "loss": 2.0, "learning_rate": 0.0002}},
     "ack": {"id": "1", "job_id": "j1", "state": "cancelled"},
     "adapter_file": {"id": "1", "job_id": "j1", "name": "adapter_model.safetensors", "size": 3, "sha256": SHA},
     "adapter_chunk": {"id": "1", "name": "adapter_model.safetensors", "offset": 0, "data": "AAAA"},
@@ -146,6 +146,21 @@ def test_every_type_has_an_example_and_the_union_picks_exactly_one_definition() 
             assert list(union.iter_errors(frame)) == [], (message_type, [e.message for e in union.iter_errors(frame)])
             if prefix == "server_":
                 assert server_frame_problem(frame) is None
+
+
+def test_trainer_events_in_event_frames_must_carry_their_fields() -> None:
+    schema = load_schema()
+    union = Draft7Validator({"$ref": "#/definitions/serverMessage", "definitions": schema["definitions"]})
+
+    def frame(event: dict[str, object]) -> dict[str, object]:
+        return {"type": "event", "job_id": "j1", "seq": 1, "event": {"time": 1.0, **event}}
+
+    complete = {"type": "log", "step": 1, "total_steps": 9, "epoch": 0.1, "loss": 2.0, "learning_rate": 2e-4}
+    assert list(union.iter_errors(frame(complete))) == []
+    without_loss = {k: v for k, v in complete.items() if k != "loss"}
+    assert list(union.iter_errors(frame(without_loss))) != []
+    assert list(union.iter_errors(frame({"type": "done", "adapter_dir": "a", "sha256": "nothex", "steps": 3}))) != []
+    assert list(union.iter_errors(frame({"type": "error", "code": "mystery", "message": "m"}))) != []
 
 
 def test_client_frames_parse_into_requests() -> None:

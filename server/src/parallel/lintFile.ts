@@ -4,7 +4,7 @@
 // DatasetStream. The results are the same either way.
 import { availableParallelism } from 'node:os';
 import { DatasetStream } from '../core/dataset/stream';
-import type { DatasetChunkSink } from '../core/dataset/stream';
+import type { DatasetChunkSink, DatasetStreamOptions } from '../core/dataset/stream';
 import type { DatasetStats } from '../core/dataset/stats';
 import type { ModelFactoryService } from '../core/service';
 import type { Finding } from '../core/types';
@@ -40,10 +40,7 @@ export async function lintDatasetFileOnNode(
     return service.lintDatasetFile(path, sizeBytes, chunks, onFinding, onProgress);
   }
   let pool: DatasetWorkerPool | undefined;
-  const openStream = async (
-    opts: Parameters<typeof DatasetWorkerPool.start>[0],
-    emit: (f: Finding) => void,
-  ): Promise<DatasetChunkSink> => {
+  const openStream = async (opts: DatasetStreamOptions, emit: (f: Finding) => void): Promise<DatasetChunkSink> => {
     pool = await DatasetWorkerPool.start(opts, jobs);
     return pool ? new ParallelDatasetStream(pool, opts, emit, options) : new DatasetStream(opts, emit);
   };

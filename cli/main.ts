@@ -41,7 +41,7 @@ const USAGE = `Usage:
                                  ID may be a family like pii/*)
       --quiet                    print errors only
       --no-progress              no progress line on the terminal
-      --jobs N                   worker threads for large JSONL files (default: one per core; 1: none)
+      --jobs N                   worker threads for large JSONL files (default: one per core, at most 4; 1: none)
   modelfactory estimate CONFIG [--json] [--gpu-memory-gb N]   GPU memory estimate of a fine-tune config
   modelfactory rules [--json]                                 the rule ids and what they check
   modelfactory --version | --help

@@ -15,12 +15,18 @@ import { DatasetWorkerPool } from './pool';
 /** Below this size, starting workers costs more than it saves. */
 export const PARALLEL_MIN_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Past about four workers the in-order cross-record pass on the main thread is the limit, and each
+ * worker costs 40-100 MB: more would only add memory (the 1 GB budget of a large lint).
+ */
+const MAX_DEFAULT_JOBS = 4;
+
 export function defaultJobs(): number {
-  return Math.max(1, availableParallelism());
+  return Math.max(1, Math.min(MAX_DEFAULT_JOBS, availableParallelism()));
 }
 
 export interface NodeLintOptions extends ParallelStreamOptions {
-  /** Worker threads (default: one per core); 1 keeps the single-threaded path. */
+  /** Worker threads (default: one per core, at most four); 1 keeps the single-threaded path. */
   jobs?: number;
   /** Smallest file validated in parallel (default PARALLEL_MIN_BYTES). */
   minParallelBytes?: number;

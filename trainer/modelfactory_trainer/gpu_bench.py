@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .tiny import TINY_LLAMA_ID, TINY_LLAMA_SHAPE
+
 REPO = Path(__file__).resolve().parents[2]
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -90,20 +92,7 @@ MODELS: dict[str, BenchModel] = {
             tie_word_embeddings=False,
         ),
     ),
-    "tiny": BenchModel(
-        "llama",
-        "builtin:tiny-llama",
-        dict(
-            hidden_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            intermediate_size=176,
-            vocab_size=1024,
-            max_position_embeddings=1024,
-            tie_word_embeddings=False,
-        ),
-    ),
+    "tiny": BenchModel("llama", TINY_LLAMA_ID, dict(TINY_LLAMA_SHAPE)),
 }
 
 # Dense bf16 tensor-core peaks (no sparsity), TFLOP/s; the first matching name wins.

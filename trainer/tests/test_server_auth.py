@@ -112,6 +112,22 @@ def test_a_2_mib_frame_closes_with_1009_and_the_server_keeps_serving(server: Ser
     asyncio.run(scenario())
 
 
+def test_a_flood_of_small_fragments_is_bounded_like_one_big_frame(server: ServerProcess) -> None:
+    """Fragments count toward the message limit as they arrive: 20,000 fragments of 64 bytes
+    (1.3 MB in all) close the connection with 1009 instead of growing a buffer without bound."""
+
+    async def scenario() -> None:
+        async with open_client(server, max_size=None) as connection:
+            with pytest.raises(ConnectionClosed):
+                await connection.send(["x" * 64 for _ in range(20_000)])
+                await asyncio.wait_for(connection.recv(), 30)
+            assert connection.close_code == 1009
+        async with open_client(server) as connection:
+            assert (await Client(connection).request({"type": "list_jobs"}))["type"] == "job_list"
+
+    asyncio.run(scenario())
+
+
 MALFORMED: list[tuple[str, str, str | None]] = [
     ("not json at all", "bad-json", None),
     ("[1, 2, 3]", "bad-message", None),

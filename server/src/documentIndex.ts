@@ -17,6 +17,7 @@ import { LineDocument, type ContentChange } from './documents';
 import type { ValidateFileParams, ValidateFileResult } from './protocol';
 import * as config from './core/config';
 import { configMemoryEstimate } from './core/config/estimate';
+import { manifestCompletions, manifestHover } from './core/datanet/assist';
 import { datasetCodeActions, removeAllDuplicates } from './core/dataset/codeActions';
 import { datasetHover } from './core/dataset/hover';
 import { dirName } from './core/hfCache';
@@ -162,6 +163,8 @@ export class DocumentIndex {
     let hover;
     if (entry.session) {
       hover = datasetHover(entry.session.validator, position.line, uri, entry.session.policy.options.tokenCounter.name);
+    } else if (entry.kind === 'manifest') {
+      hover = manifestHover(this.service.yamlCache.get(uri, entry.doc.version, entry.doc.getText()), position);
     } else if (entry.kind === 'config') {
       hover = await config.configHover(
         entry.doc.getText(),
@@ -177,8 +180,12 @@ export class DocumentIndex {
 
   async complete(uri: string, position: Position) {
     const entry = this.docs.get(uri);
-    if (!entry?.path || entry.kind !== 'config') return [];
+    if (!entry?.path || (entry.kind !== 'config' && entry.kind !== 'manifest')) return [];
     await entry.pending;
+    if (entry.kind === 'manifest') {
+      const parsed = this.service.yamlCache.get(uri, entry.doc.version, entry.doc.getText());
+      return manifestCompletions(parsed, position).map(toCompletionItem);
+    }
     const items = await config.configCompletions(
       entry.doc.getText(),
       uri,

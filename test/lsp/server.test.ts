@@ -163,6 +163,31 @@ describe('language server over JSON-RPC', () => {
     assert.ok(symbols.some((s) => s.name === 'training'));
   });
 
+  it('documents and completes a Datanet manifest from its schema', async () => {
+    const path = join(dir, 'assist', 'datanet.yaml');
+    mkdirSync(join(dir, 'assist'), { recursive: true });
+    const text = 'name: assist\nformat: \nfiles: ["data/*.jsonl"]\nlimits:\n  max_file_mb: 5\nrules:\n  severity:\n    \n';
+    const { uri } = await open(server, path, text, 'yaml');
+    const lines = text.split('\n');
+    const complete = async (line: number, character: number) => {
+      const r = (await server.connection.sendRequest('textDocument/completion', {
+        textDocument: { uri },
+        position: { line, character },
+      })) as CompletionItem[] | { items: CompletionItem[] };
+      return (Array.isArray(r) ? r : r.items).map((i) => i.label);
+    };
+    assert.ok((await complete(1, lines[1]!.length)).includes('messages'));
+    const topKeys = await complete(8, 0);
+    assert.ok(topKeys.includes('tokenizer') && topKeys.includes('record_schema'), topKeys.join(','));
+    assert.ok(!topKeys.includes('name'), 'keys already present are not offered again');
+    assert.ok((await complete(7, 4)).includes('pii/email'));
+    const hover = (await server.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: { line: 3, character: 2 },
+    })) as Hover;
+    assert.match(JSON.stringify(hover.contents), /Caps on contributions/);
+  });
+
   it('applies the Datanet that governs a file: its format, its rules, its caps', async () => {
     const governed = join(dir, 'support', 'data', 'new.jsonl');
     const text = [JSON.stringify({ instruction: 'Say hi', input: '', output: 'Hi' })].join('\n');

@@ -5,17 +5,15 @@ import { nodeSpan, pathAtOffset } from '../yaml/paths';
 import { canEstimate, estimateMemory, memoryConfigOf, memoryTable } from './memory';
 import { resolveModel } from './modelInfo';
 import type { ResolvedModel } from './modelInfo';
+import { describeSchema, escapeMarkdown } from '../yaml/schemaAssist';
 import { parseConfig, schemaAt, viewConfig } from './schema';
-import type { SchemaNode } from './schema';
+
+export { escapeMarkdown };
 import type { ConfigContext } from './validate';
 
 const MEMORY_KEYS = new Set(['lora', 'training', 'quantization', 'method']);
 
 /** Escapes text taken from the user's file so it renders literally in markdown. */
-export function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_[\]<>|&~#]/g, (c) => '\\' + c);
-}
-
 export async function configHover(
   text: string,
   uri: string,
@@ -52,22 +50,6 @@ export async function configHover(
     contents: sections.join('\n\n---\n\n'),
     ...(span ? { range: parsed.lines.rangeOf(span[0], span[1]) } : {}),
   };
-}
-
-function describeSchema(key: string, schema: SchemaNode): string {
-  const lines = [`**${escapeMarkdown(key)}**`];
-  if (schema.description) lines.push(schema.description);
-  const allowed = schema.enum ?? (schema.const !== undefined ? [schema.const] : undefined);
-  if (allowed) lines.push(`Allowed: ${allowed.map((v) => '`' + JSON.stringify(v) + '`').join(', ')}`);
-  const bounds = [
-    schema.minimum !== undefined ? `>= ${schema.minimum}` : '',
-    schema.exclusiveMinimum !== undefined ? `> ${schema.exclusiveMinimum}` : '',
-    schema.maximum !== undefined ? `<= ${schema.maximum}` : '',
-    schema.exclusiveMaximum !== undefined ? `< ${schema.exclusiveMaximum}` : '',
-  ].filter((b) => b !== '');
-  if (bounds.length > 0) lines.push(`Range: ${bounds.join(', ')}`);
-  if (schema.default !== undefined) lines.push(`Default: \`${JSON.stringify(schema.default)}\``);
-  return lines.join('\n\n');
 }
 
 function describeModel(model: ResolvedModel): string {

@@ -6,23 +6,10 @@ import finetuneSchema from '../../../../schemas/finetune.schema.json';
 import { YamlParseCache } from '../yaml/parse';
 import type { ParsedYaml } from '../yaml/parse';
 import type { YamlPath } from '../yaml/paths';
+import { schemaAt as schemaAtIn } from '../yaml/schemaAssist';
+import type { SchemaNode } from '../yaml/schemaAssist';
 
-export interface SchemaNode {
-  type?: string | string[];
-  description?: string;
-  enum?: unknown[];
-  const?: unknown;
-  default?: unknown;
-  properties?: Record<string, SchemaNode>;
-  required?: string[];
-  oneOf?: SchemaNode[];
-  items?: SchemaNode;
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: number;
-  exclusiveMaximum?: number;
-  pattern?: string;
-}
+export type { SchemaNode };
 
 export const FINETUNE_SCHEMA = finetuneSchema as SchemaNode;
 
@@ -34,18 +21,9 @@ export function finetuneValidator(): ValidateFunction {
   return compiled;
 }
 
-/** The sub-schema describing the value at `path` (array indices step into `items`). */
+/** The sub-schema of the fine-tune config describing the value at `path`. */
 export function schemaAt(path: YamlPath): SchemaNode | undefined {
-  let node: SchemaNode | undefined = FINETUNE_SCHEMA;
-  for (const segment of path) {
-    if (!node) return undefined;
-    if (typeof segment === 'number') {
-      node = node.items ?? node.oneOf?.find((alt) => alt.items)?.items;
-    } else {
-      node = node.properties?.[segment];
-    }
-  }
-  return node;
+  return schemaAtIn(FINETUNE_SCHEMA, path);
 }
 
 const parseCache = new YamlParseCache();

@@ -157,20 +157,24 @@ const MAX_PER_KEY = 4;
  * The streaming index: signatures of admitted records (BINS bytes each) and one multimap from band
  * key to the first records (up to MAX_PER_KEY) that had it. Past `capacity` records nothing new is admitted (memory
  * stays bounded); later records are still compared against those admitted.
+ *
+ * The multimap is an open-addressing table of (key, id) pairs interleaved in one array, so a probe
+ * touches one cache line; a record's lookup and insertion share one walk per band.
  */
 export class NearDuplicateIndex {
   private signatures: Uint8Array;
   private lineOf: Int32Array;
   private admitted = 0;
-  private tableKeys: Uint32Array;
-  private tableIds: Int32Array;
+  /** Slot s holds its key at 2s and its record id at 2s + 1 (-1 when empty). */
+  private table: Int32Array;
+  private tableSlots: number;
   private tableSize = 0;
 
   constructor(readonly capacity = 1_000_000) {
     this.signatures = new Uint8Array(BINS * 4096);
     this.lineOf = new Int32Array(4096);
-    this.tableKeys = new Uint32Array(1 << 16);
-    this.tableIds = new Int32Array(1 << 16).fill(-1);
+    this.tableSlots = 1 << 16;
+    this.table = new Int32Array(2 * this.tableSlots).fill(-1);
   }
 
   get admittedCount(): number {
@@ -178,7 +182,7 @@ export class NearDuplicateIndex {
   }
 
   get bytes(): number {
-    return this.signatures.byteLength + this.lineOf.byteLength + this.tableKeys.byteLength + this.tableIds.byteLength;
+    return this.signatures.byteLength + this.lineOf.byteLength + this.table.byteLength;
   }
 
   /**
@@ -186,32 +190,61 @@ export class NearDuplicateIndex {
    * similar, as { line, similarity }; then admits this record (as `line`) when there is room.
    */
   checkAndAdd(hasher: MinHasher, line: number, threshold: number): { line: number; similarity: number } | undefined {
-    const keys = hasher.bandKeys;
-    const sig = hasher.signature;
+    return this.checkAndAddAt(hasher.signature, 0, hasher.bandKeys, 0, line, threshold);
+  }
+
+  /**
+   * `checkAndAdd` for a signature stored at `sigOffset` in `signatures` and its band keys at
+   * `keyOffset` in `bandKeys` (a block's buffers), without copying them.
+   */
+  checkAndAddAt(
+    signatures: Uint8Array,
+    sigOffset: number,
+    bandKeys: Uint32Array,
+    keyOffset: number,
+    line: number,
+    threshold: number,
+  ): { line: number; similarity: number } | undefined {
+    const admit = this.admitted < this.capacity;
+    const id = this.admitted;
     let bestId = -1;
     let bestSim = 0;
-    const mask = this.tableIds.length - 1;
+    if (admit) this.store(signatures, sigOffset, line);
     for (let band = 0; band < BANDS; band++) {
-      const key = keys[band] ?? 0;
-      for (let slot = key & mask; ; slot = (slot + 1) & mask) {
-        const id = this.tableIds[slot] ?? -1;
-        if (id < 0) break;
-        if (this.tableKeys[slot] === key && (bestId < 0 || id < bestId)) {
-          const sim = signatureSimilarity(sig, 0, this.signatures, id * BINS);
+      // Keys are compared as 32-bit patterns: Int32Array storage of a Uint32 key.
+      const key = (bandKeys[keyOffset + band] as number) | 0;
+      if (admit && (this.tableSize + 1) * 4 > this.tableSlots * 3) this.growTable();
+      const table = this.table;
+      const mask = this.tableSlots - 1;
+      let sameKey = 0;
+      let slot = key & mask;
+      for (; ; slot = (slot + 1) & mask) {
+        const other = table[2 * slot + 1] as number;
+        if (other < 0) break;
+        if (table[2 * slot] !== key) continue;
+        sameKey++;
+        // This record's own earlier bands are not candidates (ids are admitted in increasing order).
+        if (other !== id && (bestId < 0 || other < bestId)) {
+          const sim = signatureSimilarity(signatures, sigOffset, this.signatures, other * BINS);
           if (sim >= threshold) {
-            bestId = id;
+            bestId = other;
             bestSim = sim;
           }
         }
       }
+      // A large cluster of near duplicates keeps its earliest members under a key, so lookups stay short.
+      if (admit && sameKey < MAX_PER_KEY) {
+        table[2 * slot] = key;
+        table[2 * slot + 1] = id;
+        this.tableSize++;
+      }
     }
-    const found = bestId >= 0 ? { line: this.lineOf[bestId] ?? -1, similarity: bestSim } : undefined;
-    if (this.admitted < this.capacity) this.admit(hasher, line);
-    return found;
+    if (admit) this.admitted++;
+    return bestId >= 0 ? { line: this.lineOf[bestId] ?? -1, similarity: bestSim } : undefined;
   }
 
-  private admit(hasher: MinHasher, line: number): void {
-    const id = this.admitted++;
+  private store(signatures: Uint8Array, sigOffset: number, line: number): void {
+    const id = this.admitted;
     if (id >= this.lineOf.length) {
       const lines = new Int32Array(this.lineOf.length * 2);
       lines.set(this.lineOf);
@@ -221,40 +254,25 @@ export class NearDuplicateIndex {
       this.signatures = sigs;
     }
     this.lineOf[id] = line;
-    this.signatures.set(hasher.signature, id * BINS);
-    for (let band = 0; band < BANDS; band++) this.insertKey(hasher.bandKeys[band] ?? 0, id);
-  }
-
-  /**
-   * Adds `id` under `key` unless the key already holds MAX_PER_KEY records: a large cluster of near
-   * duplicates keeps its earliest members, and lookups stay short.
-   */
-  private insertKey(key: number, id: number): void {
-    if ((this.tableSize + 1) * 4 > this.tableIds.length * 3) this.growTable();
-    const mask = this.tableIds.length - 1;
-    let sameKey = 0;
-    for (let slot = key & mask; ; slot = (slot + 1) & mask) {
-      const existing = this.tableIds[slot] as number;
-      if (existing < 0) {
-        if (sameKey >= MAX_PER_KEY) return;
-        this.tableKeys[slot] = key;
-        this.tableIds[slot] = id;
-        this.tableSize++;
-        return;
-      }
-      if (this.tableKeys[slot] === key) sameKey++;
-    }
+    this.signatures.set(signatures.subarray(sigOffset, sigOffset + BINS), id * BINS);
   }
 
   private growTable(): void {
-    const oldKeys = this.tableKeys;
-    const oldIds = this.tableIds;
-    this.tableKeys = new Uint32Array(oldIds.length * 2);
-    this.tableIds = new Int32Array(oldIds.length * 2).fill(-1);
-    this.tableSize = 0;
-    for (let i = 0; i < oldIds.length; i++) {
-      const id = oldIds[i] ?? -1;
-      if (id >= 0) this.insertKey(oldKeys[i] as number, id);
+    const old = this.table;
+    const oldSlots = this.tableSlots;
+    this.tableSlots = oldSlots * 2;
+    this.table = new Int32Array(2 * this.tableSlots).fill(-1);
+    const table = this.table;
+    const mask = this.tableSlots - 1;
+    // Every entry moves as it is: the per-key cap already holds.
+    for (let i = 0; i < oldSlots; i++) {
+      const id = old[2 * i + 1] as number;
+      if (id < 0) continue;
+      const key = old[2 * i] as number;
+      let slot = key & mask;
+      while ((table[2 * slot + 1] as number) >= 0) slot = (slot + 1) & mask;
+      table[2 * slot] = key;
+      table[2 * slot + 1] = id;
     }
   }
 }

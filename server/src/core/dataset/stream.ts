@@ -14,7 +14,7 @@ import type { Finding } from '../types';
 import type { DatasetValidatorOptions } from './context';
 import { makeFinding } from './context';
 import { ExactDuplicateTable } from './dedupExact';
-import { BANDS, BINS, MinHasher, NearDuplicateIndex } from './dedupNear';
+import { BANDS, BINS, NearDuplicateIndex } from './dedupNear';
 import { EolTracker, MAX_INVALID_UTF8_FINDINGS, bomFinding, invalidUtf8Finding, utf8SequenceAt } from './encoding';
 import type { EolKind } from './encoding';
 import { RECORD_FORMATS } from './formats';
@@ -337,8 +337,6 @@ export class BlockAnalyzer {
 export class CrossRecordChecker {
   private readonly exact = new ExactDuplicateTable();
   private readonly near: NearDuplicateIndex;
-  /** Holds the signature being looked up (the index reads it from a MinHasher). */
-  private readonly lookup = new MinHasher();
   private readonly eol = new EolTracker();
   private line = 0;
   private byteOffset = 0;
@@ -437,9 +435,14 @@ export class CrossRecordChecker {
               if (this.exactSeverity === 'error') error = true;
             }
           } else if (hasSignature) {
-            this.lookup.signature.set(block.signatures.subarray(signatureAt * BINS, (signatureAt + 1) * BINS));
-            this.lookup.bandKeys.set(block.bandKeys.subarray(signatureAt * BANDS, (signatureAt + 1) * BANDS));
-            const near = this.near.checkAndAdd(this.lookup, line, this.opts.nearThreshold);
+            const near = this.near.checkAndAddAt(
+              block.signatures,
+              signatureAt * BINS,
+              block.bandKeys,
+              signatureAt * BANDS,
+              line,
+              this.opts.nearThreshold,
+            );
             if (near) {
               this.counts.nearDuplicates++;
               if (this.nearSeverity) {

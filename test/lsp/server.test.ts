@@ -166,7 +166,8 @@ describe('language server over JSON-RPC', () => {
   it('documents and completes a Datanet manifest from its schema', async () => {
     const path = join(dir, 'assist', 'datanet.yaml');
     mkdirSync(join(dir, 'assist'), { recursive: true });
-    const text = 'name: assist\nformat: \nfiles: ["data/*.jsonl"]\nlimits:\n  max_file_mb: 5\nrules:\n  severity:\n    \n';
+    const text =
+      'name: assist\nformat: \nfiles: ["data/*.jsonl"]\nlimits:\n  max_file_mb: 5\nrules:\n  severity:\n    \n';
     const { uri } = await open(server, path, text, 'yaml');
     const lines = text.split('\n');
     const complete = async (line: number, character: number) => {

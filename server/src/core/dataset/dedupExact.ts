@@ -4,6 +4,23 @@
 const SEED_A = 0x811c9dc5;
 const SEED_B = 0x9747b28c;
 
+/**
+ * Sorts keys in place in code-unit order, as `Array.prototype.sort` does; records have a handful of
+ * keys, where an insertion sort costs far less than the generic sort's string conversions.
+ */
+function sortKeys(keys: string[]): void {
+  if (keys.length > 16) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    for (; j >= 0 && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string;
+    keys[j + 1] = key;
+  }
+}
+
 class ValueHasher {
   a = SEED_A;
   b = SEED_B;
@@ -59,7 +76,7 @@ class ValueHasher {
           this.mix(7);
           const obj = v as Record<string, unknown>;
           const keys = Object.keys(obj);
-          if (keys.length > 1) keys.sort();
+          sortKeys(keys);
           for (const k of keys) {
             this.str(k);
             this.value(obj[k]);

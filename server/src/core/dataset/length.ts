@@ -14,13 +14,21 @@ export interface TokenInfo {
 /**
  * Counts tokens the cheapest way that still decides length/too-long: with an exact counter, a
  * record whose byte-level upper bound is within the limit is not tokenized (its count is estimated).
+ * `fullIsAscii`: the caller knows `text.full` has no character above U+007F.
  */
-export function countTokens(text: RecordText, counter: TokenCounter, maxTokens: number): TokenInfo {
+export function countTokens(
+  text: RecordText,
+  counter: TokenCounter,
+  maxTokens: number,
+  fullIsAscii = false,
+): TokenInfo {
   const overhead = TURN_OVERHEAD_TOKENS * text.turns;
-  if (!counter.exact) return { tokens: estimateTokens(text.full) + overhead, exact: false };
-  if (tokenUpperBound(text.full) + overhead <= maxTokens) {
-    return { tokens: estimateTokens(text.full) + overhead, exact: false };
-  }
+  // Known-ASCII text needs no scan (nor the joined text copied flat): estimateTokens is then
+  // ceil(length / 4), and the UTF-8 bound tokenUpperBound is length + 2.
+  const estimate = fullIsAscii ? Math.ceil(text.full.length / 4) : estimateTokens(text.full);
+  if (!counter.exact) return { tokens: estimate + overhead, exact: false };
+  const bound = fullIsAscii ? text.full.length + 2 : tokenUpperBound(text.full);
+  if (bound + overhead <= maxTokens) return { tokens: estimate + overhead, exact: false };
   return { tokens: counter.count(text.full) + overhead, exact: true };
 }
 

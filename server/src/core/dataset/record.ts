@@ -65,7 +65,8 @@ export class RecordAnalyzer {
     this.exactOn = opts.severityOf('dedup/exact') !== undefined || this.nearOn;
   }
 
-  analyze(text: string, line: number): LineAnalysis {
+  /** `asciiLine`: the caller knows `text` has no character above U+007F (it may skip scanning for one). */
+  analyze(text: string, line: number, asciiLine = false): LineAnalysis {
     const out = new LineFindings(this.severityOf, line);
     const parsed = parseJsonLine(text, out);
     const result: LineAnalysis = {
@@ -126,7 +127,9 @@ export class RecordAnalyzer {
     }
     checkContent(record, format, out, loc);
     const rt = recordText(record, format);
-    const tokens = countTokens(rt, this.opts.tokenCounter, this.opts.maxTokens);
+    // Strings parsed from an ASCII line are ASCII unless a \u escape spells something else.
+    const fullIsAscii = asciiLine && text.indexOf('\\u') < 0;
+    const tokens = countTokens(rt, this.opts.tokenCounter, this.opts.maxTokens, fullIsAscii);
     result.tokens = tokens.tokens;
     result.tokensExact = tokens.exact;
     checkLength(rt, tokens, text.length, this.opts, out);

@@ -222,7 +222,8 @@ export class BlockAnalyzer {
       text = undefined;
     }
     if (text !== undefined) {
-      this.splitDecoded(text);
+      // As many UTF-16 units as bytes: every byte was ASCII, so every line is.
+      this.splitDecoded(text, text.length === block.length);
       return;
     }
     // Invalid UTF-8 somewhere: go line by line so each bad byte is reported at its line and column.
@@ -273,7 +274,7 @@ export class BlockAnalyzer {
     }
   }
 
-  private splitDecoded(text: string): void {
+  private splitDecoded(text: string, ascii: boolean): void {
     const hasCr = text.indexOf('\r') >= 0;
     let start = 0;
     const n = text.length;
@@ -293,18 +294,18 @@ export class BlockAnalyzer {
         }
         if (end < n) kind = text.charCodeAt(end) === 0x0a ? 'LF' : text.charCodeAt(end + 1) === 0x0a ? 'CRLF' : 'CR';
       }
-      this.handleLine(text.slice(start, end), kind);
+      this.handleLine(text.slice(start, end), kind, ascii);
       start = end + (kind === 'CRLF' ? 2 : kind ? 1 : 0);
       if (!kind) break;
     }
   }
 
-  private handleLine(text: string, eolKind: EolKind | undefined): void {
+  private handleLine(text: string, eolKind: EolKind | undefined, ascii = false): void {
     if (this.atFileStart && this.line === 0 && text.charCodeAt(0) === 0xfeff) {
       text = text.slice(1);
       this.bom = true;
     }
-    const a = this.records.analyze(text, this.line);
+    const a = this.records.analyze(text, this.line, ascii);
     for (const f of a.findings) this.findings.push(f);
     let code: number;
     if (a.kind === 'blank') code = LINE_BLANK;

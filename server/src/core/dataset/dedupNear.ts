@@ -55,6 +55,8 @@ function addShingle(bins: Uint32Array, h: number): void {
 /** Reusable buffers: computing a signature allocates nothing. */
 export class MinHasher {
   private readonly bins = new Uint32Array(BINS);
+  /** The same bins as int32: EMPTY reads as -1. */
+  private readonly signedBins = new Int32Array(this.bins.buffer);
   readonly signature = new Uint8Array(BINS);
   readonly bandKeys = new Uint32Array(BANDS);
 
@@ -120,16 +122,27 @@ export class MinHasher {
   }
 
   private densifyAndPack(): void {
-    const bins = this.bins;
+    // Optimal densification (Shrivastava 2017): an empty bin copies a non-empty bin chosen by its
+    // own fixed random sequence, so short texts (most bins empty) keep unbiased estimates.
+    // Read as int32, an empty bin is -1 and a filled one is >= 0, so `v >> 31` is an all-ones mask
+    // exactly when v is empty: the first probes are taken without branches (which, on random
+    // empty/filled patterns, would mispredict about half the time).
+    const bins = this.signedBins;
     const sig = this.signature;
+    const probes = PROBE_SEQUENCE;
     for (let b = 0; b < BINS; b++) {
+      const p = b * PROBES;
       let v = bins[b] as number;
-      // Optimal densification (Shrivastava 2017): an empty bin copies a non-empty bin chosen by its
-      // own fixed random sequence, so short texts (most bins empty) keep unbiased estimates.
-      for (let attempt = 0; v === EMPTY; attempt++) {
-        v = bins[
-          attempt < PROBES ? (PROBE_SEQUENCE[b * PROBES + attempt] as number) : (b + attempt) & (BINS - 1)
-        ] as number;
+      let empty = v >> 31;
+      v = (v & ~empty) | ((bins[probes[p] as number] as number) & empty);
+      empty = v >> 31;
+      v = (v & ~empty) | ((bins[probes[p + 1] as number] as number) & empty);
+      empty = v >> 31;
+      v = (v & ~empty) | ((bins[probes[p + 2] as number] as number) & empty);
+      empty = v >> 31;
+      v = (v & ~empty) | ((bins[probes[p + 3] as number] as number) & empty);
+      for (let attempt = 4; v < 0; attempt++) {
+        v = bins[attempt < PROBES ? (probes[p + attempt] as number) : (b + attempt) & (BINS - 1)] as number;
       }
       sig[b] = v & 0xff;
     }

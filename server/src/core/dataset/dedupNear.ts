@@ -9,7 +9,8 @@
 export const BINS = 128;
 export const BANDS = 20;
 export const ROWS = 6;
-const EMPTY = 0xffffffff;
+/** An empty bin: above every 25-bit value, and a positive int32 so that min needs no branch. */
+const EMPTY = 0x7fffffff;
 
 function fmix32(h: number): number {
   h ^= h >>> 16;
@@ -45,18 +46,19 @@ for (let b = 0; b < BINS; b++) {
   }
 }
 
-function addShingle(bins: Uint32Array, h: number): void {
+function addShingle(bins: Int32Array, h: number): void {
   const x = fmix32(h);
   const bin = x >>> 25;
   const v = x & 0x1ffffff;
-  if (v < (bins[bin] as number)) bins[bin] = v;
+  // min(v, bin) without a branch: whether a shingle lowers its bin is a coin toss for the predictor.
+  const current = bins[bin] as number;
+  const difference = v - current;
+  bins[bin] = current + (difference & (difference >> 31));
 }
 
 /** Reusable buffers: computing a signature allocates nothing. */
 export class MinHasher {
-  private readonly bins = new Uint32Array(BINS);
-  /** The same bins as int32: EMPTY reads as -1. */
-  private readonly signedBins = new Int32Array(this.bins.buffer);
+  private readonly bins = new Int32Array(BINS);
   readonly signature = new Uint8Array(BINS);
   readonly bandKeys = new Uint32Array(BANDS);
 
@@ -124,24 +126,23 @@ export class MinHasher {
   private densifyAndPack(): void {
     // Optimal densification (Shrivastava 2017): an empty bin copies a non-empty bin chosen by its
     // own fixed random sequence, so short texts (most bins empty) keep unbiased estimates.
-    // Read as int32, an empty bin is -1 and a filled one is >= 0, so `v >> 31` is an all-ones mask
-    // exactly when v is empty: the first probes are taken without branches (which, on random
-    // empty/filled patterns, would mispredict about half the time).
-    const bins = this.signedBins;
+    // `(EMPTY - 1 - v) >> 31` is an all-ones mask exactly when v is EMPTY: the first probes are taken
+    // without branches (which, on random empty/filled patterns, would mispredict about half the time).
+    const bins = this.bins;
     const sig = this.signature;
     const probes = PROBE_SEQUENCE;
     for (let b = 0; b < BINS; b++) {
       const p = b * PROBES;
       let v = bins[b] as number;
-      let empty = v >> 31;
+      let empty = (EMPTY - 1 - v) >> 31;
       v = (v & ~empty) | ((bins[probes[p] as number] as number) & empty);
-      empty = v >> 31;
+      empty = (EMPTY - 1 - v) >> 31;
       v = (v & ~empty) | ((bins[probes[p + 1] as number] as number) & empty);
-      empty = v >> 31;
+      empty = (EMPTY - 1 - v) >> 31;
       v = (v & ~empty) | ((bins[probes[p + 2] as number] as number) & empty);
-      empty = v >> 31;
+      empty = (EMPTY - 1 - v) >> 31;
       v = (v & ~empty) | ((bins[probes[p + 3] as number] as number) & empty);
-      for (let attempt = 4; v < 0; attempt++) {
+      for (let attempt = 4; v === EMPTY; attempt++) {
         v = bins[attempt < PROBES ? (probes[p + attempt] as number) : (b + attempt) & (BINS - 1)] as number;
       }
       sig[b] = v & 0xff;

@@ -7,6 +7,16 @@ function blank(v: unknown): boolean {
   return typeof v === 'string' && v.trim().length === 0;
 }
 
+function reportEmpty(field: string, what: string, out: LineFindings, loc: LineLocator): void {
+  const [s, e] = loc.value([field]);
+  out.add(
+    'content/empty',
+    s,
+    e,
+    `The ${what} '${field}' is empty: there is nothing to learn. Write it, or delete the record.`,
+  );
+}
+
 export function checkContent(
   record: Record<string, unknown>,
   format: RecordFormat,
@@ -14,26 +24,17 @@ export function checkContent(
   loc: LineLocator,
 ): void {
   if (!out.isOn('content/empty')) return;
-  const report = (field: string, what: string): void => {
-    const [s, e] = loc.value([field]);
-    out.add(
-      'content/empty',
-      s,
-      e,
-      `The ${what} '${field}' is empty: there is nothing to learn. Write it, or delete the record.`,
-    );
-  };
   switch (format) {
     case 'alpaca':
-      if (blank(record.output)) report('output', 'answer');
-      if (blank(record.instruction)) report('instruction', 'instruction');
+      if (blank(record.output)) reportEmpty('output', 'answer', out, loc);
+      if (blank(record.instruction)) reportEmpty('instruction', 'instruction', out, loc);
       break;
     case 'text':
-      if (blank(record.text)) report('text', 'text');
+      if (blank(record.text)) reportEmpty('text', 'text', out, loc);
       break;
     case 'preference':
-      if (blank(record.chosen)) report('chosen', 'preferred answer');
-      if (blank(record.rejected)) report('rejected', 'rejected answer');
+      if (blank(record.chosen)) reportEmpty('chosen', 'preferred answer', out, loc);
+      if (blank(record.rejected)) reportEmpty('rejected', 'rejected answer', out, loc);
       break;
     default:
       break;

@@ -40,7 +40,9 @@ export function checkLength(
   out: LineFindings,
 ): void {
   const { maxTokens, minChars } = limits;
-  const reportedEmpty = out.items.some((f) => f.rule === 'content/empty' || f.rule === 'messages/empty-content');
+  let reportedEmpty = false;
+  for (const f of out.items)
+    if (f.rule === 'content/empty' || f.rule === 'messages/empty-content') reportedEmpty = true;
   // With an exact counter, an estimated count is never above the limit (estimate <= bound <= limit).
   if (tokens.tokens > maxTokens) {
     out.add(

@@ -195,7 +195,7 @@ function finishConversation(
   roleKey: string,
   options: { requireAssistant: boolean; checkOrder: boolean },
 ): void {
-  if (options.requireAssistant && !turns.some((t) => t === 'assistant' || t === 'assistant-call')) {
+  if (options.requireAssistant && !turns.includes('assistant') && !turns.includes('assistant-call')) {
     if (!turns.includes('unknown')) {
       const [s, e] = loc.key(path);
       out.add(

@@ -156,3 +156,33 @@ describe('DatasetStream', () => {
     );
   });
 });
+
+describe('ASCII fast path', () => {
+  it('a record whose text is non-ASCII only through \\u escapes counts tokens as the editor does', () => {
+    // The bytes are all ASCII, so the stream may take its ASCII shortcut per block; the decoded text
+    // is Chinese and emoji, which the estimate counts per non-ASCII code unit. Both paths must agree.
+    const escaped = (s: string) =>
+      JSON.stringify(s).replace(/[\u0080-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+    const lines = [
+      `{"messages": [{"role": "user", "content": ${escaped('中文的问题是什么？')}}, {"role": "assistant", "content": ${escaped('答案 😀 在这里。')}}]}`,
+      JSON.stringify({ text: 'plain ascii text that is long enough to have a few tokens' }),
+      `{"text": ${escaped('é'.repeat(400))}}`,
+    ];
+    const bytes = utf8(lines.join('\n') + '\n');
+    assert.ok(
+      bytes.every((b) => b < 0x80),
+      'the file is pure ASCII bytes',
+    );
+    const s = new DatasetStream(opts, () => {});
+    s.push(bytes);
+    s.end();
+    const v = new DatasetValidator(opts);
+    v.update(0, 0, lines);
+    assert.deepEqual(s.stats().tokens, v.stats().tokens);
+    const nonAsciiTokens = v.recordInfo(2)!.tokens!;
+    assert.ok(
+      nonAsciiTokens >= 400,
+      `400 escaped non-ASCII characters count at least one token each, got ${nonAsciiTokens}`,
+    );
+  });
+});

@@ -11,7 +11,7 @@ import { formatBytes } from '../server/src/core/config/memory';
 import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
 import { globToRegExp } from '../server/src/core/datanet/glob';
 import { dirName } from '../server/src/core/hfCache';
-import { RULES } from '../server/src/core/rules';
+import { effectiveSeverity, RULES } from '../server/src/core/rules';
 import { documentKindOf, ModelFactoryService } from '../server/src/core/service';
 import { DEFAULT_SETTINGS, type CoreSettings } from '../server/src/core/settings';
 import type { Finding, SeveritySetting } from '../server/src/core/types';
@@ -253,10 +253,9 @@ async function estimate(args: string[]): Promise<number> {
   });
   const env = nodeEnvironment();
   const settings = { ...DEFAULT_SETTINGS, gpuMemoryGb: gpu };
-  const service = new ModelFactoryService(env, settings);
   const result = await configMemoryEstimate(text, path, 1, {
     env,
-    severityOf: service.severityFor(),
+    severityOf: (rule) => effectiveSeverity(rule),
     settings,
     configDir: dirName(path),
   });

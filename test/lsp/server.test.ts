@@ -189,7 +189,7 @@ describe('language server over JSON-RPC', () => {
     assert.match(JSON.stringify(hover.contents), /Caps on contributions/);
   });
 
-  it('applies the Datanet that governs a file: its format, its rules, its caps', async () => {
+  it('applies the format that the governing Datanet demands (caps are covered by the CLI tests)', async () => {
     const governed = join(dir, 'support', 'data', 'new.jsonl');
     const text = [JSON.stringify({ instruction: 'Say hi', input: '', output: 'Hi' })].join('\n');
     writeFileSync(governed, text);

@@ -1,5 +1,7 @@
 // One build for every side: the extension host client, the language server and the CLI are bundled
 // to CommonJS for Node; `vscode` stays external because VS Code provides it at run time.
+const fs = require('fs');
+const path = require('path');
 const esbuild = require('esbuild');
 
 const watch = process.argv.includes('--watch');
@@ -13,9 +15,34 @@ const entries = [
   { in: 'server/src/parallel/datasetWorker.ts', out: 'server/datasetWorker' },
 ];
 
+// The webviews' browser bundles, one per panel: webviews/src/<name>/main.ts -> dist/webviews/<name>.js
+// (+ <name>.css when the entry imports CSS).
+const webviewEntries = ['hyperparameters', 'dashboard', 'playground']
+  .map((name) => ({ in: `webviews/src/${name}/main.ts`, out: name }))
+  .filter((e) => fs.existsSync(e.in));
+
+/** The codicon font and stylesheet that @vscode-elements/elements' icons expect, beside the bundles. */
+function copyCodicons() {
+  const from = path.join(__dirname, 'node_modules', '@vscode', 'codicons', 'dist');
+  const to = path.join(__dirname, 'dist', 'webviews', 'codicons');
+  fs.mkdirSync(to, { recursive: true });
+  for (const file of ['codicon.css', 'codicon.ttf']) fs.copyFileSync(path.join(from, file), path.join(to, file));
+}
+
 async function main() {
+  const web = await esbuild.context({
+    entryPoints: webviewEntries,
+    outdir: 'dist/webviews',
+    bundle: true,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    sourcemap: !production,
+    minify: production,
+    logLevel: 'warning',
+  });
   const ctx = await esbuild.context({
-    entryPoints: entries.filter((e) => require('fs').existsSync(e.in)),
+    entryPoints: entries.filter((e) => fs.existsSync(e.in)),
     outdir: 'dist',
     bundle: true,
     platform: 'node',
@@ -29,11 +56,12 @@ async function main() {
     // jsonc-parser's UMD entry hides its requires from bundlers; its ESM build bundles cleanly.
     mainFields: ['module', 'main'],
   });
+  copyCodicons();
   if (watch) {
-    await ctx.watch();
+    await Promise.all([ctx.watch(), web.watch()]);
   } else {
-    await ctx.rebuild();
-    await ctx.dispose();
+    await Promise.all([ctx.rebuild(), web.rebuild()]);
+    await Promise.all([ctx.dispose(), web.dispose()]);
   }
 }
 

@@ -1,12 +1,13 @@
-// The single source of truth for the `modelfactory.*` settings the language server reads.
-// `package.json` `contributes.configuration` is generated from this (`npm run sync:settings`) and a
-// test fails when the two drift apart.
+// The single source of truth for every `modelfactory.*` setting: those the language server reads
+// (SERVER_SETTINGS) and those only the extension host reads (CLIENT_SETTINGS: the trainer's Python,
+// endpoints). `package.json` `contributes.configuration` and `capabilities.untrustedWorkspaces
+// .restrictedConfigurations` are generated from this (`npm run sync:settings`); a test fails on drift.
 import { DEFAULT_SETTINGS, type CoreSettings } from './core/settings';
 import type { SeveritySetting } from './core/types';
 
 export interface SettingSpec {
   key: string;
-  type: 'number' | 'string' | 'object' | 'boolean';
+  type: 'number' | 'string' | 'object' | 'boolean' | 'array';
   default: unknown;
   description: string;
   scope: 'application' | 'machine' | 'window' | 'resource';
@@ -14,6 +15,9 @@ export interface SettingSpec {
   maximum?: number;
   enum?: string[];
   additionalProperties?: unknown;
+  items?: unknown;
+  /** Not read in an untrusted workspace's settings (it names a program to run or a host to reach). */
+  restricted?: boolean;
 }
 
 const SEVERITIES: SeveritySetting[] = ['error', 'warning', 'information', 'hint', 'off'];
@@ -64,6 +68,58 @@ export const SERVER_SETTINGS: SettingSpec[] = [
   },
 ];
 
+export const CLIENT_SETTINGS: SettingSpec[] = [
+  {
+    key: 'modelfactory.trainer.pythonPath',
+    type: 'string',
+    default: '',
+    description:
+      'Python interpreter with the trainer\'s dependencies (torch, transformers, peft). Empty: trainer/.venv in the workspace or the extension, else the environment made by "ModelFactory: Set Up Local Trainer".',
+    scope: 'machine',
+    restricted: true,
+  },
+  {
+    key: 'modelfactory.trainer.endpoints',
+    type: 'array',
+    default: [],
+    description:
+      'Remote job servers (`python -m modelfactory_trainer serve` on a GPU machine). Tokens are kept in VS Code\'s secret storage, never here; add them with "ModelFactory: Add Remote Endpoint".',
+    scope: 'machine',
+    restricted: true,
+    items: {
+      type: 'object',
+      required: ['name', 'url'],
+      additionalProperties: false,
+      properties: {
+        name: {
+          type: 'string',
+          pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$',
+          description: 'A label for the jobs view.',
+        },
+        url: { type: 'string', pattern: '^wss://', description: "The server's wss:// address." },
+      },
+    },
+  },
+  {
+    key: 'modelfactory.trainer.defaultTarget',
+    type: 'string',
+    default: 'local',
+    description: 'Where "ModelFactory: Train" sends a job without asking: "local" or a remote endpoint\'s name.',
+    scope: 'window',
+  },
+  {
+    key: 'modelfactory.trainer.trustRemoteCode',
+    type: 'boolean',
+    default: false,
+    description:
+      'Allow loading models whose code ships with their weights (trust_remote_code, for example ChatGLM). Off: such models are refused.',
+    scope: 'machine',
+    restricted: true,
+  },
+];
+
+export const ALL_SETTINGS: SettingSpec[] = [...SERVER_SETTINGS, ...CLIENT_SETTINGS];
+
 /** Reads the settings object VS Code sends (`workspace/configuration` for section `modelfactory`). */
 export function toCoreSettings(section: unknown): CoreSettings {
   const s = (typeof section === 'object' && section !== null ? section : {}) as Record<string, unknown>;
@@ -90,9 +146,15 @@ export function toCoreSettings(section: unknown): CoreSettings {
 /** The `contributes.configuration` block for package.json. */
 export function configurationContribution(): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
-  for (const spec of SERVER_SETTINGS) {
-    const { key, ...rest } = spec;
-    properties[key] = rest;
+  for (const spec of ALL_SETTINGS) {
+    properties[spec.key] = Object.fromEntries(
+      Object.entries(spec).filter(([name]) => name !== 'key' && name !== 'restricted'),
+    );
   }
   return { title: 'ModelFactory', properties };
+}
+
+/** The settings an untrusted workspace may not set (`capabilities.untrustedWorkspaces`). */
+export function restrictedConfigurations(): string[] {
+  return ALL_SETTINGS.filter((s) => s.restricted).map((s) => s.key);
 }

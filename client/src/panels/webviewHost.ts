@@ -1,0 +1,62 @@
+// Shared host side of the three webviews: locked-down options, the CSP'd HTML shell, and a message
+// pump that validates every message before a panel sees it (SECURITY.md rules 2 and 3).
+import * as vscode from 'vscode';
+import { createNonce, renderWebviewHtml } from './html';
+
+export type WebviewBundle = 'hyperparameters' | 'dashboard' | 'playground';
+
+/** Options for a panel of `bundle`: scripts on, nothing loadable outside `dist/webviews`. */
+export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return {
+    enableScripts: true,
+    enableCommandUris: false,
+    enableForms: false,
+    retainContextWhenHidden: false,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webviews')],
+  };
+}
+
+/** Renders the shell for `bundle` into `webview`, with a fresh nonce. */
+export function renderInto(
+  webview: vscode.Webview,
+  extensionUri: vscode.Uri,
+  bundle: WebviewBundle,
+  title: string,
+): void {
+  const asset = (...path: string[]) =>
+    webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webviews', ...path)).toString();
+  webview.options = { ...webviewOptions(extensionUri) };
+  webview.html = renderWebviewHtml({
+    cspSource: webview.cspSource,
+    nonce: createNonce(),
+    title,
+    scriptUri: asset(`${bundle}.js`),
+    styleUris: [asset('codicons', 'codicon.css'), asset(`${bundle}.css`)],
+  });
+}
+
+/**
+ * Delivers the webview's messages to `handler` after `parse` accepts them. A refused message is logged
+ * (its type only, never its content) and dropped: no file is touched and no process started for it.
+ */
+export function receiveValidated<M>(
+  webview: vscode.Webview,
+  parse: (raw: unknown) => M | null,
+  handler: (message: M) => void | Promise<void>,
+  log: vscode.LogOutputChannel,
+): vscode.Disposable {
+  return webview.onDidReceiveMessage(async (raw: unknown) => {
+    const message = parse(raw);
+    if (message === null) {
+      const type =
+        typeof raw === 'object' && raw !== null ? String((raw as { type?: unknown }).type).slice(0, 40) : typeof raw;
+      log.warn(`Refused a malformed webview message (type ${JSON.stringify(type)})`);
+      return;
+    }
+    try {
+      await handler(message);
+    } catch (err) {
+      log.error(`Webview message handler failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+}

@@ -1,0 +1,86 @@
+// The contract between the trainer connection (protocol client, local server, job tracking) and its
+// consumers on the extension host (commands, the jobs tree, the dashboard and playground hosts).
+// Pure types: no `vscode` import, so the connection is testable in plain Node.
+
+/** Where jobs run: the local server this extension starts on loopback, or a named remote endpoint. */
+export interface TargetRef {
+  /** 'local' or the remote endpoint's name from `modelfactory.trainer.endpoints`. */
+  id: string;
+  label: string;
+  kind: 'local' | 'remote';
+}
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** One point of a job's curves, from a `log` or `eval` event. Missing values are null. */
+export interface JobPoint {
+  step: number;
+  time: number;
+  epoch: number | null;
+  loss: number | null;
+  evalLoss: number | null;
+  learningRate: number | null;
+  tokensPerSecond: number | null;
+  gpuMemoryGb: number | null;
+}
+
+/** A job as the client knows it: the server's summary folded with every event seen, in seq order. */
+export interface JobView {
+  target: string;
+  jobId: string;
+  name: string;
+  baseModel: string;
+  method: string;
+  state: JobState;
+  /** Why it failed or was cancelled (the server's reason, or the trainer's error/oom message). */
+  reason: string | null;
+  created: number;
+  ended: number | null;
+  step: number;
+  totalSteps: number | null;
+  etaSeconds: number | null;
+  device: string | null;
+  precision: string | null;
+  points: JobPoint[];
+  /** Human-readable event lines, newest last, capped. */
+  logs: string[];
+  /** The seq of the last event applied; the next watch resumes from lastSeq + 1. */
+  lastSeq: number;
+  /** Set once the adapter has been downloaded into the workspace and its sha256 checked. */
+  adapterDir: string | null;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatParams {
+  max_new_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  repetition_penalty?: number;
+  seed?: number | null;
+  stop?: string[];
+}
+
+export interface ChatRequest {
+  /** null: the base model of the adapter job's config. */
+  base: string | null;
+  adapterJobId: string | null;
+  messages: ChatMessage[];
+  system: string | null;
+  params: ChatParams;
+}
+
+export interface ChatResult {
+  tokens: number;
+  timeToFirstTokenMs: number;
+  tokensPerSecond: number;
+  finishReason: 'stop' | 'length' | 'cancelled';
+}
+
+export interface Disposable {
+  dispose(): void;
+}

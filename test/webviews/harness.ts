@@ -127,7 +127,11 @@ export async function openWebview(
     posted,
     pageErrors,
     send: async (message) => {
-      await page.evaluate((m) => window.postMessage(m, '*'), message);
+      // VS Code delivers host messages as `message` events on the page's window.
+      await page.evaluate(
+        (m) => (globalThis as unknown as { postMessage(m: unknown, origin: string): void }).postMessage(m, '*'),
+        message,
+      );
     },
     waitForPosted: async (predicate, timeoutMs = 5000) => {
       const deadline = Date.now() + timeoutMs;
@@ -140,8 +144,8 @@ export async function openWebview(
         await new Promise((r) => setTimeout(r, 20));
       }
     },
-    savedState: () => page.evaluate(() => (window as unknown as Record<string, unknown>)['__state']),
-    cspViolations: () => page.evaluate(() => (window as unknown as Record<string, string[]>)['__csp'] ?? []),
+    savedState: () => page.evaluate('window.__state'),
+    cspViolations: () => page.evaluate('window.__csp ?? []') as Promise<string[]>,
     close: () => context.close(),
   };
 }

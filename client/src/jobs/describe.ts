@@ -1,0 +1,44 @@
+// How a job reads in one line (the jobs view, notifications): pure, so it is unit tested.
+import type { JobView } from '../trainer/api';
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+function lastLoss(job: JobView): number | null {
+  for (let i = job.points.length - 1; i >= 0; i--) {
+    const loss = job.points[i]!.loss;
+    if (loss !== null) return loss;
+  }
+  return null;
+}
+
+export function describeJob(job: JobView): string {
+  const loss = lastLoss(job);
+  const lossText = loss === null ? '' : ` · loss ${loss.toFixed(3)}`;
+  switch (job.state) {
+    case 'queued':
+      return 'queued';
+    case 'running': {
+      const steps = job.totalSteps ? `step ${job.step}/${job.totalSteps}` : `step ${job.step}`;
+      const eta = job.etaSeconds !== null ? ` · ETA ${formatDuration(job.etaSeconds)}` : '';
+      return `${steps}${lossText}${eta}`;
+    }
+    case 'done':
+      return `done${lossText}`;
+    case 'failed':
+      return `failed${job.reason ? `: ${job.reason}` : ''}`;
+    case 'cancelled':
+      return `cancelled at step ${job.step}`;
+  }
+}
+
+/** 0..1 for a running job with a known step count; null otherwise. */
+export function progressOf(job: JobView): number | null {
+  if (!job.totalSteps) return null;
+  return Math.min(1, job.step / job.totalSteps);
+}

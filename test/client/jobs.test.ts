@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { datasetOf } from '../../client/src/jobs/datasetOf';
+import { describeJob, formatDuration, progressOf } from '../../client/src/jobs/describe';
+import { checkEndpointName, checkEndpointUrl, secretKeyOf } from '../../client/src/jobs/endpointChecks';
+import type { JobView } from '../../client/src/trainer/api';
+
+function job(over: Partial<JobView>): JobView {
+  return {
+    target: 'local',
+    jobId: 'j1',
+    name: 'tiny',
+    baseModel: 'builtin:tiny-llama',
+    method: 'lora',
+    state: 'running',
+    reason: null,
+    created: 1,
+    ended: null,
+    step: 0,
+    totalSteps: null,
+    etaSeconds: null,
+    device: null,
+    precision: null,
+    points: [],
+    logs: [],
+    lastSeq: 0,
+    adapterDir: null,
+    ...over,
+  };
+}
+
+const point = (step: number, loss: number | null) => ({
+  step,
+  time: step,
+  epoch: null,
+  loss,
+  evalLoss: null,
+  learningRate: null,
+  tokensPerSecond: null,
+  gpuMemoryGb: null,
+});
+
+describe('job descriptions', () => {
+  it('formats durations by their scale', () => {
+    assert.equal(formatDuration(-3), '0s');
+    assert.equal(formatDuration(59.4), '59s');
+    assert.equal(formatDuration(61), '1m 01s');
+    assert.equal(formatDuration(3600 * 2 + 60 * 5 + 9), '2h 05m');
+  });
+
+  it('says step, total, the last known loss and the ETA of a running job', () => {
+    const j = job({ step: 40, totalSteps: 180, etaSeconds: 95, points: [point(30, 0.9), point(40, null)] });
+    assert.equal(describeJob(j), 'step 40/180 · loss 0.900 · ETA 1m 35s');
+    assert.equal(progressOf(j), 40 / 180);
+    assert.equal(progressOf(job({ step: 3 })), null);
+  });
+
+  it('names the reason of a failure and the step of a cancel', () => {
+    assert.equal(describeJob(job({ state: 'failed', reason: 'oom' })), 'failed: oom');
+    assert.equal(describeJob(job({ state: 'failed' })), 'failed');
+    assert.equal(describeJob(job({ state: 'cancelled', step: 12 })), 'cancelled at step 12');
+    assert.equal(describeJob(job({ state: 'done', points: [point(180, 0.0712)] })), 'done · loss 0.071');
+    assert.equal(describeJob(job({ state: 'queued' })), 'queued');
+  });
+});
+
+describe('remote endpoints', () => {
+  it('accepts wss:// addresses only, without credentials, query or fragment', () => {
+    assert.equal(checkEndpointUrl('wss://gpu.example.com:8765'), undefined);
+    assert.equal(checkEndpointUrl('  wss://10.0.0.2:9000/  '), undefined);
+    assert.match(checkEndpointUrl('ws://gpu.example.com')!, /wss:\/\//);
+    assert.match(checkEndpointUrl('https://gpu.example.com')!, /wss:\/\//);
+    assert.match(checkEndpointUrl('wss://user:secret@gpu.example.com')!, /credentials/);
+    assert.match(checkEndpointUrl('wss://gpu.example.com/?token=abc')!, /query/);
+    assert.match(checkEndpointUrl('not a url')!, /Not a URL/);
+  });
+
+  it('refuses names that are empty, reserved, taken or odd', () => {
+    const existing = [{ name: 'gpu-box', url: 'wss://a' }];
+    assert.equal(checkEndpointName('lab 2', existing), undefined);
+    assert.ok(checkEndpointName('', existing));
+    assert.ok(checkEndpointName('local', existing));
+    assert.ok(checkEndpointName('gpu-box', existing));
+    assert.ok(checkEndpointName('../x', existing));
+    assert.equal(secretKeyOf('lab 2'), 'modelfactory.endpoint.token/lab 2');
+  });
+});
+
+describe('the dataset a config trains on', () => {
+  const configPath = join('/ws', 'tiny.finetune.yaml');
+  it('resolves dataset.path against the config folder', () => {
+    assert.deepEqual(datasetOf('dataset:\n  path: support/data/train.jsonl\n', configPath), {
+      path: join('/ws', 'support', 'data', 'train.jsonl'),
+    });
+  });
+  it('explains a Datanet-only config, a missing dataset and broken YAML', () => {
+    assert.match(
+      (datasetOf('dataset:\n  datanet: support/datanet.yaml\n', configPath) as { problem: string }).problem,
+      /one dataset file/,
+    );
+    assert.match((datasetOf('base_model: x\n', configPath) as { problem: string }).problem, /names no dataset/);
+    assert.match((datasetOf('dataset: [unclosed\n', configPath) as { problem: string }).problem, /not valid YAML/);
+  });
+});

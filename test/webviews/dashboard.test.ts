@@ -81,8 +81,8 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
       seen.push(await lossPointsDrawn(view));
     }
     assert.deepEqual(seen, [1, 2, 3, 4, 5]);
-    const polylinePoints = await view.page.$$eval('[data-testid="loss-chart"] polyline', (lines) =>
-      lines.map((l) => (l as SVGPolylineElement).points.numberOfItems),
+    const polylinePoints = await view.page.evaluate(
+      '[...document.querySelectorAll(\'[data-testid="loss-chart"] polyline\')].map((l) => l.points.numberOfItems)',
     );
     assert.deepEqual(polylinePoints, [5, 1], 'train loss and eval loss lines');
     assert.equal(await view.page.textContent('[data-stat="step"] .tile-value'), '5 / 20');

@@ -1,0 +1,482 @@
+// The end-to-end tests: the built .vsix in a real VS Code (code-server), driven by Debian's chromium
+// through playwright-core, on a copy of samples/workspace. Each step leaves a screenshot in
+// test-results/e2e/<NN>-<step>.png; a failed step also leaves <NN>-<step>-failed.png, and the run then
+// prints code-server's log and the extension's logs and exits 1.
+//
+//   node --import tsx test/e2e/run.ts
+//   E2E_STEPS=diagnostics,hyperparameters   run only these steps (ids below)
+//   MODELFACTORY_VSIX=path.vsix             test this package instead of building one
+//   E2E_KEEP=1                              keep the temp folder (workspace, user data, logs)
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import type { Frame, Locator, Page } from 'playwright-core';
+import {
+  freeLoopbackPort,
+  instanceFolders,
+  loadTools,
+  packageExtension,
+  prepareInstance,
+  startCodeServer,
+  type RunningCodeServer,
+} from './codeServer';
+import { descendantsOf, ticksSinceBoot } from './processes';
+import {
+  activeEditorText,
+  answerTrustDialog,
+  frameWith,
+  launchChromium,
+  openFolder,
+  quickOpen,
+  runCommand,
+  screenshot,
+  waitUntil,
+} from './workbench';
+
+const REPO_ROOT = join(__dirname, '..', '..');
+const SHOTS = join(REPO_ROOT, 'test-results', 'e2e');
+const DEFECTIVE_DATASET = 'support/rejected/contribution-2026-11-24.jsonl';
+const TINY_CONFIG = 'tiny.finetune.yaml';
+/** Bounds the whole run, so a hung workbench can never hang CI. */
+const RUN_LIMIT_MS = 15 * 60_000;
+
+interface StepContext {
+  page: Page;
+  server: RunningCodeServer;
+  workspace: string;
+  tempRoot: string;
+  /** Screenshot under this step's name, with an optional suffix. */
+  shot(suffix?: string): Promise<void>;
+  note(text: string): void;
+}
+
+interface Step {
+  id: string;
+  run(context: StepContext): Promise<void>;
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+/** The rule ids the CLI (the same core as the language server) reports for a file. */
+function ruleIdsFromCli(file: string): string[] {
+  let printed: string;
+  try {
+    printed = execFileSync(
+      process.execPath,
+      [join(REPO_ROOT, 'bin', 'modelfactory.js'), 'lint', '--format', 'json', '--no-progress', file],
+      {
+        encoding: 'utf8',
+      },
+    );
+  } catch (error) {
+    // Exit code 1 means "errors found": the JSON is still on stdout.
+    printed = (error as { stdout?: string }).stdout ?? '';
+  }
+  const report = JSON.parse(printed) as { diagnostics: { rule: string }[] };
+  return [...new Set(report.diagnostics.map((diagnostic) => diagnostic.rule))];
+}
+
+/** The input behind a form field: the element itself, or the input inside a web component's shadow root. */
+async function editableOf(host: Locator, inner: 'input' | 'textarea'): Promise<Locator> {
+  const tag = await host.evaluate((element) => element.tagName.toLowerCase());
+  return tag === 'input' || tag === 'textarea' ? host : host.locator(inner).first();
+}
+
+async function fieldValue(frame: Frame, field: string): Promise<string> {
+  return frame
+    .locator(`[data-field="${field}"]`)
+    .first()
+    .evaluate((element) => String((element as unknown as { value: unknown }).value));
+}
+
+async function closeAllEditors(page: Page): Promise<void> {
+  await runCommand(page, 'View: Close All Editors');
+}
+
+async function hidePanel(page: Page): Promise<void> {
+  if (await page.locator('.part.panel').isVisible()) await page.keyboard.press('Control+J');
+}
+
+const diagnostics: Step = {
+  id: 'diagnostics',
+  async run({ page, workspace, shot, note }) {
+    const expected = ruleIdsFromCli(join(workspace, DEFECTIVE_DATASET));
+    if (expected.length === 0) fail(`the CLI finds no problem in ${DEFECTIVE_DATASET}: the sample lost its defects`);
+    await closeAllEditors(page);
+    await quickOpen(page, DEFECTIVE_DATASET);
+    await page
+      .locator('.editor-group-container.active .squiggly-error')
+      .first()
+      .waitFor({ state: 'attached', timeout: 90_000 });
+    await page.keyboard.press('Control+Shift+M');
+    const problems = page.locator('.markers-panel');
+    await problems.waitFor({ state: 'visible', timeout: 15_000 });
+    const shown = await waitUntil(
+      page,
+      () => `every rule id the CLI reports (${expected.join(', ')}) in the Problems panel`,
+      async () => {
+        const text = await problems.innerText();
+        return expected.every((rule) => text.includes(rule)) ? expected : undefined;
+      },
+      30_000,
+    );
+    note(`squiggles drawn; Problems lists ${shown.join(', ')}`);
+    await shot();
+  },
+};
+
+const hyperparameters: Step = {
+  id: 'hyperparameters',
+  async run({ page, shot, note }) {
+    await closeAllEditors(page);
+    await hidePanel(page);
+    await quickOpen(page, TINY_CONFIG);
+    const before = await activeEditorText(page);
+    const rank = /^(\s*)r: (\d+)\s*$/m.exec(before) ?? fail(`no "r:" line in ${TINY_CONFIG}:\n${before}`);
+    const oldRank = rank[2] as string;
+    const newRank = oldRank === '8' ? '4' : '8';
+
+    await runCommand(page, 'ModelFactory: Open Hyperparameter Panel');
+    const form = await frameWith(page, '[data-field="lora.r"]', 60_000);
+    await waitUntil(
+      page,
+      () => `lora.r showing ${oldRank}`,
+      async () => ((await fieldValue(form, 'lora.r')) === oldRank ? true : undefined),
+      15_000,
+    );
+    const input = await editableOf(form.locator('[data-field="lora.r"]').first(), 'input');
+    await input.fill(newRank);
+    await input.press('Enter');
+    await input.press('Tab');
+
+    const configTab = page.locator('.tab', { hasText: TINY_CONFIG }).first();
+    await configTab.click();
+    const expectedAfter = before.replace(/^(\s*)r: \d+\s*$/m, `$1r: ${newRank}`);
+    await waitUntil(
+      page,
+      () => `the editor to show "r: ${newRank}" with every other line unchanged`,
+      async () => ((await activeEditorText(page)) === expectedAfter ? true : undefined),
+      20_000,
+    );
+    note(`form set lora.r ${oldRank} -> ${newRank}; the YAML changed on that line only`);
+    await shot();
+
+    await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+Z');
+    await waitUntil(
+      page,
+      () => `Ctrl+Z to restore the original text`,
+      async () => ((await activeEditorText(page)) === before ? true : undefined),
+      15_000,
+    );
+    await waitUntil(
+      page,
+      () => `the form to show lora.r ${oldRank} again`,
+      async () => ((await fieldValue(form, 'lora.r')) === oldRank ? true : undefined),
+      15_000,
+    );
+    note('undo restored the text and the form followed');
+    await shot('undo');
+  },
+};
+
+const train: Step = {
+  id: 'train',
+  async run({ page, shot, note }) {
+    await closeAllEditors(page);
+    await hidePanel(page);
+    await quickOpen(page, TINY_CONFIG);
+    const started = Date.now();
+    await runCommand(page, 'ModelFactory: Train');
+    let dashboard: Frame;
+    try {
+      dashboard = await frameWith(page, '[data-testid="loss-chart"]', 30_000);
+    } catch {
+      note('Train did not open the dashboard by itself; opening it from the palette');
+      await runCommand(page, 'ModelFactory: Open Job Dashboard');
+      dashboard = await frameWith(page, '[data-testid="loss-chart"]', 30_000);
+    }
+    await dashboard.locator('[data-testid="job-list"] [data-job-id]').first().waitFor({ timeout: 60_000 });
+    const outcome = await waitUntil(
+      page,
+      () => 'the job to end',
+      async () => {
+        const state = (await dashboard.locator('[data-testid="job-state"]').first().innerText()).trim();
+        return /\b(done|failed|cancelled|error)\b/i.test(state) ? state : undefined;
+      },
+      240_000,
+    );
+    const points = Number(await dashboard.locator('[data-testid="loss-chart"]').first().getAttribute('data-points'));
+    await shot();
+    if (!/\bdone\b/i.test(outcome)) fail(`the job ended as "${outcome}"`);
+    if (!(points >= 3)) fail(`the loss chart drew ${points} points (wanted at least 3)`);
+    note(`job done in ${((Date.now() - started) / 1000).toFixed(0)} s from the command; ${points} loss points drawn`);
+  },
+};
+
+const playground: Step = {
+  id: 'playground',
+  async run({ page, shot, note }) {
+    await hidePanel(page);
+    await runCommand(page, 'ModelFactory: Open Chat Playground');
+    const chat = await frameWith(page, '[data-testid="prompt"]', 60_000);
+    const adapter = await waitUntil(
+      page,
+      () => 'an adapter in the adapter select',
+      async () => {
+        const value = await chat
+          .locator('[data-testid="adapter-select"]')
+          .first()
+          .evaluate((element) => String((element as unknown as { value: unknown }).value));
+        return value ? value : undefined;
+      },
+      30_000,
+    );
+    const prompt = await editableOf(chat.locator('[data-testid="prompt"]').first(), 'textarea');
+    await prompt.fill('How do I start a training run?');
+    await chat.locator('[data-action="send"]').first().click();
+    const replies = await waitUntil(
+      page,
+      () => 'both replies to finish',
+      async () => {
+        const read = async (side: string) => {
+          const reply = chat.locator(`[data-testid="reply-${side}"]`).first();
+          return { state: await reply.getAttribute('data-state'), text: (await reply.innerText()).trim() };
+        };
+        const base = await read('base');
+        const tuned = await read('adapter');
+        const ended = (s: string | null) => s === 'done' || s === 'error';
+        return ended(base.state) && ended(tuned.state) ? { base, tuned } : undefined;
+      },
+      180_000,
+    );
+    await shot();
+    for (const [side, reply] of [
+      ['base', replies.base],
+      ['adapter', replies.tuned],
+    ] as const) {
+      if (reply.state !== 'done') fail(`the ${side} reply ended in state ${reply.state}: ${reply.text}`);
+      if (!reply.text) fail(`the ${side} reply is empty`);
+    }
+    note(
+      `adapter ${adapter}; base replied ${replies.base.text.length} chars, adapter ${replies.tuned.text.length} chars`,
+    );
+  },
+};
+
+/** An untrusted copy of the workspace whose settings point the interpreter at a script that leaves a marker. */
+function plantUntrustedWorkspace(
+  source: string,
+  tempRoot: string,
+): { folder: string; markers: string[]; plantedDir: string } {
+  const folder = join(tempRoot, 'untrusted-workspace');
+  const plantedDir = join(tempRoot, 'planted');
+  mkdirSync(plantedDir, { recursive: true });
+  cpSync(source, folder, { recursive: true });
+  const markers: string[] = [];
+  const script = (form: string): string => {
+    const marker = join(plantedDir, `ran-${form}`);
+    markers.push(marker);
+    const path = join(plantedDir, `python-${form}`);
+    writeFileSync(path, `#!/bin/sh\ntouch '${marker}'\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+  mkdirSync(join(folder, '.vscode'), { recursive: true });
+  const settings = {
+    'modelfactory.trainer.pythonPath': script('dotted'),
+    modelfactory: { trainer: { pythonPath: script('nested') } },
+  };
+  writeFileSync(join(folder, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
+  return { folder, markers, plantedDir };
+}
+
+const untrusted: Step = {
+  id: 'untrusted',
+  async run({ page, server, workspace, tempRoot, shot, note }) {
+    const planted = plantUntrustedWorkspace(workspace, tempRoot);
+    const since = ticksSinceBoot();
+    await openFolder(page, server.url, planted.folder);
+    await answerTrustDialog(page, false);
+    await quickOpen(page, TINY_CONFIG);
+    for (const title of [
+      'ModelFactory: Train',
+      'ModelFactory: Open Chat Playground',
+      'ModelFactory: Open Job Dashboard',
+    ]) {
+      try {
+        await runCommand(page, title);
+        note(`ran "${title}" in restricted mode`);
+      } catch {
+        note(`"${title}" is not offered in restricted mode`);
+        await page.keyboard.press('Escape');
+      }
+      await page.waitForTimeout(3000);
+      await page.keyboard.press('Escape');
+    }
+    // A trainer or language server would be up within a few seconds of its command.
+    await page.waitForTimeout(5000);
+    await shot();
+    const ran = planted.markers.filter((marker) => existsSync(marker));
+    if (ran.length > 0) fail(`the planted interpreter ran: ${ran.join(', ')}`);
+    const suspicious = descendantsOf(server.pid).filter(
+      (info) =>
+        info.startTicks >= since &&
+        (info.commandLine.includes('modelfactory_trainer') ||
+          info.commandLine.includes(planted.plantedDir) ||
+          /modelfactory[^ ]*\/dist\/server\//.test(info.commandLine)),
+    );
+    if (suspicious.length > 0)
+      fail(
+        `processes started in the untrusted workspace:\n${suspicious.map((info) => `  ${info.pid} ${info.commandLine}`).join('\n')}`,
+      );
+    note('no planted interpreter ran; no trainer and no language server started');
+  },
+};
+
+const STEPS: Step[] = [diagnostics, hyperparameters, train, playground, untrusted];
+
+function extensionLogs(userDataDir: string): string {
+  const logsDir = join(userDataDir, 'logs');
+  if (!existsSync(logsDir)) return '(no logs folder)';
+  const wanted = (readdirSync(logsDir, { recursive: true }) as string[]).filter((path) =>
+    /exthost\d*\/(exthost\.log|.*modelfactory.*\.log$)/i.test(path),
+  );
+  return wanted
+    .map((path) => {
+      const lines = readFileSync(join(logsDir, path), 'utf8').trimEnd().split('\n');
+      return `--- ${path} (last ${Math.min(lines.length, 80)} lines)\n${lines.slice(-80).join('\n')}`;
+    })
+    .join('\n');
+}
+
+async function main(): Promise<number> {
+  const only = process.env['E2E_STEPS']?.split(',').map((id) => id.trim());
+  const steps = only ? STEPS.filter((step) => only.includes(step.id)) : STEPS;
+  if (only && steps.length !== only.length)
+    fail(`unknown step in E2E_STEPS; steps: ${STEPS.map((s) => s.id).join(', ')}`);
+  const python = join(REPO_ROOT, 'trainer', '.venv', 'bin', 'python');
+  if (!existsSync(python)) fail(`no ${relative(REPO_ROOT, python)}: run npm run setup:trainer first`);
+
+  const tools = loadTools(REPO_ROOT);
+  const vsix = packageExtension(REPO_ROOT);
+  rmSync(SHOTS, { recursive: true, force: true });
+  mkdirSync(SHOTS, { recursive: true });
+  const tempRoot = mkdtempSync(join(tmpdir(), 'modelfactory-e2e-'));
+  const workspace = join(tempRoot, 'workspace');
+  cpSync(join(REPO_ROOT, 'samples', 'workspace'), workspace, {
+    recursive: true,
+    // Outputs of earlier runs are not part of the sample.
+    filter: (path) => !/\/outputs(\/|$)/.test(relative(REPO_ROOT, path)),
+  });
+  const folders = instanceFolders(join(tempRoot, 'code-server'));
+  prepareInstance(tools, folders, vsix, {
+    'modelfactory.trainer.pythonPath': python,
+    'workbench.startupEditor': 'none',
+    'workbench.welcomePage.walkthroughs.openOnInstall': false,
+    'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'update.mode': 'none',
+    // Ask at every folder opened, so the test answers as a user would (trusts the sample, not the planted copy).
+    'security.workspace.trust.startupPrompt': 'always',
+    // Keep the AI chat side bar out of the screenshots.
+    'chat.disableAIFeatures': true,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  });
+  const server = await startCodeServer(tools, folders, await freeLoopbackPort(), workspace);
+  const browser = await launchChromium(tools.chromium, join(tempRoot, 'chromium')).catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
+  });
+  let stopped = false;
+  const cleanUp = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await browser.close().catch(() => undefined);
+    await server.stop();
+    if (!process.env['E2E_KEEP']) rmSync(tempRoot, { recursive: true, force: true });
+  };
+  const interrupt = (): void => void cleanUp().then(() => process.exit(130));
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  const watchdog = setTimeout(() => {
+    console.error(`e2e: the run passed its ${RUN_LIMIT_MS / 60_000} min limit`);
+    void cleanUp().then(() => process.exit(1));
+  }, RUN_LIMIT_MS);
+
+  const results: { id: string; ok: boolean; seconds: number; notes: string[] }[] = [];
+  try {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    await openFolder(page, server.url, workspace);
+    await answerTrustDialog(page, true);
+    for (const [index, step] of steps.entries()) {
+      const name = `${String(STEPS.indexOf(step) + 1).padStart(2, '0')}-${step.id}`;
+      const notes: string[] = [];
+      const started = Date.now();
+      const context: StepContext = {
+        page,
+        server,
+        workspace,
+        tempRoot,
+        shot: async (suffix) => void (await screenshot(page, SHOTS, suffix ? `${name}-${suffix}` : name)),
+        note: (text) => notes.push(text),
+      };
+      process.stdout.write(`e2e: ${index + 1}/${steps.length} ${step.id} ... `);
+      try {
+        await step.run(context);
+        results.push({ id: step.id, ok: true, seconds: (Date.now() - started) / 1000, notes });
+        console.log(`ok (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      } catch (error) {
+        results.push({ id: step.id, ok: false, seconds: (Date.now() - started) / 1000, notes });
+        console.log(
+          `FAILED (${((Date.now() - started) / 1000).toFixed(1)} s)\n  ${String((error as Error).message ?? error)}`,
+        );
+        await screenshot(page, SHOTS, `${name}-failed`).catch(() => undefined);
+        await page.keyboard.press('Escape').catch(() => undefined);
+      }
+      for (const text of notes) console.log(`  ${text}`);
+    }
+  } catch (error) {
+    console.error(`e2e: the workbench did not come up: ${String((error as Error).stack ?? error)}`);
+    const page = browser.pages()[0];
+    if (page) await screenshot(page, SHOTS, '00-workbench-failed').catch(() => undefined);
+    results.push({ id: 'workbench', ok: false, seconds: 0, notes: [] });
+  } finally {
+    clearTimeout(watchdog);
+    if (results.some((result) => !result.ok)) {
+      console.error(
+        `\n--- code-server log (last 60 lines)\n${server.log().trimEnd().split('\n').slice(-60).join('\n')}`,
+      );
+      console.error(`\n${extensionLogs(folders.userDataDir)}`);
+    }
+    await cleanUp();
+  }
+  const failed = results.filter((result) => !result.ok);
+  console.log(
+    `e2e: ${results.length - failed.length}/${results.length} passed; screenshots in ${relative(process.cwd(), SHOTS)}`,
+  );
+  return failed.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,123 @@
+// Driving the VS Code workbench in chromium the way a user does: keyboard shortcuts, the command
+// palette, Quick Open, the workspace trust dialog, and the webviews (each in nested iframes).
+//
+// Functions passed to evaluate run in the page after tsx compiled them: keep them plain arrows with no
+// named inner functions (tsx would wrap those in a `__name` helper the page does not have).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+
+export async function launchChromium(executablePath: string, profileDir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profileDir, {
+    executablePath,
+    headless: true,
+    viewport: { width: 1600, height: 1000 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** Opens a folder in the workbench and waits until the workbench is laid out. */
+export async function openFolder(page: Page, baseUrl: string, folder: string): Promise<void> {
+  await page.goto(`${baseUrl}/?folder=${encodeURIComponent(folder)}`);
+  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+  await page.locator('.part.statusbar').waitFor({ state: 'visible', timeout: 60_000 });
+}
+
+/** Answers VS Code's "Do you trust the authors of the files in this folder?" dialog. */
+export async function answerTrustDialog(page: Page, trust: boolean): Promise<void> {
+  const name = trust ? 'Yes, I trust the authors' : "No, I don't trust the authors";
+  const button = page.locator('.monaco-dialog-box .monaco-button', { hasText: name });
+  await button.waitFor({ state: 'visible', timeout: 30_000 });
+  await button.click();
+  await page.locator('.monaco-dialog-box').waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Runs a command by its palette title ("ModelFactory: Train"), choosing the row with exactly that label. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Control+Shift+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${title}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', {
+    has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }),
+  });
+  await row.first().waitFor({ state: 'visible', timeout: 15_000 });
+  await row.first().click();
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** Opens a workspace file by its name through Quick Open (Ctrl+P). */
+export async function quickOpen(page: Page, relativePath: string): Promise<void> {
+  const fileName = relativePath.split('/').pop() as string;
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(relativePath);
+  const row = page.locator('.quick-input-list .monaco-list-row', {
+    has: page.locator('.label-name', { hasText: fileName }),
+  });
+  await row.first().waitFor({ state: 'visible', timeout: 20_000 });
+  await page.keyboard.press('Enter');
+  await page
+    .locator('.editor-group-container.active .tab.active', { hasText: fileName })
+    .waitFor({ state: 'visible', timeout: 20_000 });
+}
+
+/** The text of the active text editor's visible lines, with Monaco's non-breaking spaces made plain. */
+export async function activeEditorText(page: Page): Promise<string> {
+  const lines = page.locator('.editor-group-container.active .monaco-editor .view-lines');
+  const text = await lines.first().innerText({ timeout: 10_000 });
+  return text.replace(/\u00a0/g, ' ');
+}
+
+/** Waits until some frame of the page (webviews are iframes in iframes) has an element matching selector. */
+export async function frameWith(page: Page, selector: string, timeoutMs: number): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const frame of page.frames()) {
+      try {
+        if (await frame.locator(selector).count()) return frame;
+      } catch {
+        // the frame navigated or went away while we looked
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no frame has ${selector} after ${timeoutMs / 1000} s`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/** Polls check until it returns a value (not undefined) or the time runs out; describe says what was awaited. */
+export async function waitUntil<T>(
+  page: Page,
+  describe: () => string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${describe()}`);
+    await page.waitForTimeout(500);
+  }
+}
+
+export async function screenshot(page: Page, folder: string, name: string): Promise<string> {
+  mkdirSync(folder, { recursive: true });
+  const path = join(folder, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}

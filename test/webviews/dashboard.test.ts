@@ -10,6 +10,24 @@ import type { OpenedWebview } from './harness';
 
 const XSS = `<img src=x onerror="window.__xss = 1"><script>window.__xss = 2</script>`;
 
+/**
+ * Posts `message` to the page like the host does, and returns once the page has handled it: a marker
+ * posted right after it is dispatched only after it (messages are delivered in order).
+ */
+async function deliver(view: OpenedWebview, message: unknown): Promise<void> {
+  await view.page.evaluate(`new Promise((resolve) => {
+    const marker = 'delivered-' + Math.random();
+    const onMessage = (e) => {
+      if (e.data !== marker) return;
+      removeEventListener('message', onMessage);
+      resolve();
+    };
+    addEventListener('message', onMessage);
+    postMessage(${JSON.stringify(message)}, '*');
+    postMessage(marker, '*');
+  })`);
+}
+
 function summary(over: Partial<JobSummary> = {}): JobSummary {
   return {
     target: 'local',
@@ -62,7 +80,7 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
   it('asks for its jobs, draws a job fed point by point and posts a valid cancel', async () => {
     const view = await openWebview(browser, 'dashboard');
     await view.waitForPosted((m) => m['type'] === 'ready');
-    await view.send({ type: 'jobs', jobs: [summary()] });
+    await deliver(view, { type: 'jobs', jobs: [summary()] });
     // With nothing selected before, the running job is selected and watched.
     const watch = await view.waitForPosted(
       (m) => m['type'] === 'watch' && Array.isArray(m['jobs']) && m['jobs'].length === 1,
@@ -71,13 +89,13 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
       type: 'watch',
       jobs: [{ target: 'local', jobId: 'job-1' }],
     });
-    await view.send({ type: 'job', job: summary(), points: [], logs: ['start: builtin:tiny-llama on cpu'] });
+    await deliver(view, { type: 'job', job: summary(), points: [], logs: ['start: builtin:tiny-llama on cpu'] });
     assert.equal(await lossPointsDrawn(view), 0);
 
     const seen: number[] = [];
     for (let step = 1; step <= 5; step++) {
       const points = [point(step, step === 5 ? { evalLoss: 2.9 } : {})];
-      await view.send({ type: 'update', job: summary({ step }), pointsFrom: step - 1, points, logs: null });
+      await deliver(view, { type: 'update', job: summary({ step }), pointsFrom: step - 1, points, logs: null });
       seen.push(await lossPointsDrawn(view));
     }
     assert.deepEqual(seen, [1, 2, 3, 4, 5]);
@@ -94,7 +112,7 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
     assert.deepEqual(parseDashboardWebviewMessage(cancel), { type: 'cancel', target: 'local', jobId: 'job-1' });
 
     // A resent window of points (pointsFrom before the end) replaces the tail instead of duplicating it.
-    await view.send({
+    await deliver(view, {
       type: 'update',
       job: summary({ step: 6 }),
       pointsFrom: 4,
@@ -102,7 +120,7 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
       logs: null,
     });
     assert.equal(await lossPointsDrawn(view), 6);
-    await view.send({
+    await deliver(view, {
       type: 'update',
       job: summary({ state: 'cancelled', reason: 'cancelled by user', step: 6 }),
       pointsFrom: 6,
@@ -119,8 +137,8 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
     const view = await openWebview(browser, 'dashboard');
     await view.waitForPosted((m) => m['type'] === 'ready');
     const hostile = summary({ name: XSS, reason: XSS, state: 'failed', baseModel: XSS });
-    await view.send({ type: 'jobs', jobs: [hostile] });
-    await view.send({
+    await deliver(view, { type: 'jobs', jobs: [hostile] });
+    await deliver(view, {
       type: 'job',
       job: hostile,
       points: [point(1)],
@@ -151,12 +169,12 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
       'jobs',
       null,
     ];
-    for (const message of bad) await view.send(message);
+    for (const message of bad) await deliver(view, message);
     await view.page.waitForTimeout(100);
     assert.equal(await view.page.locator('[data-testid="job-list"] [data-job-id]').count(), 0);
     assert.equal(await view.page.evaluate('window.__xss'), undefined);
     // A valid message after all that still works.
-    await view.send({ type: 'jobs', jobs: [summary()] });
+    await deliver(view, { type: 'jobs', jobs: [summary()] });
     await view.page.waitForSelector('[data-testid="job-list"] [data-job-id="job-1"]');
     await view.close();
   });
@@ -168,9 +186,9 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
     ];
     const view = await openWebview(browser, 'dashboard');
     await view.waitForPosted((m) => m['type'] === 'ready');
-    await view.send({ type: 'jobs', jobs: runs });
+    await deliver(view, { type: 'jobs', jobs: runs });
     for (const run of runs) {
-      await view.send({ type: 'job', job: run, points: [point(1), point(2), point(3)], logs: [] });
+      await deliver(view, { type: 'job', job: run, points: [point(1), point(2), point(3)], logs: [] });
     }
     await view.page.click('[data-job-id="run-a"] vscode-checkbox');
     await view.page.click('[data-job-id="run-b"] vscode-checkbox');

@@ -21,6 +21,7 @@ export const PLAYGROUND_LIMITS = {
   list: 1000,
   turns: 200,
   maxNewTokens: 8192,
+  generations: 64,
 } as const;
 
 export type Side = 'base' | 'adapter';
@@ -66,6 +67,17 @@ export interface InitMessage {
   baseModels: string[];
   /** What the command that opened the playground asked for (an adapter to try), or null. */
   preset: { target: string; adapterJobId: string } | null;
+  /**
+   * Generations of this panel the host still knows, so a webview that was reloaded (hidden, then shown
+   * again) catches up on replies that streamed meanwhile; a reply it was streaming that is not here is lost.
+   */
+  generations: GenerationSnapshot[];
+}
+export interface GenerationSnapshot {
+  id: number;
+  text: string;
+  result: ChatOutcome | null;
+  error: string | null;
 }
 export interface AdaptersMessage {
   type: 'adapters';
@@ -183,6 +195,17 @@ function isOutcome(v: unknown): v is ChatOutcome {
   );
 }
 
+function isSnapshot(v: unknown): v is GenerationSnapshot {
+  return (
+    isObj(v) &&
+    hasOnlyKeys(v, ['id', 'text', 'result', 'error']) &&
+    isRequestId(v['id']) &&
+    isStr(v['text'], L.message) &&
+    (v['result'] === null || isOutcome(v['result'])) &&
+    (v['error'] === null || isStr(v['error'], L.error))
+  );
+}
+
 function isChatMessage(v: unknown): v is PlaygroundMessage {
   return (
     isObj(v) &&
@@ -239,8 +262,11 @@ export function parsePlaygroundHostMessage(raw: unknown): PlaygroundHostMessage 
           isTargetId(preset['target']) &&
           isJobId(preset['adapterJobId']));
       return ok(
-        ['targets', 'baseModels', 'preset'],
-        isArrayOf(m['targets'], isTarget, L.list) && isArrayOf(m['baseModels'], isModelName, L.list) && presetOk,
+        ['targets', 'baseModels', 'preset', 'generations'],
+        isArrayOf(m['targets'], isTarget, L.list) &&
+          isArrayOf(m['baseModels'], isModelName, L.list) &&
+          presetOk &&
+          isArrayOf(m['generations'], isSnapshot, L.generations),
       ) as InitMessage | null;
     }
     case 'adapters':

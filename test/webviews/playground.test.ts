@@ -1,0 +1,234 @@
+// The chat playground's bundle in headless chromium behind the real CSP'd shell: what it posts for
+// send, stop, regenerate and export, streamed (hostile) tokens shown as text in the right column, and
+// malformed host messages ignored.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import type { GenerateMessage } from '../../webviews/src/protocol/playground';
+import { parsePlaygroundWebviewMessage } from '../../webviews/src/protocol/playground';
+import { chromiumAvailable, launchBrowser, openWebview } from './harness';
+import type { OpenedWebview } from './harness';
+
+const HOSTILE_TOKENS = [
+  'Sure',
+  '</script><img src=x onerror="window.__xss = 1">',
+  '<a href="command:workbench.action.terminal.new">run</a>',
+  ' [open](command:workbench.action.terminal.new)',
+];
+
+/**
+ * Posts `message` to the page like the host does, and returns once the page has handled it: a marker
+ * posted right after it is dispatched only after it (messages are delivered in order).
+ */
+async function deliver(view: OpenedWebview, message: unknown): Promise<void> {
+  await view.page.evaluate(`new Promise((resolve) => {
+    const marker = 'delivered-' + Math.random();
+    const onMessage = (e) => {
+      if (e.data !== marker) return;
+      removeEventListener('message', onMessage);
+      resolve();
+    };
+    addEventListener('message', onMessage);
+    postMessage(${JSON.stringify(message)}, '*');
+    postMessage(marker, '*');
+  })`);
+}
+
+const INIT = {
+  type: 'init',
+  targets: [{ id: 'local', label: 'Local trainer', kind: 'local' }],
+  baseModels: ['builtin:tiny-llama'],
+  preset: null,
+  generations: [],
+};
+const ADAPTERS = {
+  type: 'adapters',
+  target: 'local',
+  adapters: [{ jobId: 'job-1', name: 'tiny run', baseModel: 'builtin:tiny-llama' }],
+};
+const RESULT = { tokens: 4, timeToFirstTokenMs: 12.5, tokensPerSecond: 80, finishReason: 'stop' };
+
+/** Opens the playground with the local target and its one adapter chosen. */
+async function openReady(browser: Browser, state?: unknown): Promise<OpenedWebview> {
+  const view = await openWebview(browser, 'playground', state === undefined ? {} : { state });
+  await view.waitForPosted((m) => m['type'] === 'ready');
+  await deliver(view, INIT);
+  await view.waitForPosted((m) => m['type'] === 'listAdapters' && m['target'] === 'local');
+  await deliver(view, ADAPTERS);
+  await view.page.selectOption('[data-testid="adapter-select"]', 'job-1');
+  return view;
+}
+
+/** The generate messages posted after the first `skip`, validated by the host's own parser. */
+async function generates(view: OpenedWebview, skip: number, count: number): Promise<GenerateMessage[]> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const found = view.posted.filter((m) => (m as { type?: string }).type === 'generate').slice(skip);
+    if (found.length >= count) {
+      return found.map((m) => {
+        const parsed = parsePlaygroundWebviewMessage(m);
+        assert.ok(parsed && parsed.type === 'generate', `the host would refuse ${JSON.stringify(m)}`);
+        return parsed;
+      });
+    }
+    if (Date.now() > deadline)
+      throw new Error(`expected ${count} generate messages, got ${JSON.stringify(view.posted)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const bySide = (list: GenerateMessage[], side: string) => list.find((g) => g.side === side)!;
+
+describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, () => {
+  let browser: Browser;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser.close();
+  });
+
+  it('sends, streams hostile tokens as text, stops, regenerates, continues and exports', async () => {
+    const view = await openReady(browser);
+    const page = view.page;
+    await page.fill('[data-testid="prompt"]', 'What is LoRA?');
+    await page.click('[data-action="send"]');
+    const first = await generates(view, 0, 2);
+    const base = bySide(first, 'base');
+    const adapter = bySide(first, 'adapter');
+    assert.deepEqual(
+      { ...base, id: 0 },
+      {
+        type: 'generate',
+        id: 0,
+        side: 'base',
+        target: 'local',
+        base: 'builtin:tiny-llama',
+        adapterJobId: null,
+        system: null,
+        messages: [{ role: 'user', content: 'What is LoRA?' }],
+        params: { max_new_tokens: 128, temperature: 0.7, top_p: 0.95, seed: null, stop: [] },
+      },
+    );
+    assert.equal(adapter.adapterJobId, 'job-1');
+    assert.equal(adapter.base, null);
+    assert.notEqual(adapter.id, base.id);
+    assert.equal(await page.getAttribute('[data-testid="reply-adapter"]', 'data-state'), 'streaming');
+
+    for (const text of HOSTILE_TOKENS) await deliver(view, { type: 'tokens', id: adapter.id, text });
+    await deliver(view, { type: 'tokens', id: base.id, text: 'A radio protocol.' });
+    assert.equal(await page.textContent('[data-testid="reply-adapter"] .reply-text'), HOSTILE_TOKENS.join(''));
+    assert.equal(await page.textContent('[data-testid="reply-base"] .reply-text'), 'A radio protocol.');
+    assert.equal(await page.evaluate('document.querySelectorAll("img, a, script:not([nonce])").length'), 0);
+    assert.equal(await page.evaluate('window.__xss'), undefined);
+
+    await page.click('[data-action="stop"]');
+    await view.waitForPosted((m) => m['type'] === 'stop');
+    assert.deepEqual(parsePlaygroundWebviewMessage({ type: 'stop' }), { type: 'stop' });
+    await deliver(view, { type: 'done', id: adapter.id, result: { ...RESULT, finishReason: 'cancelled' } });
+    await deliver(view, { type: 'done', id: base.id, result: RESULT });
+    assert.equal(await page.getAttribute('[data-testid="reply-adapter"]', 'data-state'), 'done');
+    assert.match(
+      (await page.textContent('[data-testid="reply-adapter"] .reply-meta')) ?? '',
+      /^first token 13 ms · 80\.0 tokens\/s · 4 tokens · stopped$/,
+    );
+
+    // Regenerate: the same prompt again on both sides, with new ids and without the old replies.
+    await page.click('[data-action="regenerate"]');
+    const again = await generates(view, 2, 2);
+    assert.deepEqual(
+      again.map((g) => g.messages),
+      [[{ role: 'user', content: 'What is LoRA?' }], [{ role: 'user', content: 'What is LoRA?' }]],
+    );
+    assert.ok(again.every((g) => g.id !== base.id && g.id !== adapter.id));
+    await deliver(view, { type: 'tokens', id: bySide(again, 'adapter').id, text: 'Low-rank adapters.' });
+    await deliver(view, { type: 'done', id: bySide(again, 'adapter').id, result: RESULT });
+    await deliver(view, { type: 'failed', id: bySide(again, 'base').id, message: 'model: out of memory' });
+    assert.equal(await page.getAttribute('[data-testid="reply-base"]', 'data-state'), 'error');
+    assert.equal(await page.textContent('[data-testid="reply-adapter"] .reply-text'), 'Low-rank adapters.');
+
+    // A second turn by Ctrl+Enter carries each side's own history.
+    await page.fill('[data-testid="prompt"]', 'And QLoRA?');
+    await page.press('[data-testid="prompt"]', 'Control+Enter');
+    const second = await generates(view, 4, 2);
+    assert.deepEqual(bySide(second, 'adapter').messages, [
+      { role: 'user', content: 'What is LoRA?' },
+      { role: 'assistant', content: 'Low-rank adapters.' },
+      { role: 'user', content: 'And QLoRA?' },
+    ]);
+    assert.deepEqual(bySide(second, 'base').messages, [{ role: 'user', content: 'And QLoRA?' }]);
+    await deliver(view, { type: 'tokens', id: bySide(second, 'adapter').id, text: '4-bit LoRA.' });
+    await deliver(view, { type: 'done', id: bySide(second, 'adapter').id, result: RESULT });
+    await deliver(view, { type: 'done', id: bySide(second, 'base').id, result: RESULT });
+
+    await page.click('[data-action="export"]');
+    const exported = parsePlaygroundWebviewMessage(await view.waitForPosted((m) => m['type'] === 'export'));
+    assert.deepEqual(exported, {
+      type: 'export',
+      side: 'adapter',
+      system: null,
+      turns: [
+        { user: 'What is LoRA?', base: null, adapter: 'Low-rank adapters.' },
+        { user: 'And QLoRA?', base: '', adapter: '4-bit LoRA.' },
+      ],
+    });
+    await deliver(view, { type: 'exported', ok: true, message: 'Appended a record to data/curated.jsonl' });
+    assert.equal(await page.textContent('[data-testid="status"]'), 'Appended a record to data/curated.jsonl');
+    assert.deepEqual(view.pageErrors, []);
+    assert.deepEqual(await view.cspViolations(), []);
+    await view.close();
+  });
+
+  it('ignores malformed host messages and tokens for requests it did not make', async () => {
+    const view = await openReady(browser);
+    await view.page.fill('[data-testid="prompt"]', 'hi');
+    await view.page.click('[data-action="send"]');
+    const [g] = await generates(view, 0, 1);
+    const id = g!.id;
+    const bad: unknown[] = [
+      { type: 'tokens', id, text: 'X', extra: true },
+      { type: 'tokens', id, text: 42 },
+      { type: 'tokens', id: -1, text: 'X' },
+      { type: 'tokens', id: 9999, text: 'X' },
+      { type: 'tokens', id, text: 'X'.repeat(200_000) },
+      { type: 'done', id, result: { ...RESULT, finishReason: 'exploded' } },
+      { type: 'html', id, html: '<img src=x onerror="window.__xss = 1">' },
+      { type: 'adapters', target: 'local', adapters: [{ jobId: '../../x', name: 'n', baseModel: 'm' }] },
+      'tokens',
+    ];
+    for (const message of bad) await deliver(view, message);
+    await view.page.waitForTimeout(100);
+    assert.equal(await view.page.textContent('[data-testid="reply-base"] .reply-text'), '');
+    assert.equal(await view.page.getAttribute('[data-testid="reply-base"]', 'data-state'), 'streaming');
+    assert.equal(await view.page.locator('[data-testid="adapter-select"] option').count(), 2);
+    assert.equal(await view.page.evaluate('window.__xss'), undefined);
+    await deliver(view, { type: 'tokens', id, text: 'ok' });
+    assert.equal(await view.page.textContent('[data-testid="reply-base"] .reply-text'), 'ok');
+    await view.close();
+  });
+
+  it('restores its conversation after a reload and catches up on replies streamed meanwhile', async () => {
+    const view = await openReady(browser);
+    await view.page.fill('[data-testid="prompt"]', 'hello');
+    await view.page.click('[data-action="send"]');
+    const list = await generates(view, 0, 2);
+    await deliver(view, { type: 'tokens', id: bySide(list, 'adapter').id, text: 'Hel' });
+    await view.page.waitForTimeout(400);
+    const state = await view.savedState();
+    await view.close();
+
+    const reloaded = await openWebview(browser, 'playground', { state });
+    await reloaded.waitForPosted((m) => m['type'] === 'ready');
+    await deliver(reloaded, {
+      ...INIT,
+      generations: [{ id: bySide(list, 'adapter').id, text: 'Hello there', result: RESULT, error: null }],
+    });
+    await deliver(reloaded, ADAPTERS);
+    assert.equal(await reloaded.page.textContent('[data-testid="reply-adapter"] .reply-text'), 'Hello there');
+    assert.equal(await reloaded.page.getAttribute('[data-testid="reply-adapter"]', 'data-state'), 'done');
+    // The base reply the host no longer knows cannot finish: it ends as an error, not a stuck spinner.
+    assert.equal(await reloaded.page.getAttribute('[data-testid="reply-base"]', 'data-state'), 'error');
+    assert.equal(await reloaded.page.inputValue('[data-testid="adapter-select"]'), 'job-1');
+    await reloaded.close();
+  });
+});

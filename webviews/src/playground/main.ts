@@ -1,0 +1,543 @@
+// The chat playground: one prompt sent to a base model and to a trained adapter side by side, replies
+// streamed token by token, sampling parameters, a system prompt, stop and regenerate, and the
+// conversation exported as a dataset record. Model output is untrusted: it only ever becomes text nodes.
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
+import '@vscode-elements/elements/dist/vscode-textarea/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import './playground.css';
+import type {
+  AdapterChoice,
+  GenerationSnapshot,
+  PlaygroundHostMessage,
+  PlaygroundTarget,
+  PlaygroundWebviewMessage,
+  SamplingParams,
+  Side,
+} from '../protocol/playground';
+import { PLAYGROUND_LIMITS, SIDES, parsePlaygroundHostMessage } from '../protocol/playground';
+import { el, formatNumber } from '../shared/dom';
+import { loadState, onHostMessage, post, saveState } from '../shared/vscode';
+import type { PlaygroundState, Reply, Turn } from './state';
+import { DEFAULT_PARAMS, historyFor, parsePlaygroundState } from './state';
+
+type ValueElement = HTMLElement & { value: string };
+
+const send = (m: PlaygroundWebviewMessage) => post(m);
+
+const state: PlaygroundState = loadState(parsePlaygroundState) ?? {
+  target: null,
+  base: null,
+  adapterJobId: null,
+  system: '',
+  params: { ...DEFAULT_PARAMS },
+  exportSide: 'adapter',
+  draft: '',
+  turns: [],
+  nextId: 1,
+};
+let targets: PlaygroundTarget[] = [];
+let adapters: AdapterChoice[] = [];
+let baseModels: string[] = [];
+let initialised = false;
+
+// Layout.
+const app = document.getElementById('app')!;
+const targetSelect = el('select', { 'data-testid': 'target-select', 'aria-label': 'Target' });
+const baseSelect = el('select', { 'data-testid': 'base-select', 'aria-label': 'Base model' });
+const adapterSelect = el('select', { 'data-testid': 'adapter-select', 'aria-label': 'Adapter' });
+const pickers = el(
+  'div',
+  { class: 'pickers' },
+  el('label', {}, el('span', { text: 'Target' }), targetSelect),
+  el('label', {}, el('span', { text: 'Base model' }), baseSelect),
+  el('label', {}, el('span', { text: 'Adapter' }), adapterSelect),
+);
+
+function field(name: string, label: string, attrs: Record<string, string>): ValueElement {
+  return el('vscode-textfield', { 'data-field': name, 'aria-label': label, title: label, ...attrs }) as ValueElement;
+}
+const temperatureField = field('temperature', 'Temperature (0 = greedy)', {
+  type: 'number',
+  min: '0',
+  max: '5',
+  step: '0.1',
+});
+const topPField = field('top_p', 'Top p', { type: 'number', min: '0', max: '1', step: '0.05' });
+const maxTokensField = field('max_new_tokens', 'Max new tokens', {
+  type: 'number',
+  min: '1',
+  max: String(PLAYGROUND_LIMITS.maxNewTokens),
+});
+const seedField = field('seed', 'Seed (empty: random)', { type: 'number', min: '0', placeholder: 'random' });
+const stopField = el('vscode-textarea', {
+  'data-field': 'stop',
+  rows: '2',
+  placeholder: 'One stop string per line',
+  'aria-label': 'Stop strings',
+}) as ValueElement;
+const systemField = el('vscode-textarea', {
+  'data-field': 'system',
+  rows: '2',
+  placeholder: 'System prompt (optional)',
+  'aria-label': 'System prompt',
+}) as ValueElement;
+const labelled = (text: string, control: HTMLElement) => el('label', { class: 'param' }, el('span', { text }), control);
+const sampling = el(
+  'vscode-collapsible',
+  { title: 'System prompt and sampling', 'data-testid': 'settings' },
+  el(
+    'div',
+    { class: 'settings' },
+    labelled('System prompt', systemField),
+    el(
+      'div',
+      { class: 'params' },
+      labelled('Temperature', temperatureField),
+      labelled('Top p', topPField),
+      labelled('Max new tokens', maxTokensField),
+      labelled('Seed', seedField),
+    ),
+    labelled('Stop strings', stopField),
+  ),
+);
+
+interface Column {
+  root: HTMLElement;
+  heading: HTMLElement;
+  transcript: HTMLElement;
+}
+function column(side: Side): Column {
+  const heading = el('h2', { class: 'column-heading' });
+  const transcript = el('div', { class: 'transcript', 'data-testid': `transcript-${side}`, 'aria-live': 'polite' });
+  const root = el('section', { class: `column column-${side}` }, heading, transcript);
+  return { root, heading, transcript };
+}
+const columns: Record<Side, Column> = { base: column('base'), adapter: column('adapter') };
+
+const prompt = el('textarea', {
+  'data-testid': 'prompt',
+  rows: '3',
+  placeholder: 'Ask something… (Ctrl+Enter to send)',
+  'aria-label': 'Prompt',
+});
+const sendButton = el('vscode-button', { 'data-action': 'send', title: 'Send (Ctrl+Enter)' }, 'Send');
+const stopButton = el('vscode-button', { 'data-action': 'stop', secondary: '' }, 'Stop');
+const regenerateButton = el('vscode-button', { 'data-action': 'regenerate', secondary: '' }, 'Regenerate');
+const clearButton = el('vscode-button', { 'data-action': 'clear', secondary: '' }, 'Clear');
+const exportSide = el('select', { 'data-testid': 'export-side', 'aria-label': 'Replies to export' });
+for (const side of SIDES)
+  exportSide.append(el('option', { value: side, text: side === 'base' ? 'Base replies' : 'Adapter replies' }));
+const exportButton = el('vscode-button', { 'data-action': 'export', secondary: '' }, 'Export as record');
+const status = el('p', { class: 'status', 'data-testid': 'status', role: 'status' });
+const composer = el(
+  'div',
+  { class: 'composer' },
+  prompt,
+  el(
+    'div',
+    { class: 'actions' },
+    sendButton,
+    stopButton,
+    regenerateButton,
+    clearButton,
+    el('span', { class: 'spacer' }),
+    exportSide,
+    exportButton,
+  ),
+  status,
+);
+app.replaceChildren(
+  pickers,
+  sampling,
+  el('div', { class: 'columns' }, columns.base.root, columns.adapter.root),
+  composer,
+);
+app.removeAttribute('aria-busy');
+
+/** The DOM of each reply on screen, by request id, so a token batch is one appended text node. */
+const replyViews = new Map<number, { bubble: HTMLElement; body: HTMLElement; meta: HTMLElement }>();
+
+let saveTimer: ReturnType<typeof setTimeout> | null = null;
+function persist(soon = false): void {
+  if (saveTimer !== null) clearTimeout(saveTimer);
+  saveTimer = null;
+  if (soon) saveTimer = setTimeout(() => persist(), 300);
+  else saveState(state);
+}
+
+function setStatus(text: string, isError = false): void {
+  status.textContent = text;
+  status.classList.toggle('error', isError);
+}
+
+function option(value: string, text: string): HTMLOptionElement {
+  return el('option', { value, text });
+}
+
+function adapterOf(jobId: string | null): AdapterChoice | undefined {
+  return adapters.find((a) => a.jobId === jobId);
+}
+
+function replyMeta(reply: Reply): string {
+  if (reply.state === 'error') return reply.error ?? 'failed';
+  if (reply.state === 'streaming') return 'generating…';
+  const r = reply.result;
+  if (!r) return '';
+  const parts = [
+    `first token ${Math.round(r.timeToFirstTokenMs)} ms`,
+    `${formatNumber(r.tokensPerSecond, 1)} tokens/s`,
+    `${r.tokens} tokens`,
+  ];
+  if (r.finishReason === 'cancelled') parts.push('stopped');
+  else if (r.finishReason === 'length') parts.push('hit max tokens');
+  return parts.join(' · ');
+}
+
+function renderReply(side: Side, reply: Reply | null, latest: boolean): HTMLElement {
+  const body = el('div', { class: 'reply-text' });
+  const meta = el('div', { class: 'reply-meta' });
+  const bubble = el('div', { class: `bubble reply reply-${side}` }, body, meta);
+  if (latest) bubble.setAttribute('data-testid', `reply-${side}`);
+  bubble.setAttribute('data-state', reply ? reply.state : 'idle');
+  if (reply) {
+    body.textContent = reply.text;
+    meta.textContent = replyMeta(reply);
+    replyViews.set(reply.id, { bubble, body, meta });
+  } else {
+    body.classList.add('muted');
+    body.textContent = side === 'adapter' && state.adapterJobId === null ? 'Pick an adapter to compare.' : '';
+  }
+  return bubble;
+}
+
+/** Rebuilds both transcripts (after a send, a regenerate, a clear or a restore; tokens only append). */
+function renderTranscripts(): void {
+  replyViews.clear();
+  for (const side of SIDES) {
+    const children: HTMLElement[] = [];
+    state.turns.forEach((turn, i) => {
+      const latest = i === state.turns.length - 1;
+      children.push(el('div', { class: 'bubble user', text: turn.user }));
+      if (turn[side] !== null || latest) children.push(renderReply(side, turn[side], latest));
+    });
+    if (state.turns.length === 0) children.push(renderReply(side, null, true));
+    columns[side].transcript.replaceChildren(...children);
+  }
+  renderHeadings();
+  renderButtons();
+}
+
+function renderHeadings(): void {
+  columns.base.heading.textContent = `Base · ${state.base ?? 'no model'}`;
+  const adapter = adapterOf(state.adapterJobId);
+  columns.adapter.heading.textContent = adapter
+    ? `Adapter · ${adapter.name || adapter.jobId}`
+    : state.adapterJobId
+      ? `Adapter · ${state.adapterJobId}`
+      : 'Adapter · none';
+}
+
+function streaming(): boolean {
+  return state.turns.some((t) => t.base?.state === 'streaming' || t.adapter?.state === 'streaming');
+}
+
+function renderButtons(): void {
+  const busy = streaming();
+  const toggle = (button: HTMLElement, enabled: boolean) => button.toggleAttribute('disabled', !enabled);
+  toggle(sendButton, !busy);
+  toggle(regenerateButton, !busy && state.turns.length > 0);
+  toggle(stopButton, busy);
+  toggle(clearButton, !busy && state.turns.length > 0);
+  toggle(exportButton, !busy && state.turns.length > 0);
+}
+
+function fillTargets(): void {
+  targetSelect.replaceChildren(...targets.map((t) => option(t.id, t.label || t.id)));
+  if (!targets.some((t) => t.id === state.target)) state.target = targets[0]?.id ?? null;
+  targetSelect.value = state.target ?? '';
+}
+
+function fillBaseModels(): void {
+  const names = new Set(baseModels);
+  for (const a of adapters) if (a.baseModel) names.add(a.baseModel);
+  if (state.base) names.add(state.base);
+  baseSelect.replaceChildren(...[...names].map((n) => option(n, n)));
+  if (state.base === null) state.base = baseModels[0] ?? null;
+  baseSelect.value = state.base ?? '';
+}
+
+function fillAdapters(): void {
+  adapterSelect.replaceChildren(
+    option('', adapters.length ? 'None (base only)' : 'None (no finished jobs on this target)'),
+    ...adapters.map((a) => option(a.jobId, `${a.name || a.jobId} (${a.baseModel})`)),
+  );
+  if (state.adapterJobId !== null && !adapterOf(state.adapterJobId)) state.adapterJobId = null;
+  adapterSelect.value = state.adapterJobId ?? '';
+}
+
+function chooseAdapter(jobId: string | null): void {
+  if (jobId !== state.adapterJobId) {
+    state.exportSide = jobId ? 'adapter' : 'base';
+    exportSide.value = state.exportSide;
+  }
+  state.adapterJobId = jobId;
+  const adapter = adapterOf(jobId);
+  // Compare like with like: the base column runs the adapter's own base model.
+  if (adapter?.baseModel) state.base = adapter.baseModel;
+  fillBaseModels();
+  adapterSelect.value = jobId ?? '';
+  renderTranscripts();
+  persist();
+}
+
+function readParams(): SamplingParams | string {
+  const num = (f: ValueElement) => (f.value.trim() === '' ? NaN : Number(f.value));
+  const temperature = num(temperatureField);
+  const topP = num(topPField);
+  const maxNewTokens = num(maxTokensField);
+  const seedText = seedField.value.trim();
+  const seed = seedText === '' ? null : Number(seedText);
+  const stop = stopField.value.split('\n').filter((s) => s !== '');
+  if (!(temperature >= 0 && temperature <= 5)) return 'Temperature must be between 0 and 5.';
+  if (!(topP > 0 && topP <= 1)) return 'Top p must be above 0 and at most 1.';
+  if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 1 && maxNewTokens <= PLAYGROUND_LIMITS.maxNewTokens)) {
+    return `Max new tokens must be a whole number from 1 to ${PLAYGROUND_LIMITS.maxNewTokens}.`;
+  }
+  if (seed !== null && !(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32))
+    return 'Seed must be a whole number ≥ 0.';
+  if (stop.length > PLAYGROUND_LIMITS.stop || stop.some((s) => s.length > PLAYGROUND_LIMITS.stopLength)) {
+    return `At most ${PLAYGROUND_LIMITS.stop} stop strings of up to ${PLAYGROUND_LIMITS.stopLength} characters.`;
+  }
+  return { temperature, top_p: topP, max_new_tokens: maxNewTokens, seed, stop };
+}
+
+function newReply(): Reply {
+  return { id: state.nextId++, text: '', state: 'streaming', error: null, result: null };
+}
+
+/** Starts the replies of the last turn, each side with its own history before that turn. */
+function generateLastTurn(params: SamplingParams): void {
+  const turn = state.turns[state.turns.length - 1]!;
+  const earlier = state.turns.slice(0, -1);
+  const system = state.system.trim() === '' ? null : state.system;
+  const target = state.target!;
+  for (const side of SIDES) {
+    const reply = turn[side];
+    if (!reply) continue;
+    send({
+      type: 'generate',
+      id: reply.id,
+      side,
+      target,
+      base: side === 'base' ? state.base : null,
+      adapterJobId: side === 'adapter' ? state.adapterJobId : null,
+      system,
+      messages: [...historyFor(earlier, side), { role: 'user', content: turn.user }],
+      params,
+    });
+  }
+}
+
+function startTurn(replace: boolean): void {
+  if (streaming()) return;
+  const params = readParams();
+  if (typeof params === 'string') return setStatus(params, true);
+  if (!state.target) return setStatus('No trainer target: start the local trainer or add an endpoint.', true);
+  if (!state.base && !state.adapterJobId) return setStatus('Pick a base model or an adapter first.', true);
+  state.params = params;
+  if (replace) {
+    const last = state.turns[state.turns.length - 1];
+    if (!last) return;
+    state.turns[state.turns.length - 1] = { user: last.user, base: null, adapter: null };
+  } else {
+    const text = prompt.value;
+    if (text.trim() === '') return setStatus('Type a prompt first.', true);
+    if (state.turns.length >= PLAYGROUND_LIMITS.turns)
+      return setStatus('The conversation is full: clear it first.', true);
+    state.turns.push({ user: text.slice(0, PLAYGROUND_LIMITS.message), base: null, adapter: null });
+    prompt.value = '';
+    state.draft = '';
+  }
+  const turn: Turn = state.turns[state.turns.length - 1]!;
+  turn.base = state.base ? newReply() : null;
+  turn.adapter = state.adapterJobId ? newReply() : null;
+  setStatus('');
+  renderTranscripts();
+  persist();
+  generateLastTurn(params);
+}
+
+function findReply(id: number): Reply | undefined {
+  for (const turn of state.turns) {
+    if (turn.base?.id === id) return turn.base;
+    if (turn.adapter?.id === id) return turn.adapter;
+  }
+  return undefined;
+}
+
+function showReply(reply: Reply): void {
+  const view = replyViews.get(reply.id);
+  if (!view) return;
+  view.bubble.setAttribute('data-state', reply.state);
+  view.meta.textContent = replyMeta(reply);
+}
+
+/** Applies what the host still knows of earlier generations; replies it lost end as errors. */
+function catchUp(generations: GenerationSnapshot[]): void {
+  const known = new Map(generations.map((g) => [g.id, g]));
+  for (const turn of state.turns) {
+    for (const side of SIDES) {
+      const reply = turn[side];
+      if (!reply || reply.state !== 'streaming') continue;
+      const snapshot = known.get(reply.id);
+      if (!snapshot) {
+        reply.state = 'error';
+        reply.error = 'interrupted (the panel was reloaded)';
+        continue;
+      }
+      reply.text = snapshot.text;
+      if (snapshot.result) {
+        reply.state = 'done';
+        reply.result = snapshot.result;
+      } else if (snapshot.error !== null) {
+        reply.state = 'error';
+        reply.error = snapshot.error;
+      }
+    }
+  }
+}
+
+function onMessage(m: PlaygroundHostMessage): void {
+  switch (m.type) {
+    case 'init': {
+      targets = m.targets;
+      baseModels = m.baseModels;
+      if (m.preset) {
+        state.target = m.preset.target;
+        state.adapterJobId = m.preset.adapterJobId;
+      }
+      fillTargets();
+      fillBaseModels();
+      catchUp(m.generations);
+      initialised = true;
+      renderTranscripts();
+      persist();
+      if (state.target) send({ type: 'listAdapters', target: state.target });
+      break;
+    }
+    case 'adapters': {
+      if (m.target !== state.target) return;
+      adapters = m.adapters;
+      fillAdapters();
+      chooseAdapter(state.adapterJobId);
+      break;
+    }
+    case 'tokens': {
+      const reply = findReply(m.id);
+      if (!reply || reply.state !== 'streaming') return;
+      reply.text += m.text;
+      replyViews.get(m.id)?.body.append(m.text);
+      persist(true);
+      break;
+    }
+    case 'done':
+    case 'failed': {
+      const reply = findReply(m.id);
+      if (!reply || reply.state !== 'streaming') return;
+      if (m.type === 'done') {
+        reply.state = 'done';
+        reply.result = m.result;
+      } else {
+        reply.state = 'error';
+        reply.error = m.message;
+      }
+      showReply(reply);
+      renderButtons();
+      persist();
+      break;
+    }
+    case 'exported':
+      setStatus(m.message, !m.ok);
+      break;
+  }
+}
+
+// Controls.
+function bindParam(f: ValueElement, value: string): void {
+  f.value = value;
+  f.addEventListener('change', () => {
+    const params = readParams();
+    if (typeof params === 'string') return setStatus(params, true);
+    setStatus('');
+    state.params = params;
+    persist();
+  });
+}
+bindParam(temperatureField, String(state.params.temperature));
+bindParam(topPField, String(state.params.top_p));
+bindParam(maxTokensField, String(state.params.max_new_tokens));
+bindParam(seedField, state.params.seed === null ? '' : String(state.params.seed));
+bindParam(stopField, state.params.stop.join('\n'));
+systemField.value = state.system;
+systemField.addEventListener('input', () => {
+  state.system = systemField.value.slice(0, PLAYGROUND_LIMITS.system);
+  persist(true);
+});
+prompt.value = state.draft;
+prompt.addEventListener('input', () => {
+  state.draft = prompt.value.slice(0, PLAYGROUND_LIMITS.message);
+  persist(true);
+});
+prompt.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+    e.preventDefault();
+    startTurn(false);
+  }
+});
+exportSide.value = state.exportSide;
+exportSide.addEventListener('change', () => {
+  state.exportSide = exportSide.value === 'base' ? 'base' : 'adapter';
+  persist();
+});
+targetSelect.addEventListener('change', () => {
+  state.target = targetSelect.value || null;
+  adapters = [];
+  fillAdapters();
+  chooseAdapter(null);
+  if (state.target) send({ type: 'listAdapters', target: state.target });
+});
+baseSelect.addEventListener('change', () => {
+  state.base = baseSelect.value || null;
+  renderHeadings();
+  persist();
+});
+adapterSelect.addEventListener('change', () => chooseAdapter(adapterSelect.value || null));
+
+const onClick = (button: HTMLElement, action: () => void) =>
+  button.addEventListener('click', () => {
+    if (!button.hasAttribute('disabled') && initialised) action();
+  });
+onClick(sendButton, () => startTurn(false));
+onClick(regenerateButton, () => startTurn(true));
+onClick(stopButton, () => send({ type: 'stop' }));
+onClick(clearButton, () => {
+  state.turns = [];
+  setStatus('');
+  renderTranscripts();
+  persist();
+});
+onClick(exportButton, () => {
+  const side = state.exportSide;
+  const reply = (r: Reply | null) => (r && r.state === 'done' ? r.text : null);
+  send({
+    type: 'export',
+    side,
+    system: state.system.trim() === '' ? null : state.system,
+    turns: state.turns.map((t) => ({ user: t.user, base: reply(t.base), adapter: reply(t.adapter) })),
+  });
+});
+
+onHostMessage(parsePlaygroundHostMessage, onMessage);
+renderTranscripts();
+send({ type: 'ready' });

@@ -38,19 +38,30 @@ function stateOf(text: string, extra: Partial<StateMessage> = {}): StateMessage 
 
 /** The value a form control shows (custom elements keep it in a property, not an attribute). */
 async function fieldValue(view: OpenedWebview, path: string): Promise<unknown> {
-  return view.page.evaluate((p) => {
-    const element = document.querySelector(`[data-field="${p}"]`) as
-      (HTMLElement & { value?: unknown; checked?: boolean }) | null;
+  // A string, not a function: the root tsconfig has no DOM types, and the page runs it as is.
+  return view.page.evaluate(`(() => {
+    const element = document.querySelector('[data-field="${path}"]');
     if (!element) return 'missing';
     return element.tagName === 'VSCODE-CHECKBOX' ? element.checked : element.value;
-  }, path);
+  })()`);
+}
+
+/** Waits until the field shows `expected`. */
+async function waitForField(view: OpenedWebview, path: string, expected: string): Promise<void> {
+  await view.page.waitForFunction(
+    `document.querySelector('[data-field="${path}"]')?.value === ${JSON.stringify(expected)}`,
+  );
+}
+
+async function waitForTitle(view: OpenedWebview, title: string): Promise<void> {
+  await view.page.waitForFunction(`document.querySelector('h1.file-name')?.textContent === ${JSON.stringify(title)}`);
 }
 
 async function opened(): Promise<OpenedWebview> {
   const view = await openWebview(browser!, 'hyperparameters');
   await view.waitForPosted((m) => m['type'] === 'ready');
   await view.send(stateOf(TINY));
-  await view.page.waitForFunction(() => document.querySelector('h1.file-name')?.textContent === 'tiny.finetune.yaml');
+  await waitForTitle(view, 'tiny.finetune.yaml');
   return view;
 }
 
@@ -132,18 +143,14 @@ test('a host state updates the fields, but not the one being typed in', { skip }
       .replace('precision: fp32', 'precision: bf16')
       .replace('gradient_checkpointing: false', 'gradient_checkpointing: true');
     await view.send(stateOf(edited));
-    await view.page.waitForFunction(
-      () => (document.querySelector('[data-field="lora.r"]') as HTMLElement & { value: string }).value === '64',
-    );
+    await waitForField(view, 'lora.r', '64');
     assert.equal(await fieldValue(view, 'training.precision'), 'bf16');
     assert.equal(await fieldValue(view, 'training.gradient_checkpointing'), true);
 
     await view.page.locator('[data-field="lora.alpha"] input').focus();
     await view.page.keyboard.type('7');
     await view.send(stateOf(edited.replace('alpha: 32', 'alpha: 99').replace('epochs: 60', 'epochs: 5')));
-    await view.page.waitForFunction(
-      () => (document.querySelector('[data-field="training.epochs"]') as HTMLElement & { value: string }).value === '5',
-    );
+    await waitForField(view, 'training.epochs', '5');
     assert.equal(await fieldValue(view, 'lora.alpha'), '327', 'the field being typed in keeps what the user typed');
   } finally {
     await view.close();
@@ -167,7 +174,7 @@ test('diagnostics with XSS payloads render as text; nothing executes', { skip },
     }));
     await view.send(stateOf(TINY, { diagnostics }));
     const box = view.page.locator('[data-testid="diagnostics"]');
-    await view.page.waitForFunction(() => document.querySelectorAll('[data-testid="diagnostics"] li').length === 3);
+    await view.page.locator('[data-testid="diagnostics"] li').nth(2).waitFor();
     const text = await box.innerText();
     for (const payload of payloads) assert.ok(text.includes(payload), `shown as text: ${payload}`);
     assert.equal(await view.page.locator('img, script:not([src]), a[href^="command:"], b').count(), 0);
@@ -208,9 +215,7 @@ test('a malformed host message is ignored; the state survives a reload', { skip 
     const saved = await view.savedState();
     const reloaded = await openWebview(browser!, 'hyperparameters', { state: saved });
     try {
-      await reloaded.page.waitForFunction(
-        () => document.querySelector('h1.file-name')?.textContent === 'tiny.finetune.yaml',
-      );
+      await waitForTitle(reloaded, 'tiny.finetune.yaml');
       assert.equal(await fieldValue(reloaded, 'lora.r'), '16');
       await reloaded.waitForPosted((m) => m['type'] === 'ready');
     } finally {

@@ -233,18 +233,19 @@ const playground: Step = {
     await hidePanel(page);
     await runCommand(page, 'ModelFactory: Open Chat Playground');
     const chat = await frameWith(page, '[data-testid="prompt"]', 60_000);
+    const adapterSelect = chat.locator('[data-testid="adapter-select"]').first();
     const adapter = await waitUntil(
       page,
-      () => 'an adapter in the adapter select',
+      () => 'a trained adapter offered in the adapter select',
       async () => {
-        const value = await chat
-          .locator('[data-testid="adapter-select"]')
-          .first()
-          .evaluate((element) => String((element as unknown as { value: unknown }).value));
-        return value ? value : undefined;
+        const values = await adapterSelect
+          .locator('option')
+          .evaluateAll((options) => options.map((option) => (option as unknown as { value: string }).value));
+        return values.find((value) => value !== '');
       },
-      30_000,
+      60_000,
     );
+    if ((await adapterSelect.inputValue()) !== adapter) await adapterSelect.selectOption(adapter);
     const prompt = await editableOf(chat.locator('[data-testid="prompt"]').first(), 'textarea');
     await prompt.fill('How do I start a training run?');
     await chat.locator('[data-action="send"]').first().click();
@@ -326,6 +327,18 @@ const untrusted: Step = {
       }
       await page.waitForTimeout(3000);
       await page.keyboard.press('Escape');
+    }
+    await quickOpen(page, TINY_CONFIG);
+    const trainButton = page.locator(
+      '.editor-group-container.active .editor-actions .action-label[aria-label*="Train"]',
+    );
+    if ((await trainButton.count()) > 0) {
+      await trainButton.first().click();
+      note('clicked Train in the editor title');
+      await page.waitForTimeout(3000);
+      await page.keyboard.press('Escape');
+    } else {
+      note('no Train button in the editor title in restricted mode');
     }
     // A trainer or language server would be up within a few seconds of its command.
     await page.waitForTimeout(5000);

@@ -17,6 +17,7 @@ function stateOf(text: string, extra: Partial<StateMessage> = {}): StateMessage 
   const { values, parseError } = readForm(text);
   return {
     type: 'state',
+    uri: 'file:///workspace/tiny.finetune.yaml',
     fileName: 'tiny.finetune.yaml',
     values,
     parseError,

@@ -185,6 +185,8 @@ export interface MemoryView {
 
 export interface StateMessage {
   type: 'state';
+  /** The config's URI: kept in the webview's state so the panel can be restored after a reload. */
+  uri: string;
   fileName: string;
   values: FormValues;
   /** The YAML's first syntax error, when it has one (the form then reads what it can and edits nothing). */
@@ -271,7 +273,8 @@ export function parseHostMessage(raw: unknown): HostMessage | null {
   if (messageType(raw, ['state'] as const) === null) return null;
   const m = raw as Obj;
   const ok =
-    hasOnlyKeys(m, ['type', 'fileName', 'values', 'parseError', 'choices', 'diagnostics', 'memory']) &&
+    hasOnlyKeys(m, ['type', 'uri', 'fileName', 'values', 'parseError', 'choices', 'diagnostics', 'memory']) &&
+    isSafeText(m['uri'], 4096) &&
     isStr(m['fileName'], 1000) &&
     isFormValues(m['values']) &&
     (m['parseError'] === null || isStr(m['parseError'], MAX_TEXT)) &&

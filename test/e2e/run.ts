@@ -42,6 +42,7 @@ import {
   runCommand,
   screenshot,
   waitUntil,
+  workbenchMessages,
 } from './workbench';
 
 const REPO_ROOT = join(__dirname, '..', '..');
@@ -460,6 +461,7 @@ async function main(): Promise<number> {
           `FAILED (${((Date.now() - started) / 1000).toFixed(1)} s)\n  ${String((error as Error).message ?? error)}`,
         );
         await screenshot(page, SHOTS, `${name}-failed`).catch(() => undefined);
+        for (const text of await workbenchMessages(page).catch(() => [])) console.log(`  the workbench shows: ${text}`);
         await page.keyboard.press('Escape').catch(() => undefined);
       }
       for (const text of notes) console.log(`  ${text}`);

@@ -115,6 +115,17 @@ export async function waitUntil<T>(
   }
 }
 
+/** What the workbench is telling the user right now: a modal dialog's text and the visible notifications. */
+export async function workbenchMessages(page: Page): Promise<string[]> {
+  const texts: string[] = [];
+  for (const selector of ['.monaco-dialog-box', '.notifications-toasts .notification-toast']) {
+    for (const element of await page.locator(selector).all()) {
+      if (await element.isVisible()) texts.push((await element.innerText()).replace(/\s+/g, ' ').trim());
+    }
+  }
+  return texts;
+}
+
 export async function screenshot(page: Page, folder: string, name: string): Promise<string> {
   mkdirSync(folder, { recursive: true });
   const path = join(folder, `${name}.png`);

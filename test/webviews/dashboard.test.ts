@@ -218,3 +218,32 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
     await reloaded.close();
   });
 });
+
+describe('dashboard protocol (host side)', () => {
+  it('refuses hostile webview messages and accepts well-formed ones', () => {
+    const hostile: unknown[] = [
+      { type: 'cancel', target: 'local', jobId: '../../etc/passwd' },
+      { type: 'cancel', target: 'local', jobId: 'a'.repeat(65) },
+      { type: 'cancel', target: 'local', jobId: '-leading-dash' },
+      { type: 'cancel', target: '', jobId: 'job-1' },
+      { type: 'cancel', target: 'local', jobId: 'job-1', command: 'workbench.action.terminal.new' },
+      JSON.parse('{"type":"cancel","target":"local","jobId":"job-1","__proto__":{"polluted":true}}'),
+      { type: 'openAdapter', target: 'local', jobId: 'job 1' },
+      { type: 'watch', jobs: Array.from({ length: 17 }, (_, i) => ({ target: 'local', jobId: `j${i}` })) },
+      { type: 'watch', jobs: [{ target: 'local', jobId: 'job-1', path: '/etc' }] },
+      { type: 'ready', extra: 1 },
+      { type: 'executeCommand', command: 'workbench.action.terminal.new' },
+      { type: ['cancel'] },
+      'cancel',
+      null,
+      [],
+    ];
+    for (const message of hostile) assert.equal(parseDashboardWebviewMessage(message), null, JSON.stringify(message));
+    assert.deepEqual(parseDashboardWebviewMessage({ type: 'cancel', target: 'gpu-box', jobId: 'A_job-9' }), {
+      type: 'cancel',
+      target: 'gpu-box',
+      jobId: 'A_job-9',
+    });
+    assert.deepEqual(parseDashboardWebviewMessage({ type: 'ready' }), { type: 'ready' });
+  });
+});

@@ -232,3 +232,45 @@ describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, 
     await reloaded.close();
   });
 });
+
+describe('playground protocol (host side)', () => {
+  const valid: GenerateMessage = {
+    type: 'generate',
+    id: 7,
+    side: 'adapter',
+    target: 'local',
+    base: null,
+    adapterJobId: 'job-1',
+    system: null,
+    messages: [{ role: 'user', content: 'hi' }],
+    params: { max_new_tokens: 16, temperature: 0, top_p: 1, seed: 1, stop: ['\n\n'] },
+  };
+
+  it('refuses hostile webview messages and accepts well-formed ones', () => {
+    assert.deepEqual(parsePlaygroundWebviewMessage(valid), valid);
+    const hostile: unknown[] = [
+      { ...valid, adapterJobId: '../../outside' },
+      { ...valid, side: 'base', base: 'builtin:tiny-llama' },
+      { ...valid, side: 'base', base: null, adapterJobId: null },
+      { ...valid, side: 'both' },
+      { ...valid, id: -1 },
+      { ...valid, messages: [] },
+      { ...valid, messages: [{ role: 'system', content: 'smuggled' }] },
+      { ...valid, messages: [{ role: 'user', content: 'x'.repeat(100_001) }] },
+      { ...valid, params: { ...valid.params, temperature: 10 } },
+      { ...valid, params: { ...valid.params, top_p: 2 } },
+      { ...valid, params: { ...valid.params, max_new_tokens: 0 } },
+      { ...valid, params: { ...valid.params, stop: Array(9).fill('x') } },
+      { ...valid, params: { ...valid.params, trust_remote_code: true } },
+      { ...valid, cwd: '/tmp' },
+      JSON.parse(`{"type":"stop","__proto__":{"polluted":true}}`),
+      { type: 'export', side: 'both', system: null, turns: [] },
+      { type: 'export', side: 'base', system: null, turns: [{ user: 1, base: null, adapter: null }] },
+      { type: 'listAdapters', target: '' },
+      { type: 'openFile', path: '../../.ssh/id_rsa' },
+      null,
+    ];
+    for (const message of hostile)
+      assert.equal(parsePlaygroundWebviewMessage(message), null, JSON.stringify(message).slice(0, 200));
+  });
+});

@@ -189,6 +189,7 @@ function renderList(): void {
 
 function select(k: JobKey): void {
   selected = { target: k.target, jobId: k.jobId };
+  cancelButton.removeAttribute('disabled');
   persist();
   for (const [rk, row] of rows) row.classList.toggle('selected', rk === key(k));
   drawSelected();

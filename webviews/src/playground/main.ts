@@ -159,7 +159,9 @@ app.removeAttribute('aria-busy');
 const replyViews = new Map<number, { bubble: HTMLElement; body: HTMLElement; meta: HTMLElement }>();
 
 let saveTimer: ReturnType<typeof setTimeout> | null = null;
+/** Saves the state now, or (`soon`) within 300 ms at most, so a long stream is saved as it goes. */
 function persist(soon = false): void {
+  if (soon && saveTimer !== null) return;
   if (saveTimer !== null) clearTimeout(saveTimer);
   saveTimer = null;
   if (soon) saveTimer = setTimeout(() => persist(), 300);

@@ -10,16 +10,23 @@ Decisions (the server's contract, also in `server.py --help`):
   written, flushed and fsynced before it is broadcast (trainer events are at most a few per second, so an
   fsync per event costs nothing that matters and a crash loses no event a client has seen).
 - Beside the trainer's events (start, log, eval, checkpoint, done, cancelled, oom, error) the server writes
-  `queued` (seq 0), `launched` and `ended` (always last: the final state and its reason). The state of a job is
-  derived from its log alone, so a restarted server keeps all history. On load a torn last line (the server
+  `queued` (seq 0), `launched` and `ended` (last of each run: the final state and its reason). The state of a job
+  is derived from its log alone, so a restarted server keeps all history. On load a torn last line (the server
   died mid-write) is cut; damage before the last line keeps the valid prefix and the file aside as `.damaged`.
-- The server stops the running job on SIGINT/SIGTERM (reason `server-shutdown`); the trainer never sees the
-  server's token (`MODELFACTORY_TOKEN` is removed from its environment). `trust_remote_code: true` is refused
-  unless the server runs with `--allow-remote-code`. Submitted configs are checked against
+- The server stops the running job on SIGINT/SIGTERM (reason `server-shutdown`) and starts no queued one after it
+  (they stay queued for the next start); the trainer never sees the server's token (`MODELFACTORY_TOKEN` is
+  removed from its environment). `trust_remote_code: true` is refused unless the server runs with
+  `--allow-remote-code`. Submitted configs are checked against
   `schemas/finetune.schema.json`; `dataset.datanet` is not accepted by submit (one dataset file per job).
 - A job that was running when the server died is marked `failed` with reason `server-restarted` (its trainer
   lost its stdout with the server, so it cannot be re-adopted; a trainer still alive is sent SIGTERM). Jobs that
   were still queued are queued again.
+- Resume: a cancelled or failed job (a `server-restarted` or `server-shutdown` one included; never a done one) is
+  queued again under its id. Its log goes on after `ended` with `queued` (`resumed: true`), seqs still without
+  gaps, and the trainer runs as `train CONFIG --resume` in the same folder: it continues from the newest complete
+  checkpoint (from step 0 when there is none). The stored config is checked again first, against this server's
+  rules now (`--allow-remote-code`, `--data-root` may have changed since the submit), and a job whose trainer
+  outlived a dead server waits until that trainer has exited (two trainers never share a job folder).
 - Cancel: a queued job ends at once; a running one gets SIGTERM (to its process group) and SIGKILL after the
   grace period. A trainer that crashes or runs out of memory only ends its own job.
 - A server-side dataset path must lie inside one of the `--data-root` folders; with none given, only uploaded
@@ -46,6 +53,7 @@ from typing import Any
 
 from .protocol import ProtocolError
 
+RESUMABLE_STATES = ("cancelled", "failed")
 TRAINER_EVENT_TYPES = frozenset({"start", "log", "eval", "checkpoint", "done", "cancelled", "oom", "error"})
 TRAIN_ARGV_ENV = "MODELFACTORY_TRAIN_ARGV"
 STDERR_TAIL_CHARS = 2000
@@ -156,6 +164,8 @@ class Job:
     state: str = "queued"
     reason: str | None = None
     done_event: dict[str, Any] | None = None
+    resume: bool = False  # the next run continues from a checkpoint (a `queued` event with `resumed: true`)
+    orphan_pid: int | None = None  # a trainer left by a server that died, sent SIGTERM when the history loaded
     process: asyncio.subprocess.Process | None = None
     cancel_requested: bool = False
     cancel_reason: str = "user-cancelled"
@@ -196,10 +206,16 @@ class Job:
         """Advance the state from one event; the log is the source of truth."""
         kind = event.get("type")
         if kind == "queued":
-            self.created = float(event.get("time", 0.0))
-            self.name = str(event.get("name", ""))
-            self.base_model = str(event.get("base_model", ""))
-            self.method = str(event.get("method", ""))
+            if event.get("resumed") is True:
+                self.resume = True
+            else:
+                self.created = float(event.get("time", 0.0))
+                self.name = str(event.get("name", ""))
+                self.base_model = str(event.get("base_model", ""))
+                self.method = str(event.get("method", ""))
+            self.state = "queued"
+            self.reason = None
+            self.done_event = None
         elif kind == "launched":
             self.state = "running"
         elif kind == "done":
@@ -230,6 +246,7 @@ class JobManager:
         self._queue: deque[Job] = deque()
         self._wakeup = asyncio.Event()
         self._running: Job | None = None
+        self._stopping = False
         self._worker: asyncio.Task[None] | None = None
         self._finetune_validator: Any = None
 
@@ -259,18 +276,23 @@ class JobManager:
     def _stop_orphan(self, job: Job, events: list[dict[str, Any]]) -> None:
         launched = [event for event in events if event.get("type") == "launched"]
         pid = launched[-1].get("pid") if launched else None
-        if not isinstance(pid, int) or pid <= 0:
+        if not isinstance(pid, int) or pid <= 0 or not self._is_trainer_of(job, pid):
             return
+        job.orphan_pid = pid
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            self._log("stopped an orphaned trainer", job_id=job.job_id, pid=pid)
+        except OSError:
+            pass
+
+    @staticmethod
+    def _is_trainer_of(job: Job, pid: int) -> bool:
+        """Whether pid is alive and a trainer of this job (a recycled pid runs something else)."""
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
-            return
-        if str(job.config_path).encode() in cmdline:
-            try:
-                os.killpg(pid, signal.SIGTERM)
-                self._log("stopped an orphaned trainer", job_id=job.job_id, pid=pid)
-            except OSError:
-                pass
+            return False
+        return str(job.config_path).encode() in cmdline
 
     # ---- submitting ----------------------------------------------------------------------------------------
 
@@ -352,6 +374,58 @@ class JobManager:
         self._log("job queued", job_id=job_id)
         return job
 
+    def resume(self, job: Job) -> None:
+        """Queue a cancelled or failed job again under its id; its trainer will run with --resume."""
+        if job.state not in RESUMABLE_STATES:
+            raise ProtocolError(
+                "job-not-resumable",
+                f"job {job.job_id} is {job.state}; only a cancelled or failed job can be resumed",
+            )
+        if job.orphan_pid is not None and self._is_trainer_of(job, job.orphan_pid):
+            raise ProtocolError(
+                "job-not-resumable",
+                f"the previous trainer of job {job.job_id} (pid {job.orphan_pid}) is still stopping; try again soon",
+            )
+        self._check_stored_config(job)
+        job.cancel_requested = False
+        job.cancel_reason = "user-cancelled"
+        self._append(
+            job,
+            {
+                "type": "queued",
+                "time": time.time(),
+                "name": job.name,
+                "base_model": job.base_model,
+                "method": job.method,
+                "resumed": True,
+            },
+        )
+        if job not in self._queue:  # a job cancelled while it was queued can still be in the queue: once is enough
+            self._queue.append(job)
+        self._wakeup.set()
+        self._log("job resumed", job_id=job.job_id)
+
+    def _check_stored_config(self, job: Job) -> None:
+        """The job's config must still pass this server's checks, which may differ from the submitting server's."""
+        import yaml
+
+        try:
+            config = yaml.safe_load(job.config_path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            message = f"the stored config of job {job.job_id} is unreadable: {exc}"
+            raise ProtocolError("bad-config", message[:500]) from None
+        if not isinstance(config, dict):
+            raise ProtocolError("bad-config", f"the stored config of job {job.job_id} is not a mapping")
+        self._validate_config(config)
+        dataset = config.get("dataset")
+        dataset_path = dataset.get("path") if isinstance(dataset, dict) else None
+        if not isinstance(dataset_path, str):
+            raise ProtocolError("bad-config", f"the stored config of job {job.job_id} names no dataset path")
+        if Path(dataset_path).is_absolute():
+            self.resolve_server_path(dataset_path)
+        elif not is_inside((job.folder / dataset_path).resolve(), [job.folder.resolve()]):
+            raise ProtocolError("path-not-allowed", "the stored dataset path leaves the job folder")
+
     # ---- events --------------------------------------------------------------------------------------------
 
     def _append(self, job: Job, event: dict[str, Any]) -> None:
@@ -425,6 +499,9 @@ class JobManager:
             job = self._queue.popleft()
             if job.state != "queued":
                 continue
+            if self._stopping:  # left queued in its log: the next server start queues it again
+                self._queue.appendleft(job)
+                return
             self._running = job
             try:
                 await self._run(job)
@@ -441,7 +518,7 @@ class JobManager:
         return env
 
     async def _run(self, job: Job) -> None:
-        argv = [*self.train_argv, str(job.config_path)]
+        argv = [*self.train_argv, str(job.config_path), *(["--resume"] if job.resume else [])]
         with open(job.folder / "trainer.log", "ab") as stderr_file:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -455,6 +532,7 @@ class JobManager:
             )
         job.process = process
         self._append(job, {"type": "launched", "time": time.time(), "pid": process.pid})
+        self._log("job launched", job_id=job.job_id, pid=process.pid, resume=job.resume)
         if job.cancel_requested:
             self._signal(job, signal.SIGTERM)
         last_outcome: dict[str, Any] | None = None
@@ -549,6 +627,7 @@ class JobManager:
 
     async def shutdown(self) -> None:
         """Cancel the running job (waiting out its grace period) and stop the queue worker."""
+        self._stopping = True
         job = self._running
         if job is not None and job.process is not None:
             self.cancel(job, "server-shutdown")

@@ -378,6 +378,11 @@ class ClientSession:
         self.state.jobs.cancel(job)
         await self.send({"type": "ack", "id": request.id, "job_id": job.job_id, "state": job.state})
 
+    async def _on_resume(self, request: Request) -> None:
+        job = self.state.jobs.get(request.body["job_id"])
+        self.state.jobs.resume(job)
+        await self.send({"type": "ack", "id": request.id, "job_id": job.job_id, "state": job.state})
+
     async def _on_download_adapter(self, request: Request) -> None:
         job = self.state.jobs.get(request.body["job_id"])
         if job.state != "done":

@@ -156,7 +156,7 @@ app.replaceChildren(
 app.removeAttribute('aria-busy');
 
 /** The DOM of each reply on screen, by request id, so a token batch is one appended text node. */
-const replyViews = new Map<number, { bubble: HTMLElement; body: HTMLElement; meta: HTMLElement }>();
+const replyViews = new Map<number, { body: HTMLElement; meta: HTMLElement }>();
 
 let saveTimer: ReturnType<typeof setTimeout> | null = null;
 /** Saves the state now, or (`soon`) within 300 ms at most, so a long stream is saved as it goes. */
@@ -196,21 +196,22 @@ function replyMeta(reply: Reply): string {
   return parts.join(' · ');
 }
 
+/**
+ * A reply bubble: the reply's text (the element tests and users read: `data-testid="reply-<side>"` on
+ * the latest, with its `data-state`) and, beside it, its timing line or a hint when there is no reply.
+ */
 function renderReply(side: Side, reply: Reply | null, latest: boolean): HTMLElement {
-  const body = el('div', { class: 'reply-text' });
+  const body = el('div', { class: 'reply-text', 'data-state': reply ? reply.state : 'idle' });
+  if (latest) body.setAttribute('data-testid', `reply-${side}`);
   const meta = el('div', { class: 'reply-meta' });
-  const bubble = el('div', { class: `bubble reply reply-${side}` }, body, meta);
-  if (latest) bubble.setAttribute('data-testid', `reply-${side}`);
-  bubble.setAttribute('data-state', reply ? reply.state : 'idle');
   if (reply) {
     body.textContent = reply.text;
     meta.textContent = replyMeta(reply);
-    replyViews.set(reply.id, { bubble, body, meta });
-  } else {
-    body.classList.add('muted');
-    body.textContent = side === 'adapter' && state.adapterJobId === null ? 'Pick an adapter to compare.' : '';
+    replyViews.set(reply.id, { body, meta });
+  } else if (side === 'adapter' && state.adapterJobId === null) {
+    meta.textContent = 'Pick an adapter to compare.';
   }
-  return bubble;
+  return el('div', { class: `bubble reply reply-${side}` }, body, meta);
 }
 
 /** Rebuilds both transcripts (after a send, a regenerate, a clear or a restore; tokens only append). */
@@ -381,7 +382,7 @@ function findReply(id: number): Reply | undefined {
 function showReply(reply: Reply): void {
   const view = replyViews.get(reply.id);
   if (!view) return;
-  view.bubble.setAttribute('data-state', reply.state);
+  view.body.setAttribute('data-state', reply.state);
   view.meta.textContent = replyMeta(reply);
 }
 

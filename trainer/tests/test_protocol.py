@@ -36,6 +36,7 @@ CLIENT_EXAMPLES: dict[str, dict[str, Any]] = {
     "watch": {"job_id": "20260101-000000-abcd", "from_seq": 3},
     "unwatch": {"job_id": "j1"},
     "cancel": {"job_id": "j1"},
+    "resume": {"job_id": "j1"},
     "download_adapter": {"job_id": "j1"},
     "chat": {
         "base": "builtin:tiny-llama",

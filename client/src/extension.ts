@@ -7,15 +7,167 @@
 // starts everything without a reload.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import { EndpointSecrets } from './endpoints';
+import { JobManager, messageOf, NotTrustedError } from './jobs/jobManager';
+import { JobsTreeProvider } from './jobs/jobsView';
 import { createLanguageClient } from './languageClient';
+import { registerPanels } from './panels/registerPanels';
 import { ActiveFileStatus } from './statusBar';
+import { validateFileOnDisk } from './validateOnDisk';
 
 let client: LanguageClient | undefined;
+
+/** A job reference passed by the jobs view, a panel or a notification. */
+interface JobRef {
+  target: string;
+  jobId: string;
+}
+
+function isJobRef(v: unknown): v is JobRef {
+  const o = v as Partial<JobRef> | null;
+  return typeof o?.target === 'string' && typeof o.jobId === 'string';
+}
+
+/** The jobs view passes its tree node; commands from elsewhere pass a JobRef. */
+function jobRefOf(arg: unknown): JobRef | undefined {
+  const node = arg as { kind?: string; job?: { target: string; jobId: string } } | null;
+  if (node?.kind === 'job' && node.job) return { target: node.job.target, jobId: node.job.jobId };
+  return isJobRef(arg) ? { target: arg.target, jobId: arg.jobId } : undefined;
+}
+
+function configUriOf(arg: unknown): vscode.Uri | undefined {
+  if (arg instanceof vscode.Uri) return arg;
+  const doc = vscode.window.activeTextEditor?.document;
+  if (doc && /\.finetune\.ya?ml$|(^|\/)modelfactory\.ya?ml$/i.test(doc.uri.path)) return doc.uri;
+  return undefined;
+}
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const log = vscode.window.createOutputChannel('ModelFactory', { log: true });
   context.subscriptions.push(log);
-  context.subscriptions.push(vscode.commands.registerCommand('modelfactory.showLog', () => log.show()));
+  const secrets = new EndpointSecrets(context.secrets);
+  const jobs = new JobManager(context, log, secrets, () => client);
+  context.subscriptions.push(jobs);
+  const tree = vscode.window.createTreeView('modelfactory.jobs', {
+    treeDataProvider: new JobsTreeProvider(jobs),
+    showCollapseAll: false,
+  });
+  context.subscriptions.push(tree);
+
+  /** Runs a command body; untrusted workspaces and failures become one clear message. */
+  const command = (id: string, body: (...args: unknown[]) => unknown) =>
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          return await body(...args);
+        } catch (err) {
+          if (err instanceof NotTrustedError) {
+            void vscode.window
+              .showWarningMessage(`ModelFactory: ${err.message}`, 'Manage Workspace Trust')
+              .then((choice) => choice && vscode.commands.executeCommand('workbench.trust.manage'));
+            return undefined;
+          }
+          log.error(`${id}: ${messageOf(err)}`);
+          void vscode.window
+            .showErrorMessage(`ModelFactory: ${messageOf(err)}`, 'Show Log')
+            .then((choice) => choice && log.show());
+          return undefined;
+        }
+      }),
+    );
+  const requireTrust = () => {
+    if (!vscode.workspace.isTrusted) throw new NotTrustedError();
+  };
+
+  const pickJob = async (arg: unknown, states: readonly string[], title: string): Promise<JobRef | undefined> => {
+    const ref = jobRefOf(arg);
+    if (ref) return ref;
+    const candidates = jobs.allJobs().filter((j) => states.includes(j.state));
+    if (candidates.length === 0) {
+      void vscode.window.showInformationMessage(`ModelFactory: no job to ${title.toLowerCase()}.`);
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(
+      candidates.map((j) => ({
+        label: j.name,
+        description: `${j.target} · ${j.state}`,
+        detail: j.jobId,
+        ref: { target: j.target, jobId: j.jobId },
+      })),
+      { title: `ModelFactory: ${title}` },
+    );
+    return pick?.ref;
+  };
+
+  command('modelfactory.showLog', () => log.show());
+  command('modelfactory.train', async (arg: unknown, target?: unknown) => {
+    requireTrust();
+    const uri = configUriOf(arg);
+    if (!uri) {
+      void vscode.window.showInformationMessage('ModelFactory: open a fine-tune config (*.finetune.yaml) to train it.');
+      return undefined;
+    }
+    const view = await jobs.train(uri, typeof target === 'string' ? target : undefined);
+    if (view)
+      await vscode.commands.executeCommand('modelfactory.openDashboard', { target: view.target, jobId: view.jobId });
+    return view ? { target: view.target, jobId: view.jobId } : undefined;
+  });
+  command('modelfactory.cancelJob', async (arg: unknown) => {
+    requireTrust();
+    const ref = await pickJob(arg, ['queued', 'running'], 'Cancel Job');
+    if (ref) await jobs.cancel(ref.target, ref.jobId);
+  });
+  command('modelfactory.resumeJob', async (arg: unknown) => {
+    requireTrust();
+    const ref = await pickJob(arg, ['cancelled', 'failed'], 'Resume Job');
+    if (ref) await jobs.resume(ref.target, ref.jobId);
+  });
+  command('modelfactory.downloadAdapter', async (arg: unknown) => {
+    requireTrust();
+    const ref = await pickJob(arg, ['done'], 'Download Adapter');
+    if (!ref) return;
+    const dir = await jobs.downloadAdapter(ref.target, ref.jobId, true);
+    if (dir)
+      void vscode.window.showInformationMessage(
+        `ModelFactory: adapter verified and saved in ${vscode.workspace.asRelativePath(dir)}.`,
+      );
+  });
+  command('modelfactory.refreshJobs', async () => {
+    requireTrust();
+    for (const t of jobs.targets()) {
+      await jobs.connect(t.id, false).catch((err: unknown) => log.info(`[${t.label}] ${messageOf(err)}`));
+      await jobs.refresh(t.id);
+    }
+  });
+  command('modelfactory.addEndpoint', async () => {
+    const added = await secrets.addEndpoint();
+    if (added) void vscode.window.showInformationMessage(`ModelFactory: endpoint ${added.name} added.`);
+  });
+  command('modelfactory.removeEndpoint', async (arg: unknown) => {
+    const node = arg as { kind?: string; target?: { id: string } } | null;
+    const removed = await secrets.removeEndpoint(node?.kind === 'target' ? node.target?.id : undefined);
+    if (removed) void vscode.window.showInformationMessage(`ModelFactory: endpoint ${removed} removed with its token.`);
+  });
+  command('modelfactory.setEndpointToken', async (arg: unknown) => {
+    const node = arg as { kind?: string; target?: { id: string } } | null;
+    const name = await secrets.setToken(node?.kind === 'target' ? node.target?.id : undefined);
+    if (name) void vscode.window.showInformationMessage(`ModelFactory: token of ${name} stored in secret storage.`);
+  });
+  command('modelfactory.setupLocalTrainer', () => jobs.setupLocalTrainer());
+  command('modelfactory.stopLocalTrainer', async () => {
+    requireTrust();
+    const stopped = await jobs.stopLocalTrainer();
+    void vscode.window.showInformationMessage(
+      stopped ? 'ModelFactory: the local trainer was stopped.' : 'ModelFactory: the local trainer was not running.',
+    );
+  });
+  command('modelfactory.validateFileOnDisk', async (arg: unknown) => {
+    requireTrust();
+    if (!client) throw new Error('The language server is not running.');
+    await validateFileOnDisk(client, arg instanceof vscode.Uri ? arg : undefined, log);
+  });
+
+  registerPanels(context, { log, jobs, languageClient: () => client, requireTrust });
 
   const startTrusted = async () => {
     if (client) return;
@@ -23,14 +175,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     try {
       await client.start();
     } catch (err) {
-      log.error(`The language server did not start: ${err instanceof Error ? err.message : String(err)}`);
+      log.error(`The language server did not start: ${messageOf(err)}`);
       void vscode.window
         .showErrorMessage('ModelFactory: the language server did not start. See the log.', 'Show Log')
         .then((choice) => choice && log.show());
       return;
     }
-    context.subscriptions.push(new ActiveFileStatus(client, () => targetLabel()));
+    context.subscriptions.push(new ActiveFileStatus(client, () => targetLabel(jobs.defaultTarget())));
     log.info('Language server started');
+    // Reconnect to a local trainer left running by an earlier window (a long job survives a closed
+    // window); never start one just because the window opened.
+    void jobs.reconnectIfRunning();
   };
 
   if (vscode.workspace.isTrusted) {
@@ -41,8 +196,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   }
 }
 
-function targetLabel(): string {
-  const target = vscode.workspace.getConfiguration('modelfactory').get<string>('trainer.defaultTarget', 'local');
+function targetLabel(target: string): string {
   return target === 'local' ? 'local trainer' : target;
 }
 

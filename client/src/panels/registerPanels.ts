@@ -1,0 +1,168 @@
+// Wires the three webview panels to the extension: their commands, their serializers (so they come
+// back after a reload) and the dependencies each host needs, implemented on the job manager and the
+// language client. Panel hosts never reach the trainer or the file system except through these.
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { MemoryEstimateRequest, type MemoryEstimateParams } from '../../../server/src/protocol';
+import { MODEL_CATALOG } from '../../../server/src/core/config/catalog';
+import type { JobManager } from '../jobs/jobManager';
+import { cachedHubModels, modelFolders } from '../localModels';
+import { openDashboard, registerDashboardSerializer, type DashboardDeps } from './dashboardPanel';
+import type { MessagesRecord } from './exportRecord';
+import {
+  openHyperparametersPanel,
+  registerHyperparametersSerializer,
+  type HyperparametersDeps,
+} from './hyperparametersPanel';
+import { openPlayground, registerPlaygroundSerializer, type PlaygroundDeps } from './playgroundPanel';
+
+export interface PanelWiring {
+  log: vscode.LogOutputChannel;
+  jobs: JobManager;
+  languageClient: () => LanguageClient | undefined;
+  requireTrust: () => void;
+}
+
+async function localModels(): Promise<string[]> {
+  const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+  const folders = (await Promise.all(roots.map((r) => modelFolders(r)))).flat();
+  return [...(await cachedHubModels()), ...folders];
+}
+
+/**
+ * "Export as record": appends the record as one JSONL line to a dataset file the user picks, through a
+ * WorkspaceEdit (undo works; nothing is saved behind the editor's back), then shows it, so the Datanet
+ * validates it like any other contribution.
+ */
+async function exportRecord(record: MessagesRecord): Promise<void> {
+  const files = await vscode.workspace.findFiles('**/*.jsonl', '{**/node_modules/**,**/.modelfactory/**}', 500);
+  const pick = await vscode.window.showQuickPick(
+    [
+      ...files.map((uri) => ({ label: vscode.workspace.asRelativePath(uri), uri })),
+      { label: 'New file…', uri: undefined as vscode.Uri | undefined },
+    ],
+    { title: 'Export the conversation as a record: append to which dataset file?' },
+  );
+  if (!pick) return;
+  let uri = pick.uri;
+  if (!uri) {
+    uri = await vscode.window.showSaveDialog({
+      title: 'New dataset file',
+      filters: { 'JSON Lines': ['jsonl'] },
+      ...(vscode.workspace.workspaceFolders?.[0] ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
+    });
+    if (!uri) return;
+    const create = new vscode.WorkspaceEdit();
+    create.createFile(uri, { ignoreIfExists: true });
+    await vscode.workspace.applyEdit(create);
+  }
+  const doc = await vscode.workspace.openTextDocument(uri);
+  const end = doc.lineAt(doc.lineCount - 1).range.end;
+  const needsBreak = doc.getText().length > 0 && !doc.getText().endsWith('\n');
+  const eol = doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
+  const edit = new vscode.WorkspaceEdit();
+  edit.insert(uri, end, `${needsBreak ? eol : ''}${JSON.stringify(record)}${eol}`);
+  if (!(await vscode.workspace.applyEdit(edit)))
+    throw new Error(`Could not append to ${vscode.workspace.asRelativePath(uri)}.`);
+  const editor = await vscode.window.showTextDocument(doc, { preview: false });
+  const line = doc.lineCount - (doc.lineAt(doc.lineCount - 1).isEmptyOrWhitespace ? 2 : 1);
+  editor.revealRange(doc.lineAt(Math.max(0, line)).range, vscode.TextEditorRevealType.InCenter);
+  editor.selection = new vscode.Selection(
+    doc.lineAt(Math.max(0, line)).range.start,
+    doc.lineAt(Math.max(0, line)).range.end,
+  );
+}
+
+export function registerPanels(context: vscode.ExtensionContext, w: PanelWiring): void {
+  const hyperparameters: HyperparametersDeps = {
+    log: w.log,
+    memoryEstimate: async (uri) => {
+      const lc = w.languageClient();
+      if (!lc?.isRunning()) return null;
+      const params: MemoryEstimateParams = { uri: uri.toString() };
+      return lc.sendRequest(MemoryEstimateRequest, params);
+    },
+    localModels,
+  };
+  const dashboard: DashboardDeps = {
+    log: w.log,
+    jobs: () => w.jobs.allJobs(),
+    onDidChangeJob: (listener) => w.jobs.onDidChangeJob(listener),
+    pastRuns: () => w.jobs.pastRuns(),
+    cancel: async (target, jobId) => {
+      w.requireTrust();
+      await w.jobs.cancel(target, jobId);
+    },
+    openAdapterFolder: (job) => {
+      if (job.adapterDir) void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(job.adapterDir));
+    },
+  };
+  const playground: PlaygroundDeps = {
+    log: w.log,
+    targets: () => w.jobs.targets(),
+    adapters: async (target) =>
+      w.jobs
+        .jobs(target)
+        .filter((j) => j.state === 'done')
+        .sort((a, b) => b.created - a.created)
+        .map((j) => ({ jobId: j.jobId, name: j.name, baseModel: j.baseModel })),
+    baseModels: async () => [...MODEL_CATALOG.map((m) => m.id), ...(await localModels())],
+    chat: (target, request, onToken, signal) => {
+      w.requireTrust();
+      return w.jobs.chat(target, request, onToken, signal);
+    },
+    exportRecord,
+  };
+
+  context.subscriptions.push(
+    registerHyperparametersSerializer(context, hyperparameters),
+    registerDashboardSerializer(context, dashboard),
+    registerPlaygroundSerializer(context, playground),
+    vscode.commands.registerCommand('modelfactory.openHyperparameters', async (arg: unknown) => {
+      const uri =
+        arg instanceof vscode.Uri
+          ? arg
+          : (vscode.window.activeTextEditor?.document.uri ??
+            (await vscode.workspace.findFiles('**/*.finetune.{yaml,yml}', '**/node_modules/**', 1))[0]);
+      if (!uri || !/\.finetune\.ya?ml$|(^|\/)modelfactory\.ya?ml$/i.test(uri.path)) {
+        void vscode.window.showInformationMessage('ModelFactory: open a fine-tune config (*.finetune.yaml) first.');
+        return;
+      }
+      openHyperparametersPanel(context, uri, hyperparameters);
+    }),
+    vscode.commands.registerCommand('modelfactory.openDashboard', (arg: unknown) => {
+      const ref = arg as {
+        target?: unknown;
+        jobId?: unknown;
+        kind?: string;
+        job?: { target: string; jobId: string };
+      } | null;
+      const focus =
+        ref?.kind === 'job' && ref.job
+          ? { target: ref.job.target, jobId: ref.job.jobId }
+          : typeof ref?.target === 'string' && typeof ref.jobId === 'string'
+            ? { target: ref.target, jobId: ref.jobId }
+            : undefined;
+      if (focus) void w.jobs.ensureFollowed(focus.target, focus.jobId);
+      openDashboard(context, dashboard, focus);
+    }),
+    vscode.commands.registerCommand('modelfactory.openPlayground', async (arg: unknown) => {
+      const ref = arg as {
+        target?: unknown;
+        jobId?: unknown;
+        kind?: string;
+        job?: { target: string; jobId: string };
+      } | null;
+      const preset =
+        ref?.kind === 'job' && ref.job
+          ? { target: ref.job.target, adapterJobId: ref.job.jobId }
+          : typeof ref?.target === 'string' && typeof ref.jobId === 'string'
+            ? { target: ref.target, adapterJobId: ref.jobId }
+            : undefined;
+      // The playground lists the trainer's finished jobs: connect (never in an untrusted workspace).
+      if (vscode.workspace.isTrusted)
+        await w.jobs.connect(preset?.target ?? w.jobs.defaultTarget(), false).catch(() => undefined);
+      openPlayground(context, playground, preset);
+    }),
+  );
+}

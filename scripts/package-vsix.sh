@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the extension's .vsix: dist/<name>-<version>.vsix (git-ignored), and prints its path last.
 #
+#   bash scripts/package-vsix.sh [--commit REV]   (--commit: package a commit instead of the working tree)
+#
 # The production build runs in a staging copy of the working tree (tracked and untracked files that git
 # does not ignore), so it never replaces the development bundles and source maps in ./dist that other
 # tools are using, and no stale file from ./dist can slip into the package. vsce (Node 24) packages
@@ -18,12 +20,16 @@ vsix="$root/dist/$name-$version.vsix"
 
 staging="$(mktemp -d "${TMPDIR:-/tmp}/modelfactory-vsix.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
-git ls-files -z --cached --others --exclude-standard |
-  while IFS= read -r -d '' file; do
-    case "$file" in node_modules | node_modules/*) continue ;; esac
-    [ -e "$file" ] && printf '%s\0' "$file"
-  done |
-  tar --null -T - -cf - | tar -xf - -C "$staging"
+if [ "${1:-}" = "--commit" ]; then
+  git archive --format=tar "${2:?--commit needs a revision}" | tar -xf - -C "$staging"
+else
+  git ls-files -z --cached --others --exclude-standard |
+    while IFS= read -r -d '' file; do
+      case "$file" in node_modules | node_modules/*) continue ;; esac
+      [ -e "$file" ] && printf '%s\0' "$file"
+    done |
+    tar --null -T - -cf - | tar -xf - -C "$staging"
+fi
 ln -s "$root/node_modules" "$staging/node_modules"
 
 echo "package: production build" >&2

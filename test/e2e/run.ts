@@ -35,6 +35,7 @@ import { descendantsOf, ticksSinceBoot } from './processes';
 import {
   activeEditorText,
   answerTrustDialog,
+  dismissDialogs,
   frameWith,
   launchChromium,
   openFolder,
@@ -450,6 +451,7 @@ async function main(): Promise<number> {
         shot: async (suffix) => void (await screenshot(page, SHOTS, suffix ? `${name}-${suffix}` : name)),
         note: (text) => notes.push(text),
       };
+      await dismissDialogs(page);
       process.stdout.write(`e2e: ${index + 1}/${steps.length} ${step.id} ... `);
       try {
         await step.run(context);

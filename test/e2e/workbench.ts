@@ -83,6 +83,22 @@ export async function activeEditorText(page: Page): Promise<string> {
   return text.replace(/\u00a0/g, ' ');
 }
 
+/** Throws at once when VS Code reports that a command failed ("Command '...' resulted in an error"). */
+async function failOnCommandError(page: Page): Promise<void> {
+  const dialog = page.locator('.monaco-dialog-box', { hasText: 'resulted in an error' });
+  if (await dialog.isVisible()) throw new Error((await dialog.innerText()).replace(/\s+/g, ' ').trim());
+}
+
+/** Closes modal dialogs and menus left over from a failed step, so the next one starts clean. */
+export async function dismissDialogs(page: Page): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const blocking = page.locator('.monaco-dialog-box, .quick-input-widget');
+    if (!(await blocking.first().isVisible())) return;
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(200);
+  }
+}
+
 /** Waits until some frame of the page (webviews are iframes in iframes) has an element matching selector. */
 export async function frameWith(page: Page, selector: string, timeoutMs: number): Promise<Frame> {
   const deadline = Date.now() + timeoutMs;
@@ -94,6 +110,7 @@ export async function frameWith(page: Page, selector: string, timeoutMs: number)
         // the frame navigated or went away while we looked
       }
     }
+    await failOnCommandError(page);
     if (Date.now() > deadline) throw new Error(`no frame has ${selector} after ${timeoutMs / 1000} s`);
     await page.waitForTimeout(250);
   }

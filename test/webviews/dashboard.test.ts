@@ -194,11 +194,11 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
     await view.page.click('[data-job-id="run-b"] vscode-checkbox');
     const watch = await view.waitForPosted((m) => m['type'] === 'watch' && (m['jobs'] as unknown[]).length === 2);
     assert.ok(parseDashboardWebviewMessage(watch));
-    // run-b (newest) is selected: its own loss and eval lines plus run-a's overlay.
-    const legend = await view.page.$$eval('[data-testid="loss-chart"] .chart-legend-item', (items) =>
+    // run-b (newest) is selected: its own loss line plus run-a's overlay.
+    const legend = await view.page.$$eval('[data-testid="loss-chart"] .chart-legend-item:not([hidden])', (items) =>
       items.map((i) => i.textContent),
     );
-    assert.deepEqual(legend, ['train loss', 'eval loss', 'run a']);
+    assert.deepEqual(legend, ['train loss', 'run a'], 'no eval line without eval points');
     const state = await view.savedState();
     assert.deepEqual(state, {
       selected: { target: 'local', jobId: 'run-b' },

@@ -156,6 +156,8 @@ export class LineChart {
     const label = document.createElement('span');
     label.textContent = style.label;
     legend.append(swatch, label);
+    // A series shows in the legend once it has a point (a run without evaluation has no eval line).
+    legend.hidden = true;
     this.legendRow.append(legend);
     this.plot.append(line);
     this.series.set(id, { style, line, count: 0, legend });
@@ -175,6 +177,7 @@ export class LineChart {
       p.y = y;
       s.line.points.appendItem(p);
       s.count++;
+      s.legend.hidden = false;
       this.extent = extend(this.extent, x, y);
     }
     this.rescale(false);

@@ -10,7 +10,7 @@ import type { JobView } from '../../client/src/trainer/api';
 import { JobTracker } from '../../client/src/trainer/jobTracker';
 import type { ApplyOutcome } from '../../client/src/trainer/jobTracker';
 import { ProtocolClient, TrainerError } from '../../client/src/trainer/protocolClient';
-import type { ConnectionState } from '../../client/src/trainer/protocolClient';
+import type { ConnectionState, DownloadProgress } from '../../client/src/trainer/protocolClient';
 import type { JobEvent } from '../../client/src/trainer/protocol';
 import {
   SAMPLE_DATASET,
@@ -104,43 +104,111 @@ describe('trainer connection with the real job server', { skip }, () => {
     }
   });
 
-  it('uploads the sample dataset, trains to done with loss points, downloads a verified adapter, chats with it', async () => {
+  // One real job serves the next three tests (a CPU job costs seconds): watched directly and, at the
+  // same time, by a second client whose connection a proxy cuts at random moments.
+  const steps = 12;
+  let jobId = '';
+  let direct: Promise<{ view: JobView; delivered: number[]; outcomes: ApplyOutcome[] }>;
+
+  it('uploads the sample dataset and submits a job; a queued job is cancelled at once', async () => {
     const progress: number[] = [];
     const upload = await client.uploadDataset(SAMPLE_DATASET, (sent) => progress.push(sent));
     const bytes = readFileSync(SAMPLE_DATASET);
     assert.equal(upload.size, bytes.length);
     assert.equal(upload.sha256, createHash('sha256').update(bytes).digest('hex'));
     assert.equal(progress.at(-1), bytes.length);
-
-    const steps = 6;
     const job = await client.submit({
       configYaml: tinyConfig(steps),
       dataset: { uploadId: upload.uploadId },
       name: 'tiny test',
     });
     assert.equal(job.name, 'tiny test');
-    const { view, delivered, outcomes } = await watchToEnd(client, job.job_id, 120_000);
-    assert.deepEqual(delivered, [...Array(delivered.length).keys()], 'seqs 0..n in order');
-    assert.ok(outcomes.every((outcome) => outcome === 'applied'));
-    assert.equal(view.state, 'done', view.logs.join('\n'));
-    assert.equal(view.reason, null);
-    assert.equal(view.step, steps);
-    assert.equal(view.totalSteps, steps);
-    assert.equal(view.points.filter((point) => point.loss !== null).length, steps);
-    assert.ok(view.points.every((point) => point.learningRate !== null && Number.isFinite(point.loss)));
-    assert.equal(view.device, 'cpu');
+    jobId = job.job_id;
+    direct = watchToEnd(client, jobId, 240_000);
 
+    const second = await client.uploadDataset(SAMPLE_DATASET);
+    const queued = await client.submit({ configYaml: tinyConfig(5000), dataset: { uploadId: second.uploadId } });
+    assert.equal(await client.cancel(queued.job_id), 'cancelled');
+    const cancelled = await watchToEnd(client, queued.job_id, 10_000);
+    assert.equal(cancelled.view.state, 'cancelled');
+    assert.equal(cancelled.view.reason, 'user-cancelled');
+    assert.deepEqual(cancelled.delivered, [0, 1]);
+  });
+
+  it('follows the job to done through 20+ random disconnects: in order, no gap, no duplicate, same view', async () => {
+    const proxy = await TcpProxy.start(server.port);
+    const states: ConnectionState[] = [];
+    const flaky = await ProtocolClient.connect({
+      url: proxy.url,
+      token: server.token,
+      backoff: { baseMs: 10, capMs: 80 },
+      pingIntervalMs: 2_000,
+    });
+    flaky.onStateChange((state) => states.push(state));
+    try {
+      const tracker = new JobTracker('local', { rewatch: () => assert.fail('a gap reached the tracker') });
+      const delivered: number[] = [];
+      const outcomes: ApplyOutcome[] = [];
+      let ended = false;
+      await flaky.watch(jobId, 0, (seq, event) => {
+        delivered.push(seq);
+        outcomes.push(tracker.applyEvent(jobId, seq, event));
+        if (event.type === 'ended') ended = true;
+      });
+      let cuts = 0;
+      let cutsWhileTraining = 0;
+      const random = mulberry32(7);
+      while (!ended || cuts < 20) {
+        await sleep(40 + random() * 160);
+        if (proxy.cutAll() > 0) {
+          cuts += 1;
+          if (!ended && (tracker.get(jobId)?.points.length ?? 0) > 0) cutsWhileTraining += 1;
+        }
+        if (cuts > 2000) assert.fail('the job did not end');
+      }
+      await until(() => flaky.state === 'connected', 10_000, 'the last reconnect');
+      assert.ok(cutsWhileTraining >= 3, `only ${cutsWhileTraining} cuts between loss points`);
+      assert.ok(states.filter((state) => state === 'reconnecting').length >= 20);
+
+      assert.deepEqual(delivered, [...Array(delivered.length).keys()], 'every seq once, in order');
+      assert.ok(outcomes.every((outcome) => outcome === 'applied'));
+      const reference = await direct;
+      assert.deepEqual(reference.delivered, [...Array(reference.delivered.length).keys()]);
+      assert.deepEqual(tracker.get(jobId), reference.view, 'the view equals the one from the uncut watch');
+
+      const view = reference.view;
+      assert.equal(view.state, 'done', view.logs.join('\n'));
+      assert.equal(view.reason, null);
+      assert.equal(view.step, steps);
+      assert.equal(view.totalSteps, steps);
+      assert.equal(view.points.filter((point) => point.loss !== null).length, steps);
+      assert.ok(view.points.every((point) => point.learningRate !== null && Number.isFinite(point.loss)));
+      assert.equal(view.device, 'cpu');
+    } finally {
+      flaky.close();
+      await proxy.close();
+    }
+  });
+
+  it('downloads the adapter into a folder, every file size- and sha256-checked', async () => {
     const destDir = join(tempDir('adapter'), 'adapter');
-    const files = await client.downloadAdapter(job.job_id, destDir);
+    const progress: DownloadProgress[] = [];
+    const files = await client.downloadAdapter(jobId, destDir, (update) => progress.push(update));
     const names = files.map((file) => file.name);
-    assert.ok(names.includes('adapter_model.safetensors') && names.includes('adapter_config.json'), names.join());
+    assert.ok(
+      names.includes('adapter_model.safetensors') && names.includes('adapter_config.json'),
+      JSON.stringify(files),
+    );
     for (const file of files) {
       const data = readFileSync(file.path);
       assert.equal(data.length, file.size);
       assert.equal(createHash('sha256').update(data).digest('hex'), file.sha256);
+      assert.ok(progress.some((update) => update.file === file.name && update.received === file.size));
     }
     assert.deepEqual(readdirSync(destDir).sort(), names.sort(), 'no temp files left behind');
+  });
 
+  it('streams chat tokens from the base model and from the adapter, and stops on abort', async () => {
     const request = (adapterJobId: string | null, base: string | null) => ({
       base,
       adapterJobId,
@@ -150,7 +218,7 @@ describe('trainer connection with the real job server', { skip }, () => {
     });
     for (const [adapterJobId, base] of [
       [null, 'builtin:tiny-llama'],
-      [job.job_id, null],
+      [jobId, null],
     ] as const) {
       const tokens: string[] = [];
       const result = await client.chat(request(adapterJobId, base), (text) => tokens.push(text));
@@ -172,74 +240,6 @@ describe('trainer connection with the real job server', { skip }, () => {
     );
     assert.equal(cancelled.finishReason, 'cancelled');
     assert.ok(cancelled.tokens < 4000);
-  });
-
-  it('cancels a running job', async () => {
-    const upload = await client.uploadDataset(SAMPLE_DATASET);
-    const job = await client.submit({ configYaml: tinyConfig(5000), dataset: { uploadId: upload.uploadId } });
-    const tracker = new JobTracker('local');
-    let ended = false;
-    await client.watch(job.job_id, 0, (seq, event) => {
-      tracker.applyEvent(job.job_id, seq, event);
-      if (event.type === 'ended') ended = true;
-    });
-    await until(() => (tracker.get(job.job_id)?.points.length ?? 0) > 0, 60_000, 'the first loss point');
-    const stateAtCancel = await client.cancel(job.job_id);
-    assert.equal(stateAtCancel, 'running');
-    await until(() => ended, 30_000, 'the cancelled job to end');
-    const view = tracker.get(job.job_id)!;
-    assert.equal(view.state, 'cancelled');
-    assert.equal(view.reason, 'user-cancelled');
-    assert.ok(view.step < 5000);
-  });
-
-  it('resumes across 20+ random disconnects during a job: in order, no gap, no duplicate, same final view', async () => {
-    const proxy = await TcpProxy.start(server.port);
-    const states: ConnectionState[] = [];
-    const flaky = await ProtocolClient.connect({
-      url: proxy.url,
-      token: server.token,
-      backoff: { baseMs: 10, capMs: 80 },
-      pingIntervalMs: 2_000,
-    });
-    flaky.onStateChange((state) => states.push(state));
-    try {
-      const upload = await flaky.uploadDataset(SAMPLE_DATASET);
-      const job = await flaky.submit({ configYaml: tinyConfig(30), dataset: { uploadId: upload.uploadId } });
-      const tracker = new JobTracker('local', { rewatch: () => assert.fail('a gap reached the tracker') });
-      const delivered: number[] = [];
-      const outcomes: ApplyOutcome[] = [];
-      let ended = false;
-      await flaky.watch(job.job_id, 0, (seq, event) => {
-        delivered.push(seq);
-        outcomes.push(tracker.applyEvent(job.job_id, seq, event));
-        if (event.type === 'ended') ended = true;
-      });
-      let cuts = 0;
-      let cutWhileRunning = 0;
-      const random = mulberry32(7);
-      while (!ended || cuts < 20) {
-        await sleep(40 + random() * 200);
-        if (proxy.cutAll() > 0) {
-          cuts += 1;
-          if (!ended) cutWhileRunning += 1;
-        }
-        if (cuts > 400) assert.fail('the job did not end');
-      }
-      assert.ok(cutWhileRunning >= 20, `only ${cutWhileRunning} cuts while the job ran`);
-      await until(() => flaky.state === 'connected', 10_000, 'the last reconnect');
-
-      assert.deepEqual(delivered, [...Array(delivered.length).keys()], 'every seq once, in order');
-      assert.ok(outcomes.every((outcome) => outcome === 'applied'));
-      const replay = await watchToEnd(client, job.job_id, 30_000);
-      assert.deepEqual(tracker.get(job.job_id), replay.view, 'the view equals the one from a full replay');
-      assert.equal(replay.view.state, 'done');
-      assert.equal(replay.view.points.length, 30);
-      assert.ok(states.filter((state) => state === 'reconnecting').length >= 20);
-    } finally {
-      flaky.close();
-      await proxy.close();
-    }
   });
 
   it('detects a half-open connection within two ping intervals and reconnects', async () => {

@@ -325,7 +325,7 @@ export class ProtocolClient {
   ): Promise<DownloadedFile[]> {
     const download = new AdapterDownload(destDir);
     let work: Promise<unknown> = Promise.resolve();
-    let current = { name: '', size: 0 };
+    const announcedSizes = new Map<string, number>();
     try {
       return await this.call<DownloadedFile[]>(
         { type: 'download_adapter', job_id: jobId },
@@ -338,14 +338,14 @@ export class ProtocolClient {
           };
           switch (frame.type) {
             case 'adapter_file':
-              current = { name: frame.name, size: frame.size };
+              announcedSizes.set(frame.name, frame.size);
               step(() => download.beginFile(frame));
               return false;
             case 'adapter_chunk': {
               const data = Buffer.from(frame.data, 'base64');
               step(async () => {
                 const received = await download.write(frame.name, frame.offset, data);
-                onProgress?.({ file: current.name, received, size: current.size });
+                onProgress?.({ file: frame.name, received, size: announcedSizes.get(frame.name) ?? 0 });
               });
               return false;
             }

@@ -98,7 +98,7 @@ async function startHostileServer(handle: Handler): Promise<HostileServer> {
     });
   });
   const address = server.address();
-  if (typeof address === 'string') throw new Error('no port');
+  if (address === null || typeof address === 'string') throw new Error('no port');
   return {
     url: `ws://127.0.0.1:${address.port}/`,
     token,
@@ -204,7 +204,7 @@ describe('protocol client against a hostile server', () => {
   });
 
   it('heals a gap by watching again from the first missing seq', async () => {
-    const { client, server, log } = await connect((frame, socket) => {
+    const { client, server } = await connect((frame, socket) => {
       if (frame.type !== 'watch') return;
       const from = frame.from_seq as number;
       socket.send(JSON.stringify({ type: 'watching', id: frame.id, job: JOB, from_seq: from }));

@@ -70,6 +70,7 @@ function formatNumber(value: number | null, digits = 4): string {
 export function describeEvent(event: JobEvent): string {
   switch (event.type) {
     case 'queued':
+      if (event.resumed === true) return 'queued again to resume from the newest complete checkpoint';
       return `queued ${String(event.name)} (${String(event.base_model)}, ${String(event.method)})`;
     case 'launched':
       return `trainer started (pid ${String(event.pid)})`;
@@ -203,6 +204,15 @@ export class JobTracker {
     const view = tracked.view;
     switch (event.type) {
       case 'queued':
+        if (event.resumed === true) {
+          // A resume queues the job again: the earlier run's ending no longer describes it.
+          tracked.eventState = 'queued';
+          tracked.eventReason = null;
+          tracked.trainerFailure = null;
+          view.ended = null;
+          view.etaSeconds = null;
+          break;
+        }
         view.created = num(event.time) ?? view.created;
         view.name = text(event.name) || view.name;
         view.baseModel = text(event.base_model) || view.baseModel;
@@ -273,9 +283,17 @@ export class JobTracker {
     }
   }
 
-  /** An eval at the step of the last logged point completes that point instead of adding one. */
+  /**
+   * An eval at the step of the last logged point completes that point instead of adding one. A resumed
+   * run starts again from its checkpoint: its points replace those the earlier run logged after it.
+   */
   private addPoint(view: JobView, point: JobPoint): void {
+    while ((view.points.at(-1)?.step ?? -Infinity) > point.step) view.points.pop();
     const last = view.points.at(-1);
+    if (last !== undefined && last.step === point.step && last.loss !== null && point.loss !== null) {
+      view.points[view.points.length - 1] = point;
+      return;
+    }
     if (last !== undefined && last.step === point.step) {
       last.loss ??= point.loss;
       last.evalLoss ??= point.evalLoss;

@@ -314,6 +314,14 @@ export class ProtocolClient {
   }
 
   /**
+   * Queues a cancelled or failed job again under the same id; its trainer continues from the newest
+   * complete checkpoint and its log goes on (a watch keeps receiving it). Resolves with the new state.
+   */
+  async resume(jobId: string): Promise<ServerJobState | undefined> {
+    return (await this.ask({ type: 'resume', job_id: jobId }, 'ack')).state;
+  }
+
+  /**
    * Downloads a done job's adapter into destDir. Files land only complete and verified (size and
    * sha256, fsynced, renamed into place after the server's final digests agree); any failure leaves
    * destDir as it was.

@@ -104,17 +104,23 @@ function node24Env(tools: Tools): NodeJS.ProcessEnv {
   return { ...process.env, PATH: `${dirname(tools.node24)}:${process.env['PATH'] ?? ''}` };
 }
 
-/** Writes config.yaml (loopback, no auth) and the user settings, and installs the .vsix. */
+/**
+ * Writes config.yaml (loopback, no auth) and the settings, and installs the .vsix. code-server is a
+ * remote setup: the extension host runs on the server, so `machine`-scoped settings (the trainer's
+ * interpreter) are read from the server's Machine/settings.json and ignored in User/settings.json.
+ */
 export function prepareInstance(
   tools: Tools,
   folders: InstanceFolders,
   vsix: string,
-  settings: Record<string, unknown>,
+  settings: { user: Record<string, unknown>; machine: Record<string, unknown> },
 ): void {
   mkdirSync(join(folders.userDataDir, 'User'), { recursive: true });
+  mkdirSync(join(folders.userDataDir, 'Machine'), { recursive: true });
   mkdirSync(folders.extensionsDir, { recursive: true });
   writeFileSync(folders.configFile, 'auth: none\ncert: false\n');
-  writeFileSync(join(folders.userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  writeFileSync(join(folders.userDataDir, 'User', 'settings.json'), JSON.stringify(settings.user, null, 2));
+  writeFileSync(join(folders.userDataDir, 'Machine', 'settings.json'), JSON.stringify(settings.machine, null, 2));
   execFileSync(tools.node24, [tools.codeServer, ...baseArgs(folders), '--install-extension', vsix, '--force'], {
     env: node24Env(tools),
     stdio: ['ignore', 'pipe', 'pipe'],

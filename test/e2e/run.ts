@@ -173,7 +173,16 @@ const hyperparameters: Step = {
       async () => ((await activeEditorText(page)) === expectedAfter ? true : undefined),
       20_000,
     );
-    note(`form set lora.r ${oldRank} -> ${newRank}; the YAML changed on that line only`);
+    const estimate = await waitUntil(
+      page,
+      () => 'a memory estimate beside the form',
+      async () => {
+        const text = (await form.locator('[data-testid="memory-estimate"]').first().innerText()).trim();
+        return /\d/.test(text) ? text.replace(/\s+/g, ' ') : undefined;
+      },
+      30_000,
+    );
+    note(`form set lora.r ${oldRank} -> ${newRank}; the YAML changed on that line only; memory estimate: ${estimate}`);
     await shot();
 
     await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
@@ -399,19 +408,21 @@ async function main(): Promise<number> {
   });
   const folders = instanceFolders(join(tempRoot, 'code-server'));
   prepareInstance(tools, folders, vsix, {
-    'modelfactory.trainer.pythonPath': python,
-    'workbench.startupEditor': 'none',
-    'workbench.welcomePage.walkthroughs.openOnInstall': false,
-    'workbench.tips.enabled': false,
-    'telemetry.telemetryLevel': 'off',
-    'extensions.autoCheckUpdates': false,
-    'extensions.autoUpdate': false,
-    'update.mode': 'none',
-    // Ask at every folder opened, so the test answers as a user would (trusts the sample, not the planted copy).
-    'security.workspace.trust.startupPrompt': 'always',
-    // Keep the AI chat side bar out of the screenshots.
-    'chat.disableAIFeatures': true,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    machine: { 'modelfactory.trainer.pythonPath': python },
+    user: {
+      'workbench.startupEditor': 'none',
+      'workbench.welcomePage.walkthroughs.openOnInstall': false,
+      'workbench.tips.enabled': false,
+      'telemetry.telemetryLevel': 'off',
+      'extensions.autoCheckUpdates': false,
+      'extensions.autoUpdate': false,
+      'update.mode': 'none',
+      // Ask at every folder opened, so the test answers as a user would (trusts the sample, not the planted copy).
+      'security.workspace.trust.startupPrompt': 'always',
+      // Keep the AI chat side bar out of the screenshots.
+      'chat.disableAIFeatures': true,
+      'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    },
   });
   const server = await startCodeServer(tools, folders, await freeLoopbackPort(), workspace);
   const browser = await launchChromium(tools.chromium, join(tempRoot, 'chromium')).catch(async (error: unknown) => {

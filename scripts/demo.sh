@@ -73,7 +73,7 @@ echo "$vsix"
 
 demo="${MODELFACTORY_DEMO:-$HOME/.cache/modelfactory/demo}"
 rm -rf "$demo/user" "$demo/extensions" "$demo/workspace"
-mkdir -p "$demo/user/User" "$demo/extensions"
+mkdir -p "$demo/user/User" "$demo/user/Machine" "$demo/extensions"
 if [ -n "${1:-}" ]; then
   workspace="$(cd "$1" && pwd)"
 else
@@ -83,10 +83,16 @@ else
   (cd samples/workspace && tar --exclude=./outputs -cf - .) | tar -xf - -C "$workspace"
 fi
 printf 'auth: none\ncert: false\n' >"$demo/config.yaml"
+# code-server runs the extension host on the server, so `machine`-scoped settings (the trainer's
+# interpreter) belong in the server's Machine settings; User settings would be ignored for them.
+cat >"$demo/user/Machine/settings.json" <<EOF
+{
+  "modelfactory.trainer.pythonPath": "$python"
+}
+EOF
 # Workspace trust is off in this profile only (its own user-data-dir), so the sample opens trusted.
 cat >"$demo/user/User/settings.json" <<EOF
 {
-  "modelfactory.trainer.pythonPath": "$python",
   "security.workspace.trust.enabled": false,
   "workbench.startupEditor": "none",
   "telemetry.telemetryLevel": "off",

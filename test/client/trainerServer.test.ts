@@ -133,6 +133,15 @@ describe('trainer connection with the real job server', { skip }, () => {
     assert.equal(cancelled.view.state, 'cancelled');
     assert.equal(cancelled.view.reason, 'user-cancelled');
     assert.deepEqual(cancelled.delivered, [0, 1]);
+
+    // Resumed, it is queued again under the same id (behind the running job); its log goes on.
+    assert.equal(await client.resume(queued.job_id), 'queued');
+    assert.equal(await client.cancel(queued.job_id), 'cancelled');
+    const again = await watchToEnd(client, queued.job_id, 10_000);
+    assert.deepEqual(again.delivered, [0, 1, 2, 3]);
+    assert.equal(again.view.state, 'cancelled');
+    assert.ok(again.view.logs.some((line) => line.startsWith('queued again')));
+    await assert.rejects(client.resume('no-such-job'), (error: TrainerError) => error.code === 'unknown-job');
   });
 
   it('follows the job to done through 20+ random disconnects: in order, no gap, no duplicate, same view', async () => {

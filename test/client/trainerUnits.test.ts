@@ -2,7 +2,7 @@
 // job tracker's folding, the past-runs store, Python discovery on real interpreters, venv setup.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { JobView } from '../../client/src/trainer/api';
@@ -350,5 +350,17 @@ describe('Python discovery', () => {
     });
     setTimeout(() => abort.abort(), 50);
     await assert.rejects(cancelled, /cancelled/);
+  });
+});
+
+describe('trainer connection boundary', () => {
+  it('no module under client/src/trainer imports vscode (it runs and is tested in plain Node)', () => {
+    const folder = join(ROOT, 'client', 'src', 'trainer');
+    const modules = readdirSync(folder).filter((name) => name.endsWith('.ts'));
+    assert.ok(modules.length >= 8);
+    const offenders = modules.filter((name) =>
+      /from\s+['"]vscode['"]|require\(['"]vscode['"]\)/.test(readFileSync(join(folder, name), 'utf8')),
+    );
+    assert.deepEqual(offenders, []);
   });
 });

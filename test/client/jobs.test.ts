@@ -71,9 +71,11 @@ describe('remote endpoints', () => {
     assert.equal(checkEndpointUrl('  wss://10.0.0.2:9000/  '), undefined);
     assert.match(checkEndpointUrl('ws://gpu.example.com')!, /wss:\/\//);
     assert.match(checkEndpointUrl('https://gpu.example.com')!, /wss:\/\//);
+    assert.match(checkEndpointUrl('ws://127.0.0.1:8765')!, /wss:\/\//);
     assert.match(checkEndpointUrl('wss://user:secret@gpu.example.com')!, /credentials/);
     assert.match(checkEndpointUrl('wss://gpu.example.com/?token=abc')!, /query/);
-    assert.match(checkEndpointUrl('not a url')!, /Not a URL/);
+    assert.doesNotMatch(checkEndpointUrl('wss://gpu.example.com/?token=abc')!, /abc/);
+    assert.match(checkEndpointUrl('not a url')!, /not a valid URL/);
   });
 
   it('refuses names that are empty, reserved, taken or odd', () => {

@@ -1,4 +1,5 @@
 // Checks of remote endpoint names and addresses, and where their tokens are kept: pure, unit tested.
+import { checkEndpointUrl as checkClientUrl } from '../trainer/protocolClient';
 
 export interface Endpoint {
   name: string;
@@ -11,18 +12,20 @@ export function secretKeyOf(endpointName: string): string {
   return `modelfactory.endpoint.token/${endpointName}`;
 }
 
-/** A usable wss:// address, or why not. Plain ws:// is refused: the token would cross the network in clear. */
+/**
+ * A usable remote address, or why not: the protocol client's own check, and wss:// only (the client
+ * allows ws:// for loopback, which is the local trainer's business, not a remote endpoint's).
+ */
 export function checkEndpointUrl(raw: string): string | undefined {
   let url: URL;
   try {
-    url = new URL(raw.trim());
-  } catch {
-    return 'Not a URL. Example: wss://gpu-box.example.com:8765';
+    url = checkClientUrl(raw.trim());
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   }
-  if (url.protocol !== 'wss:') return 'Use a wss:// address: the token must not cross the network unencrypted.';
-  if (url.username || url.password) return 'Put no credentials in the address; the token is asked for separately.';
-  if (url.search || url.hash) return 'Put no query or fragment in the address.';
-  return undefined;
+  return url.protocol === 'wss:'
+    ? undefined
+    : 'Use a wss:// address: the token must not cross the network unencrypted.';
 }
 
 export function checkEndpointName(raw: string, existing: readonly Endpoint[]): string | undefined {

@@ -289,15 +289,21 @@ const playground: Step = {
   },
 };
 
+/** A fresh copy of samples/workspace, without the outputs of runs made in the repository. */
+function copySampleWorkspace(destination: string): void {
+  const sample = join(REPO_ROOT, 'samples', 'workspace');
+  cpSync(sample, destination, {
+    recursive: true,
+    filter: (path) => !/^(outputs|\.modelfactory)(\/|$)/.test(relative(sample, path)),
+  });
+}
+
 /** An untrusted copy of the workspace whose settings point the interpreter at a script that leaves a marker. */
-function plantUntrustedWorkspace(
-  source: string,
-  tempRoot: string,
-): { folder: string; markers: string[]; plantedDir: string } {
+function plantUntrustedWorkspace(tempRoot: string): { folder: string; markers: string[]; plantedDir: string } {
   const folder = join(tempRoot, 'untrusted-workspace');
   const plantedDir = join(tempRoot, 'planted');
   mkdirSync(plantedDir, { recursive: true });
-  cpSync(source, folder, { recursive: true });
+  copySampleWorkspace(folder);
   const markers: string[] = [];
   const script = (form: string): string => {
     const marker = join(plantedDir, `ran-${form}`);
@@ -318,27 +324,11 @@ function plantUntrustedWorkspace(
 
 const untrusted: Step = {
   id: 'untrusted',
-  async run({ page, server, workspace, tempRoot, shot, note }) {
-    const planted = plantUntrustedWorkspace(workspace, tempRoot);
+  async run({ page, server, tempRoot, shot, note }) {
+    const planted = plantUntrustedWorkspace(tempRoot);
     const since = ticksSinceBoot();
     await openFolder(page, server.url, planted.folder);
     await answerTrustDialog(page, false);
-    await quickOpen(page, TINY_CONFIG);
-    for (const title of [
-      'ModelFactory: Train',
-      'ModelFactory: Open Chat Playground',
-      'ModelFactory: Open Job Dashboard',
-    ]) {
-      try {
-        await runCommand(page, title);
-        note(`ran "${title}" in restricted mode`);
-      } catch {
-        note(`"${title}" is not offered in restricted mode`);
-        await page.keyboard.press('Escape');
-      }
-      await page.waitForTimeout(3000);
-      await page.keyboard.press('Escape');
-    }
     await quickOpen(page, TINY_CONFIG);
     const trainButton = page.locator(
       '.editor-group-container.active .editor-actions .action-label[aria-label*="Train"]',
@@ -347,9 +337,25 @@ const untrusted: Step = {
       await trainButton.first().click();
       note('clicked Train in the editor title');
       await page.waitForTimeout(3000);
-      await page.keyboard.press('Escape');
+      await dismissDialogs(page);
     } else {
       note('no Train button in the editor title in restricted mode');
+    }
+    for (const title of [
+      'ModelFactory: Train',
+      'ModelFactory: Open Hyperparameter Panel',
+      'ModelFactory: Open Chat Playground',
+      'ModelFactory: Open Job Dashboard',
+      'ModelFactory: Set Up Local Trainer',
+    ]) {
+      try {
+        await runCommand(page, title, 5_000);
+        note(`ran "${title}" in restricted mode`);
+        await page.waitForTimeout(3000);
+      } catch {
+        note(`"${title}" is not offered in restricted mode`);
+      }
+      await dismissDialogs(page);
     }
     // A trainer or language server would be up within a few seconds of its command.
     await page.waitForTimeout(5000);
@@ -359,9 +365,9 @@ const untrusted: Step = {
     const suspicious = descendantsOf(server.pid).filter(
       (info) =>
         info.startTicks >= since &&
-        (info.commandLine.includes('modelfactory_trainer') ||
+        (/python|modelfactory_trainer/i.test(info.commandLine) ||
           info.commandLine.includes(planted.plantedDir) ||
-          /modelfactory[^ ]*\/dist\/server\//.test(info.commandLine)),
+          info.commandLine.includes(join(server.folders.extensionsDir, 'modelfactory.'))),
     );
     if (suspicious.length > 0)
       fail(
@@ -401,11 +407,7 @@ async function main(): Promise<number> {
   mkdirSync(SHOTS, { recursive: true });
   const tempRoot = mkdtempSync(join(tmpdir(), 'modelfactory-e2e-'));
   const workspace = join(tempRoot, 'workspace');
-  cpSync(join(REPO_ROOT, 'samples', 'workspace'), workspace, {
-    recursive: true,
-    // Outputs of earlier runs are not part of the sample.
-    filter: (path) => !/\/outputs(\/|$)/.test(relative(REPO_ROOT, path)),
-  });
+  copySampleWorkspace(workspace);
   const folders = instanceFolders(join(tempRoot, 'code-server'));
   prepareInstance(tools, folders, vsix, {
     machine: { 'modelfactory.trainer.pythonPath': python },

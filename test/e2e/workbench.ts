@@ -46,7 +46,7 @@ function escapeRegExp(text: string): string {
 }
 
 /** Runs a command by its palette title ("ModelFactory: Train"), choosing the row with exactly that label. */
-export async function runCommand(page: Page, title: string): Promise<void> {
+export async function runCommand(page: Page, title: string, findTimeoutMs = 15_000): Promise<void> {
   await page.keyboard.press('Control+Shift+P');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 10_000 });
@@ -54,7 +54,7 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   const row = page.locator('.quick-input-list .monaco-list-row', {
     has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }),
   });
-  await row.first().waitFor({ state: 'visible', timeout: 15_000 });
+  await row.first().waitFor({ state: 'visible', timeout: findTimeoutMs });
   await row.first().click();
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
 }
@@ -70,7 +70,7 @@ export async function quickOpen(page: Page, relativePath: string): Promise<void>
     has: page.locator('.label-name', { hasText: fileName }),
   });
   await row.first().waitFor({ state: 'visible', timeout: 20_000 });
-  await page.keyboard.press('Enter');
+  await row.first().click();
   await page
     .locator('.editor-group-container.active .tab.active', { hasText: fileName })
     .waitFor({ state: 'visible', timeout: 20_000 });

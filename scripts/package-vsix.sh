@@ -47,18 +47,22 @@ rm -f "$vsix"
   --out "$vsix") >&2
 
 # The package holds only what runs: the bundles, schemas, grammars, the trainer's sources, the docs.
+# Anything else (tests, maps, node_modules, a venv, the CLI) is a packaging mistake.
 entries="$(unzip -Z1 "$vsix")"
-unexpected="$(grep -v -E '^(\[Content_Types\]\.xml|extension\.vsixmanifest|extension/(package\.json|(README|readme)\.md|LICENSE(\.txt)?|CHANGELOG\.md|dist/(client|server|cli|webviews)/.*|bin/[^/]+\.js|schemas/.*\.json|syntaxes/.*\.json|trainer/(pyproject\.toml|requirements\.txt|scripts/setup\.sh|modelfactory_trainer/.*\.py)))$' <<<"$entries" || true)"
+unexpected="$(grep -v -E '^(\[Content_Types\]\.xml|extension\.vsixmanifest|extension/(package\.json|(README|readme)\.md|LICENSE(\.txt)?|CHANGELOG\.md|dist/(client|server|webviews)/.*|schemas/.*\.json|syntaxes/.*\.json|trainer/(pyproject\.toml|requirements\.txt|modelfactory_trainer/.*\.py)))$' <<<"$entries" || true)"
 forbidden="$(grep -E '(^|/)(node_modules|test|tests|\.venv|__pycache__|outputs)/|\.map$|\.pyc$|\.ts$' <<<"$entries" || true)"
 if [ -n "$unexpected" ] || [ -n "$forbidden" ]; then
   echo "package: the .vsix holds files that do not run:" >&2
   printf '%s\n' "$unexpected" "$forbidden" | sort -u | sed '/^$/d; s/^/  /' >&2
+  rm -f "$vsix"
   exit 1
 fi
 for required in extension/package.json extension/dist/client/extension.js extension/dist/server/server.js \
-  extension/trainer/modelfactory_trainer/__main__.py; do
+  extension/dist/webviews/hyperparameters.js extension/dist/webviews/dashboard.js extension/dist/webviews/playground.js \
+  extension/trainer/modelfactory_trainer/__main__.py extension/trainer/requirements.txt; do
   grep -qxF "$required" <<<"$entries" || {
     echo "package: the .vsix lacks $required" >&2
+    rm -f "$vsix"
     exit 1
   }
 done

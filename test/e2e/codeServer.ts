@@ -39,10 +39,16 @@ export function packageExtension(repoRoot: string): string {
     if (!existsSync(given)) throw new Error(`MODELFACTORY_VSIX=${given} does not exist`);
     return given;
   }
-  const printed = execFileSync('bash', [join(repoRoot, 'scripts', 'package-vsix.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  let printed: string;
+  try {
+    // vsce's file tree goes to stderr: shown only when packaging fails.
+    printed = execFileSync('bash', [join(repoRoot, 'scripts', 'package-vsix.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    throw new Error(`scripts/package-vsix.sh failed:\n${String((error as { stderr?: string }).stderr ?? error)}`);
+  }
   const vsix = printed.trim().split('\n').pop() ?? '';
   if (!vsix.endsWith('.vsix') || !existsSync(vsix)) throw new Error(`package-vsix.sh printed no .vsix: ${printed}`);
   return vsix;

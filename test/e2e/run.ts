@@ -333,7 +333,14 @@ const untrusted: Step = {
     const trainButton = page.locator(
       '.editor-group-container.active .editor-actions .action-label[aria-label*="Train"]',
     );
-    if ((await trainButton.count()) > 0) {
+    const trainOffered = await trainButton
+      .first()
+      .waitFor({ state: 'visible', timeout: 5_000 })
+      .then(
+        () => true,
+        () => false,
+      );
+    if (trainOffered) {
       await trainButton.first().click();
       note('clicked Train in the editor title');
       await page.waitForTimeout(3000);

@@ -81,7 +81,7 @@ export class ActiveFileStatus implements vscode.Disposable {
         this.item.tooltip = `${Math.round(stats.acceptance * 100)}% of records pass (no error). Tokens counted with ${stats.tokenizer ?? 'an estimate'}.`;
         this.item.command = 'workbench.actions.view.problems';
       } else {
-        const params: MemoryEstimateParams = { uri: doc.uri.toString() };
+        const params: MemoryEstimateParams = { uri: doc.uri.toString(), version: doc.version };
         const est = await this.client.sendRequest<EstimateReply | null>(MemoryEstimateRequest, params);
         if (generation !== this.generation) return;
         const where = this.target();

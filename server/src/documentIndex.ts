@@ -230,7 +230,19 @@ export class DocumentIndex {
     return { uri, tokenizer: entry.session.policy.options.tokenCounter.name, ...entry.session.validator.stats() };
   }
 
-  async memoryEstimate(uri: string) {
+  /**
+   * `minVersion`: the client's document version when it asked. The client may send a custom request
+   * before the change notification it has buffered, so wait (briefly) for that text to arrive.
+   */
+  async memoryEstimate(uri: string, minVersion?: number) {
+    const deadline = Date.now() + 2000;
+    while (
+      minVersion !== undefined &&
+      (this.docs.get(uri)?.doc.version ?? Infinity) < minVersion &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const entry = this.docs.get(uri);
     if (!entry?.path || entry.kind !== 'config') throw new Error(`${uri} is not an open fine-tune config`);
     await entry.pending;

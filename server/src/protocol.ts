@@ -30,4 +30,6 @@ export interface ValidateFileResult {
 export const MemoryEstimateRequest = 'modelfactory/memoryEstimate';
 export interface MemoryEstimateParams {
   uri: string;
+  /** The document version the client holds: the answer is for that text or a newer one. */
+  version?: number;
 }

@@ -119,7 +119,7 @@ connection.onRequest(
 );
 connection.onRequest(
   MemoryEstimateRequest,
-  guarded('memoryEstimate', null, (p: MemoryEstimateParams) => documents.memoryEstimate(p.uri)),
+  guarded('memoryEstimate', null, (p: MemoryEstimateParams) => documents.memoryEstimate(p.uri, p.version)),
 );
 connection.onRequest(ValidateFileRequest, async (p: ValidateFileParams) => {
   const progress = await connection.window.createWorkDoneProgress();

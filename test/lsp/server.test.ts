@@ -163,6 +163,32 @@ describe('language server over JSON-RPC', () => {
     assert.ok(symbols.some((s) => s.name === 'training'));
   });
 
+  it('answers a memory estimate for the text of the version asked, even when asked before the change arrives', async () => {
+    const text = (await import('node:fs')).readFileSync(join(dir, 'llama-8b.finetune.yaml'), 'utf8');
+    const { uri } = await open(server, join(dir, 'race.finetune.yaml'), text, 'yaml');
+    const before = (await server.connection.sendRequest('modelfactory/memoryEstimate', { uri, version: 1 })) as {
+      estimate: { loraParameterCount: number };
+    };
+    const rLine = text.split('\n').findIndex((l) => /^\s+r:\s*\d+/.test(l));
+    assert.ok(rLine > 0);
+    const r = Number(/r:\s*(\d+)/.exec(text.split('\n')[rLine]!)![1]);
+    const lineText = text.split('\n')[rLine]!;
+    // The client may send the request before the didChange it has buffered: the answer must wait for it.
+    const asked = server.connection.sendRequest('modelfactory/memoryEstimate', { uri, version: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await server.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version: 2 },
+      contentChanges: [
+        {
+          range: { start: { line: rLine, character: 0 }, end: { line: rLine, character: lineText.length } },
+          text: lineText.replace(/r:\s*\d+/, `r: ${r * 2}`),
+        },
+      ],
+    });
+    const after = (await asked) as { estimate: { loraParameterCount: number } };
+    assert.equal(after.estimate.loraParameterCount, before.estimate.loraParameterCount * 2);
+  });
+
   it('documents and completes a Datanet manifest from its schema', async () => {
     const path = join(dir, 'assist', 'datanet.yaml');
     mkdirSync(join(dir, 'assist'), { recursive: true });

@@ -79,7 +79,8 @@ export function registerPanels(context: vscode.ExtensionContext, w: PanelWiring)
     memoryEstimate: async (uri) => {
       const lc = w.languageClient();
       if (!lc?.isRunning()) return null;
-      const params: MemoryEstimateParams = { uri: uri.toString() };
+      const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+      const params: MemoryEstimateParams = { uri: uri.toString(), ...(doc ? { version: doc.version } : {}) };
       return lc.sendRequest(MemoryEstimateRequest, params);
     },
     localModels,

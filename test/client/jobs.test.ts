@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { datasetOf } from '../../client/src/jobs/datasetOf';
+import { datasetOf, systemPromptOf } from '../../client/src/jobs/datasetOf';
 import { describeJob, formatDuration, progressOf } from '../../client/src/jobs/describe';
 import { checkEndpointName, checkEndpointUrl, secretKeyOf } from '../../client/src/jobs/endpointChecks';
 import type { JobView } from '../../client/src/trainer/api';
@@ -103,5 +103,34 @@ describe('the dataset a config trains on', () => {
     );
     assert.match((datasetOf('base_model: x\n', configPath) as { problem: string }).problem, /names no dataset/);
     assert.match((datasetOf('dataset: [unclosed\n', configPath) as { problem: string }).problem, /not valid YAML/);
+  });
+});
+
+describe('the system prompt a dataset trains with', () => {
+  it('finds it in messages, sharegpt and top-level system fields, skipping broken lines', () => {
+    const messages = JSON.stringify({
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'hi' },
+      ],
+    });
+    assert.equal(systemPromptOf(`{broken\n${messages}\n`), 'Be brief.');
+    const sharegpt = JSON.stringify({
+      conversations: [
+        { from: 'system', value: 'Be kind.' },
+        { from: 'human', value: 'x' },
+      ],
+    });
+    assert.equal(systemPromptOf(sharegpt), 'Be kind.');
+    assert.equal(systemPromptOf(JSON.stringify({ system: 'Top.', instruction: 'x', output: 'y' })), 'Top.');
+  });
+  it('is null for records without one, and reads the sample Datanet file', async () => {
+    assert.equal(systemPromptOf(JSON.stringify({ instruction: 'x', output: 'y' }) + '\n[1,2]\n"s"'), null);
+    const { readFileSync } = await import('node:fs');
+    const sample = readFileSync(
+      join(__dirname, '..', '..', 'samples', 'workspace', 'support', 'data', 'train.jsonl'),
+      'utf8',
+    );
+    assert.equal(systemPromptOf(sample), 'You answer questions about ModelFactory briefly.');
   });
 });

@@ -16,3 +16,32 @@ export function datasetOf(configText: string, configPath: string): { path: strin
   }
   return { problem: 'The config names no dataset (dataset.path).' };
 }
+
+/**
+ * The system prompt a dataset's records carry (the first one found among its first lines): messages
+ * (`role: system`), sharegpt (`from: system`) or a top-level `system` field. An adapter answers as
+ * trained only under that prompt, so the playground offers it. Null when the records have none.
+ */
+export function systemPromptOf(jsonlHead: string, maxLines = 50): string | null {
+  const lines = jsonlHead.split(/\r?\n/).slice(0, maxLines);
+  for (const line of lines) {
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof record !== 'object' || record === null) continue;
+    const r = record as Record<string, unknown>;
+    if (typeof r['system'] === 'string' && r['system'].trim()) return r['system'];
+    for (const turns of [r['messages'], r['conversations']]) {
+      if (!Array.isArray(turns)) continue;
+      for (const t of turns as Record<string, unknown>[]) {
+        const role = t?.['role'] ?? t?.['from'];
+        const content = t?.['content'] ?? t?.['value'];
+        if (role === 'system' && typeof content === 'string' && content.trim()) return content;
+      }
+    }
+  }
+  return null;
+}

@@ -2,7 +2,7 @@
 // endpoint) through the single protocol client, a tracker per target, the Train/Cancel/Resume flows
 // with their progress, adapters downloaded into the workspace, and past runs recorded there.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
@@ -15,12 +15,14 @@ import { findTrainerPython, setupLocalTrainer, venvPython } from '../trainer/pyt
 import { adapterFolder, listRuns, RunRecorder } from '../trainer/runStore';
 import { describeJob } from './describe';
 import type { ConnectionState, JobsSource } from './jobsView';
+import { systemPromptOf } from './datasetOf';
 import { preflight } from './preflight';
 
 const LOCAL: TargetRef = { id: 'local', label: 'Local trainer', kind: 'local' };
 const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 /** Finished jobs whose curves are loaded on connect; older ones load when the dashboard asks. */
 const WATCH_FINISHED_ON_CONNECT = 10;
+const SYSTEM_PROMPTS_KEY = 'modelfactory.trainedSystemPrompts';
 
 interface Target {
   ref: TargetRef;
@@ -334,6 +336,7 @@ export class JobManager implements JobsSource, vscode.Disposable {
           name: ready.name,
         });
         const view = t.tracker.applySummary(summary);
+        await this.rememberSystemPrompt(targetId, summary.job_id, ready.datasetPath);
         await this.follow(t, summary.job_id);
         this.log.info(`[${t.ref.label}] submitted ${ready.name} as job ${summary.job_id}`);
         void this.trackInWindow(view.target, view.jobId);
@@ -389,6 +392,32 @@ export class JobManager implements JobsSource, vscode.Disposable {
         await this.resume(view.target, view.jobId);
       }
     }
+  }
+
+  /** Remembers the system prompt of the job's training data, for the playground to offer. */
+  private async rememberSystemPrompt(targetId: string, jobId: string, datasetPath: string): Promise<void> {
+    try {
+      const handle = await open(datasetPath, 'r');
+      try {
+        const head = Buffer.alloc(64 * 1024);
+        const { bytesRead } = await handle.read(head, 0, head.length, 0);
+        const prompt = systemPromptOf(head.subarray(0, bytesRead).toString('utf8'));
+        const all = this.context.workspaceState.get<Record<string, string>>(SYSTEM_PROMPTS_KEY, {});
+        if (prompt)
+          await this.context.workspaceState.update(SYSTEM_PROMPTS_KEY, { ...all, [`${targetId}/${jobId}`]: prompt });
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      this.log.info(`Could not read the system prompt of ${datasetPath}: ${messageOf(err)}`);
+    }
+  }
+
+  /** The system prompt job `jobId` trained with, when this workspace submitted it. */
+  trainedSystemPrompt(targetId: string, jobId: string): string | null {
+    return (
+      this.context.workspaceState.get<Record<string, string>>(SYSTEM_PROMPTS_KEY, {})[`${targetId}/${jobId}`] ?? null
+    );
   }
 
   async cancel(targetId: string, jobId: string): Promise<void> {

@@ -106,7 +106,12 @@ export function registerPanels(context: vscode.ExtensionContext, w: PanelWiring)
         .jobs(target)
         .filter((j) => j.state === 'done')
         .sort((a, b) => b.created - a.created)
-        .map((j) => ({ jobId: j.jobId, name: j.name, baseModel: j.baseModel })),
+        .map((j) => ({
+          jobId: j.jobId,
+          name: j.name,
+          baseModel: j.baseModel,
+          systemPrompt: w.jobs.trainedSystemPrompt(target, j.jobId),
+        })),
     baseModels: async () => [...MODEL_CATALOG.map((m) => m.id), ...(await localModels())],
     chat: (target, request, onToken, signal) => {
       w.requireTrust();

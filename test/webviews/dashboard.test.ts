@@ -133,6 +133,25 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
     await view.close();
   });
 
+  it('tightens a scale set by a flat start: a learning rate warming up from 0 fills its chart', async () => {
+    const view = await openWebview(browser, 'dashboard');
+    await view.waitForPosted((m) => m['type'] === 'ready');
+    await deliver(view, { type: 'jobs', jobs: [summary()] });
+    await deliver(view, { type: 'job', job: summary(), points: [point(1, { learningRate: 0 })], logs: [] });
+    for (let step = 2; step <= 10; step++) {
+      const points = [point(step, { learningRate: 1e-2 * Math.min(1, step / 3) })];
+      await deliver(view, { type: 'update', job: summary({ step }), pointsFrom: step - 1, points, logs: null });
+    }
+    const ticks = (await view.page.evaluate(
+      '[...document.querySelectorAll(\'[data-testid="lr-chart"] text\')].map((t) => t.textContent)',
+    )) as string[];
+    const values = ticks.map(Number).filter((v) => Number.isFinite(v));
+    // The y ticks span about the data (0 .. 0.01), not the ±1 a first point of 0 suggests.
+    assert.ok(Math.max(...values.filter((v) => v < 1)) <= 0.02, ticks.join(' '));
+    assert.ok(!ticks.includes('-1'), ticks.join(' '));
+    await view.close();
+  });
+
   it('renders hostile names, reasons and log lines as text', async () => {
     const view = await openWebview(browser, 'dashboard');
     await view.waitForPosted((m) => m['type'] === 'ready');

@@ -231,7 +231,10 @@ export class LineChart {
     const d = this.domain;
     const xHi = Math.max(e.x1, this.minXSpan);
     const inside = d !== null && e.x0 >= d.x0 && xHi <= d.x1 && e.y0 >= d.y0 && e.y1 <= d.y1;
-    if (inside && !force) return;
+    // A scale set from one point (or a flat start, like a learning rate warming up from 0) is far too
+    // loose for the curve that follows: tighten it once the data fill under a quarter of its height.
+    const loose = d !== null && e.y1 > e.y0 && e.y1 - e.y0 < (d.y1 - d.y0) / 4;
+    if (inside && !loose && !force) return;
     const [y0, y1] = niceBounds(e.y0, e.y1);
     const x0 = Math.min(0, e.x0);
     const x1 = xHi > x0 ? niceBounds(x0, xHi)[1] : x0 + 1;

@@ -31,7 +31,7 @@ import {
   startCodeServer,
   type RunningCodeServer,
 } from './codeServer';
-import { descendantsOf, ticksSinceBoot } from './processes';
+import { descendantsOf, listProcesses, ticksSinceBoot } from './processes';
 import {
   activeEditorText,
   answerTrustDialog,
@@ -289,6 +289,60 @@ const playground: Step = {
   },
 };
 
+/** Every file under `dir` (skipping what cannot be read), for a needle search. */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const path = join(d, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (e.isFile()) out.push(path);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/**
+ * SECURITY.md's canary: the local trainer's token (read from the server process's environment, the one
+ * place it must be besides SecretStorage and the Authorization header) appears in no file of the
+ * workspace, the VS Code profile, the extension's storage or logs, in no command line, and in no
+ * rendered webview or workbench page.
+ */
+const token: Step = {
+  id: 'token',
+  async run({ page, workspace, tempRoot, shot, note }) {
+    const servers = listProcesses().filter(
+      (p) => p.commandLine.includes('modelfactory_trainer serve') && p.commandLine.includes(tempRoot),
+    );
+    if (servers.length !== 1) fail(`expected this run's local trainer server, found ${servers.length}`);
+    const environ = readFileSync(`/proc/${servers[0]!.pid}/environ`, 'utf8').split('\0');
+    const secret = environ.find((v) => v.startsWith('MODELFACTORY_TOKEN='))?.slice('MODELFACTORY_TOKEN='.length);
+    if (!secret || secret.length < 32) fail('the local trainer server runs without a strong token in its environment');
+    const leaks: string[] = [];
+    const files = [...filesUnder(workspace), ...filesUnder(join(tempRoot, 'code-server'))];
+    for (const file of files) {
+      if (readFileSync(file).includes(secret)) leaks.push(relative(tempRoot, file));
+    }
+    for (const p of listProcesses()) if (p.commandLine.includes(secret)) leaks.push(`command line of pid ${p.pid}`);
+    for (const frame of page.frames()) {
+      const html = await frame.content().catch(() => '');
+      if (html.includes(secret)) leaks.push(`page ${frame.url().slice(0, 80)}`);
+    }
+    await shot();
+    if (leaks.length) fail(`the token leaked into: ${leaks.join(', ')}`);
+    note(
+      `token (${secret.length} chars) in none of ${files.length} files, the command lines or ${page.frames().length} frames`,
+    );
+  },
+};
+
 /** A fresh copy of samples/workspace, without the outputs of runs made in the repository. */
 function copySampleWorkspace(destination: string): void {
   const sample = join(REPO_ROOT, 'samples', 'workspace');
@@ -384,7 +438,7 @@ const untrusted: Step = {
   },
 };
 
-const STEPS: Step[] = [diagnostics, hyperparameters, train, playground, untrusted];
+const STEPS: Step[] = [diagnostics, hyperparameters, train, playground, token, untrusted];
 
 function extensionLogs(userDataDir: string): string {
   const logsDir = join(userDataDir, 'logs');

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { GenerateMessage } from '../../webviews/src/protocol/playground';
-import { parsePlaygroundWebviewMessage } from '../../webviews/src/protocol/playground';
+import { parsePlaygroundHostMessage, parsePlaygroundWebviewMessage } from '../../webviews/src/protocol/playground';
+import { parsePlaygroundState } from '../../webviews/src/playground/state';
 import { chromiumAvailable, launchBrowser, openWebview } from './harness';
 import type { OpenedWebview } from './harness';
 
@@ -44,7 +45,20 @@ const INIT = {
 const ADAPTERS = {
   type: 'adapters',
   target: 'local',
-  adapters: [{ jobId: 'job-1', name: 'tiny run', baseModel: 'builtin:tiny-llama' }],
+  adapters: [{ jobId: 'job-1', name: 'tiny run', baseModel: 'builtin:tiny-llama', systemPrompt: null }],
+};
+const TRAINED_PROMPT = 'You answer questions about ModelFactory briefly.';
+const XSS_PROMPT = '</textarea><img src=x onerror="window.__xss = 1"><script>window.__xss = 2</script>';
+/** Adapters with a trained system prompt, without one, with another one, and with a hostile one. */
+const PROMPTED_ADAPTERS = {
+  type: 'adapters',
+  target: 'local',
+  adapters: [
+    { jobId: 'job-sample', name: 'sample', baseModel: 'builtin:tiny-llama', systemPrompt: TRAINED_PROMPT },
+    { jobId: 'job-plain', name: 'plain', baseModel: 'builtin:tiny-llama', systemPrompt: null },
+    { jobId: 'job-french', name: 'french', baseModel: 'builtin:tiny-llama', systemPrompt: 'Réponds en français.' },
+    { jobId: 'job-xss', name: 'hostile', baseModel: 'builtin:tiny-llama', systemPrompt: XSS_PROMPT },
+  ],
 };
 const RESULT = { tokens: 4, timeToFirstTokenMs: 12.5, tokensPerSecond: 80, finishReason: 'stop' };
 
@@ -78,6 +92,30 @@ async function generates(view: OpenedWebview, skip: number, count: number): Prom
 }
 
 const bySide = (list: GenerateMessage[], side: string) => list.find((g) => g.side === side)!;
+
+const SYSTEM_BOX = '[data-field="system"]';
+const HINT = '[data-testid="system-hint"]';
+
+/** What the system prompt box holds. */
+async function systemBox(view: OpenedWebview): Promise<string> {
+  return (await view.page.evaluate(`document.querySelector('${SYSTEM_BOX}').value`)) as string;
+}
+
+/** Types into the system prompt box as a user does: unfolds the settings, fills its inner textarea. */
+async function typeSystem(view: OpenedWebview, text: string): Promise<void> {
+  const box = view.page.locator(`${SYSTEM_BOX} textarea`);
+  if (!(await box.isVisible())) await view.page.click('[data-testid="settings"] .collapsible-header');
+  await box.fill(text, { timeout: 3000 });
+}
+
+/** Opens the playground with PROMPTED_ADAPTERS listed and none chosen yet. */
+async function openPrompted(browser: Browser, state?: unknown): Promise<OpenedWebview> {
+  const view = await openWebview(browser, 'playground', state === undefined ? {} : { state });
+  await view.waitForPosted((m) => m['type'] === 'ready');
+  await deliver(view, INIT);
+  await deliver(view, PROMPTED_ADAPTERS);
+  return view;
+}
 
 describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, () => {
   let browser: Browser;
@@ -230,6 +268,179 @@ describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, 
     assert.equal(await reloaded.page.getAttribute('[data-testid="reply-base"]', 'data-state'), 'error');
     assert.equal(await reloaded.page.inputValue('[data-testid="adapter-select"]'), 'job-1');
     await reloaded.close();
+  });
+});
+
+describe(
+  'playground: the system prompt an adapter was trained with',
+  { skip: !chromiumAvailable() && 'no chromium' },
+  () => {
+    let browser: Browser;
+    before(async () => {
+      browser = await launchBrowser();
+    });
+    after(async () => {
+      await browser.close();
+    });
+
+    it('fills an empty system box, shows the hint, and both sides are sent that prompt', async () => {
+      const view = await openPrompted(browser);
+      const page = view.page;
+      assert.equal(await systemBox(view), '');
+      assert.equal(await page.isVisible(HINT), false);
+      await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+      assert.equal(await systemBox(view), TRAINED_PROMPT);
+      assert.equal(await page.isVisible(HINT), true, 'the settings unfold to show the hint');
+      assert.match((await page.textContent(HINT)) ?? '', /^System prompt this adapter was trained with\s*clear$/);
+
+      await page.fill('[data-testid="prompt"]', 'What is ModelFactory?');
+      await page.click('[data-action="send"]');
+      const sent = await generates(view, 0, 2);
+      assert.deepEqual(
+        sent.map((g) => [g.side, g.system]),
+        [
+          ['base', TRAINED_PROMPT],
+          ['adapter', TRAINED_PROMPT],
+        ],
+      );
+      assert.equal(bySide(sent, 'adapter').adapterJobId, 'job-sample');
+      for (const g of sent) await deliver(view, { type: 'done', id: g.id, result: RESULT });
+      await page.click('[data-action="export"]');
+      const exported = await view.waitForPosted((m) => m['type'] === 'export');
+      assert.equal(exported['system'], TRAINED_PROMPT);
+
+      // Another adapter's prompt replaces the untouched suggestion; one without a prompt empties it.
+      await page.selectOption('[data-testid="adapter-select"]', 'job-french');
+      assert.equal(await systemBox(view), 'Réponds en français.');
+      assert.equal(await page.isVisible(HINT), true);
+      await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
+      assert.equal(await systemBox(view), '');
+      assert.equal(await page.isVisible(HINT), false);
+      await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+      assert.equal(await systemBox(view), TRAINED_PROMPT);
+
+      // "clear" empties the box and hides the hint.
+      await page.click('[data-action="clear-system"]');
+      assert.equal(await systemBox(view), '');
+      assert.equal(await page.isVisible(HINT), false);
+      assert.deepEqual(view.pageErrors, []);
+      assert.deepEqual(await view.cspViolations(), []);
+      await view.close();
+    });
+
+    it('never overwrites a prompt the user typed, nor one the user edited from a suggestion', async () => {
+      const view = await openPrompted(browser);
+      const page = view.page;
+      await typeSystem(view, 'Be terse.');
+      await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+      assert.equal(await systemBox(view), 'Be terse.');
+      assert.equal(await page.isVisible(HINT), false);
+      await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
+      assert.equal(await systemBox(view), 'Be terse.', 'an adapter without a prompt leaves a typed one alone');
+
+      await typeSystem(view, '');
+      await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+      assert.equal(await systemBox(view), TRAINED_PROMPT);
+      await typeSystem(view, `${TRAINED_PROMPT} Use examples.`);
+      assert.equal(await page.isVisible(HINT), false, "an edited suggestion is the user's prompt");
+      await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
+      assert.equal(await systemBox(view), `${TRAINED_PROMPT} Use examples.`);
+      await page.selectOption('[data-testid="adapter-select"]', 'job-french');
+      assert.equal(await systemBox(view), `${TRAINED_PROMPT} Use examples.`);
+
+      await page.fill('[data-testid="prompt"]', 'hi');
+      await page.click('[data-action="send"]');
+      const sent = await generates(view, 0, 2);
+      assert.ok(sent.every((g) => g.system === `${TRAINED_PROMPT} Use examples.`));
+      await view.close();
+    });
+
+    it('a preset adapter gets its prompt; the suggestion survives a reload, and a cleared one is not offered again', async () => {
+      const view = await openWebview(browser, 'playground');
+      await view.waitForPosted((m) => m['type'] === 'ready');
+      await deliver(view, { ...INIT, preset: { target: 'local', adapterJobId: 'job-sample' } });
+      await deliver(view, PROMPTED_ADAPTERS);
+      assert.equal(await view.page.inputValue('[data-testid="adapter-select"]'), 'job-sample');
+      assert.equal(await systemBox(view), TRAINED_PROMPT);
+      const suggested = await view.savedState();
+      await view.page.click('[data-action="clear-system"]');
+      const cleared = await view.savedState();
+      await view.close();
+
+      const reloaded = await openPrompted(browser, suggested);
+      assert.equal(await systemBox(reloaded), TRAINED_PROMPT);
+      assert.equal(await reloaded.page.isVisible(HINT), true);
+      // Still an untouched suggestion after the reload: another adapter's replaces it.
+      await reloaded.page.selectOption('[data-testid="adapter-select"]', 'job-french');
+      assert.equal(await systemBox(reloaded), 'Réponds en français.');
+      await reloaded.close();
+
+      const afterClear = await openPrompted(browser, cleared);
+      assert.equal(await afterClear.page.inputValue('[data-testid="adapter-select"]'), 'job-sample');
+      assert.equal(await systemBox(afterClear), '', 'the user cleared it: a reload does not bring it back');
+      assert.equal(await afterClear.page.isVisible(HINT), false);
+      await afterClear.close();
+    });
+
+    it('ignores adapters messages with a malformed system prompt, and shows a hostile one as text', async () => {
+      const view = await openWebview(browser, 'playground');
+      await view.waitForPosted((m) => m['type'] === 'ready');
+      await deliver(view, INIT);
+      await deliver(view, ADAPTERS);
+      const options = () =>
+        view.page.evaluate(
+          `[...document.querySelectorAll('[data-testid="adapter-select"] option')].map((o) => o.value)`,
+        );
+      assert.deepEqual(await options(), ['', 'job-1']);
+      const adapter = { jobId: 'job-bad', name: 'bad', baseModel: 'builtin:tiny-llama' };
+      const malformed = [
+        { ...adapter, systemPrompt: 42 },
+        { ...adapter, systemPrompt: 'x'.repeat(20_001) },
+        { ...adapter, systemPrompt: ['You are helpful.'] },
+        adapter,
+      ];
+      for (const bad of malformed) {
+        await deliver(view, { type: 'adapters', target: 'local', adapters: [bad] });
+        assert.equal(parsePlaygroundHostMessage({ type: 'adapters', target: 'local', adapters: [bad] }), null);
+      }
+      assert.deepEqual(await options(), ['', 'job-1'], 'the listed adapters stay as they were');
+
+      await deliver(view, PROMPTED_ADAPTERS);
+      await view.page.selectOption('[data-testid="adapter-select"]', 'job-xss');
+      assert.equal(await systemBox(view), XSS_PROMPT);
+      assert.equal(await view.page.evaluate('document.querySelectorAll("img, script:not([nonce])").length'), 0);
+      assert.equal(await view.page.evaluate('window.__xss'), undefined);
+      assert.deepEqual(await view.cspViolations(), []);
+      assert.deepEqual(view.pageErrors, []);
+      await view.close();
+    });
+  },
+);
+
+describe('playground saved state', () => {
+  const saved = {
+    target: 'local',
+    base: 'builtin:tiny-llama',
+    adapterJobId: 'job-1',
+    system: '',
+    params: { max_new_tokens: 128, temperature: 0.7, top_p: 0.95, seed: null, stop: [] },
+    exportSide: 'adapter',
+    draft: '',
+    turns: [],
+    nextId: 1,
+  };
+
+  it('reads state saved before the trained-prompt suggestion, and refuses a malformed suggestion', () => {
+    assert.deepEqual(parsePlaygroundState(saved), { ...saved, suggestedSystem: null, systemOfferedFor: null });
+    const withSuggestion = {
+      ...saved,
+      system: TRAINED_PROMPT,
+      suggestedSystem: TRAINED_PROMPT,
+      systemOfferedFor: 'job-1',
+    };
+    assert.deepEqual(parsePlaygroundState(withSuggestion), withSuggestion);
+    assert.equal(parsePlaygroundState({ ...saved, suggestedSystem: 3 }), null);
+    assert.equal(parsePlaygroundState({ ...saved, systemOfferedFor: '../../x' }), null);
   });
 });
 

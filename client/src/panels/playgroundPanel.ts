@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import type { ChatRequest, ChatResult, TargetRef } from '../trainer/api';
 import type {
+  AdapterChoice,
   ChatOutcome,
   GenerateMessage,
   GenerationSnapshot,
@@ -28,6 +29,8 @@ export interface AdapterInfo {
   jobId: string;
   name: string;
   baseModel: string;
+  /** The system prompt every record of the adapter's training data carried; null or absent when unknown or none. */
+  systemPrompt?: string | null;
 }
 
 export interface PlaygroundDeps {
@@ -53,6 +56,15 @@ function clip(text: string, max: number): string {
 
 function errorText(err: unknown): string {
   return clip(err instanceof Error ? err.message : String(err), L.error);
+}
+
+/**
+ * The trained system prompt as offered to the webview: null when there is none, and when it is over the
+ * limit too, because a clipped prompt is not the one the adapter was trained with.
+ */
+function trainedSystemPrompt(prompt: string | null | undefined): string | null {
+  const value = prompt ?? null;
+  return value === null || value.trim() === '' || value.length > L.system ? null : value;
 }
 
 function toOutcome(r: ChatResult): ChatOutcome {
@@ -134,11 +146,16 @@ class PlaygroundPanel {
     return this.deps.targets().some((t) => t.id === target);
   }
 
-  private async adaptersOf(target: string): Promise<AdapterInfo[]> {
+  private async adaptersOf(target: string): Promise<AdapterChoice[]> {
     return (await this.deps.adapters(target))
       .filter((a) => isJobId(a.jobId))
       .slice(0, L.list)
-      .map((a) => ({ jobId: a.jobId, name: clip(a.name, L.name), baseModel: clip(a.baseModel, L.model) }));
+      .map((a) => ({
+        jobId: a.jobId,
+        name: clip(a.name, L.name),
+        baseModel: clip(a.baseModel, L.model),
+        systemPrompt: trainedSystemPrompt(a.systemPrompt),
+      }));
   }
 
   private async onMessage(m: PlaygroundWebviewMessage): Promise<void> {
@@ -198,7 +215,7 @@ class PlaygroundPanel {
     if (!this.knownTarget(m.target)) return no('unknown target');
     const active = [...this.generations.values()].filter((g) => g.result === null && g.error === null).length;
     if (active + this.checking.size > MAX_ACTIVE) return no('too many generations at once');
-    let adapters: AdapterInfo[];
+    let adapters: AdapterChoice[];
     try {
       adapters = await this.adaptersOf(m.target);
     } catch (err) {

@@ -30,6 +30,8 @@ const state: PlaygroundState = loadState(parsePlaygroundState) ?? {
   base: null,
   adapterJobId: null,
   system: '',
+  suggestedSystem: null,
+  systemOfferedFor: null,
   params: { ...DEFAULT_PARAMS },
   exportSide: 'adapter',
   draft: '',
@@ -82,6 +84,20 @@ const systemField = el('vscode-textarea', {
   placeholder: 'System prompt (optional)',
   'aria-label': 'System prompt',
 }) as ValueElement;
+const clearSystemButton = el('button', {
+  type: 'button',
+  class: 'link-button',
+  'data-action': 'clear-system',
+  title: 'Empty the system prompt',
+  text: 'clear',
+});
+// Shown while the system box holds, untouched, the prompt the chosen adapter's training data carried.
+const systemHint = el(
+  'div',
+  { class: 'system-hint', 'data-testid': 'system-hint', hidden: '' },
+  el('span', { text: 'System prompt this adapter was trained with' }),
+  clearSystemButton,
+);
 const labelled = (text: string, control: HTMLElement) => el('label', { class: 'param' }, el('span', { text }), control);
 const sampling = el(
   'vscode-collapsible',
@@ -89,7 +105,7 @@ const sampling = el(
   el(
     'div',
     { class: 'settings' },
-    labelled('System prompt', systemField),
+    el('div', { class: 'system' }, labelled('System prompt', systemField), systemHint),
     el(
       'div',
       { class: 'params' },
@@ -279,6 +295,31 @@ function fillAdapters(): void {
   adapterSelect.value = state.adapterJobId ?? '';
 }
 
+/** Shows the hint while the box holds the suggestion untouched, unfolding the settings (`reveal`) so it is seen. */
+function renderSystemHint(reveal = false): void {
+  systemHint.hidden = state.suggestedSystem === null || state.system !== state.suggestedSystem;
+  // The settings start folded, which would hide a filled-in prompt and its hint.
+  if (reveal && !systemHint.hidden) (sampling as HTMLElement & { open: boolean }).open = true;
+}
+
+/**
+ * Puts the newly chosen adapter's trained system prompt in the system box (an adapter answers as trained
+ * only with it) when the box is empty or still holds the previous adapter's suggestion untouched; an
+ * adapter without one empties such a suggestion. What the user typed is never replaced.
+ */
+function offerTrainedSystem(adapter: AdapterChoice | undefined): void {
+  const jobId = adapter?.jobId ?? null;
+  if (jobId === state.systemOfferedFor) return;
+  state.systemOfferedFor = jobId;
+  const untouchedSuggestion = state.suggestedSystem !== null && state.system === state.suggestedSystem;
+  if (state.system.trim() !== '' && !untouchedSuggestion) return;
+  const trained = adapter?.systemPrompt ?? null;
+  state.suggestedSystem = trained;
+  state.system = trained ?? '';
+  systemField.value = state.system;
+  renderSystemHint(true);
+}
+
 function chooseAdapter(jobId: string | null): void {
   if (jobId !== state.adapterJobId) {
     state.exportSide = jobId ? 'adapter' : 'base';
@@ -288,6 +329,7 @@ function chooseAdapter(jobId: string | null): void {
   const adapter = adapterOf(jobId);
   // Compare like with like: the base column runs the adapter's own base model.
   if (adapter?.baseModel) state.base = adapter.baseModel;
+  offerTrainedSystem(adapter);
   fillBaseModels();
   adapterSelect.value = jobId ?? '';
   renderTranscripts();
@@ -483,9 +525,20 @@ bindParam(maxTokensField, String(state.params.max_new_tokens));
 bindParam(seedField, state.params.seed === null ? '' : String(state.params.seed));
 bindParam(stopField, state.params.stop.join('\n'));
 systemField.value = state.system;
+renderSystemHint(true);
 systemField.addEventListener('input', () => {
   state.system = systemField.value.slice(0, PLAYGROUND_LIMITS.system);
+  // Edited: from now on it is the user's prompt, which no adapter choice replaces.
+  if (state.system !== state.suggestedSystem) state.suggestedSystem = null;
+  renderSystemHint();
   persist(true);
+});
+clearSystemButton.addEventListener('click', () => {
+  state.system = '';
+  state.suggestedSystem = null;
+  systemField.value = '';
+  renderSystemHint();
+  persist();
 });
 prompt.value = state.draft;
 prompt.addEventListener('input', () => {

@@ -26,6 +26,10 @@ export interface PlaygroundState {
   base: string | null;
   adapterJobId: string | null;
   system: string;
+  /** The adapter's trained system prompt put in the system box, while the box still holds it untouched. */
+  suggestedSystem: string | null;
+  /** The adapter whose trained system prompt was last offered, so a reload does not offer it again. */
+  systemOfferedFor: string | null;
   params: SamplingParams;
   exportSide: Side;
   draft: string;
@@ -78,19 +82,36 @@ function isTurn(v: unknown): v is Turn {
 
 export function parsePlaygroundState(raw: unknown): PlaygroundState | null {
   if (!isObj(raw)) return null;
-  const keys = ['target', 'base', 'adapterJobId', 'system', 'params', 'exportSide', 'draft', 'turns', 'nextId'];
+  const keys = [
+    'target',
+    'base',
+    'adapterJobId',
+    'system',
+    'suggestedSystem',
+    'systemOfferedFor',
+    'params',
+    'exportSide',
+    'draft',
+    'turns',
+    'nextId',
+  ];
+  // State saved before the trained-prompt suggestion existed lacks its two keys: they start as null.
+  const suggestedSystem = raw['suggestedSystem'] ?? null;
+  const systemOfferedFor = raw['systemOfferedFor'] ?? null;
   const valid =
     hasOnlyKeys(raw, keys) &&
     (raw['target'] === null || isStr(raw['target'], L.target)) &&
     (raw['base'] === null || isStr(raw['base'], L.model)) &&
     (raw['adapterJobId'] === null || isJobId(raw['adapterJobId'])) &&
     isStr(raw['system'], L.system) &&
+    (suggestedSystem === null || isStr(suggestedSystem, L.system)) &&
+    (systemOfferedFor === null || isJobId(systemOfferedFor)) &&
     isSamplingParams(raw['params']) &&
     isOneOf(raw['exportSide'], SIDES) &&
     isStr(raw['draft'], L.message) &&
     isArrayOf(raw['turns'], isTurn, L.turns) &&
     isInt(raw['nextId'], 0);
-  return valid ? (raw as unknown as PlaygroundState) : null;
+  return valid ? ({ ...raw, suggestedSystem, systemOfferedFor } as unknown as PlaygroundState) : null;
 }
 
 /** The conversation one side has seen: each answered turn's prompt and that side's reply. */

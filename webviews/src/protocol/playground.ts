@@ -37,6 +37,8 @@ export interface AdapterChoice {
   jobId: string;
   name: string;
   baseModel: string;
+  /** The system prompt of the adapter's training data (the adapter answers as trained only with it), or null. */
+  systemPrompt: string | null;
 }
 
 export interface PlaygroundMessage {
@@ -173,10 +175,11 @@ function isModelName(v: unknown): v is string {
 function isAdapterChoice(v: unknown): v is AdapterChoice {
   return (
     isObj(v) &&
-    hasOnlyKeys(v, ['jobId', 'name', 'baseModel']) &&
+    hasOnlyKeys(v, ['jobId', 'name', 'baseModel', 'systemPrompt']) &&
     isJobId(v['jobId']) &&
     isStr(v['name'], L.name) &&
-    isStr(v['baseModel'], L.model)
+    isStr(v['baseModel'], L.model) &&
+    (v['systemPrompt'] === null || isStr(v['systemPrompt'], L.system))
   );
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { datasetOf, systemPromptOf } from '../../client/src/jobs/datasetOf';
+import { datasetOf, systemPromptOf, wantsRemoteCode } from '../../client/src/jobs/datasetOf';
 import { describeJob, formatDuration, progressOf } from '../../client/src/jobs/describe';
 import { checkEndpointName, checkEndpointUrl, secretKeyOf } from '../../client/src/jobs/endpointChecks';
 import type { JobView } from '../../client/src/trainer/api';
@@ -132,5 +132,14 @@ describe('the system prompt a dataset trains with', () => {
       'utf8',
     );
     assert.equal(systemPromptOf(sample), 'You answer questions about ModelFactory briefly.');
+  });
+});
+
+describe('remote code opt-in', () => {
+  it('is asked for only by trust_remote_code: true', () => {
+    assert.equal(wantsRemoteCode('base_model: THUDM/chatglm3-6b\ntrust_remote_code: true\n'), true);
+    assert.equal(wantsRemoteCode('trust_remote_code: false\n'), false);
+    assert.equal(wantsRemoteCode('trust_remote_code: "true"\n'), false);
+    assert.equal(wantsRemoteCode('base_model: x\n'), false);
   });
 });

@@ -45,3 +45,9 @@ export function systemPromptOf(jsonlHead: string, maxLines = 50): string | null 
   }
   return null;
 }
+
+/** True when the config asks to run code shipped with the model (`trust_remote_code: true`). */
+export function wantsRemoteCode(configText: string): boolean {
+  const doc = parseDocument(configText);
+  return doc.errors.length === 0 && doc.get('trust_remote_code') === true;
+}

@@ -183,6 +183,8 @@ export class JobManager implements JobsSource, vscode.Disposable {
       logFile: path.join(stateDir, 'server.log'),
       token,
       version: this.version(),
+      // Loading code shipped with a model is an explicit, machine-level opt-in (SECURITY.md rule 1).
+      extraArgs: trustRemoteCode() ? ['--allow-remote-code'] : [],
       log: (line) => this.log.info(`[local] ${line}`),
     });
     return { url: server.url, token };
@@ -540,6 +542,10 @@ export class JobManager implements JobsSource, vscode.Disposable {
     for (const id of [...this.byId.keys()]) this.drop(id);
     for (const d of this.disposables) d.dispose();
   }
+}
+
+function trustRemoteCode(): boolean {
+  return vscode.workspace.getConfiguration('modelfactory').get<boolean>('trainer.trustRemoteCode', false) === true;
 }
 
 export function messageOf(err: unknown): string {

@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { datasetOf } from './datasetOf';
+import { datasetOf, wantsRemoteCode } from './datasetOf';
 import { ValidateFileRequest, type ValidateFileParams, type ValidateFileResult } from '../../../server/src/protocol';
 
 export interface ReadyJob {
@@ -61,6 +61,18 @@ export async function preflight(
     return undefined;
   }
   const text = configDoc.getText();
+  if (
+    wantsRemoteCode(text) &&
+    !vscode.workspace.getConfiguration('modelfactory').get<boolean>('trainer.trustRemoteCode')
+  ) {
+    const choice = await vscode.window.showErrorMessage(
+      `ModelFactory: ${configName} sets trust_remote_code: the model would run code shipped with its weights. Allow that with the user setting modelfactory.trainer.trustRemoteCode.`,
+      'Open Setting',
+    );
+    if (choice)
+      await vscode.commands.executeCommand('workbench.action.openSettings', 'modelfactory.trainer.trustRemoteCode');
+    return undefined;
+  }
   const dataset = datasetOf(text, configUri.fsPath);
   if ('problem' in dataset) {
     await showBlocking(`ModelFactory: ${dataset.problem}`, configUri);

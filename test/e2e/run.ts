@@ -257,6 +257,13 @@ const playground: Step = {
       60_000,
     );
     if ((await adapterSelect.inputValue()) !== adapter) await adapterSelect.selectOption(adapter);
+    // Greedy decoding, so the check below does not hang on a sample: the adapter, under the system prompt
+    // it was trained with (which the playground fills in), must answer as its training record does.
+    const temperature = await editableOf(chat.locator('[data-field="temperature"]').first(), 'input');
+    await temperature.fill('0');
+    await temperature.press('Tab');
+    const system = await editableOf(chat.locator('[data-field="system"]').first(), 'textarea');
+    if (!(await system.inputValue()).includes('ModelFactory')) fail('the trained system prompt was not offered');
     const prompt = await editableOf(chat.locator('[data-testid="prompt"]').first(), 'textarea');
     await prompt.fill('How do I start a training run?');
     await chat.locator('[data-action="send"]').first().click();
@@ -283,8 +290,13 @@ const playground: Step = {
       if (reply.state !== 'done') fail(`the ${side} reply ended in state ${reply.state}: ${reply.text}`);
       if (!reply.text) fail(`the ${side} reply is empty`);
     }
+    // The training record's answer to this question (samples/workspace/support/data/train.jsonl).
+    const learned = "Open the fine-tune config and run 'ModelFactory: Train'.";
+    if (!replies.tuned.text.includes(learned)) fail(`the adapter did not answer as trained: ${replies.tuned.text}`);
+    if (replies.base.text.includes(learned))
+      fail('the base model gave the trained answer: the adapter was not compared');
     note(
-      `adapter ${adapter}; base replied ${replies.base.text.length} chars, adapter ${replies.tuned.text.length} chars`,
+      `adapter ${adapter}; base replied ${replies.base.text.length} chars; adapter answered as trained: ${replies.tuned.text.slice(0, 80)}`,
     );
   },
 };

@@ -49,7 +49,7 @@ rm -f "$vsix"
 # The package holds only what runs: the bundles, schemas, grammars, the trainer's sources, the docs.
 # Anything else (tests, maps, node_modules, a venv, the CLI) is a packaging mistake.
 entries="$(unzip -Z1 "$vsix")"
-unexpected="$(grep -v -E '^(\[Content_Types\]\.xml|extension\.vsixmanifest|extension/(package\.json|(README|readme)\.md|LICENSE(\.txt)?|CHANGELOG\.md|dist/(client|server|webviews)/.*|schemas/.*\.json|syntaxes/.*\.json|trainer/(pyproject\.toml|requirements\.txt|modelfactory_trainer/.*\.py)))$' <<<"$entries" || true)"
+unexpected="$(grep -v -E '^(\[Content_Types\]\.xml|extension\.vsixmanifest|extension/(package\.json|(README|readme)\.md|LICENSE(\.txt)?|CHANGELOG\.md|dist/(client|server|webviews)/.*|schemas/.*\.json|syntaxes/.*\.json|walkthrough/.*\.md|trainer/(pyproject\.toml|requirements\.txt|modelfactory_trainer/.*\.py)))$' <<<"$entries" || true)"
 forbidden="$(grep -E '(^|/)(node_modules|test|tests|\.venv|__pycache__|outputs)/|\.map$|\.pyc$|\.ts$' <<<"$entries" || true)"
 if [ -n "$unexpected" ] || [ -n "$forbidden" ]; then
   echo "package: the .vsix holds files that do not run:" >&2
@@ -62,6 +62,19 @@ for required in extension/package.json extension/dist/client/extension.js extens
   extension/trainer/modelfactory_trainer/__main__.py extension/trainer/requirements.txt; do
   grep -qxF "$required" <<<"$entries" || {
     echo "package: the .vsix lacks $required" >&2
+    rm -f "$vsix"
+    exit 1
+  }
+done
+# Every file package.json points at (main, grammars, walkthrough pages) must be in the package.
+for referenced in $(node -e '
+  const p = require(process.argv[1]);
+  const files = [p.main, ...(p.contributes.grammars || []).map((g) => g.path)];
+  for (const w of p.contributes.walkthroughs || []) for (const s of w.steps) if (s.media && s.media.markdown) files.push(s.media.markdown);
+  console.log(files.map((f) => "extension/" + f.replace(/^\.\//, "")).join("\n"));
+' "$root/package.json"); do
+  grep -qxF "$referenced" <<<"$entries" || {
+    echo "package: package.json refers to ${referenced#extension/}, which the .vsix lacks" >&2
     rm -f "$vsix"
     exit 1
   }

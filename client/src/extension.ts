@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { EndpointSecrets } from './endpoints';
 import { JobManager, messageOf, NotTrustedError } from './jobs/jobManager';
+import { jobRefOf, type JobRef } from './jobs/describe';
 import { JobsTreeProvider } from './jobs/jobsView';
 import { createLanguageClient } from './languageClient';
 import { registerPanels } from './panels/registerPanels';
@@ -16,24 +17,6 @@ import { ActiveFileStatus } from './statusBar';
 import { validateFileOnDisk } from './validateOnDisk';
 
 let client: LanguageClient | undefined;
-
-/** A job reference passed by the jobs view, a panel or a notification. */
-interface JobRef {
-  target: string;
-  jobId: string;
-}
-
-function isJobRef(v: unknown): v is JobRef {
-  const o = v as Partial<JobRef> | null;
-  return typeof o?.target === 'string' && typeof o.jobId === 'string';
-}
-
-/** The jobs view passes its tree node; commands from elsewhere pass a JobRef. */
-function jobRefOf(arg: unknown): JobRef | undefined {
-  const node = arg as { kind?: string; job?: { target: string; jobId: string } } | null;
-  if (node?.kind === 'job' && node.job) return { target: node.job.target, jobId: node.job.jobId };
-  return isJobRef(arg) ? { target: arg.target, jobId: arg.jobId } : undefined;
-}
 
 function configUriOf(arg: unknown): vscode.Uri | undefined {
   if (arg instanceof vscode.Uri) return arg;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { datasetOf, systemPromptOf, wantsRemoteCode } from '../../client/src/jobs/datasetOf';
-import { describeJob, formatDuration, progressOf } from '../../client/src/jobs/describe';
+import { describeJob, formatDuration, jobRefOf, progressOf } from '../../client/src/jobs/describe';
 import { checkEndpointName, checkEndpointUrl, secretKeyOf } from '../../client/src/jobs/endpointChecks';
 import type { JobView } from '../../client/src/trainer/api';
 
@@ -141,5 +141,17 @@ describe('remote code opt-in', () => {
     assert.equal(wantsRemoteCode('trust_remote_code: false\n'), false);
     assert.equal(wantsRemoteCode('trust_remote_code: "true"\n'), false);
     assert.equal(wantsRemoteCode('base_model: x\n'), false);
+  });
+});
+
+describe('job references of commands', () => {
+  it('come from a jobs view node or a {target, jobId}, and nothing else', () => {
+    const job = { target: 'local', jobId: 'j1' };
+    assert.deepEqual(jobRefOf({ kind: 'job', job: { ...job, name: 'x' } }), job);
+    assert.deepEqual(jobRefOf({ ...job, extra: 1 }), job);
+    assert.equal(jobRefOf({ kind: 'target', target: { id: 'local' } }), undefined);
+    assert.equal(jobRefOf({ target: 'local', jobId: 7 }), undefined);
+    assert.equal(jobRefOf(undefined), undefined);
+    assert.equal(jobRefOf('local/j1'), undefined);
   });
 });

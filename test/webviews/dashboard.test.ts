@@ -10,24 +10,6 @@ import type { OpenedWebview } from './harness';
 
 const XSS = `<img src=x onerror="window.__xss = 1"><script>window.__xss = 2</script>`;
 
-/**
- * Posts `message` to the page like the host does, and returns once the page has handled it: a marker
- * posted right after it is dispatched only after it (messages are delivered in order).
- */
-async function deliver(view: OpenedWebview, message: unknown): Promise<void> {
-  await view.page.evaluate(`new Promise((resolve) => {
-    const marker = 'delivered-' + Math.random();
-    const onMessage = (e) => {
-      if (e.data !== marker) return;
-      removeEventListener('message', onMessage);
-      resolve();
-    };
-    addEventListener('message', onMessage);
-    postMessage(${JSON.stringify(message)}, '*');
-    postMessage(marker, '*');
-  })`);
-}
-
 function summary(over: Partial<JobSummary> = {}): JobSummary {
   return {
     target: 'local',
@@ -80,7 +62,7 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
   it('asks for its jobs, draws a job fed point by point and posts a valid cancel', async () => {
     const view = await openWebview(browser, 'dashboard');
     await view.waitForPosted((m) => m['type'] === 'ready');
-    await deliver(view, { type: 'jobs', jobs: [summary()] });
+    await view.send({ type: 'jobs', jobs: [summary()] });
     // With nothing selected before, the running job is selected and watched.
     const watch = await view.waitForPosted(
       (m) => m['type'] === 'watch' && Array.isArray(m['jobs']) && m['jobs'].length === 1,
@@ -89,13 +71,13 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
       type: 'watch',
       jobs: [{ target: 'local', jobId: 'job-1' }],
     });
-    await deliver(view, { type: 'job', job: summary(), points: [], logs: ['start: builtin:tiny-llama on cpu'] });
+    await view.send({ type: 'job', job: summary(), points: [], logs: ['start: builtin:tiny-llama on cpu'] });
     assert.equal(await lossPointsDrawn(view), 0);
 
     const seen: number[] = [];
     for (let step = 1; step <= 5; step++) {
       const points = [point(step, step === 5 ? { evalLoss: 2.9 } : {})];
-      await deliver(view, { type: 'update', job: summary({ step }), pointsFrom: step - 1, points, logs: null });
+      await view.send({ type: 'update', job: summary({ step }), pointsFrom: step - 1, points, logs: null });
       seen.push(await lossPointsDrawn(view));
     }
     assert.deepEqual(seen, [1, 2, 3, 4, 5]);
@@ -112,7 +94,7 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
     assert.deepEqual(parseDashboardWebviewMessage(cancel), { type: 'cancel', target: 'local', jobId: 'job-1' });
 
     // A resent window of points (pointsFrom before the end) replaces the tail instead of duplicating it.
-    await deliver(view, {
+    await view.send({
       type: 'update',
       job: summary({ step: 6 }),
       pointsFrom: 4,
@@ -120,7 +102,7 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
       logs: null,
     });
     assert.equal(await lossPointsDrawn(view), 6);
-    await deliver(view, {
+    await view.send({
       type: 'update',
       job: summary({ state: 'cancelled', reason: 'cancelled by user', step: 6 }),
       pointsFrom: 6,
@@ -136,11 +118,11 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
   it('tightens a scale set by a flat start: a learning rate warming up from 0 fills its chart', async () => {
     const view = await openWebview(browser, 'dashboard');
     await view.waitForPosted((m) => m['type'] === 'ready');
-    await deliver(view, { type: 'jobs', jobs: [summary()] });
-    await deliver(view, { type: 'job', job: summary(), points: [point(1, { learningRate: 0 })], logs: [] });
+    await view.send({ type: 'jobs', jobs: [summary()] });
+    await view.send({ type: 'job', job: summary(), points: [point(1, { learningRate: 0 })], logs: [] });
     for (let step = 2; step <= 10; step++) {
       const points = [point(step, { learningRate: 1e-2 * Math.min(1, step / 3) })];
-      await deliver(view, { type: 'update', job: summary({ step }), pointsFrom: step - 1, points, logs: null });
+      await view.send({ type: 'update', job: summary({ step }), pointsFrom: step - 1, points, logs: null });
     }
     const ticks = (await view.page.evaluate(
       '[...document.querySelectorAll(\'[data-testid="lr-chart"] text\')].map((t) => t.textContent)',
@@ -156,8 +138,8 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
     const view = await openWebview(browser, 'dashboard');
     await view.waitForPosted((m) => m['type'] === 'ready');
     const hostile = summary({ name: XSS, reason: XSS, state: 'failed', baseModel: XSS });
-    await deliver(view, { type: 'jobs', jobs: [hostile] });
-    await deliver(view, {
+    await view.send({ type: 'jobs', jobs: [hostile] });
+    await view.send({
       type: 'job',
       job: hostile,
       points: [point(1)],
@@ -188,12 +170,12 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
       'jobs',
       null,
     ];
-    for (const message of bad) await deliver(view, message);
+    for (const message of bad) await view.send(message);
     await view.page.waitForTimeout(100);
     assert.equal(await view.page.locator('[data-testid="job-list"] [data-job-id]').count(), 0);
     assert.equal(await view.page.evaluate('window.__xss'), undefined);
     // A valid message after all that still works.
-    await deliver(view, { type: 'jobs', jobs: [summary()] });
+    await view.send({ type: 'jobs', jobs: [summary()] });
     await view.page.waitForSelector('[data-testid="job-list"] [data-job-id="job-1"]');
     await view.close();
   });
@@ -205,9 +187,9 @@ describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, (
     ];
     const view = await openWebview(browser, 'dashboard');
     await view.waitForPosted((m) => m['type'] === 'ready');
-    await deliver(view, { type: 'jobs', jobs: runs });
+    await view.send({ type: 'jobs', jobs: runs });
     for (const run of runs) {
-      await deliver(view, { type: 'job', job: run, points: [point(1), point(2), point(3)], logs: [] });
+      await view.send({ type: 'job', job: run, points: [point(1), point(2), point(3)], logs: [] });
     }
     await view.page.click('[data-job-id="run-a"] vscode-checkbox');
     await view.page.click('[data-job-id="run-b"] vscode-checkbox');

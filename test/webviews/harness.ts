@@ -30,6 +30,7 @@ export interface OpenedWebview {
   page: Page;
   /** Messages the page posted to the host, oldest first (structured clones). */
   readonly posted: unknown[];
+  /** Posts a host -> webview message and resolves once the page has handled it. */
   send(message: unknown): Promise<void>;
   waitForPosted(
     predicate: (message: Record<string, unknown>) => boolean,
@@ -126,12 +127,20 @@ export async function openWebview(
     page,
     posted,
     pageErrors,
+    // VS Code delivers host messages as `message` events on the page's window. A marker posted right
+    // after the message is dispatched only after it, so this returns once the page has handled it.
     send: async (message) => {
-      // VS Code delivers host messages as `message` events on the page's window.
-      await page.evaluate(
-        (m) => (globalThis as unknown as { postMessage(m: unknown, origin: string): void }).postMessage(m, '*'),
-        message,
-      );
+      await page.evaluate(`new Promise((resolve) => {
+        const marker = 'delivered-' + Math.random();
+        const onMessage = (e) => {
+          if (e.data !== marker) return;
+          removeEventListener('message', onMessage);
+          resolve();
+        };
+        addEventListener('message', onMessage);
+        postMessage(${JSON.stringify(message)}, '*');
+        postMessage(marker, '*');
+      })`);
     },
     waitForPosted: async (predicate, timeoutMs = 5000) => {
       const deadline = Date.now() + timeoutMs;

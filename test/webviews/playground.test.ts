@@ -17,24 +17,6 @@ const HOSTILE_TOKENS = [
   ' [open](command:workbench.action.terminal.new)',
 ];
 
-/**
- * Posts `message` to the page like the host does, and returns once the page has handled it: a marker
- * posted right after it is dispatched only after it (messages are delivered in order).
- */
-async function deliver(view: OpenedWebview, message: unknown): Promise<void> {
-  await view.page.evaluate(`new Promise((resolve) => {
-    const marker = 'delivered-' + Math.random();
-    const onMessage = (e) => {
-      if (e.data !== marker) return;
-      removeEventListener('message', onMessage);
-      resolve();
-    };
-    addEventListener('message', onMessage);
-    postMessage(${JSON.stringify(message)}, '*');
-    postMessage(marker, '*');
-  })`);
-}
-
 const INIT = {
   type: 'init',
   targets: [{ id: 'local', label: 'Local trainer', kind: 'local' }],
@@ -66,9 +48,9 @@ const RESULT = { tokens: 4, timeToFirstTokenMs: 12.5, tokensPerSecond: 80, finis
 async function openReady(browser: Browser, state?: unknown): Promise<OpenedWebview> {
   const view = await openWebview(browser, 'playground', state === undefined ? {} : { state });
   await view.waitForPosted((m) => m['type'] === 'ready');
-  await deliver(view, INIT);
+  await view.send(INIT);
   await view.waitForPosted((m) => m['type'] === 'listAdapters' && m['target'] === 'local');
-  await deliver(view, ADAPTERS);
+  await view.send(ADAPTERS);
   await view.page.selectOption('[data-testid="adapter-select"]', 'job-1');
   return view;
 }
@@ -112,8 +94,8 @@ async function typeSystem(view: OpenedWebview, text: string): Promise<void> {
 async function openPrompted(browser: Browser, state?: unknown): Promise<OpenedWebview> {
   const view = await openWebview(browser, 'playground', state === undefined ? {} : { state });
   await view.waitForPosted((m) => m['type'] === 'ready');
-  await deliver(view, INIT);
-  await deliver(view, PROMPTED_ADAPTERS);
+  await view.send(INIT);
+  await view.send(PROMPTED_ADAPTERS);
   return view;
 }
 
@@ -153,8 +135,8 @@ describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, 
     assert.notEqual(adapter.id, base.id);
     assert.equal(await page.getAttribute('[data-testid="reply-adapter"]', 'data-state'), 'streaming');
 
-    for (const text of HOSTILE_TOKENS) await deliver(view, { type: 'tokens', id: adapter.id, text });
-    await deliver(view, { type: 'tokens', id: base.id, text: 'A radio protocol.' });
+    for (const text of HOSTILE_TOKENS) await view.send({ type: 'tokens', id: adapter.id, text });
+    await view.send({ type: 'tokens', id: base.id, text: 'A radio protocol.' });
     assert.equal(await page.textContent('[data-testid="reply-adapter"]'), HOSTILE_TOKENS.join(''));
     assert.equal(await page.textContent('[data-testid="reply-base"]'), 'A radio protocol.');
     assert.equal(await page.evaluate('document.querySelectorAll("img, a, script:not([nonce])").length'), 0);
@@ -163,8 +145,8 @@ describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, 
     await page.click('[data-action="stop"]');
     await view.waitForPosted((m) => m['type'] === 'stop');
     assert.deepEqual(parsePlaygroundWebviewMessage({ type: 'stop' }), { type: 'stop' });
-    await deliver(view, { type: 'done', id: adapter.id, result: { ...RESULT, finishReason: 'cancelled' } });
-    await deliver(view, { type: 'done', id: base.id, result: RESULT });
+    await view.send({ type: 'done', id: adapter.id, result: { ...RESULT, finishReason: 'cancelled' } });
+    await view.send({ type: 'done', id: base.id, result: RESULT });
     assert.equal(await page.getAttribute('[data-testid="reply-adapter"]', 'data-state'), 'done');
     assert.match(
       (await page.textContent('[data-testid="reply-adapter"] + .reply-meta')) ?? '',
@@ -179,9 +161,9 @@ describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, 
       [[{ role: 'user', content: 'What is LoRA?' }], [{ role: 'user', content: 'What is LoRA?' }]],
     );
     assert.ok(again.every((g) => g.id !== base.id && g.id !== adapter.id));
-    await deliver(view, { type: 'tokens', id: bySide(again, 'adapter').id, text: 'Low-rank adapters.' });
-    await deliver(view, { type: 'done', id: bySide(again, 'adapter').id, result: RESULT });
-    await deliver(view, { type: 'failed', id: bySide(again, 'base').id, message: 'model: out of memory' });
+    await view.send({ type: 'tokens', id: bySide(again, 'adapter').id, text: 'Low-rank adapters.' });
+    await view.send({ type: 'done', id: bySide(again, 'adapter').id, result: RESULT });
+    await view.send({ type: 'failed', id: bySide(again, 'base').id, message: 'model: out of memory' });
     assert.equal(await page.getAttribute('[data-testid="reply-base"]', 'data-state'), 'error');
     assert.equal(await page.textContent('[data-testid="reply-adapter"]'), 'Low-rank adapters.');
 
@@ -195,9 +177,9 @@ describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, 
       { role: 'user', content: 'And QLoRA?' },
     ]);
     assert.deepEqual(bySide(second, 'base').messages, [{ role: 'user', content: 'And QLoRA?' }]);
-    await deliver(view, { type: 'tokens', id: bySide(second, 'adapter').id, text: '4-bit LoRA.' });
-    await deliver(view, { type: 'done', id: bySide(second, 'adapter').id, result: RESULT });
-    await deliver(view, { type: 'done', id: bySide(second, 'base').id, result: RESULT });
+    await view.send({ type: 'tokens', id: bySide(second, 'adapter').id, text: '4-bit LoRA.' });
+    await view.send({ type: 'done', id: bySide(second, 'adapter').id, result: RESULT });
+    await view.send({ type: 'done', id: bySide(second, 'base').id, result: RESULT });
 
     await page.click('[data-action="export"]');
     const exported = parsePlaygroundWebviewMessage(await view.waitForPosted((m) => m['type'] === 'export'));
@@ -210,7 +192,7 @@ describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, 
         { user: 'And QLoRA?', base: '', adapter: '4-bit LoRA.' },
       ],
     });
-    await deliver(view, { type: 'exported', ok: true, message: 'Appended a record to data/curated.jsonl' });
+    await view.send({ type: 'exported', ok: true, message: 'Appended a record to data/curated.jsonl' });
     assert.equal(await page.textContent('[data-testid="status"]'), 'Appended a record to data/curated.jsonl');
     assert.deepEqual(view.pageErrors, []);
     assert.deepEqual(await view.cspViolations(), []);
@@ -234,13 +216,13 @@ describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, 
       { type: 'adapters', target: 'local', adapters: [{ jobId: '../../x', name: 'n', baseModel: 'm' }] },
       'tokens',
     ];
-    for (const message of bad) await deliver(view, message);
+    for (const message of bad) await view.send(message);
     await view.page.waitForTimeout(100);
     assert.equal(await view.page.textContent('[data-testid="reply-base"]'), '');
     assert.equal(await view.page.getAttribute('[data-testid="reply-base"]', 'data-state'), 'streaming');
     assert.equal(await view.page.locator('[data-testid="adapter-select"] option').count(), 2);
     assert.equal(await view.page.evaluate('window.__xss'), undefined);
-    await deliver(view, { type: 'tokens', id, text: 'ok' });
+    await view.send({ type: 'tokens', id, text: 'ok' });
     assert.equal(await view.page.textContent('[data-testid="reply-base"]'), 'ok');
     await view.close();
   });
@@ -250,18 +232,18 @@ describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, 
     await view.page.fill('[data-testid="prompt"]', 'hello');
     await view.page.click('[data-action="send"]');
     const list = await generates(view, 0, 2);
-    await deliver(view, { type: 'tokens', id: bySide(list, 'adapter').id, text: 'Hel' });
+    await view.send({ type: 'tokens', id: bySide(list, 'adapter').id, text: 'Hel' });
     await view.page.waitForTimeout(400);
     const state = await view.savedState();
     await view.close();
 
     const reloaded = await openWebview(browser, 'playground', { state });
     await reloaded.waitForPosted((m) => m['type'] === 'ready');
-    await deliver(reloaded, {
+    await reloaded.send({
       ...INIT,
       generations: [{ id: bySide(list, 'adapter').id, text: 'Hello there', result: RESULT, error: null }],
     });
-    await deliver(reloaded, ADAPTERS);
+    await reloaded.send(ADAPTERS);
     assert.equal(await reloaded.page.textContent('[data-testid="reply-adapter"]'), 'Hello there');
     assert.equal(await reloaded.page.getAttribute('[data-testid="reply-adapter"]', 'data-state'), 'done');
     // The base reply the host no longer knows cannot finish: it ends as an error, not a stuck spinner.
@@ -304,7 +286,7 @@ describe(
         ],
       );
       assert.equal(bySide(sent, 'adapter').adapterJobId, 'job-sample');
-      for (const g of sent) await deliver(view, { type: 'done', id: g.id, result: RESULT });
+      for (const g of sent) await view.send({ type: 'done', id: g.id, result: RESULT });
       await page.click('[data-action="export"]');
       const exported = await view.waitForPosted((m) => m['type'] === 'export');
       assert.equal(exported['system'], TRAINED_PROMPT);
@@ -358,8 +340,8 @@ describe(
     it('a preset adapter gets its prompt; the suggestion survives a reload, and a cleared one is not offered again', async () => {
       const view = await openWebview(browser, 'playground');
       await view.waitForPosted((m) => m['type'] === 'ready');
-      await deliver(view, { ...INIT, preset: { target: 'local', adapterJobId: 'job-sample' } });
-      await deliver(view, PROMPTED_ADAPTERS);
+      await view.send({ ...INIT, preset: { target: 'local', adapterJobId: 'job-sample' } });
+      await view.send(PROMPTED_ADAPTERS);
       assert.equal(await view.page.inputValue('[data-testid="adapter-select"]'), 'job-sample');
       assert.equal(await systemBox(view), TRAINED_PROMPT);
       const suggested = await view.savedState();
@@ -385,8 +367,8 @@ describe(
     it('ignores adapters messages with a malformed system prompt, and shows a hostile one as text', async () => {
       const view = await openWebview(browser, 'playground');
       await view.waitForPosted((m) => m['type'] === 'ready');
-      await deliver(view, INIT);
-      await deliver(view, ADAPTERS);
+      await view.send(INIT);
+      await view.send(ADAPTERS);
       const options = () =>
         view.page.evaluate(
           `[...document.querySelectorAll('[data-testid="adapter-select"] option')].map((o) => o.value)`,
@@ -400,12 +382,12 @@ describe(
         adapter,
       ];
       for (const bad of malformed) {
-        await deliver(view, { type: 'adapters', target: 'local', adapters: [bad] });
+        await view.send({ type: 'adapters', target: 'local', adapters: [bad] });
         assert.equal(parsePlaygroundHostMessage({ type: 'adapters', target: 'local', adapters: [bad] }), null);
       }
       assert.deepEqual(await options(), ['', 'job-1'], 'the listed adapters stay as they were');
 
-      await deliver(view, PROMPTED_ADAPTERS);
+      await view.send(PROMPTED_ADAPTERS);
       await view.page.selectOption('[data-testid="adapter-select"]', 'job-xss');
       assert.equal(await systemBox(view), XSS_PROMPT);
       assert.equal(await view.page.evaluate('document.querySelectorAll("img, script:not([nonce])").length'), 0);

@@ -42,3 +42,20 @@ export function progressOf(job: JobView): number | null {
   if (!job.totalSteps) return null;
   return Math.min(1, job.step / job.totalSteps);
 }
+
+export interface JobRef {
+  target: string;
+  jobId: string;
+}
+
+/**
+ * The job a command is about: the jobs view passes its tree node (`{kind: 'job', job}`), panels and
+ * notifications pass `{target, jobId}`. Anything else is no job.
+ */
+export function jobRefOf(arg: unknown): JobRef | undefined {
+  const o = arg as { kind?: unknown; job?: Partial<JobRef>; target?: unknown; jobId?: unknown } | null;
+  const ref = o?.kind === 'job' ? o.job : o;
+  return typeof ref?.target === 'string' && typeof ref.jobId === 'string'
+    ? { target: ref.target, jobId: ref.jobId }
+    : undefined;
+}

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { MemoryEstimateRequest, type MemoryEstimateParams } from '../../../server/src/protocol';
 import { MODEL_CATALOG } from '../../../server/src/core/config/catalog';
+import { jobRefOf } from '../jobs/describe';
 import type { JobManager } from '../jobs/jobManager';
 import { cachedHubModels, modelFolders } from '../localModels';
 import { openDashboard, registerDashboardSerializer, type DashboardDeps } from './dashboardPanel';
@@ -137,34 +138,13 @@ export function registerPanels(context: vscode.ExtensionContext, w: PanelWiring)
       openHyperparametersPanel(context, uri, hyperparameters);
     }),
     vscode.commands.registerCommand('modelfactory.openDashboard', (arg: unknown) => {
-      const ref = arg as {
-        target?: unknown;
-        jobId?: unknown;
-        kind?: string;
-        job?: { target: string; jobId: string };
-      } | null;
-      const focus =
-        ref?.kind === 'job' && ref.job
-          ? { target: ref.job.target, jobId: ref.job.jobId }
-          : typeof ref?.target === 'string' && typeof ref.jobId === 'string'
-            ? { target: ref.target, jobId: ref.jobId }
-            : undefined;
+      const focus = jobRefOf(arg);
       if (focus) void w.jobs.ensureFollowed(focus.target, focus.jobId);
       openDashboard(context, dashboard, focus);
     }),
     vscode.commands.registerCommand('modelfactory.openPlayground', async (arg: unknown) => {
-      const ref = arg as {
-        target?: unknown;
-        jobId?: unknown;
-        kind?: string;
-        job?: { target: string; jobId: string };
-      } | null;
-      const preset =
-        ref?.kind === 'job' && ref.job
-          ? { target: ref.job.target, adapterJobId: ref.job.jobId }
-          : typeof ref?.target === 'string' && typeof ref.jobId === 'string'
-            ? { target: ref.target, adapterJobId: ref.jobId }
-            : undefined;
+      const ref = jobRefOf(arg);
+      const preset = ref ? { target: ref.target, adapterJobId: ref.jobId } : undefined;
       // The playground lists the trainer's finished jobs: connect (never in an untrusted workspace).
       if (vscode.workspace.isTrusted)
         await w.jobs.connect(preset?.target ?? w.jobs.defaultTarget(), false).catch(() => undefined);

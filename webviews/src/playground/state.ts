@@ -1,9 +1,9 @@
 // The playground's persisted state (pickers, sampling, system prompt, draft, conversation), checked
 // like any other input when it comes back from `getState()`: a shape that does not match is dropped.
 import type { ChatOutcome, SamplingParams, Side } from '../protocol/playground';
-import { PLAYGROUND_LIMITS, SIDES, isSamplingParams } from '../protocol/playground';
+import { PLAYGROUND_LIMITS, SIDES, isOutcome, isSamplingParams } from '../protocol/playground';
 import { isJobId } from '../protocol/dashboard';
-import { hasOnlyKeys, isArrayOf, isInt, isNum, isObj, isOneOf, isStr } from '../protocol/validate';
+import { hasOnlyKeys, isArrayOf, isInt, isObj, isOneOf, isStr } from '../protocol/validate';
 
 export type ReplyState = 'streaming' | 'done' | 'error';
 
@@ -46,17 +46,6 @@ export const DEFAULT_PARAMS: SamplingParams = {
 };
 
 const L = PLAYGROUND_LIMITS;
-
-function isOutcome(v: unknown): v is ChatOutcome {
-  return (
-    isObj(v) &&
-    hasOnlyKeys(v, ['tokens', 'timeToFirstTokenMs', 'tokensPerSecond', 'finishReason']) &&
-    isInt(v['tokens'], 0) &&
-    isNum(v['timeToFirstTokenMs'], 0) &&
-    isNum(v['tokensPerSecond'], 0) &&
-    isOneOf(v['finishReason'], ['stop', 'length', 'cancelled'] as const)
-  );
-}
 
 function isReply(v: unknown): v is Reply {
   return (

@@ -187,7 +187,7 @@ function isRequestId(v: unknown): v is number {
   return isInt(v, 0);
 }
 
-function isOutcome(v: unknown): v is ChatOutcome {
+export function isOutcome(v: unknown): v is ChatOutcome {
   return (
     isObj(v) &&
     hasOnlyKeys(v, ['tokens', 'timeToFirstTokenMs', 'tokensPerSecond', 'finishReason']) &&

@@ -586,3 +586,19 @@ def train_command(config_path: str, resume: bool, max_steps: int | None) -> int:
         return run_training(config_path, resume, max_steps, events)
     finally:
         sys.stdout = real_stdout
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """Under torchrun, a rank that exits with its process group still up can abort in the group's thread
+    destructors ("terminate called without an active exception", seen on a loaded 2-core machine), which
+    fails the whole launch after a good run. Leave the group first."""
+    if "torch" not in sys.modules:
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        try:
+            dist.destroy_process_group()
+        except Exception as exc:  # a broken group at exit must not turn a finished job into a failure
+            note(f"leaving the process group: {type(exc).__name__}: {exc}")

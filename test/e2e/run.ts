@@ -146,7 +146,16 @@ const hyperparameters: Step = {
     await closeAllEditors(page);
     await hidePanel(page);
     await quickOpen(page, TINY_CONFIG);
-    const before = await activeEditorText(page);
+    // The editor draws its lines a moment after the tab opens: wait for the whole file.
+    const before = await waitUntil(
+      page,
+      () => `${TINY_CONFIG} to be drawn in the editor`,
+      async () => {
+        const text = await activeEditorText(page);
+        return /^target: /m.test(text) ? text : undefined;
+      },
+      15_000,
+    );
     const rank = /^(\s*)r: (\d+)\s*$/m.exec(before) ?? fail(`no "r:" line in ${TINY_CONFIG}:\n${before}`);
     const oldRank = rank[2] as string;
     const newRank = oldRank === '8' ? '4' : '8';
@@ -159,6 +168,13 @@ const hyperparameters: Step = {
       async () => ((await fieldValue(form, 'lora.r')) === oldRank ? true : undefined),
       15_000,
     );
+    // LoRA parameters scale with the rank: the estimate beside the form must follow the edit.
+    const loraParameters = async (): Promise<number | undefined> => {
+      const text = await form.locator('[data-testid="memory-estimate"]').first().innerText();
+      const count = /([\d,]+) LoRA parameters/.exec(text)?.[1];
+      return count === undefined ? undefined : Number(count.replace(/,/g, ''));
+    };
+    const paramsBefore = await waitUntil(page, () => 'a memory estimate beside the form', loraParameters, 30_000);
     const input = await editableOf(form.locator('[data-field="lora.r"]').first(), 'input');
     await input.fill(newRank);
     await input.press('Enter');
@@ -173,20 +189,26 @@ const hyperparameters: Step = {
       async () => ((await activeEditorText(page)) === expectedAfter ? true : undefined),
       20_000,
     );
-    const estimate = await waitUntil(
+    const expectedParams = (paramsBefore * Number(newRank)) / Number(oldRank);
+    await waitUntil(
       page,
-      () => 'a memory estimate beside the form',
-      async () => {
-        const text = (await form.locator('[data-testid="memory-estimate"]').first().innerText()).trim();
-        return /\d/.test(text) ? text.replace(/\s+/g, ' ') : undefined;
-      },
+      () => `the memory estimate to count ${expectedParams} LoRA parameters (r ${newRank}; it said ${paramsBefore})`,
+      async () => ((await loraParameters()) === expectedParams ? true : undefined),
       30_000,
     );
-    note(`form set lora.r ${oldRank} -> ${newRank}; the YAML changed on that line only; memory estimate: ${estimate}`);
+    note(
+      `form set lora.r ${oldRank} -> ${newRank}; the YAML changed on that line only; LoRA parameters in the estimate ${paramsBefore} -> ${expectedParams}`,
+    );
     await shot();
 
-    await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+    // Focus the editor near its top-left corner, undo, then go to the top: the text is read from the
+    // rendered lines, so all of them must be in view (a click lower down once scrolled the file away).
+    await page
+      .locator('.editor-group-container.active .monaco-editor .view-lines')
+      .first()
+      .click({ position: { x: 40, y: 8 } });
     await page.keyboard.press('Control+Z');
+    await page.keyboard.press('Control+Home');
     await waitUntil(
       page,
       () => `Ctrl+Z to restore the original text`,
@@ -486,6 +508,8 @@ async function main(): Promise<number> {
     machine: { 'modelfactory.trainer.pythonPath': python },
     user: {
       'workbench.startupEditor': 'none',
+      // The tests read editor text from the rendered lines; keep a short file entirely in view.
+      'editor.scrollBeyondLastLine': false,
       'workbench.welcomePage.walkthroughs.openOnInstall': false,
       'workbench.tips.enabled': false,
       'telemetry.telemetryLevel': 'off',

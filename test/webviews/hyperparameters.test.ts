@@ -98,6 +98,10 @@ test('the form shows the sample config, the memory estimate and the hooks the e2
     const memory = await view.page.locator('[data-testid="memory-estimate"]').innerText();
     assert.match(memory, /1\.5 GiB of 24\.0 GiB/);
     assert.match(memory, /Activations/);
+    assert.equal(
+      await view.page.locator('[data-testid="memory-summary"]').innerText(),
+      '≈ 1.5 GiB of 24.0 GiB GPU memory',
+    );
     assert.equal(await view.page.locator('[data-action="train"]').isVisible(), true);
     assert.equal(await view.page.locator('[data-testid="diagnostics"]').isVisible(), true);
     const csp = await view.page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');

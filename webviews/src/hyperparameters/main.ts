@@ -76,7 +76,12 @@ const title = el('h1', { class: 'file-name' });
 const trainButton = custom('vscode-button', { 'data-action': 'train', icon: 'play' });
 trainButton.textContent = 'Train';
 trainButton.addEventListener('click', () => send({ type: 'train' }));
-header.append(title, trainButton);
+// The estimate's total stays in sight in the sticky header, however narrow the panel and wherever the
+// breakdown (beside or below the form) has gone.
+const headerMemory = el('span', { class: 'header-memory', 'data-testid': 'memory-summary' });
+const headerEnd = el('div', { class: 'header-end' });
+headerEnd.append(headerMemory, trainButton);
+header.append(title, headerEnd);
 
 const parseBanner = el('p', { class: 'parse-error', role: 'alert', hidden: '' });
 const layout = el('div', { class: 'layout' });
@@ -350,6 +355,7 @@ function renderMemory(memory: MemoryView | null): void {
   if (memory === null) {
     memoryBox.replaceChildren(heading, el('p', { class: 'muted' }, 'No estimate: the model size is unknown.'));
     memoryBox.dataset['total'] = '';
+    headerMemory.textContent = '';
     return;
   }
   const share = memory.gpuMemoryBytes > 0 ? memory.totalBytes / memory.gpuMemoryBytes : 0;
@@ -377,6 +383,9 @@ function renderMemory(memory: MemoryView | null): void {
   );
   memoryBox.dataset['total'] = String(memory.totalBytes);
   memoryBox.replaceChildren(heading, total, bar, table, model);
+  headerMemory.textContent = `≈ ${formatBytes(memory.totalBytes)} of ${formatBytes(memory.gpuMemoryBytes)} GPU memory`;
+  headerMemory.className = `header-memory ${fits ? 'fits' : 'over'}`;
+  headerMemory.title = 'Estimated peak GPU memory of this config, against modelfactory.gpuMemoryGb';
 }
 
 function render(state: StateMessage): void {

@@ -228,7 +228,7 @@ const hyperparameters: Step = {
 
 const train: Step = {
   id: 'train',
-  async run({ page, shot, note }) {
+  async run({ page, workspace, shot, note }) {
     await closeAllEditors(page);
     await hidePanel(page);
     await quickOpen(page, TINY_CONFIG);
@@ -257,6 +257,30 @@ const train: Step = {
     if (!/\bdone\b/i.test(outcome)) fail(`the job ended as "${outcome}"`);
     if (!(points >= 3)) fail(`the loss chart drew ${points} points (wanted at least 3)`);
     note(`job done in ${((Date.now() - started) / 1000).toFixed(0)} s from the command; ${points} loss points drawn`);
+
+    // The adapter comes into the workspace by itself, verified, and the Jobs view shows the job done.
+    const jobId = await dashboard.locator('[data-testid="job-list"] [data-job-id]').first().getAttribute('data-job-id');
+    const adapterFile = join(
+      workspace,
+      '.modelfactory',
+      'runs',
+      `local-${jobId}`,
+      'adapter',
+      'adapter_model.safetensors',
+    );
+    await waitUntil(
+      page,
+      () => `the adapter in ${relative(workspace, adapterFile)}`,
+      async () => (existsSync(adapterFile) ? true : undefined),
+      60_000,
+    );
+    await runCommand(page, 'ModelFactory: Focus on Jobs View');
+    const row = page.locator('.pane-body .monaco-list-row', { hasText: 'done' });
+    await row.first().waitFor({ state: 'visible', timeout: 15_000 });
+    note(
+      `Jobs view: ${(await row.first().innerText()).replace(/\s+/g, ' ')}; adapter saved in ${relative(workspace, adapterFile)}`,
+    );
+    await shot('jobs-view');
   },
 };
 

@@ -5,29 +5,10 @@ import { datasetOf, systemPromptOf, wantsRemoteCode } from '../../client/src/job
 import { describeJob, formatDuration, jobRefOf, progressOf } from '../../client/src/jobs/describe';
 import { checkEndpointName, checkEndpointUrl, secretKeyOf } from '../../client/src/jobs/endpointChecks';
 import type { JobView } from '../../client/src/trainer/api';
+import { emptyView } from '../../client/src/trainer/jobTracker';
 
 function job(over: Partial<JobView>): JobView {
-  return {
-    target: 'local',
-    jobId: 'j1',
-    name: 'tiny',
-    baseModel: 'builtin:tiny-llama',
-    method: 'lora',
-    state: 'running',
-    reason: null,
-    created: 1,
-    ended: null,
-    step: 0,
-    totalSteps: null,
-    etaSeconds: null,
-    device: null,
-    precision: null,
-    points: [],
-    logs: [],
-    lastSeq: 0,
-    adapterDir: null,
-    ...over,
-  };
+  return { ...emptyView('local', 'j1'), name: 'tiny', state: 'running', created: 1, lastSeq: 0, ...over };
 }
 
 const point = (step: number, loss: number | null) => ({

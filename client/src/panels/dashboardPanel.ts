@@ -18,7 +18,7 @@ import {
   jobKeyString,
   parseDashboardWebviewMessage,
 } from '../../../webviews/src/protocol/dashboard';
-import { receiveValidated, renderInto, webviewOptions } from './webviewHost';
+import { receiveValidated, registerSingletonSerializer, renderInto, revealOrCreate } from './webviewHost';
 
 export const DASHBOARD_VIEW_TYPE = 'modelfactory.dashboard';
 export const DASHBOARD_UPDATE_INTERVAL_MS = 250;
@@ -281,30 +281,19 @@ class DashboardPanel {
 /** Opens the dashboard (or reveals the open one), selecting `focus` when given. */
 export function openDashboard(context: vscode.ExtensionContext, deps: DashboardDeps, focus?: JobKey): void {
   const key = focus && isJobId(focus.jobId) ? { target: focus.target, jobId: focus.jobId } : undefined;
-  const current = DashboardPanel.current;
-  if (current) {
-    current.panel.reveal();
-    if (key) current.focus(key);
-    return;
-  }
-  const panel = vscode.window.createWebviewPanel(
-    DASHBOARD_VIEW_TYPE,
-    'Job Dashboard',
-    vscode.ViewColumn.Active,
-    webviewOptions(context.extensionUri),
+  DashboardPanel.current = revealOrCreate(
+    DashboardPanel.current,
+    { viewType: DASHBOARD_VIEW_TYPE, title: 'Job Dashboard', extensionUri: context.extensionUri },
+    (panel) => new DashboardPanel(panel, context.extensionUri, deps, key),
+    (open) => key && open.focus(key),
   );
-  DashboardPanel.current = new DashboardPanel(panel, context.extensionUri, deps, key);
 }
 
 /** Restores a dashboard left open when VS Code reloads; call during activation. */
 export function registerDashboardSerializer(context: vscode.ExtensionContext, deps: DashboardDeps): vscode.Disposable {
-  return vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
-    deserializeWebviewPanel: async (panel) => {
-      if (DashboardPanel.current) {
-        panel.dispose();
-        return;
-      }
-      DashboardPanel.current = new DashboardPanel(panel, context.extensionUri, deps);
-    },
-  });
+  return registerSingletonSerializer(
+    DASHBOARD_VIEW_TYPE,
+    () => DashboardPanel.current !== undefined,
+    (panel) => (DashboardPanel.current = new DashboardPanel(panel, context.extensionUri, deps)),
+  );
 }

@@ -3,7 +3,7 @@
 // model or one of the target's adapters) before `deps.chat` runs; tokens go back in batches of whatever
 // arrived within TOKEN_BATCH_MS; Stop and closing the panel abort generation. "Export as record" goes
 // through the pure `buildMessagesRecord` before `deps.exportRecord` sees it.
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 import type { ChatRequest, ChatResult, TargetRef } from '../trainer/api';
 import type {
   AdapterChoice,
@@ -17,7 +17,7 @@ import { PLAYGROUND_LIMITS, parsePlaygroundWebviewMessage } from '../../../webvi
 import { isJobId } from '../../../webviews/src/protocol/dashboard';
 import type { MessagesRecord } from './exportRecord';
 import { buildMessagesRecord } from './exportRecord';
-import { receiveValidated, renderInto, webviewOptions } from './webviewHost';
+import { receiveValidated, registerSingletonSerializer, renderInto, revealOrCreate } from './webviewHost';
 
 export const PLAYGROUND_VIEW_TYPE = 'modelfactory.playground';
 /** Tokens arriving within this window go to the webview as one message. */
@@ -311,19 +311,12 @@ export function openPlayground(
 ): void {
   const valid =
     preset && isJobId(preset.adapterJobId) ? { target: preset.target, adapterJobId: preset.adapterJobId } : null;
-  const current = PlaygroundPanel.current;
-  if (current) {
-    current.panel.reveal();
-    if (valid) current.usePreset(valid);
-    return;
-  }
-  const panel = vscode.window.createWebviewPanel(
-    PLAYGROUND_VIEW_TYPE,
-    'Chat Playground',
-    vscode.ViewColumn.Active,
-    webviewOptions(context.extensionUri),
+  PlaygroundPanel.current = revealOrCreate(
+    PlaygroundPanel.current,
+    { viewType: PLAYGROUND_VIEW_TYPE, title: 'Chat Playground', extensionUri: context.extensionUri },
+    (panel) => new PlaygroundPanel(panel, context.extensionUri, deps, valid),
+    (open) => valid && open.usePreset(valid),
   );
-  PlaygroundPanel.current = new PlaygroundPanel(panel, context.extensionUri, deps, valid);
 }
 
 /** Restores a playground left open when VS Code reloads; call during activation. */
@@ -331,13 +324,9 @@ export function registerPlaygroundSerializer(
   context: vscode.ExtensionContext,
   deps: PlaygroundDeps,
 ): vscode.Disposable {
-  return vscode.window.registerWebviewPanelSerializer(PLAYGROUND_VIEW_TYPE, {
-    deserializeWebviewPanel: async (panel) => {
-      if (PlaygroundPanel.current) {
-        panel.dispose();
-        return;
-      }
-      PlaygroundPanel.current = new PlaygroundPanel(panel, context.extensionUri, deps, null);
-    },
-  });
+  return registerSingletonSerializer(
+    PLAYGROUND_VIEW_TYPE,
+    () => PlaygroundPanel.current !== undefined,
+    (panel) => (PlaygroundPanel.current = new PlaygroundPanel(panel, context.extensionUri, deps, null)),
+  );
 }

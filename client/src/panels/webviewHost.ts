@@ -60,3 +60,46 @@ export function receiveValidated<M>(
     }
   });
 }
+
+/** A panel kind with at most one open panel (the dashboard, the playground). */
+export interface SingletonPanel {
+  readonly panel: vscode.WebviewPanel;
+}
+
+/**
+ * Reveals the open panel of this kind (`onReveal` lets it take new arguments) or creates one, and
+ * returns the panel now current.
+ */
+export function revealOrCreate<P extends SingletonPanel>(
+  current: P | undefined,
+  kind: { viewType: string; title: string; extensionUri: vscode.Uri },
+  create: (panel: vscode.WebviewPanel) => P,
+  onReveal: (existing: P) => void,
+): P {
+  if (current) {
+    current.panel.reveal();
+    onReveal(current);
+    return current;
+  }
+  const panel = vscode.window.createWebviewPanel(
+    kind.viewType,
+    kind.title,
+    vscode.ViewColumn.Active,
+    webviewOptions(kind.extensionUri),
+  );
+  return create(panel);
+}
+
+/** Restores a panel of this kind after a reload, unless one is open already (then the extra one closes). */
+export function registerSingletonSerializer(
+  viewType: string,
+  isOpen: () => boolean,
+  restore: (panel: vscode.WebviewPanel) => void,
+): vscode.Disposable {
+  return vscode.window.registerWebviewPanelSerializer(viewType, {
+    deserializeWebviewPanel: async (panel) => {
+      if (isOpen()) panel.dispose();
+      else restore(panel);
+    },
+  });
+}

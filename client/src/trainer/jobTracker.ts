@@ -39,7 +39,8 @@ function isJobState(value: unknown): value is JobState {
   return value === 'queued' || value === 'running' || value === 'done' || value === 'failed' || value === 'cancelled';
 }
 
-function emptyView(target: string, jobId: string): JobView {
+/** A job known by id only: what a summary or the first event fills in. */
+export function emptyView(target: string, jobId: string): JobView {
   return {
     target,
     jobId,

@@ -43,7 +43,7 @@ echo "package: vsce package" >&2
 mkdir -p "$root/dist"
 rm -f "$vsix"
 # Everything is bundled, so vsce must not walk node_modules (--no-dependencies).
-(cd "$staging" && with_node24 "$VSCE" package --no-dependencies --allow-missing-repository --skip-license \
+(cd "$staging" && with_node24 "$VSCE" package --no-dependencies --allow-missing-repository \
   --out "$vsix") >&2
 
 # The package holds only what runs: the bundles, schemas, grammars, the trainer's sources, the docs.

@@ -107,7 +107,10 @@ function buildField(spec: FieldSpec): HTMLElement {
   const problems = el('ul', { class: 'field-problems' });
   const controlCell = el('div', { class: 'control' });
   controlCell.append(control);
-  if (spec.path === 'base_model') controlCell.append(modelPicker);
+  if (spec.path === 'base_model') {
+    // The combobox shows no placeholder text of its own: say what it offers.
+    controlCell.append(el('span', { class: 'picker-hint' }, 'or pick from the catalog and local models:'), modelPicker);
+  }
   controlCell.append(note, problems);
   row.append(label, controlCell);
   const view: FieldView = { spec, control, note, problems, optionsKey: '', pendingTimer: undefined };

@@ -2,6 +2,7 @@
 // webview (webviews/src/dashboard) import these types; each side runs the matching `parse…` on what it
 // receives, so a message that does not match exactly (unknown type, wrong shape, extra key, oversize
 // string, malformed job id) is dropped whole.
+import type { JobPoint } from '../../../client/src/trainer/api';
 import type { Obj } from './validate';
 import { hasOnlyKeys, isArrayOf, isBool, isInt, isNum, isObj, isOneOf, isStr, messageType } from './validate';
 
@@ -29,17 +30,8 @@ export interface JobKey {
   jobId: string;
 }
 
-/** One point of a job's curves (a `log` or an `eval` event); missing values are null. */
-export interface DashboardPoint {
-  step: number;
-  time: number;
-  epoch: number | null;
-  loss: number | null;
-  evalLoss: number | null;
-  learningRate: number | null;
-  tokensPerSecond: number | null;
-  gpuMemoryGb: number | null;
-}
+/** One point of a job's curves: the trainer connection's own type (pure data, shared as is). */
+export type DashboardPoint = JobPoint;
 
 /** What the job list shows of a job: everything but its curves and log. */
 export interface JobSummary extends JobKey {

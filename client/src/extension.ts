@@ -5,6 +5,7 @@
 // Workspace trust (SECURITY.md rule 1): in an untrusted workspace nothing is started, not even the
 // language server; commands that would start a process explain why they do nothing. Granting trust
 // starts everything without a reload.
+import { documentKindOf } from '../../server/src/core/documentKind';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { EndpointSecrets } from './endpoints';
@@ -21,7 +22,7 @@ let client: LanguageClient | undefined;
 function configUriOf(arg: unknown): vscode.Uri | undefined {
   if (arg instanceof vscode.Uri) return arg;
   const doc = vscode.window.activeTextEditor?.document;
-  if (doc && /\.finetune\.ya?ml$|(^|\/)modelfactory\.ya?ml$/i.test(doc.uri.path)) return doc.uri;
+  if (doc && documentKindOf(doc.uri.path) === 'config') return doc.uri;
   return undefined;
 }
 

@@ -8,7 +8,7 @@ import {
   type DatasetStatsParams,
   type MemoryEstimateParams,
 } from '../../server/src/protocol';
-import { documentKindOf } from '../../server/src/core/service';
+import { documentKindOf } from '../../server/src/core/documentKind';
 
 interface StatsReply {
   records: number;

@@ -1,6 +1,7 @@
 // The host of the hyperparameter panel: one panel per fine-tune config. The form's edits become
 // `WorkspaceEdit`s on the document (undo works; nothing is saved behind the user's back), and every
 // change of the text or of its diagnostics is posted back to the form at once.
+import { documentKindOf } from '../../../server/src/core/documentKind';
 import * as vscode from 'vscode';
 import { formChoices } from '../config/formChoices';
 import { editForField, fieldPathAt, readForm } from '../config/formModel';
@@ -28,7 +29,6 @@ export interface HyperparametersDeps {
 export const HYPERPARAMETERS_VIEW_TYPE = 'modelfactory.hyperparameters';
 /** The only command the panel runs, always with its own document: never one named by the webview. */
 const TRAIN_COMMAND = 'modelfactory.train';
-const CONFIG_NAME = /(\.finetune\.ya?ml|(^|\/)modelfactory\.yaml)$/;
 const MAX_MESSAGE = 10_000;
 
 const openPanels = new Map<string, HyperparametersPanel>();
@@ -44,7 +44,7 @@ export function openHyperparametersPanel(
     existing.reveal();
     return;
   }
-  if (!CONFIG_NAME.test(uri.path)) {
+  if (documentKindOf(uri.path) !== 'config') {
     void vscode.window.showErrorMessage('The hyperparameter panel edits fine-tune configs (*.finetune.yaml).');
     return;
   }
@@ -67,7 +67,7 @@ export function registerHyperparametersSerializer(
       const uri = restoredUri(state);
       if (
         !uri ||
-        !CONFIG_NAME.test(uri.path) ||
+        documentKindOf(uri.path) !== 'config' ||
         !vscode.workspace.getWorkspaceFolder(uri) ||
         openPanels.has(uri.toString())
       ) {

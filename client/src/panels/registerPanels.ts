@@ -1,6 +1,7 @@
 // Wires the three webview panels to the extension: their commands, their serializers (so they come
 // back after a reload) and the dependencies each host needs, implemented on the job manager and the
 // language client. Panel hosts never reach the trainer or the file system except through these.
+import { documentKindOf } from '../../../server/src/core/documentKind';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { MemoryEstimateRequest, type MemoryEstimateParams } from '../../../server/src/protocol';
@@ -131,7 +132,7 @@ export function registerPanels(context: vscode.ExtensionContext, w: PanelWiring)
           ? arg
           : (vscode.window.activeTextEditor?.document.uri ??
             (await vscode.workspace.findFiles('**/*.finetune.{yaml,yml}', '**/node_modules/**', 1))[0]);
-      if (!uri || !/\.finetune\.ya?ml$|(^|\/)modelfactory\.ya?ml$/i.test(uri.path)) {
+      if (!uri || documentKindOf(uri.path) !== 'config') {
         void vscode.window.showInformationMessage('ModelFactory: open a fine-tune config (*.finetune.yaml) first.');
         return;
       }

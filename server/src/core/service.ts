@@ -3,7 +3,7 @@
 // then hands the work to the feature modules. It holds no connection and does no I/O of its own
 // beyond the injected Environment.
 import { DatanetIndex, type GoverningDatanet } from './datanet/governance';
-import { isManifestPath, manifestRuleOverrides } from './datanet/manifest';
+import { manifestRuleOverrides } from './datanet/manifest';
 import { validateManifest } from './datanet/validateManifest';
 import { checkEncoding } from './dataset/encoding';
 import { detectRecordFormat } from './dataset/formats';
@@ -19,15 +19,7 @@ import { estimateTokenCounter, loadTokenCounter, type TokenCounter } from './tok
 import type { Finding, Severity, TextDocumentLike } from './types';
 import { YamlParseCache } from './yaml';
 
-export type DocumentKind = 'dataset' | 'config' | 'manifest';
-
-export function documentKindOf(path: string): DocumentKind | undefined {
-  const base = path.slice(path.lastIndexOf('/') + 1).toLowerCase();
-  if (isManifestPath(path)) return 'manifest';
-  if (/\.finetune\.ya?ml$/.test(base) || base === 'modelfactory.yaml' || base === 'modelfactory.yml') return 'config';
-  if (base.endsWith('.jsonl') || base.endsWith('.json')) return 'dataset';
-  return undefined;
-}
+export { documentKindOf, type DocumentKind } from './documentKind';
 
 /** Everything that decides how one dataset file is checked. */
 export interface DatasetPolicy {

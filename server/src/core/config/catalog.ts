@@ -14,17 +14,10 @@ export interface LinearModule {
   count: number;
 }
 
-export interface ModelSpec {
-  /** The canonical Hugging Face id (or `builtin:` name). */
-  id: string;
-  family: ModelFamily;
-  /** `architectures[0]` of config.json. */
-  architecture: string;
-  /** `model_type` of config.json. */
-  modelType: string;
+/** An architecture's dimensions, as config.json gives them (disk facts have each only when it does). */
+export interface ModelDimensions {
   /** Native context window in tokens. */
   contextLength: number;
-  parameters: number;
   hiddenSize: number;
   numLayers: number;
   numHeads: number;
@@ -34,6 +27,17 @@ export interface ModelSpec {
   intermediateSize: number;
   vocabSize: number;
   tiedEmbeddings: boolean;
+}
+
+export interface ModelSpec extends ModelDimensions {
+  /** The canonical Hugging Face id (or `builtin:` name). */
+  id: string;
+  family: ModelFamily;
+  /** `architectures[0]` of config.json. */
+  architecture: string;
+  /** `model_type` of config.json. */
+  modelType: string;
+  parameters: number;
   attentionModules: string[];
   mlpModules: string[];
   /** What PEFT targets by default for this architecture. */

@@ -1,7 +1,7 @@
 // GPU memory of a LoRA/QLoRA fine-tuning step, estimated from the model's shapes and the config.
 // Every part's formula is documented where it is computed; `assumptions` lists what the estimate
 // takes for granted so that a user (or the trainer's GPU benchmark) can tell why it differs.
-import type { LinearModule } from './catalog';
+import type { LinearModule, ModelDimensions } from './catalog';
 import type { ConfigView } from './schema';
 
 export type Precision = 'bf16' | 'fp16' | 'fp32';
@@ -20,15 +20,8 @@ export interface MemoryConfig {
 }
 
 /** The shapes the estimate needs; `ModelFacts` and `ModelSpec` both fit. */
-export interface MemoryModel {
+export interface MemoryModel extends Partial<Omit<ModelDimensions, 'contextLength' | 'tiedEmbeddings'>> {
   parameters?: number;
-  hiddenSize?: number;
-  numLayers?: number;
-  numHeads?: number;
-  numKvHeads?: number;
-  headDim?: number;
-  intermediateSize?: number;
-  vocabSize?: number;
   linearModules: readonly LinearModule[];
 }
 

@@ -4,25 +4,16 @@
 import { resolveModelDir, joinPath } from '../hfCache';
 import type { Environment } from '../io';
 import { lookupModel, moduleNames } from './catalog';
-import type { LinearModule, ModelSpec } from './catalog';
+import type { LinearModule, ModelDimensions, ModelSpec } from './catalog';
 
 /** Headers larger than this are refused: a real one for a 400B model is a few MB. */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100 * 1024 * 1024;
 const MAX_SHARDS = 4096;
 
-export interface DiskModelInfo {
+export interface DiskModelInfo extends Partial<ModelDimensions> {
   dir: string;
   architecture?: string;
   modelType?: string;
-  contextLength?: number;
-  hiddenSize?: number;
-  numLayers?: number;
-  numHeads?: number;
-  numKvHeads?: number;
-  headDim?: number;
-  intermediateSize?: number;
-  vocabSize?: number;
-  tiedEmbeddings?: boolean;
   /** config.json has an `auto_map`: the repository ships its own modeling code. */
   hasAutoMap: boolean;
   /** Sum of all tensor sizes in the safetensors headers; undefined without weights. */
@@ -36,21 +27,12 @@ export interface DiskModelInfo {
 }
 
 /** The facts the checks and the memory estimate work from, disk first, then catalog. */
-export interface ModelFacts {
+export interface ModelFacts extends Partial<ModelDimensions> {
   id: string;
   source: 'disk' | 'catalog' | 'disk+catalog';
   family?: string;
   architecture?: string;
-  contextLength?: number;
   parameters?: number;
-  hiddenSize?: number;
-  numLayers?: number;
-  numHeads?: number;
-  numKvHeads?: number;
-  headDim?: number;
-  intermediateSize?: number;
-  vocabSize?: number;
-  tiedEmbeddings?: boolean;
   linearModules: LinearModule[];
   /** Valid LoRA target names (leaf names of linear layers). */
   moduleNames: string[];

@@ -2,6 +2,7 @@
 // endpoint) through the single protocol client, a tracker per target, the Train/Cancel/Resume flows
 // with their progress, adapters downloaded into the workspace, and past runs recorded there.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -22,7 +23,13 @@ const LOCAL: TargetRef = { id: 'local', label: 'Local trainer', kind: 'local' };
 const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 /** Finished jobs whose curves are loaded on connect; older ones load when the dashboard asks. */
 const WATCH_FINISHED_ON_CONNECT = 10;
-const SYSTEM_PROMPTS_KEY = 'modelfactory.trainedSystemPrompts';
+/** workspaceState: `<target>/<jobId>` -> what this workspace knows of the jobs it submitted. */
+const SUBMITTED_KEY = 'modelfactory.jobsSubmittedHere';
+
+interface Submission {
+  /** The system prompt of the job's training records, for the playground to offer; null if none. */
+  systemPrompt: string | null;
+}
 
 interface Target {
   ref: TargetRef;
@@ -110,10 +117,14 @@ export class JobManager implements JobsSource, vscode.Disposable {
         listeners: [],
       };
       tracker.onChange((view) => {
-        this.recorder?.record(view);
+        // A trainer serves every workspace of the machine (or of the team): only the jobs submitted from
+        // this one become its runs and bring their adapters into it.
+        const ours = this.submission(view.target, view.jobId) !== undefined;
+        if (ours) this.recorder?.record(view);
         this.jobChanged.fire(view);
         this.changed.fire();
-        if (view.state === 'done' && !view.adapterDir) void this.downloadAdapter(view.target, view.jobId, false);
+        if (ours && view.state === 'done' && !view.adapterDir)
+          void this.downloadAdapter(view.target, view.jobId, false);
       });
       this.byId.set(id, target);
     }
@@ -157,6 +168,7 @@ export class JobManager implements JobsSource, vscode.Disposable {
         log: (line) => this.log.info(`[${t.ref.label}] ${line}`),
       });
       t.client = client;
+      for (const listener of t.listeners.splice(0)) listener.dispose();
       t.listeners.push(
         client.onStateChange((state) => {
           this.setState(t, state);
@@ -337,8 +349,8 @@ export class JobManager implements JobsSource, vscode.Disposable {
           dataset: { uploadId: uploaded.uploadId },
           name: ready.name,
         });
+        await this.rememberSubmission(targetId, summary.job_id, ready.datasetPath);
         const view = t.tracker.applySummary(summary);
-        await this.rememberSystemPrompt(targetId, summary.job_id, ready.datasetPath);
         await this.follow(t, summary.job_id);
         this.log.info(`[${t.ref.label}] submitted ${ready.name} as job ${summary.job_id}`);
         void this.trackInWindow(view.target, view.jobId);
@@ -396,30 +408,32 @@ export class JobManager implements JobsSource, vscode.Disposable {
     }
   }
 
-  /** Remembers the system prompt of the job's training data, for the playground to offer. */
-  private async rememberSystemPrompt(targetId: string, jobId: string, datasetPath: string): Promise<void> {
+  /** Records that this workspace submitted the job, with the system prompt of its training data. */
+  private async rememberSubmission(targetId: string, jobId: string, datasetPath: string): Promise<void> {
+    let systemPrompt: string | null = null;
     try {
       const handle = await open(datasetPath, 'r');
       try {
         const head = Buffer.alloc(64 * 1024);
         const { bytesRead } = await handle.read(head, 0, head.length, 0);
-        const prompt = systemPromptOf(head.subarray(0, bytesRead).toString('utf8'));
-        const all = this.context.workspaceState.get<Record<string, string>>(SYSTEM_PROMPTS_KEY, {});
-        if (prompt)
-          await this.context.workspaceState.update(SYSTEM_PROMPTS_KEY, { ...all, [`${targetId}/${jobId}`]: prompt });
+        systemPrompt = systemPromptOf(head.subarray(0, bytesRead).toString('utf8'));
       } finally {
         await handle.close();
       }
     } catch (err) {
       this.log.info(`Could not read the system prompt of ${datasetPath}: ${messageOf(err)}`);
     }
+    const all = this.context.workspaceState.get<Record<string, Submission>>(SUBMITTED_KEY, {});
+    await this.context.workspaceState.update(SUBMITTED_KEY, { ...all, [`${targetId}/${jobId}`]: { systemPrompt } });
+  }
+
+  private submission(targetId: string, jobId: string): Submission | undefined {
+    return this.context.workspaceState.get<Record<string, Submission>>(SUBMITTED_KEY, {})[`${targetId}/${jobId}`];
   }
 
   /** The system prompt job `jobId` trained with, when this workspace submitted it. */
   trainedSystemPrompt(targetId: string, jobId: string): string | null {
-    return (
-      this.context.workspaceState.get<Record<string, string>>(SYSTEM_PROMPTS_KEY, {})[`${targetId}/${jobId}`] ?? null
-    );
+    return this.submission(targetId, jobId)?.systemPrompt ?? null;
   }
 
   async cancel(targetId: string, jobId: string): Promise<void> {
@@ -442,8 +456,13 @@ export class JobManager implements JobsSource, vscode.Disposable {
     const t = this.byId.get(targetId);
     const key = `${targetId}\0${jobId}`;
     if (!ws || !t?.client || this.downloads.has(key)) return undefined;
-    this.downloads.add(key);
     const dest = adapterFolder(ws, targetId, jobId);
+    // Files land only complete and verified, so one present is the adapter an earlier window fetched.
+    if (existsSync(path.join(dest, 'adapter_model.safetensors'))) {
+      t.tracker.setAdapterDir(jobId, dest);
+      return dest;
+    }
+    this.downloads.add(key);
     try {
       const files = await vscode.window.withProgress(
         {

@@ -96,6 +96,8 @@ class PlaygroundPanel {
   /** Request ids being checked before they run, so an id cannot be used twice meanwhile. */
   private readonly checking = new Set<number>();
   private disposed = false;
+  /** The base models the last `init` offered: what the webview can have picked. */
+  private offeredBases = new Set<string>();
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -123,6 +125,7 @@ class PlaygroundPanel {
     let baseModels: string[] = [];
     try {
       baseModels = (await this.deps.baseModels()).filter((m) => m.length > 0 && m.length <= L.model).slice(0, L.list);
+      this.offeredBases = new Set(baseModels);
     } catch (err) {
       this.deps.log.warn(`Playground: could not list base models: ${errorText(err)}`);
     }
@@ -225,8 +228,8 @@ class PlaygroundPanel {
       return no('that adapter is not a finished job on this target');
     }
     if (m.base !== null) {
-      let offered = adapters.some((a) => a.baseModel === m.base);
-      if (!offered) offered = (await this.deps.baseModels().catch(() => [] as string[])).includes(m.base);
+      // Checked against what init offered, not by listing the models (a folder walk) again per message.
+      const offered = this.offeredBases.has(m.base) || adapters.some((a) => a.baseModel === m.base);
       if (!offered) return no('that base model is not offered by this target');
     }
     return true;

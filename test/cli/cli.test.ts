@@ -153,6 +153,47 @@ describe('modelfactory lint', () => {
     assert.equal(run(['lint', '--bogus']).code, 2);
   });
 
+  it('refuses an unknown --rule id as a usage error that names the closest id', () => {
+    const r = run(['lint', 'samples/workspace', '--rule', 'pii/emial=off']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown rule id 'pii\/emial' \(did you mean 'pii\/email'\?\)/);
+    const family = run(['lint', 'samples/workspace', '--rule', 'dedupe/*=off']);
+    assert.equal(family.code, 2);
+    assert.match(family.stderr, /did you mean 'dedup\/\*'/);
+  });
+
+  it('ends quietly when the reading end of its output pipe closes', () => {
+    // `| head -1` as a shell runs it: the reader takes one line and goes away mid-stream.
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cli-pipe-'));
+    const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ text: `row ${i % 50}` }));
+    writeFileSync(join(dir, 'dups.jsonl'), lines.join('\n'));
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" lint dups.jsonl | head -1`], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    assert.equal(r.stdout.split('\n').filter(Boolean).length, 1, r.stdout);
+    assert.equal(r.stderr, '', 'no stack trace, nothing on stderr');
+    assert.equal(r.status, 141, 'the status a shell reports for a program whose reader went away');
+  });
+});
+
+describe('modelfactory COMMAND --help', () => {
+  for (const command of ['lint', 'estimate', 'rules']) {
+    for (const flag of ['--help', '-h']) {
+      it(`${command} ${flag} prints the command's usage and exits 0`, () => {
+        const r = run([command, flag]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`^Usage: modelfactory ${command} `));
+        assert.equal(r.stderr, '');
+      });
+    }
+  }
+  it('the top-level --help lists every command', () => {
+    const r = run(['--help']);
+    assert.equal(r.code, 0);
+    for (const command of ['lint', 'estimate', 'rules']) assert.match(r.stdout, new RegExp(`modelfactory ${command} `));
+  });
+
   it('streams a large generated file from disk and finds a defect near its end', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mf-cli-big-'));
     const path = join(dir, 'big.jsonl');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -10,6 +10,7 @@ import { applyEdits, editForField, fieldPathAt, formatNumber, readForm } from '.
 import type { TextEdit } from '../../client/src/config/formModel';
 import { FIELD_ENUMS, FIELDS, fieldSpec } from '../../webviews/src/protocol/hyperparameters';
 import type { FieldPath, FieldValue } from '../../webviews/src/protocol/hyperparameters';
+import { needTrainer, TRAINER_PYTHON } from '../needs';
 
 const SAMPLES = join(__dirname, '..', '..', 'samples', 'workspace');
 const sample = (name: string): string => readFileSync(join(SAMPLES, name), 'utf8');
@@ -354,33 +355,28 @@ test('property: a sequence of edits keeps the document valid and every edit visi
   );
 });
 
-const TRAINER_PYTHON = join(__dirname, '..', '..', 'trainer', '.venv', 'bin', 'python');
-
-test(
-  'the trainer (PyYAML) reads edited values as the form wrote them',
-  { skip: !existsSync(TRAINER_PYTHON) && 'no trainer venv' },
-  () => {
-    const cases: [FieldPath, FieldValue][] = [
-      ['training.learning_rate', 1e-7],
-      ['training.learning_rate', 0.00002],
-      ['training.warmup_ratio', 0.1],
-      ['lora.alpha', 64],
-      ['output_dir', 'yes'],
-      ['output_dir', '1:20'],
-      ['output_dir', 'null'],
-      ['base_model', 'org/model:v1'],
-      ['lora.target_modules', ['on', 'off', 'q_proj']],
-      ['training.packing', true],
-    ];
-    const documents = cases.map(([path, value]) => edit(LLAMA, path, value));
-    const script = 'import json, sys, yaml\n' + 'print(json.dumps([yaml.safe_load(d) for d in json.load(sys.stdin)]))';
-    const loaded = JSON.parse(
-      execFileSync(TRAINER_PYTHON, ['-c', script], { input: JSON.stringify(documents), encoding: 'utf8' }),
-    ) as Record<string, unknown>[];
-    cases.forEach(([path, value], i) => {
-      let node: unknown = loaded[i];
-      for (const key of path.split('.')) node = (node as Record<string, unknown>)[key];
-      assert.deepEqual(node, value, `${path} = ${JSON.stringify(value)}`);
-    });
-  },
-);
+test('the trainer (PyYAML) reads edited values as the form wrote them', () => {
+  needTrainer();
+  const cases: [FieldPath, FieldValue][] = [
+    ['training.learning_rate', 1e-7],
+    ['training.learning_rate', 0.00002],
+    ['training.warmup_ratio', 0.1],
+    ['lora.alpha', 64],
+    ['output_dir', 'yes'],
+    ['output_dir', '1:20'],
+    ['output_dir', 'null'],
+    ['base_model', 'org/model:v1'],
+    ['lora.target_modules', ['on', 'off', 'q_proj']],
+    ['training.packing', true],
+  ];
+  const documents = cases.map(([path, value]) => edit(LLAMA, path, value));
+  const script = 'import json, sys, yaml\n' + 'print(json.dumps([yaml.safe_load(d) for d in json.load(sys.stdin)]))';
+  const loaded = JSON.parse(
+    execFileSync(TRAINER_PYTHON, ['-c', script], { input: JSON.stringify(documents), encoding: 'utf8' }),
+  ) as Record<string, unknown>[];
+  cases.forEach(([path, value], i) => {
+    let node: unknown = loaded[i];
+    for (const key of path.split('.')) node = (node as Record<string, unknown>)[key];
+    assert.deepEqual(node, value, `${path} = ${JSON.stringify(value)}`);
+  });
+});

@@ -4,17 +4,17 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ensureLocalServer, isTrainerServer, stopLocalServer } from '../../client/src/trainer/localServer';
 import type { LocalServer, LocalServerOptions } from '../../client/src/trainer/localServer';
 import { ProtocolClient } from '../../client/src/trainer/protocolClient';
-import { ROOT, TRAINER_DIR, TRAINER_PYTHON, randomToken, tempDir, trainerAvailable } from './fixtures/trainerSupport';
+import { ROOT, TRAINER_DIR, TRAINER_PYTHON, needTrainer, randomToken, tempDir } from './fixtures/trainerSupport';
 
 const run = promisify(execFile);
-const skip = trainerAvailable() ? false : 'trainer/.venv is missing (npm run setup:trainer)';
 
-describe('local job server', { skip }, () => {
+describe('local job server', () => {
+  before(needTrainer);
   const stateDir = tempDir('local-server');
   const token = randomToken();
   const options: LocalServerOptions = {

@@ -13,18 +13,16 @@ import { ProtocolClient, TrainerError } from '../../client/src/trainer/protocolC
 import type { ConnectionState, DownloadProgress } from '../../client/src/trainer/protocolClient';
 import type { JobEvent } from '../../client/src/trainer/protocol';
 import {
+  needTrainer,
   SAMPLE_DATASET,
   TcpProxy,
   sleep,
   startTrainerServer,
   tempDir,
   tinyConfig,
-  trainerAvailable,
   until,
 } from './fixtures/trainerSupport';
 import type { RunningServer } from './fixtures/trainerSupport';
-
-const skip = trainerAvailable() ? false : 'trainer/.venv is missing (npm run setup:trainer)';
 
 /** Watches a job to its `ended` event through `client`, folding every event into a tracker. */
 async function watchToEnd(
@@ -47,7 +45,8 @@ async function watchToEnd(
   return { view: tracker.get(jobId)!, delivered, outcomes };
 }
 
-describe('trainer connection with the real job server', { skip }, () => {
+describe('trainer connection with the real job server', () => {
+  before(needTrainer);
   let server: RunningServer;
   let client: ProtocolClient;
   const clientLog: string[] = [];

@@ -5,13 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  randomToken,
-  startTrainerServer,
-  tempDir,
-  trainerAvailable,
-  type RunningServer,
-} from './fixtures/trainerSupport';
+import { needTrainer, randomToken, startTrainerServer, tempDir, type RunningServer } from './fixtures/trainerSupport';
 
 const PROBE = join(__dirname, 'fixtures', 'wssProbe.ts');
 
@@ -31,7 +25,8 @@ function probe(
   return JSON.parse(out.trim().split('\n').pop()!) as { ok: boolean; error?: string };
 }
 
-describe('the protocol client over wss://', { skip: !trainerAvailable() && 'no trainer venv' }, () => {
+describe('the protocol client over wss://', () => {
+  before(needTrainer);
   let server: RunningServer;
   let cert: string;
   before(async () => {

@@ -12,7 +12,7 @@ import type { JobEvent, JobSummary } from '../../client/src/trainer/protocol';
 import { checkEndpointUrl } from '../../client/src/trainer/protocolClient';
 import { findTrainerPython, pythonCandidates, setupLocalTrainer, venvPython } from '../../client/src/trainer/python';
 import { adapterFolder, listRuns, runFolder, saveRun } from '../../client/src/trainer/runStore';
-import { ROOT, TRAINER_PYTHON, tempDir, trainerAvailable } from './fixtures/trainerSupport';
+import { ROOT, TRAINER_PYTHON, needTrainer, tempDir } from './fixtures/trainerSupport';
 
 describe('backoffDelay', () => {
   const options = { baseMs: 250, capMs: 10_000 };
@@ -278,31 +278,28 @@ describe('Python discovery', () => {
     ]);
   });
 
-  it(
-    'passes over a missing interpreter and a Python without torch, with reasons',
-    { skip: !trainerAvailable() },
-    async () => {
-      const plain = execFileSync('python3', ['-c', 'import sys; print(sys.executable)']).toString().trim();
-      const discovery = await findTrainerPython({
-        setting: plain,
-        workspaceFolders: [tempDir('empty-workspace')],
-        extensionPath: ROOT,
-      });
-      assert.deepEqual(discovery.found && { python: discovery.found.python, source: discovery.found.source }, {
-        python: TRAINER_PYTHON,
-        source: 'extension',
-      });
-      assert.match(discovery.found!.version, /^3\.\d+/);
-      assert.equal(discovery.failures.length, 2);
-      assert.equal(discovery.failures[0]!.source, 'setting');
-      assert.match(discovery.failures[0]!.reason, /lacks .*torch/);
-      assert.equal(discovery.failures[1]!.source, 'workspace');
-      assert.equal(discovery.failures[1]!.reason, 'not found');
-      const none = await findTrainerPython({ setting: plain });
-      assert.equal(none.found, null);
-      assert.equal(none.failures.length, 1);
-    },
-  );
+  it('passes over a missing interpreter and a Python without torch, with reasons', async () => {
+    needTrainer();
+    const plain = execFileSync('python3', ['-c', 'import sys; print(sys.executable)']).toString().trim();
+    const discovery = await findTrainerPython({
+      setting: plain,
+      workspaceFolders: [tempDir('empty-workspace')],
+      extensionPath: ROOT,
+    });
+    assert.deepEqual(discovery.found && { python: discovery.found.python, source: discovery.found.source }, {
+      python: TRAINER_PYTHON,
+      source: 'extension',
+    });
+    assert.match(discovery.found!.version, /^3\.\d+/);
+    assert.equal(discovery.failures.length, 2);
+    assert.equal(discovery.failures[0]!.source, 'setting');
+    assert.match(discovery.failures[0]!.reason, /lacks .*torch/);
+    assert.equal(discovery.failures[1]!.source, 'workspace');
+    assert.equal(discovery.failures[1]!.reason, 'not found');
+    const none = await findTrainerPython({ setting: plain });
+    assert.equal(none.found, null);
+    assert.equal(none.failures.length, 1);
+  });
 
   it('sets up a venv and installs requirements with pip progress; a cancelled setup stops', async () => {
     const folder = tempDir('setup');

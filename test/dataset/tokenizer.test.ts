@@ -26,10 +26,10 @@ import {
   utf8Length,
 } from '../../server/src/core/tokenizer';
 import type { TokenCounter } from '../../server/src/core/tokenizer';
+import { needTrainer, TRAINER_PYTHON } from '../needs';
 
 const ROOT = join(__dirname, '..', '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'datasets');
-const PYTHON = join(ROOT, 'trainer', '.venv', 'bin', 'python');
 
 function nodeEnv(home: string): Environment {
   return {
@@ -92,20 +92,18 @@ describe('loadTokenCounter', () => {
     assert.equal(counter?.count('the cat'), 2);
   });
 
-  it(
-    'matches Python tokenizers on a BPE trained on the spot',
-    { skip: !existsSync(PYTHON) && 'trainer venv not built' },
-    async () => {
-      const dir = join(temp, 'bpe');
-      mkdirSync(dir);
-      const samples = [
-        'The quick brown fox jumps over the lazy dog.',
-        'Fine-tuning with LoRA adapters keeps the base model frozen.',
-        'Émile a vu 3 chats — naïve café, 日本語のテキスト, emoji 😀🎉!',
-        '   leading spaces and\ttabs\nnew lines',
-        '',
-      ];
-      const script = `
+  it('matches Python tokenizers on a BPE trained on the spot', async () => {
+    needTrainer();
+    const dir = join(temp, 'bpe');
+    mkdirSync(dir);
+    const samples = [
+      'The quick brown fox jumps over the lazy dog.',
+      'Fine-tuning with LoRA adapters keeps the base model frozen.',
+      'Émile a vu 3 chats — naïve café, 日本語のテキスト, emoji 😀🎉!',
+      '   leading spaces and\ttabs\nnew lines',
+      '',
+    ];
+    const script = `
 import json, sys
 from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
 tok = Tokenizer(models.BPE())
@@ -117,18 +115,17 @@ tok.save(sys.argv[1] + "/tokenizer.json")
 samples = json.loads(sys.argv[2])
 print(json.dumps([len(tok.encode(s, add_special_tokens=False).ids) for s in samples]))
 `;
-      const out = execFileSync(PYTHON, ['-c', script, dir, JSON.stringify(samples)], { encoding: 'utf8' });
-      const expected = JSON.parse(out.trim().split('\n').pop() ?? '[]') as number[];
-      const counter = (await loadTokenCounter(join(dir, 'tokenizer.json'), temp, nodeEnv(temp))) as TokenCounter;
-      assert.ok(counter);
-      assert.deepEqual(
-        samples.map((s) => counter.count(s)),
-        expected,
-      );
-      for (const s of samples)
-        assert.ok(counter.count(s) <= tokenUpperBound(s), 'byte-level BPE stays under the byte bound');
-    },
-  );
+    const out = execFileSync(TRAINER_PYTHON, ['-c', script, dir, JSON.stringify(samples)], { encoding: 'utf8' });
+    const expected = JSON.parse(out.trim().split('\n').pop() ?? '[]') as number[];
+    const counter = (await loadTokenCounter(join(dir, 'tokenizer.json'), temp, nodeEnv(temp))) as TokenCounter;
+    assert.ok(counter);
+    assert.deepEqual(
+      samples.map((s) => counter.count(s)),
+      expected,
+    );
+    for (const s of samples)
+      assert.ok(counter.count(s) <= tokenUpperBound(s), 'byte-level BPE stays under the byte bound');
+  });
 });
 
 describe('length/too-long with an exact counter', () => {

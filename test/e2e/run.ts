@@ -31,6 +31,7 @@ import {
   startCodeServer,
   type RunningCodeServer,
 } from './codeServer';
+import { BROWSER_TIERS_SKIPPED } from '../needs';
 import { descendantsOf, listProcesses, ticksSinceBoot } from './processes';
 import {
   activeEditorText,
@@ -517,6 +518,11 @@ async function main(): Promise<number> {
   const steps = only ? STEPS.filter((step) => only.includes(step.id)) : STEPS;
   if (only && steps.length !== only.length)
     fail(`unknown step in E2E_STEPS; steps: ${STEPS.map((s) => s.id).join(', ')}`);
+  if (BROWSER_TIERS_SKIPPED) {
+    console.log(`\n*** MODELFACTORY_SKIP_BROWSER=1: the e2e run in code-server was skipped on request; CI runs it ***`);
+    console.log(`e2e: 0 passed, 0 failed, ${steps.length} skipped`);
+    return 0;
+  }
   const python = join(REPO_ROOT, 'trainer', '.venv', 'bin', 'python');
   if (!existsSync(python)) fail(`no ${relative(REPO_ROOT, python)}: run npm run setup:trainer first`);
 
@@ -618,9 +624,8 @@ async function main(): Promise<number> {
     await cleanUp();
   }
   const failed = results.filter((result) => !result.ok);
-  console.log(
-    `e2e: ${results.length - failed.length}/${results.length} passed; screenshots in ${relative(process.cwd(), SHOTS)}`,
-  );
+  console.log(`screenshots in ${relative(process.cwd(), SHOTS)}`);
+  console.log(`e2e: ${results.length - failed.length} passed, ${failed.length} failed`);
   return failed.length === 0 ? 0 : 1;
 }
 

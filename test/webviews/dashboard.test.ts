@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { DashboardPoint, JobSummary } from '../../webviews/src/protocol/dashboard';
 import { parseDashboardWebviewMessage } from '../../webviews/src/protocol/dashboard';
-import { chromiumAvailable, launchBrowser, openWebview } from './harness';
+import { browserTier } from '../needs';
+import { launchBrowser, openWebview } from './harness';
 import type { OpenedWebview } from './harness';
 
 const XSS = `<img src=x onerror="window.__xss = 1"><script>window.__xss = 2</script>`;
@@ -50,7 +51,7 @@ async function lossPointsDrawn(view: OpenedWebview): Promise<number> {
   return Number(await view.page.getAttribute('[data-testid="loss-chart"]', 'data-points'));
 }
 
-describe('dashboard webview', { skip: !chromiumAvailable() && 'no chromium' }, () => {
+describe('dashboard webview', browserTier, () => {
   let browser: Browser;
   before(async () => {
     browser = await launchBrowser();

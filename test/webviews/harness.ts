@@ -19,10 +19,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { renderWebviewHtml } from '../../client/src/panels/html';
+import { CHROMIUM, needChromium } from '../needs';
 
 const ORIGIN = 'http://webview.test';
 const DIST = join(__dirname, '..', '..', 'dist', 'webviews');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
 export type Bundle = 'hyperparameters' | 'dashboard' | 'playground';
 
@@ -43,11 +43,8 @@ export interface OpenedWebview {
   close(): Promise<void>;
 }
 
-export function chromiumAvailable(): boolean {
-  return existsSync(CHROMIUM);
-}
-
 export async function launchBrowser(): Promise<Browser> {
+  needChromium();
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

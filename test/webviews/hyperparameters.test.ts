@@ -8,7 +8,8 @@ import { formChoices } from '../../client/src/config/formChoices';
 import { readForm } from '../../client/src/config/formModel';
 import { parseWebviewMessage } from '../../webviews/src/protocol/hyperparameters';
 import type { DiagnosticView, StateMessage } from '../../webviews/src/protocol/hyperparameters';
-import { chromiumAvailable, launchBrowser, openWebview } from './harness';
+import { browserTier } from '../needs';
+import { launchBrowser, openWebview } from './harness';
 import type { OpenedWebview } from './harness';
 
 const TINY = readFileSync(join(__dirname, '..', '..', 'samples', 'workspace', 'tiny.finetune.yaml'), 'utf8');
@@ -67,7 +68,7 @@ async function opened(): Promise<OpenedWebview> {
 }
 
 let browser: Browser | undefined;
-const skip = !chromiumAvailable() && 'chromium is not installed';
+const skip = browserTier.skip ?? false;
 
 before(async () => {
   if (!skip) browser = await launchBrowser();

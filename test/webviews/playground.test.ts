@@ -7,7 +7,8 @@ import type { Browser } from 'playwright-core';
 import type { GenerateMessage } from '../../webviews/src/protocol/playground';
 import { parsePlaygroundHostMessage, parsePlaygroundWebviewMessage } from '../../webviews/src/protocol/playground';
 import { parsePlaygroundState } from '../../webviews/src/playground/state';
-import { chromiumAvailable, launchBrowser, openWebview } from './harness';
+import { browserTier } from '../needs';
+import { launchBrowser, openWebview } from './harness';
 import type { OpenedWebview } from './harness';
 
 const HOSTILE_TOKENS = [
@@ -99,7 +100,7 @@ async function openPrompted(browser: Browser, state?: unknown): Promise<OpenedWe
   return view;
 }
 
-describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, () => {
+describe('playground webview', browserTier, () => {
   let browser: Browser;
   before(async () => {
     browser = await launchBrowser();
@@ -253,151 +254,145 @@ describe('playground webview', { skip: !chromiumAvailable() && 'no chromium' }, 
   });
 });
 
-describe(
-  'playground: the system prompt an adapter was trained with',
-  { skip: !chromiumAvailable() && 'no chromium' },
-  () => {
-    let browser: Browser;
-    before(async () => {
-      browser = await launchBrowser();
-    });
-    after(async () => {
-      await browser.close();
-    });
+describe('playground: the system prompt an adapter was trained with', browserTier, () => {
+  let browser: Browser;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser.close();
+  });
 
-    it('fills an empty system box, shows the hint, and both sides are sent that prompt', async () => {
-      const view = await openPrompted(browser);
-      const page = view.page;
-      assert.equal(await systemBox(view), '');
-      assert.equal(await page.isVisible(HINT), false);
-      await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
-      assert.equal(await systemBox(view), TRAINED_PROMPT);
-      assert.equal(await page.isVisible(HINT), true, 'the settings unfold to show the hint');
-      assert.match((await page.textContent(HINT)) ?? '', /^System prompt this adapter was trained with\s*clear$/);
+  it('fills an empty system box, shows the hint, and both sides are sent that prompt', async () => {
+    const view = await openPrompted(browser);
+    const page = view.page;
+    assert.equal(await systemBox(view), '');
+    assert.equal(await page.isVisible(HINT), false);
+    await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+    assert.equal(await systemBox(view), TRAINED_PROMPT);
+    assert.equal(await page.isVisible(HINT), true, 'the settings unfold to show the hint');
+    assert.match((await page.textContent(HINT)) ?? '', /^System prompt this adapter was trained with\s*clear$/);
 
-      await page.fill('[data-testid="prompt"]', 'What is ModelFactory?');
-      await page.click('[data-action="send"]');
-      const sent = await generates(view, 0, 2);
-      assert.deepEqual(
-        sent.map((g) => [g.side, g.system]),
-        [
-          ['base', TRAINED_PROMPT],
-          ['adapter', TRAINED_PROMPT],
-        ],
-      );
-      assert.equal(bySide(sent, 'adapter').adapterJobId, 'job-sample');
-      for (const g of sent) await view.send({ type: 'done', id: g.id, result: RESULT });
-      await page.click('[data-action="export"]');
-      const exported = await view.waitForPosted((m) => m['type'] === 'export');
-      assert.equal(exported['system'], TRAINED_PROMPT);
+    await page.fill('[data-testid="prompt"]', 'What is ModelFactory?');
+    await page.click('[data-action="send"]');
+    const sent = await generates(view, 0, 2);
+    assert.deepEqual(
+      sent.map((g) => [g.side, g.system]),
+      [
+        ['base', TRAINED_PROMPT],
+        ['adapter', TRAINED_PROMPT],
+      ],
+    );
+    assert.equal(bySide(sent, 'adapter').adapterJobId, 'job-sample');
+    for (const g of sent) await view.send({ type: 'done', id: g.id, result: RESULT });
+    await page.click('[data-action="export"]');
+    const exported = await view.waitForPosted((m) => m['type'] === 'export');
+    assert.equal(exported['system'], TRAINED_PROMPT);
 
-      // Another adapter's prompt replaces the untouched suggestion; one without a prompt empties it.
-      await page.selectOption('[data-testid="adapter-select"]', 'job-french');
-      assert.equal(await systemBox(view), 'Réponds en français.');
-      assert.equal(await page.isVisible(HINT), true);
-      await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
-      assert.equal(await systemBox(view), '');
-      assert.equal(await page.isVisible(HINT), false);
-      await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
-      assert.equal(await systemBox(view), TRAINED_PROMPT);
+    // Another adapter's prompt replaces the untouched suggestion; one without a prompt empties it.
+    await page.selectOption('[data-testid="adapter-select"]', 'job-french');
+    assert.equal(await systemBox(view), 'Réponds en français.');
+    assert.equal(await page.isVisible(HINT), true);
+    await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
+    assert.equal(await systemBox(view), '');
+    assert.equal(await page.isVisible(HINT), false);
+    await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+    assert.equal(await systemBox(view), TRAINED_PROMPT);
 
-      // "clear" empties the box and hides the hint.
-      await page.click('[data-action="clear-system"]');
-      assert.equal(await systemBox(view), '');
-      assert.equal(await page.isVisible(HINT), false);
-      assert.deepEqual(view.pageErrors, []);
-      assert.deepEqual(await view.cspViolations(), []);
-      await view.close();
-    });
+    // "clear" empties the box and hides the hint.
+    await page.click('[data-action="clear-system"]');
+    assert.equal(await systemBox(view), '');
+    assert.equal(await page.isVisible(HINT), false);
+    assert.deepEqual(view.pageErrors, []);
+    assert.deepEqual(await view.cspViolations(), []);
+    await view.close();
+  });
 
-    it('never overwrites a prompt the user typed, nor one the user edited from a suggestion', async () => {
-      const view = await openPrompted(browser);
-      const page = view.page;
-      await typeSystem(view, 'Be terse.');
-      await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
-      assert.equal(await systemBox(view), 'Be terse.');
-      assert.equal(await page.isVisible(HINT), false);
-      await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
-      assert.equal(await systemBox(view), 'Be terse.', 'an adapter without a prompt leaves a typed one alone');
+  it('never overwrites a prompt the user typed, nor one the user edited from a suggestion', async () => {
+    const view = await openPrompted(browser);
+    const page = view.page;
+    await typeSystem(view, 'Be terse.');
+    await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+    assert.equal(await systemBox(view), 'Be terse.');
+    assert.equal(await page.isVisible(HINT), false);
+    await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
+    assert.equal(await systemBox(view), 'Be terse.', 'an adapter without a prompt leaves a typed one alone');
 
-      await typeSystem(view, '');
-      await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
-      assert.equal(await systemBox(view), TRAINED_PROMPT);
-      await typeSystem(view, `${TRAINED_PROMPT} Use examples.`);
-      assert.equal(await page.isVisible(HINT), false, "an edited suggestion is the user's prompt");
-      await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
-      assert.equal(await systemBox(view), `${TRAINED_PROMPT} Use examples.`);
-      await page.selectOption('[data-testid="adapter-select"]', 'job-french');
-      assert.equal(await systemBox(view), `${TRAINED_PROMPT} Use examples.`);
+    await typeSystem(view, '');
+    await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+    assert.equal(await systemBox(view), TRAINED_PROMPT);
+    await typeSystem(view, `${TRAINED_PROMPT} Use examples.`);
+    assert.equal(await page.isVisible(HINT), false, "an edited suggestion is the user's prompt");
+    await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
+    assert.equal(await systemBox(view), `${TRAINED_PROMPT} Use examples.`);
+    await page.selectOption('[data-testid="adapter-select"]', 'job-french');
+    assert.equal(await systemBox(view), `${TRAINED_PROMPT} Use examples.`);
 
-      await page.fill('[data-testid="prompt"]', 'hi');
-      await page.click('[data-action="send"]');
-      const sent = await generates(view, 0, 2);
-      assert.ok(sent.every((g) => g.system === `${TRAINED_PROMPT} Use examples.`));
-      await view.close();
-    });
+    await page.fill('[data-testid="prompt"]', 'hi');
+    await page.click('[data-action="send"]');
+    const sent = await generates(view, 0, 2);
+    assert.ok(sent.every((g) => g.system === `${TRAINED_PROMPT} Use examples.`));
+    await view.close();
+  });
 
-    it('a preset adapter gets its prompt; the suggestion survives a reload, and a cleared one is not offered again', async () => {
-      const view = await openWebview(browser, 'playground');
-      await view.waitForPosted((m) => m['type'] === 'ready');
-      await view.send({ ...INIT, preset: { target: 'local', adapterJobId: 'job-sample' } });
-      await view.send(PROMPTED_ADAPTERS);
-      assert.equal(await view.page.inputValue('[data-testid="adapter-select"]'), 'job-sample');
-      assert.equal(await systemBox(view), TRAINED_PROMPT);
-      const suggested = await view.savedState();
-      await view.page.click('[data-action="clear-system"]');
-      const cleared = await view.savedState();
-      await view.close();
+  it('a preset adapter gets its prompt; the suggestion survives a reload, and a cleared one is not offered again', async () => {
+    const view = await openWebview(browser, 'playground');
+    await view.waitForPosted((m) => m['type'] === 'ready');
+    await view.send({ ...INIT, preset: { target: 'local', adapterJobId: 'job-sample' } });
+    await view.send(PROMPTED_ADAPTERS);
+    assert.equal(await view.page.inputValue('[data-testid="adapter-select"]'), 'job-sample');
+    assert.equal(await systemBox(view), TRAINED_PROMPT);
+    const suggested = await view.savedState();
+    await view.page.click('[data-action="clear-system"]');
+    const cleared = await view.savedState();
+    await view.close();
 
-      const reloaded = await openPrompted(browser, suggested);
-      assert.equal(await systemBox(reloaded), TRAINED_PROMPT);
-      assert.equal(await reloaded.page.isVisible(HINT), true);
-      // Still an untouched suggestion after the reload: another adapter's replaces it.
-      await reloaded.page.selectOption('[data-testid="adapter-select"]', 'job-french');
-      assert.equal(await systemBox(reloaded), 'Réponds en français.');
-      await reloaded.close();
+    const reloaded = await openPrompted(browser, suggested);
+    assert.equal(await systemBox(reloaded), TRAINED_PROMPT);
+    assert.equal(await reloaded.page.isVisible(HINT), true);
+    // Still an untouched suggestion after the reload: another adapter's replaces it.
+    await reloaded.page.selectOption('[data-testid="adapter-select"]', 'job-french');
+    assert.equal(await systemBox(reloaded), 'Réponds en français.');
+    await reloaded.close();
 
-      const afterClear = await openPrompted(browser, cleared);
-      assert.equal(await afterClear.page.inputValue('[data-testid="adapter-select"]'), 'job-sample');
-      assert.equal(await systemBox(afterClear), '', 'the user cleared it: a reload does not bring it back');
-      assert.equal(await afterClear.page.isVisible(HINT), false);
-      await afterClear.close();
-    });
+    const afterClear = await openPrompted(browser, cleared);
+    assert.equal(await afterClear.page.inputValue('[data-testid="adapter-select"]'), 'job-sample');
+    assert.equal(await systemBox(afterClear), '', 'the user cleared it: a reload does not bring it back');
+    assert.equal(await afterClear.page.isVisible(HINT), false);
+    await afterClear.close();
+  });
 
-    it('ignores adapters messages with a malformed system prompt, and shows a hostile one as text', async () => {
-      const view = await openWebview(browser, 'playground');
-      await view.waitForPosted((m) => m['type'] === 'ready');
-      await view.send(INIT);
-      await view.send(ADAPTERS);
-      const options = () =>
-        view.page.evaluate(
-          `[...document.querySelectorAll('[data-testid="adapter-select"] option')].map((o) => o.value)`,
-        );
-      assert.deepEqual(await options(), ['', 'job-1']);
-      const adapter = { jobId: 'job-bad', name: 'bad', baseModel: 'builtin:tiny-llama' };
-      const malformed = [
-        { ...adapter, systemPrompt: 42 },
-        { ...adapter, systemPrompt: 'x'.repeat(20_001) },
-        { ...adapter, systemPrompt: ['You are helpful.'] },
-        adapter,
-      ];
-      for (const bad of malformed) {
-        await view.send({ type: 'adapters', target: 'local', adapters: [bad] });
-        assert.equal(parsePlaygroundHostMessage({ type: 'adapters', target: 'local', adapters: [bad] }), null);
-      }
-      assert.deepEqual(await options(), ['', 'job-1'], 'the listed adapters stay as they were');
+  it('ignores adapters messages with a malformed system prompt, and shows a hostile one as text', async () => {
+    const view = await openWebview(browser, 'playground');
+    await view.waitForPosted((m) => m['type'] === 'ready');
+    await view.send(INIT);
+    await view.send(ADAPTERS);
+    const options = () =>
+      view.page.evaluate(`[...document.querySelectorAll('[data-testid="adapter-select"] option')].map((o) => o.value)`);
+    assert.deepEqual(await options(), ['', 'job-1']);
+    const adapter = { jobId: 'job-bad', name: 'bad', baseModel: 'builtin:tiny-llama' };
+    const malformed = [
+      { ...adapter, systemPrompt: 42 },
+      { ...adapter, systemPrompt: 'x'.repeat(20_001) },
+      { ...adapter, systemPrompt: ['You are helpful.'] },
+      adapter,
+    ];
+    for (const bad of malformed) {
+      await view.send({ type: 'adapters', target: 'local', adapters: [bad] });
+      assert.equal(parsePlaygroundHostMessage({ type: 'adapters', target: 'local', adapters: [bad] }), null);
+    }
+    assert.deepEqual(await options(), ['', 'job-1'], 'the listed adapters stay as they were');
 
-      await view.send(PROMPTED_ADAPTERS);
-      await view.page.selectOption('[data-testid="adapter-select"]', 'job-xss');
-      assert.equal(await systemBox(view), XSS_PROMPT);
-      assert.equal(await view.page.evaluate('document.querySelectorAll("img, script:not([nonce])").length'), 0);
-      assert.equal(await view.page.evaluate('window.__xss'), undefined);
-      assert.deepEqual(await view.cspViolations(), []);
-      assert.deepEqual(view.pageErrors, []);
-      await view.close();
-    });
-  },
-);
+    await view.send(PROMPTED_ADAPTERS);
+    await view.page.selectOption('[data-testid="adapter-select"]', 'job-xss');
+    assert.equal(await systemBox(view), XSS_PROMPT);
+    assert.equal(await view.page.evaluate('document.querySelectorAll("img, script:not([nonce])").length'), 0);
+    assert.equal(await view.page.evaluate('window.__xss'), undefined);
+    assert.deepEqual(await view.cspViolations(), []);
+    assert.deepEqual(view.pageErrors, []);
+    await view.close();
+  });
+});
 
 describe('playground saved state', () => {
   const saved = {

@@ -10,9 +10,25 @@ want="$(cat "$here/requirements.txt" "$here/requirements-test.txt" "$here/pyproj
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python" ]; then
   exit 0
 fi
-echo "Setting up the trainer environment in $venv (first run downloads torch; later runs use pip's cache)" >&2
+# shellcheck source=scripts/progress.sh
+source "$here/../scripts/progress.sh"
+echo "Setting up the trainer environment in $venv" >&2
 "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -r "$here/requirements.txt" -r "$here/requirements-test.txt"
-"$venv/bin/python" -m pip install --quiet --no-deps -e "$here"
+with_progress "trainer [1/3]: upgrading pip" "$venv" "$venv/bin/python" -m pip install --quiet --upgrade pip
+# pip says what it collects and downloads (torch with its CUDA libraries is a few GB the first time; later
+# runs install from pip's cache); the ticker says how long it has been and how big the environment is.
+with_progress "trainer [2/3]: installing torch, transformers, peft, bitsandbytes and the test tools (minutes the first time)" "$venv" \
+  "$venv/bin/python" -m pip install --progress-bar off -r "$here/requirements.txt" -r "$here/requirements-test.txt"
+# setuptools warns about every editable install, even under --quiet: its output is shown only on failure.
+install_editable() {
+  local log
+  log="$(mktemp)"
+  "$venv/bin/python" -m pip install --quiet --no-deps -e "$here" >"$log" 2>&1 || {
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  }
+  rm -f "$log"
+}
+with_progress "trainer [3/3]: installing modelfactory_trainer (editable)" "$venv" install_editable
 echo "$want" > "$stamp"

@@ -5,4 +5,4 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$here/scripts/setup.sh"
 cd "$here"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
-exec "$here/.venv/bin/python" -m pytest -q -p no:cacheprovider tests "$@"
+exec "$here/.venv/bin/python" -m pytest -q -rs -p no:cacheprovider tests "$@"

@@ -134,3 +134,16 @@ output_dir: out
         "returncode": completed.returncode,
         "stderr": completed.stderr,
     }
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """No test may skip: a skip because a tool is missing hides a missing install step, so it fails the run."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} test(s) skipped; every test must run, so this run fails (the reasons are in the summary)", red=True)
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:
+        session.exitstatus = 1

@@ -20,21 +20,26 @@ export function editDistance(a: string, b: string): number {
   return d[rows * cols - 1]!;
 }
 
+/** The candidate nearest to `word` (case-insensitive) and its distance; ties go to the first candidate. */
+export function nearestMatch(
+  word: string,
+  candidates: Iterable<string>,
+): { match: string; distance: number } | undefined {
+  const needle = word.toLowerCase();
+  let best: { match: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(needle, candidate.toLowerCase());
+    if (!best || distance < best.distance) best = { match: candidate, distance };
+  }
+  return best;
+}
+
 /**
  * The candidate closest to `word`, when close enough to be a plausible typo: at most a third of
  * the word's length in edits (at least 1, at most 3). Ties go to the first candidate.
  */
 export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
-  const needle = word.toLowerCase();
-  const limit = Math.min(3, Math.max(1, Math.floor(needle.length / 3)));
-  let best: string | undefined;
-  let bestDistance = limit + 1;
-  for (const candidate of candidates) {
-    const distance = editDistance(needle, candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
+  const limit = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
+  const nearest = nearestMatch(word, candidates);
+  return nearest && nearest.distance <= limit ? nearest.match : undefined;
 }

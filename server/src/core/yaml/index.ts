@@ -8,4 +8,4 @@ export { validateYaml } from './validate';
 export type { YamlValidationOptions } from './validate';
 export { collectSuppressions, filterSuppressed, isSuppressed } from './suppression';
 export type { Suppressions } from './suppression';
-export { closestMatch, editDistance } from './didYouMean';
+export { closestMatch, editDistance, nearestMatch } from './didYouMean';

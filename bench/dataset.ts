@@ -87,9 +87,9 @@ export function generateSftJsonl(bytes: number, seed = 1): string[] {
     } else {
       const user = sentence(rand, 15 + Math.floor(rand() * 30));
       let assistant = sentence(rand, 40 + Math.floor(rand() * 60)) + ' ' + sentence(rand, 10 + Math.floor(rand() * 20));
-      if (r < 0.045) assistant += ' Contact support at help.desk@example.com for more.';
+      if (r < 0.045) assistant += ' Contact support at help.desk@acme-corp.com for more.';
       else if (r < 0.046) assistant += ' Use the key AKIA2JQWERTY7KLMN3PQ here.';
-      else if (r < 0.05) assistant += ' Call +1-202-555-0143 today.';
+      else if (r < 0.05) assistant += ' Call +1-202-555-2368 today.';
       const messages: { role: string; content: string }[] = [];
       if (rand() < 0.3)
         messages.push({ role: 'system', content: 'You are a helpful assistant for machine learning engineers.' });

@@ -1,4 +1,5 @@
 // Output formats of `modelfactory lint`: text for people, JSON for scripts, SARIF for code-scanning UIs.
+import type { DatasetStats } from '../server/src/core/dataset/stats';
 import { RULES, RULES_BY_ID } from '../server/src/core/rules';
 import type { Finding, Severity } from '../server/src/core/types';
 
@@ -26,6 +27,55 @@ export interface LintSummary {
   acceptedRecords: number;
   bytes: number;
   seconds: number;
+}
+
+/** One dataset file: its records by detected format, and how many would be accepted. */
+export interface FileReport {
+  file: string;
+  /** Records per detected format (formats with none are left out). */
+  formats: Record<string, number>;
+  records: number;
+  accepted: number;
+  /** Lines (or elements) that are not valid JSON, and valid records of no known format. */
+  invalid: number;
+  unknownFormat: number;
+}
+
+/** A `.json` file a folder lint passed over, and why. */
+export interface SkippedFile {
+  file: string;
+  reason: string;
+}
+
+export function fileReport(file: string, stats: DatasetStats): FileReport {
+  const formats: Record<string, number> = {};
+  const counts = Object.entries(stats.formats as Record<string, number>).filter(([, n]) => n > 0);
+  for (const [format, n] of counts.sort((a, b) => b[1] - a[1])) formats[format] = n;
+  return {
+    file,
+    formats,
+    records: stats.records,
+    accepted: Math.round(stats.acceptance * stats.records),
+    invalid: stats.invalid,
+    unknownFormat: stats.unknownFormat,
+  };
+}
+
+/** `data/train.jsonl: 120 records (messages 118, sharegpt 2), 117 accepted`. */
+export function formatFileLine(r: FileReport): string {
+  const parts = Object.entries(r.formats).map(([format, n]) => `${format} ${n}`);
+  if (r.unknownFormat > 0) parts.push(`unknown format ${r.unknownFormat}`);
+  if (r.invalid > 0) parts.push(`invalid JSON ${r.invalid}`);
+  return (
+    `${r.file}: ${r.records} record${r.records === 1 ? '' : 's'}` +
+    (parts.length > 0 ? ` (${parts.join(', ')})` : '') +
+    `, ${r.accepted} accepted`
+  );
+}
+
+/** What a folder lint says on stderr about a `.json` file it did not check. */
+export function formatSkippedLine(s: SkippedFile): string {
+  return `${s.file}: not a dataset (${s.reason})`;
 }
 
 export function toCliDiagnostic(file: string, f: Finding): CliDiagnostic {
@@ -81,8 +131,13 @@ export function formatTextSummary(s: LintSummary): string {
   return parts.join(', ') + ` in ${s.seconds.toFixed(2)} s`;
 }
 
-export function formatJson(diagnostics: CliDiagnostic[], summary: LintSummary): string {
-  return JSON.stringify({ diagnostics, summary }, null, 2);
+export function formatJson(
+  diagnostics: CliDiagnostic[],
+  summary: LintSummary,
+  files: FileReport[] = [],
+  skipped: SkippedFile[] = [],
+): string {
+  return JSON.stringify({ diagnostics, summary, files, skipped }, null, 2);
 }
 
 const SARIF_LEVEL: Record<Severity, string> = { error: 'error', warning: 'warning', information: 'note', hint: 'note' };

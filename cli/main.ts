@@ -10,6 +10,7 @@ import { configMemoryEstimate } from '../server/src/core/config/estimate';
 import { formatBytes } from '../server/src/core/config/memory';
 import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
 import { globToRegExp } from '../server/src/core/datanet/glob';
+import { sniffJsonDataset } from '../server/src/core/dataset/jsonArray';
 import { dirName } from '../server/src/core/hfCache';
 import { effectiveSeverity, RULES, RULES_BY_ID } from '../server/src/core/rules';
 import { nearestMatch } from '../server/src/core/yaml';
@@ -21,12 +22,17 @@ import { defaultJobs, lintDatasetFileOnNode } from '../server/src/parallel/lintF
 import {
   count,
   emptySummary,
+  fileReport,
+  formatFileLine,
   formatJson,
   formatSarif,
+  formatSkippedLine,
   formatTextLine,
   formatTextSummary,
   toCliDiagnostic,
   type CliDiagnostic,
+  type FileReport,
+  type SkippedFile,
 } from './format';
 
 const VERSION = '0.1.0';
@@ -36,7 +42,9 @@ const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
 class UsageError extends Error {}
 
 const LINT_USAGE = `modelfactory lint [paths or globs...] [options]
-  Check datasets, Datanet manifests and fine-tune configs.
+  Check datasets, Datanet manifests and fine-tune configs. Folders recurse: .jsonl files, .json files
+  that hold an array of records (other .json files are named on stderr, or under "skipped" in JSON),
+  datanet.yaml, *.finetune.yaml. Each dataset gets a line: its records by format, how many pass.
       --format text|json|sarif   output format (default text)
       --rule ID=SEVERITY         override a rule: error, warning, information, hint or off (repeatable;
                                  ID may be a family like pii/*; \`modelfactory rules\` lists the ids)
@@ -187,6 +195,8 @@ async function lint(args: string[]): Promise<number> {
   const cwd = process.cwd();
   const diagnostics: CliDiagnostic[] = [];
   const summary = emptySummary();
+  const fileReports: FileReport[] = [];
+  const skipped: SkippedFile[] = [];
   const stream = opts.format === 'text';
   const emit = (path: string, f: Finding) => {
     const d = toCliDiagnostic(relative(cwd, path) || path, f);
@@ -241,21 +251,41 @@ async function lint(args: string[]): Promise<number> {
       flush();
       progress.done();
     } else {
-      // A .json file is a dataset when named explicitly or governed by a Datanet; other JSON is not ours.
-      if (!explicit.has(path) && !(await service.datanets.governing(path))) continue;
-      const result = await service.validateJsonDataset(path, await readFile(path, 'utf8'));
+      // A .json file is a dataset when named explicitly, governed by a Datanet, or an array of records
+      // by its content; other JSON (package.json, tsconfig.json) is not ours, and the lint says so.
+      const text = await readFile(path, 'utf8');
+      if (!explicit.has(path) && !(await service.datanets.governing(path))) {
+        const verdict = sniffJsonDataset(text);
+        if (!verdict.dataset) {
+          const skip = { file: relative(cwd, path) || path, reason: verdict.reason };
+          skipped.push(skip);
+          if (opts.format !== 'json' && !opts.quiet) process.stderr.write(formatSkippedLine(skip) + '\n');
+          continue;
+        }
+      }
+      const result = await service.validateJsonDataset(path, text);
       for (const f of result.findings.sort(byPosition)) emit(path, f);
       stats = result.stats;
     }
+    const report = fileReport(relative(cwd, path) || path, stats);
+    fileReports.push(report);
+    if (stream && !opts.quiet) process.stdout.write(formatFileLine(report) + '\n');
     summary.files++;
     summary.bytes += size;
     summary.records += stats.records;
     summary.acceptedRecords += Math.round(stats.acceptance * stats.records);
   }
   summary.seconds = (performance.now() - started) / 1000;
-  if (summary.files === 0)
-    throw new UsageError(`no datasets, Datanet manifests or fine-tune configs found in ${opts.paths.join(' ')}`);
-  if (opts.format === 'json') process.stdout.write(formatJson(diagnostics, summary) + '\n');
+  if (summary.files === 0) {
+    const notes =
+      skipped.length > 0
+        ? ` (${skipped.length} .json file${skipped.length === 1 ? '' : 's'} skipped: not datasets)`
+        : '';
+    throw new UsageError(
+      `no datasets, Datanet manifests or fine-tune configs found in ${opts.paths.join(' ')}${notes}`,
+    );
+  }
+  if (opts.format === 'json') process.stdout.write(formatJson(diagnostics, summary, fileReports, skipped) + '\n');
   else if (opts.format === 'sarif') process.stdout.write(formatSarif(diagnostics, VERSION) + '\n');
   else process.stdout.write(formatTextSummary(summary) + '\n');
   return summary.errors > 0 ? 1 : 0;

@@ -18,8 +18,14 @@ import type { ValidateFileParams, ValidateFileResult } from './protocol';
 import * as config from './core/config';
 import { configMemoryEstimate } from './core/config/estimate';
 import { manifestCompletions, manifestHover } from './core/datanet/assist';
-import { datasetCodeActions, removeAllDuplicates } from './core/dataset/codeActions';
-import { datasetHover } from './core/dataset/hover';
+import {
+  datasetCodeActions,
+  jsonArrayCodeActions,
+  removeAllDuplicates,
+  removeAllJsonArrayDuplicates,
+} from './core/dataset/codeActions';
+import { datasetHover, jsonArrayHover } from './core/dataset/hover';
+import type { JsonArrayResult } from './core/dataset/jsonArray';
 import { dirName } from './core/hfCache';
 import { documentKindOf, type DatasetSession, type DocumentKind, type ModelFactoryService } from './core/service';
 import type { CodeAction, Finding } from './core/types';
@@ -30,6 +36,8 @@ interface OpenDocument {
   path: string | undefined;
   kind: DocumentKind | undefined;
   session?: DatasetSession;
+  /** A `.json` array dataset: its last full validation (records, positions), for hover, fixes and stats. */
+  jsonArray?: JsonArrayResult;
   /** The tail of this document's queue of work. */
   pending: Promise<void>;
   publishScheduled: boolean;
@@ -133,8 +141,11 @@ export class DocumentIndex {
       this.noteDataset(entry);
     } else if (entry.kind === 'manifest') {
       findings = await this.service.validateManifest(doc, path);
-    } else if (entry.kind === 'dataset' && (await this.service.isJsonDataset(path, doc.getText()))) {
-      findings = (await this.service.validateJsonDataset(path, doc.getText())).findings;
+    }
+    entry.jsonArray = undefined;
+    if (entry.kind === 'dataset' && (await this.service.isJsonDataset(path, doc.getText()))) {
+      entry.jsonArray = await this.service.validateJsonDataset(path, doc.getText());
+      findings = entry.jsonArray.findings;
     }
     entry.findings = findings;
     this.publish(doc.uri, doc.version, findings);
@@ -163,6 +174,8 @@ export class DocumentIndex {
     let hover;
     if (entry.session) {
       hover = datasetHover(entry.session.validator, position.line, uri, entry.session.policy.options.tokenCounter.name);
+    } else if (entry.jsonArray) {
+      hover = jsonArrayHover(entry.jsonArray, position, uri);
     } else if (entry.kind === 'manifest') {
       hover = manifestHover(this.service.yamlCache.get(uri, entry.doc.version, entry.doc.getText()), position);
     } else if (entry.kind === 'config') {
@@ -216,6 +229,10 @@ export class DocumentIndex {
       if (!wantsFixAll) actions.push(...datasetCodeActions(entry.session.validator, inRange));
       const all = removeAllDuplicates(entry.session.validator, entry.findings);
       if (all && (wantsFixAll || inRange.some((f) => f.rule === 'dedup/exact'))) actions.push(all);
+    } else if (entry.jsonArray) {
+      if (!wantsFixAll) actions.push(...jsonArrayCodeActions(entry.jsonArray, inRange));
+      const all = removeAllJsonArrayDuplicates(entry.jsonArray, entry.findings);
+      if (all && (wantsFixAll || inRange.some((f) => f.rule === 'dedup/exact'))) actions.push(all);
     } else if (entry.kind === 'config' && !wantsFixAll) {
       actions.push(...config.configCodeActions(entry.doc.getText(), uri, entry.doc.version, inRange));
     }
@@ -226,7 +243,8 @@ export class DocumentIndex {
     const entry = this.docs.get(uri);
     if (!entry) throw new Error(`${uri} is not open`);
     await entry.pending;
-    if (!entry.session) throw new Error(`${uri} is not a JSONL dataset`);
+    if (entry.jsonArray) return { uri, tokenizer: entry.jsonArray.tokenizer, ...entry.jsonArray.stats };
+    if (!entry.session) throw new Error(`${uri} is not a dataset`);
     return { uri, tokenizer: entry.session.policy.options.tokenCounter.name, ...entry.session.validator.stats() };
   }
 

@@ -1,7 +1,7 @@
 // `modelfactory` as a user runs it: a child process on files it has never seen.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -26,7 +26,18 @@ interface JsonOut {
     message: string;
   }[];
   summary: { files: number; errors: number; warnings: number; records: number; acceptedRecords: number };
+  files: {
+    file: string;
+    formats: Record<string, number>;
+    records: number;
+    accepted: number;
+    invalid: number;
+    unknownFormat: number;
+  }[];
+  skipped: { file: string; reason: string }[];
 }
+
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'datasets');
 
 const msg = (user: string, assistant: string) =>
   JSON.stringify({
@@ -174,6 +185,130 @@ describe('modelfactory lint', () => {
     assert.equal(r.stdout.split('\n').filter(Boolean).length, 1, r.stdout);
     assert.equal(r.stderr, '', 'no stack trace, nothing on stderr');
     assert.equal(r.status, 141, 'the status a shell reports for a program whose reader went away');
+  });
+});
+
+describe('modelfactory lint: formats per file, .json datasets found by content', () => {
+  /** A folder with a mixed JSONL file, a JSON array dataset, and JSON files that are not datasets. */
+  function workspace(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cli-files-'));
+    mkdirSync(join(dir, 'data'));
+    writeFileSync(
+      join(dir, 'data', 'train.jsonl'),
+      [
+        msg('What is a Datanet?', 'A curated dataset with rules.'),
+        msg('Where do I start?', 'Open the sample workspace.'),
+        msg('How do I train?', 'Press Train in the editor title.'),
+        JSON.stringify({
+          conversations: [
+            { from: 'human', value: 'Hi' },
+            { from: 'gpt', value: 'Hello!' },
+          ],
+        }),
+        "{'messages': [{'role': 'user', 'content': 'hi'}]}",
+      ].join('\n') + '\n',
+    );
+    copyFileSync(join(FIXTURES, 'identity-placeholders.json'), join(dir, 'data', 'identity.json'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'x', version: '1.0.0' }));
+    writeFileSync(join(dir, 'data', 'labels.json'), '["cat", "dog"]');
+    writeFileSync(join(dir, 'data', 'rows.json'), '[{"question": "q", "answer": "a"}]');
+    return dir;
+  }
+
+  it('JSON output: a files entry per dataset with its formats, the skipped .json files, the old keys kept', () => {
+    const dir = workspace();
+    const r = run(['lint', '.', '--format', 'json'], dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, '', 'JSON output says nothing on stderr');
+    const out = JSON.parse(r.stdout) as JsonOut;
+    assert.deepEqual(Object.keys(out), ['diagnostics', 'summary', 'files', 'skipped']);
+    assert.deepEqual(out.files, [
+      {
+        file: 'data/identity.json',
+        formats: { alpaca: 4 },
+        records: 4,
+        accepted: 4,
+        invalid: 0,
+        unknownFormat: 0,
+      },
+      {
+        file: 'data/train.jsonl',
+        formats: { messages: 3, sharegpt: 1 },
+        records: 5,
+        accepted: 3,
+        invalid: 1,
+        unknownFormat: 0,
+      },
+    ]);
+    assert.deepEqual(out.skipped, [
+      { file: 'data/labels.json', reason: 'an array of strings, not of records' },
+      { file: 'data/rows.json', reason: 'its first records match no known record format (keys: question, answer)' },
+      { file: 'package.json', reason: 'an object, not an array of records' },
+    ]);
+    assert.equal(out.summary.files, 2);
+    assert.equal(out.summary.records, 9);
+    // The .json dataset found by content is linted like any other: its placeholders are reported.
+    const placeholders = out.diagnostics.filter((d) => d.rule === 'content/placeholder');
+    assert.equal(placeholders.length, 5);
+    assert.ok(placeholders.every((d) => d.file === 'data/identity.json' && d.severity === 'warning'));
+    const python = out.diagnostics.find((d) => d.file === 'data/train.jsonl' && d.rule === 'jsonl/invalid-json')!;
+    assert.equal(python.line, 5);
+    assert.match(python.message, /Python dict repr \(single quotes\), not JSON/);
+  });
+
+  it('text output: one line per dataset file naming its formats; the skipped files on stderr with the reason', () => {
+    const dir = workspace();
+    const r = run(['lint', '.'], dir);
+    assert.equal(r.code, 1);
+    const lines = r.stdout.split('\n');
+    assert.ok(lines.includes('data/identity.json: 4 records (alpaca 4), 4 accepted'), r.stdout);
+    assert.ok(
+      lines.includes('data/train.jsonl: 5 records (messages 3, sharegpt 1, invalid JSON 1), 3 accepted'),
+      r.stdout,
+    );
+    // The file's line follows its findings (format/mixed, which needs the whole file, comes last).
+    const last = lines.map((l) => /^data\/train\.jsonl:\d+:\d+: /.test(l)).lastIndexOf(true);
+    assert.equal(lines[last + 1], 'data/train.jsonl: 5 records (messages 3, sharegpt 1, invalid JSON 1), 3 accepted');
+    assert.deepEqual(r.stderr.split('\n').filter(Boolean).sort(), [
+      'data/labels.json: not a dataset (an array of strings, not of records)',
+      'data/rows.json: not a dataset (its first records match no known record format (keys: question, answer))',
+      'package.json: not a dataset (an object, not an array of records)',
+    ]);
+    assert.match(lines.at(-2)!, /^2 files checked, 2 errors, 5 warnings, 7\/9 records would be accepted/);
+    // --quiet: errors only, no per-file lines, no notes.
+    const quiet = run(['lint', '.', '--quiet'], dir);
+    assert.equal(quiet.stderr, '');
+    assert.ok(!quiet.stdout.includes('records (alpaca'), quiet.stdout);
+  });
+
+  it('lints a named .json file whatever it holds, and explains a folder with nothing to check', () => {
+    const dir = workspace();
+    const named = JSON.parse(run(['lint', 'package.json', '--format', 'json'], dir).stdout) as JsonOut;
+    assert.deepEqual(
+      named.diagnostics.map((d) => d.rule),
+      ['jsonl/invalid-json'],
+    );
+    const empty = mkdtempSync(join(tmpdir(), 'mf-cli-empty-'));
+    writeFileSync(join(empty, 'tsconfig.json'), '{"compilerOptions": {}}');
+    const r = run(['lint', '.'], empty);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /tsconfig\.json: not a dataset \(an object, not an array of records\)/);
+    assert.match(
+      r.stderr,
+      /no datasets, Datanet manifests or fine-tune configs found in \. \(1 \.json file skipped: not datasets\)/,
+    );
+  });
+
+  it('a .json dataset with a syntax error is still found by content, and its error reported', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cli-broken-'));
+    writeFileSync(join(dir, 'broken.json'), '[\n  {"text": "one"},\n  {"text": "two"}\n  {"text": "three"}\n]\n');
+    const out = JSON.parse(run(['lint', '.', '--format', 'json'], dir).stdout) as JsonOut;
+    assert.deepEqual(out.skipped, []);
+    assert.deepEqual(
+      out.files.map((f) => f.file),
+      ['broken.json'],
+    );
+    assert.ok(out.diagnostics.some((d) => d.rule === 'jsonl/invalid-json' && d.line === 4));
   });
 });
 

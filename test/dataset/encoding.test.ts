@@ -99,7 +99,7 @@ describe('DatasetStream', () => {
 
   it('gives the same findings for any chunking, CRLF split across chunks included', () => {
     const text =
-      '\uFEFF{"messages":[{"role":"human","content":"😀 mail x.y@example.com"},{"role":"assistant","content":"ok"}]}\r\n' +
+      '\uFEFF{"messages":[{"role":"human","content":"😀 mail x.y@acme-corp.com"},{"role":"assistant","content":"ok"}]}\r\n' +
       '{"text":"a"}\r\n\r\n{"text": broken}\r\n{"text":"a"}\n{"instruction":"x","input":"","output":""}\r{"text":"é\u2028"}';
     const bytes = concat(utf8(text).subarray(0, 40), [0xff], utf8(text).subarray(40));
     const whole = stream(bytes).findings;
@@ -120,7 +120,7 @@ describe('DatasetStream', () => {
       '',
       '{"text": oops}',
       '{"conversations":[{"from":"human","value":"q"},{"from":"gpt","value":""}]}',
-      '{"text":"call +1-202-555-0143 or mail a@b.example.org"}',
+      '{"text":"call +1-202-555-2368 or mail a@b.acme-corp.org"}',
       '{"prompt":"p","chosen":"","rejected":"r"}',
       '{"weird": true}',
     ];

@@ -40,7 +40,7 @@ const POOL = [
   '{"instruction": "Summarise", "input": "' + story + '", "output": "fox"}',
   '{"instruction": "x", "input": "", "output": ""}',
   '{"conversations": [{"from": "human", "value": "hi"}, {"from": "bot", "value": "hey"}]}',
-  '{"text": "mail me: ann@example.org"}',
+  '{"text": "mail me: ann@acme-corp.org"}',
   '{"text": "' + 'long words here '.repeat(30) + '"}',
   '{"text": broken',
   '',

@@ -256,27 +256,27 @@ describe('PII and secrets', () => {
 
   it('finds emails and phone numbers at the exact substring, after emoji', () => {
     const lines = [
-      JSON.stringify({ text: '😀🎉 write to jane.doe+ml@mail.example.org or call +44 20 7946 0958, (212) 555-0143' }),
+      JSON.stringify({ text: '😀🎉 write to jane.doe+ml@mail.acme-corp.org or call +44 20 7946 0958, (212) 555-2368' }),
     ];
     const f = run(lines).filter((x) => x.rule.startsWith('pii/'));
     assert.deepEqual(f.map((x) => covered(lines, x)).sort(), [
-      '(212) 555-0143',
+      '(212) 555-2368',
       '+44 20 7946 0958',
-      'jane.doe+ml@mail.example.org',
+      'jane.doe+ml@mail.acme-corp.org',
     ]);
   });
 
   it('does not treat a JSON escape letter as part of an address', () => {
-    const lines = [JSON.stringify({ text: 'line one\nbob@corp.example.com' })];
+    const lines = [JSON.stringify({ text: 'line one\nbob@corp.acme-corp.com' })];
     const f = run(lines).filter((x) => x.rule === 'pii/email');
-    assert.equal(covered(lines, f[0]!), 'bob@corp.example.com');
+    assert.equal(covered(lines, f[0]!), 'bob@corp.acme-corp.com');
   });
 
   it('falls back to the string value when an address hides behind \\u escapes', () => {
-    const lines = ['{"text": "mail bob\\u0040corp.example.com"}'];
+    const lines = ['{"text": "mail bob\\u0040corp.acme-corp.com"}'];
     const f = run(lines).filter((x) => x.rule === 'pii/email');
     assert.equal(f.length, 1);
-    assert.equal(covered(lines, f[0]!), '"mail bob\\u0040corp.example.com"');
+    assert.equal(covered(lines, f[0]!), '"mail bob\\u0040corp.acme-corp.com"');
   });
 
   it('raises no false alarms on versions, IPs, URLs, decorators, dates, times, ISBNs, ids, hashes and UUIDs', () => {
@@ -302,7 +302,7 @@ describe('PII and secrets', () => {
   });
 
   it('still reports user@host.domain addresses inside code blocks', () => {
-    assert.deepEqual(rules(scan('```\ngit clone git@github.com:org/repo.git\nssh deploy@build.example.net\n```')), [
+    assert.deepEqual(rules(scan('```\ngit clone git@github.com:org/repo.git\nssh deploy@build.acme-corp.net\n```')), [
       'pii/email',
       'pii/email',
     ]);
@@ -346,7 +346,7 @@ describe('PII and secrets', () => {
 
 describe('severities', () => {
   it('silences rules that are off and applies overrides', () => {
-    const lines = ['   ', '{"text": "mail a.b@example.com"}'];
+    const lines = ['   ', '{"text": "mail a.b@acme-corp.com"}'];
     const f = run(lines, {
       severityOf: (rule) => effectiveSeverity(rule, { 'jsonl/blank-line': 'off', 'pii/*': 'error' }),
     });

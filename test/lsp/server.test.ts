@@ -43,7 +43,7 @@ describe('language server over JSON-RPC', () => {
   it('publishes dataset findings with stable rule ids at the right lines', async () => {
     const text = [
       record('How do I cancel a job?', 'Press Cancel on the dashboard.'),
-      record('Who do I ask?', 'Write to maria.lopez@example.com.', 'human'),
+      record('Who do I ask?', 'Write to maria.lopez@acme-corp.com.', 'human'),
       record('How do I cancel a job?', 'Press Cancel on the dashboard.'),
       '{"messages": [',
     ].join('\n');

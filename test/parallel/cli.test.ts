@@ -25,7 +25,7 @@ function writeLargeFile(path: string): void {
     if (i % 997 === 13) line = '{"messages": [}';
     else if (i % 1499 === 7) line = lines[i - 5] ?? '';
     else {
-      const extra = i % 701 === 3 ? ' Mail me at someone@example.org.' : '';
+      const extra = i % 701 === 3 ? ' Mail me at someone@acme-corp.org.' : '';
       line = JSON.stringify({
         messages: [
           { role: 'user', content: `Question ${i}: how does step ${(i * 7919) % 10007} of the pipeline work?` },

@@ -91,8 +91,8 @@ function defectLines(): (string | number[])[][] {
     [chat('What is a Datanet?', 'A curated dataset with rules. 😀 and \u2028 inside.')], // dedup/exact of the first
     [chat('Tell me about rivers', `${story(1)} ${story(2)} ${story(3)}`)],
     [chat('Tell me about rivers', `${story(1)} ${story(2)} ${story(3)}`.replace('many', 'several'))], // dedup/near
-    [chat('Who do I write to?', 'Write to help.desk@example.com today.')], // pii/email
-    [chat('Who do I call?', 'Call +1-202-555-0143 for help.')], // pii/phone
+    [chat('Who do I write to?', 'Write to help.desk@acme-corp.com today.')], // pii/email
+    [chat('Who do I call?', 'Call +1-202-555-2368 for help.')], // pii/phone
     [chat('Which key?', 'Use AKIA2JQWERTY7KLMN3PQ in the config.')], // secret/api-key
     [chat('Show a key', '-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----')], // secret/private-key
     [chat('Write a long answer please', longAnswer)], // length/too-long, and longer than most batches

@@ -55,6 +55,12 @@ export const RULES: readonly RuleInfo[] = [
     'Turns out of order: system first, then user and assistant alternating.',
   ),
   rule('content/empty', 'dataset', 'error', 'An empty output, response, completion or text.'),
+  rule(
+    'content/placeholder',
+    'dataset',
+    'warning',
+    'A template placeholder left unfilled in the text ({{name}}, [INSERT NAME], <NAME>, {user_name}).',
+  ),
   rule('dedup/exact', 'dataset', 'warning', 'A record identical to an earlier one.'),
   rule('dedup/near', 'dataset', 'warning', 'A record nearly identical to an earlier one (MinHash Jaccard estimate).'),
   rule('pii/email', 'dataset', 'warning', 'An email address.'),

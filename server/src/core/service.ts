@@ -6,8 +6,7 @@ import { DatanetIndex, type GoverningDatanet } from './datanet/governance';
 import { manifestRuleOverrides } from './datanet/manifest';
 import { validateManifest } from './datanet/validateManifest';
 import { checkEncoding } from './dataset/encoding';
-import { detectRecordFormat } from './dataset/formats';
-import { validateJsonArrayDataset, type JsonArrayResult } from './dataset/jsonArray';
+import { sniffJsonDataset, validateJsonArrayDataset, type JsonArrayResult } from './dataset/jsonArray';
 import type { DatasetStats } from './dataset/stats';
 import { DatasetStream, type DatasetChunkSink, type DatasetStreamOptions } from './dataset/stream';
 import { DatasetValidator, type DatasetValidatorOptions } from './dataset/validator';
@@ -143,18 +142,13 @@ export class ModelFactoryService {
   }
 
   /**
-   * Whether a `.json` file is a dataset: governed by a Datanet, or an array whose first element is a
-   * record of a known format. Other JSON (package.json, settings) is none of our business.
+   * Whether a `.json` file is a dataset: governed by a Datanet, or an array whose first records are of
+   * a known format (`sniffJsonDataset`, which also reads an array with syntax errors). Other JSON
+   * (package.json, settings) is none of our business.
    */
   async isJsonDataset(path: string, text: string): Promise<boolean> {
     if (await this.datanets.governing(path)) return true;
-    if (!/^\s*\[/.test(text)) return false;
-    try {
-      const value: unknown = JSON.parse(text);
-      return Array.isArray(value) && value.length > 0 && detectRecordFormat(value[0]) !== undefined;
-    } catch {
-      return false;
-    }
+    return sniffJsonDataset(text).dataset;
   }
 
   /** A `.json` dataset: one array of records. */

@@ -1,7 +1,9 @@
-// content/empty: the part a model learns to produce is empty.
+// content/empty: the part a model learns to produce is empty. content/placeholder: a template slot
+// left unfilled in the record's text (placeholder.ts).
 import type { LineFindings } from './context';
 import type { RecordFormat } from './formats';
 import type { LineLocator } from './locate';
+import { checkPlaceholders } from './placeholder';
 
 function blank(v: unknown): boolean {
   return typeof v === 'string' && v.trim().length === 0;
@@ -23,6 +25,7 @@ export function checkContent(
   out: LineFindings,
   loc: LineLocator,
 ): void {
+  if (out.isOn('content/placeholder')) checkPlaceholders(loc.text, out);
   if (!out.isOn('content/empty')) return;
   switch (format) {
     case 'alpaca':

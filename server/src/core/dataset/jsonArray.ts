@@ -1,21 +1,46 @@
 // `.json` datasets: one JSON array of records. Each element is validated by the same rules as a JSONL
 // line (its text is sliced out with jsonc-parser's offsets), and the findings are mapped back to
-// positions in the file.
-import { parseTree, printParseErrorCode } from 'jsonc-parser';
+// positions in the file. The result keeps what the editor's hover and quick fixes need per element.
+// `sniffJsonDataset` tells a dataset from other JSON (package.json, settings) by its content.
+import { getNodeValue, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
 import type { Finding, Position } from '../types';
 import type { DatasetValidatorOptions } from './context';
 import { ExactDuplicateTable } from './dedupExact';
 import { NearDuplicateIndex } from './dedupNear';
+import { detectRecordFormat } from './formats';
 import type { RecordFormat } from './formats';
 import { RecordAnalyzer, hasError } from './record';
 import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
 import type { DatasetStats } from './stats';
 import { mixedFormatMessage } from './validator';
 
+/** One element of the array, for hover and quick fixes. */
+export interface JsonArrayRecord {
+  /** Offsets of the element in the file's text ([start, end)). */
+  start: number;
+  end: number;
+  /** Detected format; undefined for invalid elements and those of no known format. */
+  format?: RecordFormat;
+  tokens?: number;
+  tokensExact: boolean;
+  /** Index of the earlier element this one repeats exactly. */
+  duplicateOf?: number;
+  /** Index of the earlier element this one nearly repeats. */
+  nearDuplicateOf?: { index: number; similarity: number };
+}
+
 export interface JsonArrayResult {
   findings: Finding[];
   stats: DatasetStats;
+  /** The array's elements in order (none when the file is not an array). */
+  records: JsonArrayRecord[];
+  /** The name of the tokenizer that counted tokens. */
+  tokenizer: string;
+  /** Offset in the text -> position (the editor's line breaks: LF, CRLF, CR). */
+  positionAt(offset: number): Position;
+  /** Position -> offset in the text. */
+  offsetAt(position: Position): number;
 }
 
 /** Offsets of line starts, by the editor's policy (LF, CRLF, CR). */
@@ -48,6 +73,13 @@ const MAX_SYNTAX_FINDINGS = 50;
 export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOptions): JsonArrayResult {
   const findings: Finding[] = [];
   const starts = lineStarts(text);
+  const records: JsonArrayRecord[] = [];
+  const mapping = {
+    records,
+    tokenizer: opts.tokenCounter.name,
+    positionAt: (offset: number) => positionAt(starts, offset),
+    offsetAt: (p: Position) => Math.min(text.length, (starts[p.line] ?? text.length) + p.character),
+  };
   const range = (start: number, end: number): Finding['range'] => ({
     start: positionAt(starts, start),
     end: positionAt(starts, end),
@@ -89,7 +121,7 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
           'A .json dataset must be an array of records: wrap the records in [ ... ], or use JSON Lines (.jsonl).',
       });
     }
-    return finish(findings, stats);
+    return finish(findings, stats, mapping);
   }
 
   const analyzer = new RecordAnalyzer(opts);
@@ -110,6 +142,12 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
     const a = analyzer.analyze(elementText, 0);
     formats.push(a.format);
     stats.records++;
+    const record: JsonArrayRecord = { start: node.offset, end: node.offset + node.length, tokensExact: a.tokensExact };
+    records.push(record);
+    if (a.format) {
+      record.format = a.format;
+      record.tokens = a.tokens;
+    }
     if (a.kind === 'invalid') {
       // The file-level syntax errors above already say what is wrong here.
       stats.invalid++;
@@ -129,6 +167,7 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
     const elementRange = range(node.offset, node.offset + node.length);
     const firstExact = a.valueHash >= 0 ? exact.firstOrAdd(a.valueHash, index) : -1;
     if (firstExact >= 0) {
+      record.duplicateOf = firstExact;
       stats.exactDuplicates++;
       if (exactSeverity)
         local.push(
@@ -144,6 +183,7 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
     } else if (a.hasSignature) {
       const found = near.checkAndAdd(analyzer.hasher, index, opts.nearThreshold);
       if (found) {
+        record.nearDuplicateOf = { index: found.line, similarity: found.similarity };
         stats.nearDuplicates++;
         if (nearSeverity)
           local.push(
@@ -207,10 +247,95 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
   if (majority) stats.majorityFormat = majority;
   stats.tokens = tokenPercentiles(tokens, allExact);
   stats.acceptance = elements.length === 0 ? 1 : elementErrors.filter((e) => !e).length / elements.length;
-  return finish(findings, stats);
+  return finish(findings, stats, mapping);
 }
 
-function finish(findings: Finding[], stats: DatasetStats): JsonArrayResult {
+function finish(
+  findings: Finding[],
+  stats: DatasetStats,
+  mapping: Omit<JsonArrayResult, 'findings' | 'stats'>,
+): JsonArrayResult {
   for (const f of findings) stats.findingsByRule[f.rule] = (stats.findingsByRule[f.rule] ?? 0) + 1;
-  return { findings, stats };
+  return { findings, stats, ...mapping };
+}
+
+/** The element whose text holds `offset` (its start included, its end too: the cursor after `}`). */
+export function recordAtOffset(records: readonly JsonArrayRecord[], offset: number): number {
+  let lo = 0;
+  let hi = records.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = records[mid] as JsonArrayRecord;
+    if (offset < r.start) hi = mid - 1;
+    else if (offset > r.end) lo = mid + 1;
+    else return mid;
+  }
+  return -1;
+}
+
+export type JsonDatasetVerdict = { dataset: true } | { dataset: false; reason: string };
+
+/** How many leading elements decide whether an array holds records. */
+const SNIFF_ELEMENTS = 5;
+
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'object':
+      return 'an object';
+    case 'string':
+      return 'a string';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'a boolean';
+    default:
+      return 'nothing';
+  }
+}
+
+/**
+ * Whether a `.json` file holds a dataset, by its content: a top-level array of objects whose first
+ * elements (up to five) are mostly records of a known format. A file with syntax errors is judged by
+ * what a lenient parse recovers, so that a broken dataset is still linted (and its errors reported).
+ * Otherwise the reason, for the CLI to say what it skipped: "an object, not an array of records".
+ */
+export function sniffJsonDataset(text: string): JsonDatasetVerdict {
+  const first = /\S/.exec(text);
+  if (!first) return { dataset: false, reason: 'an empty file' };
+  let elements: unknown[] | undefined;
+  if (first[0] === '[') {
+    try {
+      const value: unknown = JSON.parse(text);
+      if (Array.isArray(value)) elements = value.slice(0, SNIFF_ELEMENTS);
+    } catch {
+      const root = parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
+      if (root?.type === 'array') elements = (root.children ?? []).slice(0, SNIFF_ELEMENTS).map(getNodeValue);
+    }
+    if (!elements) return { dataset: false, reason: 'not valid JSON' };
+  } else {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      const root = parseTree(text, [], { disallowComments: false, allowTrailingComma: true });
+      if (root?.type !== 'object') return { dataset: false, reason: 'not valid JSON' };
+      value = {};
+    }
+    return { dataset: false, reason: `${describeJson(value)}, not an array of records` };
+  }
+  if (elements.length === 0) return { dataset: false, reason: 'an empty array' };
+  const notObject = elements.find((e) => describeJson(e) !== 'an object');
+  if (notObject !== undefined)
+    return { dataset: false, reason: `an array of ${describeJson(notObject).replace(/^an? /, '')}s, not of records` };
+  const known = elements.filter((e) => detectRecordFormat(e) !== undefined).length;
+  if (2 * known < elements.length) {
+    const keys = Object.keys(elements[0] as object).slice(0, 4);
+    return {
+      dataset: false,
+      reason: `its first records match no known record format (keys: ${keys.length ? keys.join(', ') : 'none'})`,
+    };
+  }
+  return { dataset: true };
 }

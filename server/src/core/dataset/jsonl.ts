@@ -1,7 +1,10 @@
 // jsonl/invalid-json and jsonl/blank-line: parsing one line, and finding where a broken line breaks.
+// A line written by Python's str() or print() instead of json.dumps() is named as such, with the JSON
+// it should have been when the conversion is certain (the quick fix writes it).
 import { parse as parseLenient, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
 import type { LineFindings } from './context';
+import { mightBePythonLiteral, pythonLiteralToJson } from './pythonLiteral';
 
 export type ParsedLine = { kind: 'blank' } | { kind: 'invalid' } | { kind: 'value'; value: unknown };
 
@@ -28,6 +31,9 @@ export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
   try {
     return { kind: 'value', value: JSON.parse(text) };
   } catch {
+    if (out.isOn('jsonl/invalid-json') && mightBePythonLiteral(text) && reportPythonLiteral(text, out)) {
+      return { kind: 'invalid' };
+    }
     const { offset, length, reason } = jsonErrorLocation(text);
     out.add(
       'jsonl/invalid-json',
@@ -37,6 +43,35 @@ export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
     );
     return { kind: 'invalid' };
   }
+}
+
+/**
+ * Reports a line of Python literal syntax (true when it did). When the conversion is certain, the
+ * finding's data holds the JSON (`data.replacement`) for the quick fix; when Python syntax was seen but
+ * something has no single JSON meaning (bytes, a set, nan...), the message says what.
+ */
+function reportPythonLiteral(text: string, out: LineFindings): boolean {
+  const conversion = pythonLiteralToJson(text);
+  if (conversion.causes.length === 0 || (!conversion.ok && !conversion.causes.includes('single quotes'))) return false;
+  const what = `a Python ${conversion.container ?? 'dict'} repr (${conversion.causes.join(', ')})`;
+  if (conversion.ok) {
+    out.add(
+      'jsonl/invalid-json',
+      0,
+      text.length,
+      `This line is ${what}, not JSON: write records with json.dumps(record), not str(record) or print(record). In the editor, the quick fix converts this line.`,
+      { python: true, replacement: conversion.json },
+    );
+  } else {
+    out.add(
+      'jsonl/invalid-json',
+      conversion.offset,
+      text.length,
+      `This line looks like ${what}, not JSON, but cannot be converted with certainty (column ${conversion.offset + 1}: ${conversion.reason}): write records with json.dumps(record), not str(record) or print(record).`,
+      { python: true },
+    );
+  }
+  return true;
 }
 
 /**

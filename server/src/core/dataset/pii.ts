@@ -16,6 +16,20 @@ const EMAIL =
   /(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.([A-Za-z]{2,24})(?![A-Za-z0-9-])/g;
 // Asset names like `icon@2x.png` look like addresses; these "TLDs" are file extensions.
 const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'pdf', 'js', 'ts', 'css']);
+// Names reserved for documentation and testing (RFC 2606, RFC 6761): no one receives mail there, so an
+// address at them is an example, not personal data (our own messages suggest user@example.com).
+const RESERVED_TLDS = new Set(['example', 'test', 'invalid', 'localhost']);
+const RESERVED_DOMAINS = ['example.com', 'example.org', 'example.net'];
+
+/** True for example.com/.org/.net and their subdomains, and any name under .example, .test, .invalid, .localhost. */
+export function isReservedDomain(domain: string): boolean {
+  const d = domain.toLowerCase();
+  if (RESERVED_TLDS.has(d.slice(d.lastIndexOf('.') + 1))) return true;
+  for (const r of RESERVED_DOMAINS) {
+    if (d.endsWith(r) && (d.length === r.length || d.charCodeAt(d.length - r.length - 1) === 0x2e)) return true;
+  }
+  return false;
+}
 
 export function findEmails(text: string, out: TextMatch[]): void {
   if (text.indexOf('@') < 0) return;
@@ -23,6 +37,7 @@ export function findEmails(text: string, out: TextMatch[]): void {
   for (let m = EMAIL.exec(text); m; m = EMAIL.exec(text)) {
     const tld = (m[1] ?? '').toLowerCase();
     if (FILE_EXTENSIONS.has(tld)) continue;
+    if (isReservedDomain(m[0].slice(m[0].lastIndexOf('@') + 1))) continue;
     out.push({
       rule: 'pii/email',
       start: m.index,
@@ -41,6 +56,22 @@ const PHONE_HINT = /\+\d|\d{3}\)?[ .-]\d{3}/;
 const PHONE =
   /(?<![\w.+/:-])(?:\+\d{1,3}(?:[ .-]?\(\d{1,4}\)|[ .-]?\d{1,5}){2,5}|\(\d{3}\) ?\d{3}[ .-]\d{4}|\d{3}([ .-])\d{3}\1\d{4})(?![\w/]|[.:-]\d)/g;
 
+/**
+ * 555-0100 through 555-0199 in any North American area code are reserved for fiction and examples
+ * (NANPA): `(202) 555-0143`, `+1 202 555 0199`, `1-800-555-0100`. Shorter spellings such as `555-0123`
+ * have too few digits to be reported at all.
+ */
+export function isFictionalNanp(number: string): boolean {
+  let digits = '';
+  for (let i = 0; i < number.length; i++) {
+    const c = number.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) digits += number[i];
+  }
+  if (digits.length === 11 && digits[0] === '1') digits = digits.slice(1);
+  else if (digits.length !== 10 || number.trimStart().startsWith('+')) return false;
+  return digits.slice(3, 6) === '555' && digits.slice(6, 8) === '01';
+}
+
 export function findPhones(text: string, out: TextMatch[]): void {
   if (!PHONE_HINT.test(text)) return;
   PHONE.lastIndex = 0;
@@ -52,6 +83,7 @@ export function findPhones(text: string, out: TextMatch[]): void {
     }
     // E.164 allows at most 15 digits; fewer than 10 is a short code, an extension or a number.
     if (digits < 10 || digits > 15) continue;
+    if (isFictionalNanp(m[0])) continue;
     out.push({
       rule: 'pii/phone',
       start: m.index,

@@ -1,0 +1,215 @@
+// content/placeholder: template slots that were never filled in. A model trained on them learns to
+// write "{{name}}" instead of a name. Four spellings, from the most to the least certain:
+//   {{name}}, {{ user.name }}   Jinja/Mustache/Handlebars; LLaMA-Factory's data/identity.json ships
+//                               {{name}} and {{author}} in 85 of its 91 records, to be replaced
+//   [INSERT NAME], [TODO]       a note to the editor: [insert ...], [fill in ...], [enter your ...]
+//                               ("[Enter CASSIUS]" is a stage direction), [placeholder],
+//                               [todo], [tbd], or all-caps [YOUR NAME] (mixed-case "[Your Name]" in a
+//                               drafted letter is a convention answers use on purpose, so it passes)
+//   <NAME>, <AUTHOR>            only these identity slots (and BOT_NAME, MODEL_NAME, ASSISTANT_NAME,
+//                               AI_NAME): LLaMA-Factory's self_cognition.json used <NAME> and <AUTHOR>
+//                               in 74 of 80 records; other capitals in angle brackets in real data are
+//                               deliberate (<MASK> in a task, ssh <USERNAME>@<IP_ADDRESS> in an answer,
+//                               <PAD>/<EOS> tokens, <PERSON> redactions)
+//   {name}, {user_name}         str.format slots, only in prose: never in a string that shows code or
+//                               math (backticks, backslashes, $, =, ;, <, >, |, print(, .format(,
+//                               f-strings), never after a word character, ^, _, $ or a slash
+//                               (\frac{a}{b}, x_{i}, /users/{id}), never a single letter ({x}).
+// Nothing inside a code span (``` fences or `inline code`) counts, nor a string that is itself a
+// template (it contains {% or a Handlebars block), nor an object key, nor anything in a record that
+// asks for or talks about a template or placeholders (LLaMA-Factory's alpaca_en_demo.json answers
+// "Generate an appropriate template..." with "Date: [insert date]": that is the answer). Matching runs over the raw line
+// text, like the PII detectors, so columns are exact; each spelling's regex runs only when an indexOf
+// loop finds its opening character followed by a plausible one, so most lines cost four indexOf scans.
+import type { LineFindings } from './context';
+
+export type PlaceholderKind = 'mustache' | 'bracket' | 'angle' | 'brace';
+
+export interface PlaceholderMatch {
+  kind: PlaceholderKind;
+  start: number;
+  end: number;
+  text: string;
+}
+
+const MUSTACHE = /\{\{\s*[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\s*\}\}/g;
+const BRACKET =
+  /\[(?:(?:insert|fill[ -]in|enter[ ](?:your|the|a|an))[ ][^[\]\\"]{1,60}|(?:placeholder|todo|tbd)(?:[ :-][^[\]\\"]{0,60})?|your[ _][a-z][a-z0-9 _]{0,40})\](?![(:])/gi;
+const ANGLE = /<(?:NAME|AUTHOR|BOT_NAME|MODEL_NAME|ASSISTANT_NAME|AI_NAME)>/g;
+const BRACE = /\{(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)*|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)\}/g;
+
+/** A record that asks for or talks about a template: its slots are the answer, not leftovers. */
+const ABOUT_TEMPLATES =
+  /\btemplates?\b|\bplaceholders?\b|\bfill[- ]in\b|模板|模版|テンプレート|\bplantillas?\b|\bvorlagen?\b/i;
+/** A string that is a template's source, not text with a slot left in it. */
+const TEMPLATE_SOURCE = /\{%|\{\{[#/!>^]/;
+/** A string that shows code or math: single braces there are code, not slots. */
+const CODE_OR_MATH = /[`$=;<>|]|\\\\|\.format\(|\bprint\(|\bf\\"|\bf'|%\(/;
+
+const MAX_PER_LINE = 20;
+
+interface StringSpan {
+  /** Offset of the first character inside the quotes. */
+  start: number;
+  /** Offset of the closing quote. */
+  end: number;
+  isKey: boolean;
+}
+
+/** The string literals of a JSON text (raw offsets), in order. */
+function stringSpans(text: string): StringSpan[] {
+  const spans: StringSpan[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) !== 0x22) continue;
+    const start = i + 1;
+    let j = start;
+    while (j < text.length) {
+      const c = text.charCodeAt(j);
+      if (c === 0x5c) j += 2;
+      else if (c === 0x22) break;
+      else j++;
+    }
+    let k = j + 1;
+    for (let c = text.charCodeAt(k); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = text.charCodeAt(++k));
+    spans.push({ start, end: j, isKey: text.charCodeAt(k) === 0x3a });
+    i = j;
+  }
+  return spans;
+}
+
+function spanAt(spans: StringSpan[], offset: number): StringSpan | undefined {
+  let lo = 0;
+  let hi = spans.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = spans[mid] as StringSpan;
+    if (offset < s.start) hi = mid - 1;
+    else if (offset >= s.end) lo = mid + 1;
+    else return s;
+  }
+  return undefined;
+}
+
+/** True when `offset` is inside a ``` fence or an `inline code` span of the string starting at `from`. */
+function inCode(text: string, from: number, offset: number): boolean {
+  let fence = false;
+  let inline = false;
+  for (let i = text.indexOf('`', from); i >= 0 && i < offset; i = text.indexOf('`', i + 1)) {
+    if (text.startsWith('```', i)) {
+      if (!inline) fence = !fence;
+      i += 2;
+    } else if (!fence) inline = !inline;
+  }
+  return fence || inline;
+}
+
+/** The character before `offset`, with a JSON escape such as \n or \t read as the space it stands for. */
+function charBefore(text: string, offset: number, floor: number): string {
+  if (offset <= floor) return ' ';
+  const c = text[offset - 1] as string;
+  if (/[ntr]/.test(c) && offset - 2 >= floor && text[offset - 2] === '\\') {
+    let backslashes = 0;
+    for (let i = offset - 2; i >= floor && text[i] === '\\'; i--) backslashes++;
+    if (backslashes % 2 === 1) return ' ';
+  }
+  return c;
+}
+
+/** ABOUT_TEMPLATES outside the candidates themselves ("[PLACEHOLDER]" does not excuse itself). */
+function talksAboutTemplates(text: string, candidates: readonly PlaceholderMatch[]): boolean {
+  let rest = '';
+  let from = 0;
+  for (const m of candidates) {
+    if (m.start < from) continue;
+    rest += text.slice(from, m.start) + ' ';
+    from = m.end;
+  }
+  return ABOUT_TEMPLATES.test(rest + text.slice(from));
+}
+
+function collect(re: RegExp, kind: PlaceholderKind, text: string, out: PlaceholderMatch[]): void {
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    out.push({ kind, start: m.index, end: m.index + m[0].length, text: m[0] });
+  }
+}
+
+/** True when some `opener` in `text` is followed by a character `next` accepts (an indexOf loop: fast). */
+function openerBefore(text: string, opener: string, next: (c: number) => boolean): boolean {
+  for (let i = text.indexOf(opener); i >= 0; i = text.indexOf(opener, i + 1)) {
+    if (next(text.charCodeAt(i + 1))) return true;
+  }
+  return false;
+}
+
+const isLetter = (c: number) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+// First letters of the bracket keywords (insert, fill, enter, placeholder, todo, tbd, your), either case.
+const BRACKET_FIRST = new Set([...'ifeptyIFEPTY'].map((c) => c.charCodeAt(0)));
+const ANGLE_FIRST = new Set([...'NABM'].map((c) => c.charCodeAt(0)));
+
+/** Placeholders in one record's raw JSON text, in column order. */
+export function findPlaceholders(text: string): PlaceholderMatch[] {
+  const candidates: PlaceholderMatch[] = [];
+  if (text.indexOf('{{') >= 0) collect(MUSTACHE, 'mustache', text, candidates);
+  if (openerBefore(text, '[', (c) => BRACKET_FIRST.has(c))) collect(BRACKET, 'bracket', text, candidates);
+  if (openerBefore(text, '<', (c) => ANGLE_FIRST.has(c))) collect(ANGLE, 'angle', text, candidates);
+  if (openerBefore(text, '{', isLetter)) collect(BRACE, 'brace', text, candidates);
+  if (candidates.length === 0) return candidates;
+  candidates.sort((a, b) => a.start - b.start);
+  if (talksAboutTemplates(text, candidates)) return [];
+  const spans = stringSpans(text);
+  const found: PlaceholderMatch[] = [];
+  let lastEnd = -1;
+  for (const m of candidates) {
+    if (m.start < lastEnd) continue;
+    const span = spanAt(spans, m.start);
+    if (!span || span.isKey || m.end > span.end) continue;
+    if (!accept(m, text, span)) continue;
+    found.push(m);
+    lastEnd = m.end;
+    if (found.length >= MAX_PER_LINE) break;
+  }
+  return found;
+}
+
+function accept(m: PlaceholderMatch, text: string, span: StringSpan): boolean {
+  const value = text.slice(span.start, span.end);
+  const before = charBefore(text, m.start, span.start);
+  const after = m.end < span.end ? (text[m.end] as string) : ' ';
+  switch (m.kind) {
+    case 'mustache':
+      // ${{ matrix.os }} (GitHub Actions) and {{{raw}}} are template source.
+      if (before === '$' || before === '{' || after === '}' || TEMPLATE_SOURCE.test(value)) return false;
+      break;
+    case 'bracket': {
+      const inner = m.text.slice(1, -1);
+      // "[Your Name]" in a drafted letter is deliberate; "[YOUR NAME]" is a slot.
+      if (/^your/i.test(inner) && inner !== inner.toUpperCase()) return false;
+      if (/\w/.test(before)) return false;
+      break;
+    }
+    case 'angle':
+      break;
+    case 'brace':
+      if (m.text.length < 4) return false;
+      if (/[\w\\$^_{}/#%@]/.test(before) || /[\w{([]/.test(after)) return false;
+      if (CODE_OR_MATH.test(value) || TEMPLATE_SOURCE.test(value) || value.indexOf('{{') >= 0) return false;
+      break;
+  }
+  return !inCode(text, span.start, m.start);
+}
+
+export function placeholderMessage(m: PlaceholderMatch): string {
+  const what =
+    m.kind === 'brace'
+      ? `${m.text} looks like a template variable that was never filled in`
+      : `The placeholder ${m.text} was never filled in`;
+  return `${what}: the model would learn to write it literally. Fill in the real value, or substitute every placeholder before training.`;
+}
+
+/** Reports content/placeholder for every placeholder in `text` (one record's raw JSON). */
+export function checkPlaceholders(text: string, out: LineFindings): void {
+  for (const m of findPlaceholders(text)) {
+    out.add('content/placeholder', m.start, m.end, placeholderMessage(m), { placeholder: m.text });
+  }
+}

@@ -87,7 +87,8 @@ describe('format rules', () => {
 
 describe('schema rules', () => {
   it('maps missing, wrong-type and unknown fields', () => {
-    const lines = ['{"instruction": "Add", "output": 5, "inptu": "2+2"}'];
+    // `input` is optional (LLaMA-Factory writes alpaca records without it); `output` is not.
+    const lines = ['{"instruction": "Add", "input": 5, "inptu": "2+2"}'];
     const f = run(lines, { format: 'alpaca' });
     assert.deepEqual(rules(f), ['schema/missing-field', 'schema/unknown-field', 'schema/wrong-type']);
     const wrong = f.find((x) => x.rule === 'schema/wrong-type')!;
@@ -96,7 +97,7 @@ describe('schema rules', () => {
     const unknown = f.find((x) => x.rule === 'schema/unknown-field')!;
     assert.equal(covered(lines, unknown), '"inptu"');
     const missing = f.find((x) => x.rule === 'schema/missing-field')!;
-    assert.match(missing.message, /'input'/);
+    assert.match(missing.message, /'output'/);
   });
 
   it('accepts preference sides as strings or message lists, and reports other types', () => {

@@ -1,71 +1,75 @@
 """Training records: read (JSONL or JSON array, a file or a Datanet's files), normalise, format, tokenise.
 
-Chat records are rendered with the tokenizer's chat template, or with FALLBACK_TEMPLATE when it has
-none, and the loss is masked to the assistant's tokens (labels -100 everywhere else). `text` records
-train on every token.
+Records become examples through the record contract (records.py). Conversations are rendered with a chat
+template (the config's `chat_template`, else the model's own, else schemas/chat-templates/fallback.jinja),
+tools included, and the loss is masked to the trained assistant turns (labels -100 everywhere else).
+`text` records train on every token.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import yaml
 
 from .errors import DatasetError
+from .records import (
+    RecordRefused,
+    chat_template_path,
+    detect_format,
+    objective_problem,
+    read_source_path,
+    template_turns,
+    to_example,
+    words,
+)
 
 if TYPE_CHECKING:
     from .config import FinetuneConfig
 
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant")
-_SHAREGPT_ROLES = {
-    "system": "system",
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "chatgpt": "assistant",
-    "bard": "assistant",
-    "model": "assistant",
-}
-# Used for models without a chat template (base GPT-2, BLOOM...). The assistant turn, up to and
-# including the end-of-sequence token, is what the model learns to produce.
-FALLBACK_ROLE_HEADERS = {"system": "### System:\n", "user": "### User:\n", "assistant": "### Assistant:\n"}
-FALLBACK_TURN_END = "\n\n"
 
 
 @dataclass(frozen=True)
 class Example:
-    """One normalised record: a conversation (`messages`) or plain text (`text`)."""
+    """One record in the contract's terms (records.py): `example` is the canonical dict, `source` where it came from."""
 
     source: str
-    messages: tuple[tuple[str, str], ...] = ()
-    text: str | None = None
+    example: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def kind(self) -> str:
+        return str(self.example.get("kind", "sft"))
 
-def _is_object(value: Any) -> bool:
-    return isinstance(value, dict)
+    @property
+    def text(self) -> str | None:
+        return self.example.get("text") if self.kind == "text" else None
 
+    @property
+    def turns(self) -> list[dict[str, Any]]:
+        return list(self.example.get("messages", []))
 
-def detect_format(record: Any) -> str | None:
-    """Same keys, same order of precedence as the language server's detector."""
-    if not _is_object(record):
-        return None
-    if "messages" in record:
-        return "messages"
-    if "conversations" in record:
-        return "sharegpt"
-    if "chosen" in record and "rejected" in record:
-        return "preference"
-    if "instruction" in record and ("output" in record or "input" in record):
-        return "alpaca"
-    if "text" in record:
-        return "text"
-    return None
+    @property
+    def tools(self) -> list[dict[str, Any]] | None:
+        return self.example.get("tools")
+
+    @property
+    def messages(self) -> tuple[tuple[str, str], ...]:
+        """The conversation as (role, content) pairs, for a quick look."""
+        return tuple((turn["role"], turn["content"]) for turn in self.turns)
+
+    @classmethod
+    def of_messages(cls, source: str, pairs: Sequence[tuple[str, str]]) -> Example:
+        return cls(source, {"kind": "sft", "messages": [{"role": role, "content": content} for role, content in pairs]})
+
+    @classmethod
+    def of_text(cls, source: str, text: str) -> Example:
+        return cls(source, {"kind": "text", "messages": [], "text": text})
 
 
 def _first_character(path: Path) -> str:
@@ -108,63 +112,21 @@ def read_records(path: Path) -> Iterator[tuple[str, Any]]:
         raise DatasetError(f"{path}: {exc.strerror or exc}") from exc
 
 
-def _text_field(record: dict[str, Any], key: str, where: str, required: bool = True) -> str:
-    value = record.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise DatasetError(f"{where}: field '{key}' must be a string")
-    return value
-
-
-def _checked_conversation(turns: list[tuple[str, str]], where: str) -> tuple[tuple[str, str], ...]:
-    if not any(role == "assistant" for role, _ in turns):
-        raise DatasetError(f"{where}: the conversation has no assistant turn to learn from")
-    return tuple(turns)
-
-
 def normalise(record: Any, record_format: str, where: str) -> Example:
-    """One record in any supported format as an Example; unusable records raise DatasetError."""
+    """One record in any supported format as an Example; unusable records raise DatasetError naming the linter's rule."""
     if record_format == "auto":
         detected = detect_format(record)
         if detected is None:
-            raise DatasetError(f"{where}: unknown record format (expected messages, conversations, instruction/output or text)")
+            raise DatasetError(
+                f"{where}: unknown record format (expected messages, conversations, instruction/output, text, "
+                "prompt/chosen/rejected or prompt/completion/label) [format/unknown]"
+            )
         record_format = detected
-    if not _is_object(record):
-        raise DatasetError(f"{where}: a record must be a JSON object")
-    if record_format == "text":
-        return Example(source=where, text=_text_field(record, "text", where))
-    if record_format == "alpaca":
-        prompt = _text_field(record, "instruction", where)
-        extra = _text_field(record, "input", where, required=False)
-        turns = []
-        system = record.get("system")
-        if isinstance(system, str) and system:
-            turns.append(("system", system))
-        turns.append(("user", f"{prompt}\n\n{extra}" if extra else prompt))
-        turns.append(("assistant", _text_field(record, "output", where)))
-        return Example(source=where, messages=tuple(turns))
-    if record_format == "messages":
-        raw, role_key, content_key, role_map = record.get("messages"), "role", "content", None
-    elif record_format == "sharegpt":
-        raw, role_key, content_key, role_map = record.get("conversations"), "from", "value", _SHAREGPT_ROLES
-    else:
-        raise DatasetError(f"{where}: records in the '{record_format}' format cannot be used for supervised fine-tuning")
-    if not isinstance(raw, list) or not raw:
-        raise DatasetError(f"{where}: expected a non-empty list of turns")
-    turns: list[tuple[str, str]] = []
-    for index, turn in enumerate(raw):
-        if not _is_object(turn):
-            raise DatasetError(f"{where}: turn {index} must be an object")
-        role = turn.get(role_key)
-        role = role_map.get(role, role) if role_map and isinstance(role, str) else role
-        if role not in ROLES:
-            raise DatasetError(f"{where}: turn {index} has unknown role {turn.get(role_key)!r}")
-        content = turn.get(content_key)
-        if not isinstance(content, str):
-            raise DatasetError(f"{where}: turn {index} needs a string '{content_key}'")
-        turns.append((role, content))
-    return Example(source=where, messages=_checked_conversation(turns, where))
+    try:
+        return Example(source=where, example=to_example(record, record_format))
+    except RecordRefused as refused:
+        at = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in refused.path)
+        raise DatasetError(f"{where}{' ' + at.lstrip('.') if at else ''}: {refused.reason} [{refused.rule}]") from refused
 
 
 def datanet_files(manifest_path: Path) -> tuple[list[Path], str | None]:
@@ -199,7 +161,22 @@ def load_examples(config: FinetuneConfig) -> list[Example]:
     examples = [normalise(record, record_format, where) for path in files for where, record in read_records(path)]
     if not examples:
         raise DatasetError(f"{', '.join(map(str, files))}: no records")
+    check_objective(examples, str(config.data.get("objective", "sft")))
     return examples
+
+
+_KIND_FORMATS = {"preference": "preference", "kto": "kto"}
+
+
+def check_objective(examples: Sequence[Example], objective: str) -> None:
+    """The job's objective can train every example, and no example carries media; else the contract's words."""
+    for example in examples:
+        problem = objective_problem(objective, _KIND_FORMATS.get(example.kind, "messages"))
+        if problem:
+            raise DatasetError(f"{example.source}: {problem}")
+    with_media = sum(1 for example in examples if example.example.get("media"))
+    if with_media:
+        raise DatasetError(words("media-text-only", count=with_media))
 
 
 def split_train_eval(examples: Sequence[Example], eval_split: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -216,59 +193,95 @@ def has_chat_template(tokenizer: Any) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def render_chat(tokenizer: Any, messages: Sequence[tuple[str, str]], add_generation_prompt: bool) -> str:
-    """A conversation as the model's prompt text: its own chat template, or the documented fallback."""
-    if has_chat_template(tokenizer):
-        rendered = tokenizer.apply_chat_template(
-            [{"role": role, "content": content} for role, content in messages],
-            tokenize=False,
-            add_generation_prompt=add_generation_prompt,
-        )
-        return str(rendered)
-    eos = tokenizer.eos_token or ""
-    bos = tokenizer.bos_token or ""
-    parts = [bos]
-    for role, content in messages:
-        closing = eos if role == "assistant" else ""
-        parts.append(f"{FALLBACK_ROLE_HEADERS[role]}{content}{closing}{FALLBACK_TURN_END}")
-    if add_generation_prompt:
-        parts.append(FALLBACK_ROLE_HEADERS["assistant"])
-    return "".join(parts)
+def fallback_template() -> str:
+    """The template for models that ship none (schemas/chat-templates/fallback.jinja)."""
+    path = chat_template_path("fallback")
+    if path is None:
+        raise DatasetError("the built-in fallback chat template is missing from schemas/chat-templates")
+    return read_source_path(path)
 
 
-def _assistant_spans(tokenizer: Any, messages: Sequence[tuple[str, str]], full_text: str) -> list[tuple[int, int]]:
-    """Character spans of the assistant turns in `full_text` (content plus the template's closing tokens).
+def resolve_chat_template(choice: str | None, config_dir: Path | None = None) -> str | None:
+    """A config's `chat_template`: None (the model's own), a built-in name, or a .jinja file relative to the config."""
+    if not choice:
+        return None
+    builtin = chat_template_path(choice)
+    if builtin is not None:
+        return read_source_path(builtin)
+    if choice.endswith(".jinja"):
+        return read_source_path((config_dir or Path.cwd()) / choice)
+    raise DatasetError(f"chat_template: '{choice}' is neither a built-in template (chatml) nor a .jinja file")
+
+
+def _as_turns(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{"role": m[0], "content": m[1]} if isinstance(m, tuple) else m for m in messages]
+
+
+def render_chat(
+    tokenizer: Any,
+    messages: Sequence[Any],
+    add_generation_prompt: bool,
+    tools: list[dict[str, Any]] | None = None,
+    chat_template: str | None = None,
+) -> str:
+    """Turns ((role, content) pairs or turn dicts) as the model's input text, through a chat template: the
+    config's choice, else the model's own, else the fallback."""
+    template = chat_template or (tokenizer.chat_template if has_chat_template(tokenizer) else fallback_template())
+    rendered = tokenizer.apply_chat_template(
+        template_turns(_as_turns(messages)),
+        tools=tools or None,
+        chat_template=template,
+        tokenize=False,
+        add_generation_prompt=add_generation_prompt,
+    )
+    return str(rendered)
+
+
+def trained_spans(
+    tokenizer: Any, turns: Sequence[dict[str, Any]], full_text: str, tools: list[dict[str, Any]] | None, chat_template: str | None
+) -> list[tuple[int, int]]:
+    """Character spans of the trained assistant turns in `full_text` (content plus the template's closing tokens).
 
     Rendering each prefix with and without the generation prompt finds where an assistant turn begins
-    and ends; templates that rewrite earlier turns fall back to locating the content itself.
+    and ends; templates that rewrite earlier turns fall back to locating the content itself. A tool call
+    the template does not render at all is refused: the model would learn an empty answer.
     """
     spans: list[tuple[int, int]] = []
     search_from = 0
-    for index, (role, content) in enumerate(messages):
-        if role != "assistant":
+    for index, turn in enumerate(turns):
+        if turn["role"] != "assistant":
             continue
-        before = render_chat(tokenizer, messages[:index], add_generation_prompt=True)
-        through = render_chat(tokenizer, messages[: index + 1], add_generation_prompt=False)
+        before = render_chat(tokenizer, turns[:index], True, tools, chat_template)
+        through = render_chat(tokenizer, turns[: index + 1], False, tools, chat_template)
         if full_text.startswith(through) and through.startswith(before):
-            spans.append((len(before), len(through)))
-            search_from = len(through)
-            continue
-        start = full_text.find(content, search_from)
-        if start >= 0:
-            spans.append((start, start + len(content)))
-            search_from = start + len(content)
+            span = (len(before), len(through))
+        else:
+            start = full_text.find(turn["content"], search_from)
+            span = (start, start + len(turn["content"])) if start >= 0 else (search_from, search_from)
+        for call in turn.get("tool_calls", []):
+            if call["name"] not in full_text[span[0] : span[1]]:
+                raise DatasetError(words("template-drops-tool-calls", name=call["name"]))
+        search_from = span[1]
+        if turn.get("train", True):
+            spans.append(span)
     return spans
 
 
-def encode_example(tokenizer: Any, example: Example, max_seq_length: int) -> dict[str, list[int]] | None:
+def encode_example(
+    tokenizer: Any, example: Example, max_seq_length: int, chat_template: str | None = None
+) -> dict[str, list[int]] | None:
     """input_ids / labels / attention_mask, truncated; None when nothing trainable survives truncation."""
     if example.text is not None:
         text = example.text + (tokenizer.eos_token or "")
         ids = tokenizer(text, add_special_tokens=True, truncation=True, max_length=max_seq_length)["input_ids"]
         labels = list(ids)
     else:
-        text = render_chat(tokenizer, example.messages, add_generation_prompt=False)
-        spans = _assistant_spans(tokenizer, example.messages, text)
+        turns = example.turns
+        text = render_chat(tokenizer, turns, False, example.tools, chat_template)
+        try:
+            spans = trained_spans(tokenizer, turns, text, example.tools, chat_template)
+        except DatasetError as exc:
+            raise DatasetError(f"{example.source}: {exc}") from exc
         encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         ids = encoded["input_ids"][:max_seq_length]
         offsets = encoded["offset_mapping"][:max_seq_length]

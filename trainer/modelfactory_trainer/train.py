@@ -34,7 +34,7 @@ from .checkpoints import (
     write_json_durably,
 )
 from .config import FinetuneConfig, load_config
-from .data import IGNORE_INDEX, encode_example, load_examples, split_train_eval
+from .data import IGNORE_INDEX, encode_example, load_examples, resolve_chat_template, split_train_eval
 from .errors import BitsAndBytesMissingError, ConfigError, CudaUnavailableError, DatasetError, TrainerError
 from .events import EventWriter, is_main_process, note
 
@@ -419,8 +419,10 @@ def _training_arguments(config: FinetuneConfig, precision: str, max_steps: int |
     )
 
 
-def _tokenize_all(tokenizer: Any, examples: list[Any], max_seq_length: int) -> list[dict[str, list[int]]]:
-    encoded = [encode_example(tokenizer, example, max_seq_length) for example in examples]
+def _tokenize_all(
+    tokenizer: Any, examples: list[Any], max_seq_length: int, chat_template: str | None
+) -> list[dict[str, list[int]]]:
+    encoded = [encode_example(tokenizer, example, max_seq_length, chat_template) for example in examples]
     kept = [item for item in encoded if item is not None]
     if len(kept) < len(encoded):
         note(f"{len(encoded) - len(kept)} record(s) have no trainable tokens within max_seq_length and were skipped")
@@ -462,8 +464,9 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
 
     train_examples, eval_examples = split_train_eval(examples, float(config.dataset["eval_split"]), int(training["seed"]))
     max_seq_length = int(training["max_seq_length"])
-    train_set = _tokenize_all(tokenizer, train_examples, max_seq_length)
-    eval_set = _tokenize_all(tokenizer, eval_examples, max_seq_length)
+    chat_template = resolve_chat_template(config.data.get("chat_template"), config.path.parent)
+    train_set = _tokenize_all(tokenizer, train_examples, max_seq_length, chat_template)
+    eval_set = _tokenize_all(tokenizer, eval_examples, max_seq_length, chat_template)
     if not train_set:
         raise DatasetError(f"no record has a trainable token within max_seq_length ({max_seq_length})")
     trainer_ref: dict[str, Any] = {}

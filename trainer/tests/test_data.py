@@ -11,6 +11,7 @@ from conftest import write_jsonl
 
 from modelfactory_trainer.config import parse_config
 from modelfactory_trainer.data import (
+    check_objective,
     IGNORE_INDEX,
     Example,
     encode_example,
@@ -48,7 +49,7 @@ def test_every_format_loads_explicitly_and_by_detection(record_format: str) -> N
     if record_format == "text":
         assert explicit.text == "Plain pretraining text." and explicit.messages == ()
     elif record_format == "alpaca":
-        assert explicit.messages == (("user", "Add the numbers.\n\n2 and 2"), ("assistant", "4."))
+        assert explicit.messages == (("user", "Add the numbers.\n2 and 2"), ("assistant", "4."))
     else:
         assert explicit.messages == CONVERSATION
 
@@ -72,8 +73,10 @@ def test_bad_records_name_file_and_line(tmp_path: Path) -> None:
         normalise({"messages": [{"role": "user", "content": "hi"}]}, "messages", "f:1")
     with pytest.raises(DatasetError, match="unknown role"):
         normalise({"messages": [{"role": "robot", "content": "hi"}]}, "messages", "f:1")
-    with pytest.raises(DatasetError, match="preference"):
-        normalise({"prompt": "p", "chosen": "a", "rejected": "b"}, "auto", "f:1")
+    # A preference pair loads; an sft job refuses it, in the record contract's words.
+    pair = normalise({"prompt": "p", "chosen": "a", "rejected": "b"}, "auto", "f:1")
+    with pytest.raises(DatasetError, match="preference records train with objective dpo"):
+        check_objective([pair], "sft")
 
 
 def test_datanet_manifest_loads_every_governed_file(tmp_path: Path) -> None:
@@ -102,7 +105,7 @@ def _trained_text(tokenizer: Any, encoded: dict[str, list[int]]) -> str:
 
 
 def test_loss_is_masked_to_assistant_tokens(tiny_tokenizer: Any) -> None:
-    example = Example(source="t", messages=CONVERSATION)
+    example = Example.of_messages("t", CONVERSATION)
     encoded = encode_example(tiny_tokenizer, example, max_seq_length=512)
     assert encoded is not None
     assert encoded["input_ids"] == tiny_tokenizer(render_chat(tiny_tokenizer, CONVERSATION, False), add_special_tokens=False)["input_ids"]
@@ -119,25 +122,25 @@ def test_fallback_template_masks_the_same_way(tiny_model_dir: Path) -> None:
     tokenizer.chat_template = None
     text = render_chat(tokenizer, CONVERSATION, add_generation_prompt=False)
     assert text.startswith("<s>### System:\nBe brief.\n\n### User:\n")
-    encoded = encode_example(tokenizer, Example(source="t", messages=CONVERSATION), max_seq_length=512)
+    encoded = encode_example(tokenizer, Example.of_messages("t", CONVERSATION), max_seq_length=512)
     assert encoded is not None
     assert _trained_text(tokenizer, encoded) == "4.</s>\n\n6.</s>\n\n"
 
 
 def test_truncation_and_records_left_without_targets(tiny_tokenizer: Any) -> None:
-    example = Example(source="t", messages=CONVERSATION)
+    example = Example.of_messages("t", CONVERSATION)
     full = encode_example(tiny_tokenizer, example, max_seq_length=512)
     assert full is not None
     cut = encode_example(tiny_tokenizer, example, max_seq_length=len(full["input_ids"]) - 3)
     assert cut is not None and len(cut["input_ids"]) == len(full["input_ids"]) - 3
     assert encode_example(tiny_tokenizer, example, max_seq_length=8) is None
-    text = encode_example(tiny_tokenizer, Example(source="t", text="Plain text."), max_seq_length=512)
+    text = encode_example(tiny_tokenizer, Example.of_text("t", "Plain text."), max_seq_length=512)
     assert text is not None and text["labels"] == text["input_ids"]
     assert text["input_ids"][-1] == tiny_tokenizer.eos_token_id
 
 
 def test_eval_split_is_seeded_and_disjoint() -> None:
-    examples = [Example(source=str(index), text=str(index)) for index in range(40)]
+    examples = [Example.of_text(str(index), str(index)) for index in range(40)]
     train, held_out = split_train_eval(examples, 0.1, seed=7)
     assert len(held_out) == 4 and len(train) == 36
     assert {e.source for e in train}.isdisjoint({e.source for e in held_out})

@@ -14,8 +14,8 @@ def test_flattened_records_attend_only_to_themselves(tiny_model_dir: Path, tiny_
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
     records = [
-        encode_example(tiny_tokenizer, Example(source="a", messages=(("user", "What is 1 plus 2?"), ("assistant", "3."))), 64),
-        encode_example(tiny_tokenizer, Example(source="b", text="The team checks the code every morning."), 64),
+        encode_example(tiny_tokenizer, Example.of_messages("a", (("user", "What is 1 plus 2?"), ("assistant", "3."))), 64),
+        encode_example(tiny_tokenizer, Example.of_text("b", "The team checks the code every morning."), 64),
     ]
     assert all(record is not None for record in records)
     packed = DataCollatorWithFlattening()([{k: r[k] for k in ("input_ids", "labels")} for r in records if r])

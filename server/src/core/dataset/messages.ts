@@ -1,17 +1,12 @@
 // messages/unknown-role, messages/no-assistant, messages/empty-content, messages/role-order for the
 // messages (OpenAI), sharegpt and preference (message-list) formats.
+import contract from '../../../../schemas/records/contract.json';
 import type { LineFindings } from './context';
 import type { JsonPath, LineLocator } from './locate';
 
-export const OPENAI_ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
-export const SHAREGPT_SPEAKERS: ReadonlySet<string> = new Set([
-  'human',
-  'gpt',
-  'system',
-  'function_call',
-  'observation',
-  'tool',
-]);
+/** OpenAI's roles, `developer` and the legacy `function` included (schemas/records/contract.json). */
+export const OPENAI_ROLES: ReadonlySet<string> = new Set(Object.keys(contract.roles.messages));
+export const SHAREGPT_SPEAKERS: ReadonlySet<string> = new Set(Object.keys(contract.roles.sharegpt));
 
 /** Common wrong roles and the OpenAI role they mean. */
 const OPENAI_ROLE_FIXES: Readonly<Record<string, string>> = {
@@ -21,9 +16,8 @@ const OPENAI_ROLE_FIXES: Readonly<Record<string, string>> = {
   model: 'assistant',
   ai: 'assistant',
   chatbot: 'assistant',
-  function: 'tool',
   observation: 'tool',
-  developer: 'system',
+  function_call: 'assistant',
 };
 
 /** Common wrong speakers in ShareGPT data and the `from` value they mean. */
@@ -85,8 +79,9 @@ export function checkOpenAiMessages(
     let turn: Turn = 'unknown';
     if (typeof role === 'string') {
       if (OPENAI_ROLES.has(role)) {
-        turn = role as Turn;
-        if (role === 'assistant' && Array.isArray(msg.tool_calls) && msg.tool_calls.length > 0) turn = 'assistant-call';
+        turn = (contract.roles.messages as Record<string, Turn>)[role]!;
+        const calls = (Array.isArray(msg.tool_calls) && msg.tool_calls.length > 0) || isObject(msg.function_call);
+        if (turn === 'assistant' && calls) turn = 'assistant-call';
       } else {
         const suggestion = suggestionFor(role, OPENAI_ROLE_FIXES, OPENAI_ROLES);
         if (suggestion === 'assistant' || suggestion === 'user' || suggestion === 'system' || suggestion === 'tool') {
@@ -100,7 +95,7 @@ export function checkOpenAiMessages(
             e,
             suggestion
               ? `Role '${role}' is not an OpenAI role: use '${suggestion}'.`
-              : `Role '${role}' is not an OpenAI role: use system, user, assistant or tool.`,
+              : `Role '${role}' is not an OpenAI role: use system, developer, user, assistant or tool.`,
             suggestion ? { role, suggestion } : { role },
           );
         }
@@ -129,8 +124,14 @@ export function checkOpenAiMessages(
   finishConversation(turns, path, out, loc, 'role', options);
 }
 
-/** Checks a ShareGPT `conversations` list. */
-export function checkShareGptConversations(list: unknown, path: JsonPath, out: LineFindings, loc: LineLocator): void {
+/** Checks a ShareGPT `conversations` list (a preference record's prompt needs no answer in it). */
+export function checkShareGptConversations(
+  list: unknown,
+  path: JsonPath,
+  out: LineFindings,
+  loc: LineLocator,
+  options = { requireAssistant: true, checkOrder: true },
+): void {
   if (!Array.isArray(list)) return;
   const turns: Turn[] = [];
   for (let i = 0; i < list.length; i++) {
@@ -166,7 +167,7 @@ export function checkShareGptConversations(list: unknown, path: JsonPath, out: L
       );
     }
   }
-  finishConversation(turns, path, out, loc, 'from', { requireAssistant: true, checkOrder: true });
+  finishConversation(turns, path, out, loc, 'from', options);
 }
 
 function shareGptTurn(speaker: string | undefined): Turn {

@@ -6,13 +6,15 @@ import { LineFindings } from './context';
 import type { DatasetValidatorOptions } from './context';
 import { hashJsonValue } from './dedupExact';
 import { MinHasher } from './dedupNear';
+import { toExample } from './contract';
+import type { Refusal } from './example';
 import { detectRecordFormat } from './formats';
 import type { RecordFormat } from './formats';
 import { parseJsonLine } from './jsonl';
 import { countTokens, checkLength } from './length';
 import { LineLocator } from './locate';
 import { checkOpenAiMessages, checkShareGptConversations } from './messages';
-import { recordText } from './recordText';
+import { exampleText, recordText } from './recordText';
 import { checkSchema, extraValidator, formatValidator } from './schema';
 import { checkSensitive } from './sensitive';
 
@@ -42,6 +44,7 @@ export const FORMAT_LABELS: Readonly<Record<RecordFormat, string>> = {
   messages: 'Messages',
   text: 'Text',
   preference: 'Preference',
+  kto: 'KTO',
 };
 
 export class RecordAnalyzer {
@@ -93,7 +96,7 @@ export class RecordAnalyzer {
         'format/unknown',
         0,
         text.length,
-        'This record matches no known format: use {"messages": [...]}, {"conversations": [...]}, {"instruction", "input", "output"}, {"text"} or {"prompt", "chosen", "rejected"}.',
+        'This record matches no known format: use {"messages": [...]}, {"conversations": [...]}, {"instruction", "input", "output"}, {"text"}, a preference pair {"prompt", "chosen", "rejected"} or a KTO record {"prompt", "completion", "label"}.',
       );
       return result;
     }
@@ -118,15 +121,31 @@ export class RecordAnalyzer {
         checkShareGptConversations(record.conversations, ['conversations'], out, loc);
         break;
       case 'preference':
-        for (const side of ['prompt', 'chosen', 'rejected']) {
+      case 'kto': {
+        const sides = ['prompt', 'chosen', 'rejected', 'completion', 'preferred_output', 'non_preferred_output'];
+        for (const side of sides) {
           checkOpenAiMessages(record[side], [side], out, loc, { requireAssistant: false, checkOrder: false });
         }
+        const input = record.input as Record<string, unknown> | undefined;
+        if (input && typeof input === 'object') {
+          checkOpenAiMessages(input.messages, ['input', 'messages'], out, loc, {
+            requireAssistant: false,
+            checkOrder: true,
+          });
+        }
+        // A KTO conversation ends with the judged answer; a preference prompt ends before the answers.
+        const asKto = { requireAssistant: format === 'kto', checkOrder: true };
+        checkOpenAiMessages(record.messages, ['messages'], out, loc, asKto);
+        checkShareGptConversations(record.conversations, ['conversations'], out, loc, asKto);
         break;
+      }
       default:
         break;
     }
     checkContent(record, format, out, loc);
-    const rt = recordText(record, format);
+    const conversion = toExample(value, format);
+    if (!conversion.ok) reportRefusals(conversion.refusals, out, loc);
+    const rt = conversion.ok ? exampleText(conversion.example) : recordText(record, format);
     // Strings parsed from an ASCII line are ASCII unless a \u escape spells something else.
     const fullIsAscii = asciiLine && text.indexOf('\\u') < 0;
     const tokens = countTokens(rt, this.opts.tokenCounter, this.opts.maxTokens, fullIsAscii);
@@ -141,4 +160,16 @@ export class RecordAnalyzer {
 export function hasError(findings: readonly Finding[]): boolean {
   for (const f of findings) if (f.severity === 'error') return true;
   return false;
+}
+
+/**
+ * What the trainer would refuse, reported under the same rule id unless a rule already said so as an
+ * error on this line (with its own wording and range): a record that lints clean is one the trainer loads.
+ */
+function reportRefusals(refusals: readonly Refusal[], out: LineFindings, loc: LineLocator): void {
+  for (const refusal of refusals) {
+    if (out.items.some((f) => f.rule === refusal.rule && f.severity === 'error')) continue;
+    const [s, e] = loc.value(refusal.path);
+    out.add(refusal.rule, s, e, `The trainer would refuse this record: ${refusal.message}.`);
+  }
 }

@@ -1,4 +1,5 @@
 // The text of a record as a model sees it, for token counts, minimum length and near-duplicates.
+import type { Example, Turn } from './example';
 import type { RecordFormat } from './formats';
 
 /**
@@ -15,6 +16,8 @@ export interface RecordText {
   content: string;
   /** Number of turns (for the per-turn template overhead). */
   turns: number;
+  /** The record in the contract's terms, when it has one: token counts render it with the chat template. */
+  example?: Example;
 }
 
 function str(v: unknown): string {
@@ -97,4 +100,26 @@ export function recordText(record: Record<string, unknown>, format: RecordFormat
       break;
   }
   return j.result();
+}
+
+function addTurns(j: Joiner, turns: readonly Turn[] | undefined): void {
+  for (const turn of turns ?? []) {
+    const calls = turn.tool_calls?.map((call) => JSON.stringify({ name: call.name, arguments: call.arguments })) ?? [];
+    j.add(turn.role, [turn.content, ...calls].filter(Boolean).join('\n'), turn.role !== 'system');
+  }
+}
+
+/** The text of a record the contract accepted: its turns (and both answers of a pair), tools, or text. */
+export function exampleText(example: Example): RecordText {
+  const j = new Joiner();
+  if (example.kind === 'text') {
+    j.add('', example.text ?? '', true);
+    return { ...j.result(), example };
+  }
+  if (example.tools) j.add('tools', JSON.stringify(example.tools), false);
+  addTurns(j, example.messages);
+  addTurns(j, example.chosen);
+  addTurns(j, example.rejected);
+  addTurns(j, example.completion);
+  return { ...j.result(), example };
 }

@@ -3,6 +3,7 @@
 import Ajv from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import alpacaSchema from '../../../../schemas/records/alpaca.schema.json';
+import ktoSchema from '../../../../schemas/records/kto.schema.json';
 import messagesSchema from '../../../../schemas/records/messages.schema.json';
 import preferenceSchema from '../../../../schemas/records/preference.schema.json';
 import sharegptSchema from '../../../../schemas/records/sharegpt.schema.json';
@@ -17,6 +18,7 @@ export const RECORD_SCHEMAS: Readonly<Record<RecordFormat, object>> = {
   messages: messagesSchema,
   text: textSchema,
   preference: preferenceSchema,
+  kto: ktoSchema,
 };
 
 // One Ajv per process; `unicode: false` keeps string-length keywords from scanning code points (Ajv
@@ -27,14 +29,18 @@ const formatValidators = new Map<RecordFormat, ValidateFunction>();
 const extraValidators = new WeakMap<object, ValidateFunction | Error>();
 
 function getAjv(): Ajv {
-  ajv ??= new Ajv({ allErrors: true, unicode: false, strict: false, validateSchema: false, logger: false });
+  if (!ajv) {
+    ajv = new Ajv({ allErrors: true, unicode: false, strict: false, validateSchema: false, logger: false });
+    // The preference and kto schemas refer to the messages, sharegpt and alpaca schemas' definitions.
+    for (const schema of Object.values(RECORD_SCHEMAS)) ajv.addSchema(schema);
+  }
   return ajv;
 }
 
 export function formatValidator(format: RecordFormat): ValidateFunction {
   let validate = formatValidators.get(format);
   if (!validate) {
-    validate = getAjv().compile(RECORD_SCHEMAS[format]);
+    validate = getAjv().getSchema((RECORD_SCHEMAS[format] as { $id: string }).$id)!;
     formatValidators.set(format, validate);
   }
   return validate;

@@ -243,3 +243,18 @@ test('severity settings turn rules off; inline comments suppress them', async ()
   assert.deepEqual(rules(await lint(suppressed)), ['config/context-length']);
   assert.deepEqual(await lint('# modelfactory-disable\n' + text), []);
 });
+
+test('the objective against the records: preference pairs for sft, or an objective the trainer does not run', async () => {
+  const pairs = 'base_model: gpt2\nmethod: lora\ndataset:\n  path: data/pairs.jsonl\n';
+  const sft = await lint(pairs);
+  assert.deepEqual(rules(sft), ['config/dataset-format-mismatch']);
+  // The words of schemas/records/contract.json, which the trainer's refusal uses too (test_conformance.py).
+  assert.match(
+    sft[0]!.message,
+    /preference records train with objective dpo, not sft: an sft job would learn the rejected/,
+  );
+  const dpo = await lint(pairs + 'objective: dpo\n');
+  assert.match(dpo[0]!.message, /objective dpo is not run by this trainer yet/);
+  assert.equal(covered(pairs + 'objective: dpo\n', dpo[0]!), 'dpo');
+  assert.deepEqual(await lint('base_model: gpt2\nmethod: lora\ndataset:\n  path: data/chat-messages.jsonl\n'), []);
+});

@@ -55,6 +55,8 @@ export interface ConfigView {
   datasetPath?: string;
   datanet?: string;
   format: string;
+  /** What training optimises: sft (the default), dpo or kto. */
+  objective: string;
   loraRank: number;
   loraDropout: number;
   targetModules: string[] | 'all-linear';
@@ -83,6 +85,7 @@ export function viewConfig(data: unknown): ConfigView {
     methodGiven: method !== undefined,
     trustRemoteCode: root['trust_remote_code'] === true,
     format: str(dataset['format']) ?? 'auto',
+    objective: str(root['objective']) ?? 'sft',
     loraRank: num(lora['r']) ?? defaultOf(['lora', 'r'], num, 16),
     loraDropout: num(lora['dropout']) ?? defaultOf(['lora', 'dropout'], num, 0.05),
     targetModules:

@@ -1,5 +1,6 @@
 // Validation of a fine-tune config: YAML syntax, the schema, then model-aware and file-aware
 // checks. Every finding points at the offending key or value and says how to fix it.
+import { objectiveProblem } from '../dataset/contract';
 import type { ErrorObject } from 'ajv';
 import { detectRecordFormat } from '../dataset/formats';
 import type { RecordFormat } from '../dataset/formats';
@@ -253,10 +254,22 @@ class ConfigChecks {
 
   private async checkFormat(path: string, size: number): Promise<void> {
     const declared = this.view.format;
-    if (declared === 'auto' || !this.has(['dataset', 'format'])) return;
     const sample = await this.ctx.env.fs.readRange(path, 0, Math.min(size, FORMAT_SAMPLE_BYTES));
     if (!sample) return;
     const detected = detectSampleFormat(new TextDecoder().decode(sample), size <= FORMAT_SAMPLE_BYTES);
+    // The objective against the records' format, in the record contract's words (the trainer says the same).
+    const format = declared !== 'auto' ? (declared as RecordFormat) : detected?.format;
+    const problem = format && objectiveProblem(this.view.objective, format);
+    if (problem) {
+      const at = this.has(['objective'])
+        ? this.range(['objective'], 'value')
+        : this.range(['dataset', 'path'], 'value');
+      this.report('config/dataset-format-mismatch', at, `${this.view.datasetPath}: ${problem}`, {
+        objective: this.view.objective,
+        format,
+      });
+    }
+    if (declared === 'auto' || !this.has(['dataset', 'format'])) return;
     if (!detected || detected.format === declared) return;
     this.report(
       'config/dataset-format-mismatch',

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { configMemoryEstimate } from '../server/src/core/config/estimate';
+import { IMPORT_USAGE, importCommand } from './importCommand';
 import { formatBytes } from '../server/src/core/config/memory';
 import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
 import { globToRegExp } from '../server/src/core/datanet/glob';
@@ -65,6 +66,7 @@ const USAGE = `Usage:
   ${LINT_USAGE.split('\n')[0]}
   ${ESTIMATE_USAGE.split('\n')[0]}
   ${RULES_USAGE.split('\n')[0]}
+  ${IMPORT_USAGE.split('\n')[0]}
   modelfactory --version | --help
   modelfactory COMMAND --help     a command's options
 Exit codes: 0 no errors, 1 errors found, 2 usage error; a closed output pipe ends the run quietly.`;
@@ -351,6 +353,7 @@ const COMMANDS: Record<string, Command> = {
   lint: { usage: LINT_USAGE, run: lint },
   estimate: { usage: ESTIMATE_USAGE, run: estimate },
   rules: { usage: RULES_USAGE, run: listRules },
+  import: { usage: IMPORT_USAGE, run: importCommand },
 };
 
 /** Reading stops when the pipe that stdout writes into closes (`modelfactory lint | head -1`): end quietly. */

@@ -12,6 +12,7 @@ import { EndpointSecrets } from './endpoints';
 import { JobManager, messageOf, NotTrustedError } from './jobs/jobManager';
 import { jobRefOf, type JobRef } from './jobs/describe';
 import { JobsTreeProvider } from './jobs/jobsView';
+import { importConfigCommand } from './importConfig';
 import { createLanguageClient } from './languageClient';
 import { registerPanels } from './panels/registerPanels';
 import { ActiveFileStatus } from './statusBar';
@@ -150,6 +151,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     if (!client) throw new Error('The language server is not running.');
     await validateFileOnDisk(client, arg instanceof vscode.Uri ? arg : undefined, log);
   });
+
+  // Starts nothing, so no trust needed: the language server converts, or the same code in-process.
+  command('modelfactory.importConfig', (arg: unknown) => importConfigCommand(arg, client));
 
   registerPanels(context, { log, jobs, languageClient: () => client, requireTrust });
 

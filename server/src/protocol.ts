@@ -33,3 +33,17 @@ export interface MemoryEstimateParams {
   /** The document version the client holds: the answer is for that text or a newer one. */
   version?: number;
 }
+
+/**
+ * client -> server request: a LLaMA-Factory or axolotl training YAML converted to a ModelFactory
+ * fine-tune config (what `modelfactory import` writes). Paths: where the source lives, the folder the
+ * other tool would run in, and the folder the new config is meant for (its paths are relative to it).
+ */
+export const ImportConfigRequest = 'modelfactory/importConfig';
+export interface ImportConfigParams {
+  text: string;
+  sourcePath?: string;
+  cwd?: string;
+  outputDir?: string;
+}
+export type { ImportResult as ImportConfigResult } from './core/config/importConfig';

@@ -13,12 +13,16 @@ import { DocumentIndex } from './documentIndex';
 import { nodeEnvironment } from './nodeFs';
 import {
   DatasetStatsRequest,
+  ImportConfigRequest,
   MemoryEstimateRequest,
   ValidateFileRequest,
   type DatasetStatsParams,
+  type ImportConfigParams,
+  type ImportConfigResult,
   type MemoryEstimateParams,
   type ValidateFileParams,
 } from './protocol';
+import { importConfigFile } from './core/config/importConfig';
 import { toCoreSettings } from './settingsSchema';
 import { DEFAULT_SETTINGS } from './core/settings';
 import { ModelFactoryService } from './core/service';
@@ -120,6 +124,22 @@ connection.onRequest(
 connection.onRequest(
   MemoryEstimateRequest,
   guarded('memoryEstimate', null, (p: MemoryEstimateParams) => documents.memoryEstimate(p.uri, p.version)),
+);
+connection.onRequest(
+  ImportConfigRequest,
+  guarded(
+    'importConfig',
+    { ok: false, message: 'the import failed: see the ModelFactory log' } as ImportConfigResult,
+    (p: ImportConfigParams) => {
+      if (typeof p?.text !== 'string') return { ok: false, message: 'no config text was sent' } as ImportConfigResult;
+      const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+      return importConfigFile(service.env, p.text, {
+        sourcePath: str(p.sourcePath),
+        cwd: str(p.cwd),
+        outputDir: str(p.outputDir),
+      });
+    },
+  ),
 );
 connection.onRequest(ValidateFileRequest, async (p: ValidateFileParams) => {
   const progress = await connection.window.createWorkDoneProgress();

@@ -1,9 +1,10 @@
 // Quick fixes for config findings. Each is a minimal set of text edits, so comments and the
 // user's formatting around the change survive.
-import type { Node } from 'yaml';
 import type { CodeAction, Finding, TextEdit } from '../types';
+import { eolOf, indentUnit, nextLineStart, topIndent } from '../yaml/edits';
 import type { ParsedYaml } from '../yaml/parse';
 import { locatePath, nodeSpan } from '../yaml/paths';
+import { datasetShapeActions, placementActions } from './placement';
 import { parseConfig } from './schema';
 
 export function configCodeActions(
@@ -17,8 +18,10 @@ export function configCodeActions(
   for (const finding of findings) {
     switch (finding.rule) {
       case 'config/unknown-key':
+        actions.push(...placementActions(parsed, finding), ...applySuggestion(finding));
+        break;
       case 'config/schema':
-        actions.push(...applySuggestion(finding));
+        actions.push(...datasetShapeActions(parsed, finding), ...applySuggestion(finding));
         break;
       case 'config/target-module':
         actions.push(...setTargets(parsed, finding));
@@ -47,33 +50,6 @@ function applySuggestion(finding: Finding): CodeAction[] {
       isPreferred: true,
     },
   ];
-}
-
-function eolOf(text: string): string {
-  return text.includes('\r\n') ? '\r\n' : '\n';
-}
-
-/** The document's indentation step: the smallest indentation of any key line, else 2. */
-function indentUnit(parsed: ParsedYaml): number {
-  let unit = Infinity;
-  for (let line = 0; line < parsed.lines.lineCount; line++) {
-    const match = /^( +)[^\s#-]/.exec(parsed.lines.lineText(line));
-    if (match) unit = Math.min(unit, match[1]!.length);
-  }
-  return Number.isFinite(unit) ? unit : 2;
-}
-
-/** Column where the top-level keys start (a document may be indented as a whole). */
-function topIndent(parsed: ParsedYaml): number {
-  const contents = parsed.doc.contents as Node | null;
-  const start = contents?.range?.[0];
-  return start === undefined ? 0 : parsed.lines.positionAt(start).character;
-}
-
-/** The offset just past the line holding `offset` (after its line break), or the text's end. */
-function nextLineStart(parsed: ParsedYaml, offset: number): number {
-  const line = parsed.lines.positionAt(offset).line;
-  return line + 1 < parsed.lines.lineCount ? parsed.lines.lineStart(line + 1) : parsed.text.length;
 }
 
 function insertLinesAfter(parsed: ParsedYaml, key: string, block: string): TextEdit {

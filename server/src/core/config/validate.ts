@@ -17,6 +17,7 @@ import { validateYaml } from '../yaml/validate';
 import { canEstimate, estimateMemory, formatBytes, GIB, memoryBreakdown, memoryConfigOf } from './memory';
 import type { MemoryConfig, MemoryModel } from './memory';
 import { resolveModel } from './modelInfo';
+import { configSchemaMessage } from './placement';
 import type { ResolvedModel } from './modelInfo';
 import { finetuneValidator, parseConfig, viewConfig } from './schema';
 import type { ConfigView } from './schema';
@@ -51,7 +52,7 @@ export async function validateConfig(
     messageFor: (error, path) =>
       error.keyword === 'pattern' && path.join('.') === 'target'
         ? 'target must be local or remote:<name>, where <name> is an endpoint added with "ModelFactory: Add Remote Endpoint" (letters, digits, _ . -).'
-        : undefined,
+        : configSchemaMessage(parsed, error, path),
   });
   const checks = new ConfigChecks(parsed, ctx, findings);
   await checks.run();

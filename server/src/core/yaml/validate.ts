@@ -48,12 +48,21 @@ export function validateYaml(
 function simplifyErrors(errors: ErrorObject[]): ErrorObject[] {
   const branchPoints = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf');
   if (branchPoints.length === 0) return errors;
+  // Alternatives that only require keys all pass on a value that is not an object ("matches more than
+  // one alternative"); the value's type error is the one that says what is wrong.
+  const wrongType = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
   const out: ErrorObject[] = [];
   for (const error of errors) {
     const branch = branchPoints.find((b) => b !== error && error.schemaPath.startsWith(branchSchemaPrefix(b)));
-    if (!branch) out.push(error);
+    if (branch) continue;
+    if (branchPoints.includes(error) && wrongType.has(error.instancePath) && onlyRequires(error.schema)) continue;
+    out.push(error);
   }
   return out;
+}
+
+function onlyRequires(schema: unknown): boolean {
+  return Array.isArray(schema) && schema.every((s: object) => 'required' in s && Object.keys(s).length === 1);
 }
 
 function branchSchemaPrefix(branch: ErrorObject): string {
@@ -100,7 +109,8 @@ function describe(
       return {
         range: rangeOfPath(parsed.doc, parsed.lines, [...path, key], 'key'),
         message: custom ?? `Unknown key "${key}" in ${where}.${hint}`,
-        extra: suggestion ? { key, suggestion } : { key },
+        // A caller's own message replaces the did-you-mean, and so does its fix.
+        extra: suggestion && !custom ? { key, suggestion } : { key },
       };
     }
     case 'required': {

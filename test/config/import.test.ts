@@ -308,6 +308,16 @@ describe('import: conversions', () => {
     );
     assert.match(found.text, /^# dataset: nowhere — not mapped: "nowhere" is not listed in .*dataset_info\.json$/m);
     assert.equal(parse(found.text).dataset.path, '../data/identity.json');
+    const remoteFile = await importConfigFile(
+      nodeEnvironment(),
+      'model_name_or_path: gpt2\nstage: sft\ndataset: identity\ndataset_dir: REMOTE:llamafactory/demo_data\n',
+      { sourcePath: config, outputDir: join(dir, 'configs') },
+    );
+    assert.ok(remoteFile.ok);
+    assert.match(
+      remoteFile.text,
+      /^# dataset: identity — not mapped: its registry is on a dataset hub \(dataset_dir: REMOTE:llamafactory\/demo_data\)/m,
+    );
   });
 
   it('refuses what is not a LLaMA-Factory or axolotl config, saying which keys it expected', () => {

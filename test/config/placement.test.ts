@@ -150,6 +150,14 @@ describe("another tool's key names", () => {
     assert.equal(fixed, config('gpt2'));
   });
 
+  it('families of settings by prefix (liger_*, wandb_*) are explained too', async () => {
+    const { finding } = await fixOf(config('gpt2', 'liger_rope: true\n'), 'liger_rope');
+    assert.match(
+      finding.message,
+      /^`liger_rope` is an axolotl setting with no ModelFactory equivalent: the trainer chooses/,
+    );
+  });
+
   it('typos still get the did-you-mean and its rename', async () => {
     const text = config('gpt2', 'training:\n  learning_rte: 1.0e-4\n');
     const { finding, fixed } = await fixOf(text, 'learning_rte');

@@ -299,6 +299,10 @@ export const FOREIGN_SETTINGS: readonly ForeignSetting[] = [
       'use_unsloth',
       'liger_kernel',
       'tf32',
+      'use_kernels',
+      'lora_mlp_kernel',
+      'lora_qkv_kernel',
+      'lora_o_kernel',
     ],
     tools: BOTH,
     reason: 'the trainer chooses the attention kernels and math modes',
@@ -319,6 +323,7 @@ export const FOREIGN_SETTINGS: readonly ForeignSetting[] = [
     reason: "the architecture and the tokenizer are read from the model's own files",
   },
   { keys: ['optim', 'optimizer'], tools: BOTH, reason: 'the trainer uses AdamW' },
+  { keys: ['plugins'], tools: AX, reason: 'axolotl plugins run inside axolotl' },
   {
     keys: [
       'use_dora',
@@ -351,6 +356,22 @@ export const FOREIGN_SETTINGS: readonly ForeignSetting[] = [
   },
 ];
 
+/** Families of settings named by a prefix (axolotl's liger_*, LLaMA-Factory's ray_*...). */
+const FOREIGN_PREFIXES: readonly (ForeignSetting & { prefix: string })[] = [
+  { prefix: 'wandb_', keys: [], tools: AX, reason: 'ModelFactory streams the metrics to its Job Dashboard' },
+  { prefix: 'mlflow_', keys: [], tools: BOTH, reason: 'ModelFactory streams the metrics to its Job Dashboard' },
+  { prefix: 'swanlab_', keys: [], tools: LF, reason: 'ModelFactory streams the metrics to its Job Dashboard' },
+  { prefix: 'fsdp_', keys: [], tools: BOTH, reason: 'ModelFactory launches multi-GPU jobs itself' },
+  { prefix: 'ray_', keys: [], tools: LF, reason: 'ModelFactory launches multi-GPU jobs itself' },
+  { prefix: 'liger_', keys: [], tools: AX, reason: 'the trainer chooses the attention kernels and math modes' },
+  {
+    prefix: 'hub_',
+    keys: [],
+    tools: BOTH,
+    reason: 'ModelFactory uploads nothing: the adapter is written to output_dir',
+  },
+];
+
 const ALIAS_BY_KEY = new Map(KEY_ALIASES.map((a) => [a.key, a]));
 const FOREIGN_BY_KEY = new Map(FOREIGN_SETTINGS.flatMap((s) => s.keys.map((k) => [k, s] as const)));
 
@@ -366,7 +387,7 @@ export function aliasOf(key: string): KeyAlias | undefined {
 }
 
 export function foreignSettingOf(key: string): ForeignSetting | undefined {
-  return FOREIGN_BY_KEY.get(key);
+  return FOREIGN_BY_KEY.get(key) ?? FOREIGN_PREFIXES.find((f) => key.startsWith(f.prefix));
 }
 
 /** "LLaMA-Factory's", "axolotl's", "LLaMA-Factory's and axolotl's". */

@@ -747,6 +747,10 @@ export async function resolveLlamaFactoryDatasets(
   refs: { names: string[]; datasetDir: string },
   where: ImportLocations,
 ): Promise<Record<string, LlamaFactoryDataset>> {
+  if (/^REMOTE:/i.test(refs.datasetDir)) {
+    const problem = `its registry is on a dataset hub (dataset_dir: ${refs.datasetDir}): ModelFactory trains on local files (nothing is downloaded); save the records as JSONL and set dataset.path`;
+    return Object.fromEntries(refs.names.map((name) => [name, { problem }]));
+  }
   const candidates: string[] = [];
   if (isAbsolutePath(refs.datasetDir)) candidates.push(refs.datasetDir);
   else {

@@ -85,7 +85,7 @@ function adviceFor(parsed: ParsedYaml, key: string, parent: YamlPath): Advice | 
       kind: 'foreign',
       key,
       parent,
-      message: `\`${key}\` is a ${foreign.tools.join(' and ')} setting with no ModelFactory equivalent: ${foreign.reason}. Remove it.`,
+      message: `\`${key}\` is ${foreign.tools[0] === 'axolotl' ? 'an' : 'a'} ${foreign.tools.join(' and ')} setting with no ModelFactory equivalent: ${foreign.reason}. Remove it.`,
     };
   }
   return undefined;

@@ -3,6 +3,7 @@
 import { benchConfig } from './config';
 import { benchDataset, type BenchRow } from './dataset';
 import { benchLspEdit } from './lsp';
+import { benchExactTokens } from './tokens';
 
 function print(rows: BenchRow[]): void {
   for (const r of rows) {
@@ -15,7 +16,12 @@ function print(rows: BenchRow[]): void {
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
-  const rows = [...(await benchDataset()), ...(await benchLspEdit()), ...(await benchConfig())];
+  const rows = [
+    ...(await benchDataset()),
+    ...(await benchLspEdit()),
+    ...(await benchConfig()),
+    ...(await benchExactTokens()),
+  ];
   print(rows);
   const missed = rows.filter((r) => r.pass === false);
   console.log(

@@ -8,6 +8,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { configMemoryEstimate } from '../server/src/core/config/estimate';
 import { IMPORT_USAGE, importCommand } from './importCommand';
+import { STATS_USAGE, statsCommand } from './statsCommand';
 import { formatBytes } from '../server/src/core/config/memory';
 import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
 import { globToRegExp } from '../server/src/core/datanet/glob';
@@ -67,6 +68,7 @@ const USAGE = `Usage:
   ${ESTIMATE_USAGE.split('\n')[0]}
   ${RULES_USAGE.split('\n')[0]}
   ${IMPORT_USAGE.split('\n')[0]}
+  ${STATS_USAGE.split('\n')[0]}
   modelfactory --version | --help
   modelfactory COMMAND --help     a command's options
 Exit codes: 0 no errors, 1 errors found, 2 usage error; a closed output pipe ends the run quietly.`;
@@ -354,6 +356,7 @@ const COMMANDS: Record<string, Command> = {
   estimate: { usage: ESTIMATE_USAGE, run: estimate },
   rules: { usage: RULES_USAGE, run: listRules },
   import: { usage: IMPORT_USAGE, run: importCommand },
+  stats: { usage: STATS_USAGE, run: statsCommand },
 };
 
 /** Reading stops when the pipe that stdout writes into closes (`modelfactory lint | head -1`): end quietly. */

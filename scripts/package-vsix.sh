@@ -46,10 +46,11 @@ rm -f "$vsix"
 (cd "$staging" && with_node24 "$VSCE" package --no-dependencies --allow-missing-repository \
   --out "$vsix") >&2
 
-# The package holds only what runs: the bundles, schemas, grammars, the trainer's sources, the docs.
+# The package holds only what runs: the bundles, schemas (and the built-in chat templates the server and the
+# trainer render), grammars, the trainer's sources, the docs.
 # Anything else (tests, maps, node_modules, a venv, the CLI) is a packaging mistake.
 entries="$(unzip -Z1 "$vsix")"
-unexpected="$(grep -v -E '^(\[Content_Types\]\.xml|extension\.vsixmanifest|extension/(package\.json|(README|readme)\.md|LICENSE(\.txt)?|CHANGELOG\.md|dist/(client|server|webviews)/.*|schemas/.*\.json|syntaxes/.*\.json|walkthrough/.*\.md|trainer/(pyproject\.toml|requirements\.txt|modelfactory_trainer/.*\.py)))$' <<<"$entries" || true)"
+unexpected="$(grep -v -E '^(\[Content_Types\]\.xml|extension\.vsixmanifest|extension/(package\.json|(README|readme)\.md|LICENSE(\.txt)?|CHANGELOG\.md|dist/(client|server|webviews)/.*|schemas/.*\.(json|jinja)|syntaxes/.*\.json|walkthrough/.*\.md|trainer/(pyproject\.toml|requirements\.txt|modelfactory_trainer/.*\.py)))$' <<<"$entries" || true)"
 forbidden="$(grep -E '(^|/)(node_modules|test|tests|\.venv|__pycache__|outputs)/|\.map$|\.pyc$|\.ts$' <<<"$entries" || true)"
 if [ -n "$unexpected" ] || [ -n "$forbidden" ]; then
   echo "package: the .vsix holds files that do not run:" >&2
@@ -59,7 +60,8 @@ if [ -n "$unexpected" ] || [ -n "$forbidden" ]; then
 fi
 for required in extension/package.json extension/dist/client/extension.js extension/dist/server/server.js \
   extension/dist/webviews/hyperparameters.js extension/dist/webviews/dashboard.js extension/dist/webviews/playground.js \
-  extension/trainer/modelfactory_trainer/__main__.py extension/trainer/requirements.txt; do
+  extension/trainer/modelfactory_trainer/__main__.py extension/trainer/requirements.txt \
+  extension/schemas/chat-templates/fallback.jinja extension/schemas/chat-templates/chatml.jinja; do
   grep -qxF "$required" <<<"$entries" || {
     echo "package: the .vsix lacks $required" >&2
     rm -f "$vsix"

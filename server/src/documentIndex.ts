@@ -25,11 +25,15 @@ import {
   removeAllJsonArrayDuplicates,
 } from './core/dataset/codeActions';
 import { datasetHover, jsonArrayHover } from './core/dataset/hover';
-import type { JsonArrayResult } from './core/dataset/jsonArray';
+import { countRecordText, ExampleTokenCounter } from './core/dataset/exampleTokens';
+import { recordAtOffset, type JsonArrayResult } from './core/dataset/jsonArray';
+import type { DatasetValidatorOptions } from './core/dataset/context';
+import { countLinesHere, type ExactTokenStats } from './core/dataset/validator';
 import { dirName } from './core/hfCache';
 import { documentKindOf, type DatasetSession, type DocumentKind, type ModelFactoryService } from './core/service';
 import type { CodeAction, Finding } from './core/types';
-import { lintDatasetFileOnNode } from './parallel/lintFile';
+import { WORKER_BATCH_LINES, workerLineCounter } from './parallel/exactCounts';
+import { defaultJobs, lintDatasetFileOnNode } from './parallel/lintFile';
 
 interface OpenDocument {
   doc: LineDocument;
@@ -46,6 +50,8 @@ interface OpenDocument {
 
 export class DocumentIndex {
   private readonly docs = new Map<string, OpenDocument>();
+  /** Exact token statistics being computed, per dataset session. */
+  private readonly exactRuns = new WeakMap<DatasetSession, Promise<ExactTokenStats | undefined>>();
 
   constructor(
     private readonly service: ModelFactoryService,
@@ -152,9 +158,14 @@ export class DocumentIndex {
   }
 
   private noteDataset(entry: OpenDocument): void {
-    const view = config.viewConfig(config.parseConfig(entry.doc.getText(), entry.doc.uri, entry.doc.version).data);
+    const data = config.parseConfig(entry.doc.getText(), entry.doc.uri, entry.doc.version).data;
+    const view = config.viewConfig(data);
     if (entry.path && view.datasetPath && view.baseModel) {
-      this.service.noteConfigDataset(entry.path, view.datasetPath, view.baseModel);
+      const chatTemplate = (data as Record<string, unknown> | undefined)?.['chat_template'];
+      this.service.noteConfigDataset(entry.path, view.datasetPath, view.baseModel, {
+        maxSeqLength: view.maxSeqLength,
+        ...(typeof chatTemplate === 'string' && chatTemplate ? { chatTemplate } : {}),
+      });
     }
   }
 
@@ -173,8 +184,9 @@ export class DocumentIndex {
     await entry.pending;
     let hover;
     if (entry.session) {
-      hover = datasetHover(entry.session.validator, position.line, uri, entry.session.policy.options.tokenCounter.name);
+      hover = datasetHover(entry.session.validator, position.line, uri, counterName(entry.session.policy.options));
     } else if (entry.jsonArray) {
+      await this.countJsonRecordAt(entry, entry.jsonArray, position);
       hover = jsonArrayHover(entry.jsonArray, position, uri);
     } else if (entry.kind === 'manifest') {
       hover = manifestHover(this.service.yamlCache.get(uri, entry.doc.version, entry.doc.getText()), position);
@@ -239,13 +251,69 @@ export class DocumentIndex {
     return actions.map((a) => toLspAction(a, uri, diagnostics, wantsFixAll));
   }
 
-  async datasetStats(uri: string) {
+  async datasetStats(uri: string, onProgress?: (done: number, total: number) => void) {
     const entry = this.docs.get(uri);
     if (!entry) throw new Error(`${uri} is not open`);
     await entry.pending;
     if (entry.jsonArray) return { uri, tokenizer: entry.jsonArray.tokenizer, ...entry.jsonArray.stats };
     if (!entry.session) throw new Error(`${uri} is not a dataset`);
-    return { uri, tokenizer: entry.session.policy.options.tokenCounter.name, ...entry.session.validator.stats() };
+    const { validator, policy } = entry.session;
+    const stats = {
+      uri,
+      tokenizer: counterName(policy.options),
+      limit: policy.options.maxTokens,
+      ...validator.stats(),
+    };
+    const exact = await this.exactStats(entry.session, onProgress);
+    return exact
+      ? { ...stats, tokens: exact.tokens, overLimit: exact.overLimit, templateErrors: exact.templateErrors }
+      : stats;
+  }
+
+  /**
+   * Exact token statistics of a JSONL document, one computation at a time per session (requests that
+   * arrive meanwhile share it). Lines are counted once per version; many uncounted lines go to worker
+   * threads, a few are counted here between other requests.
+   */
+  private exactStats(
+    session: DatasetSession,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<ExactTokenStats | undefined> {
+    const running = this.exactRuns.get(session);
+    if (running) return running;
+    const counter = session.policy.options.tokenCounter;
+    if (!(counter instanceof ExampleTokenCounter) || !counter.exact) return Promise.resolve(undefined);
+    const run = (async () => {
+      const validator = session.validator;
+      let workers: Awaited<ReturnType<typeof workerLineCounter>>;
+      try {
+        if (validator.lineCount() >= WORKER_MIN_LINES && defaultJobs() > 1) {
+          workers = await workerLineCounter(session.policy.options, defaultJobs()).catch(() => undefined);
+        }
+        return await validator.exactTokenStats(
+          workers?.countBatch ?? countLinesHere(counter),
+          onProgress,
+          workers ? WORKER_BATCH_LINES : 256,
+        );
+      } finally {
+        await workers?.close();
+        this.exactRuns.delete(session);
+      }
+    })();
+    this.exactRuns.set(session, run);
+    return run;
+  }
+
+  /** With a tokenizer, the exact count of the `.json` array element under `position`, for its hover. */
+  private async countJsonRecordAt(entry: OpenDocument, result: JsonArrayResult, position: Position): Promise<void> {
+    const record = result.records[recordAtOffset(result.records, result.offsetAt(position))];
+    if (!entry.path || !record?.format || record.tokensExact) return;
+    const counter = (await this.service.datasetPolicy(entry.path)).options.tokenCounter;
+    if (!(counter instanceof ExampleTokenCounter) || !counter.exact) return;
+    const count = countRecordText(entry.doc.getText().slice(record.start, record.end), counter);
+    if (!count || count.error !== undefined) return;
+    record.tokens = count.tokens;
+    record.tokensExact = true;
   }
 
   /**
@@ -301,6 +369,17 @@ export class DocumentIndex {
       await handle.close();
     }
   }
+}
+
+/** Documents with at least this many lines count their tokens on worker threads. */
+const WORKER_MIN_LINES = 20_000;
+
+/** Which tokenizer and template count a dataset's tokens, in words for hovers and statistics. */
+function counterName(options: DatasetValidatorOptions): string {
+  const counter = options.tokenCounter;
+  return counter instanceof ExampleTokenCounter && counter.exact
+    ? `${counter.name}, rendered with ${counter.templateName}`
+    : counter.name;
 }
 
 function isLineDataset(path: string): boolean {

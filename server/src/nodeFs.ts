@@ -1,4 +1,5 @@
 // The Node implementation of the core's injected I/O, shared by the language server and the CLI.
+import { existsSync } from 'node:fs';
 import { open, readFile, readdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -43,13 +44,24 @@ export const nodeFileSystem: FileSystem = {
   },
 };
 
+/**
+ * schemas/chat-templates/ of this installation: two folders up from this code, whether it runs from
+ * its sources (server/src/), a bundle (dist/server/, dist/cli/) or the extension (extension/dist/server/).
+ */
+export function builtinChatTemplatesDir(): string | undefined {
+  const dir = join(__dirname, '..', '..', 'schemas', 'chat-templates');
+  return existsSync(dir) ? dir : undefined;
+}
+
 export function nodeEnvironment(): Environment {
   const hubCache =
     process.env['HF_HUB_CACHE'] ?? (process.env['HF_HOME'] ? join(process.env['HF_HOME'], 'hub') : undefined);
+  const templates = builtinChatTemplatesDir();
   return {
     fs: nodeFileSystem,
     homeDir: homedir(),
     ...(hubCache ? { huggingFaceHubCache: hubCache } : {}),
+    ...(templates ? { chatTemplatesDir: templates } : {}),
     now: () => Date.now(),
   };
 }

@@ -119,7 +119,22 @@ connection.onCodeAction(
 
 connection.onRequest(
   DatasetStatsRequest,
-  guarded('datasetStats', null, (p: DatasetStatsParams) => documents.datasetStats(p.uri)),
+  guarded('datasetStats', null, async (p: DatasetStatsParams) => {
+    // Exact token counts of a large document take a while the first time: show how far they are.
+    let progress: ReturnType<typeof connection.window.createWorkDoneProgress> | undefined;
+    try {
+      return await documents.datasetStats(p.uri, (done, total) => {
+        if (total < 2000) return;
+        progress ??= connection.window.createWorkDoneProgress().then((r) => {
+          r.begin('ModelFactory: counting tokens', 0, undefined, false);
+          return r;
+        });
+        void progress.then((r) => r.report(Math.floor((100 * done) / total), `${done}/${total} records`));
+      });
+    } finally {
+      void progress?.then((r) => r.done());
+    }
+  }),
 );
 connection.onRequest(
   MemoryEstimateRequest,

@@ -23,6 +23,11 @@ export interface Environment {
   homeDir: string;
   /** HF_HUB_CACHE / HF_HOME from the environment when set. */
   huggingFaceHubCache?: string;
+  /**
+   * The folder of the built-in chat templates (schemas/chat-templates/: `chatml.jinja`, `fallback.jinja`),
+   * which the trainer reads too. Without it, records are rendered only with a model's own template.
+   */
+  chatTemplatesDir?: string;
   /** Now, injectable for tests of daily caps. */
   now?: () => number;
 }

@@ -2,6 +2,7 @@
 // file is, which Datanet governs it, which tokenizer counts its tokens and which severities apply,
 // then hands the work to the feature modules. It holds no connection and does no I/O of its own
 // beyond the injected Environment.
+import { templateSetFor } from './chatTemplate';
 import { DatanetIndex, type GoverningDatanet } from './datanet/governance';
 import { manifestRuleOverrides } from './datanet/manifest';
 import { validateManifest } from './datanet/validateManifest';
@@ -9,12 +10,13 @@ import { checkEncoding } from './dataset/encoding';
 import { sniffJsonDataset, validateJsonArrayDataset, type JsonArrayResult } from './dataset/jsonArray';
 import type { DatasetStats } from './dataset/stats';
 import { DatasetStream, type DatasetChunkSink, type DatasetStreamOptions } from './dataset/stream';
+import { ExampleTokenCounter } from './dataset/exampleTokens';
 import { DatasetValidator, type DatasetValidatorOptions } from './dataset/validator';
 import { dirName, isAbsolutePath, joinPath } from './hfCache';
 import type { Environment } from './io';
 import { effectiveSeverity, type RuleOverrides } from './rules';
 import type { CoreSettings } from './settings';
-import { estimateTokenCounter, loadTokenCounter, type TokenCounter } from './tokenizer';
+import { estimateTokenCounter, loadTokenCounter } from './tokenizer';
 import type { Finding, Severity, TextDocumentLike } from './types';
 import { YamlParseCache } from './yaml';
 
@@ -25,13 +27,28 @@ export interface DatasetPolicy {
   options: DatasetValidatorOptions;
   datanet?: GoverningDatanet;
   severityOf(rule: string): Severity | undefined;
+  /** Where `options.maxTokens` comes from, in words. */
+  limitSource: string;
+}
+
+/** What a fine-tune config that trains on a dataset says about it. */
+export interface ConfigTraining {
+  /** The config file. */
+  configPath: string;
+  baseModel: string;
+  /** `training.max_seq_length` (the schema's default when the config leaves it out). */
+  maxSeqLength?: number;
+  /** `chat_template:`, a built-in name or a .jinja file relative to the config. */
+  chatTemplate?: string;
+  /** `training.epochs`. */
+  epochs?: number;
 }
 
 export class ModelFactoryService {
   readonly datanets: DatanetIndex;
   readonly yamlCache = new YamlParseCache();
-  /** Dataset file -> the base model of a fine-tune config that trains on it (for its tokenizer). */
-  private readonly modelOfDataset = new Map<string, { model: string; configDir: string }>();
+  /** Dataset file -> the fine-tune config that trains on it (its tokenizer, template and limit). */
+  private readonly modelOfDataset = new Map<string, ConfigTraining>();
 
   constructor(
     readonly env: Environment,
@@ -54,33 +71,67 @@ export class ModelFactoryService {
     return (rule) => effectiveSeverity(rule, userRules, extra);
   }
 
-  /** Remembers that a fine-tune config trains `base_model` on a dataset, for token counts. */
-  noteConfigDataset(configPath: string, datasetPath: string, baseModel: string): void {
+  /**
+   * Remembers that a fine-tune config trains `base_model` on a dataset: its tokenizer counts the
+   * dataset's tokens, its chat template renders the records, its max_seq_length is their limit.
+   */
+  noteConfigDataset(
+    configPath: string,
+    datasetPath: string,
+    baseModel: string,
+    details: Omit<ConfigTraining, 'configPath' | 'baseModel'> = {},
+  ): void {
     const configDir = dirName(configPath);
     const abs = isAbsolutePath(datasetPath) ? datasetPath : joinPath(configDir, datasetPath);
-    this.modelOfDataset.set(abs, { model: baseModel, configDir });
+    this.modelOfDataset.set(abs, { ...details, configPath, baseModel });
   }
 
-  async tokenCounterFor(path: string, datanet?: GoverningDatanet): Promise<TokenCounter> {
+  /** The config noted as training on `path`, if any. */
+  configTraining(path: string): ConfigTraining | undefined {
+    return this.modelOfDataset.get(path);
+  }
+
+  /**
+   * The counter of a dataset's tokens in its model's terms: the first tokenizer found of the Datanet's
+   * `tokenizer`, the base model of a config that trains on the file, the setting; its records rendered
+   * with the config's `chat_template`, else the model's own, else the built-in fallback. Without a
+   * tokenizer on disk, the documented estimate.
+   */
+  async tokenCounterFor(path: string, datanet?: GoverningDatanet): Promise<ExampleTokenCounter> {
     const candidates: { model: string; baseDir: string }[] = [];
     if (datanet?.manifest.tokenizer) candidates.push({ model: datanet.manifest.tokenizer, baseDir: datanet.dir });
     const hint = this.modelOfDataset.get(path);
-    if (hint) candidates.push({ model: hint.model, baseDir: hint.configDir });
+    if (hint) candidates.push({ model: hint.baseModel, baseDir: dirName(hint.configPath) });
     if (this.settings.tokenizer) candidates.push({ model: this.settings.tokenizer, baseDir: dirName(path) });
     for (const c of candidates) {
       const counter = await loadTokenCounter(c.model, c.baseDir, this.env);
-      if (counter) return counter;
+      if (!counter) continue;
+      const choice = hint
+        ? { configDir: dirName(hint.configPath), ...(hint.chatTemplate ? { chatTemplate: hint.chatTemplate } : {}) }
+        : undefined;
+      return new ExampleTokenCounter(counter, await templateSetFor(counter, choice, this.env));
     }
-    return estimateTokenCounter();
+    return new ExampleTokenCounter(estimateTokenCounter(), undefined);
   }
 
   async datasetPolicy(path: string): Promise<DatasetPolicy> {
     const datanet = await this.datanets.governing(path);
     const manifest = datanet?.manifest;
     const severityOf = this.severityFor(manifest ? manifestRuleOverrides(manifest) : undefined);
+    const training = this.modelOfDataset.get(path);
+    // The limit is what training truncates at: the config's max_seq_length, else the Datanet's, else the setting.
+    let maxTokens = this.settings.maxTokens;
+    let limitSource = 'the modelfactory.dataset.maxTokens setting';
+    if (training?.maxSeqLength !== undefined) {
+      maxTokens = training.maxSeqLength;
+      limitSource = `training.max_seq_length of ${training.configPath}`;
+    } else if (manifest?.rules?.max_tokens !== undefined && datanet) {
+      maxTokens = manifest.rules.max_tokens;
+      limitSource = `rules.max_tokens of ${datanet.manifestPath}`;
+    }
     const options: DatasetValidatorOptions = {
       severityOf,
-      maxTokens: manifest?.rules?.max_tokens ?? this.settings.maxTokens,
+      maxTokens,
       minChars: manifest?.rules?.min_chars ?? 1,
       nearThreshold: manifest?.rules?.dedup?.threshold ?? this.settings.nearDuplicateThreshold,
       tokenCounter: await this.tokenCounterFor(path, datanet),
@@ -97,7 +148,7 @@ export class ModelFactoryService {
         // An unreadable record schema is reported on the manifest itself (datanet/manifest).
       }
     }
-    return datanet ? { options, datanet, severityOf } : { options, severityOf };
+    return datanet ? { options, datanet, severityOf, limitSource } : { options, severityOf, limitSource };
   }
 
   /** A validator for an open dataset document, loaded with its lines. */
@@ -123,14 +174,15 @@ export class ModelFactoryService {
       options: DatasetStreamOptions,
       onFinding: (finding: Finding) => void,
     ) => DatasetChunkSink | Promise<DatasetChunkSink>,
+    /** Changes the file's options before it is read (the statistics count every record exactly). */
+    adjust?: (options: DatasetStreamOptions) => DatasetStreamOptions,
   ): Promise<DatasetStats> {
     const policy = await this.datasetPolicy(path);
     if (policy.datanet) {
       for (const f of await this.datanets.capFindings(path, sizeBytes, policy.datanet, policy.severityOf)) onFinding(f);
     }
-    const stream = openStream
-      ? await openStream(policy.options, onFinding)
-      : new DatasetStream(policy.options, onFinding);
+    const options = adjust ? adjust(policy.options) : policy.options;
+    const stream = openStream ? await openStream(options, onFinding) : new DatasetStream(options, onFinding);
     let done = 0;
     for await (const chunk of chunks) {
       await stream.push(chunk);
@@ -151,10 +203,14 @@ export class ModelFactoryService {
     return sniffJsonDataset(text).dataset;
   }
 
-  /** A `.json` dataset: one array of records. */
-  async validateJsonDataset(path: string, text: string): Promise<JsonArrayResult> {
+  /** A `.json` dataset: one array of records. `adjust` as for lintDatasetFile. */
+  async validateJsonDataset(
+    path: string,
+    text: string,
+    adjust?: (options: DatasetValidatorOptions) => DatasetValidatorOptions,
+  ): Promise<JsonArrayResult> {
     const policy = await this.datasetPolicy(path);
-    const result = validateJsonArrayDataset(text, policy.options);
+    const result = validateJsonArrayDataset(text, adjust ? adjust(policy.options) : policy.options);
     if (policy.datanet) {
       const size = (await this.env.fs.stat(path))?.size ?? new TextEncoder().encode(text).length;
       result.findings.unshift(...(await this.datanets.capFindings(path, size, policy.datanet, policy.severityOf)));

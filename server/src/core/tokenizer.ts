@@ -1,6 +1,6 @@
 // Token counts for length/too-long and the dataset statistics: an exact count with the model's own
 // tokenizer.json (pure JS, @huggingface/tokenizers) when one is on disk, else a documented estimate.
-import { isAbsolutePath, joinPath, resolveModelDir } from './hfCache';
+import { hubCacheDir, isAbsolutePath, joinPath, looksLikeHubId, resolveModelDir } from './hfCache';
 import type { Environment } from './io';
 
 export interface TokenCounter {
@@ -10,6 +10,15 @@ export interface TokenCounter {
   readonly name: string;
   /** Tokens of `text`, without special tokens. */
   count(text: string): number;
+  /**
+   * Tokens of `text` as the tokenizer encodes it, with the special tokens its post-processor adds
+   * (a BOS, an EOS) when `addSpecialTokens`. Absent on the estimate.
+   */
+  encodeCount?(text: string, addSpecialTokens: boolean): number;
+  /** The parsed tokenizer_config.json beside the tokenizer.json (chat template, special tokens). */
+  tokenizerConfig?: Record<string, unknown>;
+  /** The text of a chat_template.jinja beside it, which replaces the config's default template. */
+  chatTemplateFile?: string;
 }
 
 /**
@@ -79,13 +88,7 @@ export async function loadTokenCounter(
   baseDir: string,
   env: Environment,
 ): Promise<TokenCounter | undefined> {
-  let tokenizerPath: string | undefined;
-  if (modelOrPath.endsWith('.json')) {
-    tokenizerPath = isAbsolutePath(modelOrPath) ? modelOrPath : joinPath(baseDir, modelOrPath);
-  } else {
-    const dir = await resolveModelDir(modelOrPath, baseDir, env);
-    if (dir) tokenizerPath = joinPath(dir, 'tokenizer.json');
-  }
+  const tokenizerPath = await tokenizerFile(modelOrPath, baseDir, env);
   if (!tokenizerPath) return undefined;
   const cached = loaded.get(tokenizerPath);
   if (cached) return cached;
@@ -104,10 +107,53 @@ export async function loadTokenCounter(
       exact: true,
       name: tokenizerPath,
       count: (text) => (text.length === 0 ? 0 : tokenizer.encode(text, { add_special_tokens: false }).ids.length),
+      encodeCount: (text, addSpecialTokens) =>
+        tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids.length,
     };
+    if (configJson && typeof configJson === 'object' && !Array.isArray(configJson)) {
+      counter.tokenizerConfig = configJson as Record<string, unknown>;
+    }
+    const templateBytes = await env.fs.readFile(joinPath(tokenizerPath, '..', 'chat_template.jinja'));
+    if (templateBytes) counter.chatTemplateFile = decoder.decode(templateBytes);
     loaded.set(tokenizerPath, counter);
     return counter;
   } catch {
     return undefined;
   }
+}
+
+/** The tokenizer.json that `modelOrPath` names, when it exists (nothing is loaded). */
+export async function tokenizerFile(
+  modelOrPath: string,
+  baseDir: string,
+  env: Environment,
+): Promise<string | undefined> {
+  let path: string | undefined;
+  if (modelOrPath.endsWith('.json')) {
+    path = isAbsolutePath(modelOrPath) ? modelOrPath : joinPath(baseDir, modelOrPath);
+  } else {
+    const dir = await resolveModelDir(modelOrPath, baseDir, env);
+    if (dir) path = joinPath(dir, 'tokenizer.json');
+  }
+  if (!path) return undefined;
+  return loaded.has(path) || (await env.fs.stat(path))?.isFile ? path : undefined;
+}
+
+/**
+ * Where `loadTokenCounter` looks for `modelOrPath`'s tokenizer.json, in words for a diagnostic: the
+ * file or folder it names (relative to `baseDir`), and for a Hugging Face id the local hub cache.
+ */
+export function tokenizerSearchPlaces(modelOrPath: string, baseDir: string, env: Environment): string[] {
+  const path = modelOrPath.startsWith('~/')
+    ? joinPath(env.homeDir, modelOrPath.slice(2))
+    : isAbsolutePath(modelOrPath)
+      ? modelOrPath
+      : joinPath(baseDir, modelOrPath);
+  const places = [modelOrPath.endsWith('.json') ? path : joinPath(path, 'tokenizer.json')];
+  if (!modelOrPath.endsWith('.json') && looksLikeHubId(modelOrPath) && !modelOrPath.startsWith('.')) {
+    places.push(
+      joinPath(hubCacheDir(env), 'models--' + modelOrPath.replace(/\//g, '--'), 'snapshots', '*', 'tokenizer.json'),
+    );
+  }
+  return places;
 }

@@ -30,6 +30,8 @@ export interface NodeLintOptions extends ParallelStreamOptions {
   jobs?: number;
   /** Smallest file validated in parallel (default PARALLEL_MIN_BYTES). */
   minParallelBytes?: number;
+  /** Changes the file's options before it is read (see ModelFactoryService.lintDatasetFile). */
+  adjust?: (options: DatasetStreamOptions) => DatasetStreamOptions;
 }
 
 export async function lintDatasetFileOnNode(
@@ -43,7 +45,7 @@ export async function lintDatasetFileOnNode(
 ): Promise<DatasetStats> {
   const jobs = Math.max(1, Math.floor(options.jobs ?? defaultJobs()));
   if (jobs === 1 || sizeBytes < (options.minParallelBytes ?? PARALLEL_MIN_BYTES)) {
-    return service.lintDatasetFile(path, sizeBytes, chunks, onFinding, onProgress);
+    return service.lintDatasetFile(path, sizeBytes, chunks, onFinding, onProgress, undefined, options.adjust);
   }
   let pool: DatasetWorkerPool | undefined;
   const openStream = async (opts: DatasetStreamOptions, emit: (f: Finding) => void): Promise<DatasetChunkSink> => {
@@ -51,7 +53,7 @@ export async function lintDatasetFileOnNode(
     return pool ? new ParallelDatasetStream(pool, opts, emit, options) : new DatasetStream(opts, emit);
   };
   try {
-    return await service.lintDatasetFile(path, sizeBytes, chunks, onFinding, onProgress, openStream);
+    return await service.lintDatasetFile(path, sizeBytes, chunks, onFinding, onProgress, openStream, options.adjust);
   } finally {
     await pool?.close();
   }

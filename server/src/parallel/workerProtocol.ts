@@ -1,7 +1,9 @@
 // What crosses between the main thread and the dataset workers. Validator options hold functions
 // (the severity lookup, the token counter), which cannot be posted: they travel as the data that
 // rebuilds them, a severity per rule id and the tokenizer.json path (or "estimate").
+import { TemplateSet, type SpecialTokens } from '../core/chatTemplate';
 import type { DatasetValidatorOptions } from '../core/dataset/context';
+import { ExampleTokenCounter } from '../core/dataset/exampleTokens';
 import type { RecordFormat } from '../core/dataset/formats';
 import type { BlockAnalysis } from '../core/dataset/stream';
 import { RULES } from '../core/rules';
@@ -20,6 +22,10 @@ export interface WorkerOptions {
   nearThreshold: number;
   /** The tokenizer.json to load, or "estimate". */
   tokenizer: string;
+  /** The chat templates that render records for it (ExampleTokenCounter), with their special tokens. */
+  templates?: { entries: [string, string][]; specials: SpecialTokens; origin: string };
+  /** Present when the counter is an ExampleTokenCounter: whether it counts every record exactly (statistics). */
+  exactAll?: boolean;
 }
 
 /** Main -> worker: analyse these whole lines. */
@@ -41,7 +47,8 @@ export type WorkerReply =
  * neither the estimate nor a tokenizer.json on disk.
  */
 export function toWorkerOptions(opts: DatasetValidatorOptions): WorkerOptions | undefined {
-  const counter = opts.tokenCounter;
+  const examples = opts.tokenCounter instanceof ExampleTokenCounter ? opts.tokenCounter : undefined;
+  const counter = examples ? examples.tokenizer : opts.tokenCounter;
   const estimate = estimateTokenCounter();
   let tokenizer: string;
   if (!counter.exact && counter.name === estimate.name) tokenizer = estimate.name;
@@ -59,6 +66,11 @@ export function toWorkerOptions(opts: DatasetValidatorOptions): WorkerOptions | 
     nearThreshold: opts.nearThreshold,
     tokenizer,
   };
+  if (examples?.templates) {
+    const { templates, specials, origin } = examples.templates;
+    out.templates = { entries: [...templates.entries()], specials, origin };
+  }
+  if (examples) out.exactAll = examples.exactAll;
   if (opts.format) out.format = opts.format;
   if (opts.recordSchema) out.recordSchema = opts.recordSchema;
   return out;
@@ -66,12 +78,17 @@ export function toWorkerOptions(opts: DatasetValidatorOptions): WorkerOptions | 
 
 /** The options rebuilt in a worker; rejects when the tokenizer cannot be loaded there. */
 export async function fromWorkerOptions(data: WorkerOptions): Promise<DatasetValidatorOptions> {
-  let tokenCounter = estimateTokenCounter();
-  if (data.tokenizer !== tokenCounter.name) {
+  let tokenizer = estimateTokenCounter();
+  if (data.tokenizer !== tokenizer.name) {
     const loaded = await loadTokenCounter(data.tokenizer, dirName(data.tokenizer), nodeEnvironment());
     if (!loaded) throw new Error(`cannot load the tokenizer ${data.tokenizer}`);
-    tokenCounter = loaded;
+    tokenizer = loaded;
   }
+  const templates = data.templates
+    ? new TemplateSet(new Map(data.templates.entries), data.templates.specials, data.templates.origin)
+    : undefined;
+  const tokenCounter =
+    data.exactAll !== undefined ? new ExampleTokenCounter(tokenizer, templates, data.exactAll) : tokenizer;
   const severities = new Map(Object.entries(data.severities));
   const opts: DatasetValidatorOptions = {
     severityOf: (rule) => severities.get(rule),

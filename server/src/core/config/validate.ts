@@ -6,6 +6,7 @@ import { detectRecordFormat } from '../dataset/formats';
 import type { RecordFormat } from '../dataset/formats';
 import { joinPath, isAbsolutePath } from '../hfCache';
 import type { Environment } from '../io';
+import { configTokenizerFindings } from '../tokenizerCheck';
 import type { CoreSettings } from '../settings';
 import type { Finding, Range, Severity } from '../types';
 import { filterSuppressed } from '../yaml/suppression';
@@ -56,6 +57,7 @@ export async function validateConfig(
   });
   const checks = new ConfigChecks(parsed, ctx, findings);
   await checks.run();
+  findings.push(...(await configTokenizerFindings(parsed, ctx.configDir, ctx.env, ctx.severityOf)));
   return filterSuppressed(findings, parsed.lines);
 }
 

@@ -5,6 +5,7 @@ import type { ValidateFunction } from 'ajv';
 import datanetSchema from '../../../../schemas/datanet.schema.json';
 import { dirName, joinPath, isAbsolutePath } from '../hfCache';
 import type { Environment } from '../io';
+import { manifestTokenizerFindings } from '../tokenizerCheck';
 import type { Finding, Severity } from '../types';
 import { filterSuppressed, rangeOfPath, syntaxFindings, validateYaml } from '../yaml';
 import type { ParsedYaml } from '../yaml';
@@ -47,5 +48,6 @@ export async function validateManifest(
     }
     if (problem) findings.push({ rule: RULE, severity, range, message: problem });
   }
+  if (manifest) findings.push(...(await manifestTokenizerFindings(parsed, manifestPath, env, severityOf)));
   return filterSuppressed(findings, parsed.lines);
 }

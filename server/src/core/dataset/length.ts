@@ -1,7 +1,9 @@
-// length/too-long and length/too-short, and the token count shown in hovers and statistics.
+// length/too-long and length/too-short, format/chat-template, and the token count shown in hovers and
+// statistics.
 import { estimateTokens, tokenUpperBound } from '../tokenizer';
 import type { TokenCounter } from '../tokenizer';
 import type { LineFindings } from './context';
+import { ExampleTokenCounter, NO_TOKENS } from './exampleTokens';
 import { TURN_OVERHEAD_TOKENS } from './recordText';
 import type { RecordText } from './recordText';
 
@@ -9,6 +11,8 @@ export interface TokenInfo {
   tokens: number;
   /** False when `tokens` is an estimate (no tokenizer, or a bound proved the exact count unneeded). */
   exact: boolean;
+  /** The chat template failed on the record (`tokens` is NO_TOKENS): its message. */
+  error?: string;
 }
 
 /**
@@ -22,6 +26,14 @@ export function countTokens(
   maxTokens: number,
   fullIsAscii = false,
 ): TokenInfo {
+  // A record the contract turned into an Example is counted in the model's terms: its chat template
+  // and tokenizer (exampleTokens.ts).
+  if (counter instanceof ExampleTokenCounter) {
+    if (counter.exact && text.example) return counter.lengthCount(text.example, text, maxTokens, fullIsAscii);
+    // Statistics count what the trainer trains on: a record the contract refuses has no count.
+    if (counter.exact && counter.exactAll) return { tokens: NO_TOKENS, exact: true };
+    counter = counter.tokenizer;
+  }
   const overhead = TURN_OVERHEAD_TOKENS * text.turns;
   // Known-ASCII text needs no scan (nor the joined text copied flat): estimateTokens is then
   // ceil(length / 4), and the UTF-8 bound tokenUpperBound is length + 2.
@@ -40,16 +52,24 @@ export function checkLength(
   out: LineFindings,
 ): void {
   const { maxTokens, minChars } = limits;
+  if (tokens.error !== undefined && tokens.tokens === NO_TOKENS) {
+    out.add(
+      'format/chat-template',
+      0,
+      lineLength,
+      `The chat template fails on this record: ${tokens.error}. The trainer could not render it: fix the record (or choose another chat_template).`,
+    );
+  }
   let reportedEmpty = false;
   for (const f of out.items)
     if (f.rule === 'content/empty' || f.rule === 'messages/empty-content') reportedEmpty = true;
   // With an exact counter, an estimated count is never above the limit (estimate <= bound <= limit).
-  if (tokens.tokens > maxTokens) {
+  if (tokens.tokens > maxTokens && tokens.tokens !== NO_TOKENS) {
     out.add(
       'length/too-long',
       0,
       lineLength,
-      `About ${tokens.tokens} tokens${tokens.exact ? '' : ' (estimated)'}, more than max_tokens ${maxTokens}: training would truncate it. Shorten or split the record, or raise the limit.`,
+      `${tokens.exact ? '' : 'About '}${tokens.tokens} tokens${tokens.exact ? '' : ' (estimated)'}, more than the limit of ${maxTokens}: training would truncate it. Shorten or split the record, or raise the limit.`,
       { tokens: tokens.tokens, exact: tokens.exact },
     );
   }

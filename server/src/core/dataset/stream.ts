@@ -15,6 +15,7 @@ import type { DatasetValidatorOptions } from './context';
 import { makeFinding } from './context';
 import { ExactDuplicateTable } from './dedupExact';
 import { BANDS, BINS, NearDuplicateIndex } from './dedupNear';
+import { NO_TOKENS } from './exampleTokens';
 import { EolTracker, MAX_INVALID_UTF8_FINDINGS, bomFinding, invalidUtf8Finding, utf8SequenceAt } from './encoding';
 import type { EolKind } from './encoding';
 import { RECORD_FORMATS } from './formats';
@@ -29,6 +30,11 @@ export interface DatasetStreamOptions extends DatasetValidatorOptions {
    * the band tables). Later records are still compared with the admitted ones, but not added.
    */
   nearIndexCapacity?: number;
+  /**
+   * Called in file order with each record's token count (0-based line), for records that have one (not
+   * those the chat template fails on). Runs on the thread that applies the analyses.
+   */
+  onRecordTokens?: (line: number, tokens: number) => void;
 }
 
 /** What `ModelFactoryService.lintDatasetFile` feeds: a DatasetStream, or a host's parallel equivalent. */
@@ -423,7 +429,11 @@ export class CrossRecordChecker {
         else if (code === LINE_UNKNOWN_FORMAT) this.counts.unknownFormat++;
         else {
           this.formatCounts[RECORD_FORMATS[code] ?? 'text']++;
-          this.tokens.push(block.tokens[tokenAt++] ?? 0);
+          const tokens = block.tokens[tokenAt++] ?? 0;
+          if (tokens !== NO_TOKENS) {
+            this.tokens.push(tokens);
+            this.opts.onRecordTokens?.(line, tokens);
+          }
         }
         const hash = block.valueHashes[rel] ?? -1;
         const hasSignature = block.hasSignature[rel] === 1;

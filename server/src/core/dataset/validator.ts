@@ -6,18 +6,40 @@ import type { Finding } from '../types';
 import type { DatasetValidatorOptions } from './context';
 import { makeFinding } from './context';
 import { BANDS, signatureSimilarity } from './dedupNear';
+import { countRecordText, ExampleTokenCounter, NO_TOKENS } from './exampleTokens';
+import type { ExampleCount } from './exampleTokens';
 import type { RecordFormat } from './formats';
 import { FORMAT_LABELS, RecordAnalyzer, hasError, withArticle } from './record';
 import type { LineAnalysis } from './record';
 import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
-import type { DatasetStats } from './stats';
+import type { DatasetStats, TokenPercentiles } from './stats';
 
 export type { DatasetValidatorOptions } from './context';
+
+/** Exact token statistics of a document's records (DatasetValidator.exactTokenStats). */
+export interface ExactTokenStats {
+  tokens: TokenPercentiles;
+  /** 0-based lines of the counted records, and their counts. */
+  lines: Uint32Array;
+  perLine: Uint32Array;
+  /** Records over `limit`. */
+  overLimit: number;
+  limit: number;
+  /** Records the chat template failed on (not counted). */
+  templateErrors: number;
+}
+
+/** Counts a batch of lines on this thread. */
+export function countLinesHere(counter: ExampleTokenCounter): (texts: string[]) => Promise<(ExampleCount | null)[]> {
+  return (texts) => Promise.resolve(texts.map((t) => countRecordText(t, counter) ?? null));
+}
 
 export interface RecordInfo {
   format?: RecordFormat;
   tokens?: number;
   tokensExact: boolean;
+  /** The chat template failed on the record: its message (and no `tokens`). */
+  templateError?: string;
   duplicateOf?: number;
   nearDuplicateOf?: { line: number; similarity: number };
 }
@@ -31,6 +53,8 @@ class LineState {
   signature: Uint8Array | undefined;
   bandKeys: Uint32Array | undefined;
   near: { of: LineState; similarity: number } | undefined;
+  /** The exact count in the model's terms, once asked for (hover, statistics); null: not a countable record. */
+  exact: ExampleCount | null | undefined;
 
   constructor(
     readonly text: string,
@@ -195,12 +219,90 @@ export class DatasetValidator {
     const info: RecordInfo = { tokensExact: st.analysis.tokensExact };
     if (st.analysis.format) {
       info.format = st.analysis.format;
-      info.tokens = st.analysis.tokens;
+      // With a tokenizer, the record's exact count in the model's terms (counted once per line version).
+      const exact = this.exactCount(line);
+      if (exact?.error !== undefined) {
+        info.templateError = exact.error;
+        info.tokensExact = true;
+      } else if (exact) {
+        info.tokens = exact.tokens;
+        info.tokensExact = exact.exact;
+      } else if (st.analysis.tokens !== NO_TOKENS) info.tokens = st.analysis.tokens;
     }
     const first = this.exactFirst(st);
     if (first) info.duplicateOf = first.index;
     else if (st.near) info.nearDuplicateOf = { line: st.near.of.index, similarity: st.near.similarity };
     return info;
+  }
+
+  /** The counter of records in the model's terms, when the options carry one with a tokenizer. */
+  private exactCounter(): ExampleTokenCounter | undefined {
+    const counter = this.opts.tokenCounter;
+    return counter instanceof ExampleTokenCounter && counter.exact ? counter : undefined;
+  }
+
+  /**
+   * The exact count of the record on `line` (rendered and encoded), computed once per version of the
+   * line; undefined without a tokenizer, null for a line that is not a record the contract accepts.
+   */
+  exactCount(line: number): ExampleCount | null | undefined {
+    const st = this.lines[line];
+    const counter = this.exactCounter();
+    if (!st || !counter) return undefined;
+    if (st.exact === undefined) st.exact = st.analysis.format ? (countRecordText(st.text, counter) ?? null) : null;
+    return st.exact;
+  }
+
+  /**
+   * Exact token statistics of every record, in the background: lines without a count yet are counted
+   * in batches by `countBatch` (on this thread, or on worker threads), with a pause between batches so
+   * other requests are answered, and `onProgress` after each. Counts are kept per line, so after an
+   * edit only the changed lines are counted again. Undefined without a tokenizer.
+   */
+  async exactTokenStats(
+    countBatch: (texts: string[]) => Promise<(ExampleCount | null)[]>,
+    onProgress?: (done: number, total: number) => void,
+    batchLines = 512,
+  ): Promise<ExactTokenStats | undefined> {
+    if (!this.exactCounter()) return undefined;
+    // Lines edited while a batch is out are new LineStates without a count: go round until none is left.
+    for (let round = 0; round < 100; round++) {
+      const pending = this.lines.filter((st) => st.exact === undefined && st.analysis.format !== undefined);
+      if (pending.length === 0) break;
+      let done = 0;
+      for (let i = 0; i < pending.length; i += batchLines) {
+        const batch = pending.slice(i, i + batchLines);
+        const counts = await countBatch(batch.map((st) => st.text));
+        batch.forEach((st, k) => (st.exact = counts[k] ?? null));
+        done += batch.length;
+        onProgress?.(done, pending.length);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    }
+    const tokens: number[] = [];
+    const lines: number[] = [];
+    let templateErrors = 0;
+    let overLimit = 0;
+    for (let i = 0; i < this.lines.length; i++) {
+      const count = this.lines[i]?.exact;
+      if (!count) continue;
+      if (count.error !== undefined) {
+        templateErrors++;
+        continue;
+      }
+      tokens.push(count.tokens);
+      lines.push(i);
+      if (count.tokens > this.opts.maxTokens) overLimit++;
+    }
+    const perLine = Uint32Array.from(tokens);
+    return {
+      tokens: tokenPercentiles(tokens, true),
+      lines: Uint32Array.from(lines),
+      perLine,
+      overLimit,
+      limit: this.opts.maxTokens,
+      templateErrors,
+    };
   }
 
   stats(): DatasetStats {
@@ -231,7 +333,7 @@ export class DatasetValidator {
       }
       if (a.kind === 'invalid') invalid++;
       else if (!a.format) unknownFormat++;
-      else {
+      else if (a.tokens !== NO_TOKENS) {
         tokens.push(a.tokens);
         allExact &&= a.tokensExact;
       }

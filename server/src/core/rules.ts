@@ -45,7 +45,12 @@ export const RULES: readonly RuleInfo[] = [
   rule('schema/missing-field', 'dataset', 'error', 'A required field of the record format is missing.'),
   rule('schema/wrong-type', 'dataset', 'error', 'A field has the wrong JSON type.'),
   rule('schema/unknown-field', 'dataset', 'warning', 'A field the record format does not define.'),
-  rule('messages/unknown-role', 'dataset', 'error', 'A message role or ShareGPT speaker the record contract does not know.'),
+  rule(
+    'messages/unknown-role',
+    'dataset',
+    'error',
+    'A message role or ShareGPT speaker the record contract does not know.',
+  ),
   rule('messages/no-assistant', 'dataset', 'error', 'A conversation with no assistant turn: nothing to learn from.'),
   rule('messages/empty-content', 'dataset', 'error', 'A message whose content is empty.'),
   rule(

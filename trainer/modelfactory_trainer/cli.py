@@ -1,4 +1,4 @@
-"""Command line: `train`, `chat`, `chat-worker` (and `serve`, owned by the job server module)."""
+"""Command line: `train`, `check`, `chat`, `chat-worker` (and `serve`, owned by the job server module)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     chat.add_argument("--trust-remote-code", action="store_true", help="run the model repository's code")
 
+    check = commands.add_parser("check", help="load and render every record of a job's dataset as train would (tokenizer only)")
+    check.add_argument("config", help="a *.finetune.yaml file")
+    check.add_argument("--json", action="store_true", help="the report as JSON")
+    check.add_argument("--show", type=int, default=0, metavar="N", help="print N rendered examples, trained tokens marked")
+
     commands.add_parser("chat-worker", help="JSON-lines generation worker on stdin/stdout (used by the job server)")
     # Listed for --help only: `serve` is dispatched to the job server's own parser before this one runs.
     commands.add_parser("serve", help="the WebSocket job server (see serve --help)", add_help=False)
@@ -54,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .train import train_command
 
         return train_command(args.config, args.resume, args.max_steps)
+    if args.command == "check":
+        from .check import check_command
+
+        return check_command(args.config, args.json, max(0, args.show))
     if args.command == "chat":
         from .chat import chat_command
 

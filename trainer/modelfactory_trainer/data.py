@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import yaml
 
+from .config import load_yaml
 from .errors import DatasetError
 from .records import (
     RecordRefused,
@@ -132,7 +133,7 @@ def normalise(record: Any, record_format: str, where: str) -> Example:
 def datanet_files(manifest_path: Path) -> tuple[list[Path], str | None]:
     """The files a Datanet manifest governs (its `files` globs, relative to it) and its record format."""
     try:
-        manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8-sig"))
+        manifest = load_yaml(manifest_path.read_text(encoding="utf-8-sig"))
     except (OSError, yaml.YAMLError) as exc:
         raise DatasetError(f"{manifest_path}: cannot read the Datanet manifest: {exc}") from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
@@ -149,15 +150,20 @@ def datanet_files(manifest_path: Path) -> tuple[list[Path], str | None]:
     return sorted(found), record_format if isinstance(record_format, str) else None
 
 
-def load_examples(config: FinetuneConfig) -> list[Example]:
+def dataset_files(config: FinetuneConfig) -> tuple[list[Path], str]:
+    """The files a config trains on and the record format to read them as (`auto`: detected per record)."""
     record_format = str(config.dataset["format"])
     if config.datanet_path is not None:
         files, manifest_format = datanet_files(config.datanet_path)
         if record_format == "auto" and manifest_format:
             record_format = manifest_format
-    else:
-        assert config.dataset_path is not None
-        files = [config.dataset_path]
+        return files, record_format
+    assert config.dataset_path is not None
+    return [config.dataset_path], record_format
+
+
+def load_examples(config: FinetuneConfig) -> list[Example]:
+    files, record_format = dataset_files(config)
     examples = [normalise(record, record_format, where) for path in files for where, record in read_records(path)]
     if not examples:
         raise DatasetError(f"{', '.join(map(str, files))}: no records")

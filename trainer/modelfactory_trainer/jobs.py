@@ -326,8 +326,10 @@ class JobManager:
         """Parse and validate a submitted config with its dataset and output rewritten into the job folder."""
         import yaml
 
+        from .config import load_yaml
+
         try:
-            config = yaml.safe_load(config_yaml)
+            config = load_yaml(config_yaml)
         except yaml.YAMLError as exc:
             raise ProtocolError("bad-config", f"the config is not valid YAML: {exc}"[:500]) from None
         if not isinstance(config, dict):
@@ -409,8 +411,10 @@ class JobManager:
         """The job's config must still pass this server's checks, which may differ from the submitting server's."""
         import yaml
 
+        from .config import load_yaml
+
         try:
-            config = yaml.safe_load(job.config_path.read_text(encoding="utf-8"))
+            config = load_yaml(job.config_path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             message = f"the stored config of job {job.job_id} is unreadable: {exc}"
             raise ProtocolError("bad-config", message[:500]) from None

@@ -61,3 +61,15 @@ def test_yaml_syntax_errors_give_the_line(tmp_path: Path) -> None:
 def test_qlora_keeps_its_quantization_with_defaults(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, MINIMAL.replace("method: lora", "method: qlora") + "quantization: {}\n"))
     assert config.quantization == {"bits": 4, "type": "nf4", "double_quant": True}
+
+
+def test_yaml_12_numbers_read_as_the_editor_reads_them(tmp_path: Path) -> None:
+    """`learning_rate: 5e-5` is a number to the editor's YAML 1.2 parser; PyYAML alone would read a string."""
+    from modelfactory_trainer.config import load_config, load_yaml
+
+    assert load_yaml("a: 5e-5\nb: '5e-5'\nc: 1.0e-7\nd: 3") == {"a": 5e-5, "b": "5e-5", "c": 1e-7, "d": 3}
+    config = tmp_path / "job.finetune.yaml"
+    config.write_text(
+        "base_model: builtin:tiny-llama\nmethod: lora\ndataset: {path: d.jsonl}\ntraining: {learning_rate: 5e-5}\n", encoding="utf-8"
+    )
+    assert load_config(config).training["learning_rate"] == 5e-5

@@ -170,3 +170,35 @@ describe('modelfactory stats', () => {
     assert.match(help.stdout, /--records/);
   });
 });
+
+describe('modelfactory lint, in the model terms', () => {
+  it("reports length/too-long with the exact count against the config's max_seq_length, as stats counts it", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-lint-tokens-'));
+    modelFolder('qwen3', join(dir, 'models', 'qwen3'));
+    writeFileSync(join(dir, 'data.jsonl'), [...RECORDS, msg('Summarise this.', 'word '.repeat(300))].join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'train.finetune.yaml'),
+      'base_model: ./models/qwen3\nmethod: lora\ndataset:\n  path: data.jsonl\ntraining:\n  max_seq_length: 128\n',
+    );
+    const stats = run(['stats', 'data.jsonl', '--config', 'train.finetune.yaml', '--json', '--records'], dir);
+    assert.equal(stats.code, 0, stats.stderr);
+    const f = (JSON.parse(stats.stdout) as StatsJson).files[0]!;
+    const over = f.records_detail!.filter((d) => d.tokens > 128);
+    assert.ok(over.length >= 2, JSON.stringify(f.records_detail));
+    assert.equal(f.tokens.over_limit, over.length);
+
+    const lint = run(['lint', 'train.finetune.yaml', 'data.jsonl', '--format', 'json'], dir);
+    const out = JSON.parse(lint.stdout) as {
+      diagnostics: { file: string; line: number; rule: string; message: string }[];
+    };
+    const tooLong = out.diagnostics.filter((d) => d.rule === 'length/too-long');
+    assert.deepEqual(
+      tooLong.map((d) => d.line),
+      over.map((d) => d.line),
+    );
+    for (const [i, d] of tooLong.entries()) {
+      assert.match(d.message, new RegExp(`^${over[i]!.tokens} tokens, more than the limit of 128`));
+    }
+    assert.ok(!out.diagnostics.some((d) => d.rule === 'config/tokenizer-not-found'));
+  });
+});

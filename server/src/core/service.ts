@@ -3,6 +3,7 @@
 // then hands the work to the feature modules. It holds no connection and does no I/O of its own
 // beyond the injected Environment.
 import { templateSetFor } from './chatTemplate';
+import { parseConfig, viewConfig } from './config/schema';
 import { DatanetIndex, type GoverningDatanet } from './datanet/governance';
 import { manifestRuleOverrides } from './datanet/manifest';
 import { validateManifest } from './datanet/validateManifest';
@@ -86,9 +87,23 @@ export class ModelFactoryService {
     this.modelOfDataset.set(abs, { ...details, configPath, baseModel });
   }
 
-  /** The config noted as training on `path`, if any. */
-  configTraining(path: string): ConfigTraining | undefined {
-    return this.modelOfDataset.get(path);
+  /**
+   * The config noted as training on `path`, if any. A config noted without its details (the CLI's lint
+   * notes what it lints) has them read from its file once: its max_seq_length and chat_template.
+   */
+  async configTrainingOf(path: string): Promise<ConfigTraining | undefined> {
+    const training = this.modelOfDataset.get(path);
+    if (!training || training.maxSeqLength !== undefined) return training;
+    const bytes = await this.env.fs.readFile(training.configPath);
+    if (!bytes) return training;
+    const data = parseConfig(new TextDecoder().decode(bytes), training.configPath, 0).data;
+    const view = viewConfig(data);
+    training.maxSeqLength = view.maxSeqLength;
+    const chatTemplate = (data as Record<string, unknown> | undefined)?.['chat_template'];
+    if (training.chatTemplate === undefined && typeof chatTemplate === 'string' && chatTemplate) {
+      training.chatTemplate = chatTemplate;
+    }
+    return training;
   }
 
   /**
@@ -100,7 +115,7 @@ export class ModelFactoryService {
   async tokenCounterFor(path: string, datanet?: GoverningDatanet): Promise<ExampleTokenCounter> {
     const candidates: { model: string; baseDir: string }[] = [];
     if (datanet?.manifest.tokenizer) candidates.push({ model: datanet.manifest.tokenizer, baseDir: datanet.dir });
-    const hint = this.modelOfDataset.get(path);
+    const hint = await this.configTrainingOf(path);
     if (hint) candidates.push({ model: hint.baseModel, baseDir: dirName(hint.configPath) });
     if (this.settings.tokenizer) candidates.push({ model: this.settings.tokenizer, baseDir: dirName(path) });
     for (const c of candidates) {
@@ -118,7 +133,7 @@ export class ModelFactoryService {
     const datanet = await this.datanets.governing(path);
     const manifest = datanet?.manifest;
     const severityOf = this.severityFor(manifest ? manifestRuleOverrides(manifest) : undefined);
-    const training = this.modelOfDataset.get(path);
+    const training = await this.configTrainingOf(path);
     // The limit is what training truncates at: the config's max_seq_length, else the Datanet's, else the setting.
     let maxTokens = this.settings.maxTokens;
     let limitSource = 'the modelfactory.dataset.maxTokens setting';

@@ -15,6 +15,7 @@ import type { Example } from '../../server/src/core/dataset/example';
 import type { ExampleTokenCounter } from '../../server/src/core/dataset/exampleTokens';
 import { countRecordText, NO_TOKENS, type ExampleCount } from '../../server/src/core/dataset/exampleTokens';
 import { detectRecordFormat } from '../../server/src/core/dataset/formats';
+import { datasetHover } from '../../server/src/core/dataset/hover';
 import { exampleText } from '../../server/src/core/dataset/recordText';
 import { countLinesHere, DatasetValidator } from '../../server/src/core/dataset/validator';
 import { effectiveSeverity } from '../../server/src/core/rules';
@@ -22,6 +23,7 @@ import { ModelFactoryService } from '../../server/src/core/service';
 import { DEFAULT_SETTINGS } from '../../server/src/core/settings';
 import { loadTokenCounter } from '../../server/src/core/tokenizer';
 import { builtinChatTemplatesDir, nodeEnvironment } from '../../server/src/nodeFs';
+import { workerLineCounter } from '../../server/src/parallel/exactCounts';
 import { needTrainer, TRAINER_PYTHON } from '../needs';
 import { hubCache, modelFolder, RECORDS, ROOT, type RealModel } from './realTokenizers';
 
@@ -235,6 +237,9 @@ describe('template errors and the length check', () => {
       'Conversation roles must alternate user/assistant/user/assistant/...',
     );
     assert.equal(validator.recordInfo(1)?.tokens, undefined);
+    const hover = datasetHover(validator, 1, 'file:///data.jsonl', counter.name)!.contents;
+    assert.match(hover, /No token count: the chat template fails on this record \(Conversation roles must alternate/);
+    assert.doesNotMatch(hover, /tokens \(/);
     const stats = await validator.exactTokenStats(countLinesHere(counter));
     assert.equal(stats?.templateErrors, 1);
     assert.deepEqual([...(stats?.lines ?? [])], [0]);
@@ -370,5 +375,38 @@ describe('diagnostics where a tokenizer or a chat template is configured', () =>
     writeFileSync(join(dir, 'broken.jinja'), '{% for m in messages %}{{ m.content }');
     const broken = await configFindings(dir, base('./models/qwen3', 'chat_template: broken.jinja\n'));
     assert.match(broken[0]!.message, /does not parse/);
+  });
+});
+
+describe('exact counts on worker threads', () => {
+  it('gives the same counts, template errors included, as counting on this thread', async () => {
+    const counter = await counterFor(strictModel());
+    const options = {
+      severityOf: (rule: string) => effectiveSeverity(rule),
+      maxTokens: 4096,
+      minChars: 1,
+      nearThreshold: 0.85,
+      tokenCounter: counter,
+    };
+    const texts = [
+      ...RECORDS,
+      '{"messages": [',
+      JSON.stringify({ messages: [{ role: 'user', content: 'unanswered' }] }),
+    ];
+    const workers = await workerLineCounter(options, 2);
+    assert.ok(workers, 'the worker pool starts');
+    try {
+      const there = await workers.countBatch(texts);
+      const here = await countLinesHere(counter)(texts);
+      assert.equal(there.length, texts.length);
+      assert.deepEqual(
+        there.map((c) => (c ? (c.error !== undefined ? 'error' : c.tokens) : null)),
+        here.map((c) => (c ? (c.error !== undefined ? 'error' : c.tokens) : null)),
+      );
+      assert.ok(there.some((c) => c?.error !== undefined) && there.some((c) => c && c.error === undefined));
+      assert.match(there.find((c) => c?.error !== undefined)!.error!, /Conversation roles must alternate/);
+    } finally {
+      await workers.close();
+    }
   });
 });

@@ -13,9 +13,16 @@ interface HoverFacts {
   format?: RecordFormat;
   tokens?: number;
   tokensExact: boolean;
+  /** The chat template fails on the record: its message (from the data: escaped). */
+  templateError?: string;
   /** Markdown link text and target line (0-based) of the record this one repeats. */
   duplicateOf?: { label: string; line: number };
   nearDuplicateOf?: { label: string; line: number; similarity: number };
+}
+
+/** Text shown as-is in markdown: every character markdown or HTML could read as syntax is escaped. */
+function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) => '\\' + c).replace(/\s+/g, ' ');
 }
 
 function hoverRows(facts: HoverFacts, uri: string, tokenizerName: string): string {
@@ -27,6 +34,9 @@ function hoverRows(facts: HoverFacts, uri: string, tokenizerName: string): strin
         ? `${facts.tokens} tokens (${tokenizerName})`
         : `≈ ${facts.tokens} tokens (estimate: no tokenizer found; set \`tokenizer\` in the Datanet or \`modelfactory.dataset.tokenizer\`)`,
     );
+  }
+  if (facts.templateError !== undefined) {
+    rows.push(`No token count: the chat template fails on this record (${escapeMarkdown(facts.templateError)})`);
   }
   if (facts.duplicateOf) {
     const { label, line } = facts.duplicateOf;
@@ -50,6 +60,7 @@ export function datasetHover(
   const facts: HoverFacts = { title: `Record ${line + 1}`, tokensExact: info.tokensExact };
   if (info.format) facts.format = info.format;
   if (info.tokens !== undefined) facts.tokens = info.tokens;
+  if (info.templateError !== undefined) facts.templateError = info.templateError;
   if (info.duplicateOf !== undefined)
     facts.duplicateOf = { label: `line ${info.duplicateOf + 1}`, line: info.duplicateOf };
   if (info.nearDuplicateOf) {

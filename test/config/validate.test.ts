@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { config, covered, FIXTURES, lint, rules } from './helpers';
+import { detectSampleFormat } from '../../server/src/core/config/validate';
 
 const only = async (text: string, rule: string, settings = {}) =>
   (await lint(text, { settings })).filter((f) => f.rule === rule);
@@ -257,4 +258,23 @@ test('the objective against the records: preference pairs for sft, or an objecti
   assert.match(dpo[0]!.message, /objective dpo is not run by this trainer yet/);
   assert.equal(covered(pairs + 'objective: dpo\n', dpo[0]!), 'dpo');
   assert.deepEqual(await lint('base_model: gpt2\nmethod: lora\ndataset:\n  path: data/chat-messages.jsonl\n'), []);
+});
+
+test('the dataset sample: a large JSON array cut mid-record still names its format; media records are refused', async () => {
+  const pair = JSON.stringify({
+    prompt: 'Name a colour, with "quotes", [brackets] and {braces}.',
+    chosen: 'Blue.',
+    rejected: 'No.',
+  });
+  const cut = `[\n  ${Array.from({ length: 40 }, () => pair).join(',\n  ')}`.slice(0, 2000);
+  const whole = cut.split(pair + ',').length - 1; // the elements before the cut
+  assert.ok(whole > 10);
+  assert.deepEqual(detectSampleFormat(cut, false), { format: 'preference', records: whole, withMedia: 0 });
+  const media = 'base_model: gpt2\nmethod: lora\ndataset:\n  path: data/media.jsonl\n';
+  const findings = await lint(media);
+  assert.deepEqual(rules(findings), ['config/dataset-format-mismatch']);
+  assert.match(
+    findings[0]!.message,
+    /1 records carry images, videos or audio, but the trainer trains text-only models/,
+  );
 });

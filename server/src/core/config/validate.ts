@@ -1,6 +1,6 @@
 // Validation of a fine-tune config: YAML syntax, the schema, then model-aware and file-aware
 // checks. Every finding points at the offending key or value and says how to fix it.
-import { objectiveProblem } from '../dataset/contract';
+import { contractWords, hasMedia, objectiveProblem } from '../dataset/contract';
 import type { ErrorObject } from 'ajv';
 import { detectRecordFormat } from '../dataset/formats';
 import type { RecordFormat } from '../dataset/formats';
@@ -263,6 +263,14 @@ class ConfigChecks {
     // The objective against the records' format, in the record contract's words (the trainer says the same).
     const format = declared !== 'auto' ? (declared as RecordFormat) : detected?.format;
     const problem = format && objectiveProblem(this.view.objective, format);
+    if (detected && detected.withMedia > 0) {
+      this.report(
+        'config/dataset-format-mismatch',
+        this.range(['dataset', 'path'], 'value'),
+        `${this.view.datasetPath}: in its first records, ${contractWords('media-text-only', { count: detected.withMedia })}`,
+        { media: detected.withMedia },
+      );
+    }
     if (problem) {
       const at = this.has(['objective'])
         ? this.range(['objective'], 'value')
@@ -283,21 +291,51 @@ class ConfigChecks {
   }
 }
 
-/** The most common format among the complete records at the start of a JSONL or JSON-array file. */
+/**
+ * The complete elements at the start of a JSON array's text, which may be cut anywhere: a scan for the
+ * commas between top-level elements (outside strings), each element parsed on its own.
+ */
+function leadingArrayElements(text: string, limit: number): unknown[] {
+  const out: unknown[] = [];
+  let depth = 0;
+  let inString = false;
+  let start = -1;
+  for (let i = text.indexOf('[') + 1; i > 0 && i < text.length && out.length < limit; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    if (start < 0 && c !== undefined && !/\s/.test(c) && c !== ',' && c !== ']') start = i;
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    if (depth < 0 || (depth === 0 && c === ',')) {
+      try {
+        if (start >= 0) out.push(JSON.parse(text.slice(start, i)));
+      } catch {
+        // A broken element is the dataset validator's business.
+      }
+      start = -1;
+      if (depth < 0) break;
+    }
+  }
+  return out;
+}
+
+/**
+ * The most common format among the complete records at the start of a JSONL or JSON-array file, and how
+ * many of those records carry media (images, videos, audio).
+ */
 export function detectSampleFormat(
   sample: string,
   complete: boolean,
-): { format: RecordFormat; records: number } | undefined {
+): { format: RecordFormat; records: number; withMedia: number } | undefined {
   const text = sample.replace(/^\uFEFF/, '');
   let records: unknown[] = [];
   if (text.trimStart().startsWith('[')) {
-    if (!complete) return undefined;
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (Array.isArray(parsed)) records = parsed.slice(0, 50);
-    } catch {
-      return undefined;
-    }
+    records = leadingArrayElements(text, 50);
   } else {
     const end = complete ? text.length : text.lastIndexOf('\n');
     for (const line of text.slice(0, Math.max(0, end)).split(/\r?\n/)) {
@@ -310,13 +348,15 @@ export function detectSampleFormat(
     }
   }
   const counts = new Map<RecordFormat, number>();
+  let withMedia = 0;
   for (const record of records) {
     const format = detectRecordFormat(record);
     if (format) counts.set(format, (counts.get(format) ?? 0) + 1);
+    if (hasMedia(record)) withMedia++;
   }
   let best: RecordFormat | undefined;
   for (const [format, count] of counts) if (!best || count > counts.get(best)!) best = format;
-  return best ? { format: best, records: counts.get(best)! } : undefined;
+  return best ? { format: best, records: counts.get(best)!, withMedia } : undefined;
 }
 
 /** Concrete changes, each with the estimate it would give, cheapest in quality first. */

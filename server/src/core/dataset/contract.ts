@@ -44,6 +44,16 @@ export function objectiveProblem(objective: string, format: RecordFormat): strin
   return contractWords('format-needs-objective', { format, needed, objective, why }).replace(/: $/, '.');
 }
 
+/** Whether a record lists media files (images, videos, audios) or has image parts in its content. */
+export function hasMedia(record: unknown): boolean {
+  if (!isObject(record)) return false;
+  for (const key of Object.keys(MEDIA_PLACEHOLDERS)) {
+    const value = record[key];
+    if (Array.isArray(value) && value.length > 0) return true;
+  }
+  return JSON.stringify(record).includes('"image_url"');
+}
+
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

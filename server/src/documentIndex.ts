@@ -25,7 +25,8 @@ import {
   removeAllJsonArrayDuplicates,
 } from './core/dataset/codeActions';
 import { datasetHover, jsonArrayHover } from './core/dataset/hover';
-import { countRecordText, ExampleTokenCounter } from './core/dataset/exampleTokens';
+import { countRecordText, ExampleTokenCounter, type ExampleCount } from './core/dataset/exampleTokens';
+import { tokenPercentiles } from './core/dataset/stats';
 import { recordAtOffset, type JsonArrayResult } from './core/dataset/jsonArray';
 import type { DatasetValidatorOptions } from './core/dataset/context';
 import { countLinesHere, type ExactTokenStats } from './core/dataset/validator';
@@ -42,6 +43,8 @@ interface OpenDocument {
   session?: DatasetSession;
   /** A `.json` array dataset: its last full validation (records, positions), for hover, fixes and stats. */
   jsonArray?: JsonArrayResult;
+  /** Exact token counts of its elements, by element text. */
+  jsonCounts?: Map<string, ExampleCount | null>;
   /** The tail of this document's queue of work. */
   pending: Promise<void>;
   publishScheduled: boolean;
@@ -255,7 +258,13 @@ export class DocumentIndex {
     const entry = this.docs.get(uri);
     if (!entry) throw new Error(`${uri} is not open`);
     await entry.pending;
-    if (entry.jsonArray) return { uri, tokenizer: entry.jsonArray.tokenizer, ...entry.jsonArray.stats };
+    if (entry.jsonArray) {
+      const stats = { uri, tokenizer: entry.jsonArray.tokenizer, ...entry.jsonArray.stats };
+      const exact = entry.path ? await this.exactJsonStats(entry, entry.path, entry.jsonArray) : undefined;
+      return exact
+        ? { ...stats, tokenizer: exact.tokenizer, limit: exact.limit, tokens: exact.tokens, overLimit: exact.overLimit }
+        : stats;
+    }
     if (!entry.session) throw new Error(`${uri} is not a dataset`);
     const { validator, policy } = entry.session;
     const stats = {
@@ -302,6 +311,37 @@ export class DocumentIndex {
     })();
     this.exactRuns.set(session, run);
     return run;
+  }
+
+  /**
+   * Exact token statistics of a `.json` array document: each element's text counted once (kept by its
+   * text, so an edit re-counts only the elements it changed), with a pause every few hundred.
+   */
+  private async exactJsonStats(entry: OpenDocument, path: string, result: JsonArrayResult) {
+    const policy = await this.service.datasetPolicy(path);
+    const counter = policy.options.tokenCounter;
+    if (!(counter instanceof ExampleTokenCounter) || !counter.exact) return undefined;
+    const cache = (entry.jsonCounts ??= new Map());
+    const fresh = new Map<string, ExampleCount | null>();
+    const text = entry.doc.getText();
+    const tokens: number[] = [];
+    for (const [i, record] of result.records.entries()) {
+      if (!record.format) continue;
+      const slice = text.slice(record.start, record.end);
+      let count = cache.get(slice);
+      if (count === undefined) count = countRecordText(slice, counter) ?? null;
+      fresh.set(slice, count);
+      if (count && count.error === undefined) tokens.push(count.tokens);
+      if (i % 256 === 255) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    entry.jsonCounts = fresh;
+    const limit = policy.options.maxTokens;
+    return {
+      tokenizer: counterName(policy.options),
+      limit,
+      overLimit: tokens.filter((n) => n > limit).length,
+      tokens: tokenPercentiles(tokens, true),
+    };
   }
 
   /** With a tokenizer, the exact count of the `.json` array element under `position`, for its hover. */

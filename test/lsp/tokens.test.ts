@@ -34,9 +34,13 @@ describe('token counts in the language server', () => {
     model = modelFolder('qwen3', join(dir, 'models', 'qwen3'));
     writeFileSync(
       join(dir, 'datanet.yaml'),
-      ['name: tokens', "files: ['data/**/*.jsonl']", 'tokenizer: ./models/qwen3', 'rules:', '  max_tokens: 300'].join(
-        '\n',
-      ) + '\n',
+      [
+        'name: tokens',
+        "files: ['data/**/*.jsonl', 'data/**/*.json']",
+        'tokenizer: ./models/qwen3',
+        'rules:',
+        '  max_tokens: 300',
+      ].join('\n') + '\n',
     );
     const env = nodeEnvironment();
     const tokenizer = (await loadTokenCounter(model, dir, env))!;
@@ -82,6 +86,24 @@ describe('token counts in the language server', () => {
     const after = (await server.connection.sendRequest('modelfactory/datasetStats', { uri })) as StatsReply;
     assert.equal(after.tokens.max, countRecordText(longer, counter)!.tokens);
     assert.equal(after.overLimit, 1 + expected.slice(1).filter((n) => n > 300).length);
+  });
+
+  it('counts the records of a .json array exactly, in its hover and its statistics', async () => {
+    const records = [JSON.parse(RECORDS[3]!) as object, JSON.parse(RECORDS[1]!) as object];
+    const text = JSON.stringify(records, null, 2) + '\n';
+    const { uri } = await open(server, join(dir, 'data', 'array.json'), text, 'json');
+    const expected = records.map((r) => countRecordText(JSON.stringify(r, null, 2), counter)!.tokens);
+    const second = text.split('\n').findIndex((l, i) => i > 1 && l === '  {');
+    const hover = (await server.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: { line: second + 2, character: 4 },
+    })) as Hover;
+    assert.match(JSON.stringify(hover.contents), new RegExp(`Record 2 .*${expected[1]} tokens \\(`));
+    assert.doesNotMatch(JSON.stringify(hover.contents), /≈|no tokenizer found/);
+    const stats = (await server.connection.sendRequest('modelfactory/datasetStats', { uri })) as StatsReply;
+    assert.equal(stats.tokens.exact, true);
+    assert.equal(stats.tokens.max, Math.max(...expected));
+    assert.equal(stats.limit, 300);
   });
 
   it('says on the manifest where it looked for a tokenizer that is not on disk', async () => {

@@ -134,6 +134,8 @@ def _arguments(value: Any, path: PathT) -> Json:
             raise _refuse("messages/tool-call", path, "the tool call arguments are not valid JSON") from None
         if isinstance(parsed, dict):
             return parsed
+        if isinstance(parsed, str) and parsed.lstrip().startswith("{"):
+            raise _refuse("messages/tool-call", path, "the tool call arguments are JSON encoded twice (a string that holds JSON): encode them once")
     raise _refuse("messages/tool-call", path, "the tool call arguments must be a JSON object")
 
 

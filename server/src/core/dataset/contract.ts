@@ -110,6 +110,13 @@ class Reader {
         return this.refuse('messages/tool-call', path, 'the tool call arguments are not valid JSON');
       }
       if (isObject(parsed)) return parsed;
+      if (typeof parsed === 'string' && /^\s*\{/.test(parsed)) {
+        return this.refuse(
+          'messages/tool-call',
+          path,
+          'the tool call arguments are JSON encoded twice (a string that holds JSON): encode them once',
+        );
+      }
     }
     return this.refuse('messages/tool-call', path, 'the tool call arguments must be a JSON object');
   }

@@ -232,7 +232,8 @@ def render_chat(
 ) -> str:
     """Turns ((role, content) pairs or turn dicts) as the model's input text, through a chat template: the
     config's choice, else the model's own, else the fallback."""
-    template = chat_template or (tokenizer.chat_template if has_chat_template(tokenizer) else fallback_template())
+    # With the model's own template, transformers picks it (and, for a named set, the tool_use one for records with tools).
+    template = chat_template or (None if has_chat_template(tokenizer) else fallback_template())
     rendered = tokenizer.apply_chat_template(
         template_turns(_as_turns(messages)),
         tools=tools or None,

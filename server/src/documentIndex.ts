@@ -96,6 +96,8 @@ export class DocumentIndex {
         const splice = entry.doc.apply(change);
         entry.session?.update(splice.start, splice.deleteCount, splice.lines);
       }
+      // Media files named by the edited lines are stat()ed once each (the rest are cached).
+      if (entry.session) await entry.session.checkMedia();
       if (entry.session) this.schedulePublish(entry);
       else await this.validateFully(entry, false);
     });

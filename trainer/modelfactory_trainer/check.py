@@ -23,6 +23,7 @@ from .data import (
     trained_spans,
 )
 from .errors import TrainerError
+from .media import MediaChecker
 
 TRAINED_OPEN, TRAINED_CLOSE = "\u27e6", "\u27e7"
 
@@ -73,6 +74,7 @@ def run_check(config_path: str, show: int) -> dict[str, Any]:
         problems.append({"where": str(config_path), "message": str(exc)})
         return report
     examples: list[Example] = []
+    media = MediaChecker()
     for path in files:
         for where, record in _records(path):
             report["records"] += 1
@@ -83,6 +85,9 @@ def run_check(config_path: str, show: int) -> dict[str, Any]:
                 examples.append(normalise(record, record_format, where))
             except TrainerError as exc:
                 problems.append({"where": where, "message": str(exc).removeprefix(f"{where}").lstrip(" :")})
+                continue
+            # The files a record names must exist, relative to the dataset's folder (media/missing-file).
+            problems += [{"where": where, "message": message} for message in media.problems(record, path.parent)]
     try:
         check_objective(examples, str(config.data["objective"]))
     except TrainerError as exc:

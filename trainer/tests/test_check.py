@@ -74,3 +74,54 @@ def test_show_marks_the_trained_tokens(tmp_path: Path, tiny_model_dir: Path) -> 
     assert completed.returncode == 0, completed.stderr
     assert "1 of 1 records load and render" in completed.stdout
     assert "\u27e6Hello." in completed.stdout and "Hi\u27e6" not in completed.stdout
+
+
+def _image_record(*files: str) -> dict:
+    return {
+        "messages": [{"role": "user", "content": "<image>" * len(files) + " What is this?"}, {"role": "assistant", "content": "A cat."}],
+        "images": list(files),
+    }
+
+
+def test_missing_media_files_are_problems_under_the_linter_rule(tmp_path: Path, tiny_model_dir: Path) -> None:
+    (tmp_path / "present.png").write_bytes(b"png")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "inner.png").write_bytes(b"png")
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "device.png").symlink_to("/dev/null")
+    records = [
+        _image_record("present.png", "sub/inner.png"),  # 1: fine, relative to the dataset's folder
+        _image_record("missing.png"),  # 2
+        _image_record("https://example.com/cat.png"),  # 3: a URL, unchecked
+        _image_record(str(tmp_path / "present.png")),  # 4: absolute and present
+        _image_record(str(tmp_path / "gone.png")),  # 5
+        _image_record("folder.png"),  # 6: a folder
+        _image_record("device.png"),  # 7: a link to a device
+        _image_record("/dev/zero"),  # 8: a device, never stat()ed
+        _image_record("../" * 12 + "proc/self/environ"),  # 9: resolves into /proc
+        _image_record(""),  # 10
+    ]
+    write_jsonl(tmp_path / "data.jsonl", records)
+    completed = run_trainer("check", str(_config(tmp_path)), "--json")
+    assert completed.returncode == 1
+    problems = json.loads(completed.stdout)["problems"]
+    media = [(Path(p["where"]).name, p["message"]) for p in problems if p["message"].endswith("[media/missing-file]")]
+    assert [where for where, _ in media] == [f"data.jsonl:{n}" for n in (2, 5, 6, 7, 8, 9, 10)]
+    assert "'missing.png' does not exist" in media[0][1] and str(tmp_path / "missing.png") in media[0][1]
+    assert "not a regular file" in media[2][1] and "not a regular file" in media[3][1]
+    assert "device" in media[4][1] and "device" in media[5][1] and "empty" in media[6][1]
+    # Besides, the text-only trainer refuses media records at the config level (the contract's words).
+    assert any("text-only" in p["message"] for p in problems)
+
+
+def test_media_files_of_a_json_array_resolve_against_its_folder(tmp_path: Path, tiny_model_dir: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "cat.png").write_bytes(b"png")
+    (tmp_path / "data" / "data.json").write_text(json.dumps([_image_record("cat.png"), _image_record("dog.png")]), encoding="utf-8")
+    config = write_config(
+        tmp_path,
+        "base_model: builtin:tiny-llama\nmethod: lora\ndataset: {path: data/data.json}\ntraining: {max_seq_length: 64}\n",
+    )
+    completed = run_trainer("check", str(config), "--json")
+    media = [p for p in json.loads(completed.stdout)["problems"] if p["message"].endswith("[media/missing-file]")]
+    assert [Path(p["where"]).name for p in media] == ["data.json[1]"]

@@ -72,6 +72,12 @@ export const RULES: readonly RuleInfo[] = [
     'The number of <image>, <video> or <audio> placeholders differs from the number of files the record lists.',
   ),
   rule(
+    'media/missing-file',
+    'dataset',
+    'error',
+    "A file in a record's images, videos or audios that does not exist or is not a regular file (relative to the dataset's folder; http(s) URLs are accepted unchecked).",
+  ),
+  rule(
     'messages/role-order',
     'dataset',
     'warning',

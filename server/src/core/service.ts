@@ -12,6 +12,7 @@ import { sniffJsonDataset, validateJsonArrayDataset, type JsonArrayResult } from
 import type { DatasetStats } from './dataset/stats';
 import { DatasetStream, type DatasetChunkSink, type DatasetStreamOptions } from './dataset/stream';
 import { ExampleTokenCounter } from './dataset/exampleTokens';
+import { checkMediaRefs, mediaFinding, mediaPaths, MediaFileChecker, type LineMediaRef } from './dataset/mediaFiles';
 import { DatasetValidator, type DatasetValidatorOptions } from './dataset/validator';
 import { dirName, isAbsolutePath, joinPath } from './hfCache';
 import type { Environment } from './io';
@@ -196,8 +197,21 @@ export class ModelFactoryService {
     if (policy.datanet) {
       for (const f of await this.datanets.capFindings(path, sizeBytes, policy.datanet, policy.severityOf)) onFinding(f);
     }
-    const options = adjust ? adjust(policy.options) : policy.options;
-    const stream = openStream ? await openStream(options, onFinding) : new DatasetStream(options, onFinding);
+    const adjusted = adjust ? adjust(policy.options) : policy.options;
+    // The files records name are gathered while the file streams by and checked on disk at the end.
+    const mediaSeverity = adjusted.severityOf('media/missing-file');
+    const media: LineMediaRef[] = [];
+    const errorLines = new Set<number>();
+    const options: DatasetStreamOptions = mediaSeverity
+      ? { ...adjusted, onMediaRefs: (refs) => media.push(...refs) }
+      : adjusted;
+    const sink = mediaSeverity
+      ? (f: Finding) => {
+          if (f.severity === 'error') errorLines.add(f.range.start.line);
+          onFinding(f);
+        }
+      : onFinding;
+    const stream = openStream ? await openStream(options, sink) : new DatasetStream(options, sink);
     let done = 0;
     for await (const chunk of chunks) {
       await stream.push(chunk);
@@ -205,7 +219,11 @@ export class ModelFactoryService {
       onProgress?.(done, sizeBytes);
     }
     await stream.end();
-    return stream.stats();
+    const stats = stream.stats();
+    if (!mediaSeverity || media.length === 0) return stats;
+    const found = await checkMediaRefs(media, dirName(path), new MediaFileChecker(this.env), mediaSeverity);
+    for (const f of found) onFinding(f);
+    return withMediaFindings(stats, found, (line) => errorLines.has(line));
   }
 
   /**
@@ -225,7 +243,19 @@ export class ModelFactoryService {
     adjust?: (options: DatasetValidatorOptions) => DatasetValidatorOptions,
   ): Promise<JsonArrayResult> {
     const policy = await this.datasetPolicy(path);
-    const result = validateJsonArrayDataset(text, adjust ? adjust(policy.options) : policy.options);
+    const options = adjust ? adjust(policy.options) : policy.options;
+    const result = validateJsonArrayDataset(text, options);
+    const mediaSeverity = options.severityOf('media/missing-file');
+    const media = mediaSeverity ? result.records.flatMap((r) => r.media ?? []) : [];
+    if (mediaSeverity && media.length > 0) {
+      const found = await checkMediaRefs(media, dirName(path), new MediaFileChecker(this.env), mediaSeverity);
+      const hadError = new Set<number>();
+      for (const r of result.records) {
+        if (r.hasError) for (const ref of r.media ?? []) hadError.add(ref.line);
+      }
+      result.findings.push(...found);
+      result.stats = withMediaFindings(result.stats, found, (line) => hadError.has(line));
+    }
     if (policy.datanet) {
       const size = (await this.env.fs.stat(path))?.size ?? new TextEncoder().encode(text).length;
       result.findings.unshift(...(await this.datanets.capFindings(path, size, policy.datanet, policy.severityOf)));
@@ -240,16 +270,36 @@ export class ModelFactoryService {
   }
 }
 
+/**
+ * The statistics with media/missing-file findings added: counted by rule, and the records they fall on
+ * no longer accepted unless `hadError` says an earlier error already excluded them.
+ */
+function withMediaFindings(stats: DatasetStats, found: Finding[], hadError: (line: number) => boolean): DatasetStats {
+  if (found.length === 0) return stats;
+  const findingsByRule = { ...stats.findingsByRule };
+  const lines = new Set<number>();
+  for (const f of found) {
+    findingsByRule[f.rule] = (findingsByRule[f.rule] ?? 0) + 1;
+    if (f.severity === 'error' && !hadError(f.range.start.line)) lines.add(f.range.start.line);
+  }
+  const accepted = Math.max(0, Math.round(stats.acceptance * stats.records) - lines.size);
+  return { ...stats, findingsByRule, acceptance: stats.records === 0 ? 1 : accepted / stats.records };
+}
+
 /** One open dataset: the incremental validator plus the findings that come from the file on disk. */
 export class DatasetSession {
   private diskFindings: Finding[] = [];
+  /** Answers about the files records name, kept until the document is opened or saved again. */
+  private readonly media: MediaFileChecker;
 
   constructor(
     private readonly service: ModelFactoryService,
     readonly path: string,
     readonly policy: DatasetPolicy,
     readonly validator: DatasetValidator,
-  ) {}
+  ) {
+    this.media = new MediaFileChecker(service.env);
+  }
 
   update(start: number, deleteCount: number, lines: string[]): void {
     this.validator.update(start, deleteCount, lines);
@@ -257,15 +307,53 @@ export class DatasetSession {
 
   findings(): Finding[] {
     const own = this.validator.findings();
-    return this.diskFindings.length ? this.diskFindings.concat(own) : own;
+    const media = this.mediaFindings();
+    const all = this.diskFindings.length ? this.diskFindings.concat(own) : own;
+    if (media.length === 0) return all;
+    // Both lists are in line order: merge them, media findings after the line's own.
+    const out: Finding[] = [];
+    let m = 0;
+    for (const f of all) {
+      while (m < media.length && (media[m] as Finding).range.start.line < f.range.start.line)
+        out.push(media[m++] as Finding);
+      out.push(f);
+    }
+    while (m < media.length) out.push(media[m++] as Finding);
+    return out;
+  }
+
+  /** media/missing-file findings from what has been checked so far (see checkMedia). */
+  private mediaFindings(): Finding[] {
+    const severity = this.policy.severityOf('media/missing-file');
+    if (!severity) return [];
+    const dir = dirName(this.path);
+    const out: Finding[] = [];
+    for (const ref of this.validator.mediaRefs()) {
+      const f = mediaFinding(ref, dir, this.media, severity);
+      if (f) out.push(f);
+    }
+    return out;
+  }
+
+  /**
+   * stat()s the media files records name that have not been checked yet (bounded in count and time);
+   * true when something was checked, so the findings may have changed.
+   */
+  async checkMedia(): Promise<boolean> {
+    if (!this.policy.severityOf('media/missing-file')) return false;
+    const paths = mediaPaths(this.validator.mediaRefs(), dirName(this.path));
+    return (await this.media.check(paths)).checked > 0;
   }
 
   /**
    * Re-reads what only the file on disk can tell: its byte encoding (VS Code decodes before it hands
-   * text over) and its size against the Datanet's caps. Called on open and on save.
+   * text over), its size against the Datanet's caps, and whether the media files its records name
+   * exist (asked afresh). Called on open and on save.
    */
   async refreshFromDisk(): Promise<void> {
     const env = this.service.env;
+    this.media.clear();
+    await this.checkMedia();
     const st = await env.fs.stat(this.path);
     const out: Finding[] = [];
     if (st?.isFile) {

@@ -10,6 +10,7 @@ import { ExactDuplicateTable } from './dedupExact';
 import { NearDuplicateIndex } from './dedupNear';
 import { detectRecordFormat } from './formats';
 import type { RecordFormat } from './formats';
+import type { LineMediaRef } from './mediaFiles';
 import { RecordAnalyzer, hasError } from './record';
 import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
 import type { DatasetStats } from './stats';
@@ -28,6 +29,10 @@ export interface JsonArrayRecord {
   duplicateOf?: number;
   /** Index of the earlier element this one nearly repeats. */
   nearDuplicateOf?: { index: number; similarity: number };
+  /** The files the record names (media/missing-file), with their positions in the file. */
+  media?: LineMediaRef[];
+  /** Some finding on the record is an error. */
+  hasError?: true;
 }
 
 export interface JsonArrayResult {
@@ -148,6 +153,18 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
       record.format = a.format;
       record.tokens = a.tokens;
     }
+    if (a.media && a.media.length > 0) {
+      record.media = a.media.map((ref) => {
+        const at = positionAt(starts, node.offset + ref.start);
+        const end = positionAt(starts, node.offset + ref.end);
+        return {
+          file: ref.file,
+          line: at.line,
+          start: at.character,
+          end: end.line === at.line ? end.character : at.character,
+        };
+      });
+    }
     if (a.kind === 'invalid') {
       // The file-level syntax errors above already say what is wrong here.
       stats.invalid++;
@@ -245,6 +262,9 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
     }
   }
   if (majority) stats.majorityFormat = majority;
+  records.forEach((r, i) => {
+    if (elementErrors[i]) r.hasError = true;
+  });
   stats.tokens = tokenPercentiles(tokens, allExact);
   stats.acceptance = elements.length === 0 ? 1 : elementErrors.filter((e) => !e).length / elements.length;
   return finish(findings, stats, mapping);

@@ -13,6 +13,8 @@ import type { RecordFormat } from './formats';
 import { parseJsonLine } from './jsonl';
 import { countTokens, checkLength } from './length';
 import { LineLocator } from './locate';
+import { mediaRefs } from './mediaFiles';
+import type { MediaRef } from './mediaFiles';
 import { checkOpenAiMessages, checkShareGptConversations } from './messages';
 import { exampleText, recordText } from './recordText';
 import { checkSchema, extraValidator, formatValidator } from './schema';
@@ -31,6 +33,8 @@ export interface LineAnalysis {
   hasSignature: boolean;
   tokens: number;
   tokensExact: boolean;
+  /** The files the record names (media/missing-file), checked on disk afterwards by the host. */
+  media?: MediaRef[];
 }
 
 /** "an Alpaca record", "a Text record". */
@@ -52,6 +56,7 @@ export class RecordAnalyzer {
   readonly hasher = new MinHasher();
   private readonly nearOn: boolean;
   private readonly exactOn: boolean;
+  private readonly mediaOn: boolean;
 
   private readonly severityOf: DatasetValidatorOptions['severityOf'];
 
@@ -66,6 +71,7 @@ export class RecordAnalyzer {
     };
     this.nearOn = opts.severityOf('dedup/near') !== undefined;
     this.exactOn = opts.severityOf('dedup/exact') !== undefined || this.nearOn;
+    this.mediaOn = opts.severityOf('media/missing-file') !== undefined;
   }
 
   /** `asciiLine`: the caller knows `text` has no character above U+007F (it may skip scanning for one). */
@@ -145,6 +151,7 @@ export class RecordAnalyzer {
     checkContent(record, format, out, loc);
     const conversion = toExample(value, format);
     if (!conversion.ok) reportRefusals(conversion.refusals, out, loc);
+    else if (this.mediaOn && conversion.example.media) result.media = mediaRefs(record, conversion.example, loc);
     const rt = conversion.ok ? exampleText(conversion.example) : recordText(record, format);
     // Strings parsed from an ASCII line are ASCII unless a \u escape spells something else.
     const fullIsAscii = asciiLine && text.indexOf('\\u') < 0;

@@ -20,6 +20,7 @@ import { EolTracker, MAX_INVALID_UTF8_FINDINGS, bomFinding, invalidUtf8Finding, 
 import type { EolKind } from './encoding';
 import { RECORD_FORMATS } from './formats';
 import { RecordAnalyzer } from './record';
+import type { LineMediaRef } from './mediaFiles';
 import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
 import type { DatasetStats } from './stats';
 import { dedupFinding, mixedFormatMessage } from './validator';
@@ -35,6 +36,11 @@ export interface DatasetStreamOptions extends DatasetValidatorOptions {
    * those the chat template fails on). Runs on the thread that applies the analyses.
    */
   onRecordTokens?: (line: number, tokens: number) => void;
+  /**
+   * Called in file order with the files each record names (media/missing-file), for the host to check
+   * on disk once the file is read. Runs on the thread that applies the analyses.
+   */
+  onMediaRefs?: (refs: LineMediaRef[]) => void;
 }
 
 /** What `ModelFactoryService.lintDatasetFile` feeds: a DatasetStream, or a host's parallel equivalent. */
@@ -79,6 +85,8 @@ export interface BlockAnalysis {
   tokensExact: boolean;
   /** Per-record findings in line order. */
   findings: Finding[];
+  /** The files records name, in line order (lines relative to the block). */
+  media: LineMediaRef[];
   /** Four numbers per invalid UTF-8 sequence (line, column, byte offset, first byte), at most MAX_INVALID_UTF8_FINDINGS. */
   invalidUtf8: Uint32Array;
   /** All invalid sequences in the block, reported or not. */
@@ -164,6 +172,7 @@ export class BlockAnalyzer {
   private line = 0;
   private bom = false;
   private findings: Finding[] = [];
+  private media: LineMediaRef[] = [];
   private lineCodes = new GrowableU8();
   private lineLengths = new GrowableU32();
   private eols = new GrowableU8();
@@ -189,6 +198,7 @@ export class BlockAnalyzer {
     this.line = 0;
     this.bom = false;
     this.findings = [];
+    this.media = [];
     this.lineCodes.length = 0;
     this.lineLengths.length = 0;
     this.eols.length = 0;
@@ -214,6 +224,7 @@ export class BlockAnalyzer {
       tokens: this.tokens.data.slice(0, this.tokens.length),
       tokensExact: this.tokensExact,
       findings: this.findings,
+      media: this.media,
       invalidUtf8: this.invalidUtf8.data.slice(0, this.invalidUtf8.length),
       invalidUtf8Total: this.invalidUtf8Total,
       bom: this.bom,
@@ -313,6 +324,7 @@ export class BlockAnalyzer {
     }
     const a = this.records.analyze(text, this.line, ascii);
     for (const f of a.findings) this.findings.push(f);
+    if (a.media) for (const ref of a.media) this.media.push({ ...ref, line: this.line });
     let code: number;
     if (a.kind === 'blank') code = LINE_BLANK;
     else if (a.kind === 'invalid') code = LINE_INVALID;
@@ -478,6 +490,9 @@ export class CrossRecordChecker {
     // Invalid sequences the block did not itself report still count against the file's cap.
     this.invalidUtf8 += block.invalidUtf8Total - invalid.length / 4;
     if (!block.tokensExact) this.allTokensExact = false;
+    if (block.media.length > 0 && this.opts.onMediaRefs) {
+      this.opts.onMediaRefs(block.media.map((ref) => ({ ...ref, line: ref.line + base })));
+    }
     this.line += block.lineCount;
     this.byteOffset += block.byteLength;
   }

@@ -8,6 +8,7 @@ import { makeFinding } from './context';
 import { BANDS, signatureSimilarity } from './dedupNear';
 import { countRecordText, ExampleTokenCounter, NO_TOKENS } from './exampleTokens';
 import type { ExampleCount } from './exampleTokens';
+import type { LineMediaRef } from './mediaFiles';
 import type { RecordFormat } from './formats';
 import { FORMAT_LABELS, RecordAnalyzer, hasError, withArticle } from './record';
 import type { LineAnalysis } from './record';
@@ -177,6 +178,16 @@ export class DatasetValidator {
 
   lineCount(): number {
     return this.lines.length;
+  }
+
+  /** The files records name (media/missing-file), at their current lines. */
+  mediaRefs(): LineMediaRef[] {
+    const out: LineMediaRef[] = [];
+    for (let i = 0; i < this.lines.length; i++) {
+      const media = this.lines[i]?.analysis.media;
+      if (media) for (const ref of media) out.push({ ...ref, line: i });
+    }
+    return out;
   }
 
   lineText(line: number): string {

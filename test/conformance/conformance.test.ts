@@ -10,9 +10,8 @@ import { describe, it } from 'node:test';
 import { detectFormat, toExample } from '../../server/src/core/dataset/contract';
 import type { RecordFormat } from '../../server/src/core/dataset/formats';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
-import { effectiveSeverity } from '../../server/src/core/rules';
-import { estimateTokenCounter } from '../../server/src/core/tokenizer';
 import type { Finding } from '../../server/src/core/types';
+import { validatorOptions } from '../dataset/options';
 import { needTrainer, TRAINER_PYTHON } from '../needs';
 
 interface Entry {
@@ -30,13 +29,7 @@ const ENTRIES: Entry[] = readFileSync(join(__dirname, 'records.jsonl'), 'utf8')
   .map((line) => JSON.parse(line) as Entry);
 
 function lint(lines: string[]): Finding[] {
-  const validator = new DatasetValidator({
-    severityOf: (rule) => effectiveSeverity(rule),
-    maxTokens: 1_000_000,
-    minChars: 1,
-    nearThreshold: 0.99,
-    tokenCounter: estimateTokenCounter(),
-  });
+  const validator = new DatasetValidator(validatorOptions({ maxTokens: 1_000_000, nearThreshold: 0.99 }));
   validator.update(0, 0, lines);
   return validator.findings();
 }

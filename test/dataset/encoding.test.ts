@@ -8,17 +8,10 @@ import { checkEncoding } from '../../server/src/core/dataset/encoding';
 import { DatasetStream } from '../../server/src/core/dataset/stream';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
-import { effectiveSeverity } from '../../server/src/core/rules';
-import { estimateTokenCounter } from '../../server/src/core/tokenizer';
 import type { Finding } from '../../server/src/core/types';
+import { validatorOptions } from './options';
 
-const opts: DatasetValidatorOptions = {
-  severityOf: (rule) => effectiveSeverity(rule),
-  maxTokens: 4096,
-  minChars: 1,
-  nearThreshold: 0.8,
-  tokenCounter: estimateTokenCounter(),
-};
+const opts: DatasetValidatorOptions = validatorOptions({ nearThreshold: 0.8 });
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const concat = (...parts: (Uint8Array | number[])[]): Uint8Array => {

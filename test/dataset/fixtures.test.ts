@@ -10,18 +10,11 @@ import { validateJsonArrayDataset } from '../../server/src/core/dataset/jsonArra
 import { DatasetStream } from '../../server/src/core/dataset/stream';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
-import { effectiveSeverity } from '../../server/src/core/rules';
-import { estimateTokenCounter } from '../../server/src/core/tokenizer';
 import type { Finding } from '../../server/src/core/types';
+import { validatorOptions } from './options';
 
 const DIR = join(__dirname, '..', 'fixtures', 'datasets');
-const opts: DatasetValidatorOptions = {
-  severityOf: (rule) => effectiveSeverity(rule),
-  maxTokens: 4096,
-  minChars: 1,
-  nearThreshold: 0.85,
-  tokenCounter: estimateTokenCounter(),
-};
+const opts: DatasetValidatorOptions = validatorOptions();
 
 function validateFile(name: string): { editor: Finding[]; stream: Finding[]; validator: DatasetValidator } {
   const bytes = new Uint8Array(readFileSync(join(DIR, name)));

@@ -6,16 +6,9 @@ import fc from 'fast-check';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
 import { validateJsonArrayDataset } from '../../server/src/core/dataset/jsonArray';
-import { effectiveSeverity } from '../../server/src/core/rules';
-import { estimateTokenCounter } from '../../server/src/core/tokenizer';
+import { validatorOptions } from './options';
 
-const opts: DatasetValidatorOptions = {
-  severityOf: (rule) => effectiveSeverity(rule),
-  maxTokens: 60,
-  minChars: 3,
-  nearThreshold: 0.7,
-  tokenCounter: estimateTokenCounter(),
-};
+const opts: DatasetValidatorOptions = validatorOptions({ maxTokens: 60, minChars: 3, nearThreshold: 0.7 });
 
 const story =
   'the quick brown fox jumps over the lazy dog while the farmer watches from the old wooden barn near the river';

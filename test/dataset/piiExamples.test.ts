@@ -6,18 +6,11 @@ import { describe, it } from 'node:test';
 import { findEmails, findPhones, isFictionalNanp, isReservedDomain } from '../../server/src/core/dataset/pii';
 import type { TextMatch } from '../../server/src/core/dataset/pii';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
-import { effectiveSeverity } from '../../server/src/core/rules';
-import { estimateTokenCounter } from '../../server/src/core/tokenizer';
+import { validatorOptions } from './options';
 
 function piiIn(text: string): string[] {
   const line = JSON.stringify({ text });
-  const v = new DatasetValidator({
-    severityOf: (rule) => effectiveSeverity(rule),
-    maxTokens: 4096,
-    minChars: 1,
-    nearThreshold: 0.85,
-    tokenCounter: estimateTokenCounter(),
-  });
+  const v = new DatasetValidator(validatorOptions());
   v.update(0, 0, [line]);
   return v
     .findings()

@@ -10,18 +10,12 @@ import { DatasetStream } from '../../server/src/core/dataset/stream';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
 import { effectiveSeverity, RULES_BY_ID } from '../../server/src/core/rules';
-import { estimateTokenCounter } from '../../server/src/core/tokenizer';
 import type { Finding } from '../../server/src/core/types';
+import { validatorOptions } from './options';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'datasets');
 
-const opts: DatasetValidatorOptions = {
-  severityOf: (rule) => effectiveSeverity(rule),
-  maxTokens: 4096,
-  minChars: 1,
-  nearThreshold: 0.85,
-  tokenCounter: estimateTokenCounter(),
-};
+const opts: DatasetValidatorOptions = validatorOptions();
 
 function editor(lines: string[], o: DatasetValidatorOptions = opts): Finding[] {
   const v = new DatasetValidator(o);

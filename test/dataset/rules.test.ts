@@ -4,18 +4,11 @@ import { describe, it } from 'node:test';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
 import { effectiveSeverity } from '../../server/src/core/rules';
-import { estimateTokenCounter } from '../../server/src/core/tokenizer';
 import type { Finding } from '../../server/src/core/types';
+import { validatorOptions } from './options';
 
 function options(extra: Partial<DatasetValidatorOptions> = {}): DatasetValidatorOptions {
-  return {
-    severityOf: (rule) => effectiveSeverity(rule),
-    maxTokens: 4096,
-    minChars: 1,
-    nearThreshold: 0.8,
-    tokenCounter: estimateTokenCounter(),
-    ...extra,
-  };
+  return validatorOptions({ nearThreshold: 0.8, ...extra });
 }
 
 function run(lines: string[], extra: Partial<DatasetValidatorOptions> = {}): Finding[] {

@@ -13,23 +13,17 @@ import { DatasetStream } from '../../server/src/core/dataset/stream';
 import { effectiveSeverity } from '../../server/src/core/rules';
 import { ModelFactoryService } from '../../server/src/core/service';
 import { DEFAULT_SETTINGS } from '../../server/src/core/settings';
-import { estimateTokenCounter } from '../../server/src/core/tokenizer';
 import type { Finding } from '../../server/src/core/types';
 import { nodeEnvironment } from '../../server/src/nodeFs';
 import { LineBatcher } from '../../server/src/parallel/lineBatcher';
 import { lintDatasetFileOnNode } from '../../server/src/parallel/lintFile';
 import { ParallelDatasetStream } from '../../server/src/parallel/parallelStream';
 import { DatasetWorkerPool } from '../../server/src/parallel/pool';
+import { validatorOptions } from '../dataset/options';
 
 const ROOT = resolve(__dirname, '..', '..');
 
-const defaultOptions: DatasetValidatorOptions = {
-  severityOf: (rule) => effectiveSeverity(rule),
-  maxTokens: 512,
-  minChars: 8,
-  nearThreshold: 0.8,
-  tokenCounter: estimateTokenCounter(),
-};
+const defaultOptions: DatasetValidatorOptions = validatorOptions({ maxTokens: 512, minChars: 8, nearThreshold: 0.8 });
 
 /** Other severities (some off, dedup as errors, invalid UTF-8 as a warning), a demanded format and an extra schema. */
 const strictOptions: DatasetValidatorOptions = {

@@ -184,7 +184,7 @@ describe('dataset: a string', () => {
       [
         [
           'config/schema',
-          'dataset takes an object: `dataset: {path: FILE}` or `{datanet: datanet.yaml}`, not a string: write `dataset: {path: data/chat-messages.jsonl}`.',
+          'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}` or `{registry: dataset_info.json, name: ENTRY}`, not a string: write `dataset: {path: data/chat-messages.jsonl}`.',
         ],
       ],
     );
@@ -215,7 +215,39 @@ describe('dataset: a string', () => {
     );
     assert.deepEqual(
       findings.map((f) => f.message),
-      ['dataset takes an object: `dataset: {path: FILE}` or `{datanet: datanet.yaml}`.'],
+      [
+        'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}` or `{registry: dataset_info.json, name: ENTRY}`.',
+      ],
     );
   });
+});
+
+describe("dataset's sources: path, datanet, or registry with name", () => {
+  const cases: [string, string][] = [
+    [
+      'dataset:\n  format: auto\n',
+      'dataset needs one source: "path" (a file), "datanet" (a datanet.yaml) or "registry" with "name" (an entry of LLaMA-Factory\'s dataset_info.json).',
+    ],
+    [
+      'dataset:\n  registry: data/dataset_info.json\n',
+      'dataset.registry needs "name": the entry of the registry to train on.',
+    ],
+    [
+      'dataset:\n  name: identity\n',
+      'dataset.name picks an entry of a registry: add "registry" (a dataset_info.json, relative to this config).',
+    ],
+    [
+      'dataset:\n  path: data/chat-messages.jsonl\n  registry: data/dataset_info.json\n  name: identity\n',
+      'dataset has more than one source ("path" and "registry"): keep one of "path" (a file), "datanet" (a datanet.yaml) or "registry" with "name" (an entry of LLaMA-Factory\'s dataset_info.json).',
+    ],
+  ];
+  for (const [dataset, message] of cases) {
+    it(message, async () => {
+      const findings = await lint(`base_model: gpt2\nmethod: lora\n${dataset}`);
+      assert.deepEqual(
+        findings.filter((f) => f.rule.startsWith('config/missing') || f.rule === 'config/schema').map((f) => f.message),
+        [message],
+      );
+    });
+  }
 });

@@ -18,6 +18,8 @@ from .data import (
     dataset_files,
     has_chat_template,
     normalise,
+    read_as_registered,
+    registered_dataset,
     render_chat,
     resolve_chat_template,
     trained_spans,
@@ -70,13 +72,14 @@ def run_check(config_path: str, show: int) -> dict[str, Any]:
     try:
         config = load_config(config_path)
         files, record_format = dataset_files(config)
+        registered = registered_dataset(config)
     except TrainerError as exc:
         problems.append({"where": str(config_path), "message": str(exc)})
         return report
     examples: list[Example] = []
     media = MediaChecker()
     for path in files:
-        for where, record in _records(path):
+        for where, record in read_as_registered(_records(path), registered):
             report["records"] += 1
             if isinstance(record, json.JSONDecodeError):
                 problems.append({"where": where, "message": f"invalid JSON: {record.msg} [jsonl/invalid-json]"})

@@ -72,6 +72,7 @@ class FinetuneConfig:
     dataset_path: Path | None
     datanet_path: Path | None
     output_dir: Path
+    registry_path: Path | None = None
 
     @property
     def training(self) -> dict[str, Any]:
@@ -112,6 +113,25 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path.name}: invalid YAML{where}: {problem}") from exc
 
 
+DATASET_SOURCES = '"path" (a file), "datanet" (a datanet.yaml) or "registry" with "name" (an entry of LLaMA-Factory\'s dataset_info.json)'
+
+
+def _check_dataset_sources(dataset: Any) -> None:
+    """Which of the dataset's sources is given, in the words of the editor's linter (config/placement.ts)."""
+    if not isinstance(dataset, dict):
+        return
+    given = [key for key in ("path", "datanet", "registry") if key in dataset]
+    if len(given) > 1:
+        named = " and ".join(f'"{key}"' for key in given)
+        raise ConfigError(f"$.dataset: dataset has more than one source ({named}): keep one of {DATASET_SOURCES}.")
+    if given == ["registry"] and "name" not in dataset:
+        raise ConfigError('$.dataset: dataset.registry needs "name": the entry of the registry to train on.')
+    if "name" in dataset and given != ["registry"]:
+        raise ConfigError('$.dataset: dataset.name picks an entry of a registry: add "registry" (a dataset_info.json, relative to this config).')
+    if not given:
+        raise ConfigError(f"$.dataset: dataset needs one source: {DATASET_SOURCES}.")
+
+
 def parse_config(data: Any, config_path: Path) -> FinetuneConfig:
     """Validate a parsed config; errors name the JSON path of the offending value."""
     from jsonschema import Draft7Validator
@@ -121,6 +141,7 @@ def parse_config(data: Any, config_path: Path) -> FinetuneConfig:
         raise ConfigError("$: a fine-tune config must be a YAML mapping (key: value pairs)")
     data = copy.deepcopy(data)
     schema = load_schema()
+    _check_dataset_sources(data.get("dataset"))
     error = best_match(Draft7Validator(schema).iter_errors(data))
     if error is not None:
         raise ConfigError(f"{error.json_path}: {error.message}")
@@ -142,6 +163,7 @@ def parse_config(data: Any, config_path: Path) -> FinetuneConfig:
         dataset_path=(base_dir / dataset["path"]).resolve() if "path" in dataset else None,
         datanet_path=(base_dir / dataset["datanet"]).resolve() if "datanet" in dataset else None,
         output_dir=(base_dir / data["output_dir"]).resolve(),
+        registry_path=(base_dir / dataset["registry"]).resolve() if "registry" in dataset else None,
     )
 
 

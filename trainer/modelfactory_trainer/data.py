@@ -12,7 +12,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import yaml
 
@@ -28,6 +28,7 @@ from .records import (
     to_example,
     words,
 )
+from .registry import RegisteredDataset, map_registry_record, resolve_registered
 
 if TYPE_CHECKING:
     from .config import FinetuneConfig
@@ -150,9 +151,26 @@ def datanet_files(manifest_path: Path) -> tuple[list[Path], str | None]:
     return sorted(found), record_format if isinstance(record_format, str) else None
 
 
+def registered_dataset(config: FinetuneConfig) -> RegisteredDataset | None:
+    """The registry entry a config names (`dataset: {registry, name}`), resolved to its file; None otherwise."""
+    if config.registry_path is None:
+        return None
+    return resolve_registered(config.registry_path, str(config.dataset["name"]))
+
+
+def read_as_registered(records: Iterable[tuple[str, Any]], registered: RegisteredDataset | None) -> Iterator[tuple[str, Any]]:
+    """Records read through a registry entry are rewritten to the contract's keys first (registry.py)."""
+    for where, record in records:
+        yield where, record if registered is None else map_registry_record(registered.reading, record)
+
+
 def dataset_files(config: FinetuneConfig) -> tuple[list[Path], str]:
-    """The files a config trains on and the record format to read them as (`auto`: detected per record)."""
+    """The files a config trains on and the record format to read them as (`auto`: detected per record, or
+    for a registry entry the format its formatting, ranking and columns give)."""
     record_format = str(config.dataset["format"])
+    registered = registered_dataset(config)
+    if registered is not None:
+        return [registered.file], registered.reading.format if record_format == "auto" else record_format
     if config.datanet_path is not None:
         files, manifest_format = datanet_files(config.datanet_path)
         if record_format == "auto" and manifest_format:
@@ -164,7 +182,12 @@ def dataset_files(config: FinetuneConfig) -> tuple[list[Path], str]:
 
 def load_examples(config: FinetuneConfig) -> list[Example]:
     files, record_format = dataset_files(config)
-    examples = [normalise(record, record_format, where) for path in files for where, record in read_records(path)]
+    registered = registered_dataset(config)
+    examples = [
+        normalise(record, record_format, where)
+        for path in files
+        for where, record in read_as_registered(read_records(path), registered)
+    ]
     if not examples:
         raise DatasetError(f"{', '.join(map(str, files))}: no records")
     check_objective(examples, str(config.data.get("objective", "sft")))

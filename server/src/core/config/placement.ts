@@ -105,7 +105,23 @@ export function configSchemaMessage(parsed: ParsedYaml, error: ErrorObject, path
   return undefined;
 }
 
-const DATASET_SHAPE = 'dataset takes an object: `dataset: {path: FILE}` or `{datanet: datanet.yaml}`';
+const DATASET_SHAPE =
+  'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}` or `{registry: dataset_info.json, name: ENTRY}`';
+const DATASET_SOURCES =
+  '"path" (a file), "datanet" (a datanet.yaml) or "registry" with "name" (an entry of LLaMA-Factory\'s dataset_info.json)';
+
+/** Which of an object dataset's sources is wrong; the trainer says the same (config.py `_check_dataset_sources`). */
+function datasetSourcesMessage(dataset: Record<string, unknown>): string | undefined {
+  const given = ['path', 'datanet', 'registry'].filter((key) => key in dataset);
+  if (given.length > 1)
+    return `dataset has more than one source (${given.map((k) => `"${k}"`).join(' and ')}): keep one of ${DATASET_SOURCES}.`;
+  if (given[0] === 'registry' && !('name' in dataset))
+    return 'dataset.registry needs "name": the entry of the registry to train on.';
+  if ('name' in dataset && given[0] !== 'registry')
+    return 'dataset.name picks an entry of a registry: add "registry" (a dataset_info.json, relative to this config).';
+  if (given.length === 0) return `dataset needs one source: ${DATASET_SOURCES}.`;
+  return undefined;
+}
 
 /** A string that names a file (rather than, say, LLaMA-Factory's dataset names). */
 function looksLikePath(value: string): boolean {
@@ -117,13 +133,14 @@ function isManifestName(value: string): boolean {
 }
 
 function datasetShapeMessage(value: unknown): string | undefined {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return undefined;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value))
+    return datasetSourcesMessage(value as Record<string, unknown>);
   if (typeof value === 'string' && value.trim() !== '') {
     if (looksLikePath(value)) {
       const key = isManifestName(value) ? 'datanet' : 'path';
       return `${DATASET_SHAPE}, not a string: write \`dataset: {${key}: ${value.trim()}}\`.`;
     }
-    return `${DATASET_SHAPE}, not a string. "${value.trim()}" looks like LLaMA-Factory dataset names: set path to the JSONL or JSON file itself (\`modelfactory import\` looks them up in dataset_info.json).`;
+    return `${DATASET_SHAPE}, not a string. "${value.trim()}" looks like LLaMA-Factory dataset names: name one entry of its registry, \`dataset: {registry: data/dataset_info.json, name: ENTRY}\`, or set path to the JSONL or JSON file itself.`;
   }
   if (Array.isArray(value)) {
     return `${DATASET_SHAPE}, not a list: a config trains on one file, or on the files a Datanet governs.`;

@@ -158,6 +158,8 @@ class ChatEngine:
         self.model: Any = None
         self.tokenizer: Any = None
         self.adapters: dict[str, tuple[str, int]] = {}
+        # Per adapter folder: the chat template it was trained with, None for the model's own.
+        self.templates: dict[str, str | None] = {}
 
     def _load_base(self, base: str, trust_remote_code: bool) -> None:
         import torch
@@ -166,6 +168,7 @@ class ChatEngine:
 
         self.model = self.tokenizer = None
         self.adapters = {}
+        self.templates = {}
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -182,11 +185,12 @@ class ChatEngine:
     def _attach_adapter(self, adapter: str) -> None:
         from peft import PeftModel
 
-        from .models import check_adapter_dir
+        from .models import adapter_chat_template, check_adapter_dir
 
         path = check_adapter_dir(adapter)
         key = str(path)
         version = (path / "adapter_model.safetensors").stat().st_mtime_ns
+        self.templates[key] = adapter_chat_template(path)
         known = self.adapters.get(key)
         if known is not None and known[1] == version:
             self.model.set_adapter(known[0])
@@ -210,6 +214,15 @@ class ChatEngine:
         if adapter is not None:
             self._attach_adapter(adapter)
 
+    def chat_template(self, adapter: str | None) -> str | None:
+        """The template prompts are rendered with: the adapter's own (saved when it was trained), else the
+        model's; None (the model's own) without an adapter, so base and adapter each chat as they should."""
+        if adapter is None:
+            return None
+        from .models import check_adapter_dir
+
+        return self.templates.get(str(check_adapter_dir(adapter)))
+
     def _adapter_context(self, adapter: str | None) -> Any:
         from peft import PeftModel
 
@@ -229,7 +242,7 @@ class ChatEngine:
         from transformers import StoppingCriteria, StoppingCriteriaList
 
         tokenizer, model = self.tokenizer, self.model
-        prompt = render_chat(tokenizer, messages, add_generation_prompt=True)
+        prompt = render_chat(tokenizer, messages, add_generation_prompt=True, chat_template=self.chat_template(adapter))
         inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
         prompt_length = int(inputs["input_ids"].shape[1])
         halt = threading.Event()

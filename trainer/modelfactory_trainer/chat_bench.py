@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine.prepare(args.base, args.adapter)
     messages = [("user", "Write a long story about a river.")]
     params = GenerationParams(max_new_tokens=args.tokens, temperature=0.0)
-    prompt = render_chat(engine.tokenizer, messages, add_generation_prompt=True)
+    prompt = render_chat(engine.tokenizer, messages, add_generation_prompt=True, chat_template=engine.chat_template(args.adapter))
     inputs = engine.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(engine.model.device)
 
     def synchronize() -> None:

@@ -59,6 +59,33 @@ def load_causal_lm(source: str, trust_remote_code: bool, **kwargs: Any) -> Any:
         raise _explain_load_failure(source, exc) from exc
 
 
+ADAPTER_CHAT_TEMPLATE = "chat_template.jinja"
+
+
+def adapter_chat_template(adapter_dir: Path) -> str | None:
+    """The chat template an adapter was trained with (`chat_template.jinja` in its folder), or None. When the
+    folder has the trainer's sha256 manifest, the template must be listed in it with the same hash."""
+    import hashlib
+    import json
+
+    path = adapter_dir / ADAPTER_CHAT_TEMPLATE
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    manifest = adapter_dir / "adapter.sha256.json"
+    if manifest.is_file():
+        try:
+            listed = json.loads(manifest.read_text(encoding="utf-8")).get(ADAPTER_CHAT_TEMPLATE)
+        except (ValueError, AttributeError):
+            listed = None
+        if listed != hashlib.sha256(data).hexdigest():
+            raise ModelError(f"{path} does not match {manifest.name}: the adapter folder was changed after training")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path} is not UTF-8 text") from exc
+
+
 def check_adapter_dir(adapter_dir: str | Path) -> Path:
     """Adapters load from safetensors only: a folder without adapter_model.safetensors is refused."""
     path = Path(adapter_dir).expanduser().resolve()

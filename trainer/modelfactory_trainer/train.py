@@ -34,9 +34,18 @@ from .checkpoints import (
     write_json_durably,
 )
 from .config import FinetuneConfig, load_config
-from .data import IGNORE_INDEX, encode_example, load_examples, resolve_chat_template, split_train_eval
+from .data import (
+    IGNORE_INDEX,
+    encode_example,
+    fallback_template,
+    has_chat_template,
+    load_examples,
+    resolve_chat_template,
+    split_train_eval,
+)
 from .errors import BitsAndBytesMissingError, ConfigError, CudaUnavailableError, DatasetError, TrainerError
 from .events import EventWriter, is_main_process, note
+from .models import ADAPTER_CHAT_TEMPLATE
 
 EXIT_DONE = 0
 EXIT_FAILED = 1
@@ -89,6 +98,8 @@ class PreparedJob:
     tokenizer: Any
     train_set: list[dict[str, list[int]]]
     eval_set: list[dict[str, list[int]]]
+    # The config's chat template (its text), or None for the model's own (else the fallback).
+    chat_template: str | None = None
 
 
 def _pick_precision(requested: str, cuda: bool) -> str:
@@ -471,7 +482,7 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
         raise DatasetError(f"no record has a trainable token within max_seq_length ({max_seq_length})")
     trainer_ref: dict[str, Any] = {}
     try:
-        job = PreparedJob(config, source, precision, cuda, tokenizer, train_set, eval_set)
+        job = PreparedJob(config, source, precision, cuda, tokenizer, train_set, eval_set, chat_template)
         return _train(job, resume, max_steps, events, cancel, trainer_ref)
     except torch.OutOfMemoryError as exc:
         trainer = trainer_ref.get("trainer")
@@ -559,7 +570,15 @@ def _train(
     if trainer.is_world_process_zero():
         staging = config.output_dir / f".adapter.tmp-{os.getpid()}"
         model.save_pretrained(str(staging), safe_serialization=True)
+        # The template the records were rendered with travels with the adapter (chat_template.jinja, in the
+        # sha256 manifest), so chat prompts the adapter as it was trained. With the model's own template,
+        # the tokenizer saves that one.
+        trained_template = job.chat_template or (None if has_chat_template(tokenizer) else fallback_template())
+        if trained_template is not None:
+            tokenizer.chat_template = trained_template
         tokenizer.save_pretrained(str(staging))
+        if trained_template is not None:
+            (staging / ADAPTER_CHAT_TEMPLATE).write_text(trained_template, encoding="utf-8")
         files = finalize_adapter_dir(staging, adapter_dir)
         cancel.adapter_dir = adapter_dir
     if cancelled:

@@ -189,3 +189,41 @@ def test_chat_worker_streams_base_and_adapter_and_honours_cancel(trained_run: di
         assert error["id"] == "gone" and error["type"] == "error" and error["code"] == "model"
     finally:
         assert worker.close() == 0
+
+
+def _adapter_with_template(trained_run: dict[str, Any], directory: Path, template: str) -> Path:
+    """A copy of the trained adapter as if it had been trained with `template` (file and manifest)."""
+    import hashlib
+    import shutil
+
+    copy = directory / "adapter"
+    shutil.copytree(_adapter(trained_run), copy)
+    (copy / "chat_template.jinja").write_text(template, encoding="utf-8")
+    manifest = json.loads((copy / "adapter.sha256.json").read_text())
+    manifest["chat_template.jinja"] = hashlib.sha256(template.encode()).hexdigest()
+    (copy / "adapter.sha256.json").write_text(json.dumps(manifest))
+    return copy
+
+
+def test_each_side_renders_with_its_own_template(engine: ChatEngine, trained_run: dict[str, Any], tmp_path: Path) -> None:
+    marker = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "
+    adapter = str(_adapter_with_template(trained_run, tmp_path, marker))
+    engine.prepare("builtin:tiny-llama", adapter)
+    assert engine.chat_template(adapter) == marker
+    assert engine.chat_template(None) is None  # the base model chats with its own template
+    # The trained adapter (the model's own template) renders as the base does: the saved template is that one.
+    own = _adapter(trained_run)
+    engine.prepare("builtin:tiny-llama", own)
+    saved = Path(own, "chat_template.jinja")
+    assert engine.chat_template(own) == (saved.read_text(encoding="utf-8") if saved.is_file() else None)
+    from modelfactory_trainer.data import render_chat
+
+    assert render_chat(engine.tokenizer, PROMPT, True, chat_template=engine.chat_template(adapter)) == "[user] What is 3 plus 4?\n[assistant] "
+    assert render_chat(engine.tokenizer, PROMPT, True, chat_template=engine.chat_template(own)) == render_chat(engine.tokenizer, PROMPT, True)
+
+
+def test_a_template_changed_after_training_is_refused(engine: ChatEngine, trained_run: dict[str, Any], tmp_path: Path) -> None:
+    adapter = _adapter_with_template(trained_run, tmp_path, "{{ messages[0]['content'] }}")
+    (adapter / "chat_template.jinja").write_text("{{ 'tampered' }}", encoding="utf-8")
+    with pytest.raises(ModelError, match="changed after training"):
+        engine.prepare("builtin:tiny-llama", str(adapter))

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,42 @@ def test_events_validate_against_the_protocol_schema(trained_run: dict[str, Any]
     for event in events:
         problems = [error.message for error in validator.iter_errors(event)]
         assert not problems, (event["type"], problems)
+
+
+def test_the_adapter_keeps_the_chat_template_it_was_trained_with(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from modelfactory_trainer import chat as chat_module
+    from modelfactory_trainer.chat import ChatEngine, GenerationParams
+    from modelfactory_trainer.data import resolve_chat_template
+
+    write_jsonl(tmp_path / "train.jsonl", [{"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}] * 4)
+    job = LONG_JOB.format(max_steps=2, save_steps=100).replace("max_seq_length: 32", "max_seq_length: 128")
+    config = write_config(tmp_path, "chat_template: chatml\n" + job)
+    completed = run_trainer("train", str(config))
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    done = parse_events(completed.stdout)[-1]
+    adapter = Path(done["adapter_dir"])
+    chatml = resolve_chat_template("chatml")
+    assert chatml and (adapter / "chat_template.jinja").read_text(encoding="utf-8") == chatml
+    manifest = json.loads((adapter / "adapter.sha256.json").read_text())
+    assert manifest["chat_template.jinja"] == sha256_of(adapter / "chat_template.jinja") == done["files"]["chat_template.jinja"]
+
+    # chat renders the adapter's prompts with chatml, the base model's with its own template.
+    prompts: list[tuple[str | None, str]] = []
+    real_render = chat_module.render_chat
+
+    def recording(*args: Any, **kwargs: Any) -> str:
+        text = real_render(*args, **kwargs)
+        prompts.append((kwargs.get("chat_template"), text))
+        return text
+
+    engine = ChatEngine()
+    engine.prepare("builtin:tiny-llama", str(adapter))
+    chat_module.render_chat = recording
+    try:
+        for side in (str(adapter), None):
+            engine.generate([("user", "2+2?")], side, GenerationParams(max_new_tokens=2, temperature=0.0), threading.Event(), lambda _: None)
+    finally:
+        chat_module.render_chat = real_render
+    (adapter_template, adapter_prompt), (base_template, base_prompt) = prompts
+    assert adapter_template == chatml and adapter_prompt.startswith("<|im_start|>user\n2+2?<|im_end|>")
+    assert base_template is None and "<|im_start|>" not in base_prompt

@@ -213,6 +213,7 @@ async function lint(args: string[]): Promise<number> {
     a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character;
   const configs = files.filter((f) => documentKindOf(f) === 'config');
   const manifests = files.filter((f) => documentKindOf(f) === 'manifest');
+  const registries = files.filter((f) => documentKindOf(f) === 'registry');
   const datasets = files.filter((f) => documentKindOf(f) === 'dataset');
   // Configs first: a config that trains on a dataset lends it its model's tokenizer.
   for (const path of configs) {
@@ -227,6 +228,12 @@ async function lint(args: string[]): Promise<number> {
     const text = await readFile(path, 'utf8');
     const doc = { uri: path, version: 1, getText: () => text };
     for (const f of (await service.validateManifest(doc, path)).sort(byPosition)) emit(path, f);
+    summary.files++;
+  }
+  for (const path of registries) {
+    const text = await readFile(path, 'utf8');
+    const doc = { uri: path, version: 1, getText: () => text };
+    for (const f of (await service.validateRegistry(doc, path)).sort(byPosition)) emit(path, f);
     summary.files++;
   }
   for (const path of datasets) {

@@ -66,7 +66,7 @@ export class ActiveFileStatus implements vscode.Disposable {
     const generation = ++this.generation;
     const doc = vscode.window.activeTextEditor?.document;
     const kind = doc && doc.uri.scheme !== 'output' ? documentKindOf(doc.uri.path) : undefined;
-    if (!doc || !kind || kind === 'manifest' || !this.client.isRunning()) {
+    if (!doc || !kind || kind === 'manifest' || kind === 'registry' || !this.client.isRunning()) {
       this.item.hide();
       return;
     }

@@ -116,7 +116,7 @@ export class DocumentIndex {
         this.schedulePublish(entry);
       }
     });
-    if (entry.kind === 'manifest' || entry.kind === 'config') await this.revalidateAll();
+    if (entry.kind === 'manifest' || entry.kind === 'config' || entry.kind === 'registry') await this.revalidateAll();
   }
 
   /** Settings, a manifest or a governed file changed: every open document is checked afresh. */
@@ -152,6 +152,8 @@ export class DocumentIndex {
       this.noteDataset(entry);
     } else if (entry.kind === 'manifest') {
       findings = await this.service.validateManifest(doc, path);
+    } else if (entry.kind === 'registry') {
+      findings = await this.service.validateRegistry(doc, path);
     }
     entry.jsonArray = undefined;
     if (entry.kind === 'dataset' && (await this.service.isJsonDataset(path, doc.getText()))) {

@@ -140,6 +140,11 @@ def resolve_registered(registry: Path, name: str) -> RegisteredDataset:
     file = (folder / entry["file_name"]).resolve()
     if not file.is_relative_to(folder):
         raise DatasetError(f"{registry}: entry '{name}': file_name {entry['file_name']} is outside the registry's folder")
+    if file.suffix.lower() not in (".jsonl", ".json"):
+        raise DatasetError(
+            f"{registry}: entry '{name}': file_name {entry['file_name']} is not a .jsonl or .json file: "
+            "this trainer reads JSONL or JSON arrays of records"
+        )
     if not file.is_file():
         what = "is a folder, not a file" if file.is_dir() else "does not exist"
         raise DatasetError(f"{registry}: entry '{name}': file_name {entry['file_name']} {what} ({file})")

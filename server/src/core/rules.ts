@@ -2,7 +2,7 @@
 // CLI prints them. An id keeps its meaning forever; new ids may be added here.
 import type { Severity, SeveritySetting } from './types';
 
-export type RuleCategory = 'dataset' | 'datanet' | 'config';
+export type RuleCategory = 'dataset' | 'datanet' | 'config' | 'registry';
 
 export interface RuleInfo {
   id: string;
@@ -134,7 +134,12 @@ export const RULES: readonly RuleInfo[] = [
   rule('config/lora-with-quantization', 'config', 'error', 'method: lora with a quantization block (that is QLoRA).'),
   rule('config/context-length', 'config', 'warning', "max_seq_length beyond the model's context window."),
   rule('config/lr-range', 'config', 'warning', 'A learning rate far outside what works for LoRA.'),
-  rule('config/dataset-missing', 'config', 'error', 'The dataset file or Datanet manifest does not exist.'),
+  rule(
+    'config/dataset-missing',
+    'config',
+    'error',
+    "The dataset file, Datanet manifest or dataset registry does not exist, or the registry's entry cannot be read.",
+  ),
   rule(
     'config/dataset-format-mismatch',
     'config',
@@ -159,6 +164,33 @@ export const RULES: readonly RuleInfo[] = [
     'config',
     'warning',
     'The model needs remote code (trust_remote_code): an explicit opt-in.',
+  ),
+  rule('registry/invalid-json', 'registry', 'error', 'A dataset_info.json that is not a JSON object of named entries.'),
+  rule(
+    'registry/unknown-key',
+    'registry',
+    'warning',
+    'A key LLaMA-Factory does not read in an entry, its columns or its tags (or a column its formatting does not read).',
+  ),
+  rule('registry/no-file', 'registry', 'error', 'An entry with neither a file_name nor a hub or script url.'),
+  rule(
+    'registry/hub-entry',
+    'registry',
+    'information',
+    'An entry read from a dataset hub or a script: this trainer reads local files only.',
+  ),
+  rule(
+    'registry/file-missing',
+    'registry',
+    'error',
+    "An entry's file_name that does not exist, is a folder, or lies outside the registry's folder.",
+  ),
+  rule('registry/formatting', 'registry', 'error', 'A formatting other than alpaca or sharegpt.'),
+  rule(
+    'registry/column-absent',
+    'registry',
+    'warning',
+    "A column the entry names that none of its file's first records has.",
   ),
 ];
 

@@ -7,6 +7,7 @@ import { parseConfig, viewConfig } from './config/schema';
 import { DatanetIndex, type GoverningDatanet } from './datanet/governance';
 import { manifestRuleOverrides } from './datanet/manifest';
 import { validateManifest } from './datanet/validateManifest';
+import { validateRegistry } from './dataset/registryLint';
 import { checkEncoding } from './dataset/encoding';
 import { sniffJsonDataset, validateJsonArrayDataset, type JsonArrayResult } from './dataset/jsonArray';
 import type { DatasetStats } from './dataset/stats';
@@ -261,6 +262,11 @@ export class ModelFactoryService {
       result.findings.unshift(...(await this.datanets.capFindings(path, size, policy.datanet, policy.severityOf)));
     }
     return result;
+  }
+
+  /** A dataset registry (dataset_info.json): its entries, their files and the columns they name. */
+  async validateRegistry(doc: TextDocumentLike, path: string): Promise<Finding[]> {
+    return validateRegistry(doc.getText(), path, this.env, this.severityFor());
   }
 
   async validateManifest(doc: TextDocumentLike, path: string): Promise<Finding[]> {

@@ -54,6 +54,9 @@ export interface ConfigView {
   trustRemoteCode: boolean;
   datasetPath?: string;
   datanet?: string;
+  /** `dataset.registry` (a LLaMA-Factory dataset_info.json) and `dataset.name`, the entry in it. */
+  registry?: string;
+  registryName?: string;
   format: string;
   /** What training optimises: sft (the default), dpo or kto. */
   objective: string;
@@ -108,6 +111,10 @@ export function viewConfig(data: unknown): ConfigView {
   if (datasetPath !== undefined) view.datasetPath = datasetPath;
   const datanet = str(dataset['datanet']);
   if (datanet !== undefined) view.datanet = datanet;
+  const registry = str(dataset['registry']);
+  if (registry !== undefined) view.registry = registry;
+  const registryName = str(dataset['name']);
+  if (registryName !== undefined) view.registryName = registryName;
   const learningRate = num(training['learning_rate']);
   if (learningRate !== undefined) view.learningRate = learningRate;
   return view;

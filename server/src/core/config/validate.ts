@@ -3,6 +3,9 @@
 import { contractWords, hasMedia, objectiveProblem } from '../dataset/contract';
 import type { ErrorObject } from 'ajv';
 import { detectRecordFormat } from '../dataset/formats';
+import { mapRegistryRecord } from '../dataset/registryEntry';
+import type { RegistryReading } from '../dataset/registryEntry';
+import { lookUpEntry, readRegistry, resolveEntry } from '../dataset/registryFile';
 import type { RecordFormat } from '../dataset/formats';
 import { joinPath, isAbsolutePath } from '../hfCache';
 import type { Environment } from '../io';
@@ -235,6 +238,7 @@ class ConfigChecks {
   }
 
   private async checkDataset(): Promise<void> {
+    await this.checkRegistry();
     for (const key of ['path', 'datanet'] as const) {
       const relative = key === 'path' ? this.view.datasetPath : this.view.datanet;
       if (relative === undefined || relative === '') continue;
@@ -250,32 +254,74 @@ class ConfigChecks {
           { path: absolute },
         );
       } else if (key === 'path') {
-        await this.checkFormat(absolute, stat.size);
+        await this.checkFormat(absolute, stat.size, this.view.datasetPath!, 'path');
       }
     }
   }
 
-  private async checkFormat(path: string, size: number): Promise<void> {
+  /** `dataset: {registry, name}`: the registry, the entry (as the trainer resolves it), then its records. */
+  private async checkRegistry(): Promise<void> {
+    const relative = this.view.registry;
+    if (relative === undefined || relative === '') return;
+    const absolute = isAbsolutePath(relative) ? relative : joinPath(this.ctx.configDir, relative);
+    const registry = await readRegistry(this.ctx.env, absolute);
+    if ('problem' in registry) {
+      this.report(
+        'config/dataset-missing',
+        this.range(['dataset', 'registry'], 'value'),
+        `Dataset registry "${relative}" ${registry.problem} (resolved to ${absolute}, relative to this config file).${registry.missing ? ' Fix the path or create the file.' : ''}`,
+        { path: absolute },
+      );
+      return;
+    }
+    const name = this.view.registryName;
+    if (name === undefined) return;
+    const found = lookUpEntry(registry.info, name);
+    if ('problem' in found) {
+      this.report('config/dataset-missing', this.range(['dataset', 'name'], 'value'), `${relative} ${found.problem}`, {
+        path: absolute,
+        name,
+      });
+      return;
+    }
+    const entry = await resolveEntry(this.ctx.env, absolute, found.entry);
+    if (!entry.ok) {
+      this.report(
+        'config/dataset-missing',
+        this.range(['dataset', 'name'], 'value'),
+        `${relative}: entry '${name}'${entry.key === 'file_name' ? ':' : ''} ${entry.problem}.`,
+        { path: absolute, name },
+      );
+      return;
+    }
+    await this.checkFormat(entry.file, entry.size, `${relative} '${name}'`, 'name', entry.reading);
+  }
+
+  private async checkFormat(
+    path: string,
+    size: number,
+    label: string,
+    key: 'path' | 'name',
+    reading?: RegistryReading,
+  ): Promise<void> {
     const declared = this.view.format;
     const sample = await this.ctx.env.fs.readRange(path, 0, Math.min(size, FORMAT_SAMPLE_BYTES));
     if (!sample) return;
-    const detected = detectSampleFormat(new TextDecoder().decode(sample), size <= FORMAT_SAMPLE_BYTES);
+    const detected = detectSampleFormat(new TextDecoder().decode(sample), size <= FORMAT_SAMPLE_BYTES, reading);
     // The objective against the records' format, in the record contract's words (the trainer says the same).
     const format = declared !== 'auto' ? (declared as RecordFormat) : detected?.format;
     const problem = format && objectiveProblem(this.view.objective, format);
     if (detected && detected.withMedia > 0) {
       this.report(
         'config/dataset-format-mismatch',
-        this.range(['dataset', 'path'], 'value'),
-        `${this.view.datasetPath}: in its first records, ${contractWords('media-text-only', { count: detected.withMedia })}`,
+        this.range(['dataset', key], 'value'),
+        `${label}: in its first records, ${contractWords('media-text-only', { count: detected.withMedia })}`,
         { media: detected.withMedia },
       );
     }
     if (problem) {
-      const at = this.has(['objective'])
-        ? this.range(['objective'], 'value')
-        : this.range(['dataset', 'path'], 'value');
-      this.report('config/dataset-format-mismatch', at, `${this.view.datasetPath}: ${problem}`, {
+      const at = this.has(['objective']) ? this.range(['objective'], 'value') : this.range(['dataset', key], 'value');
+      this.report('config/dataset-format-mismatch', at, `${label}: ${problem}`, {
         objective: this.view.objective,
         format,
       });
@@ -285,7 +331,7 @@ class ConfigChecks {
     this.report(
       'config/dataset-format-mismatch',
       this.range(['dataset', 'format'], 'value'),
-      `dataset.format is ${declared}, but the first ${detected.records} record(s) of ${this.view.datasetPath} are ${detected.format} records. Set format: ${detected.format} (or auto), or convert the file.`,
+      `dataset.format is ${declared}, but the first ${detected.records} record(s) of ${label} are ${detected.format} records. Set format: ${detected.format} (or auto), or convert the file.`,
       { declared, detected: detected.format },
     );
   }
@@ -331,7 +377,25 @@ function leadingArrayElements(text: string, limit: number): unknown[] {
 export function detectSampleFormat(
   sample: string,
   complete: boolean,
+  reading?: RegistryReading,
 ): { format: RecordFormat; records: number; withMedia: number } | undefined {
+  const records = sampleRecords(sample, complete).map((r) => (reading ? mapRegistryRecord(reading, r) : r));
+  const counts = new Map<RecordFormat, number>();
+  let withMedia = 0;
+  for (const record of records) {
+    // Read through a registry entry, every record is of the entry's format.
+    const format =
+      reading && typeof record === 'object' && record !== null ? reading.format : detectRecordFormat(record);
+    if (format) counts.set(format, (counts.get(format) ?? 0) + 1);
+    if (hasMedia(record)) withMedia++;
+  }
+  let best: RecordFormat | undefined;
+  for (const [format, count] of counts) if (!best || count > counts.get(best)!) best = format;
+  return best ? { format: best, records: counts.get(best)!, withMedia } : undefined;
+}
+
+/** The complete records at the start of a JSONL or JSON-array file's text (broken ones left out). */
+export function sampleRecords(sample: string, complete: boolean): unknown[] {
   const text = sample.replace(/^\uFEFF/, '');
   let records: unknown[] = [];
   if (text.trimStart().startsWith('[')) {
@@ -347,16 +411,7 @@ export function detectSampleFormat(
       }
     }
   }
-  const counts = new Map<RecordFormat, number>();
-  let withMedia = 0;
-  for (const record of records) {
-    const format = detectRecordFormat(record);
-    if (format) counts.set(format, (counts.get(format) ?? 0) + 1);
-    if (hasMedia(record)) withMedia++;
-  }
-  let best: RecordFormat | undefined;
-  for (const [format, count] of counts) if (!best || count > counts.get(best)!) best = format;
-  return best ? { format: best, records: counts.get(best)!, withMedia } : undefined;
+  return records;
 }
 
 /** Concrete changes, each with the estimate it would give, cheapest in quality first. */

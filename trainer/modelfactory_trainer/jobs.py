@@ -31,6 +31,10 @@ Decisions (the server's contract, also in `server.py --help`):
   grace period. A trainer that crashes or runs out of memory only ends its own job.
 - A server-side dataset path must lie inside one of the `--data-root` folders; with none given, only uploaded
   datasets are accepted.
+- A base model (`base_model` of a config, `base` of a chat) is a `builtin:` model, a Hugging Face id (loaded
+  from the server's HF cache), or a folder inside the job folders or one of the `--model-root` folders (stored
+  resolved); anything else is refused with `path-not-allowed`, whose message never names a path.
+- A submitted config is parsed with limits (`server_yaml.py`: aliases, expanded size, depth) in a thread.
 """
 
 from __future__ import annotations
@@ -58,7 +62,13 @@ TRAINER_EVENT_TYPES = frozenset({"start", "log", "eval", "checkpoint", "done", "
 TRAIN_ARGV_ENV = "MODELFACTORY_TRAIN_ARGV"
 STDERR_TAIL_CHARS = 2000
 MAX_EVENT_LINE_BYTES = 1 << 20
-JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # used with fullmatch: no trailing newline
+HUB_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,95})?")
+BUILTIN_PREFIX = "builtin:"
+MODEL_REFUSAL = (
+    "a base model is a builtin: model, a Hugging Face id (org/name, from the server's cache), a finished job's "
+    "adapter folder, or a folder inside one of the server's --model-root folders"
+)
 
 EventListener = Callable[[int, str], None]
 """Called with (seq, event JSON text) for every event appended after the listener was added."""
@@ -231,6 +241,7 @@ class JobManager:
         state_dir: Path,
         *,
         data_roots: list[Path],
+        model_roots: list[Path] | None = None,
         cancel_grace_s: float = 30.0,
         allow_remote_code: bool = False,
         log: Callable[..., None],
@@ -238,6 +249,7 @@ class JobManager:
         self.jobs_dir = state_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.data_roots = [root.resolve() for root in data_roots]
+        self.model_roots = [root.resolve() for root in model_roots or []]
         self.cancel_grace_s = cancel_grace_s
         self.allow_remote_code = allow_remote_code
         self.train_argv = default_train_argv()
@@ -257,7 +269,7 @@ class JobManager:
             if folder.is_dir() and folder.name.startswith(".") and folder.name.endswith(".tmp"):
                 shutil.rmtree(folder, ignore_errors=True)  # a submit the server died in the middle of
                 continue
-            if not folder.is_dir() or not JOB_ID_PATTERN.match(folder.name):
+            if not folder.is_dir() or not JOB_ID_PATTERN.fullmatch(folder.name):
                 continue
             job = Job(folder.name, folder, EventLog(folder / "events.jsonl"))
             events = job.log.load()
@@ -298,10 +310,10 @@ class JobManager:
 
     def _validate_config(self, config: dict[str, Any]) -> None:
         if self._finetune_validator is None:
-            from jsonschema import Draft7Validator
+            from .protocol import end_anchored_validator
 
             with open(finetune_schema_path(), encoding="utf-8") as handle:
-                self._finetune_validator = Draft7Validator(json.load(handle))
+                self._finetune_validator = end_anchored_validator()(json.load(handle))
         errors = sorted(self._finetune_validator.iter_errors(config), key=lambda error: list(error.absolute_path))
         if errors:
             where = "/".join(str(part) for part in errors[0].absolute_path) or "(config)"
@@ -322,16 +334,47 @@ class JobManager:
             raise ProtocolError("path-not-allowed", "the dataset path is not a file inside the server's data roots")
         return resolved
 
+    def check_base_model(self, spec: Any) -> str:
+        """The base model as the trainer or chat worker should load it, or ProtocolError (`path-not-allowed`).
+
+        Allowed: `builtin:` models, Hugging Face ids (the children load them from the HF cache), and folders
+        inside the server's job folders or a `--model-root` (returned resolved, so what loads is what was
+        checked). The refusal never names the resolved path.
+        """
+        if not isinstance(spec, str) or not spec:
+            raise ProtocolError("bad-config", "base_model must be a non-empty string")
+        if spec.startswith(BUILTIN_PREFIX):
+            return spec
+        if HUB_ID_PATTERN.fullmatch(spec) and ".." not in spec and not spec.endswith("."):
+            return spec
+        path = Path(spec)
+        if not path.is_absolute():
+            raise ProtocolError("path-not-allowed", MODEL_REFUSAL)
+        try:
+            resolved = path.resolve()
+            is_folder = resolved.is_dir()
+        except (OSError, RuntimeError):
+            raise ProtocolError("path-not-allowed", MODEL_REFUSAL) from None
+        if not is_folder or not is_inside(resolved, [*self.model_roots, self.jobs_dir.resolve()]):
+            raise ProtocolError("path-not-allowed", MODEL_REFUSAL)
+        if resolved in self.model_roots or resolved == self.jobs_dir.resolve():
+            raise ProtocolError("path-not-allowed", MODEL_REFUSAL)  # a folder inside a root, not the root
+        return str(resolved)
+
     def prepare_config(self, config_yaml: str, dataset_path: str) -> dict[str, Any]:
         """Parse and validate a submitted config with its dataset and output rewritten into the job folder."""
         import yaml
 
-        from .config import load_yaml
+        from .server_yaml import YamlLimitError, load_client_yaml
 
         try:
-            config = load_yaml(config_yaml)
+            config = load_client_yaml(config_yaml)
+        except YamlLimitError as exc:
+            raise ProtocolError("bad-config", f"the config is refused: {exc}"[:500]) from None
         except yaml.YAMLError as exc:
             raise ProtocolError("bad-config", f"the config is not valid YAML: {exc}"[:500]) from None
+        except RecursionError:
+            raise ProtocolError("bad-config", "the config is nested too deeply") from None
         if not isinstance(config, dict):
             raise ProtocolError("bad-config", "the config must be a YAML mapping")
         submitted = config.get("dataset")
@@ -342,6 +385,7 @@ class JobManager:
         config["output_dir"] = "output"
         config["target"] = "local"
         self._validate_config(config)
+        config["base_model"] = self.check_base_model(config.get("base_model"))
         return config
 
     def create(self, config: dict[str, Any], dataset_file: Path, *, move_dataset: bool, name: str) -> Job:
@@ -411,16 +455,17 @@ class JobManager:
         """The job's config must still pass this server's checks, which may differ from the submitting server's."""
         import yaml
 
-        from .config import load_yaml
+        from .server_yaml import load_client_yaml
 
         try:
-            config = load_yaml(job.config_path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+            config = load_client_yaml(job.config_path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, RecursionError) as exc:
             message = f"the stored config of job {job.job_id} is unreadable: {exc}"
             raise ProtocolError("bad-config", message[:500]) from None
         if not isinstance(config, dict):
             raise ProtocolError("bad-config", f"the stored config of job {job.job_id} is not a mapping")
         self._validate_config(config)
+        self.check_base_model(config.get("base_model"))
         dataset = config.get("dataset")
         dataset_path = dataset.get("path") if isinstance(dataset, dict) else None
         if not isinstance(dataset_path, str):

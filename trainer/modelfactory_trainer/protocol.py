@@ -54,11 +54,34 @@ def load_schema() -> dict[str, Any]:
 
 
 @cache
-def _validator(definition: str) -> Any:
-    from jsonschema import Draft7Validator
+def end_anchored_validator() -> Any:
+    r"""Draft 7 with `pattern` read as ajv (ECMAScript) reads it: a final `$` is the end of the string.
 
+    Python's `re.search` lets `$` match before a final newline, so `^[a-z]+$` would accept "name\n" here and
+    refuse it in the TypeScript client. The schema stays as it is (valid for both engines); only this check
+    differs from jsonschema's: a pattern ending in an unescaped `$` is searched with `\Z` in its place.
+    """
+    import re
+
+    from jsonschema import Draft7Validator, validators
+    from jsonschema.exceptions import ValidationError
+
+    def pattern(validator: Any, expected: str, instance: Any, _schema: Any) -> Any:
+        if not validator.is_type(instance, "string"):
+            return
+        anchored = expected
+        if expected.endswith("$") and not expected.endswith("\\$"):
+            anchored = expected[:-1] + r"\Z"
+        if re.search(anchored, instance) is None:
+            yield ValidationError(f"{instance!r} does not match {expected!r}")
+
+    return validators.extend(Draft7Validator, {"pattern": pattern})
+
+
+@cache
+def _validator(definition: str) -> Any:
     schema = load_schema()
-    return Draft7Validator({"$ref": f"#/definitions/{definition}", "definitions": schema["definitions"]})
+    return end_anchored_validator()({"$ref": f"#/definitions/{definition}", "definitions": schema["definitions"]})
 
 
 def client_types() -> list[str]:

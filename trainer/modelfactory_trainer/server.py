@@ -9,6 +9,7 @@ Upgrade checks (in `process_request`, all answered before any `101`, in this ord
 - an `Origin` header -> 403, unless it equals one given with `--allow-origin`: the extension host (Node) sends
   none, while every browser page (a web page reaching for loopback) sends one; webviews talk to the trainer
   through the extension host, never directly;
+- `Authorization` or `Origin` sent more than once -> 400;
 - no `Authorization: Bearer <token>` or a wrong one -> 401 (compared in constant time).
 The token comes from `MODELFACTORY_TOKEN` or `--token-file`, never from argv. Without a token, or on a
 non-loopback address without TLS, the server refuses to start unless `--allow-insecure-remote` is given.
@@ -17,6 +18,8 @@ Per connection: messages over `--max-message-bytes` close it with 1009; frames t
 bounded by `--client-buffer-bytes`: replies, replays and downloads wait for room (back-pressure), while live
 events and chat tokens that find it full close the connection with 1008 (slow consumer) instead of growing it.
 Pings every `--ping-interval` seconds with the same timeout find a half-open connection within two intervals.
+A submitted config is parsed with limits (`server_yaml.py`) in a thread, so other clients are answered
+meanwhile; base models come only from `builtin:`, Hugging Face ids, job folders and `--model-root` folders.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ TOKEN_ENV = "MODELFACTORY_TOKEN"
 MIN_TOKEN_CHARS = 16
 ADAPTER_CHUNK_BYTES = 256 * 1024
 HEALTH_CACHE_S = 10.0
+CONFIG_PARSE_TIMEOUT_S = 10.0
+CONFIG_PARSE_THREADS = 2
 
 CUDA_PROBE = r"""
 import json
@@ -102,8 +107,14 @@ class HealthProbe:
             if self._cached is not None and time.monotonic() - self._cached[0] < HEALTH_CACHE_S:
                 return self._cached[1]
             result: dict[str, Any] = {"cuda": {"available": False, "version": None}, "gpus": [], "probe_error": None}
+            env = {key: value for key, value in os.environ.items() if key != TOKEN_ENV}
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", CUDA_PROBE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+                sys.executable,
+                "-c",
+                CUDA_PROBE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
             )
             try:
                 stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
@@ -125,6 +136,7 @@ class ServerState:
         self.jobs = JobManager(
             state_dir,
             data_roots=[Path(root) for root in args.data_root],
+            model_roots=[Path(root) for root in args.model_root],
             cancel_grace_s=args.cancel_grace,
             allow_remote_code=args.allow_remote_code,
             log=log,
@@ -132,6 +144,7 @@ class ServerState:
         self.uploads = UploadStore(state_dir / "uploads", args.max_upload_bytes)
         self.chat = ChatWorker(state_dir / "chat-worker.log", log)
         self.health = HealthProbe()
+        self.config_slots = asyncio.Semaphore(CONFIG_PARSE_THREADS)
         self.upload_chunk_bytes = max(1024, min(512 * 1024, (args.max_message_bytes - 1024) * 3 // 4 // 4 * 4))
 
 
@@ -239,6 +252,7 @@ class ClientSession:
         for internal_id in self._chats.values():
             self.state.chat.forget(internal_id)
         self._chats.clear()
+        self.state.uploads.release(self)
 
     async def _handle(self, message: str | bytes) -> None:
         request_id: str | None = None
@@ -290,7 +304,7 @@ class ClientSession:
 
     async def _on_upload_begin(self, request: Request) -> None:
         body = request.body
-        upload = self.state.uploads.begin(body["name"], body["size"], body["sha256"])
+        upload = self.state.uploads.begin(body["name"], body["size"], body["sha256"], owner=self)
         await self.send(
             {
                 "type": "upload_ready",
@@ -302,11 +316,11 @@ class ClientSession:
 
     async def _on_upload_chunk(self, request: Request) -> None:
         body = request.body
-        received = self.state.uploads.chunk(body["upload_id"], body["offset"], body["data"])
+        received = self.state.uploads.chunk(body["upload_id"], body["offset"], body["data"], owner=self)
         await self.send({"type": "upload_ack", "id": request.id, "upload_id": body["upload_id"], "received": received})
 
     async def _on_upload_end(self, request: Request) -> None:
-        upload = self.state.uploads.end(request.body["upload_id"])
+        upload = self.state.uploads.end(request.body["upload_id"], owner=self)
         await self.send(
             {
                 "type": "upload_done",
@@ -325,15 +339,27 @@ class ClientSession:
         name = body.get("name", "")
         if "upload_id" in dataset:
             upload = self.state.uploads.peek_finished(dataset["upload_id"])
-            config = jobs.prepare_config(body["config_yaml"], f"data/{upload.name}")
+            config = await self._prepare_config(body["config_yaml"], f"data/{upload.name}")
             staged = self.state.uploads.take(upload.upload_id)
             job = jobs.create(config, staged, move_dataset=True, name=name)
             staged.parent.rmdir()
         else:
             path = jobs.resolve_server_path(dataset["path"])
-            config = jobs.prepare_config(body["config_yaml"], str(path))
+            config = await self._prepare_config(body["config_yaml"], str(path))
             job = jobs.create(config, path, move_dataset=False, name=name)
         await self.send({"type": "submitted", "id": request.id, "job": job.summary()})
+
+    async def _prepare_config(self, config_yaml: str, dataset_path: str) -> dict[str, Any]:
+        """Parse and check a client's config in a thread, so other clients are answered meanwhile; the YAML
+        limits (`server_yaml.py`) bound the work, the timeout is a backstop."""
+        async with self.state.config_slots:
+            work = asyncio.to_thread(self.state.jobs.prepare_config, config_yaml, dataset_path)
+            try:
+                return await asyncio.wait_for(work, CONFIG_PARSE_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                raise ProtocolError(
+                    "bad-config", f"the config took longer than {CONFIG_PARSE_TIMEOUT_S:g} s to check"
+                ) from None
 
     async def _on_list_jobs(self, request: Request) -> None:
         jobs = [job.summary() for job in self.state.jobs.list()]
@@ -443,6 +469,7 @@ class ClientSession:
             base = base or job.base_model
         if not base:
             raise ProtocolError("bad-message", "chat needs a base model, or an adapter_job_id to take it from")
+        base = self.state.jobs.check_base_model(base)
         if request.id in self._chats:
             raise ProtocolError("bad-message", f"a chat with id {request.id!r} is still running")
         chat_id = request.id
@@ -497,6 +524,10 @@ def make_process_request(token: str | None, allowed_origins: list[str]) -> Any:
                 http.HTTPStatus.BAD_REQUEST,
                 "Query strings are not accepted; send the token in the Authorization header.\n",
             )
+        for name in ("Authorization", "Origin"):
+            if len(request.headers.get_all(name)) > 1:
+                log("upgrade refused: repeated header", status=400, header=name)
+                return connection.respond(http.HTTPStatus.BAD_REQUEST, f"{name} may be sent once.\n")
         origin = request.headers.get("Origin")
         if origin is not None and origin not in allowed_origins:
             log("upgrade refused: origin", status=403, origin=origin[:200])
@@ -547,6 +578,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a folder whose files may be named as datasets (repeatable; default: uploads only)",
+    )
+    parser.add_argument(
+        "--model-root",
+        action="append",
+        default=[],
+        help="a folder whose subfolders may be named as base models (repeatable; default: builtin: models, "
+        "Hugging Face ids and job folders only)",
     )
     parser.add_argument("--allow-remote-code", action="store_true", help="accept configs with trust_remote_code: true")
     parser.add_argument("--max-message-bytes", type=int, default=1 << 20, help="larger client messages close with 1009")

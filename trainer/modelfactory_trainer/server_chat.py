@@ -44,6 +44,9 @@ class ChatWorker:
                 return self._process
             env = {key: value for key, value in os.environ.items() if key != "MODELFACTORY_TOKEN"}
             env["PYTHONUNBUFFERED"] = "1"
+            # An empty working folder: a Hugging Face id such as `etc` must never name a folder beside the worker.
+            workdir = self.log_path.parent / "chat-worker-cwd"
+            workdir.mkdir(exist_ok=True)
             with open(self.log_path, "ab") as stderr_file:
                 self._process = await asyncio.create_subprocess_exec(
                     *self.argv,
@@ -51,6 +54,7 @@ class ChatWorker:
                     stdout=asyncio.subprocess.PIPE,
                     stderr=stderr_file,
                     env=env,
+                    cwd=str(workdir),
                     start_new_session=True,
                     limit=1 << 20,
                 )

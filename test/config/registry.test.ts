@@ -42,6 +42,12 @@ describe('a config naming a registry entry', () => {
     ],
     ['kto_en_demo', 'config/dataset-format-mismatch', 'kto_en_demo', 'kto records train with objective kto, not sft'],
     ['mllm_demo', 'config/dataset-format-mismatch', 'mllm_demo', '2 records carry images, videos or audio'],
+    [
+      'c4_demo',
+      'config/dataset-format-mismatch',
+      'c4_demo',
+      "3 of the first 3 record(s), read through the entry's columns and tags, are refused: 'output' is missing [schema/missing-field]",
+    ],
   ];
   for (const [name, rule, at, message] of refused) {
     it(`${name}: ${rule}`, async () => {

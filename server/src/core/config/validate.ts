@@ -1,6 +1,6 @@
 // Validation of a fine-tune config: YAML syntax, the schema, then model-aware and file-aware
 // checks. Every finding points at the offending key or value and says how to fix it.
-import { contractWords, hasMedia, objectiveProblem } from '../dataset/contract';
+import { contractWords, hasMedia, objectiveProblem, toExample } from '../dataset/contract';
 import type { ErrorObject } from 'ajv';
 import { detectRecordFormat } from '../dataset/formats';
 import { mapRegistryRecord } from '../dataset/registryEntry';
@@ -295,6 +295,29 @@ class ConfigChecks {
       return;
     }
     await this.checkFormat(entry.file, entry.size, `${relative} '${name}'`, 'name', entry.reading);
+    await this.checkRegisteredRecords(entry.file, entry.size, `${relative} '${name}'`, entry.reading);
+  }
+
+  /**
+   * The entry's first records, mapped through its columns and tags, as the trainer converts them: the
+   * dataset linter sees the file's own keys, so a refusal that only the mapping causes is said here.
+   */
+  private async checkRegisteredRecords(path: string, size: number, label: string, reading: RegistryReading) {
+    const sample = await this.ctx.env.fs.readRange(path, 0, Math.min(size, FORMAT_SAMPLE_BYTES));
+    if (!sample) return;
+    const records = sampleRecords(new TextDecoder().decode(sample), size <= FORMAT_SAMPLE_BYTES);
+    const refusals = records.flatMap((record) => {
+      const conversion = toExample(mapRegistryRecord(reading, record), reading.format);
+      return conversion.ok ? [] : [conversion.refusals[0]!];
+    });
+    if (refusals.length === 0) return;
+    const first = refusals[0]!;
+    this.report(
+      'config/dataset-format-mismatch',
+      this.range(['dataset', 'name'], 'value'),
+      `${label}: ${refusals.length} of the first ${records.length} record(s), read through the entry's columns and tags, are refused: ${first.message} [${first.rule}]`,
+      { rule: first.rule, refused: refusals.length },
+    );
   }
 
   private async checkFormat(

@@ -83,6 +83,11 @@ describe('the dataset a config trains on', () => {
       /one dataset file/,
     );
     assert.match((datasetOf('base_model: x\n', configPath) as { problem: string }).problem, /names no dataset/);
+    assert.match(
+      (datasetOf('dataset:\n  registry: data/dataset_info.json\n  name: x\n', configPath) as { problem: string })
+        .problem,
+      /registry entry trains from the command line/,
+    );
     assert.match((datasetOf('dataset: [unclosed\n', configPath) as { problem: string }).problem, /not valid YAML/);
   });
 });

@@ -14,6 +14,12 @@ export function datasetOf(configText: string, configPath: string): { path: strin
         'A job trains on one dataset file: set dataset.path to a file the Datanet governs (the Datanet still checks it).',
     };
   }
+  if (doc.getIn(['dataset', 'registry']) !== undefined) {
+    return {
+      problem:
+        'A job sent from the editor trains on one uploaded dataset file (dataset.path); a LLaMA-Factory registry entry trains from the command line for now: python -m modelfactory_trainer train CONFIG (check CONFIG shows what it would load).',
+    };
+  }
   return { problem: 'The config names no dataset (dataset.path).' };
 }
 

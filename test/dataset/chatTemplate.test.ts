@@ -119,7 +119,12 @@ describe('token counts agree with transformers on real tokenizers', () => {
       const counter = await counterFor(folder);
       assert.equal(counter.exact, true);
       assert.equal(counter.templateName, `chat_template of ${folder}`);
-      const all = [...examples, preference];
+      // Llama 3's own template knows no tool calls: the trainer refuses the tool-calling record, and so do we.
+      const calls = model === 'llama3' ? [examples[1]!] : [];
+      const all = [...examples.filter((e) => !calls.includes(e)), preference];
+      for (const e of calls) {
+        assert.match(counter.countExample(e).error ?? '', /does not render tool calls \(the call to 'get_weather'/);
+      }
       const ts = tsCounts(counter, all);
       assert.deepEqual(ts, pythonCounts(folder, all));
       // Real counts, not the estimate: the tool-calling record is the longest under Qwen3's tool template.
@@ -163,7 +168,9 @@ describe('chat template choice and special tokens', () => {
         { name: 'default', template: 'D{% for m in messages %}[{{ m.role }}]{% endfor %}{{ eos_token }}' },
         {
           name: 'tool_use',
-          template: 'T{{ tools | length }}{{ bos_token }}{{ additional_special_tokens | join(",") }}',
+          template:
+            'T{{ tools | length }}{{ bos_token }}{{ additional_special_tokens | join(",") }}' +
+            '{% for m in messages %}{% for c in m.tool_calls or [] %}:{{ c.function.name }}{% endfor %}{% endfor %}',
         },
       ],
     };
@@ -177,7 +184,7 @@ describe('chat template choice and special tokens', () => {
     const plain = exampleOf(RECORDS[0]!);
     const withTools = exampleOf(RECORDS[1]!);
     assert.deepEqual(set.renderExample(plain), ['D[system][user][assistant]</s>']);
-    assert.deepEqual(set.renderExample(withTools), ['T1<s><tool>,<call>']);
+    assert.deepEqual(set.renderExample(withTools), ['T1<s><tool>,<call>:get_weather']);
     // chat_template.jinja beside the config replaces its default, as transformers loads it.
     assert.equal(templatesOf({ chat_template: 'old' }, 'new').get('default'), 'new');
   });
@@ -246,6 +253,43 @@ describe('template errors and the length check', () => {
     assert.equal(validator.stats().tokens.max < NO_TOKENS, true);
   });
 
+  it('reports a tool call the template leaves out, in the words the trainer uses, even for a short record', async () => {
+    // A template that knows only role and content: the call would vanish and the model learn an empty answer.
+    const folder = modelFolder('qwen3');
+    const config = JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    config['chat_template'] =
+      '{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}';
+    writeFileSync(join(folder, 'tokenizer_config.json'), JSON.stringify(config));
+    const call = JSON.stringify({
+      messages: [
+        { role: 'user', content: 'Weather in Rome?' },
+        { role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+        { role: 'tool', content: 'Sunny' },
+        { role: 'assistant', content: 'Sunny in Rome.' },
+      ],
+    });
+    const lines = [RECORDS[3]!, call];
+    for (const [chatTemplate, expected] of [
+      [undefined, 1],
+      ['chatml', 0],
+    ] as const) {
+      const validator = new DatasetValidator({
+        severityOf: (rule: string) => effectiveSeverity(rule),
+        maxTokens: 4096,
+        minChars: 1,
+        nearThreshold: 0.85,
+        tokenCounter: await counterFor(folder, chatTemplate),
+      });
+      validator.update(0, 0, lines);
+      const findings = validator.findings().filter((f) => f.rule === 'format/chat-template');
+      assert.equal(findings.length, expected, `chat_template ${chatTemplate ?? '(the model own)'}`);
+      if (expected) {
+        assert.equal(findings[0]!.range.start.line, 1);
+        assert.match(findings[0]!.message, /does not render tool calls \(the call to 'get_weather' is missing/);
+      }
+    }
+  });
+
   it('counts exactly every record that could be over the limit, and only estimates those surely under it', async () => {
     const counter = await counterFor(modelFolder('qwen3'));
     const examples = RECORDS.map(exampleOf);
@@ -278,7 +322,8 @@ describe('template errors and the length check', () => {
 
 describe('exact counts per line', () => {
   it('hover info is exact with a tokenizer, and statistics re-count only the lines an edit changed', async () => {
-    const counter = await counterFor(modelFolder('llama3'));
+    // Qwen3's template renders every record here (Llama 3's knows no tool calls, so it refuses line 1).
+    const counter = await counterFor(modelFolder('qwen3'));
     const validator = new DatasetValidator({
       severityOf: (rule: string) => effectiveSeverity(rule),
       maxTokens: 4096,

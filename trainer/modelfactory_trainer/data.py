@@ -290,7 +290,7 @@ def trained_spans(
             span = (start, start + len(turn["content"])) if start >= 0 else (search_from, search_from)
         for call in turn.get("tool_calls", []):
             if call["name"] not in full_text[span[0] : span[1]]:
-                raise DatasetError(words("template-drops-tool-calls", name=call["name"]))
+                raise DatasetError(words("template-drops-tool-calls", name=call["name"]) + " [format/chat-template]")
         search_from = span[1]
         if turn.get("train", True):
             spans.append(span)

@@ -4,6 +4,7 @@
 // templates use; the trainer renders the same templates with jinja2. Built-in templates (a config's
 // `chat_template: chatml`, and fallback.jinja for models without one) are the files in
 // schemas/chat-templates/, which both sides read.
+import { contractWords } from './dataset/contract';
 import { Template } from '@huggingface/jinja';
 import type { Example, Turn } from './dataset/example';
 import { dirName, isAbsolutePath, joinPath } from './hfCache';
@@ -194,10 +195,30 @@ export class TemplateSet {
     for (const turns of sequences) {
       const text = template.render(turns, example.tools, this.specials);
       if (typeof text !== 'string') return text;
+      const dropped = droppedToolCall(template, turns, example.tools, this.specials, text);
+      if (dropped !== undefined) return { error: contractWords('template-drops-tool-calls', { name: dropped }) };
       out.push(text);
     }
     return out;
   }
+}
+
+/**
+ * The name of a tool call the template leaves out of the text: rendered without the calls, the text is
+ * the same (a template that knows only role and content). The model would learn an empty answer, and
+ * the trainer refuses such a record in the same words.
+ */
+function droppedToolCall(
+  template: ChatTemplate,
+  turns: readonly Turn[],
+  tools: readonly unknown[] | undefined,
+  specials: SpecialTokens,
+  rendered: string,
+): string | undefined {
+  const call = turns.find((t) => t.tool_calls && t.tool_calls.length > 0)?.tool_calls?.[0];
+  if (!call) return undefined;
+  const withoutCalls = turns.map(({ tool_calls: _calls, ...rest }) => rest);
+  return template.render(withoutCalls, tools, specials) === rendered ? call.name || 'a tool' : undefined;
 }
 
 const BUILTIN_NAME = /^[a-z0-9_.-]+$/;

@@ -4,9 +4,10 @@
 //   modelfactory rules [--json]
 // Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage error; `COMMAND --help` prints its usage.
 import { createReadStream } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { configMemoryEstimate } from '../server/src/core/config/estimate';
+import { progressLine, walkFiles } from './files';
 import { IMPORT_USAGE, importCommand } from './importCommand';
 import { STATS_USAGE, statsCommand } from './statsCommand';
 import { formatBytes } from '../server/src/core/config/memory';
@@ -38,7 +39,6 @@ import {
 } from './format';
 
 const VERSION = '0.1.0';
-const SKIPPED_DIRS = new Set(['node_modules', '.git', '.venv', '__pycache__', 'dist', 'outputs']);
 const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
 
 class UsageError extends Error {}
@@ -140,15 +140,7 @@ const hasGlob = (p: string) => /[*?[{]/.test(p);
 async function expandPaths(paths: string[]): Promise<{ files: string[]; explicit: Set<string> }> {
   const files = new Set<string>();
   const explicit = new Set<string>();
-  const walk = async (dir: string, accept: (path: string) => boolean): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      if (e.name.startsWith('.') || SKIPPED_DIRS.has(e.name)) continue;
-      const path = resolve(dir, e.name);
-      if (e.isDirectory()) await walk(path, accept);
-      else if (e.isFile() && accept(path)) files.add(path);
-    }
-  };
+  const walk = (dir: string, accept: (path: string) => boolean) => walkFiles(dir, accept, files);
   for (const p of paths) {
     if (hasGlob(p)) {
       const segments = p.split('/');
@@ -168,26 +160,6 @@ async function expandPaths(paths: string[]): Promise<{ files: string[]; explicit
     }
   }
   return { files: [...files].sort(), explicit };
-}
-
-function progressReporter(enabled: boolean, label: string, size: number) {
-  if (!enabled || size < PROGRESS_MIN_BYTES) return { report: () => {}, done: () => {} };
-  const started = Date.now();
-  let last = 0;
-  return {
-    report(done: number) {
-      const now = Date.now();
-      if (now - last < 200) return;
-      last = now;
-      const mbps = done / 1e6 / Math.max(0.001, (now - started) / 1000);
-      process.stderr.write(
-        `\r${label}  ${Math.floor((100 * done) / size)}%  ${(done / 1e6).toFixed(0)}/${(size / 1e6).toFixed(0)} MB  ${mbps.toFixed(0)} MB/s `,
-      );
-    },
-    done() {
-      process.stderr.write('\r\x1b[K');
-    },
-  };
 }
 
 async function lint(args: string[]): Promise<number> {
@@ -240,7 +212,12 @@ async function lint(args: string[]): Promise<number> {
     const size = (await stat(path)).size;
     let stats;
     if (path.toLowerCase().endsWith('.jsonl')) {
-      const progress = progressReporter(opts.progress && process.stderr.isTTY === true, relative(cwd, path), size);
+      const progress = progressLine(
+        opts.progress && process.stderr.isTTY === true,
+        relative(cwd, path),
+        size,
+        PROGRESS_MIN_BYTES,
+      );
       // Findings arrive line by line; those of one line are put in column order before printing.
       let pending: Finding[] = [];
       const flush = () => {

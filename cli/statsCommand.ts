@@ -5,7 +5,7 @@
 // trained over all epochs. Counting is the lint pass with every record counted exactly, on worker
 // threads for larger files.
 import { createReadStream } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { templateSetFor } from '../server/src/core/chatTemplate';
 import { parseConfig, viewConfig } from '../server/src/core/config';
@@ -19,6 +19,7 @@ import { DEFAULT_SETTINGS } from '../server/src/core/settings';
 import { loadTokenCounter, tokenizerSearchPlaces } from '../server/src/core/tokenizer';
 import type { Finding } from '../server/src/core/types';
 import { nodeEnvironment } from '../server/src/nodeFs';
+import { progressLine, walkFiles } from './files';
 import { defaultJobs, lintDatasetFileOnNode } from '../server/src/parallel/lintFile';
 
 export const STATS_USAGE = `modelfactory stats PATH... [--json] [--records] [--tokenizer DIR|ID] [--config CONFIG]
@@ -42,7 +43,6 @@ class StatsUsageError extends Error {}
 /** Files smaller than this are counted on the main thread (workers load the tokenizer each). */
 const STATS_PARALLEL_MIN_BYTES = 2 * 1024 * 1024;
 const PROGRESS_MIN_BYTES = 1024 * 1024;
-const SKIPPED_DIRS = new Set(['node_modules', '.git', '.venv', '__pycache__', 'dist', 'outputs']);
 
 interface StatsOptions {
   json: boolean;
@@ -105,14 +105,7 @@ function parseArgs(args: string[]): StatsOptions {
 /** Dataset files: files as named, folders recursed for .jsonl and .json files. */
 async function datasetFiles(paths: string[]): Promise<string[]> {
   const files = new Set<string>();
-  const walk = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (e.name.startsWith('.') || SKIPPED_DIRS.has(e.name)) continue;
-      const path = resolve(dir, e.name);
-      if (e.isDirectory()) await walk(path);
-      else if (e.isFile() && documentKindOf(path) === 'dataset') files.add(path);
-    }
-  };
+  const walk = (dir: string) => walkFiles(dir, (path) => documentKindOf(path) === 'dataset', files);
   for (const p of paths) {
     const abs = resolve(p);
     const st = await stat(abs).catch(() => undefined);
@@ -121,22 +114,6 @@ async function datasetFiles(paths: string[]): Promise<string[]> {
     else files.add(abs);
   }
   return [...files].sort();
-}
-
-function progressLine(enabled: boolean, label: string, size: number) {
-  if (!enabled || size < PROGRESS_MIN_BYTES) return { report: (_done: number) => {}, done: () => {} };
-  let last = 0;
-  return {
-    report(done: number) {
-      const now = Date.now();
-      if (now - last < 200) return;
-      last = now;
-      process.stderr.write(`\r${label}  counting tokens  ${Math.floor((100 * done) / size)}% `);
-    },
-    done() {
-      process.stderr.write('\r\x1b[K');
-    },
-  };
 }
 
 /** Nearest-rank percentiles, as the core computes them. */
@@ -248,7 +225,13 @@ async function statsOfFile(
   let stats: DatasetStats;
   if (path.toLowerCase().endsWith('.jsonl')) {
     const size = (await stat(path)).size;
-    const progress = progressLine(opts.progress && process.stderr.isTTY === true, relative(process.cwd(), path), size);
+    const progress = progressLine(
+      opts.progress && process.stderr.isTTY === true,
+      relative(process.cwd(), path),
+      size,
+      PROGRESS_MIN_BYTES,
+      'counting tokens',
+    );
     stats = await lintDatasetFileOnNode(
       service,
       path,

@@ -25,6 +25,7 @@ import { loadTokenCounter } from '../../server/src/core/tokenizer';
 import { builtinChatTemplatesDir, nodeEnvironment } from '../../server/src/nodeFs';
 import { workerLineCounter } from '../../server/src/parallel/exactCounts';
 import { needTrainer, TRAINER_PYTHON } from '../needs';
+import { validatorOptions } from './options';
 import { hubCache, modelFolder, RECORDS, ROOT, type RealModel } from './realTokenizers';
 
 function exampleOf(line: string): Example {
@@ -222,13 +223,7 @@ function strictModel(): string {
 describe('template errors and the length check', () => {
   it("reports a record the template refuses as format/chat-template with the template's message", async () => {
     const counter = await counterFor(strictModel());
-    const options = {
-      severityOf: (rule: string) => effectiveSeverity(rule),
-      maxTokens: 4096,
-      minChars: 1,
-      nearThreshold: 0.85,
-      tokenCounter: counter,
-    };
+    const options = validatorOptions({ tokenCounter: counter });
     const good = RECORDS[3]!; // alpaca: user, assistant
     const bad = RECORDS[0]!; // system first: breaks the alternation
     const validator = new DatasetValidator(options);
@@ -273,13 +268,9 @@ describe('template errors and the length check', () => {
       [undefined, 1],
       ['chatml', 0],
     ] as const) {
-      const validator = new DatasetValidator({
-        severityOf: (rule: string) => effectiveSeverity(rule),
-        maxTokens: 4096,
-        minChars: 1,
-        nearThreshold: 0.85,
-        tokenCounter: await counterFor(folder, chatTemplate),
-      });
+      const validator = new DatasetValidator(
+        validatorOptions({ tokenCounter: await counterFor(folder, chatTemplate) }),
+      );
       validator.update(0, 0, lines);
       const findings = validator.findings().filter((f) => f.rule === 'format/chat-template');
       assert.equal(findings.length, expected, `chat_template ${chatTemplate ?? '(the model own)'}`);
@@ -324,13 +315,7 @@ describe('exact counts per line', () => {
   it('hover info is exact with a tokenizer, and statistics re-count only the lines an edit changed', async () => {
     // Qwen3's template renders every record here (Llama 3's knows no tool calls, so it refuses line 1).
     const counter = await counterFor(modelFolder('qwen3'));
-    const validator = new DatasetValidator({
-      severityOf: (rule: string) => effectiveSeverity(rule),
-      maxTokens: 4096,
-      minChars: 1,
-      nearThreshold: 0.85,
-      tokenCounter: counter,
-    });
+    const validator = new DatasetValidator(validatorOptions({ tokenCounter: counter }));
     validator.update(0, 0, [...RECORDS]);
     const expected = RECORDS.map((line) => countRecordText(line, counter)!.tokens);
     const info = validator.recordInfo(2);
@@ -368,13 +353,7 @@ describe('exact counts per line', () => {
     assert.equal(counter.templateName, 'estimate');
     const e = exampleOf(RECORDS[0]!);
     assert.deepEqual(counter.countExample(e), { tokens: counter.countExample(e).tokens, exact: false });
-    const validator = new DatasetValidator({
-      severityOf: (rule: string) => effectiveSeverity(rule),
-      maxTokens: 4096,
-      minChars: 1,
-      nearThreshold: 0.85,
-      tokenCounter: counter,
-    });
+    const validator = new DatasetValidator(validatorOptions({ tokenCounter: counter }));
     validator.update(0, 0, [...RECORDS]);
     assert.equal(await validator.exactTokenStats(countLinesHere(counter)), undefined);
     assert.equal(validator.recordInfo(0)?.tokensExact, false);
@@ -426,13 +405,7 @@ describe('diagnostics where a tokenizer or a chat template is configured', () =>
 describe('exact counts on worker threads', () => {
   it('gives the same counts, template errors included, as counting on this thread', async () => {
     const counter = await counterFor(strictModel());
-    const options = {
-      severityOf: (rule: string) => effectiveSeverity(rule),
-      maxTokens: 4096,
-      minChars: 1,
-      nearThreshold: 0.85,
-      tokenCounter: counter,
-    };
+    const options = validatorOptions({ tokenCounter: counter });
     const texts = [
       ...RECORDS,
       '{"messages": [',

@@ -5,6 +5,7 @@ import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import type { FileReport } from '../../cli/format';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'modelfactory.js');
@@ -26,14 +27,7 @@ interface JsonOut {
     message: string;
   }[];
   summary: { files: number; errors: number; warnings: number; records: number; acceptedRecords: number };
-  files: {
-    file: string;
-    formats: Record<string, number>;
-    records: number;
-    accepted: number;
-    invalid: number;
-    unknownFormat: number;
-  }[];
+  files: FileReport[];
   skipped: { file: string; reason: string }[];
 }
 

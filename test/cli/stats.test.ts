@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { hubCache, modelFolder, RECORDS } from '../dataset/realTokenizers';
+import type { FileStats } from '../../cli/statsCommand';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'modelfactory.js');
@@ -21,26 +22,7 @@ function run(args: string[], cwd: string, env: Record<string, string> = {}) {
 }
 
 interface StatsJson {
-  files: {
-    file: string;
-    formats: Record<string, number>;
-    records: number;
-    accepted: number;
-    tokens: {
-      exact: boolean;
-      tokenizer: string;
-      template: string;
-      limit: number;
-      over_limit: number;
-      p50: number;
-      p90: number;
-      p99: number;
-      max: number;
-    };
-    records_detail?: { line: number; tokens: number }[];
-    trained_tokens?: number;
-    epochs?: number;
-  }[];
+  files: FileStats[];
 }
 
 const msg = (user: string, assistant: string) =>

@@ -6,19 +6,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { CodeAction, Diagnostic, Hover, Range, TextEdit } from 'vscode-languageserver-protocol';
+import type { CodeAction, Diagnostic, Hover, Range } from 'vscode-languageserver-protocol';
 import { byRule, open, ROOT, startServer, type ServerHandle } from './harness';
-
-/** Applies LSP text edits (non-overlapping) to a text with LF line breaks, as an editor would. */
-function applyEdits(text: string, edits: TextEdit[]): string {
-  const lines = text.split('\n');
-  const offset = (p: { line: number; character: number }) =>
-    lines.slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + p.character;
-  const sorted = [...edits].sort((a, b) => offset(b.range.start) - offset(a.range.start));
-  let out = text;
-  for (const e of sorted) out = out.slice(0, offset(e.range.start)) + e.newText + out.slice(offset(e.range.end));
-  return out;
-}
+import { applyEdits } from '../config/helpers';
 
 function covered(text: string, range: Range): string {
   const lines = text.split('\n');

@@ -5,8 +5,9 @@ import { mkdtempSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { CodeAction, CompletionItem, Diagnostic, Hover, TextEdit } from 'vscode-languageserver-protocol';
+import type { CodeAction, CompletionItem, Diagnostic, Hover } from 'vscode-languageserver-protocol';
 import { byRule, open, ROOT, startServer, type ServerHandle } from './harness';
+import { applyEdits } from '../config/helpers';
 
 const record = (user: string, assistant: string, role = 'user') =>
   JSON.stringify({
@@ -15,17 +16,6 @@ const record = (user: string, assistant: string, role = 'user') =>
       { role: 'assistant', content: assistant },
     ],
   });
-
-/** Applies LSP text edits to a text (edits must not overlap), as an editor would. */
-function applyEdits(text: string, edits: TextEdit[]): string {
-  const lines = text.split('\n');
-  const offset = (p: { line: number; character: number }) =>
-    lines.slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + p.character;
-  const sorted = [...edits].sort((a, b) => offset(b.range.start) - offset(a.range.start));
-  let out = text;
-  for (const e of sorted) out = out.slice(0, offset(e.range.start)) + e.newText + out.slice(offset(e.range.end));
-  return out;
-}
 
 describe('language server over JSON-RPC', () => {
   let server: ServerHandle;

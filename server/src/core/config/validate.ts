@@ -1,5 +1,6 @@
 // Validation of a fine-tune config: YAML syntax, the schema, then model-aware and file-aware
 // checks. Every finding points at the offending key or value and says how to fix it.
+import { getNodeValue, parseTree } from 'jsonc-parser';
 import { contractWords, hasMedia, objectiveProblem, toExample } from '../dataset/contract';
 import type { ErrorObject } from 'ajv';
 import { detectRecordFormat } from '../dataset/formats';
@@ -361,36 +362,14 @@ class ConfigChecks {
 }
 
 /**
- * The complete elements at the start of a JSON array's text, which may be cut anywhere: a scan for the
- * commas between top-level elements (outside strings), each element parsed on its own.
+ * The complete elements at the start of a JSON array's text, which may be cut anywhere (jsonc-parser's
+ * tolerant tree; the last element of a cut text may be partial, so it is left out).
  */
-function leadingArrayElements(text: string, limit: number): unknown[] {
-  const out: unknown[] = [];
-  let depth = 0;
-  let inString = false;
-  let start = -1;
-  for (let i = text.indexOf('[') + 1; i > 0 && i < text.length && out.length < limit; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-      continue;
-    }
-    if (c === '"') inString = true;
-    if (start < 0 && c !== undefined && !/\s/.test(c) && c !== ',' && c !== ']') start = i;
-    if (c === '{' || c === '[') depth++;
-    else if (c === '}' || c === ']') depth--;
-    if (depth < 0 || (depth === 0 && c === ',')) {
-      try {
-        if (start >= 0) out.push(JSON.parse(text.slice(start, i)));
-      } catch {
-        // A broken element is the dataset validator's business.
-      }
-      start = -1;
-      if (depth < 0) break;
-    }
-  }
-  return out;
+function leadingArrayElements(text: string, complete: boolean, limit: number): unknown[] {
+  const root = parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
+  if (root?.type !== 'array') return [];
+  const children = root.children ?? [];
+  return (complete ? children : children.slice(0, -1)).slice(0, limit).map(getNodeValue);
 }
 
 /**
@@ -422,7 +401,7 @@ export function sampleRecords(sample: string, complete: boolean): unknown[] {
   const text = sample.replace(/^\uFEFF/, '');
   let records: unknown[] = [];
   if (text.trimStart().startsWith('[')) {
-    records = leadingArrayElements(text, 50);
+    records = leadingArrayElements(text, complete, 50);
   } else {
     const end = complete ? text.length : text.lastIndexOf('\n');
     for (const line of text.slice(0, Math.max(0, end)).split(/\r?\n/)) {

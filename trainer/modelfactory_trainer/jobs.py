@@ -93,6 +93,19 @@ def is_inside(path: Path, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
+def launch_placement(event: dict[str, Any]) -> dict[str, Any]:
+    """Where a run was placed, as its `launched` event tells (the ray executor fills in the node later)."""
+    placement: dict[str, Any] = {
+        "executor": "ray" if event.get("executor") == "ray" else "local",
+        "node": event.get("node") if isinstance(event.get("node"), str) else None,
+        "gpus": [str(gpu) for gpu in event.get("gpus", [])] if isinstance(event.get("gpus"), list) else [],
+    }
+    for key in ("submission_id", "processes", "status"):
+        if key in event:
+            placement[key] = event[key]
+    return placement
+
+
 class EventLog:
     """An append-only JSONL file of numbered events with an in-memory index of line offsets."""
 
@@ -180,6 +193,10 @@ class Job:
     cancel_requested: bool = False
     cancel_reason: str = "user-cancelled"
     listeners: list[EventListener] = field(default_factory=list)
+    launch: dict[str, Any] | None = None  # the last `launched` event: on the ray executor it names the Ray job
+    trainer_events_since_launch: int = 0  # how many trainer events the current run has logged (ray reattach)
+    placement: dict[str, Any] | None = None  # where the job runs or ran: executor, node, GPUs
+    position_of: Callable[[Job], int | None] | None = None  # the manager's queue, for queue_position
 
     @property
     def config_path(self) -> Path:
@@ -195,6 +212,8 @@ class Job:
             "base_model": self.base_model,
             "method": self.method,
             "last_seq": max(self.log.next_seq - 1, 0),
+            "queue_position": self.position_of(self) if self.position_of is not None else None,
+            **({"placement": self.placement} if self.placement is not None else {}),
         }
 
     def adapter_dir(self) -> Path | None:
@@ -228,8 +247,13 @@ class Job:
             self.done_event = None
         elif kind == "launched":
             self.state = "running"
-        elif kind == "done":
-            self.done_event = event
+            self.launch = event
+            self.trainer_events_since_launch = 0
+            self.placement = launch_placement(event)
+        elif kind in TRAINER_EVENT_TYPES:
+            self.trainer_events_since_launch += 1
+            if kind == "done":
+                self.done_event = event
         elif kind == "ended":
             self.state = str(event.get("state"))
             self.reason = event.get("reason")
@@ -245,6 +269,7 @@ class JobManager:
         cancel_grace_s: float = 30.0,
         allow_remote_code: bool = False,
         log: Callable[..., None],
+        executor: Any = None,
     ) -> None:
         self.jobs_dir = state_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
@@ -261,6 +286,10 @@ class JobManager:
         self._stopping = False
         self._worker: asyncio.Task[None] | None = None
         self._finetune_validator: Any = None
+        self.executor = executor  # None: local child processes; else a RayExecutor (executors.py)
+        self._active: dict[str, Job] = {}
+        self._reattach: list[Job] = []
+        self._run_tasks: set[asyncio.Task[None]] = set()
 
     # ---- history -------------------------------------------------------------------------------------------
 
@@ -278,7 +307,13 @@ class JobManager:
             for event in events:
                 job.apply(event)
             self.jobs[job.job_id] = job
-            if job.state == "running":
+            job.position_of = self.queue_position
+            if job.state == "running" and self.executor is not None and self.executor.owns(job):
+                self._reattach.append(job)  # still running on the cluster, perhaps: start() looks
+            elif job.state == "running" and job.launch is not None and job.launch.get("executor") == "ray":
+                message = "the server restarted without --executor ray; the job's Ray job is not followed"
+                self._end(job, "failed", "server-restarted", None, message)
+            elif job.state == "running":
                 self._stop_orphan(job, events)
                 self._end(job, "failed", "server-restarted", None, "the server stopped while this job was running")
             elif job.state == "queued":
@@ -415,6 +450,7 @@ class JobManager:
             },
         )
         self.jobs[job_id] = job
+        job.position_of = self.queue_position
         self._queue.append(job)
         self._wakeup.set()
         self._log("job queued", job_id=job_id)
@@ -530,19 +566,63 @@ class JobManager:
 
     def start(self) -> None:
         self._worker = asyncio.get_running_loop().create_task(self._work())
+        for job in self._reattach:
+            self._active[job.job_id] = job
+            self._spawn_run(job, reattach=True)
+        self._reattach.clear()
         if self._queue:
             self._wakeup.set()
 
     @property
     def running_job(self) -> Job | None:
-        return self._running
+        return self._running or next(iter(self._active.values()), None)
+
+    def queue_position(self, job: Job) -> int | None:
+        """0 for the job that starts next; None when the job is not queued."""
+        if job.state != "queued":
+            return None
+        position = 0
+        for queued in self._queue:
+            if queued is job:
+                return position
+            if queued.state == "queued":
+                position += 1
+        return None
+
+    def move(self, job: Job, position: int) -> None:
+        """Put a queued job at position (0: next to start) among the queued jobs."""
+        if job.state != "queued" or job not in self._queue:
+            raise ProtocolError("job-not-queued", f"job {job.job_id} is {job.state}; only a queued job can be moved")
+        self._queue.remove(job)
+        queued = [entry for entry in self._queue if entry.state == "queued"]
+        if position >= len(queued):
+            self._queue.append(job)
+        else:
+            self._queue.insert(self._queue.index(queued[position]), job)
+        self._log("job moved", job_id=job.job_id, position=min(position, len(queued)))
+
+    def _spawn_run(self, job: Job, *, reattach: bool) -> None:
+        async def run() -> None:
+            try:
+                await self.executor.run(self, job, reattach=reattach)
+            except Exception as exc:  # the server outlives any job
+                self._log("job runner failed", job_id=job.job_id, error=repr(exc))
+                if job.state not in ("done", "failed", "cancelled"):
+                    self._end(job, "failed", "internal", None, f"the server could not run the job: {exc}"[:500])
+            finally:
+                self._active.pop(job.job_id, None)
+                self._wakeup.set()
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._run_tasks.add(task)
+        task.add_done_callback(self._run_tasks.discard)
 
     def queued_count(self) -> int:
         return sum(1 for job in self._queue if job.state == "queued")
 
     async def _work(self) -> None:
         while True:
-            while not self._queue:
+            while not self._queue or (self.executor is not None and len(self._active) >= self.executor.max_running):
                 self._wakeup.clear()
                 await self._wakeup.wait()
             job = self._queue.popleft()
@@ -551,6 +631,10 @@ class JobManager:
             if self._stopping:  # left queued in its log: the next server start queues it again
                 self._queue.appendleft(job)
                 return
+            if self.executor is not None:  # several at once: the cluster places them
+                self._active[job.job_id] = job
+                self._spawn_run(job, reattach=False)
+                continue
             self._running = job
             try:
                 await self._run(job)
@@ -567,7 +651,14 @@ class JobManager:
         return env
 
     async def _run(self, job: Job) -> None:
-        argv = [*self.train_argv, str(job.config_path), *(["--resume"] if job.resume else [])]
+        from .executors import ResourceRefusal, local_launch
+
+        try:
+            argv, env, job.placement = local_launch(self.train_argv, job.config_path, self._child_env())
+        except ResourceRefusal as refusal:
+            self._end(job, "failed", "resources", None, str(refusal))
+            return
+        argv = [*argv, str(job.config_path), *(["--resume"] if job.resume else [])]
         with open(job.folder / "trainer.log", "ab") as stderr_file:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -575,12 +666,12 @@ class JobManager:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr_file,
                 cwd=str(job.folder),
-                env=self._child_env(),
+                env=env,
                 start_new_session=True,
                 limit=MAX_EVENT_LINE_BYTES,
             )
         job.process = process
-        self._append(job, {"type": "launched", "time": time.time(), "pid": process.pid})
+        self._append(job, {"type": "launched", "time": time.time(), "pid": process.pid, **job.placement})
         self._log("job launched", job_id=job.job_id, pid=process.pid, resume=job.resume)
         if job.cancel_requested:
             self._signal(job, signal.SIGTERM)
@@ -661,6 +752,9 @@ class JobManager:
             return
         job.cancel_requested = True
         job.cancel_reason = reason
+        if self.executor is not None and self.executor.owns(job):
+            asyncio.get_running_loop().create_task(self.executor.stop(self, job))
+            return
         self._signal(job, signal.SIGTERM)
         asyncio.get_running_loop().create_task(self._kill_after_grace(job))
 
@@ -677,6 +771,8 @@ class JobManager:
     async def shutdown(self) -> None:
         """Cancel the running job (waiting out its grace period) and stop the queue worker."""
         self._stopping = True
+        for task in list(self._run_tasks):  # ray: the jobs go on on the cluster; the next start reattaches
+            task.cancel()
         job = self._running
         if job is not None and job.process is not None:
             self.cancel(job, "server-shutdown")

@@ -133,6 +133,13 @@ class ServerState:
     def __init__(self, args: argparse.Namespace) -> None:
         state_dir = Path(args.state_dir).expanduser().resolve()
         self.args = args
+        executor = None
+        if args.executor == "ray":
+            from .executors import RayExecutor
+
+            executor = RayExecutor(
+                args.ray_address, max_running=args.max_running, default_gpus=args.ray_default_gpus, log=log
+            )
         self.jobs = JobManager(
             state_dir,
             data_roots=[Path(root) for root in args.data_root],
@@ -140,6 +147,7 @@ class ServerState:
             cancel_grace_s=args.cancel_grace,
             allow_remote_code=args.allow_remote_code,
             log=log,
+            executor=executor,
         )
         self.uploads = UploadStore(state_dir / "uploads", args.max_upload_bytes)
         self.chat = ChatWorker(state_dir / "chat-worker.log", log)
@@ -404,6 +412,11 @@ class ClientSession:
         self.state.jobs.cancel(job)
         await self.send({"type": "ack", "id": request.id, "job_id": job.job_id, "state": job.state})
 
+    async def _on_move_job(self, request: Request) -> None:
+        job = self.state.jobs.get(request.body["job_id"])
+        self.state.jobs.move(job, request.body["position"])
+        await self.send({"type": "ack", "id": request.id, "job_id": job.job_id, "state": job.state})
+
     async def _on_resume(self, request: Request) -> None:
         job = self.state.jobs.get(request.body["job_id"])
         self.state.jobs.resume(job)
@@ -603,12 +616,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cancel-grace", type=float, default=30.0, help="seconds between SIGTERM and SIGKILL on cancel"
     )
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: jobs run one at a time as child processes; ray: each job is a Ray job on the cluster of "
+        "--ray-address, several at once (needs modelfactory-trainer[ray]; see executors.py)",
+    )
+    parser.add_argument(
+        "--ray-address", default="http://127.0.0.1:8265", help="the Ray dashboard address, as `ray job submit` takes it"
+    )
+    parser.add_argument(
+        "--max-running", type=int, default=8, help="ray: jobs handed to the cluster at once (the rest wait here)"
+    )
+    parser.add_argument(
+        "--ray-default-gpus", type=int, default=1, help="ray: GPUs for a job whose config has no resources.gpus"
+    )
     return parser
 
 
 def startup_refusal(args: argparse.Namespace, token: str | None) -> str | None:
     if token is not None and len(token) < MIN_TOKEN_CHARS:
         return f"the token must have at least {MIN_TOKEN_CHARS} characters"
+    if args.max_running < 1 or args.ray_default_gpus < 0:
+        return "--max-running must be at least 1 and --ray-default-gpus at least 0"
     if bool(args.tls_cert) != bool(args.tls_key):
         return "--tls-cert and --tls-key go together"
     if args.allow_insecure_remote:
@@ -623,7 +654,11 @@ def startup_refusal(args: argparse.Namespace, token: str | None) -> str | None:
 async def serve(args: argparse.Namespace, token: str | None) -> int:
     from websockets.asyncio.server import serve as websocket_serve
 
-    state = ServerState(args)
+    try:
+        state = ServerState(args)
+    except (RuntimeError, ConnectionError, OSError, ValueError) as exc:
+        log("refusing to start", reason=f"the {args.executor} executor cannot start: {exc}"[:1000])
+        return 2
     state.jobs.load_history()
     ssl_context = None
     if args.tls_cert:

@@ -28,7 +28,13 @@ install_editable() {
     rm -f "$log"
     return 1
   }
+  # The ray extra (serve --executor ray, and its tests): installed with its dependencies, pinned in pyproject.toml.
+  "$venv/bin/python" -m pip install --quiet --progress-bar off -e "$here[ray]" >"$log" 2>&1 || {
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  }
   rm -f "$log"
 }
-with_progress "trainer [3/3]: installing modelfactory_trainer (editable)" "$venv" install_editable
+with_progress "trainer [3/3]: installing modelfactory_trainer[ray] (editable)" "$venv" install_editable
 echo "$want" > "$stamp"

@@ -37,6 +37,7 @@ CLIENT_EXAMPLES: dict[str, dict[str, Any]] = {
     "unwatch": {"job_id": "j1"},
     "cancel": {"job_id": "j1"},
     "resume": {"job_id": "j1"},
+    "move_job": {"job_id": "j1", "position": 0},
     "download_adapter": {"job_id": "j1"},
     "chat": {
         "base": "builtin:tiny-llama",

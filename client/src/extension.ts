@@ -107,6 +107,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const ref = await pickJob(arg, ['cancelled', 'failed'], 'Resume Job');
     if (ref) await jobs.resume(ref.target, ref.jobId);
   });
+  for (const [name, delta] of [
+    ['modelfactory.moveJobUp', -1],
+    ['modelfactory.moveJobDown', 1],
+  ] as const) {
+    command(name, async (arg: unknown) => {
+      requireTrust();
+      const ref = await pickJob(arg, ['queued'], delta < 0 ? 'Move Up in the Queue' : 'Move Down in the Queue');
+      if (ref) await jobs.moveJob(ref.target, ref.jobId, delta);
+    });
+  }
   command('modelfactory.downloadAdapter', async (arg: unknown) => {
     requireTrust();
     const ref = await pickJob(arg, ['done'], 'Download Adapter');

@@ -232,6 +232,8 @@ describe('runStore', () => {
       logs: ['a line'],
       lastSeq: 3,
       adapterDir: null,
+      queuePosition: null,
+      placement: null,
     };
   }
 

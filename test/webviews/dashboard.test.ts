@@ -27,6 +27,7 @@ function summary(over: Partial<JobSummary> = {}): JobSummary {
     etaSeconds: 30,
     device: 'cpu',
     precision: 'fp32',
+    where: null,
     past: false,
     hasAdapter: false,
     ...over,

@@ -22,11 +22,14 @@ export function describeJob(job: JobView): string {
   const lossText = loss === null ? '' : ` · loss ${loss.toFixed(3)}`;
   switch (job.state) {
     case 'queued':
-      return 'queued';
+      // A run saved by an older version has neither field: read them as unknown.
+      return typeof job.queuePosition === 'number' ? `queued #${job.queuePosition + 1}` : 'queued';
     case 'running': {
+      if (job.placement?.status === 'PENDING') return 'waiting for cluster resources';
       const steps = job.totalSteps ? `step ${job.step}/${job.totalSteps}` : `step ${job.step}`;
       const eta = job.etaSeconds !== null ? ` · ETA ${formatDuration(job.etaSeconds)}` : '';
-      return `${steps}${lossText}${eta}`;
+      const where = job.placement?.executor === 'ray' && job.placement.node ? ` · ${job.placement.node}` : '';
+      return `${steps}${lossText}${eta}${where}`;
     }
     case 'done':
       return `done${lossText}`;
@@ -35,6 +38,16 @@ export function describeJob(job: JobView): string {
     case 'cancelled':
       return `cancelled at step ${job.step}`;
   }
+}
+
+/** Where a job runs, in one line: "ray on node-3 · GPU 0,1", "local · CPU"; '' when not known. */
+export function describePlacement(job: JobView): string {
+  const placement = job.placement;
+  if (!placement) return '';
+  const node = placement.node ?? (placement.status === 'PENDING' ? 'waiting for cluster resources' : 'not placed yet');
+  const gpus = placement.gpus.length > 0 ? `GPU ${placement.gpus.join(',')}` : 'no GPU';
+  const status = placement.executor === 'ray' && placement.status ? ` (${placement.status.toLowerCase()})` : '';
+  return `${placement.executor} on ${node} · ${gpus}${status}`;
 }
 
 /** 0..1 for a running job with a known step count; null otherwise. */

@@ -291,7 +291,13 @@ export class JobManager implements JobsSource, vscode.Disposable {
     t.watched.add(jobId);
     const from = (t.tracker.get(jobId)?.lastSeq ?? -1) + 1;
     try {
-      const summary = await t.client.watch(jobId, from, (seq, event) => t.tracker.applyEvent(jobId, seq, event));
+      const summary = await t.client.watch(jobId, from, (seq, event) => {
+        t.tracker.applyEvent(jobId, seq, event);
+        // A job left the queue: the positions of the others changed, and only a listing says how.
+        if (event.type === 'launched' && t.tracker.list().some((job) => job.state === 'queued')) {
+          void this.refresh(t.ref.id);
+        }
+      });
       t.tracker.applySummary(summary);
     } catch (err) {
       t.watched.delete(jobId);
@@ -440,6 +446,16 @@ export class JobManager implements JobsSource, vscode.Disposable {
     const client = await this.connect(targetId, true);
     const state = await client.cancel(jobId);
     this.log.info(`[${targetId}] cancel ${jobId}: the job was ${state ?? 'unknown'}`);
+    await this.refresh(targetId); // the queue positions behind it moved up
+  }
+
+  /** Moves a queued job `delta` places in its target's queue (negative: sooner), then lists the queue again. */
+  async moveJob(targetId: string, jobId: string, delta: number): Promise<void> {
+    const client = await this.connect(targetId, true);
+    const position = this.byId.get(targetId)?.tracker.get(jobId)?.queuePosition;
+    if (typeof position !== 'number') return;
+    await client.moveJob(jobId, Math.max(0, position + delta));
+    await this.refresh(targetId);
   }
 
   async resume(targetId: string, jobId: string): Promise<void> {

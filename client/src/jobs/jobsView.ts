@@ -2,7 +2,7 @@
 // newest first. Text from the server (names, reasons) is shown as plain labels, never as markdown.
 import * as vscode from 'vscode';
 import type { JobState, JobView, TargetRef } from '../trainer/api';
-import { describeJob } from './describe';
+import { describeJob, describePlacement } from './describe';
 
 export type ConnectionState = 'connected' | 'connecting' | 'reconnecting' | 'closed' | 'unavailable';
 
@@ -65,6 +65,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<JobsNode> {
       `${job.name} (${job.jobId})`,
       `${job.baseModel} · ${job.method}${job.device ? ` · ${job.device}` : ''}${job.precision ? ` ${job.precision}` : ''}`,
       `State: ${describeJob(job)}`,
+      typeof job.queuePosition === 'number' ? `Queue position: ${job.queuePosition + 1}` : '',
+      describePlacement(job) ? `Runs on: ${describePlacement(job)}` : '',
       job.adapterDir ? `Adapter: ${job.adapterDir}` : '',
     ]
       .filter(Boolean)

@@ -19,6 +19,7 @@ import {
   parseDashboardWebviewMessage,
 } from '../../../webviews/src/protocol/dashboard';
 import { receiveValidated, registerSingletonSerializer, renderInto, revealOrCreate } from './webviewHost';
+import { describePlacement } from '../jobs/describe';
 
 export const DASHBOARD_VIEW_TYPE = 'modelfactory.dashboard';
 export const DASHBOARD_UPDATE_INTERVAL_MS = 250;
@@ -48,6 +49,13 @@ function count(v: number | null | undefined): number {
   return typeof v === 'number' && Number.isFinite(v) ? Math.max(0, Math.floor(v)) : 0;
 }
 
+/** The queue position of a queued job, else where it runs; null when the server said neither. */
+function whereOf(job: JobView): string | null {
+  if (job.state === 'queued' && typeof job.queuePosition === 'number') return `queued #${job.queuePosition + 1}`;
+  const placement = describePlacement(job);
+  return placement ? clip(placement, L.where) : null;
+}
+
 /** A job as the webview's protocol accepts it: strings trimmed to its limits, non-finite numbers as null. */
 export function toJobSummary(job: JobView, past: boolean): JobSummary {
   return {
@@ -65,6 +73,7 @@ export function toJobSummary(job: JobView, past: boolean): JobSummary {
     etaSeconds: finiteOrNull(job.etaSeconds),
     device: job.device === null ? null : clip(job.device, L.device),
     precision: job.precision === null ? null : clip(job.precision, L.device),
+    where: whereOf(job),
     past,
     hasAdapter: job.adapterDir !== null,
   };

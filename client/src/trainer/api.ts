@@ -48,6 +48,18 @@ export interface JobView {
   lastSeq: number;
   /** Set once the adapter has been downloaded into the workspace and its sha256 checked. */
   adapterDir: string | null;
+  /** For a queued job, how many queued jobs start before it (0: next); null otherwise. */
+  queuePosition: number | null;
+  /** Where the job runs or ran: the executor (local, ray), the node and the GPUs it was given. */
+  placement: JobPlacementView | null;
+}
+
+export interface JobPlacementView {
+  executor: 'local' | 'ray';
+  node: string | null;
+  gpus: string[];
+  /** ray: the Ray job's status (PENDING while the cluster lacks the resources). */
+  status: string | null;
 }
 
 export interface ChatMessage {

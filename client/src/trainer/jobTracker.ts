@@ -1,8 +1,8 @@
 // Folds a target's job summaries and job events into JobViews. An event is applied only when its seq
 // is exactly the next one: a duplicate is dropped, a gap asks for the job to be watched again from
 // the next seq needed. So a view equals what a full replay of the job's log would give.
-import type { Disposable, JobPoint, JobState, JobView } from './api';
-import type { JobEvent, JobSummary } from './protocol';
+import type { Disposable, JobPlacementView, JobPoint, JobState, JobView } from './api';
+import type { JobEvent, JobPlacement, JobSummary } from './protocol';
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'gap' | 'unknown-job';
 
@@ -39,6 +39,18 @@ function isJobState(value: unknown): value is JobState {
   return value === 'queued' || value === 'running' || value === 'done' || value === 'failed' || value === 'cancelled';
 }
 
+/** A placement from a job summary or a `launched` event (fields the schema has checked). */
+export function placementView(source: Record<string, unknown> | JobPlacement): JobPlacementView {
+  const fields = source as Record<string, unknown>;
+  const gpus = Array.isArray(fields.gpus) ? fields.gpus.map(String) : [];
+  return {
+    executor: fields.executor === 'ray' ? 'ray' : 'local',
+    node: typeof fields.node === 'string' ? fields.node : null,
+    gpus,
+    status: typeof fields.status === 'string' ? fields.status : null,
+  };
+}
+
 /** A job known by id only: what a summary or the first event fills in. */
 export function emptyView(target: string, jobId: string): JobView {
   return {
@@ -60,6 +72,8 @@ export function emptyView(target: string, jobId: string): JobView {
     logs: [],
     lastSeq: -1,
     adapterDir: null,
+    queuePosition: null,
+    placement: null,
   };
 }
 
@@ -74,6 +88,7 @@ export function describeEvent(event: JobEvent): string {
       if (event.resumed === true) return 'queued again to resume from the newest complete checkpoint';
       return `queued ${String(event.name)} (${String(event.base_model)}, ${String(event.method)})`;
     case 'launched':
+      if (event.executor === 'ray') return `submitted to the Ray cluster as ${String(event.submission_id)}`;
       return `trainer started (pid ${String(event.pid)})`;
     case 'start':
       return (
@@ -139,6 +154,8 @@ export class JobTracker {
     view.method = summary.method || view.method;
     view.created = summary.created || view.created;
     if (summary.last_seq >= tracked.summarySeq) {
+      view.queuePosition = summary.state === 'queued' ? (summary.queue_position ?? null) : null;
+      if (summary.placement !== undefined) view.placement = placementView(summary.placement);
       tracked.summaryState = summary.state;
       tracked.summaryReason = summary.reason;
       tracked.summarySeq = summary.last_seq;
@@ -221,6 +238,8 @@ export class JobTracker {
         break;
       case 'launched':
         tracked.eventState = 'running';
+        view.queuePosition = null;
+        view.placement = placementView(event);
         break;
       case 'start':
         tracked.eventState = 'running';

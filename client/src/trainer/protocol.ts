@@ -18,6 +18,19 @@ export interface JobSummary {
   base_model: string;
   method: string;
   last_seq: number;
+  /** For a queued job, how many queued jobs start before it (0: next); null otherwise. */
+  queue_position?: number | null;
+  placement?: JobPlacement;
+}
+
+/** Where a job runs or last ran (the server's executor, node and GPUs). */
+export interface JobPlacement {
+  executor: 'local' | 'ray';
+  node: string | null;
+  gpus: string[];
+  processes?: number;
+  submission_id?: string;
+  status?: string;
 }
 
 /** One entry of a job's event log (trainer or server event); the fields depend on `type`. */

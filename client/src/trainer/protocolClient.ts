@@ -313,6 +313,11 @@ export class ProtocolClient {
     return (await this.ask({ type: 'cancel', job_id: jobId }, 'ack')).state;
   }
 
+  /** Puts a queued job at `position` among the queued jobs (0: the next to start). */
+  async moveJob(jobId: string, position: number): Promise<ServerJobState | undefined> {
+    return (await this.ask({ type: 'move_job', job_id: jobId, position }, 'ack')).state;
+  }
+
   /**
    * Queues a cancelled or failed job again under the same id; its trainer continues from the newest
    * complete checkpoint and its log goes on (a watch keeps receiving it). Resolves with the new state.

@@ -68,6 +68,7 @@ for (const [key, label] of [
   ['gpu', 'GPU memory'],
   ['eta', 'ETA'],
   ['device', 'Device / precision'],
+  ['where', 'Runs on'],
 ] as const) {
   const value = el('div', { class: 'tile-value', text: '—' });
   tiles.append(el('div', { class: 'tile', 'data-stat': key }, el('div', { class: 'tile-label', text: label }), value));
@@ -272,6 +273,7 @@ function renderHeader(): void {
   set('gpu', gpu !== null ? `${formatNumber(gpu, 2)} GB` : job?.device === 'cpu' ? 'CPU' : '—');
   set('eta', job?.state === 'running' && job.etaSeconds !== null ? formatDuration(job.etaSeconds) : '—');
   set('device', job ? [job.device, job.precision].filter(Boolean).join(' / ') || '—' : '—');
+  set('where', job?.where ?? '—');
 }
 
 function renderLogs(): void {

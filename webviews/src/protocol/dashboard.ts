@@ -17,6 +17,7 @@ export const DASHBOARD_LIMITS = {
   method: 32,
   reason: 4000,
   device: 128,
+  where: 300,
   logLine: 2000,
   logLines: 500,
   points: 200_000,
@@ -33,7 +34,12 @@ export interface JobKey {
 export type DashboardPoint = JobPoint;
 
 /** What the job list shows of a job: the trainer connection's view without its curves, log and bookkeeping. */
-export interface JobSummary extends Omit<JobView, 'points' | 'logs' | 'lastSeq' | 'adapterDir'> {
+export interface JobSummary extends Omit<
+  JobView,
+  'points' | 'logs' | 'lastSeq' | 'adapterDir' | 'queuePosition' | 'placement'
+> {
+  /** Where the job runs or waits, in one line ("queued #2", "ray on node-3 · GPU 0"); null when unknown. */
+  where: string | null;
   /** True for a run found in the workspace's history rather than on a connected trainer. */
   past: boolean;
   hasAdapter: boolean;
@@ -147,6 +153,7 @@ const SUMMARY_KEYS = [
   'etaSeconds',
   'device',
   'precision',
+  'where',
   'past',
   'hasAdapter',
 ];
@@ -168,6 +175,7 @@ export function isJobSummary(v: unknown): v is JobSummary {
     isNumOrNull(v['etaSeconds']) &&
     isStrOrNull(v['device'], L.device) &&
     isStrOrNull(v['precision'], L.device) &&
+    isStrOrNull(v['where'], L.where) &&
     isBool(v['past']) &&
     isBool(v['hasAdapter'])
   );

@@ -2,6 +2,7 @@
 //   modelfactory lint [paths or globs...] [--format text|json|sarif] [--rule ID=SEVERITY] [--quiet]
 //   modelfactory estimate CONFIG [--json] [--gpu-memory-gb N]
 //   modelfactory rules [--json]
+//   modelfactory train CONFIG [--server URL] [--follow] [--json]
 // Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage error; `COMMAND --help` prints its usage.
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { configMemoryEstimate } from '../server/src/core/config/estimate';
 import { progressLine, walkFiles } from './files';
 import { IMPORT_USAGE, importCommand } from './importCommand';
 import { STATS_USAGE, statsCommand } from './statsCommand';
+import { TRAIN_USAGE, TrainUsageError, trainCommand } from './trainCommand';
 import { formatBytes } from '../server/src/core/config/memory';
 import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
 import { globToRegExp } from '../server/src/core/datanet/glob';
@@ -69,6 +71,7 @@ const USAGE = `Usage:
   ${RULES_USAGE.split('\n')[0]}
   ${IMPORT_USAGE.split('\n')[0]}
   ${STATS_USAGE.split('\n')[0]}
+  ${TRAIN_USAGE.split('\n')[0]}
   modelfactory --version | --help
   modelfactory COMMAND --help     a command's options
 Exit codes: 0 no errors, 1 errors found, 2 usage error; a closed output pipe ends the run quietly.`;
@@ -341,6 +344,7 @@ const COMMANDS: Record<string, Command> = {
   rules: { usage: RULES_USAGE, run: listRules },
   import: { usage: IMPORT_USAGE, run: importCommand },
   stats: { usage: STATS_USAGE, run: statsCommand },
+  train: { usage: TRAIN_USAGE, run: trainCommand },
 };
 
 /** Reading stops when the pipe that stdout writes into closes (`modelfactory lint | head -1`): end quietly. */
@@ -379,7 +383,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command '${name}'`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof TrainUsageError) {
       process.stderr.write(`modelfactory: ${err.message}\n\n${command ? `Usage: ${command.usage}` : USAGE}\n`);
       return 2;
     }

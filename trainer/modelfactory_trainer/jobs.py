@@ -2,8 +2,10 @@
 
 Decisions (the server's contract, also in `server.py --help`):
 
-- One queue and one running job per server. The job's trainer process sees every GPU the server sees
-  (`CUDA_VISIBLE_DEVICES` as inherited); run one server per GPU set to train several jobs at once.
+- One queue and one running job per server (the local executor). The job's trainer process sees every GPU the
+  server sees (`CUDA_VISIBLE_DEVICES` as inherited) unless its config asks for `resources.gpus` above 1 (torchrun
+  on that many). With `--executor ray` several jobs run at once on a Ray cluster, and a restart reattaches to
+  them instead of failing them (`executors.py`).
 - A job is `<state_dir>/jobs/<job_id>/`: `config.finetune.yaml` (dataset and output_dir rewritten into the
   folder), `data/` (the uploaded dataset), `events.jsonl`, `trainer.log` (the trainer's stderr), `output/`.
 - `events.jsonl` holds one `{"seq": n, "event": {...}}` per line, seqs 0, 1, 2... without gaps. Each line is

@@ -1,9 +1,9 @@
 """Where the job server runs a job: `--executor local` (child processes, one job at a time) or `ray`.
 
-local: the trainer is a child process of the server (jobs.py `_run`). A job whose config asks for
-`resources.gpus` above 1 on a machine with that many GPUs runs under torchrun, one process per GPU
-(`CUDA_VISIBLE_DEVICES` narrowed to the first N); only rank 0 writes events (train.py), so the event stream is
-the same. Asking for more GPUs than the machine has fails the job with reason `resources`.
+local: the trainer is a child process of the server (jobs.py `_run`) and sees every GPU the server sees,
+unless the config sets `resources.gpus`: then it sees the first N (`CUDA_VISIBLE_DEVICES`; 0 is a CPU job),
+and above 1 it runs under torchrun, one process per GPU; only rank 0 writes events (train.py), so the event
+stream is the same. Asking for more GPUs than the machine has fails the job with reason `resources`.
 
 ray: each job is a Ray job submitted through the Ray dashboard's job API (`JobSubmissionClient`), with
 `entrypoint_num_gpus`/`entrypoint_num_cpus`/`entrypoint_memory` from the config's `resources`; Ray starts it
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -34,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .jobs import TRAINER_EVENT_TYPES
 
 if TYPE_CHECKING:
     from .jobs import Job, JobManager
@@ -61,24 +64,27 @@ def requested_resources(config_path: Path) -> dict[str, Any]:
     return dict(resources) if isinstance(resources, dict) else {}
 
 
-_gpu_count: int | None = None
-
-
 def local_gpus() -> list[str]:
     """The GPUs this machine shows the server: CUDA_VISIBLE_DEVICES if set, else what nvidia-smi lists."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return [part.strip() for part in visible.split(",") if part.strip() and part.strip() != "-1"]
+    return list(_listed_gpus())
+
+
+@functools.cache
+def _listed_gpus() -> tuple[str, ...]:
+    """Asked once per server: the GPUs of a machine do not change while it runs."""
     smi = shutil.which("nvidia-smi")
     if smi is None:
-        return []
+        return ()
     try:
         listed = subprocess.run(
             [smi, "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True, timeout=20
         )
     except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [line.strip() for line in listed.stdout.splitlines() if line.strip()] if listed.returncode == 0 else []
+        return ()
+    return tuple(line.strip() for line in listed.stdout.splitlines() if line.strip()) if listed.returncode == 0 else ()
 
 
 def local_launch(
@@ -88,12 +94,14 @@ def local_launch(
     wanted = requested_resources(config_path).get("gpus")
     gpus = local_gpus()
     placement: dict[str, Any] = {"executor": "local", "node": socket.gethostname(), "gpus": gpus, "processes": 1}
-    if not isinstance(wanted, int) or wanted <= 1:
+    if not isinstance(wanted, int):
         return train_argv, env, placement
     if wanted > len(gpus):
         raise ResourceRefusal(f"the job asks for {wanted} GPUs; this machine has {len(gpus)}")
-    env = {**env, "CUDA_VISIBLE_DEVICES": ",".join(gpus[:wanted])}
-    placement.update(gpus=gpus[:wanted], processes=wanted)
+    env = {**env, "CUDA_VISIBLE_DEVICES": ",".join(gpus[:wanted])}  # gpus: 0 is a CPU job
+    placement.update(gpus=gpus[:wanted], processes=max(wanted, 1))
+    if wanted <= 1:
+        return train_argv, env, placement
     if train_argv[1:] != ["-m", "modelfactory_trainer", "train"]:
         return train_argv, env, placement  # a swapped-in trainer command is run as given
     torchrun = Path(sys.executable).with_name("torchrun")
@@ -209,7 +217,7 @@ class RayExecutor:
                 if event["type"] in ("done", "cancelled", "oom", "error"):
                     last_outcome = event
                 manager._append(job, event)
-            self._read_placement(job)
+            read_placement(job)
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + STATUS_EVERY_S
                 try:
@@ -234,7 +242,7 @@ class RayExecutor:
             if event["type"] in ("done", "cancelled", "oom", "error"):
                 last_outcome = event
             manager._append(job, event)
-        self._read_placement(job)
+        read_placement(job)
         exit_code = info.driver_exit_code if isinstance(info.driver_exit_code, int) else None
         if status == "STOPPED" and not job.cancel_requested:
             state, reason = "cancelled", "stopped-on-cluster"
@@ -247,19 +255,21 @@ class RayExecutor:
             message = manager._stderr_tail(job) or str(info.message or "")[-2000:]
         manager._end(job, state, reason, exit_code, message)
 
-    @staticmethod
-    def _read_placement(job: Job) -> None:
-        if job.placement is None or job.placement.get("node") is not None:
-            return
-        with contextlib.suppress(OSError, ValueError):
-            written = json.loads((job.folder / "placement.json").read_text(encoding="utf-8"))
-            if isinstance(written, dict) and isinstance(written.get("node"), str):
-                gpus = written.get("gpus")
-                job.placement = {
-                    **job.placement,
-                    "node": written["node"][:200],
-                    "gpus": [str(gpu)[:32] for gpu in gpus][:64] if isinstance(gpus, list) else [],
-                }
+
+
+def read_placement(job: Job) -> None:
+    """The node and GPUs a Ray job's entrypoint wrote into its folder, once it has been placed."""
+    if job.placement is None or job.placement.get("executor") != "ray" or job.placement.get("node") is not None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        written = json.loads((job.folder / "placement.json").read_text(encoding="utf-8"))
+        if isinstance(written, dict) and isinstance(written.get("node"), str):
+            gpus = written.get("gpus")
+            job.placement = {
+                **job.placement,
+                "node": written["node"][:200],
+                "gpus": [str(gpu)[:32] for gpu in gpus][:64] if isinstance(gpus, list) else [],
+            }
 
 
 class RunFileTail:
@@ -291,7 +301,7 @@ class RunFileTail:
                 event = json.loads(line)
             except ValueError:
                 continue  # ray_entry writes only JSON objects; a damaged line is dropped, not fatal
-            if isinstance(event, dict) and isinstance(event.get("type"), str):
+            if isinstance(event, dict) and event.get("type") in TRAINER_EVENT_TYPES:
                 if not isinstance(event.get("time"), (int, float)):
                     event["time"] = time.time()
                 events.append(event)

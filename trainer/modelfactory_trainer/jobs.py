@@ -259,6 +259,9 @@ class Job:
         elif kind == "ended":
             self.state = str(event.get("state"))
             self.reason = event.get("reason")
+            if self.placement is not None and self.placement.get("status") in ("PENDING", "RUNNING"):
+                # what Ray said last is not known from the log: say nothing rather than something stale
+                self.placement = {key: value for key, value in self.placement.items() if key != "status"}
 
 
 class JobManager:
@@ -310,6 +313,10 @@ class JobManager:
                 job.apply(event)
             self.jobs[job.job_id] = job
             job.position_of = self.queue_position
+            if job.placement is not None and job.placement["executor"] == "ray":
+                from .executors import read_placement
+
+                read_placement(job)
             if job.state == "running" and self.executor is not None and self.executor.owns(job):
                 self._reattach.append(job)  # still running on the cluster, perhaps: start() looks
             elif job.state == "running" and job.launch is not None and job.launch.get("executor") == "ray":

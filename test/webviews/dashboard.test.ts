@@ -88,6 +88,13 @@ describe('dashboard webview', browserTier, () => {
     );
     assert.deepEqual(polylinePoints, [5, 1], 'train loss and eval loss lines');
     assert.equal(await view.page.textContent('[data-stat="step"] .tile-value'), '5 / 20');
+    assert.equal(await view.page.textContent('[data-stat="where"] .tile-value'), '—');
+    const where = 'ray on gpu-node-3 · GPU 0 (running)';
+    await view.send({ type: 'update', job: summary({ step: 5, where }), pointsFrom: 5, points: [], logs: null });
+    await view.page.waitForFunction(
+      (text) => document.querySelector('[data-stat="where"] .tile-value')?.textContent === text,
+      where,
+    );
     assert.match((await view.page.textContent('[data-testid="job-state"]')) ?? '', /running 25%/);
     assert.equal(await view.page.textContent('[data-testid="job-log"]'), 'start: builtin:tiny-llama on cpu');
 
@@ -139,7 +146,7 @@ describe('dashboard webview', browserTier, () => {
   it('renders hostile names, reasons and log lines as text', async () => {
     const view = await openWebview(browser, 'dashboard');
     await view.waitForPosted((m) => m['type'] === 'ready');
-    const hostile = summary({ name: XSS, reason: XSS, state: 'failed', baseModel: XSS });
+    const hostile = summary({ name: XSS, reason: XSS, state: 'failed', baseModel: XSS, where: XSS });
     await view.send({ type: 'jobs', jobs: [hostile] });
     await view.send({
       type: 'job',

@@ -80,3 +80,27 @@ def test_a_local_job_asking_for_more_gpus_than_the_machine_has_fails_with_resour
 
     with ServerProcess(tmp_path / "state", env=env) as server:
         asyncio.run(scenario(server))
+
+
+def test_a_local_job_asking_for_two_gpus_runs_under_torchrun(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """Two visible devices named by CUDA_VISIBLE_DEVICES: on this CPU machine torch sees no CUDA, so the two
+    torchrun processes train on CPU (gloo), which is the launch path a two-GPU machine takes."""
+    env = {"CUDA_VISIBLE_DEVICES": "0,1", "OMP_NUM_THREADS": "1"}
+
+    async def scenario(server: ServerProcess) -> None:
+        client = await connected(server)
+        config = tiny_config(steps=2) + "resources: {gpus: 2}\n"
+        job = await client.submit_upload(config, messages_dataset(8))
+        frames = await client.watch_to_end(job["job_id"], timeout=300)
+        kinds = [frame["event"]["type"] for frame in frames]
+        assert frames[-1]["event"]["state"] == "done", frames[-1]
+        assert kinds.count("start") == 1, "only rank 0 speaks"
+        launched = frames[1]["event"]
+        assert launched["processes"] == 2 and launched["gpus"] == ["0", "1"], launched
+        log = (server.state_dir / "jobs" / job["job_id"] / "trainer.log").read_text(errors="replace")
+        assert log.count("Loading weights: 100%") == 2, "two trainer processes each load the model once"
+        placement = (await client.list_jobs())[job["job_id"]]["placement"]
+        assert placement == {"executor": "local", "node": placement["node"], "gpus": ["0", "1"], "processes": 2}
+
+    with ServerProcess(tmp_path / "state", env=env) as server:
+        asyncio.run(scenario(server))

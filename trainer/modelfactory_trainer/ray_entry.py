@@ -3,7 +3,7 @@
 Runs on whichever node Ray places the job, with the job folder on storage the job server shares (one machine:
 the server's own state folder; several: a shared mount at the same path on every node). It writes:
 
-- `placement.json`: the node (host name, IP, Ray node id) and the GPUs Ray gave the job (`CUDA_VISIBLE_DEVICES`);
+- `placement.json`: the node (host name, IP) and the GPUs Ray gave the job (`CUDA_VISIBLE_DEVICES`);
 - `RUN_FILE` (inside the job folder): the trainer's events, one JSON object per line, appended and flushed as
   they come. Only lines that are JSON objects with a trainer event type are kept (anything else goes to
   `trainer.log`), so the n-th line is the n-th event the server appends: after a restart the server skips the
@@ -30,19 +30,12 @@ from .jobs import MAX_EVENT_LINE_BYTES, TRAINER_EVENT_TYPES, default_train_argv
 def placement() -> dict[str, object]:
     gpus_text = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     gpus = [part for part in gpus_text.split(",") if part.strip()]
-    node_id = None
-    try:
-        import ray
-
-        node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
-    except Exception:  # placement is informative; the job runs without it
-        node_id = None
     host = socket.gethostname()
     try:
         address = socket.gethostbyname(host)
     except OSError:
         address = None
-    return {"node": host, "node_ip": address, "node_id": node_id, "gpus": gpus, "pid": os.getpid()}
+    return {"node": host, "node_ip": address, "gpus": gpus, "pid": os.getpid()}
 
 
 def keep(line: bytes) -> bool:

@@ -36,8 +36,8 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
         head.stop()
 
 
-def ray_server(state_dir: Path, head: RayHead, env: dict[str, str]) -> ServerProcess:
-    return ServerProcess(state_dir, "--executor", "ray", "--ray-address", head.address, env=env)
+def ray_server(state_dir: Path, head: RayHead, env: dict[str, str], *extra: str) -> ServerProcess:
+    return ServerProcess(state_dir, "--executor", "ray", "--ray-address", head.address, *extra, env=env)
 
 
 def trainer_events(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -78,12 +78,17 @@ def test_two_jobs_at_once_both_finish_overlapping_every_event_once(tmp_path: Pat
         asyncio.run(scenario(server))
 
 
-def test_cancel_stops_the_ray_job(tmp_path: Path, ray_head: RayHead) -> None:
+def test_cancel_stops_the_ray_job_and_jobs_past_max_running_wait_in_the_queue(tmp_path: Path, ray_head: RayHead) -> None:
     env = fake_trainer_env(tmp_path, 600, 0.1)
 
     async def scenario(server: ServerProcess) -> None:
         client = await connected(server)
         job_id = (await client.submit_upload(tiny_config() + CPU_RESOURCES, messages_dataset(4)))["job_id"]
+        waiting = (await client.submit_upload(tiny_config() + CPU_RESOURCES, messages_dataset(4)))["job_id"]
+        listed = await client.list_jobs()
+        assert listed[waiting]["state"] == "queued" and listed[waiting]["queue_position"] == 0, listed[waiting]
+        dropped = await client.request({"type": "cancel", "job_id": waiting})
+        assert dropped["state"] == "cancelled", dropped
         await client.send({"type": "watch", "job_id": job_id, "from_seq": 0})
         while True:  # wait until the trainer runs on the cluster
             frame = await client.recv(240)
@@ -99,7 +104,7 @@ def test_cancel_stops_the_ray_job(tmp_path: Path, ray_head: RayHead) -> None:
         listed = await client.list_jobs()
         assert listed[job_id]["placement"]["status"] == "STOPPED"
 
-    with ray_server(tmp_path / "state", ray_head, env) as server:
+    with ray_server(tmp_path / "state", ray_head, env, "--max-running", "1") as server:
         asyncio.run(scenario(server))
 
 

@@ -248,8 +248,8 @@ class RayExecutor:
             state, reason = "cancelled", "stopped-on-cluster"
         else:
             state, reason = manager._outcome(job, exit_code if exit_code is not None else -1, last_outcome)
-            if exit_code is None and not job.cancel_requested and state == "failed":
-                reason = "ray-job-failed"
+            if exit_code is None and state == "failed" and str(reason).startswith("signal-"):
+                reason = "ray-job-failed"  # no exit code and no trainer outcome: Ray's message says why
         message = ""
         if state == "failed":
             message = manager._stderr_tail(job) or str(info.message or "")[-2000:]

@@ -757,13 +757,16 @@ class JobManager:
         if job.state == "queued":
             self._end(job, "cancelled", reason, None)
             return
+        if job.state == "running" and self.executor is not None and self.executor.owns(job):
+            # Asked again after a stop that did not reach the cluster (its dashboard was down), it asks again.
+            job.cancel_reason = job.cancel_reason if job.cancel_requested else reason
+            job.cancel_requested = True
+            asyncio.get_running_loop().create_task(self.executor.stop(self, job))
+            return
         if job.state != "running" or job.cancel_requested:
             return
         job.cancel_requested = True
         job.cancel_reason = reason
-        if self.executor is not None and self.executor.owns(job):
-            asyncio.get_running_loop().create_task(self.executor.stop(self, job))
-            return
         self._signal(job, signal.SIGTERM)
         asyncio.get_running_loop().create_task(self._kill_after_grace(job))
 

@@ -92,8 +92,7 @@ describe('dashboard webview', browserTier, () => {
     const where = 'ray on gpu-node-3 · GPU 0 (running)';
     await view.send({ type: 'update', job: summary({ step: 5, where }), pointsFrom: 5, points: [], logs: null });
     await view.page.waitForFunction(
-      (text) => document.querySelector('[data-stat="where"] .tile-value')?.textContent === text,
-      where,
+      `document.querySelector('[data-stat="where"] .tile-value')?.textContent === ${JSON.stringify(where)}`,
     );
     assert.match((await view.page.textContent('[data-testid="job-state"]')) ?? '', /running 25%/);
     assert.equal(await view.page.textContent('[data-testid="job-log"]'), 'start: builtin:tiny-llama on cpu');

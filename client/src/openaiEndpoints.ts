@@ -3,10 +3,9 @@
 // keys only in SecretStorage (SECURITY.md rule 4), leaving it only for the Authorization header. In the
 // playground each endpoint is a target `openai:<name>`; its models stand in both pickers, so the two columns
 // can be any two of its models (a base and its adapters on vLLM, two Ollama models, ...).
-import { createHash } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { ChatRequest, ChatResult, TargetRef } from './trainer/api';
-import { OpenAIEndpointClient, checkOpenAIBaseUrl } from './trainer/openaiChat';
+import { OpenAIEndpointClient, checkOpenAIBaseUrl, modelChoiceId } from './trainer/openaiChat';
 
 export const OPENAI_TARGET_PREFIX = 'openai:';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
@@ -19,11 +18,6 @@ export interface OpenAIEndpoint {
 
 function keyOf(name: string): string {
   return `modelfactory.openai.key/${name}`;
-}
-
-/** The playground's id for a model of an endpoint (model ids are free text; the playground wants job-id-like ids). */
-export function modelChoiceId(model: string): string {
-  return `m${createHash('sha256').update(model).digest('hex').slice(0, 24)}`;
 }
 
 export function isOpenAITarget(target: string): boolean {

@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { OpenAIEndpointClient, checkOpenAIBaseUrl } from '../../client/src/trainer/openaiChat';
+import { OpenAIEndpointClient, checkOpenAIBaseUrl, modelChoiceId } from '../../client/src/trainer/openaiChat';
+import { isJobId } from '../../webviews/src/protocol/dashboard';
+import { parsePlaygroundHostMessage } from '../../webviews/src/protocol/playground';
 import { needTrainer, startTrainerServer } from './fixtures/trainerSupport';
 import type { RunningServer } from './fixtures/trainerSupport';
 
@@ -20,6 +22,25 @@ describe('OpenAI-compatible endpoints', () => {
     assert.match(checkOpenAIBaseUrl('https://gpu.example.com/v1?key=x') ?? '', /query/);
     assert.match(checkOpenAIBaseUrl('ftp://x') ?? '', /http/);
     assert.match(checkOpenAIBaseUrl('not a url') ?? '', /Not a URL/);
+  });
+
+  it('an endpoint is a playground target whose models are valid picker ids', () => {
+    const models = ['meta-llama/Llama-3.1-8B-Instruct', 'llama3:8b', 'sql-lora', '../../x'];
+    const ids = models.map(modelChoiceId);
+    assert.ok(ids.every(isJobId));
+    assert.equal(new Set(ids).size, models.length);
+    assert.equal(modelChoiceId('llama3:8b'), ids[1]);
+    const init = (kind: string) => ({
+      type: 'init',
+      targets: [{ id: 'openai:vllm', label: 'vllm (OpenAI-compatible)', kind }],
+      baseModels: [],
+      preset: null,
+      generations: [],
+    });
+    assert.notEqual(parsePlaygroundHostMessage(init('openai')), null);
+    assert.equal(parsePlaygroundHostMessage(init('ftp')), null);
+    const adapters = models.map((m) => ({ jobId: modelChoiceId(m), name: m, baseModel: m, systemPrompt: null }));
+    assert.notEqual(parsePlaygroundHostMessage({ type: 'adapters', target: 'openai:vllm', adapters }), null);
   });
 
   describe('against the real trainer server', () => {

@@ -2,6 +2,7 @@
 // trainer's own `serve --openai`) through the official `openai` package, from the extension host. No `vscode`
 // import: tested in plain Node against the real Python server. The key comes from SecretStorage and leaves
 // only in the Authorization header.
+import { createHash } from 'node:crypto';
 import OpenAI from 'openai';
 import type { ChatMessage, ChatParams, ChatResult } from './api';
 
@@ -28,6 +29,11 @@ export function checkOpenAIBaseUrl(raw: string): string | undefined {
     return 'Use https:// off this machine: the key must not cross the network unencrypted.';
   }
   return undefined;
+}
+
+/** The playground's id for a model of an endpoint: model ids are free text, the playground's pickers take job ids. */
+export function modelChoiceId(model: string): string {
+  return `m${createHash('sha256').update(model).digest('hex').slice(0, 24)}`;
 }
 
 export class OpenAIEndpointClient {

@@ -527,19 +527,21 @@ def _merge_into(
         save_dtype = getattr(torch, stored)
     else:
         save_dtype = torch.float32
-    # Merge in fp32 (exact sums), save in the base's own dtype.
-    model = load_causal_lm(source, options.trust_remote_code, dtype=torch.float32)
-    progress("merge", 0.4, "applying and merging the adapter (merge_and_unload)")
+    # Merged in the dtype it is saved in (the base's own: fp32 stays exact; bf16 as every merge tool does it), on
+    # the GPU when there is one, so an 8B model needs 16 GB rather than 32.
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_causal_lm(source, options.trust_remote_code, dtype=save_dtype).to(device)
+    progress("merge", 0.4, f"applying and merging the adapter (merge_and_unload, {device})")
     model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False, use_safetensors=True)
-    merged = model.merge_and_unload()
-    merged = merged.to(save_dtype)
-    progress("save", 0.6, f"saving sharded safetensors ({options.max_shard_size} per shard, {save_dtype})")
+    merged = model.merge_and_unload().to("cpu")
+    dtype_text = str(save_dtype).replace("torch.", "")
+    progress("save", 0.6, f"saving sharded safetensors ({options.max_shard_size} per shard, {dtype_text})")
     merged.save_pretrained(str(staging), safe_serialization=True, max_shard_size=options.max_shard_size)
     tokenizer.save_pretrained(str(staging))
     template = tokenizer.chat_template
     if isinstance(template, str) and not (staging / "chat_template.jinja").is_file():
         (staging / "chat_template.jinja").write_text(template, encoding="utf-8")
-    return str(save_dtype).replace("torch.", "")
+    return dtype_text
 
 
 def _convert_gguf(converter: Path, folder: Path, outtype: str) -> None:

@@ -76,9 +76,12 @@ class Exporter:
             argv += ["--system", body["system"]]
         env = {key: value for key, value in os.environ.items() if key != "MODELFACTORY_TOKEN"}
         log_path = self.root / f".{out.name}.log"
+        # An empty working folder, as the chat worker's: a Hugging Face id must never name a folder beside it.
+        workdir = self.root / ".cwd"
+        workdir.mkdir(exist_ok=True)
         with open(log_path, "ab") as stderr:
             process = await asyncio.create_subprocess_exec(
-                *argv, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=env, cwd=str(self.root),
+                *argv, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=env, cwd=str(workdir),
                 start_new_session=True, limit=1 << 20,
             )
         self._log("export started", job_id=job.job_id, name=out.name, pid=process.pid)

@@ -189,3 +189,30 @@ def test_export_through_the_protocol_streams_progress_and_stays_in_the_exports_f
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) >= 4
     assert again["type"] == "error" and again["code"] == "export-exists"
     assert escape["type"] == "error" and escape["code"] == "bad-message"
+
+
+def test_past_max_concurrent_chats_a_request_is_429_and_the_rest_finish(tmp_path: Path) -> None:
+    """The API alone (--no-websocket), at most 2 generations queued or running."""
+    with OpenAIServerProcess(tmp_path / "state", "--openai", "--no-websocket", "--openai-base", "builtin:tiny-llama",
+                             "--max-concurrent-chats", "2") as alone:
+        assert alone.port == alone.openai_port
+
+        async def one(api: openai.AsyncOpenAI) -> str:
+            try:
+                reply = await api.chat.completions.create(model="builtin:tiny-llama", messages=QUESTION,
+                                                          temperature=0, max_tokens=48)  # type: ignore[arg-type]
+            except openai.RateLimitError as refused:
+                assert refused.status_code == 429
+                return "refused"
+            assert reply.choices[0].message.content
+            return "answered"
+
+        async def scenario() -> list[str]:
+            async with openai.AsyncOpenAI(base_url=alone.base_url, api_key=TOKEN, max_retries=0, timeout=300) as api:
+                return list(await asyncio.gather(*(one(api) for _ in range(6))))
+
+        outcomes = asyncio.run(scenario())
+        assert outcomes.count("answered") == 2 and outcomes.count("refused") == 4, outcomes
+        # Once they are done, there is room again.
+        again = openai.OpenAI(base_url=alone.base_url, api_key=TOKEN, max_retries=0, timeout=120)
+        assert again.chat.completions.create(model="builtin:tiny-llama", messages=QUESTION, **GREEDY)  # type: ignore[arg-type]

@@ -13,6 +13,8 @@ import { JobManager, messageOf, NotTrustedError } from './jobs/jobManager';
 import { jobRefOf, type JobRef } from './jobs/describe';
 import { JobsTreeProvider } from './jobs/jobsView';
 import { importConfigCommand } from './importConfig';
+import { exportAdapterCommand } from './exportAdapter';
+import { OpenAIEndpoints } from './openaiEndpoints';
 import { createLanguageClient } from './languageClient';
 import { registerPanels } from './panels/registerPanels';
 import { ActiveFileStatus } from './statusBar';
@@ -127,6 +129,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         `ModelFactory: adapter verified and saved in ${vscode.workspace.asRelativePath(dir)}.`,
       );
   });
+  command('modelfactory.exportAdapter', (arg: unknown) =>
+    exportAdapterCommand(arg, { jobs, log, requireTrust, pickJob: (a) => pickJob(a, ['done'], 'Export Adapter') }),
+  );
   command('modelfactory.refreshJobs', async () => {
     requireTrust();
     for (const t of jobs.targets()) {
@@ -165,7 +170,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // Starts nothing, so no trust needed: the language server converts, or the same code in-process.
   command('modelfactory.importConfig', (arg: unknown) => importConfigCommand(arg, client));
 
-  registerPanels(context, { log, jobs, languageClient: () => client, requireTrust });
+  const openai = new OpenAIEndpoints(context.secrets, log);
+  command('modelfactory.addOpenAIEndpoint', async () => {
+    const added = await openai.add();
+    if (added)
+      void vscode.window.showInformationMessage(`ModelFactory: OpenAI-compatible endpoint ${added.name} added.`);
+  });
+  command('modelfactory.removeOpenAIEndpoint', async () => {
+    const removed = await openai.remove();
+    if (removed) void vscode.window.showInformationMessage(`ModelFactory: endpoint ${removed} removed with its key.`);
+  });
+  registerPanels(context, { log, jobs, languageClient: () => client, requireTrust, openai });
 
   const startTrusted = async () => {
     if (client) return;

@@ -101,6 +101,32 @@ export const CLIENT_SETTINGS: SettingSpec[] = [
     },
   },
   {
+    key: 'modelfactory.openai.endpoints',
+    type: 'array',
+    default: [],
+    description:
+      "OpenAI-compatible endpoints for the chat playground (vLLM with --enable-lora, Ollama, llama.cpp's server, or the trainer's `serve --openai`). Keys are kept in VS Code's secret storage; add them with \"ModelFactory: Add OpenAI-Compatible Endpoint\".",
+    scope: 'machine',
+    restricted: true,
+    items: {
+      type: 'object',
+      required: ['name', 'baseUrl'],
+      additionalProperties: false,
+      properties: {
+        name: {
+          type: 'string',
+          pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$',
+          description: 'A label for the playground.',
+        },
+        baseUrl: {
+          type: 'string',
+          pattern: '^https?://',
+          description: 'The base URL, e.g. https://host:8000/v1 (http only on loopback).',
+        },
+      },
+    },
+  },
+  {
     key: 'modelfactory.trainer.defaultTarget',
     type: 'string',
     default: 'local',

@@ -80,6 +80,7 @@ class GenerationResult:
     time_to_first_token_ms: float
     tokens_per_second: float
     finish_reason: str
+    prompt_tokens: int = 0
 
 
 def parse_messages(raw: Any, system: Any) -> list[tuple[str, str]]:
@@ -312,6 +313,7 @@ class ChatEngine:
             time_to_first_token_ms=(first - started) * 1000.0,
             tokens_per_second=tokens / max(ended - started, 1e-9),
             finish_reason=finish_reason,
+            prompt_tokens=prompt_length,
         )
 
 
@@ -412,6 +414,7 @@ class ChatWorker:
                 "time_to_first_token_ms": result.time_to_first_token_ms,
                 "tokens_per_second": result.tokens_per_second,
                 "finish_reason": result.finish_reason,
+                "prompt_tokens": result.prompt_tokens,
             }
         )
 

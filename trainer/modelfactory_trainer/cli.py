@@ -1,4 +1,4 @@
-"""Command line: `train`, `check`, `chat`, `chat-worker` (and `serve`, owned by the job server module)."""
+"""Command line: `train`, `check`, `chat`, `export`, `chat-worker` (and `serve`, owned by the job server module)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="the report as JSON")
     check.add_argument("--show", type=int, default=0, metavar="N", help="print N rendered examples, trained tokens marked")
 
+    from .export import build_parser as export_arguments
+
+    export_arguments(commands.add_parser("export", help="merge an adapter / write a model folder, Modelfile, GGUF"))
+
     commands.add_parser("chat-worker", help="JSON-lines generation worker on stdin/stdout (used by the job server)")
     # Listed for --help only: `serve` is dispatched to the job server's own parser before this one runs.
     commands.add_parser("serve", help="the WebSocket job server (see serve --help)", add_help=False)
@@ -67,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .chat import chat_command
 
         return chat_command(args)
+    if args.command == "export":
+        from .export import export_command
+
+        return export_command(args)
     from .chat import worker_main
 
     return worker_main()

@@ -45,6 +45,7 @@ from typing import Any
 from .jobs import EventListener, Job, JobManager
 from .protocol import PROTOCOL_VERSION, ProtocolError, Request, encode, error_frame, parse_client_frame
 from .server_chat import ChatWorker
+from .server_export import Exporter
 from .server_uploads import UploadStore
 
 TOKEN_ENV = "MODELFACTORY_TOKEN"
@@ -151,6 +152,7 @@ class ServerState:
         )
         self.uploads = UploadStore(state_dir / "uploads", args.max_upload_bytes)
         self.chat = ChatWorker(state_dir / "chat-worker.log", log)
+        self.exporter = Exporter(state_dir, args.llama_cpp, log)
         self.health = HealthProbe()
         self.config_slots = asyncio.Semaphore(CONFIG_PARSE_THREADS)
         self.upload_chunk_bytes = max(1024, min(512 * 1024, (args.max_message_bytes - 1024) * 3 // 4 // 4 * 4))
@@ -512,6 +514,27 @@ class ClientSession:
         if chat_id in self._chats:
             self._chats[chat_id] = internal_id
 
+    async def _on_export(self, request: Request) -> None:
+        job = self.state.jobs.get(request.body["job_id"])
+        self.state.exporter.check(job, request.body)  # refusals answer at once, before the task starts
+
+        async def export() -> None:
+            async def progress(fields: dict[str, Any]) -> None:
+                await self.send({"type": "export_progress", "id": request.id, **fields})
+
+            try:
+                # Shielded: a client that leaves does not stop the export (its frames are dropped).
+                done = await asyncio.shield(self.state.exporter.run(job, request.body, progress))
+            except ProtocolError as refusal:
+                await self.send(error_frame(refusal.code, refusal.message, request.id))
+                return
+            keys = ("merged", "files", "template_converted", "template_note")
+            await self.send({"type": "export_done", "id": request.id, "job_id": job.job_id,
+                             "name": request.body["name"], "path": str(done.get("out", "")),
+                             **{key: done.get(key) for key in keys}})
+
+        self._spawn(export())
+
     async def _on_chat_cancel(self, request: Request) -> None:
         internal_id = self._chats.get(request.body["chat_id"])
         if internal_id:
@@ -632,6 +655,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ray-default-gpus", type=int, default=1, help="ray: GPUs for a job whose config has no resources.gpus"
     )
+    parser.add_argument("--llama-cpp", default=None, help="a llama.cpp checkout, for GGUF exports (the export message)")
+    openai = parser.add_argument_group("OpenAI-compatible API (server_openai.py)")
+    openai.add_argument("--openai", action="store_true", help="also serve /v1/models and /v1/chat/completions over HTTP")
+    openai.add_argument("--openai-port", type=int, default=0, help="its port (0 picks one; printed as 'openai PORT')")
+    openai.add_argument("--no-websocket", action="store_true", help="with --openai: serve the OpenAI API alone")
+    openai.add_argument("--adapter", action="append", default=[], metavar="NAME=DIR", help="serve an adapter folder as model NAME (repeatable)")
+    openai.add_argument("--openai-base", action="append", default=[], metavar="MODEL", help="list a base model even with no adapter on it (repeatable)")
+    openai.add_argument("--max-concurrent-chats", type=int, default=64, help="generations queued or running at once (429 past it)")
     return parser
 
 
@@ -642,6 +673,8 @@ def startup_refusal(args: argparse.Namespace, token: str | None) -> str | None:
         return "--max-running must be at least 1 and --ray-default-gpus at least 0"
     if bool(args.tls_cert) != bool(args.tls_key):
         return "--tls-cert and --tls-key go together"
+    if (args.no_websocket or args.adapter or args.openai_base) and not args.openai:
+        return "--no-websocket, --adapter and --openai-base go with --openai"
     if args.allow_insecure_remote:
         return None
     if token is None:
@@ -679,6 +712,26 @@ async def serve(args: argparse.Namespace, token: str | None) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    openai_runner, openai_port = None, 0
+    if args.openai:
+        from .server_openai import start_openai
+
+        try:
+            openai_runner, openai_port = await start_openai(state, token, ssl_context)
+        except (ValueError, OSError) as exc:
+            log("refusing to start", reason=f"OpenAI API: {exc}")
+            return 2
+        log("serving the OpenAI API", host=args.host, port=openai_port, tls=ssl_context is not None)
+        if args.no_websocket:
+            sys.stdout.write(f"{openai_port}\nopenai {openai_port}\n")
+            sys.stdout.flush()
+            state.jobs.start()
+            await stop.wait()
+            log("shutting down")
+            await openai_runner.cleanup()
+            await state.jobs.shutdown()
+            await state.chat.close()
+            return 0
     async with websocket_serve(
         handler,
         args.host,
@@ -693,12 +746,14 @@ async def serve(args: argparse.Namespace, token: str | None) -> int:
         server_header=None,
     ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
-        sys.stdout.write(f"{port}\n")
+        sys.stdout.write(f"{port}\n" + (f"openai {openai_port}\n" if openai_runner is not None else ""))
         sys.stdout.flush()
         log("serving", host=args.host, port=port, tls=ssl_context is not None, state_dir=args.state_dir)
         state.jobs.start()
         await stop.wait()
         log("shutting down")
+        if openai_runner is not None:
+            await openai_runner.cleanup()
         await state.jobs.shutdown()
         await state.chat.close()
     return 0

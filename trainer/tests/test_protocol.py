@@ -55,6 +55,7 @@ CLIENT_EXAMPLES: dict[str, dict[str, Any]] = {
         },
     },
     "chat_cancel": {"chat_id": "c1"},
+    "export": {"job_id": "j1", "name": "my-model", "merge": True, "ollama": True, "gguf": False, "system": None},
 }
 
 SERVER_EXAMPLES: dict[str, dict[str, Any]] = {
@@ -124,6 +125,17 @@ SERVER_EXAMPLES: dict[str, dict[str, Any]] = {
         "finish_reason": "stop",
     },
     "chat_error": {"id": "c1", "code": "model", "message": "no such model"},
+    "export_progress": {"id": "e1", "stage": "merge", "fraction": 0.4, "message": "merging"},
+    "export_done": {
+        "id": "e1",
+        "job_id": "j1",
+        "name": "my-model",
+        "path": "/srv/exports/my-model",
+        "merged": True,
+        "files": ["config.json", "Modelfile"],
+        "template_converted": True,
+        "template_note": None,
+    },
     "error": {"id": None, "code": "bad-json", "message": "not JSON"},
 }
 

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { readEndpoints, type EndpointSecrets } from '../endpoints';
 import type { ChatRequest, ChatResult, JobView, TargetRef } from '../trainer/api';
+import type { ExportDoneFrame } from '../trainer/protocol';
 import { JobTracker } from '../trainer/jobTracker';
 import { ensureLocalServer, isTrainerServer, stopLocalServer } from '../trainer/localServer';
 import { ProtocolClient, TrainerError } from '../trainer/protocolClient';
@@ -511,6 +512,16 @@ export class JobManager implements JobsSource, vscode.Disposable {
   ): Promise<ChatResult> {
     const client = await this.connect(targetId, true);
     return client.chat(request, onToken, signal);
+  }
+
+  /** Exports a done job's adapter on its target (see client/src/exportAdapter.ts). */
+  async exportAdapter(
+    targetId: string,
+    options: { jobId: string; name: string; merge: boolean; ollama: boolean; gguf: boolean; system: string | null },
+    onProgress: (fraction: number, message: string) => void,
+  ): Promise<ExportDoneFrame> {
+    const client = await this.connect(targetId, true);
+    return client.exportAdapter(options, onProgress);
   }
 
   async pastRuns(): Promise<JobView[]> {

@@ -17,12 +17,15 @@ import {
   type HyperparametersDeps,
 } from './hyperparametersPanel';
 import { openPlayground, registerPlaygroundSerializer, type PlaygroundDeps } from './playgroundPanel';
+import { isOpenAITarget, type OpenAIEndpoints } from '../openaiEndpoints';
 
 export interface PanelWiring {
   log: vscode.LogOutputChannel;
   jobs: JobManager;
   languageClient: () => LanguageClient | undefined;
   requireTrust: () => void;
+  /** OpenAI-compatible endpoints: more playground targets. */
+  openai: OpenAIEndpoints;
 }
 
 async function localModels(): Promise<string[]> {
@@ -101,21 +104,24 @@ export function registerPanels(context: vscode.ExtensionContext, w: PanelWiring)
   };
   const playground: PlaygroundDeps = {
     log: w.log,
-    targets: () => w.jobs.targets(),
+    targets: () => [...w.jobs.targets(), ...w.openai.targets()],
     adapters: async (target) =>
-      w.jobs
-        .jobs(target)
-        .filter((j) => j.state === 'done')
-        .sort((a, b) => b.created - a.created)
-        .map((j) => ({
-          jobId: j.jobId,
-          name: j.name,
-          baseModel: j.baseModel,
-          systemPrompt: w.jobs.trainedSystemPrompt(target, j.jobId),
-        })),
+      isOpenAITarget(target)
+        ? w.openai.choices(target)
+        : w.jobs
+            .jobs(target)
+            .filter((j) => j.state === 'done')
+            .sort((a, b) => b.created - a.created)
+            .map((j) => ({
+              jobId: j.jobId,
+              name: j.name,
+              baseModel: j.baseModel,
+              systemPrompt: w.jobs.trainedSystemPrompt(target, j.jobId),
+            })),
     baseModels: async () => [...MODEL_CATALOG.map((m) => m.id), ...(await localModels())],
     chat: (target, request, onToken, signal) => {
       w.requireTrust();
+      if (isOpenAITarget(target)) return w.openai.chat(target, request, onToken, signal);
       return w.jobs.chat(target, request, onToken, signal);
     },
     exportRecord,

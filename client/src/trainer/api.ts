@@ -4,10 +4,10 @@
 
 /** Where jobs run: the local server this extension starts on loopback, or a named remote endpoint. */
 export interface TargetRef {
-  /** 'local' or the remote endpoint's name from `modelfactory.trainer.endpoints`. */
+  /** 'local', a remote endpoint's name from `modelfactory.trainer.endpoints`, or `openai:<name>` (playground only). */
   id: string;
   label: string;
-  kind: 'local' | 'remote';
+  kind: 'local' | 'remote' | 'openai';
 }
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';

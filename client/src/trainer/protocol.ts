@@ -116,7 +116,22 @@ export type ServerFrame =
       tokens_per_second: number;
       finish_reason: 'stop' | 'length' | 'cancelled';
     }
-  | { type: 'chat_error'; id: string; code: string; message: string };
+  | { type: 'chat_error'; id: string; code: string; message: string }
+  | { type: 'export_progress'; id: string; stage: string; fraction: number; message: string }
+  | ExportDoneFrame;
+
+export interface ExportDoneFrame {
+  type: 'export_done';
+  id: string;
+  job_id: string;
+  name: string;
+  /** On the server's machine, under its exports folder. */
+  path: string;
+  merged: boolean;
+  files: string[];
+  template_converted: boolean;
+  template_note: string | null;
+}
 
 /** A client frame: `type` and `id` plus the fields of that request. */
 export interface ClientFrame {

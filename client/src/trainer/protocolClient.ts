@@ -17,6 +17,7 @@ import type { BackoffOptions } from './backoff';
 import { PROTOCOL_VERSION, assertClientFrame, checkServerFrame } from './protocol';
 import type {
   ClientFrame,
+  ExportDoneFrame,
   HealthReport,
   JobEvent,
   JobSummary,
@@ -99,6 +100,8 @@ const DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const HEALTH_TIMEOUT_MS = 150_000;
 const CHAT_IDLE_TIMEOUT_MS = 300_000;
+/** Export stages (loading, merging, saving a large model) can each take minutes. */
+const EXPORT_IDLE_TIMEOUT_MS = 1_800_000;
 const UPLOAD_NAME = /[^A-Za-z0-9._-]/g;
 
 function isLoopbackHost(hostname: string): boolean {
@@ -429,6 +432,37 @@ export class ProtocolClient {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * Exports a done job's adapter on the server (merge, Ollama Modelfile, GGUF) into its exports folder;
+   * `onProgress` gets each stage. Resolves with the server's summary (its path is on the server's machine).
+   */
+  exportAdapter(
+    options: { jobId: string; name: string; merge: boolean; ollama: boolean; gguf: boolean; system: string | null },
+    onProgress: (fraction: number, message: string) => void,
+  ): Promise<ExportDoneFrame> {
+    const frame = {
+      type: 'export',
+      job_id: options.jobId,
+      name: options.name,
+      merge: options.merge,
+      ollama: options.ollama,
+      gguf: options.gguf,
+      system: options.system,
+    };
+    // A merge of a large model can be quiet for minutes between stages.
+    return this.call<ExportDoneFrame>(frame, EXPORT_IDLE_TIMEOUT_MS, (reply, resolve) => {
+      if (reply.type === 'export_progress') {
+        onProgress(reply.fraction, reply.message);
+        return false;
+      }
+      if (reply.type === 'export_done') {
+        resolve(reply);
+        return true;
+      }
+      return undefined;
+    });
   }
 
   // ---- request plumbing --------------------------------------------------------------------------

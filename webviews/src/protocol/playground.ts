@@ -30,7 +30,7 @@ export const SIDES: readonly Side[] = ['base', 'adapter'];
 export interface PlaygroundTarget {
   id: string;
   label: string;
-  kind: 'local' | 'remote';
+  kind: 'local' | 'remote' | 'openai';
 }
 
 export interface AdapterChoice {
@@ -164,7 +164,7 @@ function isTarget(v: unknown): v is PlaygroundTarget {
     hasOnlyKeys(v, ['id', 'label', 'kind']) &&
     isTargetId(v['id']) &&
     isStr(v['label'], L.label) &&
-    isOneOf(v['kind'], ['local', 'remote'] as const)
+    isOneOf(v['kind'], ['local', 'remote', 'openai'] as const)
   );
 }
 

@@ -1,0 +1,146 @@
+// OpenAI-compatible endpoints for the playground (vLLM with --enable-lora, Ollama, llama.cpp's server, or the
+// trainer's `serve --openai`): names and base URLs in the machine-scoped setting `modelfactory.openai.endpoints`,
+// keys only in SecretStorage (SECURITY.md rule 4), leaving it only for the Authorization header. In the
+// playground each endpoint is a target `openai:<name>`; its models stand in both pickers, so the two columns
+// can be any two of its models (a base and its adapters on vLLM, two Ollama models, ...).
+import * as vscode from 'vscode';
+import type { ChatRequest, ChatResult, TargetRef } from './trainer/api';
+import { OpenAIEndpointClient, checkOpenAIBaseUrl, modelChoiceId } from './trainer/openaiChat';
+
+export const OPENAI_TARGET_PREFIX = 'openai:';
+const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
+const SETTING = 'openai.endpoints';
+
+export interface OpenAIEndpoint {
+  name: string;
+  baseUrl: string;
+}
+
+function keyOf(name: string): string {
+  return `modelfactory.openai.key/${name}`;
+}
+
+export function isOpenAITarget(target: string): boolean {
+  return target.startsWith(OPENAI_TARGET_PREFIX);
+}
+
+export function readOpenAIEndpoints(log?: vscode.LogOutputChannel): OpenAIEndpoint[] {
+  const raw = vscode.workspace.getConfiguration('modelfactory').get<unknown>(SETTING, []);
+  const out: OpenAIEndpoint[] = [];
+  for (const entry of Array.isArray(raw) ? raw : []) {
+    const e = entry as Partial<OpenAIEndpoint> | null;
+    if (
+      typeof e?.name === 'string' &&
+      typeof e.baseUrl === 'string' &&
+      NAME.test(e.name) &&
+      checkOpenAIBaseUrl(e.baseUrl) === undefined &&
+      !out.some((o) => o.name === e.name)
+    ) {
+      out.push({ name: e.name, baseUrl: e.baseUrl.trim() });
+    } else {
+      log?.warn(`Skipped a malformed entry of modelfactory.openai.endpoints: ${JSON.stringify(e?.name ?? null)}`);
+    }
+  }
+  return out;
+}
+
+export class OpenAIEndpoints {
+  /** Per target: the playground's choice id -> model id, from the last listing. */
+  private readonly models = new Map<string, Map<string, string>>();
+
+  constructor(
+    private readonly secrets: vscode.SecretStorage,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  targets(): TargetRef[] {
+    return readOpenAIEndpoints(this.log).map((e) => ({
+      id: `${OPENAI_TARGET_PREFIX}${e.name}`,
+      label: `${e.name} (OpenAI-compatible)`,
+      kind: 'openai',
+    }));
+  }
+
+  private async client(target: string): Promise<OpenAIEndpointClient> {
+    const name = target.slice(OPENAI_TARGET_PREFIX.length);
+    const endpoint = readOpenAIEndpoints().find((e) => e.name === name);
+    if (!endpoint) throw new Error(`no OpenAI-compatible endpoint named ${name}`);
+    return new OpenAIEndpointClient({ baseURL: endpoint.baseUrl, apiKey: (await this.secrets.get(keyOf(name))) ?? '' });
+  }
+
+  /** The endpoint's models as the playground's adapter choices (each also offered as a base). */
+  async choices(target: string): Promise<{ jobId: string; name: string; baseModel: string }[]> {
+    const ids = await (await this.client(target)).listModels();
+    const map = new Map(ids.map((id) => [modelChoiceId(id), id]));
+    this.models.set(target, map);
+    return [...map].map(([jobId, id]) => ({ jobId, name: id, baseModel: id }));
+  }
+
+  async chat(
+    target: string,
+    request: ChatRequest,
+    onToken: (text: string) => void,
+    signal: AbortSignal,
+  ): Promise<ChatResult> {
+    const model = request.adapterJobId ? this.models.get(target)?.get(request.adapterJobId) : request.base;
+    if (!model) throw new Error('that model is not offered by this endpoint');
+    return (await this.client(target)).chat(model, request.messages, request.system, request.params, onToken, signal);
+  }
+
+  async add(): Promise<OpenAIEndpoint | undefined> {
+    const existing = readOpenAIEndpoints();
+    const name = await vscode.window.showInputBox({
+      title: 'Add OpenAI-Compatible Endpoint (1/3): name',
+      placeHolder: 'vllm',
+      validateInput: (v) =>
+        !NAME.test(v)
+          ? 'Letters, digits, space, ".", "_" or "-" (at most 64).'
+          : existing.some((e) => e.name === v)
+            ? `An endpoint named "${v}" exists.`
+            : undefined,
+      ignoreFocusOut: true,
+    });
+    if (!name) return undefined;
+    const baseUrl = await vscode.window.showInputBox({
+      title: 'Add OpenAI-Compatible Endpoint (2/3): base URL',
+      prompt: 'vLLM, Ollama (http://127.0.0.1:11434/v1), llama.cpp server, or the trainer (serve --openai)',
+      placeHolder: 'https://gpu-box.example.com:8000/v1',
+      validateInput: checkOpenAIBaseUrl,
+      ignoreFocusOut: true,
+    });
+    if (!baseUrl) return undefined;
+    const key = await vscode.window.showInputBox({
+      title: 'Add OpenAI-Compatible Endpoint (3/3): API key',
+      prompt: "Kept in VS Code's secret storage; leave empty for a server without keys.",
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (key === undefined) return undefined;
+    if (key.trim()) await this.secrets.store(keyOf(name), key.trim());
+    const endpoint = { name, baseUrl: baseUrl.trim() };
+    await vscode.workspace
+      .getConfiguration('modelfactory')
+      .update(SETTING, [...existing, endpoint], vscode.ConfigurationTarget.Global);
+    return endpoint;
+  }
+
+  async remove(): Promise<string | undefined> {
+    const existing = readOpenAIEndpoints();
+    if (existing.length === 0) {
+      void vscode.window.showInformationMessage('No OpenAI-compatible endpoints are configured.');
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(
+      existing.map((e) => ({ label: e.name, description: e.baseUrl })),
+      { title: 'Remove OpenAI-Compatible Endpoint' },
+    );
+    if (!pick) return undefined;
+    await vscode.workspace.getConfiguration('modelfactory').update(
+      SETTING,
+      existing.filter((e) => e.name !== pick.label),
+      vscode.ConfigurationTarget.Global,
+    );
+    await this.secrets.delete(keyOf(pick.label));
+    return pick.label;
+  }
+}

@@ -106,13 +106,15 @@ export function configSchemaMessage(parsed: ParsedYaml, error: ErrorObject, path
 }
 
 const DATASET_SHAPE =
-  'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}` or `{registry: dataset_info.json, name: ENTRY}`';
+  'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}`, `{registry: dataset_info.json, name: ENTRY}` or `{hub: org/name}`';
 const DATASET_SOURCES =
-  '"path" (a file), "datanet" (a datanet.yaml) or "registry" with "name" (an entry of LLaMA-Factory\'s dataset_info.json)';
+  '"path" (a file), "datanet" (a datanet.yaml), "registry" with "name" (an entry of LLaMA-Factory\'s ' +
+  'dataset_info.json) or "hub" (a dataset repository on the Hugging Face Hub)';
+const HUB_DATASET_KEYS = ['split', 'subset', 'revision'];
 
 /** Which of an object dataset's sources is wrong; the trainer says the same (config.py `_check_dataset_sources`). */
 function datasetSourcesMessage(dataset: Record<string, unknown>): string | undefined {
-  const given = ['path', 'datanet', 'registry'].filter((key) => key in dataset);
+  const given = ['path', 'datanet', 'registry', 'hub'].filter((key) => key in dataset);
   if (given.length > 1)
     return `dataset has more than one source (${given.map((k) => `"${k}"`).join(' and ')}): keep one of ${DATASET_SOURCES}.`;
   if (given[0] === 'registry' && !('name' in dataset))
@@ -120,6 +122,8 @@ function datasetSourcesMessage(dataset: Record<string, unknown>): string | undef
   if ('name' in dataset && given[0] !== 'registry')
     return 'dataset.name picks an entry of a registry: add "registry" (a dataset_info.json, relative to this config).';
   if (given.length === 0) return `dataset needs one source: ${DATASET_SOURCES}.`;
+  const hubOnly = HUB_DATASET_KEYS.find((key) => key in dataset && given[0] !== 'hub');
+  if (hubOnly !== undefined) return `dataset.${hubOnly} applies to a Hub dataset: add "hub" (org/name) or remove it.`;
   return undefined;
 }
 

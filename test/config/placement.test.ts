@@ -184,7 +184,7 @@ describe('dataset: a string', () => {
       [
         [
           'config/schema',
-          'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}` or `{registry: dataset_info.json, name: ENTRY}`, not a string: write `dataset: {path: data/chat-messages.jsonl}`.',
+          'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}`, `{registry: dataset_info.json, name: ENTRY}` or `{hub: org/name}`, not a string: write `dataset: {path: data/chat-messages.jsonl}`.',
         ],
       ],
     );
@@ -216,7 +216,7 @@ describe('dataset: a string', () => {
     assert.deepEqual(
       findings.map((f) => f.message),
       [
-        'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}` or `{registry: dataset_info.json, name: ENTRY}`.',
+        'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}`, `{registry: dataset_info.json, name: ENTRY}` or `{hub: org/name}`.',
       ],
     );
   });

@@ -24,6 +24,12 @@ export function describeJob(job: JobView): string {
     case 'queued':
       return 'queued';
     case 'running': {
+      if (job.download) {
+        const d = job.download;
+        const share = d.bytesTotal ? ` ${Math.floor((d.bytesDone / d.bytesTotal) * 100)}%` : '';
+        const eta = d.etaSeconds !== null ? ` · ETA ${formatDuration(d.etaSeconds)}` : '';
+        return `downloading ${d.repo}${share} (${d.filesDone}/${d.filesTotal} files)${eta}`;
+      }
       const steps = job.totalSteps ? `step ${job.step}/${job.totalSteps}` : `step ${job.step}`;
       const eta = job.etaSeconds !== null ? ` · ETA ${formatDuration(job.etaSeconds)}` : '';
       return `${steps}${lossText}${eta}`;

@@ -3,6 +3,7 @@
 // DASHBOARD_UPDATE_INTERVAL_MS however fast the trainer logs. Messages from the webview are validated by
 // `receiveValidated`; cancel and "open adapter folder" act only on jobs the connection already knows.
 import * as vscode from 'vscode';
+import { describeJob } from '../jobs/describe';
 import type { Disposable, JobPoint, JobView } from '../trainer/api';
 import type {
   DashboardHostMessage,
@@ -32,6 +33,8 @@ export interface DashboardDeps {
   pastRuns(): Promise<JobView[]>;
   cancel(target: string, jobId: string): Promise<void>;
   openAdapterFolder?(job: JobView): void;
+  /** Shows where the job's TensorBoard event files are and how to open them. */
+  openTensorBoard?(job: JobView): void;
 }
 
 const L = DASHBOARD_LIMITS;
@@ -67,6 +70,8 @@ export function toJobSummary(job: JobView, past: boolean): JobSummary {
     precision: job.precision === null ? null : clip(job.precision, L.device),
     past,
     hasAdapter: job.adapterDir !== null,
+    downloading: job.download && job.state === 'running' ? clip(describeJob(job), L.logLine) : null,
+    hasTensorBoard: job.tensorboardDir !== null,
   };
 }
 
@@ -200,6 +205,11 @@ class DashboardPanel {
       case 'openAdapter': {
         const entry = this.known().get(jobKeyString(m));
         if (entry && entry.job.adapterDir !== null) this.deps.openAdapterFolder?.(entry.job);
+        break;
+      }
+      case 'openTensorBoard': {
+        const entry = this.known().get(jobKeyString(m));
+        if (entry && entry.job.tensorboardDir !== null) this.deps.openTensorBoard?.(entry.job);
         break;
       }
     }

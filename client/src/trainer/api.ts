@@ -48,6 +48,20 @@ export interface JobView {
   lastSeq: number;
   /** Set once the adapter has been downloaded into the workspace and its sha256 checked. */
   adapterDir: string | null;
+  /** The base model's download from the Hub while it runs (the trainer's `download` events), else null. */
+  download: HubDownloadProgress | null;
+  /** Where the trainer writes TensorBoard's event files (training.report_to: tensorboard), on its machine. */
+  tensorboardDir: string | null;
+}
+
+export interface HubDownloadProgress {
+  repo: string;
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  bytesPerSecond: number | null;
+  etaSeconds: number | null;
 }
 
 export interface ChatMessage {

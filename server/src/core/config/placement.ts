@@ -110,7 +110,6 @@ const DATASET_SHAPE =
 const DATASET_SOURCES =
   '"path" (a file), "datanet" (a datanet.yaml), "registry" with "name" (an entry of LLaMA-Factory\'s ' +
   'dataset_info.json) or "hub" (a dataset repository on the Hugging Face Hub)';
-const HUB_DATASET_KEYS = ['split', 'subset', 'revision'];
 
 /** Which of an object dataset's sources is wrong; the trainer says the same (config.py `_check_dataset_sources`). */
 function datasetSourcesMessage(dataset: Record<string, unknown>): string | undefined {
@@ -122,8 +121,6 @@ function datasetSourcesMessage(dataset: Record<string, unknown>): string | undef
   if ('name' in dataset && given[0] !== 'registry')
     return 'dataset.name picks an entry of a registry: add "registry" (a dataset_info.json, relative to this config).';
   if (given.length === 0) return `dataset needs one source: ${DATASET_SOURCES}.`;
-  const hubOnly = HUB_DATASET_KEYS.find((key) => key in dataset && given[0] !== 'hub');
-  if (hubOnly !== undefined) return `dataset.${hubOnly} applies to a Hub dataset: add "hub" (org/name) or remove it.`;
   return undefined;
 }
 

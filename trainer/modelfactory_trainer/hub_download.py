@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any, Callable
 from .errors import DownloadDisabledError, DownloadFailedError, HubGatedError, HubNotFoundError, ModelError
 
 ALLOW_DOWNLOAD_ENV = "MODELFACTORY_ALLOW_DOWNLOAD"
+COMMIT_PATTERN = re.compile(r"[0-9a-f]{40}")
 PROGRESS_INTERVAL_S = 1.0
 POLL_INTERVAL_S = 0.2
 # Top-level files a causal LM loads from: weights in safetensors only, configs, tokenizers, chat templates.
@@ -95,6 +97,7 @@ class _Transfer:
     files: list[tuple[str, int]]
     done_files: int = 0
     done_bytes: int = 0
+    cached_bytes: int = 0  # of files that were already in the cache: not transferred, so not in the rate
     current: str | None = None
     folder: str | None = None
     error: BaseException | None = None
@@ -167,11 +170,13 @@ def _partial_bytes(repo_id: str) -> int:
 
 
 def _download_files(repo_id: str, commit: str, transfer: _Transfer) -> None:
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
     try:
         for name, size in transfer.files:
             transfer.current = name
+            if isinstance(try_to_load_from_cache(repo_id, name, revision=commit), str):
+                transfer.cached_bytes += size
             path = hf_hub_download(repo_id, name, revision=commit)
             transfer.folder = str(Path(path).parent)
             transfer.done_files += 1
@@ -208,13 +213,14 @@ def fetch_model(
     transfer = _Transfer(files)
     bytes_total = sum(size for _, size in files)
     started = time.monotonic()
-    start_bytes = _partial_bytes(repo_id)
+    stale_partial = _partial_bytes(repo_id)  # left by a process that was killed: not this run's progress
     worker = threading.Thread(target=_download_files, args=(repo_id, commit, transfer), daemon=True)
 
     def report(finished: bool) -> None:
-        now_bytes = bytes_total if finished else min(transfer.done_bytes + _partial_bytes(repo_id), bytes_total)
+        partial = max(_partial_bytes(repo_id) - stale_partial, 0)
+        now_bytes = bytes_total if finished else min(transfer.done_bytes + partial, bytes_total)
         elapsed = max(time.monotonic() - started, 1e-6)
-        rate = max(now_bytes - start_bytes, 0) / elapsed
+        rate = max(now_bytes - transfer.cached_bytes, 0) / elapsed
         eta = 0.0 if finished else ((bytes_total - now_bytes) / rate if rate > 0 else None)
         emit(
             "download",
@@ -259,6 +265,8 @@ def model_source(
     if resolved != spec:
         return resolved
     cached = cached_snapshot(spec, revision, weights)
+    if cached is not None and revision is not None and COMMIT_PATTERN.fullmatch(revision):
+        return str(cached)  # a commit never changes: nothing to ask the Hub
     if not downloads_allowed():
         if cached is not None:
             return str(cached)
@@ -270,11 +278,11 @@ def model_source(
         )
     try:
         fetched = fetch_model(spec, revision, emit, cancelled, weights)
-    except DownloadFailedError:
+    except (DownloadFailedError, HubGatedError, HubNotFoundError) as exc:
         if cached is None:
             raise
         from .events import note
 
-        note(f"the Hub could not be reached: using the cached snapshot of {spec} ({cached.name[:12]})")
+        note(f"{exc.message}; using the cached snapshot of {spec} ({cached.name[:12]})")
         return str(cached)
     return None if fetched is None else str(fetched)

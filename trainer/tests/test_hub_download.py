@@ -111,6 +111,19 @@ def test_a_hub_model_and_dataset_download_then_train_with_tensorboard_and_train_
     assert not of_type(offline_events, "download") and of_type(offline_events, "done")
     assert len(hub.log) == requests_before
 
+    # A pinned commit that is cached is used without asking the Hub, even where downloads are allowed.
+    config.write_text(config.read_text(encoding="utf-8") + f"revision: {repo.sha}\n", encoding="utf-8")
+    pinned = run(["train", str(config)], hub_env(hub, tmp_path / "hf"))
+    assert pinned.returncode == 0 and not of_type(parse_events(pinned.stdout), "download"), pinned.stdout[-2000:]
+    assert not [entry for entry in hub.log[requests_before:] if MODEL_REPO in entry[1]]  # the dataset is not pinned
+
+    # A Hub that now refuses the repository (gated since) does not stop a job whose model is cached.
+    config.write_text(config.read_text(encoding="utf-8").replace(f"revision: {repo.sha}\n", ""), encoding="utf-8")
+    repo.gated_token = GATED_TOKEN
+    refused = run(["train", str(config)], hub_env(hub, tmp_path / "hf"))
+    assert refused.returncode == 0, refused.stdout[-2000:]
+    assert "is gated" in refused.stderr and "using the cached snapshot of tiny-org/tiny-llama" in refused.stderr
+
 
 def test_a_hub_model_outside_the_cache_without_permission_is_download_disabled(hub: FakeHub, tmp_path: Path) -> None:
     config = job_config(tmp_path, MODEL_REPO, dataset="{path: train.jsonl}")

@@ -42,12 +42,12 @@ def _translate(exc: BaseException, repo: str) -> TrainerError:
     text = " ".join(str(item) for item in chain)
     if any(isinstance(item, GatedRepoError) for item in chain) or "gated" in text.lower():
         return HubGatedError(f"the dataset {repo} is gated: accept its terms on the Hub with your account, then {TOKEN_ADVICE}")
-    if not downloads_allowed():
+    names = {type(item).__name__ for item in chain}
+    if not downloads_allowed() and ("OfflineModeIsEnabled" in text or names & {"ConnectionError", "LocalEntryNotFoundError"}):
         return DownloadDisabledError(
             f"the dataset {repo} is not in this machine's datasets cache and this trainer may not download: start the "
             "job server with --allow-download (or turn on modelfactory.trainer.allowDownload for the local trainer)"
         )
-    names = {type(item).__name__ for item in chain}
     if any(isinstance(item, RepositoryNotFoundError) for item in chain) or "DatasetNotFoundError" in names:
         return HubNotFoundError(
             f"the dataset {repo} was not found on the Hub: check dataset.hub's spelling; if it is private, {TOKEN_ADVICE}"

@@ -241,3 +241,18 @@ def test_a_missing_hub_dataset_is_hub_not_found(hub: FakeHub, tmp_path: Path) ->
     error = of_type(parse_events(completed.stdout), "error")[0]
     assert (completed.returncode, error["code"]) == (1, "hub-not-found")
     assert "data-org/absent" in error["message"]
+
+
+def test_a_hub_dataset_outside_the_cache_without_permission_or_gated_is_a_typed_error(hub: FakeHub, tmp_path: Path) -> None:
+    config = job_config(tmp_path, "builtin:tiny-llama")
+    offline = run(["train", str(config)], hub_env(hub, tmp_path / "hf", allow=False))
+    error = of_type(parse_events(offline.stdout), "error")[0]
+    assert (offline.returncode, error["code"]) == (1, "download-disabled")
+    assert DATASET_REPO in error["message"] and "--allow-download" in error["message"]
+    assert hub.log == []
+
+    hub.repos[("dataset", DATASET_REPO)].gated_token = GATED_TOKEN
+    gated = run(["train", str(config)], hub_env(hub, tmp_path / "hf"))
+    error = of_type(parse_events(gated.stdout), "error")[0]
+    assert (gated.returncode, error["code"]) == (1, "hub-gated")
+    assert "HF_TOKEN" in error["message"]

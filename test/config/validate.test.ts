@@ -304,3 +304,10 @@ test('config/dataset-hub: a Hub dataset is accepted and its records are said to 
     JSON.stringify(stray),
   );
 });
+
+test('a Hub dataset subset or split that could name a path is a schema error, as in the trainer', async () => {
+  const text = 'base_model: gpt2\nmethod: lora\ndataset:\n  hub: data-org/arithmetic\n  subset: ../x\n';
+  const findings = await only(text, 'config/schema');
+  assert.equal(findings.length, 1);
+  assert.equal(covered(text, findings[0]!), '../x');
+});

@@ -56,3 +56,11 @@ def test_a_hub_dataset_is_one_source_and_takes_its_keys(tmp_path: Path) -> None:
     assert config.dataset["hub"] == "data-org/arithmetic" and config.dataset_path is None
     with pytest.raises(ConfigError, match=r'more than one source \("path" and "hub"\)'):
         load_config(config_with(tmp_path, dataset="{path: train.jsonl, hub: data-org/arithmetic}"))
+
+
+@pytest.mark.parametrize("key,value", [("subset", "../../x"), ("split", "train/../../x"), ("hub", "../x")])
+def test_hub_dataset_names_cannot_name_a_path(tmp_path: Path, key: str, value: str) -> None:
+    fields = {"hub": "data-org/arithmetic", key: value}
+    dataset = "{" + ", ".join(f"{name}: '{text}'" for name, text in fields.items()) + "}"
+    with pytest.raises(ConfigError, match=rf"\$\.dataset\.{key}: .* does not match"):
+        load_config(config_with(tmp_path, dataset=dataset))

@@ -11,7 +11,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { datasetOf, wantsRemoteCode } from '../client/src/jobs/datasetOf';
 import type { JobEvent } from '../client/src/trainer/protocol';
 import { ensureLocalServer } from '../client/src/trainer/localServer';
-import { ProtocolClient, TrainerError } from '../client/src/trainer/protocolClient';
+import { ProtocolClient, TrainerError, type SubmitRequest } from '../client/src/trainer/protocolClient';
 import { venvPython } from '../client/src/trainer/python';
 import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
 import { dirName } from '../server/src/core/hfCache';
@@ -73,8 +73,15 @@ function parseTrainArgs(args: string[]): TrainArgs {
 
 const say = (line: string) => process.stderr.write(`modelfactory: ${line}\n`);
 
-/** The editor's pre-flight without the editor: config errors, then the dataset's. Returns the dataset path. */
-async function preflight(configPath: string, text: string, allowRemoteCode: boolean): Promise<string | undefined> {
+/**
+ * The editor's pre-flight without the editor: config errors, then the dataset's. Returns the dataset path, null
+ * for a Hub dataset (its records are checked by the trainer's pre-flight on the server), undefined when refused.
+ */
+async function preflight(
+  configPath: string,
+  text: string,
+  allowRemoteCode: boolean,
+): Promise<string | null | undefined> {
   const shown = relative(process.cwd(), configPath) || configPath;
   const settings = DEFAULT_SETTINGS;
   const service = new ModelFactoryService(nodeEnvironment(), settings);
@@ -100,6 +107,10 @@ async function preflight(configPath: string, text: string, allowRemoteCode: bool
   if ('problem' in dataset) {
     say(dataset.problem);
     return undefined;
+  }
+  if ('hub' in dataset) {
+    say(`the Hub dataset ${dataset.hub} is fetched and its records checked on the trainer, before training`);
+    return null;
   }
   const view = viewConfig(parseConfig(text, configPath, 1).data);
   if (view.datasetPath && view.baseModel) service.noteConfigDataset(configPath, view.datasetPath, view.baseModel);
@@ -216,10 +227,13 @@ export async function trainCommand(rawArgs: string[]): Promise<number> {
     return 1;
   }
   try {
-    say(`uploading ${relative(process.cwd(), datasetPath) || datasetPath}`);
-    const upload = await client.uploadDataset(datasetPath);
+    let dataset: SubmitRequest['dataset'] = { hub: true };
+    if (datasetPath !== null) {
+      say(`uploading ${relative(process.cwd(), datasetPath) || datasetPath}`);
+      dataset = { uploadId: (await client.uploadDataset(datasetPath)).uploadId };
+    }
     const name = args.name ?? basename(configPath).replace(/\.finetune\.ya?ml$|\.ya?ml$/i, '');
-    const job = await client.submit({ configYaml: text, dataset: { uploadId: upload.uploadId }, name });
+    const job = await client.submit({ configYaml: text, dataset, name });
     say(`submitted job ${job.job_id}`);
     if (!args.follow) {
       process.stdout.write(args.json ? JSON.stringify(job) + '\n' : job.job_id + '\n');

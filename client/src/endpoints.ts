@@ -7,6 +7,7 @@ import { ENDPOINT_NAME, checkEndpointName, checkEndpointUrl, secretKeyOf, type E
 export type { Endpoint };
 
 const LOCAL_TOKEN_KEY = 'modelfactory.localServer.token';
+const HF_TOKEN_KEY = 'modelfactory.huggingFace.token';
 
 /** The configured endpoints that are well-formed; malformed entries are reported once and skipped. */
 export function readEndpoints(log?: vscode.LogOutputChannel): Endpoint[] {
@@ -49,6 +50,26 @@ export class EndpointSecrets {
     const token = create();
     await this.secrets.store(LOCAL_TOKEN_KEY, token);
     return token;
+  }
+
+  /** The Hugging Face token the local trainer downloads with (its HF_TOKEN), if one was stored. */
+  huggingFaceToken(): Thenable<string | undefined> {
+    return this.secrets.get(HF_TOKEN_KEY);
+  }
+
+  /** Asks for a Hugging Face token (empty removes it); true when something changed. */
+  async setHuggingFaceToken(): Promise<boolean> {
+    const token = await vscode.window.showInputBox({
+      title: 'Hugging Face Token',
+      prompt:
+        'A read token (huggingface.co/settings/tokens) for gated or private models and datasets; the local trainer gets it as HF_TOKEN. Leave empty to remove it.',
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (token === undefined) return false;
+    if (token.trim() === '') await this.secrets.delete(HF_TOKEN_KEY);
+    else await this.secrets.store(HF_TOKEN_KEY, token.trim());
+    return true;
   }
 
   async addEndpoint(): Promise<Endpoint | undefined> {

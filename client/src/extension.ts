@@ -153,6 +153,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const name = await secrets.setToken(node?.kind === 'target' ? node.target?.id : undefined);
     if (name) void vscode.window.showInformationMessage(`ModelFactory: token of ${name} stored in secret storage.`);
   });
+  command('modelfactory.setHuggingFaceToken', async () => {
+    if (await secrets.setHuggingFaceToken()) {
+      void vscode.window.showInformationMessage(
+        'ModelFactory: Hugging Face token updated in secret storage; the local trainer uses it from its next start.',
+      );
+    }
+  });
   command('modelfactory.setupLocalTrainer', () => jobs.setupLocalTrainer());
   command('modelfactory.stopLocalTrainer', async () => {
     requireTrust();

@@ -142,6 +142,15 @@ export const CLIENT_SETTINGS: SettingSpec[] = [
     scope: 'machine',
     restricted: true,
   },
+  {
+    key: 'modelfactory.trainer.allowDownload',
+    type: 'boolean',
+    default: false,
+    description:
+      'Let the local trainer download a base model or dataset that is not in the Hugging Face cache from the Hub (with the token of "ModelFactory: Set Hugging Face Token" when set). Off by default: models weigh gigabytes, and a laptop should not start such a download unasked. Remote servers decide with `serve --allow-download`. Takes effect when the local trainer next starts ("ModelFactory: Stop Local Trainer").',
+    scope: 'machine',
+    restricted: true,
+  },
 ];
 
 export const ALL_SETTINGS: SettingSpec[] = [...SERVER_SETTINGS, ...CLIENT_SETTINGS];

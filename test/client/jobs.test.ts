@@ -90,6 +90,11 @@ describe('the dataset a config trains on', () => {
     );
     assert.match((datasetOf('dataset: [unclosed\n', configPath) as { problem: string }).problem, /not valid YAML/);
   });
+  it('names a Hub dataset, which the trainer loads (nothing to upload)', () => {
+    assert.deepEqual(datasetOf('dataset:\n  hub: data-org/arithmetic\n  split: train\n', configPath), {
+      hub: 'data-org/arithmetic',
+    });
+  });
 });
 
 describe('the system prompt a dataset trains with', () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { JobView } from '../../client/src/trainer/api';
 import { backoffDelay } from '../../client/src/trainer/backoff';
+import { describeJob } from '../../client/src/jobs/describe';
 import { JobTracker } from '../../client/src/trainer/jobTracker';
 import type { JobEvent, JobSummary } from '../../client/src/trainer/protocol';
 import { checkEndpointUrl } from '../../client/src/trainer/protocolClient';
@@ -201,6 +202,60 @@ describe('JobTracker', () => {
     );
   });
 
+  it('folds download progress into the view and one log line, then TensorBoard from start', () => {
+    const tracker = new JobTracker('local');
+    const progress = (time: number, done: number, files: number, finished: boolean): JobEvent => ({
+      type: 'download',
+      time,
+      repo: 'org/model',
+      revision: 'a'.repeat(40),
+      file: finished ? null : 'model.safetensors',
+      files_done: files,
+      files_total: 6,
+      bytes_done: done,
+      bytes_total: 2_000_000_000,
+      bytes_per_second: finished ? 50e6 : 40e6,
+      eta_seconds: finished ? 0 : (2e9 - done) / 40e6,
+      finished,
+    });
+    tracker.applyEvent('j1', 0, { type: 'queued', time: 1, name: 'a', base_model: 'org/model', method: 'lora' });
+    tracker.applyEvent('j1', 1, { type: 'launched', time: 2, pid: 5 });
+    tracker.applyEvent('j1', 2, progress(3, 0, 0, false));
+    tracker.applyEvent('j1', 3, progress(4, 840_000_000, 4, false));
+    const during = tracker.get('j1')!;
+    assert.equal(during.state, 'running');
+    assert.deepEqual(during.download, {
+      repo: 'org/model',
+      filesDone: 4,
+      filesTotal: 6,
+      bytesDone: 840_000_000,
+      bytesTotal: 2_000_000_000,
+      bytesPerSecond: 40e6,
+      etaSeconds: 29,
+    });
+    assert.equal(describeJob(during), 'downloading org/model 42% (4/6 files) · ETA 29s');
+    assert.deepEqual(during.logs.slice(1), [
+      'trainer started (pid 5)',
+      'downloading org/model: 840 MB of 2 GB, 4/6 files, 40 MB/s, 29 s left',
+    ]);
+    tracker.applyEvent('j1', 4, progress(5, 2e9, 6, true));
+    tracker.applyEvent('j1', 5, {
+      type: 'start',
+      time: 6,
+      model: 'org/model',
+      method: 'lora',
+      device: 'cpu',
+      total_steps: 2,
+      train_records: 8,
+      trainable_params: 10,
+      tensorboard_dir: '/runs/out/tensorboard',
+    });
+    const after = tracker.get('j1')!;
+    assert.equal(after.download, null);
+    assert.equal(after.tensorboardDir, '/runs/out/tensorboard');
+    assert.equal(after.logs[2], 'downloaded org/model: 6/6 files, 2 GB'); // in place of the progress line
+  });
+
   it('caps the log lines, keeping the newest', () => {
     const tracker = new JobTracker('local', { maxLogLines: 3 });
     tracker.applyEvent('j1', 0, { type: 'queued', time: 1, name: 'a', base_model: 'm', method: 'lora' });
@@ -234,6 +289,8 @@ describe('runStore', () => {
       adapterDir: null,
       queuePosition: null,
       placement: null,
+      download: null,
+      tensorboardDir: null,
     };
   }
 

@@ -117,6 +117,7 @@ describe('import: real LLaMA-Factory and axolotl examples', () => {
           precision: 'bf16',
           logging_steps: 10,
           save_steps: 500,
+          report_to: 'none',
         },
         output_dir: 'saves/qwen3-4b/lora/sft',
       },
@@ -136,7 +137,6 @@ describe('import: real LLaMA-Factory and axolotl examples', () => {
       result.text,
       /^# dataset: alpaca_en_demo — not mapped: .*merge this one into \.\.\/\.\.\/data\/identity\.json/m,
     );
-    assert.match(result.text, /^# report_to: none — not mapped: ModelFactory streams the metrics/m);
     assert.match(result.text, /^# Empty in the source, nothing to map: resume_from_checkpoint$/m);
     assert.match(result.text, /^ {2}alpha: 16 # LLaMA-Factory's default: 2 x lora_rank$/m);
   });
@@ -318,6 +318,21 @@ describe('import: conversions', () => {
       remoteFile.text,
       /^# dataset: identity — not mapped: its registry is on a dataset hub \(dataset_dir: REMOTE:llamafactory\/demo_data\)/m,
     );
+  });
+
+  it("LLaMA-Factory's report_to and model_revision become training.report_to and revision", () => {
+    const imported = (extra: string) => {
+      const result = importConfig(`model_name_or_path: Qwen/Qwen3-4B\nfinetuning_type: lora\n${extra}`);
+      assert.ok(result.ok);
+      return { data: parse(result.text) as Record<string, Record<string, unknown>>, text: result.text };
+    };
+    const both = imported('report_to: [tensorboard, wandb]\nmodel_revision: v2.0\n').data;
+    assert.deepEqual(both['training']!['report_to'], ['tensorboard', 'wandb']);
+    assert.equal(both['revision'], 'v2.0');
+    assert.equal(imported('report_to: tensorboard\n').data['training']!['report_to'], 'tensorboard');
+    const swanlab = imported('report_to: swanlab\n');
+    assert.equal(swanlab.data['training']?.['report_to'], undefined);
+    assert.match(swanlab.text, /^# report_to: swanlab — /m);
   });
 
   it('refuses what is not a LLaMA-Factory or axolotl config, saying which keys it expected', () => {

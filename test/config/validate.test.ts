@@ -278,3 +278,36 @@ test('the dataset sample: a large JSON array cut mid-record still names its form
     /1 records carry images, videos or audio, but the trainer trains text-only models/,
   );
 });
+
+test('config/model-unknown on a Hub id says a trainer allowed to download fetches it', async () => {
+  const [finding] = await only(config('acme/never-heard-of-it-7b'), 'config/model-unknown');
+  assert.match(
+    finding!.message,
+    /serve --allow-download.*modelfactory\.trainer\.allowDownload.*hf download acme\/never-heard-of-it-7b/,
+  );
+  const [local] = await only(config('./no-such-folder'), 'config/model-unknown');
+  assert.doesNotMatch(local!.message, /allow-download/);
+});
+
+test('config/dataset-hub: a Hub dataset is accepted and its records are said to be checked on the trainer', async () => {
+  const text =
+    'base_model: gpt2\nmethod: lora\ndataset:\n  hub: data-org/arithmetic\n  split: train[:100]\n  subset: en\n';
+  const findings = await lint(text);
+  assert.deepEqual(rules(findings), ['config/dataset-hub']);
+  assert.equal(findings[0]!.severity, 'information');
+  assert.equal(covered(text, findings[0]!), 'data-org/arithmetic');
+  assert.match(findings[0]!.message, /checks every record against the record contract at pre-flight/);
+  const stray = await lint('base_model: gpt2\nmethod: lora\ndataset:\n  path: train.jsonl\n  split: train\n');
+  assert.ok(findings.every((f) => f.severity !== 'error'));
+  assert.ok(
+    stray.some((f) => /dataset\.split applies to a Hub dataset/.test(f.message)),
+    JSON.stringify(stray),
+  );
+});
+
+test('a Hub dataset subset or split that could name a path is a schema error, as in the trainer', async () => {
+  const text = 'base_model: gpt2\nmethod: lora\ndataset:\n  hub: data-org/arithmetic\n  subset: ../x\n';
+  const findings = await only(text, 'config/schema');
+  assert.equal(findings.length, 1);
+  assert.equal(covered(text, findings[0]!), '../x');
+});

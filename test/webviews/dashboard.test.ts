@@ -30,6 +30,8 @@ function summary(over: Partial<JobSummary> = {}): JobSummary {
     where: null,
     past: false,
     hasAdapter: false,
+    downloading: null,
+    hasTensorBoard: false,
     ...over,
   };
 }
@@ -164,6 +166,28 @@ describe('dashboard webview', browserTier, () => {
     await view.close();
   });
 
+  it('shows a download in progress and posts openTensorBoard for a job that reports to TensorBoard', async () => {
+    const view = await openWebview(browser, 'dashboard');
+    await view.waitForPosted((m) => m['type'] === 'ready');
+    const downloading = 'downloading org/model 42% (2/6 files) · ETA 1m 05s';
+    await view.send({ type: 'jobs', jobs: [summary({ downloading })] });
+    await view.send({ type: 'job', job: summary({ downloading }), points: [], logs: [] });
+    await view.page.waitForSelector('[data-testid="job-download"]:not([hidden])');
+    assert.equal(await view.page.textContent('[data-testid="job-download"]'), downloading);
+    assert.equal(await view.page.isHidden('[data-action="open-tensorboard"]'), true);
+    const trained = summary({ state: 'done', hasTensorBoard: true });
+    await view.send({ type: 'job', job: trained, points: [], logs: [] });
+    await view.page.waitForSelector('[data-action="open-tensorboard"]:not([hidden])');
+    assert.equal(await view.page.isHidden('[data-testid="job-download"]'), true);
+    await view.page.click('[data-action="open-tensorboard"]');
+    const posted = await view.waitForPosted((m) => m['type'] === 'openTensorBoard');
+    assert.deepEqual(parseDashboardWebviewMessage(posted), {
+      type: 'openTensorBoard',
+      target: 'local',
+      jobId: 'job-1',
+    });
+  });
+
   it('ignores malformed host messages', async () => {
     const view = await openWebview(browser, 'dashboard');
     await view.waitForPosted((m) => m['type'] === 'ready');
@@ -238,6 +262,8 @@ describe('dashboard protocol (host side)', () => {
       { type: 'cancel', target: 'local', jobId: 'job-1', command: 'workbench.action.terminal.new' },
       JSON.parse('{"type":"cancel","target":"local","jobId":"job-1","__proto__":{"polluted":true}}'),
       { type: 'openAdapter', target: 'local', jobId: 'job 1' },
+      { type: 'openTensorBoard', target: 'local', jobId: 'job-1', logdir: '/etc' },
+      { type: 'openTensorBoard', target: 'local' },
       { type: 'watch', jobs: Array.from({ length: 17 }, (_, i) => ({ target: 'local', jobId: `j${i}` })) },
       { type: 'watch', jobs: [{ target: 'local', jobId: 'job-1', path: '/etc' }] },
       { type: 'ready', extra: 1 },
@@ -254,5 +280,10 @@ describe('dashboard protocol (host side)', () => {
       jobId: 'A_job-9',
     });
     assert.deepEqual(parseDashboardWebviewMessage({ type: 'ready' }), { type: 'ready' });
+    assert.deepEqual(parseDashboardWebviewMessage({ type: 'openTensorBoard', target: 'local', jobId: 'job-1' }), {
+      type: 'openTensorBoard',
+      target: 'local',
+      jobId: 'job-1',
+    });
   });
 });

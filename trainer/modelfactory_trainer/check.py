@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from .data import (
     trained_spans,
 )
 from .errors import TrainerError
+from .hub_dataset import hub_records, is_hub_dataset
 from .media import MediaChecker
 
 TRAINED_OPEN, TRAINED_CLOSE = "\u27e6", "\u27e7"
@@ -64,8 +66,17 @@ def _marked(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out + [text[at:]])
 
 
+def _note_download(_type: str, **progress: Any) -> None:
+    """check fetches the tokenizer's files only; its progress is a line on stderr, not an event."""
+    from .events import note
+
+    if progress.get("finished") or progress.get("files_done") == 0:
+        note(f"{progress['repo']}: {progress['files_done']}/{progress['files_total']} files, {progress['bytes_done']} bytes")
+
+
 def run_check(config_path: str, show: int) -> dict[str, Any]:
-    from .models import load_tokenizer, resolve_model_source
+    from .hub_download import model_source
+    from .models import load_tokenizer
 
     report: dict[str, Any] = {"records": 0, "loaded": 0, "problems": [], "tokens": {}, "examples": []}
     problems: list[dict[str, str]] = report["problems"]
@@ -78,8 +89,11 @@ def run_check(config_path: str, show: int) -> dict[str, Any]:
         return report
     examples: list[Example] = []
     media = MediaChecker()
-    for path in files:
-        for where, record in read_as_registered(_records(path), registered):
+    sources: list[tuple[Path | None, Any]] = [(path, read_as_registered(_records(path), registered)) for path in files]
+    if is_hub_dataset(config):
+        sources = [(None, hub_records(config))]
+    for path, rows in sources:
+        for where, record in rows:
             report["records"] += 1
             if isinstance(record, json.JSONDecodeError):
                 problems.append({"where": where, "message": f"invalid JSON: {record.msg} [jsonl/invalid-json]"})
@@ -90,13 +104,15 @@ def run_check(config_path: str, show: int) -> dict[str, Any]:
                 problems.append({"where": where, "message": str(exc).removeprefix(f"{where}").lstrip(" :")})
                 continue
             # The files a record names must exist, relative to the dataset's folder (media/missing-file).
-            problems += [{"where": where, "message": message} for message in media.problems(record, path.parent)]
+            if path is not None:
+                problems += [{"where": where, "message": message} for message in media.problems(record, path.parent)]
     try:
         check_objective(examples, str(config.data["objective"]))
     except TrainerError as exc:
         problems.append({"where": str(config.path), "message": str(exc)})
 
-    source = resolve_model_source(config.base_model)
+    source = model_source(config.base_model, config.data.get("revision"), _note_download, threading.Event(), weights=False)
+    assert source is not None  # only a cancel makes it None, and check has none
     tokenizer = load_tokenizer(source, bool(config.data["trust_remote_code"]))
     choice = config.data.get("chat_template")
     template = resolve_chat_template(choice, config.path.parent)

@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(server.main(arguments[1:]))
     args = build_parser().parse_args(arguments)
+    from .hub_download import apply_download_policy
+
+    apply_download_policy()
     if args.command == "train":
         from .train import train_command
 

@@ -113,14 +113,18 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path.name}: invalid YAML{where}: {problem}") from exc
 
 
-DATASET_SOURCES = '"path" (a file), "datanet" (a datanet.yaml) or "registry" with "name" (an entry of LLaMA-Factory\'s dataset_info.json)'
+DATASET_SOURCES = (
+    '"path" (a file), "datanet" (a datanet.yaml), "registry" with "name" (an entry of LLaMA-Factory\'s '
+    'dataset_info.json) or "hub" (a dataset repository on the Hugging Face Hub)'
+)
+HUB_DATASET_KEYS = ("split", "subset", "revision")
 
 
 def _check_dataset_sources(dataset: Any) -> None:
     """Which of the dataset's sources is given, in the words of the editor's linter (config/placement.ts)."""
     if not isinstance(dataset, dict):
         return
-    given = [key for key in ("path", "datanet", "registry") if key in dataset]
+    given = [key for key in ("path", "datanet", "registry", "hub") if key in dataset]
     if len(given) > 1:
         named = " and ".join(f'"{key}"' for key in given)
         raise ConfigError(f"$.dataset: dataset has more than one source ({named}): keep one of {DATASET_SOURCES}.")
@@ -130,6 +134,9 @@ def _check_dataset_sources(dataset: Any) -> None:
         raise ConfigError('$.dataset: dataset.name picks an entry of a registry: add "registry" (a dataset_info.json, relative to this config).')
     if not given:
         raise ConfigError(f"$.dataset: dataset needs one source: {DATASET_SOURCES}.")
+    for key in HUB_DATASET_KEYS:
+        if key in dataset and given != ["hub"]:
+            raise ConfigError(f'$.dataset: dataset.{key} applies to a Hub dataset: add "hub" (org/name) or remove it.')
 
 
 def parse_config(data: Any, config_path: Path) -> FinetuneConfig:

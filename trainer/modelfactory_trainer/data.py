@@ -168,6 +168,8 @@ def dataset_files(config: FinetuneConfig) -> tuple[list[Path], str]:
     """The files a config trains on and the record format to read them as (`auto`: detected per record, or
     for a registry entry the format its formatting, ranking and columns give)."""
     record_format = str(config.dataset["format"])
+    if "hub" in config.dataset:
+        return [], record_format  # rows come from hub_dataset.hub_records, not from files
     registered = registered_dataset(config)
     if registered is not None:
         return [registered.file], registered.reading.format if record_format == "auto" else record_format
@@ -188,6 +190,11 @@ def load_examples(config: FinetuneConfig) -> list[Example]:
         for path in files
         for where, record in read_as_registered(read_records(path), registered)
     ]
+    if "hub" in config.dataset:
+        from .hub_dataset import hub_label, hub_records
+
+        examples = [normalise(record, record_format, where) for where, record in hub_records(config)]
+        files = [Path(hub_label(config))]
     if not examples:
         raise DatasetError(f"{', '.join(map(str, files))}: no records")
     check_objective(examples, str(config.data.get("objective", "sft")))

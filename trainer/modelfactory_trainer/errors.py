@@ -31,3 +31,27 @@ class CudaUnavailableError(TrainerError):
 
 class BitsAndBytesMissingError(TrainerError):
     code = "bitsandbytes-missing"
+
+
+class HubNotFoundError(TrainerError):
+    """A Hub repository, revision or file that does not exist (or is private and no token can see it)."""
+
+    code = "hub-not-found"
+
+
+class HubGatedError(TrainerError):
+    """A gated Hub repository whose terms this token has not accepted (or no token was given)."""
+
+    code = "hub-gated"
+
+
+class DownloadDisabledError(TrainerError):
+    """A Hub model or dataset that is not in the local cache, on a trainer that may not download."""
+
+    code = "download-disabled"
+
+
+class DownloadFailedError(TrainerError):
+    """The Hub could not be reached or the transfer broke off; running the job again resumes it."""
+
+    code = "download-failed"

@@ -164,7 +164,8 @@ class RayExecutor:
         )
         env_vars = {
             key: value
-            for key, value in os.environ.items()
+            # The job server's child environment: no token, and the Hub download switch only from --allow-download.
+            for key, value in manager._child_env().items()
             if (key.startswith(RAY_ENV_PREFIXES) or key in RAY_ENV_NAMES) and key != "MODELFACTORY_TOKEN"
         }
         # Logged before the submit: a server that dies in between finds no Ray job and fails the run, where the

@@ -57,10 +57,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .hub_download import ALLOW_DOWNLOAD_ENV
 from .protocol import ProtocolError
 
 RESUMABLE_STATES = ("cancelled", "failed")
-TRAINER_EVENT_TYPES = frozenset({"start", "log", "eval", "checkpoint", "done", "cancelled", "oom", "error"})
+TRAINER_EVENT_TYPES = frozenset({"download", "start", "log", "eval", "checkpoint", "done", "cancelled", "oom", "error"})
 TRAIN_ARGV_ENV = "MODELFACTORY_TRAIN_ARGV"
 STDERR_TAIL_CHARS = 2000
 MAX_EVENT_LINE_BYTES = 1 << 20
@@ -273,6 +274,7 @@ class JobManager:
         model_roots: list[Path] | None = None,
         cancel_grace_s: float = 30.0,
         allow_remote_code: bool = False,
+        allow_download: bool = False,
         log: Callable[..., None],
         executor: Any = None,
     ) -> None:
@@ -282,6 +284,7 @@ class JobManager:
         self.model_roots = [root.resolve() for root in model_roots or []]
         self.cancel_grace_s = cancel_grace_s
         self.allow_remote_code = allow_remote_code
+        self.allow_download = allow_download
         self.train_argv = default_train_argv()
         self._log = log
         self.jobs: dict[str, Job] = {}
@@ -405,8 +408,9 @@ class JobManager:
             raise ProtocolError("path-not-allowed", MODEL_REFUSAL)  # a folder inside a root, not the root
         return str(resolved)
 
-    def prepare_config(self, config_yaml: str, dataset_path: str) -> dict[str, Any]:
-        """Parse and validate a submitted config with its dataset and output rewritten into the job folder."""
+    def prepare_config(self, config_yaml: str, dataset_path: str | None) -> dict[str, Any]:
+        """Parse and validate a submitted config with its dataset and output rewritten into the job folder
+        (dataset_path None: the records are the config's Hub dataset, `dataset.hub`)."""
         import yaml
 
         from .server_yaml import YamlLimitError, load_client_yaml
@@ -423,8 +427,12 @@ class JobManager:
             raise ProtocolError("bad-config", "the config must be a YAML mapping")
         submitted = config.get("dataset")
         dataset_section: dict[str, Any] = dict(submitted) if isinstance(submitted, dict) else {}
-        dataset_section = {key: value for key, value in dataset_section.items() if key not in ("path", "datanet")}
-        dataset_section["path"] = dataset_path
+        if dataset_path is None:
+            if "hub" not in dataset_section:
+                raise ProtocolError("bad-config", "submit names a Hub dataset but the config has no dataset.hub")
+        else:
+            dataset_section = {key: value for key, value in dataset_section.items() if key not in ("path", "datanet")}
+            dataset_section["path"] = dataset_path
         config["dataset"] = dataset_section
         config["output_dir"] = "output"
         config["target"] = "local"
@@ -432,10 +440,11 @@ class JobManager:
         config["base_model"] = self.check_base_model(config.get("base_model"))
         return config
 
-    def create(self, config: dict[str, Any], dataset_file: Path, *, move_dataset: bool, name: str) -> Job:
+    def create(self, config: dict[str, Any], dataset_file: Path | None, *, move_dataset: bool, name: str) -> Job:
         """Create the job folder from a prepared config and queue the job.
 
-        dataset_file is a verified upload (moved into `data/`) or an allowed server path (used where it is).
+        dataset_file is a verified upload (moved into `data/`), an allowed server path (used where it is), or None
+        for a Hub dataset.
         """
         import yaml
 
@@ -443,7 +452,7 @@ class JobManager:
         folder = self.jobs_dir / job_id
         staging = self.jobs_dir / f".{job_id}.tmp"
         (staging / "data").mkdir(parents=True)
-        if move_dataset:
+        if move_dataset and dataset_file is not None:
             shutil.move(str(dataset_file), staging / "data" / dataset_file.name)
         (staging / "config.finetune.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         job = Job(job_id, folder, EventLog(folder / "events.jsonl"))
@@ -512,6 +521,8 @@ class JobManager:
         self._validate_config(config)
         self.check_base_model(config.get("base_model"))
         dataset = config.get("dataset")
+        if isinstance(dataset, dict) and "hub" in dataset:
+            return  # a Hub dataset: the schema has checked its id; the trainer loads it
         dataset_path = dataset.get("path") if isinstance(dataset, dict) else None
         if not isinstance(dataset_path, str):
             raise ProtocolError("bad-config", f"the stored config of job {job.job_id} names no dataset path")
@@ -657,6 +668,10 @@ class JobManager:
     def _child_env(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key != "MODELFACTORY_TOKEN"}
         env["PYTHONUNBUFFERED"] = "1"
+        # Only --allow-download lets a trainer fetch from the Hub (hub_download.py); an inherited variable cannot.
+        env.pop(ALLOW_DOWNLOAD_ENV, None)
+        if self.allow_download:
+            env[ALLOW_DOWNLOAD_ENV] = "1"
         return env
 
     async def _run(self, job: Job) -> None:

@@ -147,6 +147,7 @@ class ServerState:
             model_roots=[Path(root) for root in args.model_root],
             cancel_grace_s=args.cancel_grace,
             allow_remote_code=args.allow_remote_code,
+            allow_download=args.allow_download,
             log=log,
             executor=executor,
         )
@@ -353,13 +354,16 @@ class ClientSession:
             staged = self.state.uploads.take(upload.upload_id)
             job = jobs.create(config, staged, move_dataset=True, name=name)
             staged.parent.rmdir()
+        elif dataset.get("hub") is True:
+            config = await self._prepare_config(body["config_yaml"], None)
+            job = jobs.create(config, None, move_dataset=False, name=name)
         else:
             path = jobs.resolve_server_path(dataset["path"])
             config = await self._prepare_config(body["config_yaml"], str(path))
             job = jobs.create(config, path, move_dataset=False, name=name)
         await self.send({"type": "submitted", "id": request.id, "job": job.summary()})
 
-    async def _prepare_config(self, config_yaml: str, dataset_path: str) -> dict[str, Any]:
+    async def _prepare_config(self, config_yaml: str, dataset_path: str | None) -> dict[str, Any]:
         """Parse and check a client's config in a thread, so other clients are answered meanwhile; the YAML
         limits (`server_yaml.py`) bound the work, the timeout is a backstop."""
         async with self.state.config_slots:
@@ -623,6 +627,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Hugging Face ids and job folders only)",
     )
     parser.add_argument("--allow-remote-code", action="store_true", help="accept configs with trust_remote_code: true")
+    parser.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="let jobs fetch a base model or dataset missing from the Hugging Face cache from the Hub "
+        "(HF_ENDPOINT; a token from HF_TOKEN in this server's environment)",
+    )
     parser.add_argument("--max-message-bytes", type=int, default=1 << 20, help="larger client messages close with 1009")
     parser.add_argument(
         "--max-upload-bytes", type=int, default=4 << 30, help="per upload, and for all staged uploads together"

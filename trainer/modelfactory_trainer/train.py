@@ -46,6 +46,7 @@ from .data import (
 from .errors import BitsAndBytesMissingError, ConfigError, CudaUnavailableError, DatasetError, TrainerError
 from .events import EventWriter, is_main_process, note
 from .models import ADAPTER_CHAT_TEMPLATE
+from .trackers import report_targets, tensorboard_dir
 
 EXIT_DONE = 0
 EXIT_FAILED = 1
@@ -419,7 +420,7 @@ def _training_arguments(config: FinetuneConfig, precision: str, max_steps: int |
         logging_steps=int(training["logging_steps"]),
         logging_first_step=True,
         save_total_limit=3,
-        report_to="none",
+        report_to=report_targets(config),
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_num_workers=0,
@@ -459,18 +460,27 @@ def run_training(config_path: str, resume: bool, max_steps: int | None, events: 
 
 def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWriter, cancel: CancelState) -> int:
     config = load_config(config_path)
+    report_targets(config)  # a tracker whose package is missing fails before any download
     examples = load_examples(config)
     training = config.training
 
     import torch
 
-    from .models import load_tokenizer, resolve_model_source
+    from .hub_download import model_source
+    from .models import load_tokenizer
 
     cuda = torch.cuda.is_available()
     if config.method == "qlora":
         _check_qlora_requirements(cuda)
     precision = _pick_precision(str(training["precision"]), cuda)
-    source = resolve_model_source(config.base_model)
+    fetched = model_source(config.base_model, config.data.get("revision"), events.emit, cancel.requested)
+    if fetched is None:
+        # Cancelled while downloading: the partial blob stays in the cache for the next run to continue.
+        if cancel.deadline is not None:
+            cancel.deadline.cancel()
+        events.emit("cancelled", step=0, adapter_dir=None)
+        return EXIT_CANCELLED
+    source = fetched
     tokenizer = load_tokenizer(source, bool(config.data["trust_remote_code"]))
 
     train_examples, eval_examples = split_train_eval(examples, float(config.dataset["eval_split"]), int(training["seed"]))
@@ -533,6 +543,7 @@ def _train(
         "total_params": int(total),
         "output_dir": str(config.output_dir),
         "resumed_from": str(resume_from) if resume_from is not None else None,
+        "tensorboard_dir": str(tensorboard) if (tensorboard := tensorboard_dir(config)) is not None else None,
     }
     if training["packing"]:
         from transformers import DataCollatorWithFlattening

@@ -3,9 +3,15 @@ import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 
 /** The dataset file a config trains on, resolved against the config's folder. */
-export function datasetOf(configText: string, configPath: string): { path: string } | { problem: string } {
+export function datasetOf(
+  configText: string,
+  configPath: string,
+): { path: string } | { hub: string } | { problem: string } {
   const doc = parseDocument(configText);
   if (doc.errors.length > 0) return { problem: 'The config is not valid YAML.' };
+  const hub = doc.getIn(['dataset', 'hub']);
+  // A Hub dataset is loaded by the trainer, whose pre-flight (check) runs the record contract on it.
+  if (typeof hub === 'string' && hub.trim()) return { hub: hub.trim() };
   const rel = doc.getIn(['dataset', 'path']);
   if (typeof rel === 'string' && rel.trim()) return { path: path.resolve(path.dirname(configPath), rel) };
   if (doc.getIn(['dataset', 'datanet']) !== undefined) {

@@ -26,6 +26,12 @@ export function describeJob(job: JobView): string {
       return typeof job.queuePosition === 'number' ? `queued #${job.queuePosition + 1}` : 'queued';
     case 'running': {
       if (job.placement?.status === 'PENDING') return 'waiting for cluster resources';
+      if (job.download) {
+        const d = job.download;
+        const share = d.bytesTotal ? ` ${Math.floor((d.bytesDone / d.bytesTotal) * 100)}%` : '';
+        const eta = d.etaSeconds !== null ? ` · ETA ${formatDuration(d.etaSeconds)}` : '';
+        return `downloading ${d.repo}${share} (${d.filesDone}/${d.filesTotal} files)${eta}`;
+      }
       const steps = job.totalSteps ? `step ${job.step}/${job.totalSteps}` : `step ${job.step}`;
       const eta = job.etaSeconds !== null ? ` · ETA ${formatDuration(job.etaSeconds)}` : '';
       const where = job.placement?.executor === 'ray' && job.placement.node ? ` · ${job.placement.node}` : '';

@@ -12,7 +12,7 @@ import type { ChatRequest, ChatResult, JobView, TargetRef } from '../trainer/api
 import type { ExportDoneFrame } from '../trainer/protocol';
 import { JobTracker } from '../trainer/jobTracker';
 import { ensureLocalServer, isTrainerServer, stopLocalServer } from '../trainer/localServer';
-import { ProtocolClient, TrainerError } from '../trainer/protocolClient';
+import { ProtocolClient, TrainerError, type SubmitRequest } from '../trainer/protocolClient';
 import { findTrainerPython, setupLocalTrainer, venvPython } from '../trainer/python';
 import { adapterFolder, listRuns, RunRecorder } from '../trainer/runStore';
 import { describeJob } from './describe';
@@ -196,11 +196,21 @@ export class JobManager implements JobsSource, vscode.Disposable {
       logFile: path.join(stateDir, 'server.log'),
       token,
       version: this.version(),
-      // Loading code shipped with a model is an explicit, machine-level opt-in (SECURITY.md rule 1).
-      extraArgs: trustRemoteCode() ? ['--allow-remote-code'] : [],
+      // Loading code shipped with a model is an explicit, machine-level opt-in (SECURITY.md rule 1); so is
+      // downloading from the Hub, with the token from secret storage in the server's environment only.
+      extraArgs: [
+        ...(trustRemoteCode() ? ['--allow-remote-code'] : []),
+        ...(allowDownload() ? ['--allow-download'] : []),
+      ],
+      env: await this.huggingFaceEnv(),
       log: (line) => this.log.info(`[local] ${line}`),
     });
     return { url: server.url, token };
+  }
+
+  private async huggingFaceEnv(): Promise<Record<string, string>> {
+    const token = await this.secrets.huggingFaceToken();
+    return token ? { HF_TOKEN: token } : {};
   }
 
   private async remoteEndpoint(t: Target): Promise<{ url: string; token: string }> {
@@ -342,21 +352,22 @@ export class JobManager implements JobsSource, vscode.Disposable {
         progress.report({ message: 'connecting…' });
         const client = await this.connect(targetId, true);
         if (token.isCancellationRequested) return undefined;
-        const datasetName = path.basename(ready.datasetPath);
-        let reported = 0;
-        const uploaded = await client.uploadDataset(ready.datasetPath, (sent, size) => {
-          const pct = size ? Math.floor((sent / size) * 100) : 100;
-          progress.report({ message: `uploading ${datasetName} (${pct}%)`, increment: pct - reported });
-          reported = pct;
-        });
+        const datasetPath = ready.datasetPath;
+        let dataset: SubmitRequest['dataset'] = { hub: true };
+        if (datasetPath !== null) {
+          const datasetName = path.basename(datasetPath);
+          let reported = 0;
+          const uploaded = await client.uploadDataset(datasetPath, (sent, size) => {
+            const pct = size ? Math.floor((sent / size) * 100) : 100;
+            progress.report({ message: `uploading ${datasetName} (${pct}%)`, increment: pct - reported });
+            reported = pct;
+          });
+          dataset = { uploadId: uploaded.uploadId };
+        }
         if (token.isCancellationRequested) return undefined;
         progress.report({ message: 'submitting…' });
-        const summary = await client.submit({
-          configYaml: ready.configYaml,
-          dataset: { uploadId: uploaded.uploadId },
-          name: ready.name,
-        });
-        await this.rememberSubmission(targetId, summary.job_id, ready.datasetPath);
+        const summary = await client.submit({ configYaml: ready.configYaml, dataset, name: ready.name });
+        if (datasetPath !== null) await this.rememberSubmission(targetId, summary.job_id, datasetPath);
         const view = t.tracker.applySummary(summary);
         await this.follow(t, summary.job_id);
         this.log.info(`[${t.ref.label}] submitted ${ready.name} as job ${summary.job_id}`);
@@ -588,6 +599,10 @@ export class JobManager implements JobsSource, vscode.Disposable {
     for (const id of [...this.byId.keys()]) this.drop(id);
     for (const d of this.disposables) d.dispose();
   }
+}
+
+function allowDownload(): boolean {
+  return vscode.workspace.getConfiguration('modelfactory').get<boolean>('trainer.allowDownload', false) === true;
 }
 
 function trustRemoteCode(): boolean {

@@ -11,7 +11,9 @@ export interface ReadyJob {
   configUri: vscode.Uri;
   /** The config as the editor holds it (unsaved edits included), with `dataset.path` naming the file sent. */
   configYaml: string;
-  datasetPath: string;
+  /** The dataset file to upload, or null when the config names a Hub dataset (`hub`) the trainer loads. */
+  datasetPath: string | null;
+  hub?: string;
   name: string;
 }
 
@@ -78,6 +80,13 @@ export async function preflight(
     await showBlocking(`ModelFactory: ${dataset.problem}`, configUri);
     return undefined;
   }
+  const name = path.basename(configUri.fsPath).replace(/\.finetune\.ya?ml$|\.ya?ml$/i, '');
+  if ('hub' in dataset) {
+    log.info(
+      `Pre-flight: ${configName} trains on the Hub dataset ${dataset.hub}; the trainer checks its records against the record contract before training.`,
+    );
+    return { configUri, configYaml: text, datasetPath: null, hub: dataset.hub, name };
+  }
   const datasetUri = vscode.Uri.file(dataset.path);
   const datasetName = vscode.workspace.asRelativePath(datasetUri);
   const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === datasetUri.toString());
@@ -117,6 +126,5 @@ export async function preflight(
     );
     return undefined;
   }
-  const name = path.basename(configUri.fsPath).replace(/\.finetune\.ya?ml$|\.ya?ml$/i, '');
   return { configUri, configYaml: text, datasetPath: dataset.path, name };
 }

@@ -3,6 +3,7 @@
 // DASHBOARD_UPDATE_INTERVAL_MS however fast the trainer logs. Messages from the webview are validated by
 // `receiveValidated`; cancel and "open adapter folder" act only on jobs the connection already knows.
 import * as vscode from 'vscode';
+import { describeJob } from '../jobs/describe';
 import type { Disposable, JobPoint, JobView } from '../trainer/api';
 import type {
   DashboardHostMessage,
@@ -33,6 +34,8 @@ export interface DashboardDeps {
   pastRuns(): Promise<JobView[]>;
   cancel(target: string, jobId: string): Promise<void>;
   openAdapterFolder?(job: JobView): void;
+  /** Shows where the job's TensorBoard event files are and how to open them. */
+  openTensorBoard?(job: JobView): void;
 }
 
 const L = DASHBOARD_LIMITS;
@@ -76,6 +79,8 @@ export function toJobSummary(job: JobView, past: boolean): JobSummary {
     where: whereOf(job),
     past,
     hasAdapter: job.adapterDir !== null,
+    downloading: job.download && job.state === 'running' ? clip(describeJob(job), L.logLine) : null,
+    hasTensorBoard: job.tensorboardDir !== null,
   };
 }
 
@@ -209,6 +214,11 @@ class DashboardPanel {
       case 'openAdapter': {
         const entry = this.known().get(jobKeyString(m));
         if (entry && entry.job.adapterDir !== null) this.deps.openAdapterFolder?.(entry.job);
+        break;
+      }
+      case 'openTensorBoard': {
+        const entry = this.known().get(jobKeyString(m));
+        if (entry && entry.job.tensorboardDir !== null) this.deps.openTensorBoard?.(entry.job);
         break;
       }
     }

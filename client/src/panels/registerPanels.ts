@@ -7,6 +7,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import { MemoryEstimateRequest, type MemoryEstimateParams } from '../../../server/src/protocol';
 import { MODEL_CATALOG } from '../../../server/src/core/config/catalog';
 import { jobRefOf } from '../jobs/describe';
+import { showTensorBoard } from '../jobs/tensorboard';
 import type { JobManager } from '../jobs/jobManager';
 import { cachedHubModels, modelFolders } from '../localModels';
 import { openDashboard, registerDashboardSerializer, type DashboardDeps } from './dashboardPanel';
@@ -101,6 +102,7 @@ export function registerPanels(context: vscode.ExtensionContext, w: PanelWiring)
     openAdapterFolder: (job) => {
       if (job.adapterDir) void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(job.adapterDir));
     },
+    openTensorBoard: (job) => void showTensorBoard(job),
   };
   const playground: PlaygroundDeps = {
     log: w.log,

@@ -52,6 +52,10 @@ export interface JobView {
   queuePosition: number | null;
   /** Where the job runs or ran: the executor (local, ray), the node and the GPUs it was given. */
   placement: JobPlacementView | null;
+  /** The base model's download from the Hub while it runs (the trainer's `download` events), else null. */
+  download: HubDownloadProgress | null;
+  /** Where the trainer writes TensorBoard's event files (training.report_to: tensorboard), on its machine. */
+  tensorboardDir: string | null;
 }
 
 export interface JobPlacementView {
@@ -60,6 +64,16 @@ export interface JobPlacementView {
   gpus: string[];
   /** ray: the Ray job's status (PENDING while the cluster lacks the resources). */
   status: string | null;
+}
+
+export interface HubDownloadProgress {
+  repo: string;
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  bytesPerSecond: number | null;
+  etaSeconds: number | null;
 }
 
 export interface ChatMessage {

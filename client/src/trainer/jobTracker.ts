@@ -74,6 +74,8 @@ export function emptyView(target: string, jobId: string): JobView {
     adapterDir: null,
     queuePosition: null,
     placement: null,
+    download: null,
+    tensorboardDir: null,
   };
 }
 
@@ -81,9 +83,33 @@ function formatNumber(value: number | null, digits = 4): string {
   return value === null ? '-' : Number(value.toPrecision(digits)).toString();
 }
 
+/** Bytes as people read them: 950 MB, 14.2 GB. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : Number(value.toPrecision(3))} ${units[unit]}`;
+}
+
 /** One readable line per event, for the dashboard's log and the output channel. */
 export function describeEvent(event: JobEvent): string {
   switch (event.type) {
+    case 'download': {
+      const done = num(event.bytes_done) ?? 0;
+      const total = num(event.bytes_total) ?? 0;
+      const files = `${String(event.files_done)}/${String(event.files_total)} files`;
+      if (event.finished === true) return `downloaded ${String(event.repo)}: ${files}, ${formatBytes(total)}`;
+      const rate = num(event.bytes_per_second);
+      const eta = num(event.eta_seconds);
+      return (
+        `downloading ${String(event.repo)}: ${formatBytes(done)} of ${formatBytes(total)}, ${files}` +
+        `${rate ? `, ${formatBytes(rate)}/s` : ''}${eta !== null ? `, ${Math.round(eta)} s left` : ''}`
+      );
+    }
     case 'queued':
       if (event.resumed === true) return 'queued again to resume from the newest complete checkpoint';
       return `queued ${String(event.name)} (${String(event.base_model)}, ${String(event.method)})`;
@@ -241,8 +267,28 @@ export class JobTracker {
         view.queuePosition = null;
         view.placement = placementView(event);
         break;
+      case 'download':
+        tracked.eventState = 'running';
+        view.download =
+          event.finished === true
+            ? null
+            : {
+                repo: text(event.repo) ?? '',
+                filesDone: num(event.files_done) ?? 0,
+                filesTotal: num(event.files_total) ?? 0,
+                bytesDone: num(event.bytes_done) ?? 0,
+                bytesTotal: num(event.bytes_total) ?? 0,
+                bytesPerSecond: num(event.bytes_per_second),
+                etaSeconds: num(event.eta_seconds),
+              };
+        view.etaSeconds = view.download?.etaSeconds ?? null;
+        // One line per download in the log, brought up to date, rather than one a second.
+        if (view.logs.at(-1)?.startsWith(`downloading ${String(event.repo)}:`)) view.logs.pop();
+        break;
       case 'start':
         tracked.eventState = 'running';
+        view.download = null;
+        view.tensorboardDir = text(event.tensorboard_dir);
         view.device = text(event.device);
         view.precision = text(event.precision);
         view.totalSteps = num(event.total_steps);
@@ -288,6 +334,7 @@ export class JobTracker {
         tracked.trainerFailure = `${String(event.code)}: ${String(event.message)}`;
         break;
       case 'ended':
+        view.download = null;
         if (isJobState(event.state)) tracked.eventState = event.state;
         tracked.eventReason = text(event.reason);
         view.ended = event.time;

@@ -46,7 +46,8 @@ export interface JobEvent {
     | 'error'
     | 'queued'
     | 'launched'
-    | 'ended';
+    | 'ended'
+    | 'download';
   time: number;
   [field: string]: unknown;
 }

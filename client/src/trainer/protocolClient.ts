@@ -72,7 +72,7 @@ export interface UploadedDataset {
 
 export interface SubmitRequest {
   configYaml: string;
-  dataset: { uploadId: string } | { path: string };
+  dataset: { uploadId: string } | { path: string } | { hub: true };
   name?: string;
 }
 

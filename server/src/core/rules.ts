@@ -146,6 +146,12 @@ export const RULES: readonly RuleInfo[] = [
     'error',
     "The dataset's detected format contradicts dataset.format.",
   ),
+  rule(
+    'config/dataset-hub',
+    'config',
+    'information',
+    'A Hub dataset (dataset.hub): its records are checked on the trainer at pre-flight, not in the editor.',
+  ),
   rule('config/memory', 'config', 'warning', 'The estimated GPU memory exceeds the configured GPU memory.'),
   rule(
     'config/tokenizer-not-found',

@@ -55,7 +55,8 @@ const title = el('h2', { class: 'job-title', 'data-testid': 'job-title', text: '
 const stateBadge = el('vscode-badge', { 'data-testid': 'job-state' });
 const cancelButton = el('vscode-button', { 'data-action': 'cancel', secondary: '' }, 'Cancel');
 const adapterButton = el('vscode-button', { 'data-action': 'open-adapter', secondary: '' }, 'Open adapter folder');
-header.append(title, stateBadge, cancelButton, adapterButton);
+const tensorboardButton = el('vscode-button', { 'data-action': 'open-tensorboard', secondary: '' }, 'TensorBoard');
+header.append(title, stateBadge, cancelButton, adapterButton, tensorboardButton);
 const subtitle = el('p', { class: 'muted', 'data-testid': 'job-subtitle' });
 const reasonBox = el('p', { class: 'reason', 'data-testid': 'job-reason' });
 const tiles = el('div', { class: 'tiles', 'data-testid': 'stats' });
@@ -81,7 +82,8 @@ const lrChart = new LineChart({ title: 'Learning rate', height: 140, emptyText: 
 lrChart.element.dataset['testid'] = 'lr-chart';
 const logTitle = el('h3', { text: 'Events' });
 const logList = el('ol', { class: 'log', 'data-testid': 'job-log' });
-detail.append(header, subtitle, reasonBox, tiles, lossChart.element, lrChart.element, logTitle, logList);
+const downloadBox = el('p', { class: 'download', 'data-testid': 'job-download' });
+detail.append(header, subtitle, reasonBox, downloadBox, tiles, lossChart.element, lrChart.element, logTitle, logList);
 app.replaceChildren(listPane, detail);
 app.removeAttribute('aria-busy');
 
@@ -240,6 +242,9 @@ function renderHeader(): void {
   cancelButton.hidden = !cancellable;
   if (!cancellable) cancelButton.removeAttribute('disabled');
   adapterButton.hidden = !job?.hasAdapter;
+  tensorboardButton.hidden = !job?.hasTensorBoard;
+  downloadBox.textContent = job?.downloading ?? '';
+  downloadBox.hidden = !job?.downloading;
   subtitle.textContent = job
     ? [job.baseModel, job.method, job.past ? 'past run' : `on ${job.target}`, job.jobId].filter(Boolean).join(' · ')
     : '';
@@ -372,6 +377,9 @@ cancelButton.addEventListener('click', () => {
   if (!selected || cancelButton.hasAttribute('disabled')) return;
   cancelButton.setAttribute('disabled', '');
   send({ type: 'cancel', target: selected.target, jobId: selected.jobId });
+});
+tensorboardButton.addEventListener('click', () => {
+  if (selected) send({ type: 'openTensorBoard', target: selected.target, jobId: selected.jobId });
 });
 adapterButton.addEventListener('click', () => {
   if (selected) send({ type: 'openAdapter', target: selected.target, jobId: selected.jobId });

@@ -36,13 +36,17 @@ export type DashboardPoint = JobPoint;
 /** What the job list shows of a job: the trainer connection's view without its curves, log and bookkeeping. */
 export interface JobSummary extends Omit<
   JobView,
-  'points' | 'logs' | 'lastSeq' | 'adapterDir' | 'queuePosition' | 'placement'
+  'points' | 'logs' | 'lastSeq' | 'adapterDir' | 'queuePosition' | 'placement' | 'download' | 'tensorboardDir'
 > {
   /** Where the job runs or waits, in one line ("queued #2", "ray on node-3 · GPU 0"); null when unknown. */
   where: string | null;
   /** True for a run found in the workspace's history rather than on a connected trainer. */
   past: boolean;
   hasAdapter: boolean;
+  /** The base model's download from the Hub while it runs, as one line; null otherwise. */
+  downloading: string | null;
+  /** The trainer writes TensorBoard's event files for this job (training.report_to: tensorboard). */
+  hasTensorBoard: boolean;
 }
 
 // Host -> webview.
@@ -93,7 +97,14 @@ export interface OpenAdapterMessage {
   target: string;
   jobId: string;
 }
-export type DashboardWebviewMessage = ReadyMessage | WatchMessage | CancelMessage | OpenAdapterMessage;
+/** Show where the job's TensorBoard event files are and how to open them. */
+export interface OpenTensorBoardMessage {
+  type: 'openTensorBoard';
+  target: string;
+  jobId: string;
+}
+export type DashboardWebviewMessage =
+  ReadyMessage | WatchMessage | CancelMessage | OpenAdapterMessage | OpenTensorBoardMessage;
 
 const L = DASHBOARD_LIMITS;
 
@@ -156,6 +167,8 @@ const SUMMARY_KEYS = [
   'where',
   'past',
   'hasAdapter',
+  'downloading',
+  'hasTensorBoard',
 ];
 
 export function isJobSummary(v: unknown): v is JobSummary {
@@ -177,7 +190,9 @@ export function isJobSummary(v: unknown): v is JobSummary {
     isStrOrNull(v['precision'], L.device) &&
     isStrOrNull(v['where'], L.where) &&
     isBool(v['past']) &&
-    isBool(v['hasAdapter'])
+    isBool(v['hasAdapter']) &&
+    isStrOrNull(v['downloading'], L.logLine) &&
+    isBool(v['hasTensorBoard'])
   );
 }
 
@@ -216,7 +231,7 @@ export function parseDashboardHostMessage(raw: unknown): DashboardHostMessage | 
   }
 }
 
-const WEBVIEW_TYPES = ['ready', 'watch', 'cancel', 'openAdapter'] as const;
+const WEBVIEW_TYPES = ['ready', 'watch', 'cancel', 'openAdapter', 'openTensorBoard'] as const;
 
 export function parseDashboardWebviewMessage(raw: unknown): DashboardWebviewMessage | null {
   const type = messageType(raw, WEBVIEW_TYPES);
@@ -231,6 +246,7 @@ export function parseDashboardWebviewMessage(raw: unknown): DashboardWebviewMess
         : null;
     case 'cancel':
     case 'openAdapter':
+    case 'openTensorBoard':
       return hasOnlyKeys(m, ['type', 'target', 'jobId']) && isJobKeyFields(m)
         ? { type, target: m['target'] as string, jobId: m['jobId'] as string }
         : null;

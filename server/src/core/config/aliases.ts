@@ -60,6 +60,14 @@ const oneOf =
   (v: unknown) =>
     typeof v === 'string' && allowed.includes(v) ? v : undefined;
 const whenTrue = (result: string) => (v: unknown) => (v === true ? result : undefined);
+const TRACKERS = ['tensorboard', 'wandb', 'mlflow', 'comet_ml', 'clearml', 'trackio'];
+/** transformers' report_to (a name, `all`, or a list) as ours, when every tracker named is one we run. */
+function trackersOf(v: unknown): string | string[] | undefined {
+  const names = (Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : []).map((n) => String(n).trim());
+  if (names.length === 1 && names[0] === 'none') return 'none';
+  if (names.length === 0 || !names.every((n) => TRACKERS.includes(n))) return undefined;
+  return names.length === 1 ? names[0] : [...new Set(names)];
+}
 
 /** The templates a config can name (schemas/chat-templates/, less the fallback no config names). */
 export const BUILT_IN_TEMPLATES: ReadonlySet<string> = new Set(['chatml']);
@@ -95,6 +103,14 @@ export function targetModulesOf(value: unknown): string[] | 'all-linear' | undef
 
 export const KEY_ALIASES: readonly KeyAlias[] = [
   { key: 'model_name_or_path', tools: LF, ours: ['base_model'], convert: nonEmptyString },
+  { key: 'model_revision', tools: LF, ours: ['revision'], convert: nonEmptyString },
+  {
+    key: 'report_to',
+    tools: LF,
+    ours: ['training', 'report_to'],
+    hint: 'none, tensorboard, wandb, mlflow, comet_ml, clearml or trackio (one or a list)',
+    convert: trackersOf,
+  },
   {
     key: 'finetuning_type',
     tools: LF,
@@ -235,7 +251,7 @@ export const FOREIGN_SETTINGS: readonly ForeignSetting[] = [
     reason: 'ModelFactory launches multi-GPU jobs itself',
   },
   {
-    keys: ['report_to', 'plot_loss', 'logging_dir', 'use_swanlab', 'use_wandb'],
+    keys: ['plot_loss', 'logging_dir', 'use_swanlab', 'use_wandb'],
     tools: LF,
     reason: 'ModelFactory streams the metrics to its Job Dashboard',
   },

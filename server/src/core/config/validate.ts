@@ -96,6 +96,9 @@ function schemaRule(error: ErrorObject): string {
   return aboutKeys ? 'config/missing-key' : 'config/schema';
 }
 
+/** A Hugging Face Hub id (org/name), as the trainer's job server accepts one. */
+const HUB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}\/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$/;
+
 class ConfigChecks {
   private readonly view: ConfigView;
 
@@ -176,7 +179,9 @@ class ConfigChecks {
         modelRange,
         model.disk
           ? `"${view.baseModel}" was found at ${model.disk.dir}, but it has no readable config.json or safetensors weights; model-aware checks are skipped.${problems}`
-          : `"${view.baseModel}" is not in the model catalog and was not found on disk (as a folder relative to this file or in the Hugging Face cache). Download it first or check the id; model-aware checks are skipped.`,
+          : HUB_ID.test(view.baseModel)
+            ? `"${view.baseModel}" is not in the model catalog nor in this machine's Hugging Face cache. A trainer allowed to download (\`serve --allow-download\`; modelfactory.trainer.allowDownload for the local one) fetches it from the Hub before training; otherwise download it first (\`hf download ${view.baseModel}\`) or check the id. Model-aware checks are skipped.`
+            : `"${view.baseModel}" is not in the model catalog and was not found on disk (as a folder relative to this file or in the Hugging Face cache). Download it first or check the id; model-aware checks are skipped.`,
       );
       return;
     }
@@ -238,8 +243,35 @@ class ConfigChecks {
     );
   }
 
+  /**
+   * A Hub dataset cannot be read offline: say where its records are checked instead. Its own keys
+   * (split, subset, revision) without `hub` are refused, in the trainer's words (config.py).
+   */
+  private checkHubDataset(): void {
+    const raw = (this.parsed.data as Record<string, unknown> | undefined)?.['dataset'];
+    const dataset = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+    const hub = dataset['hub'];
+    if (hub === undefined) {
+      for (const key of ['split', 'subset', 'revision'].filter((k) => k in dataset)) {
+        this.report(
+          'config/schema',
+          this.range(['dataset', key], 'key'),
+          `dataset.${key} applies to a Hub dataset: add "hub" (org/name) or remove it.`,
+        );
+      }
+      return;
+    }
+    if (typeof hub !== 'string' || hub === '') return;
+    this.report(
+      'config/dataset-hub',
+      this.range(['dataset', 'hub'], 'value'),
+      `The records of the Hub dataset ${hub} are not read in the editor, which works offline: the trainer loads them (from its cache, or downloaded where it may) and checks every record against the record contract at pre-flight (\`python -m modelfactory_trainer check CONFIG\`) before training.`,
+    );
+  }
+
   private async checkDataset(): Promise<void> {
     await this.checkRegistry();
+    this.checkHubDataset();
     for (const key of ['path', 'datanet'] as const) {
       const relative = key === 'path' ? this.view.datasetPath : this.view.datanet;
       if (relative === undefined || relative === '') continue;

@@ -1,4 +1,4 @@
-"""Command line: `train`, `check`, `chat`, `chat-worker` (and `serve`, owned by the job server module)."""
+"""Command line: `train`, `check`, `eval`, `chat`, `chat-worker` (and `serve`, owned by the job server module)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="the report as JSON")
     check.add_argument("--show", type=int, default=0, metavar="N", help="print N rendered examples, trained tokens marked")
 
+    from .evaluate import add_arguments as add_eval_arguments
+
+    add_eval_arguments(commands.add_parser("eval", help="answer a held-out set with the base and each adapter, and score the answers"))
+
     commands.add_parser("chat-worker", help="JSON-lines generation worker on stdin/stdout (used by the job server)")
     # Listed for --help only: `serve` is dispatched to the job server's own parser before this one runs.
     commands.add_parser("serve", help="the WebSocket job server (see serve --help)", add_help=False)
@@ -63,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .check import check_command
 
         return check_command(args.config, args.json, max(0, args.show))
+    if args.command == "eval":
+        from .evaluate import eval_command
+
+        return eval_command(args)
     if args.command == "chat":
         from .chat import chat_command
 

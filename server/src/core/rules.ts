@@ -135,6 +135,18 @@ export const RULES: readonly RuleInfo[] = [
   rule('config/context-length', 'config', 'warning', "max_seq_length beyond the model's context window."),
   rule('config/lr-range', 'config', 'warning', 'A learning rate far outside what works for LoRA.'),
   rule(
+    'config/beta-range',
+    'config',
+    'warning',
+    'training.beta of a preference objective far outside 0.01-1, or set for objective sft, which ignores it.',
+  ),
+  rule(
+    'config/objective-lora-head',
+    'config',
+    'error',
+    'A LoRA adapter on the output head (lm_head) with objective dpo, orpo or kto, which TRL refuses.',
+  ),
+  rule(
     'config/dataset-missing',
     'config',
     'error',

@@ -129,6 +129,7 @@ def train_preference(
         EXIT_DONE,
         _load_base_model,
         _lora_config,
+        _record_loss_at_end,
         _trainer_classes,
         _training_argument_values,
         _write_adapter,
@@ -199,9 +200,11 @@ def train_preference(
     steps = int(trainer.state.global_step)
     adapter_dir = config.output_dir / "adapter"
     files: dict[str, str] = {}
+    record_loss = None
     if trainer.is_world_process_zero():
         files = _write_adapter(config, trainer.model, tokenizer, job.chat_template, adapter_dir)
         cancel.adapter_dir = adapter_dir
+        record_loss = _record_loss_at_end(job, trainer.model, cancelled)
     if cancelled:
         if cancel.deadline is not None:
             cancel.deadline.cancel()
@@ -217,5 +220,6 @@ def train_preference(
         runtime_seconds=time.time() - started,
         steps=steps,
         objective=objective,
+        record_loss=record_loss,
     )
     return EXIT_DONE

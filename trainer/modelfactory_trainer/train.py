@@ -100,6 +100,9 @@ class PreparedJob:
     eval_set: list[dict[str, list[int]]]
     # The config's chat template (its text), or None for the model's own (else the fallback).
     chat_template: str | None = None
+    # Every record and the held-out ones, for record-loss.jsonl at the end of the run.
+    examples: tuple[Any, ...] = ()
+    eval_examples: tuple[Any, ...] = ()
 
 
 def _pick_precision(requested: str, cuda: bool) -> str:
@@ -505,7 +508,9 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
         raise DatasetError(f"no record has a trainable token within max_seq_length ({max_seq_length})")
     trainer_ref: dict[str, Any] = {}
     try:
-        job = PreparedJob(config, source, precision, cuda, tokenizer, train_set, eval_set, chat_template)
+        job = PreparedJob(
+            config, source, precision, cuda, tokenizer, train_set, eval_set, chat_template, tuple(examples), tuple(eval_examples)
+        )
         if preference:
             from .preference import train_preference
 
@@ -594,9 +599,11 @@ def _train(
     steps = int(trainer.state.global_step)
     adapter_dir = config.output_dir / "adapter"
     files: dict[str, str] = {}
+    record_loss = None
     if trainer.is_world_process_zero():
         files = _write_adapter(config, model, tokenizer, job.chat_template, adapter_dir)
         cancel.adapter_dir = adapter_dir
+        record_loss = _record_loss_at_end(job, model, cancelled)
     if cancelled:
         if cancel.deadline is not None:
             cancel.deadline.cancel()
@@ -611,8 +618,18 @@ def _train(
         eval_loss=callback.last_eval_loss,
         runtime_seconds=time.time() - started,
         steps=steps,
+        record_loss=record_loss,
     )
     return EXIT_DONE
+
+
+def _record_loss_at_end(job: PreparedJob, model: Any, cancelled: bool) -> str | None:
+    """record-loss.jsonl beside the adapter (record_loss.py), unless the run was cancelled or it is switched off."""
+    if cancelled or not job.config.training.get("record_loss", True) or not job.examples:
+        return None
+    from .record_loss import at_end_of_run
+
+    return at_end_of_run(model, job, job.examples, job.eval_examples)
 
 
 def _write_adapter(config: FinetuneConfig, model: Any, tokenizer: Any, chat_template: str | None, adapter_dir: Path) -> dict[str, str]:

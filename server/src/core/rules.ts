@@ -92,6 +92,12 @@ export const RULES: readonly RuleInfo[] = [
   ),
   rule('dedup/exact', 'dataset', 'warning', 'A record identical to an earlier one.'),
   rule('dedup/near', 'dataset', 'warning', 'A record nearly identical to an earlier one (MinHash Jaccard estimate).'),
+  rule(
+    'dataset/hard-record',
+    'dataset',
+    'information',
+    "One of the hardest 1% of records after the workspace's latest run (record-loss.jsonl): the model did not learn its answer; read it first.",
+  ),
   rule('pii/email', 'dataset', 'warning', 'An email address.'),
   rule('pii/phone', 'dataset', 'warning', 'A phone number.'),
   rule('secret/api-key', 'dataset', 'error', 'An API key or access token (cloud providers, AI providers, code hosts).'),

@@ -105,6 +105,23 @@ describe('JobTracker', () => {
     assert.equal(tracker.get('j1')!.state, 'running');
   });
 
+  it("carries a preference run's reward margin and accuracy into its points; sft points have none", () => {
+    const tracker = new JobTracker('local');
+    tracker.applyEvent('j1', 0, { type: 'queued', time: 1, name: 'a', base_model: 'm', method: 'lora' });
+    tracker.applyEvent('j1', 1, { ...logEvent(1, 0.69), reward_margin: 0, reward_accuracy: 0 });
+    tracker.applyEvent('j1', 2, { ...logEvent(2, 0.4), reward_margin: 1.25, reward_accuracy: 1 });
+    tracker.applyEvent('j1', 3, logEvent(3, 0.3));
+    const points = tracker.get('j1')!.points;
+    assert.deepEqual(
+      points.map((p) => [p.rewardMargin, p.rewardAccuracy]),
+      [
+        [0, 0],
+        [1.25, 1],
+        [undefined, undefined],
+      ],
+    );
+  });
+
   it('folds a run into state, steps, ETA and curve points; an eval completes its step', () => {
     const tracker = new JobTracker('local');
     const events: JobEvent[] = [

@@ -242,6 +242,9 @@ export class JobTracker {
           learningRate: num(event.learning_rate),
           tokensPerSecond: num(event.tokens_per_second),
           gpuMemoryGb: num(event.gpu_memory_gb),
+          ...(event.reward_margin !== undefined || event.reward_accuracy !== undefined
+            ? { rewardMargin: num(event.reward_margin), rewardAccuracy: num(event.reward_accuracy) }
+            : {}),
         });
         break;
       case 'eval':
@@ -302,6 +305,8 @@ export class JobTracker {
       last.tokensPerSecond ??= point.tokensPerSecond;
       last.gpuMemoryGb ??= point.gpuMemoryGb;
       last.epoch ??= point.epoch;
+      if (point.rewardMargin != null) last.rewardMargin ??= point.rewardMargin;
+      if (point.rewardAccuracy != null) last.rewardAccuracy ??= point.rewardAccuracy;
       return;
     }
     view.points.push(point);

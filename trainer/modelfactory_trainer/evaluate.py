@@ -14,7 +14,7 @@ a preference record's chosen answer, a desirable KTO completion):
 
 Writes `results.jsonl` (one line per example and model, written as it goes) and `summary.json` to the
 output folder (default `<output_dir>/eval`). `--json` prints the summary; `--events` prints JSON-lines
-progress events (start, progress, done / error / cancelled) as `train` does, for the job server.
+progress events (eval_start, progress, eval_done / error / cancelled) as `train` does, for the job server.
 SIGINT/SIGTERM stop at the next token; what was written stays.
 """
 
@@ -354,7 +354,7 @@ def run_eval(
     max_seq_length = int(config.training["max_seq_length"])
     lineup: list[str | None] = [None, *adapter_keys]
     total = len(held) * len(lineup)
-    emit("start", examples=len(held), left_out=left_out, models=[_model_name(a, adapter_keys) for a in lineup], out_dir=str(out))
+    emit("eval_start", examples=len(held), left_out=left_out, models=[_model_name(a, adapter_keys) for a in lineup], out_dir=str(out))
     note(f"evaluating {len(held)} example(s) with {len(lineup)} model(s) into {out}")
 
     summary_models: list[dict[str, Any]] = []
@@ -481,14 +481,21 @@ def eval_command(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     if threading.current_thread() is threading.main_thread():
         _install_cancel(cancel)
+    progress = {"done": 0}
+
+    def emit(event_type: str, **fields: Any) -> None:
+        if event_type == "progress":
+            progress["done"] = int(fields["done"])
+        events.emit(event_type, **fields)
+
     try:
         if args.max_new_tokens < 1:
             raise ConfigError("--max-new-tokens must be at least 1")
         summary = run_eval(
-            args.config, list(args.adapter), args.data, args.out, args.max_new_tokens, _judge_settings(args), events.emit, cancel
+            args.config, list(args.adapter), args.data, args.out, args.max_new_tokens, _judge_settings(args), emit, cancel
         )
     except Cancelled:
-        events.emit("cancelled")
+        events.emit("cancelled", step=progress["done"])
         note("evaluation cancelled; results.jsonl holds the examples answered so far")
         return EXIT_CANCELLED
     except TrainerError as exc:
@@ -501,7 +508,7 @@ def eval_command(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     finally:
         sys.stdout = real_stdout
-    events.emit("done", summary=summary)
+    events.emit("eval_done", summary=summary)
     if args.json and not args.events:
         print(json.dumps({"examples": summary["examples"], "models": summary["models"]}, allow_nan=False))
     elif not args.events:

@@ -58,7 +58,9 @@ from typing import Any
 from .protocol import ProtocolError
 
 RESUMABLE_STATES = ("cancelled", "failed")
-TRAINER_EVENT_TYPES = frozenset({"start", "log", "eval", "checkpoint", "done", "cancelled", "oom", "error"})
+TRAINER_EVENT_TYPES = frozenset(
+    {"start", "log", "eval", "eval_start", "progress", "eval_done", "checkpoint", "done", "cancelled", "oom", "error"}
+)
 TRAIN_ARGV_ENV = "MODELFACTORY_TRAIN_ARGV"
 STDERR_TAIL_CHARS = 2000
 MAX_EVENT_LINE_BYTES = 1 << 20
@@ -180,6 +182,8 @@ class Job:
     cancel_requested: bool = False
     cancel_reason: str = "user-cancelled"
     listeners: list[EventListener] = field(default_factory=list)
+    # An evaluation job (queued by `evaluate`): {"adapter_job", "adapter_dir", "data", "max_new_tokens"}.
+    evaluate: dict[str, Any] | None = None
 
     @property
     def config_path(self) -> Path:
@@ -223,6 +227,8 @@ class Job:
                 self.name = str(event.get("name", ""))
                 self.base_model = str(event.get("base_model", ""))
                 self.method = str(event.get("method", ""))
+                evaluate = event.get("evaluate")
+                self.evaluate = evaluate if isinstance(evaluate, dict) else None
             self.state = "queued"
             self.reason = None
             self.done_event = None
@@ -420,6 +426,62 @@ class JobManager:
         self._log("job queued", job_id=job_id)
         return job
 
+    def create_evaluation(
+        self, source: Job, data_file: Path | None, *, move_data: bool, max_new_tokens: int, name: str
+    ) -> Job:
+        """Queue `eval` of a done job's adapter against its base model, as a job of its own (events, watch, cancel)."""
+        adapter = source.adapter_dir()
+        if adapter is None or not (adapter / "adapter_model.safetensors").is_file():
+            raise ProtocolError("adapter-missing", f"job {source.job_id} has no finished adapter to evaluate")
+        job_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
+        folder = self.jobs_dir / job_id
+        staging = self.jobs_dir / f".{job_id}.tmp"
+        (staging / "data").mkdir(parents=True)
+        data: str | None = None
+        if data_file is not None and move_data:
+            shutil.move(str(data_file), staging / "data" / data_file.name)
+            data = str(folder / "data" / data_file.name)
+        elif data_file is not None:
+            data = str(data_file)
+        # The source job's config (written by this server), its dataset read where the source job keeps it.
+        import yaml
+
+        config = yaml.safe_load(source.config_path.read_text(encoding="utf-8"))
+        dataset = config.get("dataset") if isinstance(config, dict) else None
+        if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
+            raise ProtocolError("bad-config", f"the stored config of job {source.job_id} names no dataset file")
+        dataset["path"] = str((source.folder / dataset["path"]).resolve())
+        (staging / "config.finetune.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        job = Job(job_id, folder, EventLog(folder / "events.jsonl"))
+        os.rename(staging, folder)
+        evaluate = {"adapter_job": source.job_id, "adapter_dir": str(adapter), "data": data, "max_new_tokens": max_new_tokens}
+        self._append(
+            job,
+            {
+                "type": "queued",
+                "time": time.time(),
+                "name": name or f"eval {source.name or source.job_id}",
+                "base_model": source.base_model,
+                "method": "eval",
+                "evaluate": evaluate,
+            },
+        )
+        self.jobs[job_id] = job
+        self._queue.append(job)
+        self._wakeup.set()
+        self._log("evaluation queued", job_id=job_id, adapter_job=source.job_id)
+        return job
+
+    def _argv(self, job: Job) -> list[str]:
+        if job.evaluate is None:
+            return [*self.train_argv, str(job.config_path), *(["--resume"] if job.resume else [])]
+        base = [*self.train_argv[:-1], "eval"] if self.train_argv[-1:] == ["train"] else [sys.executable, "-m", "modelfactory_trainer", "eval"]
+        evaluate = job.evaluate
+        argv = [*base, str(job.config_path), "--adapter", str(evaluate["adapter_dir"]), "--events", "--out", str(job.folder / "output" / "eval")]
+        if evaluate.get("data"):
+            argv += ["--data", str(evaluate["data"])]
+        return [*argv, "--max-new-tokens", str(int(evaluate.get("max_new_tokens") or 128))]
+
     def resume(self, job: Job) -> None:
         """Queue a cancelled or failed job again under its id; its trainer will run with --resume."""
         if job.state not in RESUMABLE_STATES:
@@ -567,7 +629,7 @@ class JobManager:
         return env
 
     async def _run(self, job: Job) -> None:
-        argv = [*self.train_argv, str(job.config_path), *(["--resume"] if job.resume else [])]
+        argv = self._argv(job)
         with open(job.folder / "trainer.log", "ab") as stderr_file:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -597,7 +659,7 @@ class JobManager:
             event = self._parse_event(job, line)
             if event is None:
                 continue
-            if event["type"] in ("done", "cancelled", "oom", "error"):
+            if event["type"] in ("done", "eval_done", "cancelled", "oom", "error"):
                 last_outcome = event
             self._append(job, event)
         exit_code = await process.wait()
@@ -623,7 +685,7 @@ class JobManager:
         kind = last.get("type") if last else None
         if job.cancel_requested:
             return "cancelled", job.cancel_reason
-        if exit_code == 0 and kind == "done":
+        if exit_code == 0 and kind in ("done", "eval_done"):
             return "done", None
         if kind == "error":
             assert last is not None

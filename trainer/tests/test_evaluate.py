@@ -206,7 +206,7 @@ def test_events_and_cancel(adapter_run: dict[str, Path], tmp_path: Path) -> None
     rest = parse_events(process.stdout.read())
     assert process.wait(60) == 130
     events = seen + rest
-    assert events[0]["type"] == "start" and events[0]["examples"] == 60 and events[0]["models"] == ["base"]
+    assert events[0]["type"] == "eval_start" and events[0]["examples"] == 60 and events[0]["models"] == ["base"]
     assert events[1] == {**events[1], "type": "progress", "done": 1, "total": 60, "model": "base"}
     assert events[-1]["type"] == "cancelled"
     kept = (tmp_path / "out" / "results.jsonl").read_text(encoding="utf-8").splitlines()

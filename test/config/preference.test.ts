@@ -1,8 +1,10 @@
 // Preference objectives (dpo, orpo, kto) in the config linter and the memory estimate.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { covered, lint } from './helpers';
-import { estimateMemory, lookupModel } from '../../server/src/core/config';
+import { covered, FIXTURES, lint, nextDocument } from './helpers';
+import { testContext } from './nodeEnv';
+import { configHover, estimateMemory, lookupModel } from '../../server/src/core/config';
+import { LineIndex } from '../../server/src/core/yaml';
 import type { MemoryConfig } from '../../server/src/core/config';
 
 const pairs = (extra = '', objective = 'dpo') =>
@@ -67,4 +69,18 @@ test('memory: dpo doubles the sequences per step and counts no second model (the
   assert.equal(kto.parts.activations, sft.parts.activations);
   assert.ok(kto.assumptions.some((a) => /adapter disabled/.test(a)));
   assert.ok(estimateMemory({ ...cfg, objective: 'orpo' }, llama3).assumptions.includes('orpo has no reference model.'));
+});
+
+test('hover on objective: the memory estimate with what dpo assumes about the reference model', async () => {
+  const text = pairs().replace('gpt2', 'meta-llama/Meta-Llama-3-8B');
+  const { uri, version } = nextDocument();
+  const offset = text.indexOf('objective');
+  const result = await configHover(text, uri, version, new LineIndex(text).positionAt(offset), testContext(FIXTURES));
+  assert.ok(result);
+  assert.match(result.contents, /Estimated GPU memory/);
+  assert.match(
+    result.contents,
+    /- dpo needs a reference model: with a LoRA adapter it is the frozen base with the adapter disabled/,
+  );
+  assert.match(result.contents, /- dpo: a chosen and a rejected sequence per record/);
 });

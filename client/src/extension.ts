@@ -107,6 +107,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const ref = await pickJob(arg, ['cancelled', 'failed'], 'Resume Job');
     if (ref) await jobs.resume(ref.target, ref.jobId);
   });
+  command('modelfactory.evaluateAdapter', async (arg: unknown) => {
+    requireTrust();
+    const ref = await pickJob(arg, ['done'], 'Evaluate Adapter');
+    if (!ref) return;
+    const view = await jobs.evaluate(ref.target, ref.jobId);
+    await vscode.commands.executeCommand('modelfactory.openDashboard', { target: view.target, jobId: view.jobId });
+  });
   command('modelfactory.downloadAdapter', async (arg: unknown) => {
     requireTrust();
     const ref = await pickJob(arg, ['done'], 'Download Adapter');

@@ -90,6 +90,12 @@ export function describeEvent(event: JobEvent): string {
       return `step ${String(event.step)} eval loss ${formatNumber(num(event.eval_loss))}`;
     case 'checkpoint':
       return `checkpoint at step ${String(event.step)}`;
+    case 'eval_start':
+      return `evaluating ${String(event.examples)} held-out examples with ${Array.isArray(event.models) ? event.models.map(String).join(', ') : '-'}`;
+    case 'progress':
+      return `answered ${String(event.done)}/${String(event.total)}${typeof event.model === 'string' ? ` (${event.model})` : ''}`;
+    case 'eval_done':
+      return describeEvaluation(event.summary);
     case 'done':
       return `done after ${String(event.steps)} steps`;
     case 'cancelled':
@@ -101,6 +107,21 @@ export function describeEvent(event: JobEvent): string {
     case 'ended':
       return `ended: ${String(event.state)}${event.reason ? ` (${String(event.reason)})` : ''}`;
   }
+}
+
+/** An evaluation's summary in one line: each model's loss, ROUGE-L, BLEU and exact match. */
+function describeEvaluation(summary: unknown): string {
+  const models = (summary as { models?: unknown } | null)?.models;
+  if (!Array.isArray(models)) return 'evaluated';
+  const parts = models.map((model) => {
+    const { name, metrics } = (model ?? {}) as { name?: unknown; metrics?: Record<string, unknown> };
+    const m = metrics ?? {};
+    return (
+      `${String(name)}: loss ${formatNumber(num(m['loss']))}, ROUGE-L ${formatNumber(num(m['rouge_l']), 3)}, ` +
+      `BLEU ${formatNumber(num(m['bleu']), 3)}, exact ${formatNumber(num(m['exact_match']), 3)}`
+    );
+  });
+  return `evaluated: ${parts.join('; ')}`;
 }
 
 export class JobTracker {

@@ -119,6 +119,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (ref) await jobs.moveJob(ref.target, ref.jobId, delta);
     });
   }
+  command('modelfactory.evaluateAdapter', async (arg: unknown) => {
+    requireTrust();
+    const ref = await pickJob(arg, ['done'], 'Evaluate Adapter');
+    if (!ref) return;
+    const view = await jobs.evaluate(ref.target, ref.jobId);
+    await vscode.commands.executeCommand('modelfactory.openDashboard', { target: view.target, jobId: view.jobId });
+  });
   command('modelfactory.downloadAdapter', async (arg: unknown) => {
     requireTrust();
     const ref = await pickJob(arg, ['done'], 'Download Adapter');

@@ -25,6 +25,7 @@ import {
   removeAllJsonArrayDuplicates,
 } from './core/dataset/codeActions';
 import { datasetHover, jsonArrayHover } from './core/dataset/hover';
+import { hardRecordFindings, recordLossHover, RecordLossIndex, type RecordLossRun } from './core/dataset/recordLoss';
 import { countRecordText, ExampleTokenCounter, type ExampleCount } from './core/dataset/exampleTokens';
 import { tokenPercentiles } from './core/dataset/stats';
 import { recordAtOffset, type JsonArrayResult } from './core/dataset/jsonArray';
@@ -49,18 +50,24 @@ interface OpenDocument {
   pending: Promise<void>;
   publishScheduled: boolean;
   findings: Finding[];
+  /** The workspace's newest run that scored this dataset (record-loss.jsonl), and its hardest-record findings. */
+  recordLoss?: RecordLossRun;
+  hardRecords?: Finding[];
 }
 
 export class DocumentIndex {
   private readonly docs = new Map<string, OpenDocument>();
   /** Exact token statistics being computed, per dataset session. */
   private readonly exactRuns = new WeakMap<DatasetSession, Promise<ExactTokenStats | undefined>>();
+  private readonly recordLoss: RecordLossIndex;
 
   constructor(
     private readonly service: ModelFactoryService,
     private readonly publish: (uri: string, version: number, findings: Finding[]) => void,
     private readonly logError: (message: string) => void,
-  ) {}
+  ) {
+    this.recordLoss = new RecordLossIndex(service.env);
+  }
 
   get(uri: string): OpenDocument | undefined {
     return this.docs.get(uri);
@@ -98,6 +105,7 @@ export class DocumentIndex {
       }
       // Media files named by the edited lines are stat()ed once each (the rest are cached).
       if (entry.session) await entry.session.checkMedia();
+      if (entry.session) await this.refreshHardRecords(entry, false);
       if (entry.session) this.schedulePublish(entry);
       else await this.validateFully(entry, false);
     });
@@ -113,6 +121,7 @@ export class DocumentIndex {
     await this.enqueue(entry, async () => {
       if (entry.session) {
         await entry.session.refreshFromDisk();
+        await this.refreshHardRecords(entry, true);
         this.schedulePublish(entry);
       }
     });
@@ -130,7 +139,7 @@ export class DocumentIndex {
     setImmediate(() => {
       entry.publishScheduled = false;
       if (this.docs.get(entry.doc.uri) !== entry || !entry.session) return;
-      entry.findings = entry.session.findings();
+      entry.findings = [...entry.session.findings(), ...(entry.hardRecords ?? [])];
       this.publish(entry.doc.uri, entry.doc.version, entry.findings);
     });
   }
@@ -143,6 +152,7 @@ export class DocumentIndex {
         entry.session = await this.service.openDataset(path, entry.doc.allLines().slice());
         await entry.session.refreshFromDisk();
       }
+      await this.refreshHardRecords(entry, true);
       this.schedulePublish(entry);
       return;
     }
@@ -162,6 +172,23 @@ export class DocumentIndex {
     }
     entry.findings = findings;
     this.publish(doc.uri, doc.version, findings);
+  }
+
+  /** The hardest records of the newest run that scored this dataset; `search` looks for runs again (cached briefly). */
+  private async refreshHardRecords(entry: OpenDocument, search: boolean): Promise<void> {
+    if (!entry.path || !entry.session) return;
+    try {
+      if (search) entry.recordLoss = await this.recordLoss.runFor(entry.path);
+      const lines = entry.doc;
+      entry.hardRecords = await hardRecordFindings(
+        entry.recordLoss,
+        (line) => (line < lines.lineCount ? lines.lineAt(line) : undefined),
+        entry.session.policy.severityOf('dataset/hard-record'),
+      );
+    } catch (err) {
+      this.logError(`record-loss for ${entry.path}: ${(err as Error)?.message ?? String(err)}`);
+      entry.hardRecords = [];
+    }
   }
 
   private noteDataset(entry: OpenDocument): void {
@@ -192,6 +219,10 @@ export class DocumentIndex {
     let hover;
     if (entry.session) {
       hover = datasetHover(entry.session.validator, position.line, uri, counterName(entry.session.policy.options));
+      const text = position.line < entry.doc.lineCount ? entry.doc.lineAt(position.line) : undefined;
+      const loss = text === undefined ? undefined : await recordLossHover(entry.recordLoss, position.line, text);
+      if (loss && hover) hover = { ...hover, contents: `${hover.contents}\n\n${loss}` };
+      else if (loss) hover = { contents: loss };
     } else if (entry.jsonArray) {
       await this.countJsonRecordAt(entry, entry.jsonArray, position);
       hover = jsonArrayHover(entry.jsonArray, position, uri);

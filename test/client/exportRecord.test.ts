@@ -5,7 +5,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Ajv from 'ajv';
-import { buildMessagesRecord, checkMessagesRecord, conversationFromRecord } from '../../client/src/panels/exportRecord';
+import {
+  buildMessagesRecord,
+  buildPreferenceRecord,
+  checkMessagesRecord,
+  conversationFromRecord,
+} from '../../client/src/panels/exportRecord';
+import { detectFormat, toExample } from '../../server/src/core/dataset/contract';
 import type { ExportConversation } from '../../client/src/panels/exportRecord';
 
 const schema = JSON.parse(
@@ -139,5 +145,47 @@ describe('exportRecord', () => {
       }),
       null,
     );
+  });
+});
+
+describe('buildPreferenceRecord ("prefer this answer")', () => {
+  it('builds a pair the record contract reads as a preference example, the selected side chosen', () => {
+    const result = buildPreferenceRecord(conversation, 'adapter');
+    assert.ok(result.ok);
+    assert.deepEqual(result.record, {
+      prompt: [
+        { role: 'system', content: 'You answer in one sentence.' },
+        { role: 'user', content: 'What is LoRA?' },
+        { role: 'assistant', content: 'Low-rank adapters for fine-tuning.' },
+        { role: 'user', content: 'And QLoRA?' },
+      ],
+      chosen: [{ role: 'assistant', content: 'LoRA on a 4-bit quantized base model.' }],
+      rejected: [{ role: 'assistant', content: 'No idea.' }],
+    });
+    // What the Datanet checks the appended line with: the same contract as the linter and the trainer.
+    assert.equal(detectFormat(result.record), 'preference');
+    const example = toExample(result.record, 'preference');
+    assert.ok(example.ok, JSON.stringify(example));
+    assert.equal(example.example.kind, 'preference');
+    const base = buildPreferenceRecord(conversation, 'base');
+    assert.ok(base.ok);
+    assert.deepEqual(base.record.chosen, [{ role: 'assistant', content: 'No idea.' }]);
+  });
+
+  it('refuses when an answer is missing, blank or the same on both sides', () => {
+    const one = (base: string | null, adapter: string | null): ExportConversation => ({
+      system: null,
+      turns: [{ user: 'Hi?', base, adapter }],
+    });
+    for (const [c, why] of [
+      [one(null, 'Hello.'), /Both columns need an answer/],
+      [one(' ', 'Hello.'), /Both columns need an answer/],
+      [one('Hello.', 'Hello.'), /identical/],
+      [{ system: null, turns: [] }, /no prompt/],
+    ] as [ExportConversation, RegExp][]) {
+      const result = buildPreferenceRecord(c, 'adapter');
+      assert.ok(!result.ok);
+      assert.match(result.reason, why);
+    }
   });
 });

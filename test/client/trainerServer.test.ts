@@ -216,6 +216,39 @@ describe('trainer connection with the real job server', () => {
     assert.deepEqual(readdirSync(destDir).sort(), names.sort(), 'no temp files left behind');
   });
 
+  it('evaluates the adapter against the base as a job of its own, followed to its summary', async () => {
+    // The sample config holds out nothing (eval_split 0): the held-out set is an upload.
+    const heldOut = await client.uploadDataset(SAMPLE_DATASET);
+    const evaluation = await client.evaluate(jobId, {
+      data: { uploadId: heldOut.uploadId },
+      maxNewTokens: 4,
+      name: 'eval of the tiny run',
+    });
+    assert.equal(evaluation.method, 'eval');
+    assert.notEqual(evaluation.job_id, jobId);
+    const tracker = new JobTracker('local');
+    let ended = false;
+    await client.watch(evaluation.job_id, 0, (seq, event) => {
+      tracker.applyEvent(evaluation.job_id, seq, event);
+      if (event.type === 'ended') ended = true;
+    });
+    await until(() => ended, 240_000, 'the evaluation to end');
+    const view = tracker.get(evaluation.job_id)!;
+    assert.equal(view.state, 'done', view.logs.join('\n'));
+    assert.ok(
+      view.logs.some((line) => /^evaluating \d+ held-out examples with base, output$/.test(line)),
+      view.logs.join('\n'),
+    );
+    assert.ok(view.logs.some((line) => /^answered 1\/\d+ \(base\)$/.test(line)));
+    assert.ok(
+      view.logs.some((line) =>
+        /^evaluated: base: loss [\d.]+, ROUGE-L [\d.]+, BLEU [\d.]+, exact [\d.]+; output: loss/.test(line),
+      ),
+      view.logs.join('\n'),
+    );
+    await assert.rejects(client.evaluate('no-such-job'), (error: TrainerError) => error.code === 'unknown-job');
+  });
+
   it('streams chat tokens from the base model and from the adapter, and stops on abort', async () => {
     const request = (adapterJobId: string | null, base: string | null) => ({
       base,

@@ -106,6 +106,49 @@ describe('JobTracker', () => {
     assert.equal(tracker.get('j1')!.state, 'running');
   });
 
+  it("describes an evaluation: its start, its progress and each model's scores", () => {
+    const tracker = new JobTracker('local');
+    const events: JobEvent[] = [
+      { type: 'queued', time: 1, name: 'eval run', base_model: 'm', method: 'eval' },
+      { type: 'eval_start', time: 2, examples: 3, models: ['base', 'run-1'] },
+      { type: 'progress', time: 3, done: 1, total: 6, model: 'base' },
+      {
+        type: 'eval_done',
+        time: 4,
+        summary: {
+          examples: 3,
+          models: [
+            { name: 'base', adapter: null, metrics: { loss: 8.1, rouge_l: 0, bleu: 0, exact_match: 0 } },
+            { name: 'run-1', adapter: '/x', metrics: { loss: 0.65, rouge_l: 0.733, bleu: 44.04, exact_match: 0.25 } },
+          ],
+        },
+      },
+    ];
+    events.forEach((event, seq) => tracker.applyEvent('j1', seq, event));
+    assert.deepEqual(tracker.get('j1')!.logs.slice(1), [
+      'evaluating 3 held-out examples with base, run-1',
+      'answered 1/6 (base)',
+      'evaluated: base: loss 8.1, ROUGE-L 0, BLEU 0, exact 0; run-1: loss 0.65, ROUGE-L 0.733, BLEU 44, exact 0.25',
+    ]);
+  });
+
+  it("carries a preference run's reward margin and accuracy into its points; sft points have none", () => {
+    const tracker = new JobTracker('local');
+    tracker.applyEvent('j1', 0, { type: 'queued', time: 1, name: 'a', base_model: 'm', method: 'lora' });
+    tracker.applyEvent('j1', 1, { ...logEvent(1, 0.69), reward_margin: 0, reward_accuracy: 0 });
+    tracker.applyEvent('j1', 2, { ...logEvent(2, 0.4), reward_margin: 1.25, reward_accuracy: 1 });
+    tracker.applyEvent('j1', 3, logEvent(3, 0.3));
+    const points = tracker.get('j1')!.points;
+    assert.deepEqual(
+      points.map((p) => [p.rewardMargin, p.rewardAccuracy]),
+      [
+        [0, 0],
+        [1.25, 1],
+        [undefined, undefined],
+      ],
+    );
+  });
+
   it('folds a run into state, steps, ETA and curve points; an eval completes its step', () => {
     const tracker = new JobTracker('local');
     const events: JobEvent[] = [

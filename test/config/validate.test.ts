@@ -245,7 +245,7 @@ test('severity settings turn rules off; inline comments suppress them', async ()
   assert.deepEqual(await lint('# modelfactory-disable\n' + text), []);
 });
 
-test('the objective against the records: preference pairs for sft, or an objective the trainer does not run', async () => {
+test('the objective against the records: preference pairs for sft, a conversation for dpo', async () => {
   const pairs = 'base_model: gpt2\nmethod: lora\ndataset:\n  path: data/pairs.jsonl\n';
   const sft = await lint(pairs);
   assert.deepEqual(rules(sft), ['config/dataset-format-mismatch']);
@@ -254,9 +254,13 @@ test('the objective against the records: preference pairs for sft, or an objecti
     sft[0]!.message,
     /preference records train with objective dpo, not sft: an sft job would learn the rejected/,
   );
-  const dpo = await lint(pairs + 'objective: dpo\n');
-  assert.match(dpo[0]!.message, /objective dpo is not run by this trainer yet/);
-  assert.equal(covered(pairs + 'objective: dpo\n', dpo[0]!), 'dpo');
+  // Preference pairs train with dpo and orpo; a conversation does not.
+  assert.deepEqual(await lint(pairs + 'objective: dpo\n'), []);
+  assert.deepEqual(await lint(pairs + 'objective: orpo\n'), []);
+  const chat = 'base_model: gpt2\nmethod: lora\nobjective: dpo\ndataset:\n  path: data/chat-messages.jsonl\n';
+  const dpo = await lint(chat);
+  assert.match(dpo[0]!.message, /messages records train with objective sft, not dpo/);
+  assert.equal(covered(chat, dpo[0]!), 'dpo');
   assert.deepEqual(await lint('base_model: gpt2\nmethod: lora\ndataset:\n  path: data/chat-messages.jsonl\n'), []);
 });
 

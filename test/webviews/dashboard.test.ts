@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { DashboardPoint, JobSummary } from '../../webviews/src/protocol/dashboard';
-import { parseDashboardWebviewMessage } from '../../webviews/src/protocol/dashboard';
+import { parseDashboardHostMessage, parseDashboardWebviewMessage } from '../../webviews/src/protocol/dashboard';
 import { browserTier } from '../needs';
 import { launchBrowser, openWebview } from './harness';
 import type { OpenedWebview } from './harness';
@@ -141,6 +141,38 @@ describe('dashboard webview', browserTier, () => {
     // The y ticks span about the data (0 .. 0.01), not the ±1 a first point of 0 suggests.
     assert.ok(Math.max(...values.filter((v) => v < 1)) <= 0.02, ticks.join(' '));
     assert.ok(!ticks.includes('-1'), ticks.join(' '));
+    await view.close();
+  });
+
+  it('draws the reward margin and accuracy of a preference run, and hides the chart for sft', async () => {
+    const view = await openWebview(browser, 'dashboard');
+    await view.waitForPosted((m) => m['type'] === 'ready');
+    await view.send({ type: 'jobs', jobs: [summary()] });
+    await view.send({ type: 'job', job: summary(), points: [point(1)], logs: [] });
+    assert.equal(await view.page.isVisible('[data-testid="reward-chart"]'), false);
+    for (let step = 2; step <= 6; step++) {
+      const points = [point(step, { rewardMargin: step * 0.5, rewardAccuracy: Math.min(1, step / 4) })];
+      await view.send({ type: 'update', job: summary({ step }), pointsFrom: step - 1, points, logs: null });
+    }
+    assert.equal(await view.page.isVisible('[data-testid="reward-chart"]'), true);
+    assert.equal(await view.page.getAttribute('[data-testid="reward-chart"]', 'data-points'), '5');
+    const lines = await view.page.evaluate(
+      '[...document.querySelectorAll(\'[data-testid="reward-chart"] polyline\')].map((l) => l.points.numberOfItems)',
+    );
+    assert.deepEqual(lines, [5, 5], 'reward margin and reward accuracy lines');
+    // A malformed reward value is refused with the whole message.
+    assert.equal(
+      parseDashboardHostMessage({
+        type: 'update',
+        job: summary({ step: 7 }),
+        pointsFrom: 6,
+        points: [point(7, { rewardMargin: 'high' as unknown as number })],
+        logs: null,
+      }),
+      null,
+    );
+    assert.deepEqual(view.pageErrors, []);
+    assert.deepEqual(await view.cspViolations(), []);
     await view.close();
   });
 

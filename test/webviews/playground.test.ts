@@ -195,6 +195,11 @@ describe('playground webview', browserTier, () => {
     });
     await view.send({ type: 'exported', ok: true, message: 'Appended a record to data/curated.jsonl' });
     assert.equal(await page.textContent('[data-testid="status"]'), 'Appended a record to data/curated.jsonl');
+
+    // "Prefer this answer" posts the same conversation for a preference pair (the selected side chosen).
+    await page.click('[data-action="prefer"]');
+    const preferred = parsePlaygroundWebviewMessage(await view.waitForPosted((m) => m['type'] === 'prefer'));
+    assert.deepEqual(preferred, { ...exported, type: 'prefer' });
     assert.deepEqual(view.pageErrors, []);
     assert.deepEqual(await view.cspViolations(), []);
     await view.close();
@@ -454,6 +459,8 @@ describe('playground protocol (host side)', () => {
       JSON.parse(`{"type":"stop","__proto__":{"polluted":true}}`),
       { type: 'export', side: 'both', system: null, turns: [] },
       { type: 'export', side: 'base', system: null, turns: [{ user: 1, base: null, adapter: null }] },
+      { type: 'prefer', side: 'both', system: null, turns: [] },
+      { type: 'prefer', side: 'base', system: null, turns: [], path: '/etc/passwd' },
       { type: 'listAdapters', target: '' },
       { type: 'openFile', path: '../../.ssh/id_rsa' },
       null,

@@ -1,4 +1,4 @@
-"""Command line: `train`, `check`, `chat`, `export`, `chat-worker` (and `serve`, owned by the job server module)."""
+"""Command line: `train`, `check`, `eval`, `record-loss`, `golden`, `chat`, `export`, `chat-worker` (and `serve`, owned by the job server module)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     export_arguments(commands.add_parser("export", help="merge an adapter / write a model folder, Modelfile, GGUF"))
 
+    from .evaluate import add_arguments as add_eval_arguments
+
+    add_eval_arguments(commands.add_parser("eval", help="answer a held-out set with the base and each adapter, and score the answers"))
+
+    from .record_loss import add_arguments as add_record_loss_arguments
+
+    add_record_loss_arguments(commands.add_parser("record-loss", help="each training record's loss under an adapter and the base: record-loss.jsonl"))
+
+    from .golden import add_arguments as add_golden_arguments
+
+    add_golden_arguments(commands.add_parser("golden", help="run a *.evals.yaml of golden prompts against the base and adapters (JUnit XML for CI)"))
+
     commands.add_parser("chat-worker", help="JSON-lines generation worker on stdin/stdout (used by the job server)")
     # Listed for --help only: `serve` is dispatched to the job server's own parser before this one runs.
     commands.add_parser("serve", help="the WebSocket job server (see serve --help)", add_help=False)
@@ -70,6 +82,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .check import check_command
 
         return check_command(args.config, args.json, max(0, args.show))
+    if args.command == "golden":
+        from .golden import golden_command
+
+        return golden_command(args)
+    if args.command == "record-loss":
+        from .record_loss import record_loss_command
+
+        return record_loss_command(args)
+    if args.command == "eval":
+        from .evaluate import eval_command
+
+        return eval_command(args)
     if args.command == "chat":
         from .chat import chat_command
 

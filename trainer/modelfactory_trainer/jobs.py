@@ -61,7 +61,9 @@ from .hub_download import ALLOW_DOWNLOAD_ENV
 from .protocol import ProtocolError
 
 RESUMABLE_STATES = ("cancelled", "failed")
-TRAINER_EVENT_TYPES = frozenset({"download", "start", "log", "eval", "checkpoint", "done", "cancelled", "oom", "error"})
+TRAINER_EVENT_TYPES = frozenset(
+    {"download", "start", "log", "eval", "eval_start", "progress", "eval_done", "checkpoint", "done", "cancelled", "oom", "error"}
+)
 TRAIN_ARGV_ENV = "MODELFACTORY_TRAIN_ARGV"
 STDERR_TAIL_CHARS = 2000
 MAX_EVENT_LINE_BYTES = 1 << 20
@@ -200,6 +202,8 @@ class Job:
     trainer_events_since_launch: int = 0  # how many trainer events the current run has logged (ray reattach)
     placement: dict[str, Any] | None = None  # where the job runs or ran: executor, node, GPUs
     position_of: Callable[[Job], int | None] | None = None  # the manager's queue, for queue_position
+    # An evaluation job (queued by `evaluate`): {"adapter_job", "adapter_dir", "data", "max_new_tokens"}.
+    evaluate: dict[str, Any] | None = None
 
     @property
     def config_path(self) -> Path:
@@ -245,6 +249,8 @@ class Job:
                 self.name = str(event.get("name", ""))
                 self.base_model = str(event.get("base_model", ""))
                 self.method = str(event.get("method", ""))
+                evaluate = event.get("evaluate")
+                self.evaluate = evaluate if isinstance(evaluate, dict) else None
             self.state = "queued"
             self.reason = None
             self.done_event = None
@@ -474,6 +480,68 @@ class JobManager:
         self._log("job queued", job_id=job_id)
         return job
 
+    def create_evaluation(
+        self, source: Job, data_file: Path | None, *, move_data: bool, max_new_tokens: int, name: str
+    ) -> Job:
+        """Queue `eval` of a done job's adapter against its base model, as a job of its own (events, watch, cancel)."""
+        if self.executor is not None:
+            raise ProtocolError(
+                "bad-config",
+                "this server places jobs on a Ray cluster (--executor ray), where evaluations do not run yet: "
+                "evaluate on a server with the local executor, or run `python -m modelfactory_trainer eval` on a node",
+            )
+        adapter = source.adapter_dir()
+        if adapter is None or not (adapter / "adapter_model.safetensors").is_file():
+            raise ProtocolError("adapter-missing", f"job {source.job_id} has no finished adapter to evaluate")
+        job_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
+        folder = self.jobs_dir / job_id
+        staging = self.jobs_dir / f".{job_id}.tmp"
+        (staging / "data").mkdir(parents=True)
+        data: str | None = None
+        if data_file is not None and move_data:
+            shutil.move(str(data_file), staging / "data" / data_file.name)
+            data = str(folder / "data" / data_file.name)
+        elif data_file is not None:
+            data = str(data_file)
+        # The source job's config (written by this server), its dataset read where the source job keeps it.
+        import yaml
+
+        config = yaml.safe_load(source.config_path.read_text(encoding="utf-8"))
+        dataset = config.get("dataset") if isinstance(config, dict) else None
+        if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
+            raise ProtocolError("bad-config", f"the stored config of job {source.job_id} names no dataset file")
+        dataset["path"] = str((source.folder / dataset["path"]).resolve())
+        (staging / "config.finetune.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        job = Job(job_id, folder, EventLog(folder / "events.jsonl"))
+        os.rename(staging, folder)
+        evaluate = {"adapter_job": source.job_id, "adapter_dir": str(adapter), "data": data, "max_new_tokens": max_new_tokens}
+        self._append(
+            job,
+            {
+                "type": "queued",
+                "time": time.time(),
+                "name": name or f"eval {source.name or source.job_id}",
+                "base_model": source.base_model,
+                "method": "eval",
+                "evaluate": evaluate,
+            },
+        )
+        self.jobs[job_id] = job
+        self._queue.append(job)
+        self._wakeup.set()
+        self._log("evaluation queued", job_id=job_id, adapter_job=source.job_id)
+        return job
+
+    def _argv(self, job: Job) -> list[str]:
+        if job.evaluate is None:
+            return [*self.train_argv, str(job.config_path), *(["--resume"] if job.resume else [])]
+        base = [*self.train_argv[:-1], "eval"] if self.train_argv[-1:] == ["train"] else [sys.executable, "-m", "modelfactory_trainer", "eval"]
+        evaluate = job.evaluate
+        argv = [*base, str(job.config_path), "--adapter", str(evaluate["adapter_dir"]), "--events", "--out", str(job.folder / "output" / "eval")]
+        if evaluate.get("data"):
+            argv += ["--data", str(evaluate["data"])]
+        return [*argv, "--max-new-tokens", str(int(evaluate.get("max_new_tokens") or 128))]
+
     def resume(self, job: Job) -> None:
         """Queue a cancelled or failed job again under its id; its trainer will run with --resume."""
         if job.state not in RESUMABLE_STATES:
@@ -682,7 +750,8 @@ class JobManager:
         except ResourceRefusal as refusal:
             self._end(job, "failed", "resources", None, str(refusal))
             return
-        argv = [*argv, str(job.config_path), *(["--resume"] if job.resume else [])]
+        # An evaluation runs `eval` in one process on the GPUs the config asks for; training may run under torchrun.
+        argv = self._argv(job) if job.evaluate is not None else [*argv, str(job.config_path), *(["--resume"] if job.resume else [])]
         with open(job.folder / "trainer.log", "ab") as stderr_file:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -712,7 +781,7 @@ class JobManager:
             event = self._parse_event(job, line)
             if event is None:
                 continue
-            if event["type"] in ("done", "cancelled", "oom", "error"):
+            if event["type"] in ("done", "eval_done", "cancelled", "oom", "error"):
                 last_outcome = event
             self._append(job, event)
         exit_code = await process.wait()
@@ -738,7 +807,7 @@ class JobManager:
         kind = last.get("type") if last else None
         if job.cancel_requested:
             return "cancelled", job.cancel_reason
-        if exit_code == 0 and kind == "done":
+        if exit_code == 0 and kind in ("done", "eval_done"):
             return "done", None
         if kind == "error":
             assert last is not None

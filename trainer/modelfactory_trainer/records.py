@@ -68,9 +68,9 @@ def objective_problem(objective: str, record_format: str) -> str | None:
     """Why a job with `objective` cannot train records of `record_format`; None when it can."""
     if objective not in contract()["runnable_objectives"]:
         return words("objective-not-runnable", objective=objective)
-    needed = objective_of(record_format)
-    if needed == objective:
+    if record_format in contract()["objectives"].get(objective, []):
         return None
+    needed = objective_of(record_format)
     why = words("why-kto") if record_format == "kto" else words("why-preference") if record_format == "preference" else ""
     text = words("format-needs-objective", format=record_format, needed=needed, objective=objective, why=why)
     return text[:-2] + "." if text.endswith(": ") else text

@@ -375,6 +375,26 @@ class ClientSession:
                     "bad-config", f"the config took longer than {CONFIG_PARSE_TIMEOUT_S:g} s to check"
                 ) from None
 
+    async def _on_evaluate(self, request: Request) -> None:
+        """An evaluation of a done job's adapter, queued as a job: the client watches it like any other."""
+        body = request.body
+        jobs = self.state.jobs
+        source = jobs.get(body["job_id"])
+        if source.state != "done":
+            raise ProtocolError("job-not-done", f"job {source.job_id} is {source.state}; only a done job has an adapter to evaluate")
+        data = body.get("data")
+        max_new_tokens = int(body.get("max_new_tokens", 128))
+        name = body.get("name", "")
+        if data is not None and "upload_id" in data:
+            upload = self.state.uploads.peek_finished(data["upload_id"])
+            staged = self.state.uploads.take(upload.upload_id)
+            job = jobs.create_evaluation(source, staged, move_data=True, max_new_tokens=max_new_tokens, name=name)
+            staged.parent.rmdir()
+        else:
+            path = jobs.resolve_server_path(data["path"]) if data is not None else None
+            job = jobs.create_evaluation(source, path, move_data=False, max_new_tokens=max_new_tokens, name=name)
+        await self.send({"type": "submitted", "id": request.id, "job": job.summary()})
+
     async def _on_list_jobs(self, request: Request) -> None:
         jobs = [job.summary() for job in self.state.jobs.list()]
         await self.send({"type": "job_list", "id": request.id, "jobs": jobs})

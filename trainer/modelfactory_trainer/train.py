@@ -101,6 +101,9 @@ class PreparedJob:
     eval_set: list[dict[str, list[int]]]
     # The config's chat template (its text), or None for the model's own (else the fallback).
     chat_template: str | None = None
+    # Every record and the held-out ones, for record-loss.jsonl at the end of the run.
+    examples: tuple[Any, ...] = ()
+    eval_examples: tuple[Any, ...] = ()
 
 
 def _pick_precision(requested: str, cuda: bool) -> str:
@@ -124,8 +127,33 @@ def _check_qlora_requirements(cuda: bool) -> None:
 
 
 def _build_model(config: FinetuneConfig, source: str, precision: str, cuda: bool) -> Any:
+    from peft import get_peft_model
+
+    model = _load_base_model(config, source, precision, cuda)
+    try:
+        return get_peft_model(model, _lora_config(config))
+    except ValueError as exc:
+        raise ConfigError(f"$.lora.target_modules: {exc}") from exc
+
+
+def _lora_config(config: FinetuneConfig) -> Any:
+    from peft import LoraConfig
+
+    lora = config.lora
+    return LoraConfig(
+        r=int(lora["r"]),
+        lora_alpha=float(lora["alpha"]),
+        lora_dropout=float(lora["dropout"]),
+        target_modules=lora["target_modules"],
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def _load_base_model(config: FinetuneConfig, source: str, precision: str, cuda: bool) -> Any:
+    """The frozen base model (4-bit for qlora), ready for a LoRA adapter."""
     import torch
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from peft import prepare_model_for_kbit_training
 
     from .models import load_causal_lm
 
@@ -157,19 +185,7 @@ def _build_model(config: FinetuneConfig, source: str, precision: str, cuda: bool
     else:
         model = load_causal_lm(source, trust, dtype=torch.float32)
     model.config.use_cache = False
-    lora = config.lora
-    lora_config = LoraConfig(
-        r=int(lora["r"]),
-        lora_alpha=float(lora["alpha"]),
-        lora_dropout=float(lora["dropout"]),
-        target_modules=lora["target_modules"],
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
-    try:
-        return get_peft_model(model, lora_config)
-    except ValueError as exc:
-        raise ConfigError(f"$.lora.target_modules: {exc}") from exc
+    return model
 
 
 def _pad_batch(pad_token_id: int) -> Any:
@@ -347,7 +363,8 @@ def _trainer_classes() -> tuple[type, type]:
             if "eval_loss" in logs:
                 self.last_eval_loss = float(logs["eval_loss"])
                 self.last_eval_step = step
-                self.events.emit("eval", step=step, epoch=float(state.epoch or 0.0), eval_loss=self.last_eval_loss)
+                eval_rewards = preference_log_fields({k[5:]: v for k, v in logs.items() if k.startswith("eval_")}, "eval_")
+                self.events.emit("eval", step=step, epoch=float(state.epoch or 0.0), eval_loss=self.last_eval_loss, **eval_rewards)
             if "train_loss" in logs:
                 self.train_loss = float(logs["train_loss"])
             if "loss" not in logs:
@@ -363,6 +380,7 @@ def _trainer_classes() -> tuple[type, type]:
             eta = (now - self._begin_time) / steps_done * max(int(state.max_steps) - step, 0)
             gpu_memory = torch.cuda.max_memory_allocated() / float(1 << 30) if torch.cuda.is_available() else None
             grad_norm = logs.get("grad_norm")
+            rewards = preference_log_fields(logs)
             self.events.emit(
                 "log",
                 step=step,
@@ -375,6 +393,7 @@ def _trainer_classes() -> tuple[type, type]:
                 samples_per_second=samples_per_second,
                 gpu_memory_gb=gpu_memory,
                 eta_seconds=eta,
+                **rewards,
             )
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -387,6 +406,11 @@ def _trainer_classes() -> tuple[type, type]:
 def _training_arguments(config: FinetuneConfig, precision: str, max_steps: int | None, has_eval: bool, cuda: bool) -> Any:
     from transformers import TrainingArguments
 
+    return TrainingArguments(**_training_argument_values(config, precision, max_steps, has_eval, cuda))
+
+
+def _training_argument_values(config: FinetuneConfig, precision: str, max_steps: int | None, has_eval: bool, cuda: bool) -> dict[str, Any]:
+    """The config as TrainingArguments keywords (TRL's preference configs take the same)."""
     training = config.training
     evaluation: dict[str, Any] = {"eval_strategy": "no"}
     if has_eval:
@@ -400,7 +424,7 @@ def _training_arguments(config: FinetuneConfig, precision: str, max_steps: int |
         if "save_steps" in training
         else {"save_strategy": "epoch"}
     )
-    return TrainingArguments(
+    return dict(
         output_dir=str(config.output_dir / "checkpoints"),
         per_device_train_batch_size=int(training["batch_size"]),
         per_device_eval_batch_size=int(training["batch_size"]),
@@ -486,13 +510,21 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
     train_examples, eval_examples = split_train_eval(examples, float(config.dataset["eval_split"]), int(training["seed"]))
     max_seq_length = int(training["max_seq_length"])
     chat_template = resolve_chat_template(config.data.get("chat_template"), config.path.parent)
-    train_set = _tokenize_all(tokenizer, train_examples, max_seq_length, chat_template)
-    eval_set = _tokenize_all(tokenizer, eval_examples, max_seq_length, chat_template)
-    if not train_set:
+    # Preference objectives (dpo, orpo, kto) hand the examples to TRL, which tokenizes them itself.
+    preference = str(config.data.get("objective", "sft")) != "sft"
+    train_set = [] if preference else _tokenize_all(tokenizer, train_examples, max_seq_length, chat_template)
+    eval_set = [] if preference else _tokenize_all(tokenizer, eval_examples, max_seq_length, chat_template)
+    if not train_set and not preference:
         raise DatasetError(f"no record has a trainable token within max_seq_length ({max_seq_length})")
     trainer_ref: dict[str, Any] = {}
     try:
-        job = PreparedJob(config, source, precision, cuda, tokenizer, train_set, eval_set, chat_template)
+        job = PreparedJob(
+            config, source, precision, cuda, tokenizer, train_set, eval_set, chat_template, tuple(examples), tuple(eval_examples)
+        )
+        if preference:
+            from .preference import train_preference
+
+            return train_preference(job, train_examples, eval_examples, resume, max_steps, events, cancel, trainer_ref)
         return _train(job, resume, max_steps, events, cancel, trainer_ref)
     except torch.OutOfMemoryError as exc:
         trainer = trainer_ref.get("trainer")
@@ -578,20 +610,11 @@ def _train(
     steps = int(trainer.state.global_step)
     adapter_dir = config.output_dir / "adapter"
     files: dict[str, str] = {}
+    record_loss = None
     if trainer.is_world_process_zero():
-        staging = config.output_dir / f".adapter.tmp-{os.getpid()}"
-        model.save_pretrained(str(staging), safe_serialization=True)
-        # The template the records were rendered with travels with the adapter (chat_template.jinja, in the
-        # sha256 manifest), so chat prompts the adapter as it was trained. With the model's own template,
-        # the tokenizer saves that one.
-        trained_template = job.chat_template or (None if has_chat_template(tokenizer) else fallback_template())
-        if trained_template is not None:
-            tokenizer.chat_template = trained_template
-        tokenizer.save_pretrained(str(staging))
-        if trained_template is not None:
-            (staging / ADAPTER_CHAT_TEMPLATE).write_text(trained_template, encoding="utf-8")
-        files = finalize_adapter_dir(staging, adapter_dir)
+        files = _write_adapter(config, model, tokenizer, job.chat_template, adapter_dir)
         cancel.adapter_dir = adapter_dir
+        record_loss = _record_loss_at_end(job, model, cancelled)
     if cancelled:
         if cancel.deadline is not None:
             cancel.deadline.cancel()
@@ -606,8 +629,45 @@ def _train(
         eval_loss=callback.last_eval_loss,
         runtime_seconds=time.time() - started,
         steps=steps,
+        record_loss=record_loss,
     )
     return EXIT_DONE
+
+
+def _record_loss_at_end(job: PreparedJob, model: Any, cancelled: bool) -> str | None:
+    """record-loss.jsonl beside the adapter (record_loss.py), unless the run was cancelled or it is switched off."""
+    if cancelled or not job.config.training.get("record_loss", True) or not job.examples:
+        return None
+    from .record_loss import at_end_of_run
+
+    return at_end_of_run(model, job, job.examples, job.eval_examples)
+
+
+def _write_adapter(config: FinetuneConfig, model: Any, tokenizer: Any, chat_template: str | None, adapter_dir: Path) -> dict[str, str]:
+    """The adapter, its tokenizer and chat template, written atomically with a sha256 manifest."""
+    staging = config.output_dir / f".adapter.tmp-{os.getpid()}"
+    model.save_pretrained(str(staging), safe_serialization=True)
+    # The template the records were rendered with travels with the adapter (chat_template.jinja, in the
+    # sha256 manifest), so chat prompts the adapter as it was trained. With the model's own template,
+    # the tokenizer saves that one.
+    trained_template = chat_template or (None if has_chat_template(tokenizer) else fallback_template())
+    if trained_template is not None:
+        tokenizer.chat_template = trained_template
+    tokenizer.save_pretrained(str(staging))
+    if trained_template is not None:
+        (staging / ADAPTER_CHAT_TEMPLATE).write_text(trained_template, encoding="utf-8")
+    return finalize_adapter_dir(staging, adapter_dir)
+
+
+def preference_log_fields(logs: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """TRL's reward metrics (rewards/margins, rewards/accuracies, rewards/chosen, rewards/rejected) as event
+    keys reward_margin, reward_accuracy, reward_chosen, reward_rejected; KTO logs no margin, so it is
+    chosen minus rejected there."""
+    names = {"rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy", "rewards/chosen": "reward_chosen", "rewards/rejected": "reward_rejected"}
+    fields = {prefix + ours: float(logs[theirs]) for theirs, ours in names.items() if isinstance(logs.get(theirs), (int, float))}
+    if prefix + "reward_margin" not in fields and prefix + "reward_chosen" in fields and prefix + "reward_rejected" in fields:
+        fields[prefix + "reward_margin"] = fields[prefix + "reward_chosen"] - fields[prefix + "reward_rejected"]
+    return fields
 
 
 def train_command(config_path: str, resume: bool, max_steps: int | None) -> int:

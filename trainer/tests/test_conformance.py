@@ -77,7 +77,7 @@ def test_a_template_that_drops_tool_calls_is_refused_in_the_contract_words() -> 
     [
         ("preference, TRL strings", "sft", r"preference records train with objective dpo, not sft: an sft job would learn the rejected"),
         ("kto, TRL: an undesirable completion", "sft", r"kto records train with objective kto, not sft: .*label: false"),
-        ("openai chat", "dpo", r"objective dpo is not run by this trainer yet"),
+        ("openai chat", "dpo", r"messages records train with objective sft, not dpo"),
         ("media: two images, two placeholders", "sft", r"1 records carry images, videos or audio"),
     ],
 )

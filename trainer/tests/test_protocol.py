@@ -32,6 +32,7 @@ CLIENT_EXAMPLES: dict[str, dict[str, Any]] = {
     "upload_chunk": {"upload_id": UPLOAD, "offset": 0, "data": "aGVsbG8="},
     "upload_end": {"upload_id": UPLOAD},
     "submit": {"config_yaml": "base_model: x\n", "dataset": {"upload_id": UPLOAD}, "name": "run"},
+    "evaluate": {"job_id": "20260101-000000-abcd", "data": {"path": "/data/held.jsonl"}, "max_new_tokens": 64, "name": "eval"},
     "list_jobs": {},
     "watch": {"job_id": "20260101-000000-abcd", "from_seq": 3},
     "unwatch": {"job_id": "j1"},

@@ -478,6 +478,18 @@ export class JobManager implements JobsSource, vscode.Disposable {
     void this.trackInWindow(targetId, jobId);
   }
 
+  /** Queues an evaluation of a done job's adapter (base vs adapter on its held-out records) and follows it. */
+  async evaluate(targetId: string, jobId: string): Promise<JobView> {
+    const client = await this.connect(targetId, true);
+    const summary = await client.evaluate(jobId);
+    const t = this.byId.get(targetId)!;
+    const view = t.tracker.applySummary(summary);
+    await this.follow(t, summary.job_id);
+    this.log.info(`[${t.ref.label}] evaluating job ${jobId} as job ${summary.job_id}`);
+    void this.trackInWindow(view.target, view.jobId);
+    return view;
+  }
+
   /** Downloads a done job's adapter into the workspace (.modelfactory/runs/<target>-<job>/adapter), verified. */
   async downloadAdapter(targetId: string, jobId: string, interactive: boolean): Promise<string | undefined> {
     const ws = this.workspaceRoot();

@@ -94,6 +94,9 @@ function toPoint(p: JobPoint): DashboardPoint {
     learningRate: finiteOrNull(p.learningRate),
     tokensPerSecond: finiteOrNull(p.tokensPerSecond),
     gpuMemoryGb: finiteOrNull(p.gpuMemoryGb),
+    ...(p.rewardMargin != null || p.rewardAccuracy != null
+      ? { rewardMargin: finiteOrNull(p.rewardMargin ?? null), rewardAccuracy: finiteOrNull(p.rewardAccuracy ?? null) }
+      : {}),
   };
 }
 

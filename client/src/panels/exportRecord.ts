@@ -88,3 +88,47 @@ export function conversationFromRecord(record: MessagesRecord, side: Side): Expo
   }
   return { system, turns };
 }
+
+/** A preference pair in TRL's conversational shape: the prompt's turns, the chosen and the rejected answer. */
+export interface PreferenceRecord {
+  prompt: MessagesRecordMessage[];
+  chosen: MessagesRecordMessage[];
+  rejected: MessagesRecordMessage[];
+}
+
+export type PreferenceResult = { ok: true; record: PreferenceRecord } | { ok: false; reason: string };
+
+/**
+ * "Prefer this answer": the last turn's reply on `side` chosen over the other side's. The prompt is the
+ * system prompt (when not blank), the earlier turns with `side`'s replies (turns it never answered left out)
+ * and the last user message. Both last replies must be there, non-blank and different.
+ */
+export function buildPreferenceRecord(conversation: ExportConversation, side: Side): PreferenceResult {
+  const last = conversation.turns.at(-1);
+  const other: Side = side === 'base' ? 'adapter' : 'base';
+  const chosen = last?.[side] ?? null;
+  const rejected = last?.[other] ?? null;
+  if (!last || last.user.trim() === '') return { ok: false, reason: 'There is no prompt to prefer an answer to yet.' };
+  if (chosen === null || chosen.trim() === '' || rejected === null || rejected.trim() === '') {
+    return { ok: false, reason: 'Both columns need an answer to the last prompt before one can be preferred.' };
+  }
+  if (chosen === rejected) return { ok: false, reason: 'The two answers are identical: there is nothing to prefer.' };
+  const prompt: MessagesRecordMessage[] = [];
+  if (conversation.system !== null && conversation.system.trim() !== '') {
+    prompt.push({ role: 'system', content: conversation.system });
+  }
+  for (const turn of conversation.turns.slice(0, -1)) {
+    const reply = turn[side];
+    if (turn.user.trim() === '' || reply === null || reply.trim() === '') continue;
+    prompt.push({ role: 'user', content: turn.user }, { role: 'assistant', content: reply });
+  }
+  prompt.push({ role: 'user', content: last.user });
+  return {
+    ok: true,
+    record: {
+      prompt,
+      chosen: [{ role: 'assistant', content: chosen }],
+      rejected: [{ role: 'assistant', content: rejected }],
+    },
+  };
+}

@@ -15,8 +15,8 @@ import type {
 } from '../../../webviews/src/protocol/playground';
 import { PLAYGROUND_LIMITS, parsePlaygroundWebviewMessage } from '../../../webviews/src/protocol/playground';
 import { isJobId } from '../../../webviews/src/protocol/dashboard';
-import type { MessagesRecord } from './exportRecord';
-import { buildMessagesRecord } from './exportRecord';
+import type { MessagesRecord, PreferenceRecord } from './exportRecord';
+import { buildMessagesRecord, buildPreferenceRecord } from './exportRecord';
 import { receiveValidated, registerSingletonSerializer, renderInto, revealOrCreate } from './webviewHost';
 
 export const PLAYGROUND_VIEW_TYPE = 'modelfactory.playground';
@@ -40,7 +40,7 @@ export interface PlaygroundDeps {
   adapters(target: string): Promise<AdapterInfo[]>;
   baseModels(): Promise<string[]>;
   chat(target: string, request: ChatRequest, onToken: (text: string) => void, signal: AbortSignal): Promise<ChatResult>;
-  exportRecord(record: MessagesRecord): Promise<void>;
+  exportRecord(record: MessagesRecord | PreferenceRecord): Promise<void>;
 }
 
 export interface PlaygroundPreset {
@@ -186,6 +186,21 @@ class PlaygroundPanel {
             type: 'exported',
             ok: true,
             message: `Exported a record of ${built.record.messages.length} messages${skipped}.`,
+          });
+        } catch (err) {
+          this.post({ type: 'exported', ok: false, message: `Export failed: ${errorText(err)}` });
+        }
+        break;
+      }
+      case 'prefer': {
+        const built = buildPreferenceRecord({ system: m.system, turns: m.turns }, m.side);
+        if (!built.ok) return this.post({ type: 'exported', ok: false, message: built.reason });
+        try {
+          await this.deps.exportRecord(built.record);
+          this.post({
+            type: 'exported',
+            ok: true,
+            message: `Appended a preference pair: the ${m.side} answer chosen.`,
           });
         } catch (err) {
           this.post({ type: 'exported', ok: false, message: `Export failed: ${errorText(err)}` });

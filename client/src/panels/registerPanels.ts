@@ -11,7 +11,7 @@ import { showTensorBoard } from '../jobs/tensorboard';
 import type { JobManager } from '../jobs/jobManager';
 import { cachedHubModels, modelFolders } from '../localModels';
 import { openDashboard, registerDashboardSerializer, type DashboardDeps } from './dashboardPanel';
-import type { MessagesRecord } from './exportRecord';
+import type { MessagesRecord, PreferenceRecord } from './exportRecord';
 import {
   openHyperparametersPanel,
   registerHyperparametersSerializer,
@@ -40,7 +40,7 @@ async function localModels(): Promise<string[]> {
  * WorkspaceEdit (undo works; nothing is saved behind the editor's back), then shows it, so the Datanet
  * validates it like any other contribution.
  */
-async function exportRecord(record: MessagesRecord): Promise<void> {
+async function exportRecord(record: MessagesRecord | PreferenceRecord): Promise<void> {
   const files = await vscode.workspace.findFiles('**/*.jsonl', '{**/node_modules/**,**/.modelfactory/**}', 500);
   const pick = await vscode.window.showQuickPick(
     [

@@ -22,6 +22,9 @@ export interface JobPoint {
   learningRate: number | null;
   tokensPerSecond: number | null;
   gpuMemoryGb: number | null;
+  /** Preference objectives (dpo, orpo, kto): TRL's mean reward margin (chosen minus rejected) and accuracy. */
+  rewardMargin?: number | null;
+  rewardAccuracy?: number | null;
 }
 
 /** A job as the client knows it: the server's summary folded with every event seen, in seq order. */

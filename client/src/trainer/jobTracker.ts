@@ -131,6 +131,12 @@ export function describeEvent(event: JobEvent): string {
       return `step ${String(event.step)} eval loss ${formatNumber(num(event.eval_loss))}`;
     case 'checkpoint':
       return `checkpoint at step ${String(event.step)}`;
+    case 'eval_start':
+      return `evaluating ${String(event.examples)} held-out examples with ${Array.isArray(event.models) ? event.models.map(String).join(', ') : '-'}`;
+    case 'progress':
+      return `answered ${String(event.done)}/${String(event.total)}${typeof event.model === 'string' ? ` (${event.model})` : ''}`;
+    case 'eval_done':
+      return describeEvaluation(event.summary);
     case 'done':
       return `done after ${String(event.steps)} steps`;
     case 'cancelled':
@@ -142,6 +148,21 @@ export function describeEvent(event: JobEvent): string {
     case 'ended':
       return `ended: ${String(event.state)}${event.reason ? ` (${String(event.reason)})` : ''}`;
   }
+}
+
+/** An evaluation's summary in one line: each model's loss, ROUGE-L, BLEU and exact match. */
+function describeEvaluation(summary: unknown): string {
+  const models = (summary as { models?: unknown } | null)?.models;
+  if (!Array.isArray(models)) return 'evaluated';
+  const parts = models.map((model) => {
+    const { name, metrics } = (model ?? {}) as { name?: unknown; metrics?: Record<string, unknown> };
+    const m = metrics ?? {};
+    return (
+      `${String(name)}: loss ${formatNumber(num(m['loss']))}, ROUGE-L ${formatNumber(num(m['rouge_l']), 3)}, ` +
+      `BLEU ${formatNumber(num(m['bleu']), 3)}, exact ${formatNumber(num(m['exact_match']), 3)}`
+    );
+  });
+  return `evaluated: ${parts.join('; ')}`;
 }
 
 export class JobTracker {
@@ -307,6 +328,9 @@ export class JobTracker {
           learningRate: num(event.learning_rate),
           tokensPerSecond: num(event.tokens_per_second),
           gpuMemoryGb: num(event.gpu_memory_gb),
+          ...(event.reward_margin !== undefined || event.reward_accuracy !== undefined
+            ? { rewardMargin: num(event.reward_margin), rewardAccuracy: num(event.reward_accuracy) }
+            : {}),
         });
         break;
       case 'eval':
@@ -368,6 +392,8 @@ export class JobTracker {
       last.tokensPerSecond ??= point.tokensPerSecond;
       last.gpuMemoryGb ??= point.gpuMemoryGb;
       last.epoch ??= point.epoch;
+      if (point.rewardMargin != null) last.rewardMargin ??= point.rewardMargin;
+      if (point.rewardAccuracy != null) last.rewardAccuracy ??= point.rewardAccuracy;
       return;
     }
     view.points.push(point);

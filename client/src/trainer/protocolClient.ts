@@ -292,6 +292,23 @@ export class ProtocolClient {
   }
 
   /**
+   * Queues an evaluation of a done job's adapter against its base model (the trainer's `eval` on an
+   * uploaded held-out file, a server path, or else the job's eval split); it runs as a job of its own,
+   * followed like one. Resolves with its summary.
+   */
+  async evaluate(
+    jobId: string,
+    options: { data?: { uploadId: string } | { path: string }; maxNewTokens?: number; name?: string } = {},
+  ): Promise<JobSummary> {
+    const frame: Record<string, unknown> = { type: 'evaluate', job_id: jobId };
+    if (options.data !== undefined)
+      frame.data = 'uploadId' in options.data ? { upload_id: options.data.uploadId } : { path: options.data.path };
+    if (options.maxNewTokens !== undefined) frame.max_new_tokens = options.maxNewTokens;
+    if (options.name !== undefined) frame.name = options.name;
+    return (await this.ask(frame, 'submitted')).job;
+  }
+
+  /**
    * Follows a job's events from `fromSeq`: `listener` gets them in seq order, each exactly once, across
    * reconnects (the watch is renewed from the next seq needed). Resolves with the job's summary.
    */

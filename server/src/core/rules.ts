@@ -92,6 +92,12 @@ export const RULES: readonly RuleInfo[] = [
   ),
   rule('dedup/exact', 'dataset', 'warning', 'A record identical to an earlier one.'),
   rule('dedup/near', 'dataset', 'warning', 'A record nearly identical to an earlier one (MinHash Jaccard estimate).'),
+  rule(
+    'dataset/hard-record',
+    'dataset',
+    'information',
+    "One of the hardest 1% of records after the workspace's latest run (record-loss.jsonl): the model did not learn its answer; read it first.",
+  ),
   rule('pii/email', 'dataset', 'warning', 'An email address.'),
   rule('pii/phone', 'dataset', 'warning', 'A phone number.'),
   rule('secret/api-key', 'dataset', 'error', 'An API key or access token (cloud providers, AI providers, code hosts).'),
@@ -134,6 +140,18 @@ export const RULES: readonly RuleInfo[] = [
   rule('config/lora-with-quantization', 'config', 'error', 'method: lora with a quantization block (that is QLoRA).'),
   rule('config/context-length', 'config', 'warning', "max_seq_length beyond the model's context window."),
   rule('config/lr-range', 'config', 'warning', 'A learning rate far outside what works for LoRA.'),
+  rule(
+    'config/beta-range',
+    'config',
+    'warning',
+    'training.beta of a preference objective far outside 0.01-1, or set for objective sft, which ignores it.',
+  ),
+  rule(
+    'config/objective-lora-head',
+    'config',
+    'error',
+    'A LoRA adapter on the output head (lm_head) with objective dpo, orpo or kto, which TRL refuses.',
+  ),
   rule(
     'config/dataset-missing',
     'config',

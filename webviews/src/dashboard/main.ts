@@ -80,16 +80,37 @@ lossChart.element.dataset['testid'] = 'loss-chart';
 lossChart.element.dataset['points'] = '0';
 const lrChart = new LineChart({ title: 'Learning rate', height: 140, emptyText: 'No learning-rate points yet' });
 lrChart.element.dataset['testid'] = 'lr-chart';
+// Preference objectives (dpo, orpo, kto) log TRL's reward margin and accuracy; the chart shows while a run has them.
+const rewardChart = new LineChart({
+  title: 'Reward margin / accuracy',
+  height: 160,
+  emptyText: 'No reward points yet',
+});
+rewardChart.element.dataset['testid'] = 'reward-chart';
+rewardChart.element.hidden = true;
 const logTitle = el('h3', { text: 'Events' });
 const logList = el('ol', { class: 'log', 'data-testid': 'job-log' });
 const downloadBox = el('p', { class: 'download', 'data-testid': 'job-download' });
-detail.append(header, subtitle, reasonBox, downloadBox, tiles, lossChart.element, lrChart.element, logTitle, logList);
+detail.append(
+  header,
+  subtitle,
+  reasonBox,
+  downloadBox,
+  tiles,
+  lossChart.element,
+  lrChart.element,
+  rewardChart.element,
+  logTitle,
+  logList,
+);
 app.replaceChildren(listPane, detail);
 app.removeAttribute('aria-busy');
 
 const LOSS = 'loss';
 const EVAL = 'eval';
 const LR = 'lr';
+const MARGIN = 'margin';
+const ACCURACY = 'accuracy';
 
 function key(k: JobKey): string {
   return jobKeyString(k);
@@ -219,6 +240,19 @@ function lrPoints(points: DashboardPoint[]): [number, number][] {
   return points.filter((p) => p.learningRate !== null).map((p) => [p.step, p.learningRate!]);
 }
 
+function marginPoints(points: DashboardPoint[]): [number, number][] {
+  return points.filter((p) => p.rewardMargin != null).map((p) => [p.step, p.rewardMargin!]);
+}
+function accuracyPoints(points: DashboardPoint[]): [number, number][] {
+  return points.filter((p) => p.rewardAccuracy != null).map((p) => [p.step, p.rewardAccuracy!]);
+}
+
+function updateRewardVisibility(): void {
+  const count = rewardChart.count(MARGIN) + rewardChart.count(ACCURACY);
+  rewardChart.element.hidden = count === 0;
+  rewardChart.element.dataset['points'] = String(rewardChart.count(MARGIN));
+}
+
 function updateLossCount(): void {
   lossChart.element.dataset['points'] = String(lossChart.count(LOSS));
 }
@@ -297,6 +331,14 @@ function drawSelected(): void {
   lossChart.setSeries(LOSS, { label: 'train loss', colour: 0 }, d ? lossPoints(d.points) : []);
   lossChart.setSeries(EVAL, { label: 'eval loss', colour: 1, dashed: true }, d ? evalPoints(d.points) : []);
   lrChart.setSeries(LR, { label: 'learning rate', colour: 2 }, d ? lrPoints(d.points) : []);
+  rewardChart.setMinXSpan(job?.totalSteps ?? 0);
+  rewardChart.setSeries(MARGIN, { label: 'reward margin', colour: 3 }, d ? marginPoints(d.points) : []);
+  rewardChart.setSeries(
+    ACCURACY,
+    { label: 'reward accuracy', colour: 4, dashed: true },
+    d ? accuracyPoints(d.points) : [],
+  );
+  updateRewardVisibility();
   updateLossCount();
   drawComparisons();
   renderHeader();
@@ -356,6 +398,10 @@ function onMessage(m: DashboardHostMessage): void {
         lossChart.appendPoints(LOSS, lossPoints(m.points));
         lossChart.appendPoints(EVAL, evalPoints(m.points));
         lrChart.appendPoints(LR, lrPoints(m.points));
+        rewardChart.setMinXSpan(m.job.totalSteps ?? 0);
+        rewardChart.appendPoints(MARGIN, marginPoints(m.points));
+        rewardChart.appendPoints(ACCURACY, accuracyPoints(m.points));
+        updateRewardVisibility();
         updateLossCount();
         renderHeader();
         if (m.logs) renderLogs();

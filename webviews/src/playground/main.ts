@@ -146,6 +146,11 @@ const exportSide = el('select', { 'data-testid': 'export-side', 'aria-label': 'R
 for (const side of SIDES)
   exportSide.append(el('option', { value: side, text: side === 'base' ? 'Base replies' : 'Adapter replies' }));
 const exportButton = el('vscode-button', { 'data-action': 'export', secondary: '' }, 'Export as record');
+const preferButton = el(
+  'vscode-button',
+  { 'data-action': 'prefer', secondary: '', title: "Append a preference pair: the selected side's last answer chosen" },
+  'Prefer this answer',
+);
 const status = el('p', { class: 'status', 'data-testid': 'status', role: 'status' });
 const composer = el(
   'div',
@@ -161,6 +166,7 @@ const composer = el(
     el('span', { class: 'spacer' }),
     exportSide,
     exportButton,
+    preferButton,
   ),
   status,
 );
@@ -270,6 +276,7 @@ function renderButtons(): void {
   toggle(stopButton, busy);
   toggle(clearButton, !busy && state.turns.length > 0);
   toggle(exportButton, !busy && state.turns.length > 0);
+  toggle(preferButton, !busy && state.turns.length > 0);
 }
 
 function fillTargets(): void {
@@ -590,6 +597,16 @@ onClick(exportButton, () => {
   send({
     type: 'export',
     side,
+    system: state.system.trim() === '' ? null : state.system,
+    turns: state.turns.map((t) => ({ user: t.user, base: reply(t.base), adapter: reply(t.adapter) })),
+  });
+});
+
+onClick(preferButton, () => {
+  const reply = (r: Reply | null) => (r && r.state === 'done' ? r.text : null);
+  send({
+    type: 'prefer',
+    side: state.exportSide,
     system: state.system.trim() === '' ? null : state.system,
     turns: state.turns.map((t) => ({ user: t.user, base: reply(t.base), adapter: reply(t.adapter) })),
   });

@@ -132,7 +132,18 @@ function isJobKey(v: unknown): v is JobKey {
   return isObj(v) && hasOnlyKeys(v, ['target', 'jobId']) && isJobKeyFields(v);
 }
 
-const POINT_KEYS = ['step', 'time', 'epoch', 'loss', 'evalLoss', 'learningRate', 'tokensPerSecond', 'gpuMemoryGb'];
+const POINT_KEYS = [
+  'step',
+  'time',
+  'epoch',
+  'loss',
+  'evalLoss',
+  'learningRate',
+  'tokensPerSecond',
+  'gpuMemoryGb',
+  'rewardMargin',
+  'rewardAccuracy',
+];
 
 export function isDashboardPoint(v: unknown): v is DashboardPoint {
   return (
@@ -145,7 +156,9 @@ export function isDashboardPoint(v: unknown): v is DashboardPoint {
     isNumOrNull(v['evalLoss']) &&
     isNumOrNull(v['learningRate']) &&
     isNumOrNull(v['tokensPerSecond']) &&
-    isNumOrNull(v['gpuMemoryGb'])
+    isNumOrNull(v['gpuMemoryGb']) &&
+    (v['rewardMargin'] === undefined || isNumOrNull(v['rewardMargin'])) &&
+    (v['rewardAccuracy'] === undefined || isNumOrNull(v['rewardAccuracy']))
   );
 }
 

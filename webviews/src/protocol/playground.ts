@@ -149,8 +149,15 @@ export interface ExportMessage {
   system: string | null;
   turns: ExportTurn[];
 }
+/** "Prefer this answer": the last turn's reply on `side` chosen over the other column's, as a preference pair. */
+export interface PreferMessage {
+  type: 'prefer';
+  side: Side;
+  system: string | null;
+  turns: ExportTurn[];
+}
 export type PlaygroundWebviewMessage =
-  PlaygroundReadyMessage | ListAdaptersMessage | GenerateMessage | StopMessage | ExportMessage;
+  PlaygroundReadyMessage | ListAdaptersMessage | GenerateMessage | StopMessage | ExportMessage | PreferMessage;
 
 const L = PLAYGROUND_LIMITS;
 
@@ -291,7 +298,7 @@ export function parsePlaygroundHostMessage(raw: unknown): PlaygroundHostMessage 
   }
 }
 
-const WEBVIEW_TYPES = ['ready', 'listAdapters', 'generate', 'stop', 'export'] as const;
+const WEBVIEW_TYPES = ['ready', 'listAdapters', 'generate', 'stop', 'export', 'prefer'] as const;
 
 export function parsePlaygroundWebviewMessage(raw: unknown): PlaygroundWebviewMessage | null {
   const type = messageType(raw, WEBVIEW_TYPES);
@@ -327,5 +334,10 @@ export function parsePlaygroundWebviewMessage(raw: unknown): PlaygroundWebviewMe
         ['side', 'system', 'turns'],
         isOneOf(m['side'], SIDES) && isSystem(m['system']) && isArrayOf(m['turns'], isExportTurn, L.turns),
       ) as ExportMessage | null;
+    case 'prefer':
+      return ok(
+        ['side', 'system', 'turns'],
+        isOneOf(m['side'], SIDES) && isSystem(m['system']) && isArrayOf(m['turns'], isExportTurn, L.turns),
+      ) as PreferMessage | null;
   }
 }

@@ -233,7 +233,15 @@ export const KEY_ALIASES: readonly KeyAlias[] = [
     convert: fraction,
   },
   { key: 'stage', tools: LF, ours: ['objective'], hint: 'sft, dpo or kto', convert: oneOf('sft', 'dpo', 'kto') },
-  { key: 'rl', tools: AX, ours: ['objective'], hint: 'sft, dpo or kto', convert: oneOf('sft', 'dpo', 'kto') },
+  {
+    key: 'rl',
+    tools: AX,
+    ours: ['objective'],
+    hint: 'sft, dpo, orpo or kto',
+    convert: oneOf('sft', 'dpo', 'orpo', 'kto'),
+  },
+  { key: 'pref_beta', tools: LF, ours: ['training', 'beta'], convert: positive },
+  { key: 'rl_beta', tools: AX, ours: ['training', 'beta'], convert: positive },
 ];
 
 export interface ForeignSetting {
@@ -366,9 +374,9 @@ export const FOREIGN_SETTINGS: readonly ForeignSetting[] = [
     reason: 'ModelFactory quantizes to 4 bits only (method: qlora with a quantization block)',
   },
   {
-    keys: ['pref_beta', 'pref_loss', 'pref_ftx', 'rl_beta', 'kto_desirable_weight', 'kto_undesirable_weight'],
+    keys: ['pref_loss', 'pref_ftx', 'kto_desirable_weight', 'kto_undesirable_weight'],
     tools: BOTH,
-    reason: 'ModelFactory has no preference-loss settings',
+    reason: "ModelFactory runs TRL's default loss of each objective (training.beta is its one setting)",
   },
 ];
 

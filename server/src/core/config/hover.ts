@@ -11,7 +11,7 @@ import { parseConfig, schemaAt, viewConfig } from './schema';
 export { escapeMarkdown };
 import type { ConfigContext } from './validate';
 
-const MEMORY_KEYS = new Set(['lora', 'training', 'quantization', 'method']);
+const MEMORY_KEYS = new Set(['lora', 'training', 'quantization', 'method', 'objective']);
 
 /** Escapes text taken from the user's file so it renders literally in markdown. */
 export async function configHover(
@@ -40,7 +40,8 @@ export async function configHover(
       const estimate = estimateMemory(memoryConfigOf(view), model.facts);
       sections.push(
         `**Estimated GPU memory** for ${escapeMarkdown(view.baseModel)} (budget ${ctx.settings.gpuMemoryGb} GiB)\n\n` +
-          memoryTable(estimate),
+          memoryTable(estimate) +
+          preferenceNote(estimate.assumptions),
       );
     }
   }
@@ -50,6 +51,12 @@ export async function configHover(
     contents: sections.join('\n\n---\n\n'),
     ...(span ? { range: parsed.lines.rangeOf(span[0], span[1]) } : {}),
   };
+}
+
+/** For a preference objective, what its estimate assumes about the pairs and the reference model. */
+function preferenceNote(assumptions: string[]): string {
+  const notes = assumptions.filter((a) => /^(dpo|orpo|kto)\b/.test(a));
+  return notes.length ? '\n\n' + notes.map((a) => `- ${a}`).join('\n') : '';
 }
 
 function describeModel(model: ResolvedModel): string {

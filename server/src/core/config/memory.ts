@@ -17,6 +17,8 @@ export interface MemoryConfig {
   batchSize: number;
   seqLength: number;
   gradientCheckpointing: boolean;
+  /** What training optimises (`sft` when absent); dpo and orpo forward a chosen and a rejected answer per record. */
+  objective?: string;
 }
 
 /** The shapes the estimate needs; `ModelFacts` and `ModelSpec` both fit. */
@@ -96,7 +98,23 @@ export function estimateMemory(cfg: MemoryConfig, model: MemoryModel): MemoryEst
   const V = model.vocabSize ?? 0;
   const P = model.parameters ?? 0;
   const act = BYTES[cfg.precision];
-  const tokens = cfg.batchSize * cfg.seqLength;
+  // Preference pairs (dpo, orpo): TRL runs the chosen and the rejected sequence of each record in one
+  // batch, so twice the tokens per step. KTO runs one completion per record.
+  const objective = cfg.objective ?? 'sft';
+  const pairs = objective === 'dpo' || objective === 'orpo';
+  const tokens = cfg.batchSize * cfg.seqLength * (pairs ? 2 : 1);
+  if (pairs) {
+    assumptions.push(
+      `${objective}: a chosen and a rejected sequence per record, so 2 x batch_size sequences per step.`,
+    );
+  }
+  if (objective === 'dpo' || objective === 'kto') {
+    assumptions.push(
+      `${objective} needs a reference model: with a LoRA adapter it is the frozen base with the adapter disabled (the same weights, no second copy), run without gradients, so it adds no weights and no kept activations.`,
+    );
+  } else if (objective === 'orpo') {
+    assumptions.push('orpo has no reference model.');
+  }
 
   // Weights. LoRA: every parameter at the compute precision (2 bytes bf16/fp16, 4 fp32).
   // QLoRA: linear layers of the decoder at 4 bits (0.5 byte); embeddings, the output head, norms
@@ -228,6 +246,7 @@ export function memoryConfigOf(view: ConfigView): MemoryConfig {
     batchSize: view.batchSize,
     seqLength: view.maxSeqLength,
     gradientCheckpointing: view.gradientCheckpointing,
+    objective: view.objective,
   };
 }
 

@@ -58,7 +58,7 @@ export interface ConfigView {
   registry?: string;
   registryName?: string;
   format: string;
-  /** What training optimises: sft (the default), dpo or kto. */
+  /** What training optimises: sft (the default), dpo, orpo or kto. */
   objective: string;
   loraRank: number;
   loraDropout: number;
@@ -66,6 +66,8 @@ export interface ConfigView {
   hasQuantization: boolean;
   doubleQuant: boolean;
   learningRate?: number;
+  /** training.beta of the preference objectives, when given. */
+  beta?: number;
   batchSize: number;
   maxSeqLength: number;
   precision: 'bf16' | 'fp16' | 'fp32';
@@ -117,5 +119,7 @@ export function viewConfig(data: unknown): ConfigView {
   if (registryName !== undefined) view.registryName = registryName;
   const learningRate = num(training['learning_rate']);
   if (learningRate !== undefined) view.learningRate = learningRate;
+  const beta = num(training['beta']);
+  if (beta !== undefined) view.beta = beta;
   return view;
 }

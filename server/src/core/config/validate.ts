@@ -39,6 +39,9 @@ export interface ConfigContext {
 /** Learning rates outside this band rarely work for LoRA adapters. */
 export const LORA_LR_MIN = 1e-6;
 export const LORA_LR_MAX = 1e-2;
+/** beta of dpo, orpo and kto outside this band rarely works. */
+export const PREFERENCE_BETA_MIN = 0.01;
+export const PREFERENCE_BETA_MAX = 1;
 /** How much of a dataset file is read to check its record format. */
 const FORMAT_SAMPLE_BYTES = 16 * 1024;
 
@@ -127,6 +130,7 @@ class ConfigChecks {
   async run(): Promise<void> {
     this.checkQuantization();
     this.checkLearningRate();
+    this.checkPreference();
     await Promise.all([this.checkModel(), this.checkDataset()]);
   }
 
@@ -165,6 +169,38 @@ class ConfigChecks {
         `learning_rate ${lr} is above ${LORA_LR_MAX}: the loss is likely to diverge (NaN) or the model to forget. LoRA usually trains at 1e-5 to 1e-3; 2e-4 is a common start.`,
       );
     }
+  }
+
+  /** The preference objectives' settings: beta in range, no adapter on the output head (TRL refuses it). */
+  private checkPreference(): void {
+    const { objective, beta } = this.view;
+    const preference = objective === 'dpo' || objective === 'orpo' || objective === 'kto';
+    if (beta !== undefined && this.has(['training', 'beta'])) {
+      const range = this.range(['training', 'beta'], 'value');
+      if (!preference) {
+        this.report(
+          'config/beta-range',
+          range,
+          `training.beta only affects the preference objectives (dpo, orpo, kto); objective ${objective} ignores it.`,
+        );
+      } else if (beta < PREFERENCE_BETA_MIN || beta > PREFERENCE_BETA_MAX) {
+        this.report(
+          'config/beta-range',
+          range,
+          `beta ${beta} is outside ${PREFERENCE_BETA_MIN}-${PREFERENCE_BETA_MAX}: ${beta < PREFERENCE_BETA_MIN ? 'the model may drift far from the reference and forget' : 'the preference barely moves the model'}. ${objective} usually trains at beta 0.05-0.5; 0.1 is the default.`,
+        );
+      }
+    }
+    const targets = this.view.targetModules;
+    if (!preference || targets === 'all-linear' || !this.has(['lora', 'target_modules'])) return;
+    targets.forEach((target, index) => {
+      if (target !== 'lm_head' && target !== 'output_layer') return;
+      this.report(
+        'config/objective-lora-head',
+        this.range(['lora', 'target_modules', index], 'value'),
+        `objective ${objective} computes its log-probabilities from the output head's weight directly, so an adapter on ${target} would never train (TRL refuses it). Remove ${target} from target_modules.`,
+      );
+    });
   }
 
   private async checkModel(): Promise<void> {

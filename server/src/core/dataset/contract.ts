@@ -21,7 +21,7 @@ export function contractWords(key: keyof typeof contract.words, values: Record<s
   );
 }
 
-/** The objective a record format trains with (`sft`, `dpo`, `kto`). */
+/** The objective a record format trains with (`sft`, `dpo`, `kto`; preference pairs also train with `orpo`). */
 export function objectiveOf(format: RecordFormat): string {
   for (const [objective, formats] of Object.entries(contract.objectives)) {
     if ((formats as string[]).includes(format)) return objective;
@@ -37,8 +37,9 @@ export const RUNNABLE_OBJECTIVES: ReadonlySet<string> = new Set(contract.runnabl
  */
 export function objectiveProblem(objective: string, format: RecordFormat): string | undefined {
   if (!RUNNABLE_OBJECTIVES.has(objective)) return contractWords('objective-not-runnable', { objective });
+  const formats = (contract.objectives as Record<string, string[] | undefined>)[objective];
+  if (formats?.includes(format)) return undefined;
   const needed = objectiveOf(format);
-  if (needed === objective) return undefined;
   const why =
     format === 'kto' ? contractWords('why-kto') : format === 'preference' ? contractWords('why-preference') : '';
   return contractWords('format-needs-objective', { format, needed, objective, why }).replace(/: $/, '.');

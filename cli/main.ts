@@ -146,7 +146,12 @@ async function expandPaths(paths: string[]): Promise<{ files: string[]; explicit
       const segments = p.split('/');
       const fixed = segments.slice(0, segments.findIndex(hasGlob)).join('/') || '.';
       const base = resolve(fixed);
-      const re = globToRegExp(p.slice(fixed === '.' && !p.startsWith('./') ? 0 : fixed.length + 1));
+      let re: RegExp;
+      try {
+        re = globToRegExp(p.slice(fixed === '.' && !p.startsWith('./') ? 0 : fixed.length + 1));
+      } catch (err) {
+        throw new UsageError(`${p}: ${(err as Error).message}`);
+      }
       await walk(base, (path) => re.test(relative(base, path)));
       continue;
     }

@@ -2,7 +2,7 @@
 // config.json and the safetensors headers. Only headers are read (8-byte little-endian length,
 // then that many bytes of JSON); no weight is ever loaded. Disk facts win over the catalog.
 import { resolveModelDir, joinPath } from '../hfCache';
-import type { Environment } from '../io';
+import { readChecked, type Environment } from '../io';
 import { lookupModel, moduleNames } from './catalog';
 import type { LinearModule, ModelDimensions, ModelSpec } from './catalog';
 
@@ -68,8 +68,12 @@ function firstNumber(config: Record<string, unknown>, ...keys: string[]): number
 }
 
 async function readJson(env: Environment, path: string, problems: string[]): Promise<unknown> {
-  const bytes = await env.fs.readFile(path);
-  if (!bytes) return undefined;
+  const read = await readChecked(env, path, 'modelConfig');
+  if ('refused' in read) {
+    if (!read.missing) problems.push(read.refused + '.');
+    return undefined;
+  }
+  const bytes = read.bytes;
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch (error) {

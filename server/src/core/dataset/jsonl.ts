@@ -29,8 +29,18 @@ export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
     return { kind: 'blank' };
   }
   try {
-    return { kind: 'value', value: JSON.parse(text) };
+    const value: unknown = JSON.parse(text);
+    if (depthExceeds(value, MAX_RECORD_DEPTH)) {
+      reportTooDeep(text, out);
+      return { kind: 'invalid' };
+    }
+    return { kind: 'value', value };
   } catch {
+    // A deeply nested broken line would overflow the stack of the error locators below.
+    if (deepOffset(text, MAX_RECORD_DEPTH) >= 0) {
+      reportTooDeep(text, out);
+      return { kind: 'invalid' };
+    }
     if (out.isOn('jsonl/invalid-json') && mightBePythonLiteral(text) && reportPythonLiteral(text, out)) {
       return { kind: 'invalid' };
     }
@@ -132,4 +142,50 @@ function describeParseError(code: string): string {
     default:
       return code;
   }
+}
+
+/**
+ * Records nested deeper than this are refused (jsonl/too-deep) before any rule walks them: the rules,
+ * the hashes and Python's json module all recurse. Real records are a handful of levels deep.
+ */
+export const MAX_RECORD_DEPTH = 64;
+
+/** True when `value` nests arrays and objects deeper than `max` (iterative: no recursion to overflow). */
+export function depthExceeds(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    const children = Array.isArray(v) ? v : Object.values(v as object);
+    for (const c of children) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+  }
+  return false;
+}
+
+/** Offset of the first bracket past depth `max` in JSON text (strings skipped), or -1. */
+export function deepOffset(text: string, max: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return -1;
+}
+
+function reportTooDeep(text: string, out: LineFindings): void {
+  const at = Math.max(0, deepOffset(text, MAX_RECORD_DEPTH));
+  out.add(
+    'jsonl/too-deep',
+    at,
+    Math.min(text.length, at + 1),
+    `This record nests arrays and objects more than ${MAX_RECORD_DEPTH} levels deep; it is not checked further and the trainer cannot load it. Flatten it.`,
+  );
 }

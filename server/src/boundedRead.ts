@@ -154,6 +154,7 @@ const KIND_LABELS: Record<ReadKind, string> = {
   yaml: 'a YAML file',
   jsonDataset: 'a .json dataset held in memory',
   safetensorsHeader: 'a safetensors header',
+  line: 'one line of a dataset',
   text: 'a file read whole',
 };
 

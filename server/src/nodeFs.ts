@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { lstatPath, readBounded, readRangeBounded, statPath } from './boundedRead';
+import { lstatPath, readBounded, readCaps, readRangeBounded, statPath } from './boundedRead';
 import type { Environment, FileSystem } from './core/io';
 
 /** Every read goes through boundedRead.ts: regular files only, capped per kind, with a timeout. */
@@ -43,6 +43,7 @@ export function nodeEnvironment(): Environment {
     homeDir: homedir(),
     ...(hubCache ? { huggingFaceHubCache: hubCache } : {}),
     ...(templates ? { chatTemplatesDir: templates } : {}),
+    readCaps: readCaps(),
     now: () => Date.now(),
   };
 }

@@ -21,6 +21,7 @@ export type ReadKind =
   | 'yaml'
   | 'jsonDataset'
   | 'safetensorsHeader'
+  | 'line'
   | 'text';
 
 const MiB = 1024 * 1024;
@@ -34,6 +35,7 @@ export const READ_CAPS: Readonly<Record<ReadKind, number>> = {
   yaml: 4 * MiB,
   jsonDataset: 256 * MiB,
   safetensorsHeader: 16 * MiB,
+  line: 256 * MiB,
   text: 16 * MiB,
 };
 
@@ -71,6 +73,8 @@ export interface Environment {
    * which the trainer reads too. Without it, records are rendered only with a model's own template.
    */
   chatTemplatesDir?: string;
+  /** The read caps in force, when the host lowers READ_CAPS (the line cap of streamed datasets). */
+  readCaps?: Readonly<Record<ReadKind, number>>;
   /** Now, injectable for tests of daily caps. */
   now?: () => number;
 }

@@ -16,7 +16,8 @@ import { ExampleTokenCounter } from './dataset/exampleTokens';
 import { checkMediaRefs, mediaFinding, mediaPaths, MediaFileChecker, type LineMediaRef } from './dataset/mediaFiles';
 import { DatasetValidator, type DatasetValidatorOptions } from './dataset/validator';
 import { dirName, isAbsolutePath, joinPath } from './hfCache';
-import { readChecked, type Environment } from './io';
+import { READ_CAPS, readChecked, type Environment } from './io';
+import { LineCapSink, utf16Finding } from './dataset/lineCap';
 import { effectiveSeverity, type RuleOverrides } from './rules';
 import type { CoreSettings } from './settings';
 import { estimateTokenCounter, loadTokenCounter } from './tokenizer';
@@ -213,7 +214,11 @@ export class ModelFactoryService {
           onFinding(f);
         }
       : onFinding;
-    const stream = openStream ? await openStream(options, sink) : new DatasetStream(options, sink);
+    const inner = openStream ? await openStream(options, sink) : new DatasetStream(options, sink);
+    const utf16 = options.severityOf('encoding/utf16');
+    const stream = new LineCapSink(inner, this.env.readCaps?.line ?? READ_CAPS.line, () => {
+      if (utf16) sink(utf16Finding(utf16));
+    });
     let done = 0;
     for await (const chunk of chunks) {
       await stream.push(chunk);

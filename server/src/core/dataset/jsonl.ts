@@ -4,6 +4,8 @@
 import { parse as parseLenient, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
 import type { LineFindings } from './context';
+import { formatCap, READ_CAPS } from '../io';
+import { LINE_TOO_LONG_MARKER } from './lineCap';
 import { mightBePythonLiteral, pythonLiteralToJson } from './pythonLiteral';
 
 export type ParsedLine = { kind: 'blank' } | { kind: 'invalid' } | { kind: 'value'; value: unknown };
@@ -36,6 +38,16 @@ export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
     }
     return { kind: 'value', value };
   } catch {
+    if (text.startsWith(LINE_TOO_LONG_MARKER)) {
+      const [bytes, cap] = text.slice(LINE_TOO_LONG_MARKER.length).split(':').map(Number);
+      out.add(
+        'jsonl/line-too-long',
+        0,
+        0,
+        `This line is ${bytes} bytes long, over the ${formatCap(cap ?? READ_CAPS.line)} a line may hold; it is not read or checked (the lines after it are). Split the record or drop it.`,
+      );
+      return { kind: 'invalid' };
+    }
     // A deeply nested broken line would overflow the stack of the error locators below.
     if (deepOffset(text, MAX_RECORD_DEPTH) >= 0) {
       reportTooDeep(text, out);

@@ -181,6 +181,13 @@ class ConfigChecks {
       return;
     }
     const facts = model.facts;
+    if (model.disk?.problems.length) {
+      this.report(
+        'config/model-files',
+        modelRange,
+        `Some of ${view.baseModel}'s files were refused or hold implausible values; the checks use what could be read. ${model.disk.problems.slice(0, 5).join(' ')}${model.disk.problems.length > 5 ? ` (and ${model.disk.problems.length - 5} more)` : ''}`,
+      );
+    }
     if (facts.remoteCode && !view.trustRemoteCode) {
       this.report(
         'config/remote-code',

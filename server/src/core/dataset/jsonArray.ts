@@ -4,6 +4,8 @@
 // `sniffJsonDataset` tells a dataset from other JSON (package.json, settings) by its content.
 import { getNodeValue, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
+import { splitTopLevelArray } from './jsonArraySplit';
+import { deepOffset, MAX_RECORD_DEPTH } from './jsonl';
 import type { Finding, Position } from '../types';
 import type { DatasetValidatorOptions } from './context';
 import { ExactDuplicateTable } from './dedupExact';
@@ -90,7 +92,11 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
     end: positionAt(starts, end),
   });
   const errors: ParseError[] = [];
-  const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
+  // Text nested deeper than a record may be is split by a flat scan: jsonc-parser recurses per level.
+  const split = deepOffset(text, MAX_RECORD_DEPTH + 1) >= 0 ? splitTopLevelArray(text, errors) : undefined;
+  const root = split
+    ? { type: 'array' as const, offset: 0, length: text.length, children: split }
+    : parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
   const invalidSeverity = opts.severityOf('jsonl/invalid-json');
   if (invalidSeverity) {
     for (const e of errors.slice(0, MAX_SYNTAX_FINDINGS)) {
@@ -166,7 +172,16 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
       });
     }
     if (a.kind === 'invalid') {
-      // The file-level syntax errors above already say what is wrong here.
+      // The file-level syntax errors above already say what is wrong here, except after a flat split,
+      // which checks only the array's own punctuation: then the element's findings say it.
+      if (split) {
+        for (const f of a.findings) {
+          findings.push({
+            ...f,
+            range: range(node.offset + f.range.start.character, node.offset + f.range.end.character),
+          });
+        }
+      }
       stats.invalid++;
       elementErrors.push(true);
       continue;

@@ -211,7 +211,8 @@ async function lint(args: string[]): Promise<number> {
     const severity = severityOf('file/unreadable');
     const reason = err instanceof ReadRefused ? err.message : `${path} cannot be read (${(err as Error)?.message})`;
     const at = { line: 0, character: 0 };
-    if (severity) emit(path, { rule: 'file/unreadable', severity, range: { start: at, end: at }, message: `${reason}.` });
+    if (severity)
+      emit(path, { rule: 'file/unreadable', severity, range: { start: at, end: at }, message: `${reason}.` });
     summary.files++;
   };
   const configs = files.filter((f) => documentKindOf(f) === 'config');

@@ -232,23 +232,15 @@ async function statsOfFile(
       PROGRESS_MIN_BYTES,
       'counting tokens',
     );
-    stats = await lintDatasetFileOnNode(
-      service,
-      path,
-      size,
-      stream,
-      onFinding,
-      (done) => progress.report(done),
-      {
-        jobs: opts.jobs,
-        minParallelBytes: STATS_PARALLEL_MIN_BYTES,
-        adjust: (o: DatasetStreamOptions) => ({
-          ...o,
-          tokenCounter: counter,
-          onRecordTokens: (line, tokens) => perRecord.push({ line, tokens }),
-        }),
-      },
-    );
+    stats = await lintDatasetFileOnNode(service, path, size, stream, onFinding, (done) => progress.report(done), {
+      jobs: opts.jobs,
+      minParallelBytes: STATS_PARALLEL_MIN_BYTES,
+      adjust: (o: DatasetStreamOptions) => ({
+        ...o,
+        tokenCounter: counter,
+        onRecordTokens: (line, tokens) => perRecord.push({ line, tokens }),
+      }),
+    });
     progress.done();
   } else {
     const text = await readBoundedText(path, 'jsonDataset');

@@ -120,9 +120,7 @@ async function readCapped(path: string, kind: ReadKind, cap: number, within?: st
   const { handle, size } = await openRegularFile(path, within);
   try {
     const tooLarge = () =>
-      new ReadRefused(
-        `${path} is larger than the ${formatCap(cap)} cap for ${KIND_LABELS[kind]}; it is not read`,
-      );
+      new ReadRefused(`${path} is larger than the ${formatCap(cap)} cap for ${KIND_LABELS[kind]}; it is not read`);
     if (size > cap) throw tooLarge();
     // Read to the cap plus one byte whatever the size says: /proc files report 0, a file may grow.
     const buffer = Buffer.allocUnsafe(Math.min(cap + 1, Math.max(size + 1, 64 * 1024)));

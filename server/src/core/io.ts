@@ -14,15 +14,7 @@ export interface FileStat {
  * content names its kind; the host refuses anything that is not a regular file or is over the cap.
  */
 export type ReadKind =
-  | 'schema'
-  | 'modelConfig'
-  | 'tokenizer'
-  | 'template'
-  | 'yaml'
-  | 'jsonDataset'
-  | 'safetensorsHeader'
-  | 'line'
-  | 'text';
+  'schema' | 'modelConfig' | 'tokenizer' | 'template' | 'yaml' | 'jsonDataset' | 'safetensorsHeader' | 'line' | 'text';
 
 const MiB = 1024 * 1024;
 
@@ -80,7 +72,12 @@ export interface Environment {
 }
 
 /** A bounded read through the host's readChecked, or its readFile when it has none. */
-export async function readChecked(env: Environment, path: string, kind: ReadKind, within?: string): Promise<ReadOutcome> {
+export async function readChecked(
+  env: Environment,
+  path: string,
+  kind: ReadKind,
+  within?: string,
+): Promise<ReadOutcome> {
   if (env.fs.readChecked) return env.fs.readChecked(path, kind, within);
   const bytes = await env.fs.readFile(path, kind);
   return bytes ? { bytes } : { refused: `${path} does not exist or cannot be read`, missing: true };

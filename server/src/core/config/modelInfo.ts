@@ -201,8 +201,14 @@ export async function readModelDir(dir: string, env: Environment): Promise<DiskM
       delete info[key];
     }
     for (const [key, value] of Object.entries(config)) {
-      if (typeof value === 'string' && /^[-+]?(nan|inf(inity)?)$/i.test(value.trim()) && /size|length|layers|heads|dim|vocab|positions/.test(key))
-        problems.push(`${joinPath(dir, 'config.json')}: ${key} is the string "${value.slice(0, 16)}", not a number; it is ignored.`);
+      if (
+        typeof value === 'string' &&
+        /^[-+]?(nan|inf(inity)?)$/i.test(value.trim()) &&
+        /size|length|layers|heads|dim|vocab|positions/.test(key)
+      )
+        problems.push(
+          `${joinPath(dir, 'config.json')}: ${key} is the string "${value.slice(0, 16)}", not a number; it is ignored.`,
+        );
     }
     if (typeof config['tie_word_embeddings'] === 'boolean') info.tiedEmbeddings = config['tie_word_embeddings'];
     info.hasAutoMap = typeof config['auto_map'] === 'object' && config['auto_map'] !== null;

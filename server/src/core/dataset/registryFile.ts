@@ -22,7 +22,8 @@ export async function readRegistry(
   if (!stat?.isFile)
     return { problem: stat?.isDirectory ? 'is a folder, not a file' : 'does not exist', missing: true };
   const read = await readChecked(env, path, 'modelConfig');
-  if ('refused' in read) return { problem: read.missing ? 'cannot be read' : read.refused.replace(path, '').trim(), missing: true };
+  if ('refused' in read)
+    return { problem: read.missing ? 'cannot be read' : read.refused.replace(path, '').trim(), missing: true };
   const bytes = read.bytes;
   let info: unknown;
   try {

@@ -110,7 +110,9 @@ function checkKeysAndDepth(doc: Document.Parsed): number {
         const key = pair.key;
         if (isScalar(key)) {
           if (seen.has(key.value) && key.range) {
-            doc.errors.push(new YAMLParseError([key.range[0], key.range[1]], 'DUPLICATE_KEY', 'Map keys must be unique'));
+            doc.errors.push(
+              new YAMLParseError([key.range[0], key.range[1]], 'DUPLICATE_KEY', 'Map keys must be unique'),
+            );
           }
           seen.add(key.value);
         }

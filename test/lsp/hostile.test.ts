@@ -90,7 +90,7 @@ describe('language server on a hostile workspace', () => {
       const { diagnostics } = await open(server, path, text, 'yaml');
       const model = diagnostics.find((d) => d.code === 'config/model-unknown');
       assert.match(
-        model?.message ?? '',
+        String(model?.message ?? ''),
         /config\.json is (a device|a FIFO).*not a regular file/,
         JSON.stringify(diagnostics),
       );
@@ -135,7 +135,9 @@ describe('language server on a hostile workspace', () => {
     const path = join(dir, 'keys.finetune.yaml');
     writeFileSync(path, text);
     const { diagnostics } = await open(server, path, text, 'yaml');
-    assert.ok(diagnostics.some((d) => /Map keys must be unique/.test(d.message) && d.range.start.line === 40_002));
+    assert.ok(
+      diagnostics.some((d) => /Map keys must be unique/.test(String(d.message)) && d.range.start.line === 40_002),
+    );
     // And the server still answers another document at once.
     const other = await open(server, join(dir, 'after.jsonl'), '{"text": 2}');
     assert.ok(byRule(other.diagnostics).has('schema/wrong-type'));
@@ -150,7 +152,7 @@ describe('language server on a hostile workspace', () => {
       diagnostics.map((d) => d.code),
       ['encoding/utf16'],
     );
-    assert.doesNotMatch(diagnostics[0]!.message, /Latin-1|invalid UTF-8/);
+    assert.doesNotMatch(String(diagnostics[0]!.message), /Latin-1|invalid UTF-8/);
   });
 
   it('follows no link under a daily cap: a cycle and links out count nothing', async () => {

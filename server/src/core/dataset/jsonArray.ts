@@ -4,7 +4,7 @@
 // `sniffJsonDataset` tells a dataset from other JSON (package.json, settings) by its content.
 import { getNodeValue, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
-import { splitTopLevelArray } from './jsonArraySplit';
+import { leadingElementValues, splitTopLevelArray, tooDeepForTree } from './jsonArraySplit';
 import { deepOffset, MAX_RECORD_DEPTH } from './jsonl';
 import type { Finding, Position } from '../types';
 import type { DatasetValidatorOptions } from './context';
@@ -345,8 +345,11 @@ export function sniffJsonDataset(text: string): JsonDatasetVerdict {
       const value: unknown = JSON.parse(text);
       if (Array.isArray(value)) elements = value.slice(0, SNIFF_ELEMENTS);
     } catch {
-      const root = parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
-      if (root?.type === 'array') elements = (root.children ?? []).slice(0, SNIFF_ELEMENTS).map(getNodeValue);
+      const root = tooDeepForTree(text)
+        ? undefined
+        : parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
+      if (!root) elements = leadingElementValues(text, SNIFF_ELEMENTS, true);
+      else if (root.type === 'array') elements = (root.children ?? []).slice(0, SNIFF_ELEMENTS).map(getNodeValue);
     }
     if (!elements) return { dataset: false, reason: 'not valid JSON' };
   } else {
@@ -354,6 +357,7 @@ export function sniffJsonDataset(text: string): JsonDatasetVerdict {
     try {
       value = JSON.parse(text);
     } catch {
+      if (tooDeepForTree(text)) return { dataset: false, reason: 'not valid JSON (nested too deep)' };
       const root = parseTree(text, [], { disallowComments: false, allowTrailingComma: true });
       if (root?.type !== 'object') return { dataset: false, reason: 'not valid JSON' };
       value = {};

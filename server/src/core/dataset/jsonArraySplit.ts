@@ -3,6 +3,7 @@
 // whole file). Each element is then checked on its own, where a too-deep one is reported as
 // jsonl/too-deep and the others as usual. Only the array's own punctuation is checked here.
 import type { ParseError, ParseErrorCode } from 'jsonc-parser';
+import { deepOffset, MAX_RECORD_DEPTH } from './jsonl';
 
 // jsonc-parser's ParseErrorCode is a const enum, which isolated modules cannot read: its values.
 const VALUE_EXPECTED = 4 as ParseErrorCode;
@@ -86,4 +87,40 @@ export function splitTopLevelArray(text: string, errors: ParseError[]): SplitEle
     if (i < text.length) errors.push({ error: END_OF_FILE_EXPECTED, offset: i, length: text.length - i });
   }
   return elements;
+}
+
+/**
+ * The values of the first `limit` elements of an array's text, found by the flat scan: an element that
+ * does not parse, or nests deeper than a record may, is left out. `complete: false` drops the last
+ * element (the text may be cut inside it).
+ */
+export function leadingElementValues(text: string, limit: number, complete: boolean): unknown[] {
+  const elements = splitTopLevelArray(text, []) ?? [];
+  const usable = complete ? elements : elements.slice(0, -1);
+  const values: unknown[] = [];
+  for (const e of usable.slice(0, limit)) {
+    const slice = text.slice(e.offset, e.offset + e.length);
+    if (deepOffset(slice, MAX_RECORD_DEPTH) >= 0) continue;
+    try {
+      values.push(JSON.parse(slice));
+    } catch {
+      // A broken element says nothing about the file's format.
+    }
+  }
+  return values;
+}
+
+/**
+ * True when JSON text may nest deeper than a recursive tree parser can safely walk. Brackets are counted
+ * inside strings too: an overestimate only sends the text down the flat path, which handles any text.
+ */
+export function tooDeepForTree(text: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_RECORD_DEPTH + 1) return true;
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return false;
 }

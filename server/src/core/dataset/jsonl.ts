@@ -53,7 +53,7 @@ export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
       reportTooDeep(text, out);
       return { kind: 'invalid' };
     }
-    if (out.isOn('jsonl/invalid-json') && mightBePythonLiteral(text) && reportPythonLiteral(text, out)) {
+    if (out.isOn('jsonl/invalid-json') && mightBePythonLiteral(text) && reportPythonLiteralSafely(text, out)) {
       return { kind: 'invalid' };
     }
     const { offset, length, reason } = jsonErrorLocation(text);
@@ -64,6 +64,15 @@ export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
       `Invalid JSON: ${reason}. Each line must be one complete JSON object.`,
     );
     return { kind: 'invalid' };
+  }
+}
+
+/** reportPythonLiteral, where a converter that cannot walk the line (too deep) means "not a Python repr". */
+function reportPythonLiteralSafely(text: string, out: LineFindings): boolean {
+  try {
+    return reportPythonLiteral(text, out);
+  } catch {
+    return false;
   }
 }
 
@@ -102,7 +111,12 @@ function reportPythonLiteral(text: string, out: LineFindings): boolean {
  */
 export function jsonErrorLocation(text: string): { offset: number; length: number; reason: string } {
   const errors: ParseError[] = [];
-  parseLenient(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  try {
+    parseLenient(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  } catch {
+    // jsonc-parser recurses per level; a line it cannot walk is blamed whole rather than crash the check.
+    return { offset: 0, length: text.length, reason: 'the line nests too deep to locate the error' };
+  }
   const first = errors[0];
   if (first) {
     return { offset: first.offset, length: first.length, reason: describeParseError(printParseErrorCode(first.error)) };
@@ -183,7 +197,8 @@ export function deepOffset(text: string, max: number): number {
     const c = text.charCodeAt(i);
     if (inString) {
       if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
+      // A raw line break ends a string for jsonc-parser's scanner too, which then reads on as structure.
+      else if (c === 0x22 || c === 0x0a || c === 0x0d) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
       if (++depth > max) return i;

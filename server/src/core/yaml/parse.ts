@@ -32,7 +32,12 @@ export function parseYaml(text: string): ParsedYaml {
     parsed.dataError = `the document is ${text.length} characters long, over the ${YAML_LIMITS.chars / (1024 * 1024)} MiB cap for a YAML file; it is not read.`;
     return parsed;
   }
-  const doc = parseDocument(text, { keepSourceTokens: true, prettyErrors: false, uniqueKeys: false });
+  const doc = parseDocument(text, {
+    keepSourceTokens: true,
+    prettyErrors: false,
+    uniqueKeys: false,
+    logLevel: 'error',
+  });
   const parsed: ParsedYaml = { text, doc, lines: new LineIndex(text), data: undefined };
   const depth = checkKeysAndDepth(doc);
   if (depth > YAML_LIMITS.depth) {

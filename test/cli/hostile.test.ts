@@ -239,7 +239,7 @@ describe('modelfactory lint on a hostile workspace', () => {
     const messages = out.diagnostics.map((d) => `${d.rule}: ${d.message}`).join('\n');
     assert.match(messages, /config\/model-(files|unknown)/);
     assert.match(messages, /4096 shards named by the index; only the first 1024/);
-    assert.match(messages, /claims 10737418240 bytes, over the 16 MiB cap/);
+    assert.match(messages, /header length 10737418240 bytes is over the 16 MiB cap/);
     assert.match(messages, /vocabSize 1e\+308 is not a whole number/);
     assert.match(messages, /contextLength -5 is not a whole number/);
     assert.doesNotMatch(messages, /Infinity|context window of -5/);

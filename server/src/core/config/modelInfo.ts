@@ -119,7 +119,7 @@ export async function readSafetensorsHeader(
   const cap = env.readCaps?.safetensorsHeader ?? MAX_SAFETENSORS_HEADER_BYTES;
   if (length > cap) {
     return {
-      problem: `${path}: its safetensors header claims ${length} bytes, over the ${formatCap(cap)} cap; it is not read.`,
+      problem: `${path}: header length ${length} bytes is over the ${formatCap(cap)} cap for a safetensors header; it is not read.`,
     };
   }
   if (8 + length > stat.size) return { problem: `${path}: header length ${length} runs past the end of the file.` };

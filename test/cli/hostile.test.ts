@@ -204,9 +204,15 @@ describe('modelfactory lint on a hostile workspace', () => {
     symlinkSync('.', join(dir, 'data', 'self'));
     symlinkSync(join(dir, 'data', 'a.jsonl'), join(dir, 'data', 'b.jsonl'));
     symlinkSync('/usr/lib', join(dir, 'data', 'out'));
-    const { code, out } = lintJson(['data/a.jsonl'], dir);
-    assert.equal(code, 0, JSON.stringify(out.diagnostics));
-    assert.deepEqual(out.diagnostics, [], 'one real file today: under the cap of one');
+    writeFileSync(join(dir, 'data', 'c.jsonl'), record('also fine') + '\n');
+    const { out } = lintJson(['data/a.jsonl'], dir);
+    // Two real files today, over the cap of one: the count names exactly those two (the links counted
+    // dozens before, or used up the scan before it reached the file).
+    assert.deepEqual(
+      out.diagnostics.map((d) => d.rule),
+      ['datanet/daily-files'],
+    );
+    assert.match(out.diagnostics[0]!.message, /^2 files were contributed/);
   });
 
   it('turns hostile model files into config/model-files findings: /dev/zero, a 10 GB header, 4,096 shards, 1e308', () => {

@@ -155,7 +155,7 @@ describe('language server on a hostile workspace', () => {
     assert.doesNotMatch(String(diagnostics[0]!.message), /Latin-1|invalid UTF-8/);
   });
 
-  it('follows no link under a daily cap: a cycle and links out count nothing', async () => {
+  it('follows no link under a daily cap: a cycle and links out are not counted', async () => {
     const sub = join(dir, 'daily');
     mkdirSync(join(sub, 'data'), { recursive: true });
     writeFileSync(join(sub, 'datanet.yaml'), 'name: caps\nfiles: ["**/*.jsonl"]\nlimits:\n  daily_files: 1\n');
@@ -166,8 +166,14 @@ describe('language server on a hostile workspace', () => {
     const text = record('fine');
     writeFileSync(path, text);
     symlinkSync(path, join(sub, 'data', 'b.jsonl'));
+    writeFileSync(join(sub, 'data', 'c.jsonl'), record('also fine'));
     const { diagnostics } = await open(server, path, text);
-    assert.deepEqual(diagnostics, [], 'one real file today: under the cap of one');
+    // Two real files today, over the cap of one: the count names exactly those two.
+    assert.deepEqual(
+      diagnostics.map((d) => d.code),
+      ['datanet/daily-files'],
+    );
+    assert.match(String(diagnostics[0]!.message), /^2 files were contributed/);
     assert.equal(server.process.exitCode, null, server.stderr());
   });
 });

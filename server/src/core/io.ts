@@ -27,7 +27,7 @@ export const READ_CAPS: Readonly<Record<ReadKind, number>> = {
   yaml: 4 * MiB,
   jsonDataset: 256 * MiB,
   safetensorsHeader: 16 * MiB,
-  line: 256 * MiB,
+  line: 64 * MiB,
   text: 16 * MiB,
 };
 

@@ -26,7 +26,7 @@ export const RULES: readonly RuleInfo[] = [
     'jsonl/line-too-long',
     'dataset',
     'error',
-    'A line longer than the documented bound (256 MiB): not parsed, the rest of the file is checked.',
+    'A line longer than the documented bound (64 MiB): not parsed, the rest of the file is checked.',
   ),
   rule(
     'encoding/utf16',

@@ -1,6 +1,6 @@
 // Bounds on what one line of a streamed dataset may cost (SECURITY.md, "Hostile workspace"):
-//   - a line longer than the cap (256 MiB by default) is not held, decoded or parsed: its bytes are
-//     skipped as they stream by and the line is replaced by a short marker that the record parser reports
+//   - a line longer than the cap (64 MiB by default) is never decoded or parsed, and never held beyond the
+//     cap: once it passes the cap its bytes are skipped as they stream by and the line is replaced by a short marker that the record parser reports
 //     as jsonl/line-too-long, so line numbers after it stay true and memory stays bounded;
 //   - a file that starts with a UTF-16 byte order mark is reported as encoding/utf16 and not read further.
 // It sits in front of any DatasetChunkSink (the single-threaded stream and the worker pool alike) and

@@ -130,7 +130,7 @@ describe('modelfactory lint on a hostile workspace', () => {
     }
   });
 
-  it('skips a line over the line cap without holding it, keeps line numbers, on one thread and on workers', () => {
+  it('skips a line over the line cap, holding no more than the cap, keeps line numbers, on one thread and on workers', () => {
     const dir = workspace('long');
     const lines = [record('first'), '{"text": "' + 'x'.repeat(3_000_000) + '"}', record('first'), '{"text": 2}'];
     writeFileSync(join(dir, 'long.jsonl'), lines.join('\n'));

@@ -6,13 +6,37 @@ import { resolve } from 'node:path';
 /** Folders of tools and builds, never datasets or configs of ours. Hidden entries are left out too. */
 const SKIPPED_DIRS = new Set(['node_modules', '.git', '.venv', '__pycache__', 'dist', 'outputs']);
 
-/** Adds to `into` every regular file under `dir` that `accept` takes (unreadable folders are passed over). */
-export async function walkFiles(dir: string, accept: (path: string) => boolean, into: Set<string>): Promise<void> {
-  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+/**
+ * Adds to `into` every regular file under `dir` that `accept` takes. Symbolic links are not followed (a
+ * link out of the tree or a cycle of links would be walked forever); a folder that cannot be read and a
+ * link that `accept` would take are passed to `onSkip` with the reason, never dropped silently.
+ */
+export async function walkFiles(
+  dir: string,
+  accept: (path: string) => boolean,
+  into: Set<string>,
+  onSkip?: (path: string, reason: string) => void,
+): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    onSkip?.(dir, `folder cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return;
+  }
+  for (const e of entries) {
     if (e.name.startsWith('.') || SKIPPED_DIRS.has(e.name)) continue;
     const path = resolve(dir, e.name);
-    if (e.isDirectory()) await walkFiles(path, accept, into);
+    if (e.isDirectory()) await walkFiles(path, accept, into, onSkip);
     else if (e.isFile() && accept(path)) into.add(path);
+    else if (!e.isFile() && accept(path)) {
+      onSkip?.(
+        path,
+        e.isSymbolicLink()
+          ? 'a symbolic link, not followed; name its target to lint it'
+          : 'not a regular file (a FIFO, socket or device)',
+      );
+    }
   }
 }
 

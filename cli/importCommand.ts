@@ -1,7 +1,8 @@
 // `modelfactory import FILE [-o OUT]`: a LLaMA-Factory or axolotl training YAML as a ModelFactory
 // fine-tune config. The conversion is the core's (`importConfigFile`); this file reads, writes and
 // reports.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { readBoundedText, ReadRefused } from '../server/src/boundedRead';
 import { basename, dirname, resolve } from 'node:path';
 import { importConfigFile } from '../server/src/core/config/importConfig';
 import { documentKindOf } from '../server/src/core/documentKind';
@@ -61,9 +62,10 @@ export async function importCommand(args: string[]): Promise<number> {
   const source = resolve(parsed.file);
   let text: string;
   try {
-    text = await readFile(source, 'utf8');
+    text = await readBoundedText(source, 'yaml');
   } catch (err) {
-    return fail(`cannot read ${parsed.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, false);
+    const reason = err instanceof ReadRefused && err.missing ? 'ENOENT' : (err as Error).message;
+    return fail(`cannot read ${parsed.file}: ${reason}`, false);
   }
   const out = parsed.out === undefined ? undefined : resolve(parsed.out);
   const result = await importConfigFile(nodeEnvironment(), text.replace(/^\uFEFF/, ''), {

@@ -4,8 +4,7 @@
 //   modelfactory rules [--json]
 //   modelfactory train CONFIG [--server URL] [--follow] [--json]
 // Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage error; `COMMAND --help` prints its usage.
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { configMemoryEstimate } from '../server/src/core/config/estimate';
 import { progressLine, walkFiles } from './files';
@@ -23,6 +22,7 @@ import { documentKindOf, ModelFactoryService } from '../server/src/core/service'
 import { DEFAULT_SETTINGS, type CoreSettings } from '../server/src/core/settings';
 import type { Finding, SeveritySetting } from '../server/src/core/types';
 import { nodeEnvironment } from '../server/src/nodeFs';
+import { openBoundedStream, readBoundedText, ReadRefused } from '../server/src/boundedRead';
 import { defaultJobs, lintDatasetFileOnNode } from '../server/src/parallel/lintFile';
 import {
   count,
@@ -55,7 +55,9 @@ const LINT_USAGE = `modelfactory lint [paths or globs...] [options]
       --quiet                    print errors only
       --no-progress              no progress line on the terminal
       --jobs N                   worker threads for large JSONL files (default: one per core, at most 4; 1: none)
-  Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 usage error.`;
+  A file that cannot be read (a FIFO, a device, a folder named like a file, one over its size cap, one
+  removed during the run) is reported as file/unreadable, an error, and the other files are still linted.
+  Exit codes: 0 no errors (warnings allowed), 1 errors found (file/unreadable included), 2 usage error.`;
 
 const ESTIMATE_USAGE = `modelfactory estimate CONFIG [--json] [--gpu-memory-gb N]
   The GPU memory estimate of a fine-tune config.
@@ -140,16 +142,24 @@ function parseLintArgs(args: string[]): LintOptions {
 const hasGlob = (p: string) => /[*?[{]/.test(p);
 
 /** Files named on the command line: files as given, folders recursed, globs matched from their fixed prefix. */
-async function expandPaths(paths: string[]): Promise<{ files: string[]; explicit: Set<string> }> {
+async function expandPaths(
+  paths: string[],
+  onSkip?: (path: string, reason: string) => void,
+): Promise<{ files: string[]; explicit: Set<string> }> {
   const files = new Set<string>();
   const explicit = new Set<string>();
-  const walk = (dir: string, accept: (path: string) => boolean) => walkFiles(dir, accept, files);
+  const walk = (dir: string, accept: (path: string) => boolean) => walkFiles(dir, accept, files, onSkip);
   for (const p of paths) {
     if (hasGlob(p)) {
       const segments = p.split('/');
       const fixed = segments.slice(0, segments.findIndex(hasGlob)).join('/') || '.';
       const base = resolve(fixed);
-      const re = globToRegExp(p.slice(fixed === '.' && !p.startsWith('./') ? 0 : fixed.length + 1));
+      let re: RegExp;
+      try {
+        re = globToRegExp(p.slice(fixed === '.' && !p.startsWith('./') ? 0 : fixed.length + 1));
+      } catch (err) {
+        throw new UsageError(`${p}: ${(err as Error).message}`);
+      }
       await walk(base, (path) => re.test(relative(base, path)));
       continue;
     }
@@ -170,12 +180,16 @@ async function lint(args: string[]): Promise<number> {
   const started = performance.now();
   const settings: CoreSettings = { ...DEFAULT_SETTINGS, rules: opts.rules };
   const service = new ModelFactoryService(nodeEnvironment(), settings);
-  const { files, explicit } = await expandPaths(opts.paths);
   const cwd = process.cwd();
+  const skipped: SkippedFile[] = [];
+  const { files, explicit } = await expandPaths(opts.paths, (path, reason) => {
+    const skip = { file: relative(cwd, path) || path, reason };
+    skipped.push(skip);
+    if (opts.format !== 'json' && !opts.quiet) process.stderr.write(`${skip.file}: skipped: ${reason}\n`);
+  });
   const diagnostics: CliDiagnostic[] = [];
   const summary = emptySummary();
   const fileReports: FileReport[] = [];
-  const skipped: SkippedFile[] = [];
   const stream = opts.format === 'text';
   const emit = (path: string, f: Finding) => {
     const d = toCliDiagnostic(relative(cwd, path) || path, f);
@@ -186,13 +200,32 @@ async function lint(args: string[]): Promise<number> {
   };
   const byPosition = (a: Finding, b: Finding) =>
     a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character;
+  const severityOf = service.severityFor();
+  /** Reads one file for lint through the bounded reader; a refusal is a file/unreadable finding. */
+  const readOrReport = async (path: string, kind: 'yaml' | 'modelConfig'): Promise<string | undefined> => {
+    try {
+      return await readBoundedText(path, kind);
+    } catch (err) {
+      reportUnreadable(path, err);
+      return undefined;
+    }
+  };
+  const reportUnreadable = (path: string, err: unknown) => {
+    const severity = severityOf('file/unreadable');
+    const reason = err instanceof ReadRefused ? err.message : `${path} cannot be read (${(err as Error)?.message})`;
+    const at = { line: 0, character: 0 };
+    if (severity)
+      emit(path, { rule: 'file/unreadable', severity, range: { start: at, end: at }, message: `${reason}.` });
+    summary.files++;
+  };
   const configs = files.filter((f) => documentKindOf(f) === 'config');
   const manifests = files.filter((f) => documentKindOf(f) === 'manifest');
   const registries = files.filter((f) => documentKindOf(f) === 'registry');
   const datasets = files.filter((f) => documentKindOf(f) === 'dataset');
   // Configs first: a config that trains on a dataset lends it its model's tokenizer.
   for (const path of configs) {
-    const text = await readFile(path, 'utf8');
+    const text = await readOrReport(path, 'yaml');
+    if (text === undefined) continue;
     const ctx = { env: service.env, severityOf: service.severityFor(), settings, configDir: dirName(path) };
     for (const f of (await validateConfig(text, path, 1, ctx)).sort(byPosition)) emit(path, f);
     const view = viewConfig(parseConfig(text, path, 1).data);
@@ -200,21 +233,31 @@ async function lint(args: string[]): Promise<number> {
     summary.files++;
   }
   for (const path of manifests) {
-    const text = await readFile(path, 'utf8');
+    const text = await readOrReport(path, 'yaml');
+    if (text === undefined) continue;
     const doc = { uri: path, version: 1, getText: () => text };
     for (const f of (await service.validateManifest(doc, path)).sort(byPosition)) emit(path, f);
     summary.files++;
   }
   for (const path of registries) {
-    const text = await readFile(path, 'utf8');
+    const text = await readOrReport(path, 'modelConfig');
+    if (text === undefined) continue;
     const doc = { uri: path, version: 1, getText: () => text };
     for (const f of (await service.validateRegistry(doc, path)).sort(byPosition)) emit(path, f);
     summary.files++;
   }
   for (const path of datasets) {
-    const size = (await stat(path)).size;
     let stats;
+    let size: number;
     if (path.toLowerCase().endsWith('.jsonl')) {
+      let opened;
+      try {
+        opened = await openBoundedStream(path);
+      } catch (err) {
+        reportUnreadable(path, err);
+        continue;
+      }
+      size = opened.size;
       const progress = progressLine(
         opts.progress && process.stderr.isTTY === true,
         relative(cwd, path),
@@ -231,7 +274,7 @@ async function lint(args: string[]): Promise<number> {
         service,
         path,
         size,
-        createReadStream(path, { highWaterMark: 1 << 20 }),
+        opened.stream,
         (f) => {
           if (pending.length > 0 && pending[0]!.range.start.line !== f.range.start.line) flush();
           pending.push(f);
@@ -244,7 +287,16 @@ async function lint(args: string[]): Promise<number> {
     } else {
       // A .json file is a dataset when named explicitly, governed by a Datanet, or an array of records
       // by its content; other JSON (package.json, tsconfig.json) is not ours, and the lint says so.
-      const text = await readFile(path, 'utf8');
+      // A .json array is held in memory, up to its cap (READ_CAPS.jsonDataset); a larger one is refused
+      // with a finding that says to convert it to JSONL, which streams at any size.
+      let text: string;
+      try {
+        text = await readBoundedText(path, 'jsonDataset');
+      } catch (err) {
+        reportUnreadable(path, err);
+        continue;
+      }
+      size = Buffer.byteLength(text);
       if (!explicit.has(path) && !(await service.datanets.governing(path))) {
         const verdict = sniffJsonDataset(text);
         if (!verdict.dataset) {
@@ -298,8 +350,8 @@ async function estimate(args: string[]): Promise<number> {
   }
   if (!file) throw new UsageError('estimate needs a fine-tune config file');
   const path = resolve(file);
-  const text = await readFile(path, 'utf8').catch(() => {
-    throw new UsageError(`cannot read ${file}`);
+  const text = await readBoundedText(path, 'yaml').catch((err: unknown) => {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
   });
   const env = nodeEnvironment();
   const settings = { ...DEFAULT_SETTINGS, gpuMemoryGb: gpu };
@@ -385,6 +437,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError || err instanceof TrainUsageError) {
       process.stderr.write(`modelfactory: ${err.message}\n\n${command ? `Usage: ${command.usage}` : USAGE}\n`);
+      return 2;
+    }
+    if (err instanceof ReadRefused) {
+      process.stderr.write(`modelfactory: ${err.message}\n`);
       return 2;
     }
     process.stderr.write(`modelfactory: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -4,8 +4,8 @@
 // documented estimate, said as such), the limit and the records over it, and with a config the tokens
 // trained over all epochs. Counting is the lint pass with every record counted exactly, on worker
 // threads for larger files.
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { openBoundedStream, readBoundedText } from '../server/src/boundedRead';
 import { relative, resolve } from 'node:path';
 import { templateSetFor } from '../server/src/core/chatTemplate';
 import { parseConfig, viewConfig } from '../server/src/core/config';
@@ -144,8 +144,8 @@ async function runStats(opts: StatsOptions): Promise<number> {
     { path: string; baseModel?: string; maxSeqLength: number; chatTemplate?: string; epochs: number } | undefined;
   if (opts.config) {
     const path = resolve(opts.config);
-    const text = await readFile(path, 'utf8').catch(() => {
-      throw new StatsUsageError(`cannot read the config ${opts.config}`);
+    const text = await readBoundedText(path, 'yaml').catch((err: unknown) => {
+      throw new StatsUsageError(`cannot read the config ${opts.config}: ${(err as Error).message}`);
     });
     const data = parseConfig(text, path, 1).data as Record<string, unknown> | undefined;
     const view = viewConfig(data);
@@ -224,7 +224,7 @@ async function statsOfFile(
   };
   let stats: DatasetStats;
   if (path.toLowerCase().endsWith('.jsonl')) {
-    const size = (await stat(path)).size;
+    const { stream, size } = await openBoundedStream(path);
     const progress = progressLine(
       opts.progress && process.stderr.isTTY === true,
       relative(process.cwd(), path),
@@ -232,26 +232,18 @@ async function statsOfFile(
       PROGRESS_MIN_BYTES,
       'counting tokens',
     );
-    stats = await lintDatasetFileOnNode(
-      service,
-      path,
-      size,
-      createReadStream(path, { highWaterMark: 1 << 20 }),
-      onFinding,
-      (done) => progress.report(done),
-      {
-        jobs: opts.jobs,
-        minParallelBytes: STATS_PARALLEL_MIN_BYTES,
-        adjust: (o: DatasetStreamOptions) => ({
-          ...o,
-          tokenCounter: counter,
-          onRecordTokens: (line, tokens) => perRecord.push({ line, tokens }),
-        }),
-      },
-    );
+    stats = await lintDatasetFileOnNode(service, path, size, stream, onFinding, (done) => progress.report(done), {
+      jobs: opts.jobs,
+      minParallelBytes: STATS_PARALLEL_MIN_BYTES,
+      adjust: (o: DatasetStreamOptions) => ({
+        ...o,
+        tokenCounter: counter,
+        onRecordTokens: (line, tokens) => perRecord.push({ line, tokens }),
+      }),
+    });
     progress.done();
   } else {
-    const text = await readFile(path, 'utf8');
+    const text = await readBoundedText(path, 'jsonDataset');
     const result = await service.validateJsonDataset(path, text, (o) => ({ ...o, tokenCounter: counter }));
     for (const f of result.findings) onFinding(f);
     stats = result.stats;

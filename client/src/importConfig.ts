@@ -4,6 +4,7 @@
 // conversion runs here, without the dataset_info.json look-up. Nothing is started either way.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import { readBoundedText } from '../../server/src/boundedRead';
 import { importConfig } from '../../server/src/core/config/importConfig';
 import { documentKindOf } from '../../server/src/core/documentKind';
 import { ImportConfigRequest, type ImportConfigParams, type ImportConfigResult } from '../../server/src/protocol';
@@ -26,6 +27,8 @@ async function sourceOf(given: unknown): Promise<vscode.Uri | undefined> {
 async function readText(uri: vscode.Uri): Promise<string> {
   const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
   if (open) return open.getText();
+  // A file on disk goes through the bounded reader (regular file, YAML cap): a FIFO or /dev/zero is refused.
+  if (uri.scheme === 'file') return readBoundedText(uri.fsPath, 'yaml');
   return new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
 }
 

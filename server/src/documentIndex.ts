@@ -2,7 +2,7 @@
 // datasets the incremental validation session. Work on one document is serialised (a change that
 // arrives while the file is still being opened waits for the open), and diagnostics are published
 // once per burst of changes.
-import { open } from 'node:fs/promises';
+import { openBoundedStream } from './boundedRead';
 import type {
   CodeAction as LspCodeAction,
   Diagnostic,
@@ -417,14 +417,14 @@ export class DocumentIndex {
     const max = params.maxFindings ?? 1000;
     const findings: ValidateFileResult['findings'] = [];
     let total = 0;
-    const handle = await open(params.path, 'r');
+    // Through the bounded reader: /dev/zero, a FIFO or a folder is refused at once (an error answer).
+    const { stream, size } = await openBoundedStream(params.path);
     try {
-      const size = (await handle.stat()).size;
       const summary = await lintDatasetFileOnNode(
         this.service,
         params.path,
         size,
-        handle.createReadStream({ highWaterMark: 1 << 20 }),
+        stream,
         (f) => {
           total++;
           if (findings.length < max) {
@@ -441,7 +441,7 @@ export class DocumentIndex {
       );
       return { path: params.path, bytes: size, findings, summary: { ...summary }, truncated: total > findings.length };
     } finally {
-      await handle.close();
+      stream.destroy();
     }
   }
 }

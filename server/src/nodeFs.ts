@@ -1,40 +1,21 @@
 // The Node implementation of the core's injected I/O, shared by the language server and the CLI.
 import { existsSync } from 'node:fs';
-import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { lstatPath, readBounded, readCaps, readRangeBounded, statPath } from './boundedRead';
 import type { Environment, FileSystem } from './core/io';
 
+/** Every read goes through boundedRead.ts: regular files only, capped per kind, with a timeout. */
 export const nodeFileSystem: FileSystem = {
-  async readFile(path) {
-    try {
-      return await readFile(path);
-    } catch {
-      return undefined;
-    }
+  async readFile(path, kind = 'text') {
+    const outcome = await readBounded(path, kind);
+    return 'bytes' in outcome ? outcome.bytes : undefined;
   },
-  async readRange(path, start, end) {
-    let handle;
-    try {
-      handle = await open(path, 'r');
-      const length = Math.max(0, end - start);
-      const buffer = Buffer.alloc(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, start);
-      return buffer.subarray(0, bytesRead);
-    } catch {
-      return undefined;
-    } finally {
-      await handle?.close();
-    }
-  },
-  async stat(path) {
-    try {
-      const s = await stat(path);
-      return { size: s.size, mtimeMs: s.mtimeMs, isFile: s.isFile(), isDirectory: s.isDirectory() };
-    } catch {
-      return undefined;
-    }
-  },
+  readChecked: (path, kind, within) => readBounded(path, kind, within),
+  readRange: (path, start, end) => readRangeBounded(path, start, end),
+  stat: statPath,
+  lstat: lstatPath,
   async readDir(path) {
     try {
       return await readdir(path);
@@ -62,6 +43,7 @@ export function nodeEnvironment(): Environment {
     homeDir: homedir(),
     ...(hubCache ? { huggingFaceHubCache: hubCache } : {}),
     ...(templates ? { chatTemplatesDir: templates } : {}),
+    readCaps: readCaps(),
     now: () => Date.now(),
   };
 }

@@ -2,10 +2,13 @@
 // without touching job state, a gap is healed by watching again, an oversize frame closes with 1009,
 // and a cut or corrupted adapter download leaves the target folder exactly as it was.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
@@ -239,6 +242,56 @@ describe('protocol client against a hostile server', () => {
     );
     await until(() => client.state === 'connected', 5_000, 'the reconnect');
     assert.equal(server.received.filter((frame) => frame.type === 'hello').length, 2);
+  });
+
+  it('a flood of 20,000 invalid and duplicate frames is dropped with memory bounded, and the connection stays usable', async () => {
+    const FLOOD = 20_000;
+    const junk = JSON.stringify({
+      type: 'event',
+      job_id: JOB.job_id,
+      seq: -1,
+      event: EVENTS[1],
+      pad: 'x'.repeat(2000),
+    });
+    let flooded = false;
+    const { client, log } = await connect((frame, socket) => {
+      if (frame.type === 'watch') {
+        socket.send(JSON.stringify({ type: 'watching', id: frame.id, job: JOB, from_seq: 0 }));
+        socket.send(eventFrame(0));
+        for (let i = 0; i < FLOOD; i++) socket.send(i % 2 === 0 ? junk : eventFrame(0));
+        flooded = true;
+      }
+      if (frame.type === 'list_jobs') socket.send(JSON.stringify({ type: 'job_list', id: frame.id, jobs: [JOB] }));
+    });
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heap = () => {
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const before = heap();
+    const applied: number[] = [];
+    await client.watch(JOB.job_id, 0, (seq) => applied.push(seq));
+    await until(() => flooded && log.filter((l) => l.startsWith('dropped')).length >= FLOOD, 30_000, 'the flood');
+    // The test's own log holds one short line per drop; the client may hold nothing per frame.
+    const logBytes = log.reduce((n, l) => n + l.length * 2, 0);
+    const grown = heap() - before - logBytes;
+    assert.ok(
+      grown < 32 * 1024 * 1024,
+      `heap grew ${(grown / 1e6).toFixed(1)} MB over a ${((FLOOD * 1000) / 1e6).toFixed(0)} MB flood`,
+    );
+    assert.ok(!log.join('\n').includes('xxxxxxxx'), 'frame content is not echoed into the log');
+    assert.deepEqual(applied, [0], 'no duplicate and no invalid event applied');
+    assert.deepEqual(await client.listJobs(), [JOB], 'requests still work after the flood');
+  });
+
+  it('refuses to upload a FIFO or a device at once, naming why', async () => {
+    const { client } = await connect(() => undefined);
+    const dir = tempDir('upload');
+    const fifo = join(dir, 'data.jsonl');
+    spawnSync('mkfifo', [fifo]);
+    await assert.rejects(client.uploadDataset(fifo), /FIFO \(named pipe\), not a regular file/);
+    await assert.rejects(client.uploadDataset('/dev/zero'), /not a regular file/);
   });
 
   describe('adapter download', () => {

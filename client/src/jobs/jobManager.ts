@@ -3,7 +3,8 @@
 // with their progress, adapters downloaded into the workspace, and past runs recorded there.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { openRegularFile } from '../../../server/src/boundedRead';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
@@ -430,7 +431,8 @@ export class JobManager implements JobsSource, vscode.Disposable {
   private async rememberSubmission(targetId: string, jobId: string, datasetPath: string): Promise<void> {
     let systemPrompt: string | null = null;
     try {
-      const handle = await open(datasetPath, 'r');
+      // Through the bounded reader: a FIFO or a device named as the dataset is refused, never waited on.
+      const { handle } = await openRegularFile(datasetPath);
       try {
         const head = Buffer.alloc(64 * 1024);
         const { bytesRead } = await handle.read(head, 0, head.length, 0);

@@ -4,11 +4,11 @@
 // reconnects with jittered backoff and re-watches every watched job from the next seq it needs, so
 // each watcher sees its job's events strictly in order, with no gap and no duplicate.
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import WebSocket from 'ws';
 import type { RawData } from 'ws';
+import { openRegularFile } from '../../../server/src/boundedRead';
 import { AdapterDownload } from './adapterDownload';
 import type { DownloadedFile } from './adapterDownload';
 import type { ChatRequest, ChatResult, Disposable } from './api';
@@ -148,9 +148,16 @@ function sanitisedUploadName(path: string): string {
   return (name || 'dataset.jsonl').slice(-128);
 }
 
-async function sha256OfFile(path: string): Promise<string> {
+/** The sha256 of the first `size` bytes of an open file (read through the handle the upload then uses). */
+async function sha256OfHandle(handle: FileHandle, size: number): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  const buffer = Buffer.alloc(1 << 20);
+  for (let offset = 0; offset < size; ) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - offset), offset);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    offset += bytesRead;
+  }
   return hash.digest('hex');
 }
 
@@ -249,20 +256,26 @@ export class ProtocolClient {
     path: string,
     onProgress?: (sent: number, size: number) => void,
   ): Promise<UploadedDataset> {
-    const { size } = await stat(path);
-    const limits = this.limits;
-    if (size > limits.max_upload_bytes) {
-      throw new TrainerError(
-        'upload-too-large',
-        `${basename(path)} has ${size} bytes; the trainer accepts at most ${limits.max_upload_bytes}`,
-      );
-    }
-    const sha256 = await sha256OfFile(path);
-    const name = sanitisedUploadName(path);
-    const ready = await this.ask({ type: 'upload_begin', name, size, sha256 }, 'upload_ready');
-    const chunkBytes = Math.max(1, Math.min(ready.chunk_bytes, limits.upload_chunk_bytes));
-    const handle = await open(path, 'r');
+    // Through the bounded reader: a FIFO, a device or a folder is refused at once, never read forever.
+    let opened: { handle: FileHandle; size: number };
     try {
+      opened = await openRegularFile(path);
+    } catch (err) {
+      throw new TrainerError('upload-unreadable', err instanceof Error ? err.message : String(err));
+    }
+    const { handle, size } = opened;
+    try {
+      const limits = this.limits;
+      if (size > limits.max_upload_bytes) {
+        throw new TrainerError(
+          'upload-too-large',
+          `${basename(path)} has ${size} bytes; the trainer accepts at most ${limits.max_upload_bytes}`,
+        );
+      }
+      const sha256 = await sha256OfHandle(handle, size);
+      const name = sanitisedUploadName(path);
+      const ready = await this.ask({ type: 'upload_begin', name, size, sha256 }, 'upload_ready');
+      const chunkBytes = Math.max(1, Math.min(ready.chunk_bytes, limits.upload_chunk_bytes));
       const buffer = Buffer.alloc(chunkBytes);
       let offset = 0;
       onProgress?.(0, size);
@@ -277,11 +290,11 @@ export class ProtocolClient {
         offset = ack.received;
         onProgress?.(offset, size);
       }
+      const done = await this.ask({ type: 'upload_end', upload_id: ready.upload_id }, 'upload_done');
+      return { uploadId: done.upload_id, name: done.name, size: done.size, sha256: done.sha256 };
     } finally {
       await handle.close();
     }
-    const done = await this.ask({ type: 'upload_end', upload_id: ready.upload_id }, 'upload_done');
-    return { uploadId: done.upload_id, name: done.name, size: done.size, sha256: done.sha256 };
   }
 
   async submit(request: SubmitRequest): Promise<JobSummary> {

@@ -2,8 +2,9 @@
 // `<workspace>/.modelfactory/runs/<target>-<jobId>/` with `run.json` (the JobView without its logs,
 // written atomically) and `adapter/` (the downloaded adapter).
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readBoundedText } from '../../../server/src/boundedRead';
 import type { JobView } from './api';
 
 export type RunRecord = Omit<JobView, 'logs'> & { savedAt: number };
@@ -78,7 +79,8 @@ export async function listRuns(workspace: string): Promise<RunRecord[]> {
   const runs: RunRecord[] = [];
   for (const name of names) {
     try {
-      const record = asRunRecord(JSON.parse(await readFile(join(folder, name, 'run.json'), 'utf8')));
+      // run.json is workspace content: read through the bounded reader (regular file, capped).
+      const record = asRunRecord(JSON.parse(await readBoundedText(join(folder, name, 'run.json'), 'modelConfig')));
       if (record !== undefined) runs.push(record);
     } catch {
       // not a run folder, or a run.json someone broke: skipped

@@ -8,7 +8,7 @@ import { contractWords } from './dataset/contract';
 import { Template } from '@huggingface/jinja';
 import type { Example, Turn } from './dataset/example';
 import { dirName, isAbsolutePath, joinPath } from './hfCache';
-import type { Environment } from './io';
+import { readChecked, type Environment } from './io';
 import type { TokenCounter } from './tokenizer';
 
 /** The special tokens a template sees, as transformers passes them (`special_tokens_map`). */
@@ -226,7 +226,7 @@ const BUILTIN_NAME = /^[a-z0-9_.-]+$/;
 /** The text of built-in template `name` (schemas/chat-templates/NAME.jinja), or undefined. */
 export async function builtinTemplate(name: string, env: Environment): Promise<string | undefined> {
   if (!env.chatTemplatesDir || !BUILTIN_NAME.test(name) || name.endsWith('.jinja')) return undefined;
-  const bytes = await env.fs.readFile(joinPath(env.chatTemplatesDir, name + '.jinja'));
+  const bytes = await env.fs.readFile(joinPath(env.chatTemplatesDir, name + '.jinja'), 'template');
   return bytes ? new TextDecoder().decode(bytes) : undefined;
 }
 
@@ -251,9 +251,15 @@ export async function configTemplate(
 ): Promise<{ text: string; origin: string } | { problem: string }> {
   if (choice.endsWith('.jinja')) {
     const path = isAbsolutePath(choice) ? choice : joinPath(configDir, choice);
-    const bytes = await env.fs.readFile(path);
-    if (!bytes) return { problem: `The chat template file ${choice} does not exist (looked for ${path}).` };
-    return { text: new TextDecoder().decode(bytes), origin: path };
+    const read = await readChecked(env, path, 'template');
+    if ('refused' in read) {
+      return {
+        problem: read.missing
+          ? `The chat template file ${choice} does not exist (looked for ${path}).`
+          : `The chat template file ${choice} is not used: ${read.refused}.`,
+      };
+    }
+    return { text: new TextDecoder().decode(read.bytes), origin: path };
   }
   const text = await builtinTemplate(choice, env);
   if (text !== undefined) return { text, origin: `built-in ${choice}` };

@@ -21,6 +21,31 @@ const rule = (id: string, category: RuleCategory, defaultSeverity: Severity, des
 
 export const RULES: readonly RuleInfo[] = [
   rule('jsonl/invalid-json', 'dataset', 'error', 'A line is not valid JSON.'),
+  rule('jsonl/too-deep', 'dataset', 'error', 'A record nested more than 64 levels deep (not checked further).'),
+  rule(
+    'jsonl/line-too-long',
+    'dataset',
+    'error',
+    'A line longer than the documented bound (64 MiB): not parsed, the rest of the file is checked.',
+  ),
+  rule(
+    'encoding/utf16',
+    'dataset',
+    'error',
+    'The file is UTF-16 (it starts with a UTF-16 byte order mark); datasets must be UTF-8.',
+  ),
+  rule(
+    'file/unreadable',
+    'dataset',
+    'error',
+    'A file that cannot be read: not a regular file (a device, FIFO, socket or folder), over its size cap, or removed.',
+  ),
+  rule(
+    'config/model-files',
+    'config',
+    'warning',
+    "A base model's files that were refused or hold implausible values (a huge safetensors header, 1e308 in config.json).",
+  ),
   rule(
     'jsonl/blank-line',
     'dataset',

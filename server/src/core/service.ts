@@ -16,7 +16,8 @@ import { ExampleTokenCounter } from './dataset/exampleTokens';
 import { checkMediaRefs, mediaFinding, mediaPaths, MediaFileChecker, type LineMediaRef } from './dataset/mediaFiles';
 import { DatasetValidator, type DatasetValidatorOptions } from './dataset/validator';
 import { dirName, isAbsolutePath, joinPath } from './hfCache';
-import type { Environment } from './io';
+import { READ_CAPS, readChecked, type Environment } from './io';
+import { LineCapSink, utf16Finding } from './dataset/lineCap';
 import { effectiveSeverity, type RuleOverrides } from './rules';
 import type { CoreSettings } from './settings';
 import { estimateTokenCounter, loadTokenCounter } from './tokenizer';
@@ -96,7 +97,7 @@ export class ModelFactoryService {
   async configTrainingOf(path: string): Promise<ConfigTraining | undefined> {
     const training = this.modelOfDataset.get(path);
     if (!training || training.maxSeqLength !== undefined) return training;
-    const bytes = await this.env.fs.readFile(training.configPath);
+    const bytes = await this.env.fs.readFile(training.configPath, 'yaml');
     if (!bytes) return training;
     const data = parseConfig(new TextDecoder().decode(bytes), training.configPath, 0).data;
     const view = viewConfig(data);
@@ -158,7 +159,8 @@ export class ModelFactoryService {
       const schemaPath = isAbsolutePath(manifest.record_schema)
         ? manifest.record_schema
         : joinPath(datanet.dir, manifest.record_schema);
-      const bytes = await this.env.fs.readFile(schemaPath);
+      const read = await readChecked(this.env, schemaPath, 'schema', datanet.dir);
+      const bytes = 'bytes' in read ? read.bytes : undefined;
       try {
         if (bytes) options.recordSchema = JSON.parse(new TextDecoder().decode(bytes)) as object;
       } catch {
@@ -212,7 +214,11 @@ export class ModelFactoryService {
           onFinding(f);
         }
       : onFinding;
-    const stream = openStream ? await openStream(options, sink) : new DatasetStream(options, sink);
+    const inner = openStream ? await openStream(options, sink) : new DatasetStream(options, sink);
+    const utf16 = options.severityOf('encoding/utf16');
+    const stream = new LineCapSink(inner, this.env.readCaps?.line ?? READ_CAPS.line, () => {
+      if (utf16) sink(utf16Finding(utf16));
+    });
     let done = 0;
     for await (const chunk of chunks) {
       await stream.push(chunk);
@@ -363,7 +369,7 @@ export class DatasetSession {
     const st = await env.fs.stat(this.path);
     const out: Finding[] = [];
     if (st?.isFile) {
-      const bytes = await env.fs.readFile(this.path);
+      const bytes = await env.fs.readFile(this.path, 'jsonDataset');
       if (bytes) out.push(...checkEncoding(bytes, this.policy.severityOf));
       if (this.policy.datanet) {
         out.push(

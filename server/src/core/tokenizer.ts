@@ -93,10 +93,10 @@ export async function loadTokenCounter(
   const cached = loaded.get(tokenizerPath);
   if (cached) return cached;
 
-  const tokenizerBytes = await env.fs.readFile(tokenizerPath);
+  const tokenizerBytes = await env.fs.readFile(tokenizerPath, 'tokenizer');
   if (!tokenizerBytes) return undefined;
   const configPath = joinPath(tokenizerPath, '..', 'tokenizer_config.json');
-  const configBytes = await env.fs.readFile(configPath);
+  const configBytes = await env.fs.readFile(configPath, 'modelConfig');
   try {
     const decoder = new TextDecoder();
     const tokenizerJson: unknown = JSON.parse(decoder.decode(tokenizerBytes));
@@ -113,7 +113,7 @@ export async function loadTokenCounter(
     if (configJson && typeof configJson === 'object' && !Array.isArray(configJson)) {
       counter.tokenizerConfig = configJson as Record<string, unknown>;
     }
-    const templateBytes = await env.fs.readFile(joinPath(tokenizerPath, '..', 'chat_template.jinja'));
+    const templateBytes = await env.fs.readFile(joinPath(tokenizerPath, '..', 'chat_template.jinja'), 'template');
     if (templateBytes) counter.chatTemplateFile = decoder.decode(templateBytes);
     loaded.set(tokenizerPath, counter);
     return counter;

@@ -2,13 +2,30 @@
 // config.json and the safetensors headers. Only headers are read (8-byte little-endian length,
 // then that many bytes of JSON); no weight is ever loaded. Disk facts win over the catalog.
 import { resolveModelDir, joinPath } from '../hfCache';
-import type { Environment } from '../io';
+import { formatCap, READ_CAPS, readChecked, type Environment } from '../io';
 import { lookupModel, moduleNames } from './catalog';
 import type { LinearModule, ModelDimensions, ModelSpec } from './catalog';
 
-/** Headers larger than this are refused: a real one for a 400B model is a few MB. */
-export const MAX_SAFETENSORS_HEADER_BYTES = 100 * 1024 * 1024;
-const MAX_SHARDS = 4096;
+/** Headers larger than this are refused: a real one for a 400B model is a few MB (READ_CAPS.safetensorsHeader). */
+export const MAX_SAFETENSORS_HEADER_BYTES = READ_CAPS.safetensorsHeader;
+/** Shards read per model (a 405B model has 191); the rest are named in a problem, not read. */
+const MAX_SHARDS = 1024;
+
+/**
+ * The largest plausible value of each dimension read from config.json. A value that is not a positive
+ * whole number up to its bound (1e308, -5, "NaN") is a problem, never a fact: no "context window of -5
+ * tokens", no "Infinity GiB".
+ */
+const DIMENSION_BOUNDS = {
+  contextLength: 2 ** 24,
+  hiddenSize: 2 ** 20,
+  numLayers: 4096,
+  numHeads: 4096,
+  numKvHeads: 4096,
+  headDim: 2 ** 16,
+  intermediateSize: 2 ** 22,
+  vocabSize: 2 ** 24,
+} as const;
 
 export interface DiskModelInfo extends Partial<ModelDimensions> {
   dir: string;
@@ -68,8 +85,12 @@ function firstNumber(config: Record<string, unknown>, ...keys: string[]): number
 }
 
 async function readJson(env: Environment, path: string, problems: string[]): Promise<unknown> {
-  const bytes = await env.fs.readFile(path);
-  if (!bytes) return undefined;
+  const read = await readChecked(env, path, 'modelConfig');
+  if ('refused' in read) {
+    if (!read.missing) problems.push(read.refused + '.');
+    return undefined;
+  }
+  const bytes = read.bytes;
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch (error) {
@@ -95,8 +116,11 @@ export async function readSafetensorsHeader(
   if (!prefix || prefix.length < 8) return { problem: `${path}: too short for a safetensors header.` };
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
   const length = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-  if (length > MAX_SAFETENSORS_HEADER_BYTES) {
-    return { problem: `${path}: header length ${length} bytes exceeds the ${MAX_SAFETENSORS_HEADER_BYTES}-byte cap.` };
+  const cap = env.readCaps?.safetensorsHeader ?? MAX_SAFETENSORS_HEADER_BYTES;
+  if (length > cap) {
+    return {
+      problem: `${path}: header length ${length} bytes is over the ${formatCap(cap)} cap for a safetensors header; it is not read.`,
+    };
   }
   if (8 + length > stat.size) return { problem: `${path}: header length ${length} runs past the end of the file.` };
   const header = await env.fs.readRange(path, 8, 8 + length);
@@ -168,6 +192,24 @@ export async function readModelDir(dir: string, env: Environment): Promise<DiskM
     );
     setIfDefined(info, 'intermediateSize', firstNumber(config, 'intermediate_size', 'ffn_hidden_size', 'n_inner'));
     setIfDefined(info, 'vocabSize', firstNumber(config, 'vocab_size', 'padded_vocab_size'));
+    for (const [key, max] of Object.entries(DIMENSION_BOUNDS) as [keyof typeof DIMENSION_BOUNDS, number][]) {
+      const value = info[key];
+      if (value === undefined || (Number.isSafeInteger(value) && value > 0 && value <= max)) continue;
+      problems.push(
+        `${joinPath(dir, 'config.json')}: ${key} ${value} is not a whole number from 1 to ${max}; it is ignored.`,
+      );
+      delete info[key];
+    }
+    for (const [key, value] of Object.entries(config)) {
+      if (
+        typeof value === 'string' &&
+        /^[-+]?(nan|inf(inity)?)$/i.test(value.trim()) &&
+        /size|length|layers|heads|dim|vocab|positions/.test(key)
+      )
+        problems.push(
+          `${joinPath(dir, 'config.json')}: ${key} is the string "${value.slice(0, 16)}", not a number; it is ignored.`,
+        );
+    }
     if (typeof config['tie_word_embeddings'] === 'boolean') info.tiedEmbeddings = config['tie_word_embeddings'];
     info.hasAutoMap = typeof config['auto_map'] === 'object' && config['auto_map'] !== null;
   } else if (raw !== undefined) {

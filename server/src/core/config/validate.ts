@@ -1,6 +1,7 @@
 // Validation of a fine-tune config: YAML syntax, the schema, then model-aware and file-aware
 // checks. Every finding points at the offending key or value and says how to fix it.
 import { getNodeValue, parseTree } from 'jsonc-parser';
+import { leadingElementValues, tooDeepForTree } from '../dataset/jsonArraySplit';
 import { contractWords, hasMedia, objectiveProblem, toExample } from '../dataset/contract';
 import type { ErrorObject } from 'ajv';
 import { detectRecordFormat } from '../dataset/formats';
@@ -222,6 +223,13 @@ class ConfigChecks {
       return;
     }
     const facts = model.facts;
+    if (model.disk?.problems.length) {
+      this.report(
+        'config/model-files',
+        modelRange,
+        `Some of ${view.baseModel}'s files were refused or hold implausible values; the checks use what could be read. ${model.disk.problems.slice(0, 5).join(' ')}${model.disk.problems.length > 5 ? ` (and ${model.disk.problems.length - 5} more)` : ''}`,
+      );
+    }
     if (facts.remoteCode && !view.trustRemoteCode) {
       this.report(
         'config/remote-code',
@@ -434,6 +442,8 @@ class ConfigChecks {
  * tolerant tree; the last element of a cut text may be partial, so it is left out).
  */
 function leadingArrayElements(text: string, complete: boolean, limit: number): unknown[] {
+  // jsonc-parser recurses per level: text nested deeper than a record may be is split by a flat scan.
+  if (tooDeepForTree(text)) return leadingElementValues(text, limit, complete);
   const root = parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
   if (root?.type !== 'array') return [];
   const children = root.children ?? [];

@@ -30,7 +30,7 @@ export class DatanetIndex {
     if (!st?.isFile) return undefined;
     const hit = this.cache.get(path);
     if (hit && hit.mtimeMs === st.mtimeMs) return hit.manifest;
-    const bytes = await this.env.fs.readFile(path);
+    const bytes = await this.env.fs.readFile(path, 'yaml');
     let manifest: DatanetManifest | undefined;
     try {
       manifest = bytes ? asManifest(parseYaml(new TextDecoder().decode(bytes), { maxAliasCount: 100 })) : undefined;
@@ -71,7 +71,10 @@ export class DatanetIndex {
         if (--budget < 0) return;
         if (name.startsWith('.') || SKIPPED_DIRS.has(name)) continue;
         const path = joinPath(dir, name);
-        const st = await this.env.fs.stat(path);
+        // Symbolic links are not followed (SECURITY.md, "Hostile workspace"): a link out of the Datanet or a
+        // cycle of links would count files that are not contributions, or never end.
+        const st = await (this.env.fs.lstat ? this.env.fs.lstat(path) : this.env.fs.stat(path));
+        if (st?.isSymlink) continue;
         if (st?.isDirectory) await walk(path);
         else if (st?.isFile && matchesAny(relativeTo(datanet.dir, path), datanet.manifest.files)) out.push(path);
       }
@@ -121,7 +124,7 @@ export class DatanetIndex {
     let todayFiles = 0;
     let thisFileIsToday = false;
     for (const path of await this.governedFiles(datanet)) {
-      const st = await this.env.fs.stat(path);
+      const st = await (this.env.fs.lstat ? this.env.fs.lstat(path) : this.env.fs.stat(path));
       if (!st || st.mtimeMs < dayStart.getTime()) continue;
       todayFiles++;
       todayBytes += path === filePath ? sizeBytes : st.size;

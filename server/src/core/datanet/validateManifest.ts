@@ -4,11 +4,12 @@ import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import datanetSchema from '../../../../schemas/datanet.schema.json';
 import { dirName, joinPath, isAbsolutePath } from '../hfCache';
-import type { Environment } from '../io';
+import { readChecked, type Environment } from '../io';
 import { manifestTokenizerFindings } from '../tokenizerCheck';
 import type { Finding, Severity } from '../types';
 import { filterSuppressed, rangeOfPath, syntaxFindings, validateYaml } from '../yaml';
 import type { ParsedYaml } from '../yaml';
+import { checkGlob } from './glob';
 import { asManifest } from './manifest';
 
 const RULE = 'datanet/manifest';
@@ -35,19 +36,37 @@ export async function validateManifest(
     const schemaPath = isAbsolutePath(manifest.record_schema)
       ? manifest.record_schema
       : joinPath(dir, manifest.record_schema);
-    const bytes = await env.fs.readFile(schemaPath);
+    // Confined to the manifest's folder: a schema elsewhere (/etc/passwd, /proc/self/environ) is never read.
+    const read = await readChecked(env, schemaPath, 'schema', dir);
     const range = rangeOfPath(parsed.doc, parsed.lines, ['record_schema'], 'value');
     let problem: string | undefined;
-    if (!bytes) problem = `The record schema ${manifest.record_schema} does not exist (looked for ${schemaPath}).`;
-    else {
+    if ('refused' in read) {
+      problem = read.missing
+        ? `The record schema ${manifest.record_schema} does not exist (looked for ${schemaPath}).`
+        : `The record schema ${manifest.record_schema} is not used: ${read.refused}.`;
+    } else {
       try {
-        new Ajv({ strict: false }).compile(JSON.parse(new TextDecoder().decode(bytes)) as object);
+        new Ajv({ strict: false }).compile(JSON.parse(new TextDecoder().decode(read.bytes)) as object);
       } catch (err) {
         problem = `The record schema ${manifest.record_schema} is not a valid JSON Schema: ${(err as Error).message}`;
       }
     }
     if (problem) findings.push({ rule: RULE, severity, range, message: problem });
   }
+  if (manifest) findings.push(...globFindings(parsed, manifest.files, severity));
   if (manifest) findings.push(...(await manifestTokenizerFindings(parsed, manifestPath, env, severityOf)));
   return filterSuppressed(findings, parsed.lines);
+}
+
+/** A `files` glob that is malformed or over the matcher's limits is a finding on it, never a hang. */
+function globFindings(parsed: ParsedYaml, files: readonly string[], severity: Severity): Finding[] {
+  const out: Finding[] = [];
+  files.forEach((glob, index) => {
+    const problem = checkGlob(glob);
+    if (problem) {
+      const range = rangeOfPath(parsed.doc, parsed.lines, ['files', index], 'value');
+      out.push({ rule: RULE, severity, range, message: `files[${index}]: ${problem}` });
+    }
+  });
+  return out;
 }

@@ -3,6 +3,7 @@
 //
 // Line policy (the editor's): LF, CRLF and a lone CR each end a line. U+2028 and U+2029 do not: JSON
 // allows them raw inside strings, and they stay part of the line.
+import { hasUtf16Bom, utf16Finding } from './lineCap';
 import type { Finding, Severity } from '../types';
 import { effectiveSeverity } from '../rules';
 import { makeFinding } from './context';
@@ -109,6 +110,10 @@ export function checkEncoding(
   severityOf: (rule: string) => Severity | undefined = (rule) => effectiveSeverity(rule),
 ): Finding[] {
   const findings: Finding[] = [];
+  if (hasUtf16Bom(bytes)) {
+    const severity = severityOf('encoding/utf16');
+    return severity ? [utf16Finding(severity)] : [];
+  }
   const bomSeverity = severityOf('encoding/bom');
   const utf8Severity = severityOf('encoding/invalid-utf8');
   const eolSeverity = severityOf('encoding/mixed-eol');

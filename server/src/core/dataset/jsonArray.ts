@@ -4,6 +4,8 @@
 // `sniffJsonDataset` tells a dataset from other JSON (package.json, settings) by its content.
 import { getNodeValue, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
+import { leadingElementValues, splitTopLevelArray, tooDeepForTree } from './jsonArraySplit';
+import { deepOffset, MAX_RECORD_DEPTH } from './jsonl';
 import type { Finding, Position } from '../types';
 import type { DatasetValidatorOptions } from './context';
 import { ExactDuplicateTable } from './dedupExact';
@@ -90,7 +92,11 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
     end: positionAt(starts, end),
   });
   const errors: ParseError[] = [];
-  const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
+  // Text nested deeper than a record may be is split by a flat scan: jsonc-parser recurses per level.
+  const split = deepOffset(text, MAX_RECORD_DEPTH + 1) >= 0 ? splitTopLevelArray(text, errors) : undefined;
+  const root = split
+    ? { type: 'array' as const, offset: 0, length: text.length, children: split }
+    : parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
   const invalidSeverity = opts.severityOf('jsonl/invalid-json');
   if (invalidSeverity) {
     for (const e of errors.slice(0, MAX_SYNTAX_FINDINGS)) {
@@ -166,7 +172,16 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
       });
     }
     if (a.kind === 'invalid') {
-      // The file-level syntax errors above already say what is wrong here.
+      // The file-level syntax errors above already say what is wrong here, except after a flat split,
+      // which checks only the array's own punctuation: then the element's findings say it.
+      if (split) {
+        for (const f of a.findings) {
+          findings.push({
+            ...f,
+            range: range(node.offset + f.range.start.character, node.offset + f.range.end.character),
+          });
+        }
+      }
       stats.invalid++;
       elementErrors.push(true);
       continue;
@@ -330,8 +345,11 @@ export function sniffJsonDataset(text: string): JsonDatasetVerdict {
       const value: unknown = JSON.parse(text);
       if (Array.isArray(value)) elements = value.slice(0, SNIFF_ELEMENTS);
     } catch {
-      const root = parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
-      if (root?.type === 'array') elements = (root.children ?? []).slice(0, SNIFF_ELEMENTS).map(getNodeValue);
+      const root = tooDeepForTree(text)
+        ? undefined
+        : parseTree(text, [], { disallowComments: true, allowTrailingComma: false });
+      if (!root) elements = leadingElementValues(text, SNIFF_ELEMENTS, true);
+      else if (root.type === 'array') elements = (root.children ?? []).slice(0, SNIFF_ELEMENTS).map(getNodeValue);
     }
     if (!elements) return { dataset: false, reason: 'not valid JSON' };
   } else {
@@ -339,6 +357,7 @@ export function sniffJsonDataset(text: string): JsonDatasetVerdict {
     try {
       value = JSON.parse(text);
     } catch {
+      if (tooDeepForTree(text)) return { dataset: false, reason: 'not valid JSON (nested too deep)' };
       const root = parseTree(text, [], { disallowComments: false, allowTrailingComma: true });
       if (root?.type !== 'object') return { dataset: false, reason: 'not valid JSON' };
       value = {};

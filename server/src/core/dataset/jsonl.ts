@@ -4,6 +4,8 @@
 import { parse as parseLenient, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
 import type { LineFindings } from './context';
+import { formatCap, READ_CAPS } from '../io';
+import { LINE_TOO_LONG_MARKER } from './lineCap';
 import { mightBePythonLiteral, pythonLiteralToJson } from './pythonLiteral';
 
 export type ParsedLine = { kind: 'blank' } | { kind: 'invalid' } | { kind: 'value'; value: unknown };
@@ -29,9 +31,29 @@ export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
     return { kind: 'blank' };
   }
   try {
-    return { kind: 'value', value: JSON.parse(text) };
+    const value: unknown = JSON.parse(text);
+    if (depthExceeds(value, MAX_RECORD_DEPTH)) {
+      reportTooDeep(text, out);
+      return { kind: 'invalid' };
+    }
+    return { kind: 'value', value };
   } catch {
-    if (out.isOn('jsonl/invalid-json') && mightBePythonLiteral(text) && reportPythonLiteral(text, out)) {
+    if (text.startsWith(LINE_TOO_LONG_MARKER)) {
+      const [bytes, cap] = text.slice(LINE_TOO_LONG_MARKER.length).split(':').map(Number);
+      out.add(
+        'jsonl/line-too-long',
+        0,
+        0,
+        `This line is ${bytes} bytes long, over the ${formatCap(cap ?? READ_CAPS.line)} a line may hold; it is not read or checked (the lines after it are). Split the record or drop it.`,
+      );
+      return { kind: 'invalid' };
+    }
+    // A deeply nested broken line would overflow the stack of the error locators below.
+    if (deepOffset(text, MAX_RECORD_DEPTH) >= 0) {
+      reportTooDeep(text, out);
+      return { kind: 'invalid' };
+    }
+    if (out.isOn('jsonl/invalid-json') && mightBePythonLiteral(text) && reportPythonLiteralSafely(text, out)) {
       return { kind: 'invalid' };
     }
     const { offset, length, reason } = jsonErrorLocation(text);
@@ -42,6 +64,15 @@ export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
       `Invalid JSON: ${reason}. Each line must be one complete JSON object.`,
     );
     return { kind: 'invalid' };
+  }
+}
+
+/** reportPythonLiteral, where a converter that cannot walk the line (too deep) means "not a Python repr". */
+function reportPythonLiteralSafely(text: string, out: LineFindings): boolean {
+  try {
+    return reportPythonLiteral(text, out);
+  } catch {
+    return false;
   }
 }
 
@@ -80,7 +111,12 @@ function reportPythonLiteral(text: string, out: LineFindings): boolean {
  */
 export function jsonErrorLocation(text: string): { offset: number; length: number; reason: string } {
   const errors: ParseError[] = [];
-  parseLenient(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  try {
+    parseLenient(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  } catch {
+    // jsonc-parser recurses per level; a line it cannot walk is blamed whole rather than crash the check.
+    return { offset: 0, length: text.length, reason: 'the line nests too deep to locate the error' };
+  }
   const first = errors[0];
   if (first) {
     return { offset: first.offset, length: first.length, reason: describeParseError(printParseErrorCode(first.error)) };
@@ -132,4 +168,51 @@ function describeParseError(code: string): string {
     default:
       return code;
   }
+}
+
+/**
+ * Records nested deeper than this are refused (jsonl/too-deep) before any rule walks them: the rules,
+ * the hashes and Python's json module all recurse. Real records are a handful of levels deep.
+ */
+export const MAX_RECORD_DEPTH = 64;
+
+/** True when `value` nests arrays and objects deeper than `max` (iterative: no recursion to overflow). */
+export function depthExceeds(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    const children = Array.isArray(v) ? v : Object.values(v as object);
+    for (const c of children) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+  }
+  return false;
+}
+
+/** Offset of the first bracket past depth `max` in JSON text (strings skipped), or -1. */
+export function deepOffset(text: string, max: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      // A raw line break ends a string for jsonc-parser's scanner too, which then reads on as structure.
+      else if (c === 0x22 || c === 0x0a || c === 0x0d) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return -1;
+}
+
+function reportTooDeep(text: string, out: LineFindings): void {
+  const at = Math.max(0, deepOffset(text, MAX_RECORD_DEPTH));
+  out.add(
+    'jsonl/too-deep',
+    at,
+    Math.min(text.length, at + 1),
+    `This record nests arrays and objects more than ${MAX_RECORD_DEPTH} levels deep; it is not checked further and the trainer cannot load it. Flatten it.`,
+  );
 }

@@ -3,7 +3,7 @@
 // `resolve_registered`), and the first records of that file for a bounded look. Used by the config linter
 // (`dataset: {registry, name}`) and the registry linter (registryLint.ts).
 import { dirName, joinPath } from '../hfCache';
-import type { Environment } from '../io';
+import { readChecked, type Environment } from '../io';
 import { closestMatch } from '../yaml/didYouMean';
 import { REGISTRY_SOURCES, registryReading } from './registryEntry';
 import type { RegistryReading } from './registryEntry';
@@ -21,8 +21,10 @@ export async function readRegistry(
   const stat = await env.fs.stat(path);
   if (!stat?.isFile)
     return { problem: stat?.isDirectory ? 'is a folder, not a file' : 'does not exist', missing: true };
-  const bytes = await env.fs.readFile(path);
-  if (!bytes) return { problem: 'cannot be read', missing: true };
+  const read = await readChecked(env, path, 'modelConfig');
+  if ('refused' in read)
+    return { problem: read.missing ? 'cannot be read' : read.refused.replace(path, '').trim(), missing: true };
+  const bytes = read.bytes;
   let info: unknown;
   try {
     info = JSON.parse(new TextDecoder().decode(bytes).replace(/^\uFEFF/, ''));

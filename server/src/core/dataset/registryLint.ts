@@ -3,6 +3,7 @@
 // trainer resolves it; a hub entry is noted), its formatting, and the columns it names against the first
 // records of its file (a bounded read through the injected Environment).
 import { findNodeAtLocation, parseTree } from 'jsonc-parser';
+import { tooDeepForTree } from './jsonArraySplit';
 import type { Node } from 'jsonc-parser';
 import type { Environment } from '../io';
 import type { Finding, Range, Severity } from '../types';
@@ -56,7 +57,10 @@ export async function validateRegistry(
     if (severity) findings.push({ rule, severity, range: at.range(node), message, ...(data ? { data } : {}) });
   };
   const errors: { offset: number; length: number }[] = [];
-  const root = parseTree(text.replace(/^\uFEFF/, ' '), errors as never, { allowTrailingComma: false });
+  // jsonc-parser recurses per level: a registry nested deeper than any real one is refused unparsed.
+  const root = tooDeepForTree(text)
+    ? undefined
+    : parseTree(text.replace(/^\uFEFF/, ' '), errors as never, { allowTrailingComma: false });
   if (!root || root.type !== 'object' || errors.length > 0) {
     const first = errors[0];
     report(

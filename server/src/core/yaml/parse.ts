@@ -1,5 +1,5 @@
 // Parsing a YAML document once per version, keeping node ranges so findings point at exact spans.
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, YAMLParseError } from 'yaml';
 import type { Document } from 'yaml';
 import type { Finding, Severity } from '../types';
 import { LineIndex } from './lineIndex';
@@ -14,12 +14,38 @@ export interface ParsedYaml {
   dataError?: string;
 }
 
-/** Parses without throwing: syntax errors stay in `doc.errors`, aliases are capped against bombs. */
+/**
+ * Bounds on a YAML document (SECURITY.md, "Hostile workspace"): a longer text is not parsed (a finding
+ * says so); deeper nesting is refused before the recursive conversion to data.
+ */
+export const YAML_LIMITS = { chars: 4 * 1024 * 1024, depth: 64, aliases: 100 } as const;
+
+/**
+ * Parses without throwing: syntax errors stay in `doc.errors`, aliases are capped against bombs. Duplicate
+ * keys are found here in one pass (the yaml package's own check compares every key with every other, which
+ * took 12 s for 10,000 keys).
+ */
 export function parseYaml(text: string): ParsedYaml {
-  const doc = parseDocument(text, { keepSourceTokens: true, prettyErrors: false, uniqueKeys: true });
+  if (text.length > YAML_LIMITS.chars) {
+    const doc = parseDocument('', { keepSourceTokens: true, prettyErrors: false });
+    const parsed: ParsedYaml = { text, doc, lines: new LineIndex(text), data: undefined };
+    parsed.dataError = `the document is ${text.length} characters long, over the ${YAML_LIMITS.chars / (1024 * 1024)} MiB cap for a YAML file; it is not read.`;
+    return parsed;
+  }
+  const doc = parseDocument(text, {
+    keepSourceTokens: true,
+    prettyErrors: false,
+    uniqueKeys: false,
+    logLevel: 'error',
+  });
   const parsed: ParsedYaml = { text, doc, lines: new LineIndex(text), data: undefined };
+  const depth = checkKeysAndDepth(doc);
+  if (depth > YAML_LIMITS.depth) {
+    parsed.dataError = `the document nests more than ${YAML_LIMITS.depth} levels deep; it is not read.`;
+    return parsed;
+  }
   try {
-    parsed.data = doc.toJS({ maxAliasCount: 100 });
+    parsed.data = doc.toJS({ maxAliasCount: YAML_LIMITS.aliases });
   } catch (error) {
     parsed.dataError = (error as Error).message;
   }
@@ -73,4 +99,33 @@ export class YamlParseCache {
     }
     return parsed;
   }
+}
+
+/** Adds a DUPLICATE_KEY error per repeated scalar key (linear) and returns the deepest nesting seen. */
+function checkKeysAndDepth(doc: Document.Parsed): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[doc.contents, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > deepest) deepest = depth;
+    if (depth > YAML_LIMITS.depth) break;
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        const key = pair.key;
+        if (isScalar(key)) {
+          if (seen.has(key.value) && key.range) {
+            doc.errors.push(
+              new YAMLParseError([key.range[0], key.range[1]], 'DUPLICATE_KEY', 'Map keys must be unique'),
+            );
+          }
+          seen.add(key.value);
+        }
+        stack.push([pair.value, depth + 1]);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push([item, depth + 1]);
+    }
+  }
+  return deepest;
 }

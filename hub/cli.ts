@@ -16,8 +16,9 @@ export const HUB_USAGE = `modelfactory hub COMMAND ...
         Run a hub. Storage: embedded PostgreSQL (PGlite) in DIR/db (default ./hub-data), or a PostgreSQL
         server with --database postgres://...; contribution files in DIR/files (content-addressed).
         Defaults: 127.0.0.1:8787, 10 MB and 20 files per contributor per day across all Datanets.
-  token create (--data DIR | --database URL) --name NAME --role ${ROLES.join('|')} [--datanet NAME ...]
+  token create (--data DIR | --database URL | --hub URL) --name NAME --role ${ROLES.join('|')} [--datanet NAME ...]
         A new token (printed on the last line; only its hash is stored). --datanet limits it to Datanets.
+        With --hub, an owner's token (MODELFACTORY_HUB_TOKEN) makes it on a running hub.
   datanet create FILE --hub URL                 create a Datanet from datanet.yaml, or add a manifest version
   submit FILE --datanet NAME --hub URL [--supersedes ID] [--json]
         Upload a contribution; prints the receipt. Exit 0 accepted or pending, 1 rejected.
@@ -223,12 +224,24 @@ async function holdDataDir(dataDir: string): Promise<() => Promise<void>> {
 async function tokenCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'create') throw new HubUsageError(`hub token takes 'create', not '${sub ?? ''}'`);
-  const p = parseArgs(rest, ['--data', '--database', '--name', '--role', '--datanet']);
+  const p = parseArgs(rest, ['--data', '--database', '--hub', '--name', '--role', '--datanet']);
   const name = one(p, '--name');
   const role = one(p, '--role');
   if (!name || !role) throw new HubUsageError('hub token create needs --name NAME and --role ROLE');
   if (!(ROLES as readonly string[]).includes(role))
     throw new HubUsageError(`--role must be one of ${ROLES.join(', ')}, not '${role}'`);
+  if (one(p, '--hub')) {
+    // An owner makes tokens on a running hub.
+    const datanets = p.flags.get('--datanet');
+    const r = await HubClient.from(p).request<{ token: string }>('POST', '/v1/tokens', {
+      name,
+      role,
+      ...(datanets ? { datanets } : {}),
+    });
+    process.stderr.write(`created a ${role} token for ${name}; it is shown once, only its hash is stored:\n`);
+    process.stdout.write(r.token + '\n');
+    return 0;
+  }
   const database = one(p, '--database');
   const dataArg = one(p, '--data');
   if (!database && !dataArg)

@@ -15,7 +15,7 @@ import { asManifest, type DatanetManifest } from '../server/src/core/datanet/man
 import type { HubDb, Sql } from './db';
 import { rankContributors } from './rank';
 import { FileStore, TooLargeError, type StagedFile } from './store';
-import { hashToken, ROLES, roleAtLeast, type Role } from './tokens';
+import { createToken, hashToken, ROLES, roleAtLeast, type Role } from './tokens';
 import { checkManifest } from './manifestCheck';
 import {
   crossCheck,
@@ -141,8 +141,10 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
   // Uploads are not parsed: the handler streams them to disk under its own limit.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    // A refused upload is not read to its end: the connection closes after the answer.
+    if (err instanceof HttpError && err.status === 413) reply.header('connection', 'close');
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
-    if (err instanceof TooLargeError) return reply.code(413).send({ error: err.message });
+    if (err instanceof TooLargeError) return reply.code(413).header('connection', 'close').send({ error: err.message });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(err.statusCode).send({ error: err.message });
     }
@@ -214,6 +216,27 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
   app.get('/v1/me', async (req) => {
     const c = need(req, 'reader');
     return { name: c.name, role: c.role, datanets: c.datanets };
+  });
+
+  // Tokens, made by an owner over the API (the CLI's `token create --hub`), as `token create --data` does.
+  app.post('/v1/tokens', async (req, reply) => {
+    need(req, 'owner');
+    const body = req.body as { name?: unknown; role?: unknown; datanets?: unknown } | undefined;
+    const datanets = body?.datanets;
+    if (typeof body?.name !== 'string' || typeof body.role !== 'string')
+      throw new HttpError(400, 'send {"name", "role", "datanets"?}');
+    if (
+      datanets !== undefined &&
+      !(Array.isArray(datanets) && datanets.every((d) => typeof d === 'string' && NAME.test(d)))
+    ) {
+      throw new HttpError(400, 'datanets must be a list of Datanet names');
+    }
+    try {
+      const token = await createToken(db, body.name, body.role, datanets as string[] | undefined);
+      return reply.code(201).send({ name: body.name, role: body.role, token });
+    } catch (err) {
+      throw new HttpError(400, (err as Error).message);
+    }
   });
 
   // Datanets and their manifests.
@@ -306,7 +329,6 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
     );
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
-      (req.body as Readable).destroy();
       throw new HttpError(
         413,
         `the file is ${declared} bytes; Datanet '${name}' takes at most ${limit} bytes per file`,

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { rankContributors, wilsonLowerBound } from '../../hub/rank';
-import { api, cli, makeToken, pgliteStorage, postgresStorage, startHub, type Hub, type Storage } from './harness';
+import { spawnSync } from 'node:child_process';
+import { needTrainer, TRAINER_PYTHON } from '../needs';
+import { api, cli, makeToken, pgliteStorage, postgresStorage, ROOT, startHub, type Hub, type Storage } from './harness';
 
 interface Receipt {
   id: string;
@@ -450,6 +452,77 @@ function backendSuite(kind: 'pglite' | 'postgres') {
       assert.ok(data.toString().startsWith(jsonl(10, 3)));
       const again = cli(['hub', 'publish', 'open', '--hub', hub.url, '--json'], t['owner']);
       assert.deepEqual(JSON.parse(again.stdout), v);
+    });
+
+    it('lets the trainer train on a version: pulled into a cache, verified by sha256, with an attribution manifest', () => {
+      needTrainer();
+      const ref = `${hub.url}/open@1`;
+      const cache = join(work, 'cache');
+      const script = `
+import json, sys
+from pathlib import Path
+from modelfactory_trainer.config import parse_config
+from modelfactory_trainer.data import dataset_files, load_examples
+from modelfactory_trainer.hub_dataset import pull_version, write_attribution
+from modelfactory_trainer.errors import DatasetError
+ref, work = sys.argv[1], Path(sys.argv[2])
+cfg = parse_config({"base_model": "builtin:tiny-llama", "method": "lora", "dataset": {"hub": ref}}, work / "x.finetune.yaml")
+files, fmt = dataset_files(cfg)
+examples = load_examples(cfg)
+files[0].write_text("tampered\\n")
+path, meta = pull_version(ref)
+out = write_attribution(work / "out", ref, meta)
+try:
+    pull_version(ref, token="mfh_" + "x" * 43)
+    refused = ""
+except DatasetError as exc:
+    refused = str(exc)
+print(json.dumps({"file": str(files[0]), "again": str(path), "text": path.read_text(), "examples": len(examples), "attribution": json.loads(out.read_text()), "refused": refused}))
+`;
+      const r = spawnSync(TRAINER_PYTHON, ['-c', script, ref, work], {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          PYTHONPATH: join(ROOT, 'trainer'),
+          MODELFACTORY_CACHE: cache,
+          MODELFACTORY_HUB_TOKEN: t['reader'],
+        },
+        timeout: 120_000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const got = JSON.parse(r.stdout) as {
+        file: string;
+        again: string;
+        text: string;
+        examples: number;
+        attribution: {
+          datanet: string;
+          version: number;
+          sha256: string;
+          contributors: Record<string, number>;
+          contributions: { contributor: string; records: number }[];
+        };
+        refused: string;
+      };
+      const published = readFileSync(join(work, 'open-1.jsonl'), 'utf8');
+      const sha = createHash('sha256').update(published).digest('hex');
+      assert.equal(got.file, join(cache, 'datanets', `${sha}.jsonl`));
+      assert.equal(got.examples, 5);
+      // A cached copy that no longer matches its sha256 is pulled again.
+      assert.equal(got.again, got.file);
+      assert.equal(got.text, published);
+      assert.equal(got.attribution.datanet, ref);
+      assert.equal(got.attribution.sha256, sha);
+      assert.deepEqual(got.attribution.contributors, { bob: 3, carol: 1, gina: 1 });
+      assert.deepEqual(
+        got.attribution.contributions.map((c) => [c.contributor, c.records]),
+        [
+          ['bob', 3],
+          ['carol', 1],
+          ['gina', 1],
+        ],
+      );
+      assert.match(got.refused, /the hub refused .* \(401\): unknown token/);
     });
 
     it('refuses path traversal and oversized bodies, and keeps nothing of them', async () => {

@@ -148,16 +148,23 @@ export async function validateContribution(opts: {
   }
 }
 
+// The index is probed first (a materialized CTE), then the few hits are joined to their contributions:
+// left to itself the planner may loop over every accepted contribution and probe the index for each.
 const EXACT_QUERY = `
-  SELECT e.hash, e.contribution_id, e.line FROM record_exact e JOIN contributions c ON c.id = e.contribution_id
-  WHERE e.datanet_id = $1 AND c.verdict = 'accepted' AND e.hash = ANY($2::bigint[])`;
+  WITH hits AS MATERIALIZED (
+    SELECT hash, contribution_id, line FROM record_exact WHERE datanet_id = $1 AND hash = ANY($2::bigint[])
+  )
+  SELECT h.hash, h.contribution_id, h.line FROM hits h
+  JOIN contributions c ON c.id = h.contribution_id AND c.verdict = 'accepted'`;
 
 const NEAR_QUERY = `
-  SELECT b.band_key, b.contribution_id, b.line, encode(s.signature, 'hex') AS signature
-  FROM record_band b
-  JOIN contributions c ON c.id = b.contribution_id
-  JOIN record_signature s ON s.contribution_id = b.contribution_id AND s.line = b.line
-  WHERE b.datanet_id = $1 AND c.verdict = 'accepted' AND b.band_key = ANY($2::int[])`;
+  WITH hits AS MATERIALIZED (
+    SELECT band_key, contribution_id, line FROM record_band WHERE datanet_id = $1 AND band_key = ANY($2::int[])
+  )
+  SELECT h.band_key, h.contribution_id, h.line, encode(s.signature, 'hex') AS signature
+  FROM hits h
+  JOIN contributions c ON c.id = h.contribution_id AND c.verdict = 'accepted'
+  JOIN record_signature s ON s.contribution_id = h.contribution_id AND s.line = h.line`;
 
 /**
  * Adds dedup/exact and dedup/near findings for records that repeat an accepted record of the

@@ -5,7 +5,7 @@
 // (handed over by the stream's onRecordKeys) against the Datanet's accepted records in the database.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { BANDS, BINS, signatureSimilarity } from '../server/src/core/dataset/dedupNear';
@@ -82,7 +82,8 @@ export async function validateContribution(opts: {
     } else delete manifest['record_schema'];
     await writeFile(join(workDir, 'datanet.yaml'), stringifyYaml(manifest));
     const path = join(workDir, contribution);
-    await link(opts.stagedPath, path);
+    // A hard link costs nothing; a file system without them gets a copy.
+    await link(opts.stagedPath, path).catch(() => copyFile(opts.stagedPath, path));
 
     const service = new ModelFactoryService(nodeEnvironment(), { ...DEFAULT_SETTINGS });
     const policy = await service.datasetPolicy(path);

@@ -510,15 +510,47 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
       throw new HttpError(400, 'send {"decision": "approve" | "reject", "reason": "..."}');
     if (decision === 'reject' && !reason) throw new HttpError(400, 'a rejection needs a reason, for the contributor');
     if (reason.length > 2000) throw new HttpError(400, 'the reason is longer than 2000 characters');
-    const [meta] = await db.query<{ datanet: string }>(`${CONTRIBUTION_SELECT} WHERE c.id = $1`, [id]);
+    const [meta] = await db.query<ContributionRow>(`${CONTRIBUTION_SELECT} WHERE c.id = $1`, [id]);
     if (!meta) throw new HttpError(404, `no contribution ${id}`);
     const caller = need(req, 'curator', meta.datanet);
+    const dn = await loadDatanet(db, meta.datanet);
+    // Records accepted while this one waited may now duplicate it: its keys are computed again, and
+    // checked in the transaction as a submit's are.
+    const again =
+      decision === 'approve'
+        ? await validateContribution({
+            manifestText: dn.manifest,
+            recordSchema: dn.record_schema,
+            stagedPath: store.pathOf(meta.sha256),
+            bytes: Number(meta.bytes),
+            extension: '.jsonl',
+            workDir: join(store.incomingDir, `r-${randomBytes(8).toString('hex')}`),
+          })
+        : undefined;
     return db.tx(async (q) => {
+      await q.query('SELECT id FROM datanets WHERE id = $1 FOR UPDATE', [dn.id]);
       const [row] = await q.query<{ verdict: string }>('SELECT verdict FROM contributions WHERE id = $1 FOR UPDATE', [
         id,
       ]);
       if (row!.verdict !== 'pending')
         throw new HttpError(409, `contribution ${id} is ${row!.verdict}, not pending review`);
+      if (again) {
+        const before = again.findings.length;
+        await crossCheck(q, dn.id, again);
+        const added = again.findings.slice(before).filter((f) => f.severity === 'error');
+        if (added.length > 0) {
+          throw new HttpError(
+            409,
+            `approving ${id} would accept records already accepted since it was submitted: ` +
+              added
+                .slice(0, 5)
+                .map((f) => `line ${f.range.start.line + 1}: ${f.message}`)
+                .join('; ') +
+              (added.length > 5 ? ` (and ${added.length - 5} more)` : '') +
+              '; reject it with that reason',
+          );
+        }
+      }
       const verdict = decision === 'approve' ? 'accepted' : 'rejected';
       await q.query('UPDATE contributions SET verdict = $1, review_reason = $2, reviewed_by = $3 WHERE id = $4', [
         verdict,

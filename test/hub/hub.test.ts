@@ -68,7 +68,7 @@ const MANIFESTS: Record<string, string> = {
   open: `name: open\nformat: messages\nfiles: ["data/*.jsonl"]\nrules:\n  dedup: { exact: error, near: error, threshold: 0.85 }\n`,
   capped: `name: capped\nfiles: ["*.jsonl"]\nlimits: { daily_files: 5 }\n`,
   bytes: `name: bytes\nfiles: ["*.jsonl"]\nlimits: { daily_mb: 0.002 }\n`,
-  reviewed: `name: reviewed\nfiles: ["*.jsonl"]\nreview: { required: true }\n`,
+  reviewed: `name: reviewed\nfiles: ["*.jsonl"]\nreview: { required: true }\nrules:\n  dedup: { exact: error }\n`,
   small: `name: small\nfiles: ["*.jsonl"]\nlimits: { max_file_mb: 0.001 }\n`,
   other: `name: other\nfiles: ["*.jsonl"]\n`,
 };
@@ -425,6 +425,20 @@ function backendSuite(kind: 'pglite' | 'postgres') {
       assert.equal(reject.code, 0, reject.stderr);
       const rejected = JSON.parse(reject.stdout) as Receipt;
       assert.deepEqual([rejected.verdict, rejected.review_reason], ['rejected', 'off topic']);
+      // Two pending contributions with the same records: approving the second would accept duplicates.
+      const c1 = submit('erin', 'reviewed', jsonl(5002, 2));
+      const c2 = submit('frank', 'reviewed', jsonl(5002, 2));
+      assert.deepEqual([c1.receipt.verdict, c2.receipt.verdict], ['pending', 'pending']);
+      assert.equal(
+        (await api(hub, 'POST', `/v1/contributions/${c1.receipt.id}/review`, t['curator'], { decision: 'approve' }))
+          .status,
+        200,
+      );
+      const dup = await api<{ error: string }>(hub, 'POST', `/v1/contributions/${c2.receipt.id}/review`, t['curator'], {
+        decision: 'approve',
+      });
+      assert.equal(dup.status, 409);
+      assert.match(dup.body.error, new RegExp(`line 1: This record is already in the Datanet .*${c1.receipt.id}`));
       const mine = await api<Receipt>(hub, 'GET', `/v1/contributions/${b.receipt.id}`, t['carol']);
       assert.equal(mine.body.review_reason, 'off topic');
       const notMine = await api<{ error: string }>(hub, 'GET', `/v1/contributions/${b.receipt.id}`, t['bob']);

@@ -653,5 +653,41 @@ describe('leaderboard score', () => {
   });
 });
 
+describe('modelfactory hub usage', () => {
+  it('prints its usage, and names what is wrong with exit 2', () => {
+    const help = cli(['hub', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: modelfactory hub COMMAND/);
+    assert.match(cli(['--help']).stdout, /modelfactory hub COMMAND/);
+    const unknown = cli(['hub', 'bogus']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown hub command 'bogus'/);
+    const missing = cli(['hub', 'submit', 'x.jsonl', '--hub', 'http://127.0.0.1:9']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /hub submit needs FILE and --datanet NAME/);
+    const badRole = cli([
+      'hub',
+      'token',
+      'create',
+      '--data',
+      mkdtempSync(join(tmpdir(), 'mf-hub-u-')),
+      '--name',
+      'a',
+      '--role',
+      'admin',
+    ]);
+    assert.equal(badRole.code, 2);
+    assert.match(badRole.stderr, /--role must be one of reader, contributor, curator, owner/);
+    const dir = mkdtempSync(join(tmpdir(), 'mf-hub-u-'));
+    writeFileSync(join(dir, 'a.jsonl'), '{}\n');
+    const unreachable = cli(
+      ['hub', 'submit', join(dir, 'a.jsonl'), '--datanet', 'x', '--hub', 'http://127.0.0.1:9'],
+      'mfh_' + 'x'.repeat(43),
+    );
+    assert.equal(unreachable.code, 3);
+    assert.match(unreachable.stderr, /cannot reach the hub at http:\/\/127.0.0.1:9/);
+  });
+});
+
 backendSuite('pglite');
 backendSuite('postgres');

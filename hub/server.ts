@@ -226,7 +226,7 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
 
   // Tokens, made by an owner over the API (the CLI's `token create --hub`), as `token create --data` does.
   app.post('/v1/tokens', async (req, reply) => {
-    need(req, 'owner');
+    const caller = need(req, 'owner');
     const body = req.body as { name?: unknown; role?: unknown; datanets?: unknown } | undefined;
     const datanets = body?.datanets;
     if (typeof body?.name !== 'string' || typeof body.role !== 'string')
@@ -236,6 +236,17 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
       !(Array.isArray(datanets) && datanets.every((d) => typeof d === 'string' && NAME.test(d)))
     ) {
       throw new HttpError(400, 'datanets must be a list of Datanet names');
+    }
+    // An owner limited to some Datanets makes tokens limited to (some of) those only.
+    const limitedTo = caller.datanets;
+    if (
+      limitedTo &&
+      !(Array.isArray(datanets) && datanets.length > 0 && datanets.every((d) => limitedTo.includes(d as string)))
+    ) {
+      throw new HttpError(
+        403,
+        `the token of ${caller.name} is for ${limitedTo.join(', ')} only: name those Datanets (datanets)`,
+      );
     }
     try {
       const token = await createToken(db, body.name, body.role, datanets as string[] | undefined);

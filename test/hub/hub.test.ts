@@ -209,6 +209,23 @@ function backendSuite(kind: 'pglite' | 'postgres') {
       );
       assert.equal(byCurator.code, 3);
       assert.match(byCurator.stderr, /owner role/);
+      const lowner = await api<{ token: string }>(hub, 'POST', '/v1/tokens', t['owner'], {
+        name: 'lo',
+        role: 'owner',
+        datanets: ['other'],
+      });
+      const escalate = await api<{ error: string }>(hub, 'POST', '/v1/tokens', lowner.body.token, {
+        name: 'lo2',
+        role: 'owner',
+      });
+      assert.equal(escalate.status, 403);
+      assert.match(escalate.body.error, /for other only/);
+      const scoped = await api(hub, 'POST', '/v1/tokens', lowner.body.token, {
+        name: 'lo3',
+        role: 'reader',
+        datanets: ['other'],
+      });
+      assert.equal(scoped.status, 201);
       const noEnv = cli(['hub', 'leaderboard', 'open', '--hub', hub.url]);
       assert.equal(noEnv.code, 2);
       assert.match(noEnv.stderr, /MODELFACTORY_HUB_TOKEN/);

@@ -137,12 +137,11 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
   const dailyFiles = opts.dailyFiles ?? 20;
   const now = opts.now ?? (() => new Date());
 
-  // A request (an upload included) has ten minutes; a client that sends nothing for a minute is dropped.
+  // A request (an upload included) has ten minutes.
   const app = Fastify({
     bodyLimit: opts.maxJsonBytes ?? 1024 * 1024,
     logger: false,
     requestTimeout: 600_000,
-    connectionTimeout: 60_000,
   });
   // Uploads are not parsed: the handler streams them to disk under its own limit.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));

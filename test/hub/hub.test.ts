@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { rankContributors, wilsonLowerBound } from '../../hub/rank';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { needTrainer, TRAINER_PYTHON } from '../needs';
 import { api, cli, makeToken, pgliteStorage, postgresStorage, ROOT, startHub, type Hub, type Storage } from './harness';
 
@@ -556,6 +556,45 @@ print(json.dumps({"file": str(files[0]), "again": str(path), "text": path.read_t
       assert.match(got.refused, /the hub refused .* \(401\): unknown token/);
     });
 
+    // The same client code on both storages: one real training run is enough.
+    if (kind === 'pglite') {
+      it('trains the tiny model on a hub version and writes the attribution manifest beside the adapter', async () => {
+        needTrainer();
+        const cfg = file(
+          'hub.finetune.yaml',
+          `base_model: builtin:tiny-llama\nmethod: lora\ndataset:\n  hub: ${hub.url}/open@1\n  eval_split: 0.0\n` +
+            'lora: { r: 4, alpha: 8, target_modules: [q_proj, v_proj] }\n' +
+            'training: { epochs: 1, batch_size: 4, max_seq_length: 128, precision: fp32, gradient_checkpointing: false, save_steps: 1000 }\n' +
+            'output_dir: hub-run\n',
+        );
+        // Asynchronously: the hub's output keeps being read while the run takes its minute.
+        const r = await spawnAsync(TRAINER_PYTHON, ['-m', 'modelfactory_trainer', 'train', cfg], {
+          env: {
+            ...process.env,
+            PYTHONPATH: join(ROOT, 'trainer'),
+            MODELFACTORY_CACHE: join(work, 'cache'),
+            MODELFACTORY_HUB_TOKEN: t['reader'],
+          },
+          timeout: 300_000,
+        });
+        assert.equal(r.status, 0, r.stderr.slice(-3000));
+        const events = r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { type: string });
+        assert.equal(events.at(-1)?.type, 'done');
+        const attribution = JSON.parse(readFileSync(join(work, 'hub-run', 'datanet-attribution.json'), 'utf8')) as {
+          datanet: string;
+          records: number;
+          contributors: Record<string, number>;
+        };
+        assert.equal(attribution.datanet, `${hub.url}/open@1`);
+        assert.equal(attribution.records, 5);
+        assert.deepEqual(attribution.contributors, { bob: 3, carol: 1, gina: 1 });
+        assert.ok(existsSync(join(work, 'hub-run', 'adapter', 'adapter_model.safetensors')));
+      });
+    }
+
     it('refuses path traversal and oversized bodies, and keeps nothing of them', async () => {
       const before = await api<unknown[]>(hub, 'GET', '/v1/datanets/small/contributions', t['owner']);
       const traversal = await api<{ error: string }>(
@@ -669,6 +708,25 @@ describe('leaderboard score', () => {
     );
   });
 });
+
+function spawnAsync(
+  cmd: string,
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; timeout: number },
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(cmd, args, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout);
+    child.once('exit', (status) => {
+      clearTimeout(timer);
+      resolveRun({ status, stdout, stderr });
+    });
+  });
+}
 
 describe('modelfactory hub usage', () => {
   it('prints its usage, and names what is wrong with exit 2', () => {

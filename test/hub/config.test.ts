@@ -1,4 +1,4 @@
-// `dataset: {hub: HUB/NAME@VERSION}` in a fine-tune config: a dataset source of its own for the linter,
+// `dataset: {datanet_version: HUB/NAME@VERSION}` in a fine-tune config: a dataset source of its own for the linter,
 // with the same shape checks the trainer makes (config.py `_check_dataset_sources`).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -9,21 +9,21 @@ const schemaFindings = async (dataset: string) =>
     .filter((f) => f.rule.startsWith('config/missing') || f.rule === 'config/schema')
     .map((f) => f.message);
 
-describe('dataset.hub in a fine-tune config', () => {
+describe('dataset.datanet_version in a fine-tune config', () => {
   it('is a source of its own', async () => {
-    assert.deepEqual(await schemaFindings('dataset:\n  hub: https://hub.example/support-chat@3\n'), []);
+    assert.deepEqual(await schemaFindings('dataset:\n  datanet_version: https://hub.example/support-chat@3\n'), []);
   });
 
   it('names the two sources when given with another', async () => {
     const messages = await schemaFindings(
-      'dataset:\n  hub: https://hub.example/support-chat@3\n  path: data/chat-messages.jsonl\n',
+      'dataset:\n  datanet_version: https://hub.example/support-chat@3\n  path: data/chat-messages.jsonl\n',
     );
     assert.equal(messages.length, 1);
-    assert.match(messages[0] as string, /^dataset has more than one source \("path" and "hub"\)/);
+    assert.match(messages[0] as string, /^dataset has more than one source \("path" and "datanet_version"\)/);
   });
 
   it('refuses an address without NAME@VERSION', async () => {
-    const messages = await schemaFindings('dataset:\n  hub: https://hub.example/support-chat\n');
+    const messages = await schemaFindings('dataset:\n  datanet_version: https://hub.example/support-chat\n');
     assert.equal(messages.length, 1, messages.join(' | '));
   });
 });

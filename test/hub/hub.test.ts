@@ -494,10 +494,10 @@ import json, sys
 from pathlib import Path
 from modelfactory_trainer.config import parse_config
 from modelfactory_trainer.data import dataset_files, load_examples
-from modelfactory_trainer.hub_dataset import pull_version, write_attribution
+from modelfactory_trainer.datanet_pull import pull_version, write_attribution
 from modelfactory_trainer.errors import DatasetError
 ref, work = sys.argv[1], Path(sys.argv[2])
-cfg = parse_config({"base_model": "builtin:tiny-llama", "method": "lora", "dataset": {"hub": ref}}, work / "x.finetune.yaml")
+cfg = parse_config({"base_model": "builtin:tiny-llama", "method": "lora", "dataset": {"datanet_version": ref}}, work / "x.finetune.yaml")
 files, fmt = dataset_files(cfg)
 examples = load_examples(cfg)
 files[0].write_text("tampered\\n")
@@ -558,11 +558,11 @@ print(json.dumps({"file": str(files[0]), "again": str(path), "text": path.read_t
 
     // The same client code on both storages: one real training run is enough.
     if (kind === 'pglite') {
-      it('trains the tiny model on a hub version and writes the attribution manifest beside the adapter', async () => {
+      it('trains the tiny model on a published Datanet version and writes the attribution manifest beside the adapter', async () => {
         needTrainer();
         const cfg = file(
           'hub.finetune.yaml',
-          `base_model: builtin:tiny-llama\nmethod: lora\ndataset:\n  hub: ${hub.url}/open@1\n  eval_split: 0.0\n` +
+          `base_model: builtin:tiny-llama\nmethod: lora\ndataset:\n  datanet_version: ${hub.url}/open@1\n  eval_split: 0.0\n` +
             'lora: { r: 4, alpha: 8, target_modules: [q_proj, v_proj] }\n' +
             'training: { epochs: 1, batch_size: 4, max_seq_length: 128, precision: fp32, gradient_checkpointing: false, save_steps: 1000 }\n' +
             'output_dir: hub-run\n',

@@ -580,10 +580,10 @@ def _train(
         if trained_template is not None:
             (staging / ADAPTER_CHAT_TEMPLATE).write_text(trained_template, encoding="utf-8")
         files = finalize_adapter_dir(staging, adapter_dir)
-        if config.hub_ref is not None:
-            from .hub_dataset import pull_version, write_attribution
+        if config.datanet_version is not None:
+            from .datanet_pull import pull_version, write_attribution
 
-            write_attribution(config.output_dir, config.hub_ref, pull_version(config.hub_ref)[1])
+            write_attribution(config.output_dir, config.datanet_version, pull_version(config.datanet_version)[1])
         cancel.adapter_dir = adapter_dir
     if cancelled:
         if cancel.deadline is not None:

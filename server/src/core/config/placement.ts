@@ -112,7 +112,7 @@ const DATASET_SOURCES =
 
 /** Which of an object dataset's sources is wrong; the trainer says the same (config.py `_check_dataset_sources`). */
 function datasetSourcesMessage(dataset: Record<string, unknown>): string | undefined {
-  const given = ['path', 'datanet', 'hub', 'registry'].filter((key) => key in dataset);
+  const given = ['path', 'datanet', 'datanet_version', 'registry'].filter((key) => key in dataset);
   if (given.length > 1)
     return `dataset has more than one source (${given.map((k) => `"${k}"`).join(' and ')}): keep one of ${DATASET_SOURCES}.`;
   if (given[0] === 'registry' && !('name' in dataset))

@@ -1,4 +1,4 @@
-"""Training on a published Datanet version: `dataset: {hub: "https://hub.example/NAME@VERSION"}`.
+"""Training on a published Datanet version: `dataset: {datanet_version: "https://hub.example/NAME@VERSION"}`.
 
 The version is pulled from the hub (`modelfactory hub serve`) into a local cache named by its sha256
 and verified against the sha256 the hub published; a cached copy is checked again before each use. The
@@ -20,15 +20,15 @@ from typing import Any
 
 from .errors import DatasetError
 
-HUB_REF = re.compile(r"^(https?://[^\s]+?)/([a-z0-9][a-z0-9._-]*)@([1-9][0-9]{0,8})$")
+VERSION_REF = re.compile(r"^(https?://[^\s]+?)/([a-z0-9][a-z0-9._-]*)@([1-9][0-9]{0,8})$")
 MAX_META_BYTES = 16 * 1024 * 1024
 TIMEOUT_S = 60
 
 
-def parse_hub_ref(ref: str) -> tuple[str, str, int]:
-    m = HUB_REF.match(ref)
+def parse_version_ref(ref: str) -> tuple[str, str, int]:
+    m = VERSION_REF.match(ref)
     if m is None:
-        raise DatasetError(f"dataset.hub must look like https://HUB/NAME@VERSION, not {ref!r}")
+        raise DatasetError(f"dataset.datanet_version names a published Datanet version as https://HUB/NAME@VERSION, not {ref!r}")
     return m.group(1), m.group(2), int(m.group(3))
 
 
@@ -40,7 +40,7 @@ def cache_dir() -> Path:
 def _get(url: str, token: str | None) -> Any:
     request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"} if token else {})
     try:
-        return urllib.request.urlopen(request, timeout=TIMEOUT_S)  # noqa: S310 (http(s) only, checked by HUB_REF)
+        return urllib.request.urlopen(request, timeout=TIMEOUT_S)  # noqa: S310 (http(s) only, checked by VERSION_REF)
     except urllib.error.HTTPError as exc:
         body = exc.read(4096).decode("utf-8", "replace")
         try:
@@ -61,8 +61,8 @@ def _sha256_of(path: Path) -> str:
 
 
 def pull_version(ref: str, token: str | None = None) -> tuple[Path, dict[str, Any]]:
-    """The local, sha256-verified file of a hub version and the version's metadata (with attribution)."""
-    hub, name, version = parse_hub_ref(ref)
+    """The local, sha256-verified file of a published Datanet version and the version's metadata (with attribution)."""
+    hub, name, version = parse_version_ref(ref)
     token = token if token is not None else os.environ.get("MODELFACTORY_HUB_TOKEN")
     with _get(f"{hub}/v1/datanets/{name}/versions/{version}", token) as res:
         meta = json.loads(res.read(MAX_META_BYTES))
@@ -93,7 +93,7 @@ def pull_version(ref: str, token: str | None = None) -> tuple[Path, dict[str, An
 
 
 def attribution(ref: str, meta: dict[str, Any]) -> dict[str, Any]:
-    """The attribution manifest of a run trained on a hub version."""
+    """The attribution manifest of a run trained on a published Datanet version."""
     return {
         "datanet": ref,
         "version": meta.get("version"),
@@ -105,7 +105,7 @@ def attribution(ref: str, meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_attribution(output_dir: Path, ref: str | None, meta: dict[str, Any] | None) -> Path | None:
-    """Writes `datanet-attribution.json` into the run's output folder when it trained on a hub version."""
+    """Writes `datanet-attribution.json` into the run's output folder when it trained on a published Datanet version."""
     if ref is None or meta is None:
         return None
     output_dir.mkdir(parents=True, exist_ok=True)

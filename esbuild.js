@@ -50,7 +50,8 @@ async function main() {
     format: 'cjs',
     sourcemap: !production,
     minify: production,
-    external: ['vscode'],
+    // The hub's storage and HTTP libraries load files of their own (PGlite's WebAssembly): kept as packages.
+    external: ['vscode', '@electric-sql/pglite', 'pg', 'fastify'],
     logLevel: 'warning',
     loader: { '.json': 'json' },
     // jsonc-parser's UMD entry hides its requires from bundlers; its ESM build bundles cleanly.

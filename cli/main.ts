@@ -11,6 +11,7 @@ import { progressLine, walkFiles } from './files';
 import { IMPORT_USAGE, importCommand } from './importCommand';
 import { STATS_USAGE, statsCommand } from './statsCommand';
 import { TRAIN_USAGE, TrainUsageError, trainCommand } from './trainCommand';
+import { HUB_USAGE, HubUsageError, hubCommand } from '../hub/cli';
 import { formatBytes } from '../server/src/core/config/memory';
 import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
 import { globToRegExp } from '../server/src/core/datanet/glob';
@@ -74,6 +75,7 @@ const USAGE = `Usage:
   ${IMPORT_USAGE.split('\n')[0]}
   ${STATS_USAGE.split('\n')[0]}
   ${TRAIN_USAGE.split('\n')[0]}
+  ${HUB_USAGE.split('\n')[0]}
   modelfactory --version | --help
   modelfactory COMMAND --help     a command's options
 Exit codes: 0 no errors, 1 errors found, 2 usage error; a closed output pipe ends the run quietly.`;
@@ -397,6 +399,13 @@ const COMMANDS: Record<string, Command> = {
   import: { usage: IMPORT_USAGE, run: importCommand },
   stats: { usage: STATS_USAGE, run: statsCommand },
   train: { usage: TRAIN_USAGE, run: trainCommand },
+  hub: {
+    usage: HUB_USAGE,
+    run: (args) =>
+      hubCommand(args).catch((err: unknown) => {
+        throw err instanceof HubUsageError ? new UsageError(err.message) : err;
+      }),
+  },
 };
 
 /** Reading stops when the pipe that stdout writes into closes (`modelfactory lint | head -1`): end quietly. */

@@ -94,6 +94,12 @@ with_node24() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
+  # `tools.sh apt PACKAGE...`: only the Debian packages (setup.sh: postgresql for the hub's tests).
+  if [ "${1:-}" = "apt" ]; then
+    shift
+    modelfactory_tools_apt "$@"
+    exit 0
+  fi
   modelfactory_tools_install
   echo "NODE24=$NODE24"
   echo "CODE_SERVER=$CODE_SERVER"

@@ -184,7 +184,7 @@ describe('dataset: a string', () => {
       [
         [
           'config/schema',
-          'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}`, `{registry: dataset_info.json, name: ENTRY}` or `{hub: org/name}`, not a string: write `dataset: {path: data/chat-messages.jsonl}`.',
+          'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}`, `{registry: dataset_info.json, name: ENTRY}`, `{hub: org/name}` or `{datanet_version: HUB/NAME@VERSION}`, not a string: write `dataset: {path: data/chat-messages.jsonl}`.',
         ],
       ],
     );
@@ -216,7 +216,7 @@ describe('dataset: a string', () => {
     assert.deepEqual(
       findings.map((f) => f.message),
       [
-        'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}`, `{registry: dataset_info.json, name: ENTRY}` or `{hub: org/name}`.',
+        'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}`, `{registry: dataset_info.json, name: ENTRY}`, `{hub: org/name}` or `{datanet_version: HUB/NAME@VERSION}`.',
       ],
     );
   });
@@ -226,7 +226,7 @@ describe("dataset's sources: path, datanet, or registry with name", () => {
   const cases: [string, string][] = [
     [
       'dataset:\n  format: auto\n',
-      'dataset needs one source: "path" (a file), "datanet" (a datanet.yaml), "registry" with "name" (an entry of LLaMA-Factory\'s dataset_info.json) or "hub" (a dataset repository on the Hugging Face Hub).',
+      'dataset needs one source: "path" (a file), "datanet" (a datanet.yaml), "datanet_version" (a version published on a Datanet hub), "registry" with "name" (an entry of LLaMA-Factory\'s dataset_info.json) or "hub" (a dataset repository on the Hugging Face Hub).',
     ],
     [
       'dataset:\n  registry: data/dataset_info.json\n',
@@ -238,7 +238,7 @@ describe("dataset's sources: path, datanet, or registry with name", () => {
     ],
     [
       'dataset:\n  path: data/chat-messages.jsonl\n  registry: data/dataset_info.json\n  name: identity\n',
-      'dataset has more than one source ("path" and "registry"): keep one of "path" (a file), "datanet" (a datanet.yaml), "registry" with "name" (an entry of LLaMA-Factory\'s dataset_info.json) or "hub" (a dataset repository on the Hugging Face Hub).',
+      'dataset has more than one source ("path" and "registry"): keep one of "path" (a file), "datanet" (a datanet.yaml), "datanet_version" (a version published on a Datanet hub), "registry" with "name" (an entry of LLaMA-Factory\'s dataset_info.json) or "hub" (a dataset repository on the Hugging Face Hub).',
     ],
   ];
   for (const [dataset, message] of cases) {

@@ -73,6 +73,8 @@ class FinetuneConfig:
     datanet_path: Path | None
     output_dir: Path
     registry_path: Path | None = None
+    #: A published Datanet version (HUB/NAME@VERSION), pulled by datanet_pull.py.
+    datanet_version: str | None = None
 
     @property
     def training(self) -> dict[str, Any]:
@@ -114,7 +116,8 @@ def _read_yaml(path: Path) -> Any:
 
 
 DATASET_SOURCES = (
-    '"path" (a file), "datanet" (a datanet.yaml), "registry" with "name" (an entry of LLaMA-Factory\'s '
+    '"path" (a file), "datanet" (a datanet.yaml), "datanet_version" (a version published on a Datanet hub), '
+    '"registry" with "name" (an entry of LLaMA-Factory\'s '
     'dataset_info.json) or "hub" (a dataset repository on the Hugging Face Hub)'
 )
 HUB_DATASET_KEYS = ("split", "subset", "revision")
@@ -124,7 +127,7 @@ def _check_dataset_sources(dataset: Any) -> None:
     """Which of the dataset's sources is given, in the words of the editor's linter (config/placement.ts)."""
     if not isinstance(dataset, dict):
         return
-    given = [key for key in ("path", "datanet", "registry", "hub") if key in dataset]
+    given = [key for key in ("path", "datanet", "datanet_version", "registry", "hub") if key in dataset]
     if len(given) > 1:
         named = " and ".join(f'"{key}"' for key in given)
         raise ConfigError(f"$.dataset: dataset has more than one source ({named}): keep one of {DATASET_SOURCES}.")
@@ -171,6 +174,7 @@ def parse_config(data: Any, config_path: Path) -> FinetuneConfig:
         datanet_path=(base_dir / dataset["datanet"]).resolve() if "datanet" in dataset else None,
         output_dir=(base_dir / data["output_dir"]).resolve(),
         registry_path=(base_dir / dataset["registry"]).resolve() if "registry" in dataset else None,
+        datanet_version=str(dataset["datanet_version"]) if "datanet_version" in dataset else None,
     )
 
 

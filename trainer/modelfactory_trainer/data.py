@@ -178,6 +178,10 @@ def dataset_files(config: FinetuneConfig) -> tuple[list[Path], str]:
         if record_format == "auto" and manifest_format:
             record_format = manifest_format
         return files, record_format
+    if config.datanet_version is not None:
+        from .datanet_pull import pull_version
+
+        return [pull_version(config.datanet_version)[0]], record_format
     assert config.dataset_path is not None
     return [config.dataset_path], record_format
 

@@ -613,6 +613,10 @@ def _train(
     record_loss = None
     if trainer.is_world_process_zero():
         files = _write_adapter(config, model, tokenizer, job.chat_template, adapter_dir)
+        if config.datanet_version is not None:
+            from .datanet_pull import pull_version, write_attribution
+
+            write_attribution(config.output_dir, config.datanet_version, pull_version(config.datanet_version)[1])
         cancel.adapter_dir = adapter_dir
         record_loss = _record_loss_at_end(job, model, cancelled)
     if cancelled:

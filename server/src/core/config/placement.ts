@@ -106,14 +106,15 @@ export function configSchemaMessage(parsed: ParsedYaml, error: ErrorObject, path
 }
 
 const DATASET_SHAPE =
-  'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}`, `{registry: dataset_info.json, name: ENTRY}` or `{hub: org/name}`';
+  'dataset takes an object: `dataset: {path: FILE}`, `{datanet: datanet.yaml}`, `{registry: dataset_info.json, name: ENTRY}`, `{hub: org/name}` or `{datanet_version: HUB/NAME@VERSION}`';
 const DATASET_SOURCES =
-  '"path" (a file), "datanet" (a datanet.yaml), "registry" with "name" (an entry of LLaMA-Factory\'s ' +
+  '"path" (a file), "datanet" (a datanet.yaml), "datanet_version" (a version published on a Datanet hub), ' +
+  '"registry" with "name" (an entry of LLaMA-Factory\'s ' +
   'dataset_info.json) or "hub" (a dataset repository on the Hugging Face Hub)';
 
 /** Which of an object dataset's sources is wrong; the trainer says the same (config.py `_check_dataset_sources`). */
 function datasetSourcesMessage(dataset: Record<string, unknown>): string | undefined {
-  const given = ['path', 'datanet', 'registry', 'hub'].filter((key) => key in dataset);
+  const given = ['path', 'datanet', 'datanet_version', 'registry', 'hub'].filter((key) => key in dataset);
   if (given.length > 1)
     return `dataset has more than one source (${given.map((k) => `"${k}"`).join(' and ')}): keep one of ${DATASET_SOURCES}.`;
   if (given[0] === 'registry' && !('name' in dataset))

@@ -14,6 +14,8 @@ export interface DatanetManifest {
   record_schema?: string;
   tokenizer?: string;
   limits?: { max_file_mb?: number; daily_mb?: number; daily_files?: number };
+  /** On a Datanet hub: contributions wait for a curator's approval. */
+  review?: { required?: boolean };
   rules?: {
     dedup?: { exact?: SeveritySetting; near?: SeveritySetting; threshold?: number };
     pii?: SeveritySetting;

@@ -41,6 +41,12 @@ export interface DatasetStreamOptions extends DatasetValidatorOptions {
    * on disk once the file is read. Runs on the thread that applies the analyses.
    */
   onMediaRefs?: (refs: LineMediaRef[]) => void;
+  /**
+   * Called in file order with each record's dedup/exact hash and, when it has one, its dedup/near
+   * signature and band keys (views into reused buffers: copy what you keep), for a host that checks
+   * records against an index of its own (the Datanet hub). Runs on the thread that applies the analyses.
+   */
+  onRecordKeys?: (line: number, hash: number, signature?: Uint8Array, bandKeys?: Uint32Array) => void;
 }
 
 /** What `ModelFactoryService.lintDatasetFile` feeds: a DatasetStream, or a host's parallel equivalent. */
@@ -449,6 +455,14 @@ export class CrossRecordChecker {
         }
         const hash = block.valueHashes[rel] ?? -1;
         const hasSignature = block.hasSignature[rel] === 1;
+        if (hash >= 0 && this.opts.onRecordKeys) {
+          this.opts.onRecordKeys(
+            line,
+            hash,
+            hasSignature ? block.signatures.subarray(signatureAt * BINS, (signatureAt + 1) * BINS) : undefined,
+            hasSignature ? block.bandKeys.subarray(signatureAt * BANDS, (signatureAt + 1) * BANDS) : undefined,
+          );
+        }
         if (hash >= 0) {
           const first = this.exact.firstOrAdd(hash, line);
           if (first >= 0) {

@@ -7,28 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { rankContributors, wilsonLowerBound } from '../../hub/rank';
+import { rankContributors, wilsonLowerBound, type LeaderboardRow as Row } from '../../hub/rank';
+import type { Receipt } from '../../hub/server';
 import { spawn, spawnSync } from 'node:child_process';
 import { needTrainer, TRAINER_PYTHON } from '../needs';
 import { api, cli, makeToken, pgliteStorage, postgresStorage, ROOT, startHub, type Hub, type Storage } from './harness';
-
-interface Receipt {
-  id: string;
-  sha256: string;
-  verdict: 'accepted' | 'rejected' | 'pending';
-  records: { accepted: number; rejected: number };
-  findings: { line: number; rule: string; severity: string; message: string }[];
-  rules_version: string;
-  review_reason?: string | null;
-}
-interface Row {
-  contributor: string;
-  accepted: number;
-  rejected: number;
-  rate: number;
-  score: number;
-  rank: number;
-}
 
 const VOCAB = (
   'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo ' +

@@ -122,18 +122,9 @@ def train_preference(
     from datasets import Dataset
     from transformers import PrinterCallback, ProgressCallback
 
-    from .checkpoints import ADAPTER_WEIGHTS, newest_complete_checkpoint
+    from .checkpoints import newest_complete_checkpoint
     from .events import note
-    from .train import (
-        EXIT_CANCELLED,
-        EXIT_DONE,
-        _load_base_model,
-        _lora_config,
-        _record_loss_at_end,
-        _trainer_classes,
-        _training_argument_values,
-        _write_adapter,
-    )
+    from .train import _end_of_run, _load_base_model, _lora_config, _trainer_classes, _training_argument_values
 
     config, tokenizer = job.config, job.tokenizer
     training = config.training
@@ -197,29 +188,7 @@ def train_preference(
     cancelled = cancel.requested.is_set()
     if not cancelled and eval_rows and callback.last_eval_step != trainer.state.global_step:
         trainer.evaluate()
-    steps = int(trainer.state.global_step)
-    adapter_dir = config.output_dir / "adapter"
-    files: dict[str, str] = {}
-    record_loss = None
-    if trainer.is_world_process_zero():
-        files = _write_adapter(config, trainer.model, tokenizer, job.chat_template, adapter_dir)
-        cancel.adapter_dir = adapter_dir
-        record_loss = _record_loss_at_end(job, trainer.model, cancelled)
-    if cancelled:
-        if cancel.deadline is not None:
-            cancel.deadline.cancel()
-        events.emit("cancelled", step=steps, adapter_dir=str(adapter_dir) if files else None)
-        return EXIT_CANCELLED
-    events.emit(
-        "done",
-        adapter_dir=str(adapter_dir),
-        sha256=files.get(ADAPTER_WEIGHTS, ""),
-        files=files,
-        train_loss=callback.train_loss if callback.train_loss is not None else float(output.training_loss),
-        eval_loss=callback.last_eval_loss,
-        runtime_seconds=time.time() - started,
-        steps=steps,
+    return _end_of_run(
+        job, config, trainer, trainer.model, tokenizer, events, cancel, cancelled, callback, output, started,
         objective=objective,
-        record_loss=record_loss,
     )
-    return EXIT_DONE

@@ -607,6 +607,25 @@ def _train(
     cancelled = cancel.requested.is_set()
     if not cancelled and eval_set and callback.last_eval_step != trainer.state.global_step:
         trainer.evaluate()
+    return _end_of_run(job, config, trainer, model, tokenizer, events, cancel, cancelled, callback, output, started)
+
+
+def _end_of_run(
+    job: Any,
+    config: Any,
+    trainer: Any,
+    model: Any,
+    tokenizer: Any,
+    events: EventWriter,
+    cancel: CancelState,
+    cancelled: bool,
+    callback: Any,
+    output: Any,
+    started: float,
+    **done_fields: Any,
+) -> int:
+    """After `trainer.train()`, for every objective: the adapter (atomic, with its template), the Datanet
+    attribution, each record's loss, then `cancelled` or `done`."""
     steps = int(trainer.state.global_step)
     adapter_dir = config.output_dir / "adapter"
     files: dict[str, str] = {}
@@ -633,6 +652,7 @@ def _train(
         eval_loss=callback.last_eval_loss,
         runtime_seconds=time.time() - started,
         steps=steps,
+        **done_fields,
         record_loss=record_loss,
     )
     return EXIT_DONE

@@ -516,6 +516,11 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
     eval_set = [] if preference else _tokenize_all(tokenizer, eval_examples, max_seq_length, chat_template)
     if not train_set and not preference:
         raise DatasetError(f"no record has a trainable token within max_seq_length ({max_seq_length})")
+    # The seed reaches the LoRA initialisation too (the model is built before the Trainer seeds itself), so a run
+    # is repeatable: the same config and data give the same adapter on the same machine.
+    from transformers import set_seed
+
+    set_seed(int(training["seed"]))
     trainer_ref: dict[str, Any] = {}
     try:
         job = PreparedJob(

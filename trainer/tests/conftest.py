@@ -34,6 +34,28 @@ def arithmetic_records(count: int = 8) -> list[dict[str, Any]]:
     ]
 
 
+# A LoRA job on the tiny model over arithmetic_records (format: split, steps, extra lines under training).
+ARITHMETIC_CONFIG = """base_model: builtin:tiny-llama
+method: lora
+dataset:
+  path: train.jsonl
+  eval_split: {split}
+lora: {{r: 16, alpha: 32, dropout: 0.0, target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head]}}
+training:
+  max_steps: {steps}
+  learning_rate: 0.01
+  batch_size: 4
+  gradient_accumulation_steps: 1
+  max_seq_length: 64
+  warmup_ratio: 0.0
+  lr_scheduler: constant
+  logging_steps: 10
+  save_steps: 1000
+  gradient_checkpointing: false
+{extra}output_dir: out
+"""
+
+
 def write_config(directory: Path, body: str, name: str = "job.finetune.yaml") -> Path:
     path = directory / name
     path.write_text(body, encoding="utf-8")

@@ -11,27 +11,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import TRAINER_ROOT, arithmetic_records, parse_events, run_trainer, trainer_command, write_config, write_jsonl
+from conftest import ARITHMETIC_CONFIG, TRAINER_ROOT, arithmetic_records, parse_events, run_trainer, trainer_command, write_config, write_jsonl
 
-CONFIG = """base_model: builtin:tiny-llama
-method: lora
-dataset:
-  path: train.jsonl
-  eval_split: {split}
-lora: {{r: 16, alpha: 32, dropout: 0.0, target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head]}}
-training:
-  max_steps: 40
-  learning_rate: 0.01
-  batch_size: 4
-  gradient_accumulation_steps: 1
-  max_seq_length: 64
-  warmup_ratio: 0.0
-  lr_scheduler: constant
-  logging_steps: 10
-  save_steps: 1000
-  gradient_checkpointing: false
-output_dir: out
-"""
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +20,7 @@ def adapter_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     """One tiny adapter trained on 12 arithmetic records, shared by every test here."""
     directory = tmp_path_factory.mktemp("eval-run")
     write_jsonl(directory / "train.jsonl", arithmetic_records(12))
-    config = write_config(directory, CONFIG.format(split=0.25))
+    config = write_config(directory, ARITHMETIC_CONFIG.format(split=0.25, steps=40, extra=""))
     completed = run_trainer("train", str(config))
     assert completed.returncode == 0, completed.stderr[-2000:]
     return {"dir": directory, "config": config, "adapter": directory / "out" / "adapter", "data": directory / "train.jsonl"}
@@ -88,7 +69,7 @@ def test_default_held_out_set_is_the_configs_eval_split(adapter_run: dict[str, P
 
 def test_no_held_out_records_is_a_clear_error(adapter_run: dict[str, Path], tmp_path: Path) -> None:
     write_jsonl(tmp_path / "train.jsonl", arithmetic_records(4))
-    config = write_config(tmp_path, CONFIG.format(split=0))
+    config = write_config(tmp_path, ARITHMETIC_CONFIG.format(split=0, steps=40, extra=""))
     completed = run_trainer("eval", str(config), "--json")
     assert completed.returncode == 1
     assert "eval_split" in completed.stderr and "--data" in completed.stderr

@@ -9,27 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import arithmetic_records, parse_events, run_trainer, write_config, write_jsonl
+from conftest import ARITHMETIC_CONFIG as CONFIG, arithmetic_records, parse_events, run_trainer, write_config, write_jsonl
 
-CONFIG = """base_model: builtin:tiny-llama
-method: lora
-dataset:
-  path: train.jsonl
-  eval_split: {split}
-lora: {{r: 16, alpha: 32, dropout: 0.0, target_modules: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head]}}
-training:
-  max_steps: {steps}
-  learning_rate: 0.01
-  batch_size: 4
-  gradient_accumulation_steps: 1
-  max_seq_length: 64
-  warmup_ratio: 0.0
-  lr_scheduler: constant
-  logging_steps: 10
-  save_steps: 1000
-  gradient_checkpointing: false
-{extra}output_dir: out
-"""
 PLANTED_LINE = 18
 PLANTED = {
     "messages": [
@@ -50,7 +31,7 @@ def planted_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     records = arithmetic_records(30)
     records.insert(PLANTED_LINE - 1, PLANTED)
     write_jsonl(directory / "train.jsonl", records)
-    config = write_config(directory, CONFIG.format(split=0.1, steps=40, extra=""))
+    config = write_config(directory, CONFIG.format(split=0.1, steps=20, extra=""))
     completed = run_trainer("train", str(config))
     assert completed.returncode == 0, completed.stderr[-2000:]
     return {"dir": directory, "config": config, "events": parse_events(completed.stdout)}

@@ -66,3 +66,22 @@ test('the estimate for a typical QLoRA run of a 7-8B model fits a 24 GB GPU; pla
   assert.match(table, /\| Base weights \| 15\.0 GiB \|/);
   assert.match(table, /\*\*Total\*\*/);
 });
+
+test('memory: dpo doubles the sequences per step and counts no second model (the reference is the base, adapter disabled)', () => {
+  const sft = estimateMemory(base, llama3);
+  const dpo = estimateMemory({ ...base, objective: 'dpo' }, llama3);
+  assert.equal(dpo.parts.weights, sft.parts.weights);
+  assert.equal(dpo.parts.activations, 2 * sft.parts.activations);
+  assert.equal(dpo.parts.logits, 2 * sft.parts.logits);
+  assert.ok(
+    dpo.assumptions.some((a) =>
+      /reference model: with a LoRA adapter it is the frozen base with the adapter disabled/.test(a),
+    ),
+  );
+  const kto = estimateMemory({ ...base, objective: 'kto' }, llama3);
+  assert.equal(kto.parts.activations, sft.parts.activations);
+  assert.ok(kto.assumptions.some((a) => /adapter disabled/.test(a)));
+  assert.ok(
+    estimateMemory({ ...base, objective: 'orpo' }, llama3).assumptions.includes('orpo has no reference model.'),
+  );
+});

@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { covered, FIXTURES, lint, nextDocument } from './helpers';
 import { testContext } from './nodeEnv';
-import { configHover, estimateMemory, lookupModel } from '../../server/src/core/config';
+import { configHover } from '../../server/src/core/config';
 import { LineIndex } from '../../server/src/core/yaml';
-import type { MemoryConfig } from '../../server/src/core/config';
 
 const pairs = (extra = '', objective = 'dpo') =>
   `base_model: gpt2\nmethod: lora\nobjective: ${objective}\ndataset:\n  path: data/pairs.jsonl\n${extra}`;
@@ -40,35 +39,6 @@ test('config/objective-lora-head: an adapter on lm_head with dpo, at the list it
   const sft =
     'base_model: gpt2\nmethod: lora\ndataset:\n  path: data/chat-messages.jsonl\nlora:\n  target_modules: [c_attn, lm_head]\n';
   assert.deepEqual(await only(sft, 'config/objective-lora-head'), []);
-});
-
-test('memory: dpo doubles the sequences per step and counts no second model (the reference is the base, adapter disabled)', () => {
-  const llama3 = lookupModel('meta-llama/Meta-Llama-3-8B')!.spec;
-  const cfg: MemoryConfig = {
-    method: 'lora',
-    precision: 'bf16',
-    doubleQuant: true,
-    loraRank: 16,
-    loraDropout: 0.05,
-    targetModules: ['q_proj', 'v_proj'],
-    batchSize: 4,
-    seqLength: 2048,
-    gradientCheckpointing: true,
-  };
-  const sft = estimateMemory(cfg, llama3);
-  const dpo = estimateMemory({ ...cfg, objective: 'dpo' }, llama3);
-  assert.equal(dpo.parts.weights, sft.parts.weights);
-  assert.equal(dpo.parts.activations, 2 * sft.parts.activations);
-  assert.equal(dpo.parts.logits, 2 * sft.parts.logits);
-  assert.ok(
-    dpo.assumptions.some((a) =>
-      /reference model: with a LoRA adapter it is the frozen base with the adapter disabled/.test(a),
-    ),
-  );
-  const kto = estimateMemory({ ...cfg, objective: 'kto' }, llama3);
-  assert.equal(kto.parts.activations, sft.parts.activations);
-  assert.ok(kto.assumptions.some((a) => /adapter disabled/.test(a)));
-  assert.ok(estimateMemory({ ...cfg, objective: 'orpo' }, llama3).assumptions.includes('orpo has no reference model.'));
 });
 
 test('hover on objective: the memory estimate with what dpo assumes about the reference model', async () => {

@@ -71,7 +71,7 @@ export async function importConfigCommand(
       const folder = vscode.workspace.getWorkspaceFolder(source);
       if (folder) params.cwd = folder.uri.fsPath;
     }
-    result = await client.sendRequest<ImportConfigResult>(ImportConfigRequest, params);
+    result = await client.sendRequest(ImportConfigRequest, params);
   } else {
     result = importConfig(text, { sourceName: name });
   }

@@ -10,20 +10,6 @@ import {
 } from '../../server/src/protocol';
 import { documentKindOf } from '../../server/src/core/documentKind';
 
-interface StatsReply {
-  records: number;
-  invalid: number;
-  findingsByRule: Record<string, number>;
-  acceptance: number;
-  tokenizer?: string;
-}
-
-interface EstimateReply {
-  model: string;
-  estimate: { totalBytes: number };
-  gpuMemoryBytes: number;
-}
-
 const GIB = 1024 ** 3;
 
 export function formatGiB(bytes: number): string {
@@ -73,7 +59,7 @@ export class ActiveFileStatus implements vscode.Disposable {
     try {
       if (kind === 'dataset') {
         const params: DatasetStatsParams = { uri: doc.uri.toString() };
-        const stats = await this.client.sendRequest<StatsReply | null>(DatasetStatsRequest, params);
+        const stats = await this.client.sendRequest(DatasetStatsRequest, params);
         if (generation !== this.generation) return;
         if (!stats) return this.item.hide();
         const issues = Object.values(stats.findingsByRule).reduce((a, b) => a + b, 0);
@@ -82,7 +68,7 @@ export class ActiveFileStatus implements vscode.Disposable {
         this.item.command = 'workbench.actions.view.problems';
       } else {
         const params: MemoryEstimateParams = { uri: doc.uri.toString(), version: doc.version };
-        const est = await this.client.sendRequest<EstimateReply | null>(MemoryEstimateRequest, params);
+        const est = await this.client.sendRequest(MemoryEstimateRequest, params);
         if (generation !== this.generation) return;
         const where = this.target();
         if (!est) {

@@ -2,7 +2,7 @@
 // The server streams the file from disk; its findings go to the Problems panel under the file's uri.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { ValidateFileRequest, type ValidateFileParams, type ValidateFileResult } from '../../server/src/protocol';
+import { ValidateFileRequest, type ValidateFileParams } from '../../server/src/protocol';
 
 const SEVERITY: Record<string, vscode.DiagnosticSeverity> = {
   error: vscode.DiagnosticSeverity.Error,
@@ -34,7 +34,7 @@ export async function validateFileOnDisk(
   const params: ValidateFileParams = { path: uri.fsPath, maxFindings: 5000 };
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `ModelFactory: validating ${name}`, cancellable: false },
-    () => client.sendRequest<ValidateFileResult>(ValidateFileRequest, params),
+    () => client.sendRequest(ValidateFileRequest, params),
   );
   const diagnostics = result.findings.map((f) => {
     const at = new vscode.Position(f.line, f.character);

@@ -1,17 +1,35 @@
-// Custom messages between the extension (client) and the language server. Both sides import these
-// types; each method says who sends it to whom.
+// Custom messages between the extension (client) and the language server, declared once with their
+// params and result types. Both sides (and the LSP tests) import these objects: no call site spells a
+// method name. Each says who sends it to whom. Types of the core come in as `import type` only, so
+// the client bundle pulls in no server code.
+import { RequestType } from 'vscode-languageserver-protocol';
+import type { ConfigMemoryEstimate } from './core/config/estimate';
+import type { ImportResult } from './core/config/importConfig';
+import type { DatasetStats } from './core/dataset/stats';
 
-/** client -> server request: statistics of an open dataset document. */
-export const DatasetStatsRequest = 'modelfactory/datasetStats';
+/** client -> server request: statistics of an open dataset document (null when it is not one). */
 export interface DatasetStatsParams {
   uri: string;
 }
+export interface DatasetStatsResult extends DatasetStats {
+  uri: string;
+  /** What counted the tokens: a tokenizer's name, or the estimate. */
+  tokenizer?: string;
+  /** The token limit of `length/too-long`, when the tokens were counted exactly. */
+  limit?: number;
+  /** Records over `limit` (exact counts only). */
+  overLimit?: number;
+  /** Records the chat template failed on (exact counts only). */
+  templateErrors?: number;
+}
+export const DatasetStatsRequest = new RequestType<DatasetStatsParams, DatasetStatsResult | null, void>(
+  'modelfactory/datasetStats',
+);
 
 /**
  * client -> server request: validate a dataset file from disk by path, streamed (for files VS Code
  * will not open, over 50 MB). Progress is reported through the `workDoneToken`.
  */
-export const ValidateFileRequest = 'modelfactory/validateFile';
 export interface ValidateFileParams {
   path: string;
   workDoneToken?: string | number;
@@ -22,28 +40,37 @@ export interface ValidateFileResult {
   path: string;
   bytes: number;
   findings: { rule: string; severity: string; line: number; character: number; message: string }[];
-  summary: Record<string, unknown>;
+  /** Statistics of the whole file (every finding counted, also those past `maxFindings`). */
+  summary: DatasetStats;
   truncated: boolean;
 }
+export const ValidateFileRequest = new RequestType<ValidateFileParams, ValidateFileResult, void>(
+  'modelfactory/validateFile',
+);
 
-/** client -> server request: the GPU memory estimate of an open fine-tune config. */
-export const MemoryEstimateRequest = 'modelfactory/memoryEstimate';
+/** client -> server request: the GPU memory estimate of an open fine-tune config (null: none). */
 export interface MemoryEstimateParams {
   uri: string;
   /** The document version the client holds: the answer is for that text or a newer one. */
   version?: number;
 }
+export type MemoryEstimateResult = ConfigMemoryEstimate;
+export const MemoryEstimateRequest = new RequestType<MemoryEstimateParams, MemoryEstimateResult | null, void>(
+  'modelfactory/memoryEstimate',
+);
 
 /**
  * client -> server request: a LLaMA-Factory or axolotl training YAML converted to a ModelFactory
  * fine-tune config (what `modelfactory import` writes). Paths: where the source lives, the folder the
  * other tool would run in, and the folder the new config is meant for (its paths are relative to it).
  */
-export const ImportConfigRequest = 'modelfactory/importConfig';
 export interface ImportConfigParams {
   text: string;
   sourcePath?: string;
   cwd?: string;
   outputDir?: string;
 }
-export type { ImportResult as ImportConfigResult } from './core/config/importConfig';
+export type ImportConfigResult = ImportResult;
+export const ImportConfigRequest = new RequestType<ImportConfigParams, ImportConfigResult, void>(
+  'modelfactory/importConfig',
+);

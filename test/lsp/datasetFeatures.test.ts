@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { CodeAction, Diagnostic, Hover, Range } from 'vscode-languageserver-protocol';
 import { byRule, open, ROOT, startServer, type ServerHandle } from './harness';
 import { applyEdits } from '../config/helpers';
+import { DatasetStatsRequest } from '../../server/src/protocol';
 
 function covered(text: string, range: Range): string {
   const lines = text.split('\n');
@@ -88,7 +89,7 @@ describe('language server: .json array datasets, Python literals, placeholders',
 
   it('a .json array answers modelfactory/datasetStats', async () => {
     const { uri } = await open(server, join(dir, 'stats.json'), ARRAY_TEXT, 'json');
-    const stats = (await server.connection.sendRequest('modelfactory/datasetStats', { uri })) as {
+    const stats = (await server.connection.sendRequest(DatasetStatsRequest, { uri })) as {
       records: number;
       exactDuplicates: number;
       formats: Record<string, number>;
@@ -139,7 +140,7 @@ describe('language server: .json array datasets, Python literals, placeholders',
       position: { line: 1, character: 4 },
     });
     assert.equal(hover, null);
-    assert.equal(await server.connection.sendRequest('modelfactory/datasetStats', { uri }), null);
+    assert.equal(await server.connection.sendRequest(DatasetStatsRequest, { uri }), null);
   });
 
   it('names a Python dict repr on a JSONL line and converts it with a quick fix', async () => {

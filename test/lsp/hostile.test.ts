@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { byRule, open, startServer, type ServerHandle } from './harness';
+import { ValidateFileRequest } from '../../server/src/protocol';
 
 /** Peak resident memory the server may reach over all the cases (the unbounded reads reached 6 GB). */
 const MAX_RSS_MB = 600;
@@ -74,7 +75,7 @@ describe('language server on a hostile workspace', () => {
       ['/dev/zero', /not a regular file/],
       [join(dir, 'pipe.jsonl'), /FIFO/],
     ] as const) {
-      await assert.rejects(server.connection.sendRequest('modelfactory/validateFile', { path }), reason);
+      await assert.rejects(server.connection.sendRequest(ValidateFileRequest, { path }), reason);
     }
   });
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import type { ImportConfigParams, ImportConfigResult } from '../../server/src/protocol';
+import { ImportConfigRequest, type ImportConfigParams } from '../../server/src/protocol';
 import { byRule, ROOT, startServer, type ServerHandle } from './harness';
 
 const FIXTURE = join(
@@ -29,8 +29,7 @@ describe('modelfactory/importConfig', () => {
     await server.stop();
   });
 
-  const request = (params: unknown) =>
-    server.connection.sendRequest('modelfactory/importConfig', params) as Promise<ImportConfigResult>;
+  const request = (params: unknown) => server.connection.sendRequest(ImportConfigRequest, params as ImportConfigParams);
 
   it('converts a LLaMA-Factory config, resolving its dataset next to the source; the result lints as a config', async () => {
     const params: ImportConfigParams = {

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { CodeAction, CompletionItem, Diagnostic, Hover } from 'vscode-languageserver-protocol';
 import { byRule, open, ROOT, startServer, type ServerHandle } from './harness';
 import { applyEdits } from '../config/helpers';
+import { DatasetStatsRequest, MemoryEstimateRequest, ValidateFileRequest } from '../../server/src/protocol';
 
 const record = (user: string, assistant: string, role = 'user') =>
   JSON.stringify({
@@ -143,7 +144,7 @@ describe('language server over JSON-RPC', () => {
       position: { line: tLine, character: 2 },
     })) as Hover;
     assert.match(JSON.stringify(hover.contents), /GiB/);
-    const estimate = (await server.connection.sendRequest('modelfactory/memoryEstimate', { uri: opened.uri })) as {
+    const estimate = (await server.connection.sendRequest(MemoryEstimateRequest, { uri: opened.uri })) as {
       estimate: { totalBytes: number };
     };
     assert.ok(estimate.estimate.totalBytes > 8 * 1024 ** 3 && estimate.estimate.totalBytes < 24 * 1024 ** 3);
@@ -156,7 +157,7 @@ describe('language server over JSON-RPC', () => {
   it('answers a memory estimate for the text of the version asked, even when asked before the change arrives', async () => {
     const text = (await import('node:fs')).readFileSync(join(dir, 'llama-8b.finetune.yaml'), 'utf8');
     const { uri } = await open(server, join(dir, 'race.finetune.yaml'), text, 'yaml');
-    const before = (await server.connection.sendRequest('modelfactory/memoryEstimate', { uri, version: 1 })) as {
+    const before = (await server.connection.sendRequest(MemoryEstimateRequest, { uri, version: 1 })) as {
       estimate: { loraParameterCount: number };
     };
     const rLine = text.split('\n').findIndex((l) => /^\s+r:\s*\d+/.test(l));
@@ -164,7 +165,7 @@ describe('language server over JSON-RPC', () => {
     const r = Number(/r:\s*(\d+)/.exec(text.split('\n')[rLine]!)![1]);
     const lineText = text.split('\n')[rLine]!;
     // The client may send the request before the didChange it has buffered: the answer must wait for it.
-    const asked = server.connection.sendRequest('modelfactory/memoryEstimate', { uri, version: 2 });
+    const asked = server.connection.sendRequest(MemoryEstimateRequest, { uri, version: 2 });
     await new Promise((resolve) => setTimeout(resolve, 50));
     await server.connection.sendNotification('textDocument/didChange', {
       textDocument: { uri, version: 2 },
@@ -216,7 +217,7 @@ describe('language server over JSON-RPC', () => {
   it('answers dataset statistics and validates a file from disk by path', async () => {
     const text = [record('a?', 'b.'), record('a?', 'b.'), 'nope'].join('\n');
     const { uri } = await open(server, join(dir, 'stats.jsonl'), text);
-    const stats = (await server.connection.sendRequest('modelfactory/datasetStats', { uri })) as {
+    const stats = (await server.connection.sendRequest(DatasetStatsRequest, { uri })) as {
       records: number;
       exactDuplicates: number;
       invalid: number;
@@ -226,7 +227,7 @@ describe('language server over JSON-RPC', () => {
     assert.equal(stats.invalid, 1);
     const onDisk = join(dir, 'ondisk.jsonl');
     writeFileSync(onDisk, text + '\n');
-    const result = (await server.connection.sendRequest('modelfactory/validateFile', { path: onDisk })) as {
+    const result = (await server.connection.sendRequest(ValidateFileRequest, { path: onDisk })) as {
       findings: { rule: string; line: number }[];
     };
     assert.deepEqual(result.findings.map((f) => `${f.rule}:${f.line}`).sort(), [

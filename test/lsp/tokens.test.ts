@@ -14,6 +14,7 @@ import { loadTokenCounter } from '../../server/src/core/tokenizer';
 import { nodeEnvironment } from '../../server/src/nodeFs';
 import { modelFolder, RECORDS } from '../dataset/realTokenizers';
 import { byRule, open, startServer, type ServerHandle } from './harness';
+import { DatasetStatsRequest } from '../../server/src/protocol';
 
 interface StatsReply {
   records: number;
@@ -66,7 +67,7 @@ describe('token counts in the language server', () => {
     );
     assert.doesNotMatch(text, /no tokenizer found|≈/);
 
-    const stats = (await server.connection.sendRequest('modelfactory/datasetStats', { uri })) as StatsReply;
+    const stats = (await server.connection.sendRequest(DatasetStatsRequest, { uri })) as StatsReply;
     assert.equal(stats.tokens.exact, true);
     assert.equal(stats.tokens.max, Math.max(...expected));
     assert.equal(stats.limit, 300);
@@ -83,7 +84,7 @@ describe('token counts in the language server', () => {
     });
     const { diagnostics } = await published;
     assert.deepEqual(byRule(diagnostics).get('length/too-long'), [0]);
-    const after = (await server.connection.sendRequest('modelfactory/datasetStats', { uri })) as StatsReply;
+    const after = (await server.connection.sendRequest(DatasetStatsRequest, { uri })) as StatsReply;
     assert.equal(after.tokens.max, countRecordText(longer, counter)!.tokens);
     assert.equal(after.overLimit, 1 + expected.slice(1).filter((n) => n > 300).length);
   });
@@ -100,7 +101,7 @@ describe('token counts in the language server', () => {
     })) as Hover;
     assert.match(JSON.stringify(hover.contents), new RegExp(`Record 2 .*${expected[1]} tokens \\(`));
     assert.doesNotMatch(JSON.stringify(hover.contents), /≈|no tokenizer found/);
-    const stats = (await server.connection.sendRequest('modelfactory/datasetStats', { uri })) as StatsReply;
+    const stats = (await server.connection.sendRequest(DatasetStatsRequest, { uri })) as StatsReply;
     assert.equal(stats.tokens.exact, true);
     assert.equal(stats.tokens.max, Math.max(...expected));
     assert.equal(stats.limit, 300);

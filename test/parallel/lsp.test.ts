@@ -13,6 +13,7 @@ import { estimateTokenCounter } from '../../server/src/core/tokenizer';
 import type { Finding } from '../../server/src/core/types';
 import { PARALLEL_MIN_BYTES } from '../../server/src/parallel/lintFile';
 import { startServer } from '../lsp/harness';
+import { ValidateFileRequest } from '../../server/src/protocol';
 
 const VOCAB = 'river model data token layer batch memory answer city light water plant number time build test'.split(
   ' ',
@@ -58,7 +59,7 @@ describe('modelfactory/validateFile on a large file', () => {
 
     const server = await startServer();
     try {
-      const result = (await server.connection.sendRequest('modelfactory/validateFile', {
+      const result = (await server.connection.sendRequest(ValidateFileRequest, {
         path,
         maxFindings: 100_000,
       })) as {

@@ -102,7 +102,7 @@ export async function preflight(
   try {
     result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `ModelFactory: checking ${datasetName}` },
-      () => client.sendRequest<ValidateFileResult>(ValidateFileRequest, params),
+      () => client.sendRequest(ValidateFileRequest, params),
     );
   } catch (err) {
     await showBlocking(

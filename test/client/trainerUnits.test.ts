@@ -9,7 +9,7 @@ import type { JobView } from '../../client/src/trainer/api';
 import { backoffDelay } from '../../client/src/trainer/backoff';
 import { describeJob } from '../../client/src/jobs/describe';
 import { JobTracker } from '../../client/src/trainer/jobTracker';
-import type { JobEvent, JobSummary } from '../../client/src/trainer/protocol';
+import type { JobEvent, JobEventOf, JobSummary } from '../../client/src/trainer/protocol';
 import { checkEndpointUrl } from '../../client/src/trainer/protocolClient';
 import { findTrainerPython, pythonCandidates, setupLocalTrainer, venvPython } from '../../client/src/trainer/python';
 import { adapterFolder, listRuns, runFolder, saveRun } from '../../client/src/trainer/runStore';
@@ -71,7 +71,7 @@ function summary(overrides: Partial<JobSummary> = {}): JobSummary {
   };
 }
 
-const logEvent = (step: number, loss: number): JobEvent => ({
+const logEvent = (step: number, loss: number): JobEventOf<'log'> => ({
   type: 'log',
   time: 10 + step,
   step,
@@ -291,6 +291,7 @@ describe('JobTracker', () => {
       total_steps: 2,
       train_records: 8,
       trainable_params: 10,
+      total_params: 1000,
       tensorboard_dir: '/runs/out/tensorboard',
     });
     const after = tracker.get('j1')!;

@@ -1,6 +1,7 @@
 // The contract between the trainer connection (protocol client, local server, job tracking) and its
 // consumers on the extension host (commands, the jobs tree, the dashboard and playground hosts).
 // Pure types: no `vscode` import, so the connection is testable in plain Node.
+import type { JobSummary } from './protocol.generated';
 
 /** Where jobs run: the local server this extension starts on loopback, or a named remote endpoint. */
 export interface TargetRef {
@@ -10,7 +11,8 @@ export interface TargetRef {
   kind: 'local' | 'remote' | 'openai';
 }
 
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** A job's state, as the trainer protocol's schema names them (jobSummary.state). */
+export type JobState = JobSummary['state'];
 
 /** One point of a job's curves, from a `log` or `eval` event. Missing values are null. */
 export interface JobPoint {

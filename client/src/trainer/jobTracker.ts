@@ -2,7 +2,8 @@
 // is exactly the next one: a duplicate is dropped, a gap asks for the job to be watched again from
 // the next seq needed. So a view equals what a full replay of the job's log would give.
 import type { Disposable, JobPlacementView, JobPoint, JobState, JobView } from './api';
-import type { JobEvent, JobPlacement, JobSummary } from './protocol';
+import type { JobEvent, JobEventOf, JobPlacement, JobSummary } from './protocol';
+import { JOB_STATES } from './protocol.generated';
 
 export type ApplyOutcome = 'applied' | 'duplicate' | 'gap' | 'unknown-job';
 
@@ -36,18 +37,16 @@ function text(value: unknown): string | null {
 }
 
 function isJobState(value: unknown): value is JobState {
-  return value === 'queued' || value === 'running' || value === 'done' || value === 'failed' || value === 'cancelled';
+  return (JOB_STATES as readonly unknown[]).includes(value);
 }
 
 /** A placement from a job summary or a `launched` event (fields the schema has checked). */
-export function placementView(source: Record<string, unknown> | JobPlacement): JobPlacementView {
-  const fields = source as Record<string, unknown>;
-  const gpus = Array.isArray(fields.gpus) ? fields.gpus.map(String) : [];
+export function placementView(source: JobPlacement | JobEventOf<'launched'>): JobPlacementView {
   return {
-    executor: fields.executor === 'ray' ? 'ray' : 'local',
-    node: typeof fields.node === 'string' ? fields.node : null,
-    gpus,
-    status: typeof fields.status === 'string' ? fields.status : null,
+    executor: source.executor === 'ray' ? 'ray' : 'local',
+    node: source.node ?? null,
+    gpus: [...(source.gpus ?? [])],
+    status: source.status ?? null,
   };
 }
 

@@ -5,144 +5,43 @@ import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import protocolSchema from '../../../schemas/trainer-protocol.schema.json';
 
+import type {
+  ClientMessage,
+  JobEvent,
+  JobSummary,
+  ServerError,
+  ServerEvent,
+  ServerExportDone,
+  ServerHealthReport,
+  ServerMessage,
+  ServerWelcome,
+} from './protocol.generated';
+
+export type { JobEvent, JobSummary } from './protocol.generated';
+export { JOB_STATES } from './protocol.generated';
+
 export const PROTOCOL_VERSION = 1;
 
-export type ServerJobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface JobSummary {
-  job_id: string;
-  state: ServerJobState;
-  reason: string | null;
-  created: number;
-  name: string;
-  base_model: string;
-  method: string;
-  last_seq: number;
-  /** For a queued job, how many queued jobs start before it (0: next); null otherwise. */
-  queue_position?: number | null;
-  placement?: JobPlacement;
-}
-
+// The frames' types are generated from the schema (protocol.generated.ts, `npm run gen:protocol`);
+// these are the names the client uses for them.
+export type ServerJobState = JobSummary['state'];
 /** Where a job runs or last ran (the server's executor, node and GPUs). */
-export interface JobPlacement {
-  executor: 'local' | 'ray';
-  node: string | null;
-  gpus: string[];
-  processes?: number;
-  submission_id?: string;
-  status?: string;
-}
-
-/** One entry of a job's event log (trainer or server event); the fields depend on `type`. */
-export interface JobEvent {
-  type:
-    | 'start'
-    | 'log'
-    | 'eval'
-    | 'eval_start'
-    | 'progress'
-    | 'eval_done'
-    | 'checkpoint'
-    | 'done'
-    | 'cancelled'
-    | 'oom'
-    | 'error'
-    | 'queued'
-    | 'launched'
-    | 'ended'
-    | 'download';
-  time: number;
-  [field: string]: unknown;
-}
-
-export interface ServerLimits {
-  max_message_bytes: number;
-  max_upload_bytes: number;
-  upload_chunk_bytes: number;
-  adapter_chunk_bytes: number;
-}
-
-export interface WelcomeFrame {
-  type: 'welcome';
-  id: string;
-  server: 'modelfactory-trainer';
-  server_version: string;
-  protocol: number;
-  limits: ServerLimits;
-}
-
-export interface HealthReport {
-  type: 'health_report';
-  id: string;
-  versions: Record<string, string | null>;
-  cuda: { available: boolean; version: string | null };
-  gpus: { index: number; name: string; free_gb: number; total_gb: number }[];
-  probe_error?: string | null;
-  jobs: { queued: number; running: string | null };
-}
-
-export interface EventFrame {
-  type: 'event';
-  job_id: string;
-  seq: number;
-  event: JobEvent;
-}
-
-export interface ErrorFrame {
-  type: 'error';
-  id: string | null;
-  code: string;
-  message: string;
-}
-
+export type JobPlacement = NonNullable<JobSummary['placement']>;
+/** One entry of a job's event log: a union over `type`, each with the fields of that event. */
+export type JobEventOf<T extends JobEvent['type']> = Extract<JobEvent, { type: T }>;
+export type ServerLimits = ServerWelcome['limits'];
+export type WelcomeFrame = ServerWelcome;
+export type HealthReport = ServerHealthReport;
+export type EventFrame = ServerEvent;
+export type ErrorFrame = ServerError;
+export type ExportDoneFrame = ServerExportDone;
 /** Every server frame: the schema has checked it before any code reads a field. */
-export type ServerFrame =
-  | WelcomeFrame
-  | HealthReport
-  | EventFrame
-  | ErrorFrame
-  | { type: 'upload_ready'; id: string; upload_id: string; chunk_bytes: number }
-  | { type: 'upload_ack'; id: string; upload_id: string; received: number }
-  | { type: 'upload_done'; id: string; upload_id: string; name: string; size: number; sha256: string }
-  | { type: 'submitted'; id: string; job: JobSummary }
-  | { type: 'job_list'; id: string; jobs: JobSummary[] }
-  | { type: 'watching'; id: string; job: JobSummary; from_seq: number }
-  | { type: 'ack'; id: string; job_id?: string; state?: ServerJobState }
-  | { type: 'adapter_file'; id: string; job_id: string; name: string; size: number; sha256: string }
-  | { type: 'adapter_chunk'; id: string; name: string; offset: number; data: string }
-  | { type: 'adapter_end'; id: string; job_id: string; files: Record<string, string>; sha256: string }
-  | { type: 'chat_token'; id: string; text: string }
-  | {
-      type: 'chat_done';
-      id: string;
-      tokens: number;
-      time_to_first_token_ms: number;
-      tokens_per_second: number;
-      finish_reason: 'stop' | 'length' | 'cancelled';
-    }
-  | { type: 'chat_error'; id: string; code: string; message: string }
-  | { type: 'export_progress'; id: string; stage: string; fraction: number; message: string }
-  | ExportDoneFrame;
-
-export interface ExportDoneFrame {
-  type: 'export_done';
-  id: string;
-  job_id: string;
-  name: string;
-  /** On the server's machine, under its exports folder. */
-  path: string;
-  merged: boolean;
-  files: string[];
-  template_converted: boolean;
-  template_note: string | null;
-}
-
+export type ServerFrame = ServerMessage;
 /** A client frame: `type` and `id` plus the fields of that request. */
-export interface ClientFrame {
-  type: string;
-  id: string;
-  [field: string]: unknown;
-}
+export type ClientFrame = ClientMessage;
+/** A client request before the connection gives it an id. */
+export type ClientRequest = ClientMessage extends infer M ? (M extends { id: string } ? Omit<M, 'id'> : never) : never;
+export type ClientRequestOf<T extends ClientRequest['type']> = Extract<ClientRequest, { type: T }>;
 
 const SCHEMA_ID = (protocolSchema as { $id: string }).$id;
 const DEFINITIONS = (protocolSchema as { definitions: Record<string, unknown> }).definitions;

@@ -17,6 +17,8 @@ import type { BackoffOptions } from './backoff';
 import { PROTOCOL_VERSION, assertClientFrame, checkServerFrame } from './protocol';
 import type {
   ClientFrame,
+  ClientRequest,
+  ClientRequestOf,
   ExportDoneFrame,
   HealthReport,
   JobEvent,
@@ -299,7 +301,7 @@ export class ProtocolClient {
 
   async submit(request: SubmitRequest): Promise<JobSummary> {
     const dataset = 'uploadId' in request.dataset ? { upload_id: request.dataset.uploadId } : request.dataset;
-    const frame: Record<string, unknown> = { type: 'submit', config_yaml: request.configYaml, dataset };
+    const frame: ClientRequestOf<'submit'> = { type: 'submit', config_yaml: request.configYaml, dataset };
     if (request.name !== undefined) frame.name = request.name;
     return (await this.ask(frame, 'submitted')).job;
   }
@@ -313,7 +315,7 @@ export class ProtocolClient {
     jobId: string,
     options: { data?: { uploadId: string } | { path: string }; maxNewTokens?: number; name?: string } = {},
   ): Promise<JobSummary> {
-    const frame: Record<string, unknown> = { type: 'evaluate', job_id: jobId };
+    const frame: ClientRequestOf<'evaluate'> = { type: 'evaluate', job_id: jobId };
     if (options.data !== undefined)
       frame.data = 'uploadId' in options.data ? { upload_id: options.data.uploadId } : { path: options.data.path };
     if (options.maxNewTokens !== undefined) frame.max_new_tokens = options.maxNewTokens;
@@ -419,7 +421,7 @@ export class ProtocolClient {
   async chat(request: ChatRequest, onToken: (text: string) => void, signal?: AbortSignal): Promise<ChatResult> {
     const cancelled: ChatResult = { tokens: 0, timeToFirstTokenMs: 0, tokensPerSecond: 0, finishReason: 'cancelled' };
     if (signal?.aborted) return cancelled;
-    const frame = {
+    const frame: ClientRequestOf<'chat'> = {
       type: 'chat',
       base: request.base,
       adapter_job_id: request.adapterJobId,
@@ -472,7 +474,7 @@ export class ProtocolClient {
     options: { jobId: string; name: string; merge: boolean; ollama: boolean; gguf: boolean; system: string | null },
     onProgress: (fraction: number, message: string) => void,
   ): Promise<ExportDoneFrame> {
-    const frame = {
+    const frame: ClientRequestOf<'export'> = {
       type: 'export',
       job_id: options.jobId,
       name: options.name,
@@ -498,7 +500,7 @@ export class ProtocolClient {
   // ---- request plumbing --------------------------------------------------------------------------
 
   private ask<K extends ServerFrame['type']>(
-    body: Record<string, unknown>,
+    body: ClientRequest,
     expected: K,
     timeoutMs = this.requestTimeoutMs,
   ): Promise<Extract<ServerFrame, { type: K }>> {
@@ -515,14 +517,14 @@ export class ProtocolClient {
    * frame rejects; the timeout restarts with every reply (long downloads and chats keep going).
    */
   private call<T>(
-    body: Record<string, unknown>,
+    body: ClientRequest,
     timeoutMs: number,
     handle: (frame: ServerFrame, resolve: (value: T) => void, reject: (error: unknown) => void) => boolean | undefined,
     onId?: (id: string) => void,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const id = `r${++this.nextRequest}-${randomUUID().slice(0, 8)}`;
-      const frame: ClientFrame = { ...body, type: String(body.type), id };
+      const frame = { ...body, id } as ClientFrame;
       assertClientFrame(frame);
       const socket = this.socket;
       if (socket === undefined || socket.readyState !== WebSocket.OPEN) {

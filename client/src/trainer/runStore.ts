@@ -6,11 +6,12 @@ import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBoundedText } from '../../../server/src/boundedRead';
 import type { JobView } from './api';
+import { JOB_STATES as STATES } from './protocol.generated';
 
 export type RunRecord = Omit<JobView, 'logs'> & { savedAt: number };
 
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const JOB_STATES = new Set(['queued', 'running', 'done', 'failed', 'cancelled']);
+const JOB_STATES = new Set<string>(STATES);
 
 export function runsFolder(workspace: string): string {
   return join(workspace, '.modelfactory', 'runs');

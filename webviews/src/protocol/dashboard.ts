@@ -3,11 +3,12 @@
 // receives, so a message that does not match exactly (unknown type, wrong shape, extra key, oversize
 // string, malformed job id) is dropped whole.
 import type { JobPoint, JobState, JobView } from '../../../client/src/trainer/api';
+import { JOB_STATES as PROTOCOL_JOB_STATES } from '../../../client/src/trainer/protocol.generated';
 import type { Obj } from './validate';
 import { hasOnlyKeys, isArrayOf, isBool, isInt, isNum, isObj, isOneOf, isStr, messageType } from './validate';
 
 export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'failed', 'cancelled'];
+export const JOB_STATES: readonly JobState[] = PROTOCOL_JOB_STATES;
 
 /** Limits both sides hold; the host trims to them before posting so nothing it sends is refused. */
 export const DASHBOARD_LIMITS = {

@@ -3,6 +3,7 @@
 // leave it only for the Authorization header of the upgrade request.
 import * as vscode from 'vscode';
 import { ENDPOINT_NAME, checkEndpointName, checkEndpointUrl, secretKeyOf, type Endpoint } from './jobs/endpointChecks';
+import { getSetting, updateSetting } from './settings';
 
 export type { Endpoint };
 
@@ -11,7 +12,7 @@ const HF_TOKEN_KEY = 'modelfactory.huggingFace.token';
 
 /** The configured endpoints that are well-formed; malformed entries are reported once and skipped. */
 export function readEndpoints(log?: vscode.LogOutputChannel): Endpoint[] {
-  const raw = vscode.workspace.getConfiguration('modelfactory').get<unknown>('trainer.endpoints', []);
+  const raw = getSetting('modelfactory.trainer.endpoints');
   const out: Endpoint[] = [];
   for (const entry of Array.isArray(raw) ? raw : []) {
     const e = entry as Partial<Endpoint> | null;
@@ -32,9 +33,7 @@ export function readEndpoints(log?: vscode.LogOutputChannel): Endpoint[] {
 
 async function writeEndpoints(endpoints: Endpoint[]): Promise<void> {
   // Machine-scoped: only user settings may name hosts to connect to, never a workspace's.
-  await vscode.workspace
-    .getConfiguration('modelfactory')
-    .update('trainer.endpoints', endpoints, vscode.ConfigurationTarget.Global);
+  await updateSetting('modelfactory.trainer.endpoints', endpoints);
 }
 
 export class EndpointSecrets {

@@ -6,10 +6,11 @@
 import * as vscode from 'vscode';
 import type { ChatRequest, ChatResult, TargetRef } from './trainer/api';
 import { OpenAIEndpointClient, checkOpenAIBaseUrl, modelChoiceId } from './trainer/openaiChat';
+import { getSetting, updateSetting } from './settings';
 
 export const OPENAI_TARGET_PREFIX = 'openai:';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
-const SETTING = 'openai.endpoints';
+const SETTING = 'modelfactory.openai.endpoints';
 
 export interface OpenAIEndpoint {
   name: string;
@@ -25,7 +26,7 @@ export function isOpenAITarget(target: string): boolean {
 }
 
 export function readOpenAIEndpoints(log?: vscode.LogOutputChannel): OpenAIEndpoint[] {
-  const raw = vscode.workspace.getConfiguration('modelfactory').get<unknown>(SETTING, []);
+  const raw = getSetting(SETTING);
   const out: OpenAIEndpoint[] = [];
   for (const entry of Array.isArray(raw) ? raw : []) {
     const e = entry as Partial<OpenAIEndpoint> | null;
@@ -118,9 +119,7 @@ export class OpenAIEndpoints {
     if (key === undefined) return undefined;
     if (key.trim()) await this.secrets.store(keyOf(name), key.trim());
     const endpoint = { name, baseUrl: baseUrl.trim() };
-    await vscode.workspace
-      .getConfiguration('modelfactory')
-      .update(SETTING, [...existing, endpoint], vscode.ConfigurationTarget.Global);
+    await updateSetting(SETTING, [...existing, endpoint]);
     return endpoint;
   }
 
@@ -135,10 +134,9 @@ export class OpenAIEndpoints {
       { title: 'Remove OpenAI-Compatible Endpoint' },
     );
     if (!pick) return undefined;
-    await vscode.workspace.getConfiguration('modelfactory').update(
+    await updateSetting(
       SETTING,
       existing.filter((e) => e.name !== pick.label),
-      vscode.ConfigurationTarget.Global,
     );
     await this.secrets.delete(keyOf(pick.label));
     return pick.label;

@@ -2,29 +2,37 @@
 // (SERVER_SETTINGS) and those only the extension host reads (CLIENT_SETTINGS: the trainer's Python,
 // endpoints). `package.json` `contributes.configuration` and `capabilities.untrustedWorkspaces
 // .restrictedConfigurations` are generated from this (`npm run sync:settings`); a test fails on drift.
-import { DEFAULT_SETTINGS, type CoreSettings } from './core/settings';
+// The types follow from it too: the core's `CoreSettings` and `DEFAULT_SETTINGS` (core/settings.ts),
+// `toCoreSettings`, and the extension's typed accessor (`getSetting` in client/src/settings.ts). Adding a
+// setting is one entry here (then `npm run sync:settings`). Pure data: no vscode, no LSP, no I/O.
 import type { SeveritySetting } from './core/types';
 
 export interface SettingSpec {
-  key: string;
-  type: 'number' | 'string' | 'object' | 'boolean' | 'array';
-  default: unknown;
-  description: string;
-  scope: 'application' | 'machine' | 'window' | 'resource';
-  minimum?: number;
-  maximum?: number;
-  enum?: string[];
-  additionalProperties?: unknown;
-  items?: unknown;
+  readonly key: `modelfactory.${string}`;
+  readonly type: 'number' | 'string' | 'object' | 'boolean' | 'array';
+  readonly default: unknown;
+  readonly description: string;
+  readonly scope: 'application' | 'machine' | 'window' | 'resource';
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly enum?: readonly string[];
+  readonly additionalProperties?: unknown;
+  readonly items?: unknown;
   /** Not read in an untrusted workspace's settings (it names a program to run or a host to reach). */
-  restricted?: boolean;
+  readonly restricted?: boolean;
 }
 
-const SEVERITIES: SeveritySetting[] = ['error', 'warning', 'information', 'hint', 'off'];
+/** A setting the language server reads: `core` names its field in the core's `CoreSettings`. */
+export interface ServerSettingSpec extends SettingSpec {
+  readonly core: string;
+}
 
-export const SERVER_SETTINGS: SettingSpec[] = [
+const SEVERITIES = ['error', 'warning', 'information', 'hint', 'off'] as const satisfies readonly SeveritySetting[];
+
+export const SERVER_SETTINGS = [
   {
     key: 'modelfactory.rules',
+    core: 'rules',
     type: 'object',
     default: {},
     description:
@@ -34,8 +42,9 @@ export const SERVER_SETTINGS: SettingSpec[] = [
   },
   {
     key: 'modelfactory.gpuMemoryGb',
+    core: 'gpuMemoryGb',
     type: 'number',
-    default: DEFAULT_SETTINGS.gpuMemoryGb,
+    default: 24,
     minimum: 1,
     maximum: 4096,
     description: 'GPU memory available for training, in GiB. config/memory warns when the estimate exceeds it.',
@@ -43,16 +52,18 @@ export const SERVER_SETTINGS: SettingSpec[] = [
   },
   {
     key: 'modelfactory.dataset.maxTokens',
+    core: 'maxTokens',
     type: 'number',
-    default: DEFAULT_SETTINGS.maxTokens,
+    default: 4096,
     minimum: 1,
     description: 'Token limit for length/too-long when no Datanet manifest sets rules.max_tokens.',
     scope: 'resource',
   },
   {
     key: 'modelfactory.dataset.nearDuplicateThreshold',
+    core: 'nearDuplicateThreshold',
     type: 'number',
-    default: DEFAULT_SETTINGS.nearDuplicateThreshold,
+    default: 0.85,
     minimum: 0.5,
     maximum: 1,
     description: 'Estimated Jaccard similarity at or above which two records are near-duplicates (dedup/near).',
@@ -60,15 +71,16 @@ export const SERVER_SETTINGS: SettingSpec[] = [
   },
   {
     key: 'modelfactory.dataset.tokenizer',
+    core: 'tokenizer',
     type: 'string',
-    default: DEFAULT_SETTINGS.tokenizer,
+    default: '',
     description:
       'Tokenizer for counting tokens in dataset files that no Datanet or fine-tune config names: a Hugging Face id in the local cache, a model folder, or a tokenizer.json. Empty: a documented estimate.',
     scope: 'resource',
   },
-];
+] as const satisfies readonly ServerSettingSpec[];
 
-export const CLIENT_SETTINGS: SettingSpec[] = [
+export const CLIENT_SETTINGS = [
   {
     key: 'modelfactory.trainer.pythonPath',
     type: 'string',
@@ -151,31 +163,83 @@ export const CLIENT_SETTINGS: SettingSpec[] = [
     scope: 'machine',
     restricted: true,
   },
-];
+] as const satisfies readonly SettingSpec[];
 
-export const ALL_SETTINGS: SettingSpec[] = [...SERVER_SETTINGS, ...CLIENT_SETTINGS];
+export const ALL_SETTINGS = [...SERVER_SETTINGS, ...CLIENT_SETTINGS] as const;
 
-/** Reads the settings object VS Code sends (`workspace/configuration` for section `modelfactory`). */
-export function toCoreSettings(section: unknown): CoreSettings {
-  const s = (typeof section === 'object' && section !== null ? section : {}) as Record<string, unknown>;
-  const dataset = (typeof s['dataset'] === 'object' && s['dataset'] !== null ? s['dataset'] : {}) as Record<
-    string,
-    unknown
-  >;
-  const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
-  const rules: Record<string, SeveritySetting> = {};
-  if (typeof s['rules'] === 'object' && s['rules'] !== null) {
-    for (const [id, sev] of Object.entries(s['rules'] as Record<string, unknown>)) {
-      if (typeof sev === 'string' && (SEVERITIES as string[]).includes(sev)) rules[id] = sev as SeveritySetting;
+/** The value type a spec declares: its JSON type (a string enum as its union; an object whose values are
+ * an enum as a record of it). Arrays and other objects are `unknown`: whoever reads them parses them. */
+export type ValueOfSpec<S> = S extends { type: 'number' }
+  ? number
+  : S extends { type: 'boolean' }
+    ? boolean
+    : S extends { type: 'string'; enum: readonly (infer E)[] }
+      ? E
+      : S extends { type: 'string' }
+        ? string
+        : S extends { type: 'object'; additionalProperties: { enum: readonly (infer E)[] } }
+          ? Readonly<Record<string, E>>
+          : unknown;
+
+export type SettingKey = (typeof ALL_SETTINGS)[number]['key'];
+export type SettingValue<K extends SettingKey> = ValueOfSpec<Extract<(typeof ALL_SETTINGS)[number], { key: K }>>;
+
+/** The core's settings: one field per server setting, named by its `core`, typed by its spec. */
+export type CoreSettingsOf = {
+  -readonly [S in (typeof SERVER_SETTINGS)[number] as S['core']]: ValueOfSpec<S>;
+};
+
+const BY_KEY = new Map<string, SettingSpec>(ALL_SETTINGS.map((spec) => [spec.key, spec]));
+
+export function settingSpec(key: SettingKey): SettingSpec {
+  const spec = BY_KEY.get(key);
+  if (spec === undefined) throw new Error(`bug: no setting ${key}`);
+  return spec;
+}
+
+/**
+ * A value read from VS Code's settings as its spec types it. settings.json may hold anything: a value of
+ * another type reads as the default; an object whose values are an enum keeps only the entries in it.
+ */
+export function settingValue(spec: SettingSpec, raw: unknown): unknown {
+  switch (spec.type) {
+    case 'number':
+      return typeof raw === 'number' && Number.isFinite(raw) ? raw : spec.default;
+    case 'boolean':
+      return typeof raw === 'boolean' ? raw : spec.default;
+    case 'string':
+      return typeof raw === 'string' && (spec.enum === undefined || spec.enum.includes(raw)) ? raw : spec.default;
+    case 'array':
+      return Array.isArray(raw) ? raw : spec.default;
+    case 'object': {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return spec.default;
+      const allowed = (spec.additionalProperties as { enum?: readonly unknown[] } | undefined)?.enum;
+      if (allowed === undefined) return raw;
+      return Object.fromEntries(Object.entries(raw).filter(([, value]) => allowed.includes(value)));
     }
   }
-  return {
-    rules,
-    gpuMemoryGb: num(s['gpuMemoryGb'], DEFAULT_SETTINGS.gpuMemoryGb),
-    maxTokens: num(dataset['maxTokens'], DEFAULT_SETTINGS.maxTokens),
-    nearDuplicateThreshold: num(dataset['nearDuplicateThreshold'], DEFAULT_SETTINGS.nearDuplicateThreshold),
-    tokenizer: typeof dataset['tokenizer'] === 'string' ? dataset['tokenizer'] : DEFAULT_SETTINGS.tokenizer,
-  };
+}
+
+/** The value at a setting's key in the section object VS Code sends for `modelfactory` (nested by dots). */
+function valueInSection(section: unknown, key: string): unknown {
+  let at: unknown = section;
+  for (const part of key.split('.').slice(1)) {
+    if (typeof at !== 'object' || at === null) return undefined;
+    at = (at as Record<string, unknown>)[part];
+  }
+  return at;
+}
+
+/** Every server setting's default, as the core reads them. */
+export function defaultCoreSettings(): CoreSettingsOf {
+  return Object.fromEntries(SERVER_SETTINGS.map((spec) => [spec.core, spec.default])) as CoreSettingsOf;
+}
+
+/** Reads the settings object VS Code sends (`workspace/configuration` for section `modelfactory`). */
+export function toCoreSettings(section: unknown): CoreSettingsOf {
+  return Object.fromEntries(
+    SERVER_SETTINGS.map((spec) => [spec.core, settingValue(spec, valueInSection(section, spec.key))]),
+  ) as CoreSettingsOf;
 }
 
 /** The `contributes.configuration` block for package.json. */
@@ -183,7 +247,7 @@ export function configurationContribution(): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   for (const spec of ALL_SETTINGS) {
     properties[spec.key] = Object.fromEntries(
-      Object.entries(spec).filter(([name]) => name !== 'key' && name !== 'restricted'),
+      Object.entries(spec).filter(([name]) => name !== 'key' && name !== 'restricted' && name !== 'core'),
     );
   }
   return { title: 'ModelFactory', properties };
@@ -191,5 +255,5 @@ export function configurationContribution(): Record<string, unknown> {
 
 /** The settings an untrusted workspace may not set (`capabilities.untrustedWorkspaces`). */
 export function restrictedConfigurations(): string[] {
-  return ALL_SETTINGS.filter((s) => s.restricted).map((s) => s.key);
+  return (ALL_SETTINGS as readonly SettingSpec[]).filter((s) => s.restricted).map((s) => s.key);
 }

@@ -20,6 +20,7 @@ import { describeJob } from './describe';
 import type { ConnectionState, JobsSource } from './jobsView';
 import { systemPromptOf } from './datasetOf';
 import { preflight } from './preflight';
+import { getSetting } from '../settings';
 
 const LOCAL: TargetRef = { id: 'local', label: 'Local trainer', kind: 'local' };
 const TERMINAL = new Set(['done', 'failed', 'cancelled']);
@@ -226,7 +227,7 @@ export class JobManager implements JobsSource, vscode.Disposable {
   }
 
   private async findPython(interactive: boolean): Promise<string> {
-    const setting = vscode.workspace.getConfiguration('modelfactory').get<string>('trainer.pythonPath', '');
+    const setting = getSetting('modelfactory.trainer.pythonPath');
     const found = await findTrainerPython({
       setting: setting || undefined,
       workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
@@ -331,7 +332,7 @@ export class JobManager implements JobsSource, vscode.Disposable {
   // ---- commands ---------------------------------------------------------------------------------
 
   defaultTarget(): string {
-    const wanted = vscode.workspace.getConfiguration('modelfactory').get<string>('trainer.defaultTarget', 'local');
+    const wanted = getSetting('modelfactory.trainer.defaultTarget');
     return this.byId.has(wanted) ? wanted : 'local';
   }
 
@@ -616,11 +617,11 @@ export class JobManager implements JobsSource, vscode.Disposable {
 }
 
 function allowDownload(): boolean {
-  return vscode.workspace.getConfiguration('modelfactory').get<boolean>('trainer.allowDownload', false) === true;
+  return getSetting('modelfactory.trainer.allowDownload');
 }
 
 function trustRemoteCode(): boolean {
-  return vscode.workspace.getConfiguration('modelfactory').get<boolean>('trainer.trustRemoteCode', false) === true;
+  return getSetting('modelfactory.trainer.trustRemoteCode');
 }
 
 export function messageOf(err: unknown): string {

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { datasetOf, wantsRemoteCode } from './datasetOf';
 import { ValidateFileRequest, type ValidateFileParams, type ValidateFileResult } from '../../../server/src/protocol';
+import { getSetting } from '../settings';
 
 export interface ReadyJob {
   configUri: vscode.Uri;
@@ -63,10 +64,7 @@ export async function preflight(
     return undefined;
   }
   const text = configDoc.getText();
-  if (
-    wantsRemoteCode(text) &&
-    !vscode.workspace.getConfiguration('modelfactory').get<boolean>('trainer.trustRemoteCode')
-  ) {
+  if (wantsRemoteCode(text) && !getSetting('modelfactory.trainer.trustRemoteCode')) {
     const choice = await vscode.window.showErrorMessage(
       `ModelFactory: ${configName} sets trust_remote_code: the model would run code shipped with its weights. Allow that with the user setting modelfactory.trainer.trustRemoteCode.`,
       'Open Setting',

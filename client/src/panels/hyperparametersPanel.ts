@@ -17,6 +17,7 @@ import type {
 } from '../../../webviews/src/protocol/hyperparameters';
 import { isObj, isStr } from '../../../webviews/src/protocol/validate';
 import { receiveValidated, renderInto, webviewOptions } from './webviewHost';
+import { getSetting } from '../settings';
 
 export interface HyperparametersDeps {
   log: vscode.LogOutputChannel;
@@ -211,7 +212,7 @@ class HyperparametersPanel {
   }
 
   private endpointNames(): string[] {
-    const endpoints = vscode.workspace.getConfiguration('modelfactory.trainer').get<unknown>('endpoints');
+    const endpoints = getSetting('modelfactory.trainer.endpoints');
     if (!Array.isArray(endpoints)) return [];
     return endpoints.flatMap((e: unknown) => (isObj(e) && isStr(e['name'], 200) ? [e['name']] : []));
   }

@@ -1,27 +1,9 @@
-// The core's view of user settings. The single source of truth for the `modelfactory.*` settings
-// that VS Code shows lives in server/src/settingsSchema.ts; this is the parsed, typed form.
-import type { RuleOverrides } from './rules';
+// The core's view of user settings: the parsed, typed form of the `modelfactory.*` settings the language
+// server reads. Fields, types, defaults and descriptions follow from their single source,
+// server/src/settingsSchema.ts (pure data, shared with the extension and package.json): each field is a
+// server setting's `core` name there.
+import { defaultCoreSettings, type CoreSettingsOf } from '../settingsSchema';
 
-export interface CoreSettings {
-  /** Per-rule severity overrides (`modelfactory.rules`). */
-  rules: RuleOverrides;
-  /** GPU memory the user trains on, in GiB (`modelfactory.gpuMemoryGb`), for `config/memory`. */
-  gpuMemoryGb: number;
-  /** Default token limit for `length/too-long` when no Datanet sets `rules.max_tokens`. */
-  maxTokens: number;
-  /** Default near-duplicate Jaccard threshold. */
-  nearDuplicateThreshold: number;
-  /**
-   * Tokenizer for dataset files that no fine-tune config or Datanet names: a Hugging Face id
-   * (looked up in the local cache) or a directory or a tokenizer.json path. Empty: estimate.
-   */
-  tokenizer: string;
-}
+export type CoreSettings = CoreSettingsOf;
 
-export const DEFAULT_SETTINGS: CoreSettings = {
-  rules: {},
-  gpuMemoryGb: 24,
-  maxTokens: 4096,
-  nearDuplicateThreshold: 0.85,
-  tokenizer: '',
-};
+export const DEFAULT_SETTINGS: CoreSettings = defaultCoreSettings();

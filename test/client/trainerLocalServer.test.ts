@@ -6,7 +6,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { ensureLocalServer, isTrainerServer, stopLocalServer } from '../../client/src/trainer/localServer';
+import {
+  ensureLocalServer,
+  isTrainerServer,
+  localServerRunning,
+  stopLocalServer,
+} from '../../client/src/trainer/localServer';
 import type { LocalServer, LocalServerOptions } from '../../client/src/trainer/localServer';
 import { ProtocolClient } from '../../client/src/trainer/protocolClient';
 import { ROOT, TRAINER_DIR, TRAINER_PYTHON, needTrainer, randomToken, tempDir } from './fixtures/trainerSupport';
@@ -49,6 +54,7 @@ describe('local job server', () => {
     assert.equal(started.reused, false);
     assert.match(started.url, /^ws:\/\/127\.0\.0\.1:\d+\/$/);
     assert.ok(await isTrainerServer(started.pid), 'the server outlived the process that started it');
+    assert.equal(await localServerRunning(stateDir), true, 'a new window finds it running');
     assert.equal(await hello(started), 'modelfactory-trainer');
     const state = JSON.parse(readFileSync(join(stateDir, 'server.json'), 'utf8')) as Record<string, unknown>;
     assert.deepEqual([state.pid, state.port, state.version], [started.pid, started.port, 'test-1']);
@@ -77,6 +83,7 @@ describe('local job server', () => {
     assert.equal(await stopLocalServer(stateDir), true);
     assert.equal(await isTrainerServer(replaced.pid), false);
     assert.equal(existsSync(join(stateDir, 'server.json')), false);
+    assert.equal(await localServerRunning(stateDir), false);
     assert.equal(await stopLocalServer(stateDir), false, 'nothing left to stop');
   });
 });

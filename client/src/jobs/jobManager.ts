@@ -1,31 +1,27 @@
-// Job dispatch on the extension host: one connection per target (the local trainer, each remote
-// endpoint) through the single protocol client, a tracker per target, the Train/Cancel/Resume flows
-// with their progress, adapters downloaded into the workspace, and past runs recorded there.
-import { randomBytes } from 'node:crypto';
+// The job UI flows on the extension host: the Train/Cancel/Resume/Move/Evaluate/Download/Export commands
+// with their progress and notifications, adapters downloaded into the workspace, past runs recorded
+// there, and which jobs this workspace submitted. The connections they use (targets, protocol clients,
+// the local server, trackers) are in connections.ts.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { openRegularFile } from '../../../server/src/boundedRead';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { readEndpoints, type EndpointSecrets } from '../endpoints';
+import type { EndpointSecrets } from '../endpoints';
 import type { ChatRequest, ChatResult, JobView, TargetRef } from '../trainer/api';
 import type { ExportDoneFrame } from '../trainer/protocol';
-import { JobTracker } from '../trainer/jobTracker';
-import { ensureLocalServer, isTrainerServer, stopLocalServer } from '../trainer/localServer';
-import { ProtocolClient, TrainerError, type SubmitRequest } from '../trainer/protocolClient';
-import { findTrainerPython, setupLocalTrainer, venvPython } from '../trainer/python';
+import type { ProtocolClient, SubmitRequest } from '../trainer/protocolClient';
+import { setupLocalTrainer, venvPython } from '../trainer/python';
 import { adapterFolder, listRuns, RunRecorder } from '../trainer/runStore';
 import { describeJob } from './describe';
 import type { ConnectionState, JobsSource } from './jobsView';
 import { systemPromptOf } from './datasetOf';
 import { preflight } from './preflight';
 import { getSetting } from '../settings';
+import { messageOf, NotTrustedError, TERMINAL, TrainerConnections } from './connections';
 
-const LOCAL: TargetRef = { id: 'local', label: 'Local trainer', kind: 'local' };
-const TERMINAL = new Set(['done', 'failed', 'cancelled']);
-/** Finished jobs whose curves are loaded on connect; older ones load when the dashboard asks. */
-const WATCH_FINISHED_ON_CONNECT = 10;
+export { messageOf, NotTrustedError } from './connections';
+
 /** workspaceState: `<target>/<jobId>` -> what this workspace knows of the jobs it submitted. */
 const SUBMITTED_KEY = 'modelfactory.jobsSubmittedHere';
 
@@ -34,306 +30,97 @@ interface Submission {
   systemPrompt: string | null;
 }
 
-interface Target {
-  ref: TargetRef;
-  url?: string;
-  tracker: JobTracker;
-  client?: ProtocolClient;
-  connecting?: Promise<ProtocolClient>;
-  state: ConnectionState;
-  detail?: string;
-  watched: Set<string>;
-  listeners: vscode.Disposable[];
-}
-
-export class NotTrustedError extends Error {
-  constructor() {
-    super('This workspace is not trusted: ModelFactory starts no trainer here.');
-  }
-}
-
 export class JobManager implements JobsSource, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<void>();
-  readonly onDidChange = this.changed.event;
-  private readonly jobChanged = new vscode.EventEmitter<JobView>();
-  readonly onDidChangeJob = this.jobChanged.event;
-  private readonly byId = new Map<string, Target>();
+  private readonly connections: TrainerConnections;
+  readonly onDidChange: vscode.Event<void>;
+  readonly onDidChangeJob: vscode.Event<JobView>;
   private readonly recorder: RunRecorder | undefined;
   private readonly downloads = new Set<string>();
-  private readonly disposables: vscode.Disposable[] = [this.changed, this.jobChanged];
+  private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly log: vscode.LogOutputChannel,
-    private readonly secrets: EndpointSecrets,
+    secrets: EndpointSecrets,
     private readonly languageClient: () => LanguageClient | undefined,
   ) {
     const ws = this.workspaceRoot();
     this.recorder = ws ? new RunRecorder(ws, 2000, (e) => log.warn(`Could not save a run: ${e.message}`)) : undefined;
-    this.syncTargets();
+    this.connections = new TrainerConnections(context, log, secrets, { noPython: () => this.offerPythonSetup() });
+    this.onDidChange = this.connections.onDidChange;
+    this.onDidChangeJob = this.connections.onDidChangeJob;
     this.disposables.push(
-      vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('modelfactory.trainer')) this.syncTargets();
-      }),
-    );
-  }
-
-  // ---- JobsSource -------------------------------------------------------------------------------
-
-  targets(): TargetRef[] {
-    return [...this.byId.values()].map((t) => t.ref);
-  }
-
-  jobs(target: string): JobView[] {
-    return this.byId.get(target)?.tracker.list() ?? [];
-  }
-
-  allJobs(): JobView[] {
-    return [...this.byId.values()].flatMap((t) => t.tracker.list());
-  }
-
-  connectionState(target: string): { state: ConnectionState; detail?: string } {
-    const t = this.byId.get(target);
-    if (!t) return { state: 'closed' };
-    return t.detail === undefined ? { state: t.state } : { state: t.state, detail: t.detail };
-  }
-
-  // ---- targets and connections ------------------------------------------------------------------
-
-  private syncTargets(): void {
-    const wanted = new Map<string, TargetRef & { url?: string }>([[LOCAL.id, LOCAL]]);
-    for (const e of readEndpoints(this.log))
-      wanted.set(e.name, { id: e.name, label: e.name, kind: 'remote', url: e.url });
-    for (const [id, t] of this.byId) {
-      const next = wanted.get(id);
-      if (!next || next.url !== t.url) this.drop(id);
-    }
-    for (const [id, ref] of wanted) {
-      if (this.byId.has(id)) continue;
-      const tracker = new JobTracker(id, { rewatch: (jobId, fromSeq) => void this.rewatch(id, jobId, fromSeq) });
-      const target: Target = {
-        ref: { id: ref.id, label: ref.label, kind: ref.kind },
-        ...(ref.url ? { url: ref.url } : {}),
-        tracker,
-        state: 'closed',
-        watched: new Set(),
-        listeners: [],
-      };
-      tracker.onChange((view) => {
+      this.connections.onDidChangeJob((view) => {
         // A trainer serves every workspace of the machine (or of the team): only the jobs submitted from
         // this one become its runs and bring their adapters into it.
         const ours = this.submission(view.target, view.jobId) !== undefined;
         if (ours) this.recorder?.record(view);
-        this.jobChanged.fire(view);
-        this.changed.fire();
+        // After every listener has seen this view: the download updates the view again.
         if (ours && view.state === 'done' && !view.adapterDir)
-          void this.downloadAdapter(view.target, view.jobId, false);
-      });
-      this.byId.set(id, target);
-    }
-    this.changed.fire();
+          queueMicrotask(() => void this.downloadAdapter(view.target, view.jobId, false));
+      }),
+    );
   }
 
-  private drop(id: string): void {
-    const t = this.byId.get(id);
-    if (!t) return;
-    for (const l of t.listeners) l.dispose();
-    t.client?.close();
-    this.byId.delete(id);
+  // ---- JobsSource and connections (connections.ts) -------------------------------------------
+
+  targets(): TargetRef[] {
+    return this.connections.targets();
   }
 
-  private setState(t: Target, state: ConnectionState, detail?: string): void {
-    t.state = state;
-    if (detail === undefined) delete t.detail;
-    else t.detail = detail;
-    this.changed.fire();
+  jobs(target: string): JobView[] {
+    return this.connections.jobs(target);
+  }
+
+  allJobs(): JobView[] {
+    return this.connections.allJobs();
+  }
+
+  connectionState(target: string): { state: ConnectionState; detail?: string } {
+    return this.connections.connectionState(target);
   }
 
   /** Connected client of `targetId`, connecting (and for local, starting the server) when needed. */
-  async connect(targetId: string, interactive: boolean): Promise<ProtocolClient> {
-    if (!vscode.workspace.isTrusted) throw new NotTrustedError();
-    const t = this.byId.get(targetId);
-    if (!t) throw new Error(`No trainer target named "${targetId}".`);
-    if (t.client && t.client.state !== 'closed') return t.client;
-    t.connecting ??= this.open(t, interactive).finally(() => delete t.connecting);
-    return t.connecting;
+  connect(targetId: string, interactive: boolean): Promise<ProtocolClient> {
+    return this.connections.connect(targetId, interactive);
   }
 
-  private async open(t: Target, interactive: boolean): Promise<ProtocolClient> {
-    this.setState(t, 'connecting');
-    try {
-      const { url, token } =
-        t.ref.kind === 'local' ? await this.localEndpoint(interactive) : await this.remoteEndpoint(t);
-      const client = await ProtocolClient.connect({
-        url,
-        token,
-        clientName: `modelfactory-vscode/${this.version()}`,
-        log: (line) => this.log.info(`[${t.ref.label}] ${line}`),
-      });
-      t.client = client;
-      for (const listener of t.listeners.splice(0)) listener.dispose();
-      t.listeners.push(
-        client.onStateChange((state) => {
-          this.setState(t, state);
-          if (state === 'connected') void this.refresh(t.ref.id);
-        }),
-      );
-      this.setState(t, 'connected');
-      await this.refresh(t.ref.id);
-      return client;
-    } catch (err) {
-      this.setState(t, 'unavailable', messageOf(err));
-      throw err;
-    }
-  }
-
-  private async localEndpoint(interactive: boolean): Promise<{ url: string; token: string }> {
-    const python = await this.findPython(interactive);
-    const stateDir = path.join(this.context.globalStorageUri.fsPath, 'local-server');
-    const token = await this.secrets.localToken(() => randomBytes(32).toString('base64url'));
-    const server = await ensureLocalServer({
-      python,
-      trainerDir: path.join(this.context.extensionPath, 'trainer'),
-      stateDir,
-      logFile: path.join(stateDir, 'server.log'),
-      token,
-      version: this.version(),
-      // Loading code shipped with a model is an explicit, machine-level opt-in (SECURITY.md rule 1); so is
-      // downloading from the Hub, with the token from secret storage in the server's environment only.
-      extraArgs: [
-        ...(trustRemoteCode() ? ['--allow-remote-code'] : []),
-        ...(allowDownload() ? ['--allow-download'] : []),
-      ],
-      env: await this.huggingFaceEnv(),
-      log: (line) => this.log.info(`[local] ${line}`),
-    });
-    return { url: server.url, token };
-  }
-
-  private async huggingFaceEnv(): Promise<Record<string, string>> {
-    const token = await this.secrets.huggingFaceToken();
-    return token ? { HF_TOKEN: token } : {};
-  }
-
-  private async remoteEndpoint(t: Target): Promise<{ url: string; token: string }> {
-    const token = await this.secrets.tokenOf(t.ref.id);
-    if (!token) {
-      throw new TrainerError(
-        'no-token',
-        `No token is stored for ${t.ref.label}: run "ModelFactory: Set Endpoint Token".`,
-      );
-    }
-    return { url: t.url!, token };
-  }
-
-  private async findPython(interactive: boolean): Promise<string> {
-    const setting = getSetting('modelfactory.trainer.pythonPath');
-    const found = await findTrainerPython({
-      setting: setting || undefined,
-      workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
-      extensionPath: this.context.extensionPath,
-      globalStoragePath: this.context.globalStorageUri.fsPath,
-    });
-    for (const f of found.failures) this.log.info(`Python candidate (${f.source}) ${f.python}: ${f.reason}`);
-    if (found.found) {
-      this.log.info(`Trainer Python: ${found.found.python} (${found.found.source}, ${found.found.version})`);
-      return found.found.python;
-    }
-    if (interactive) {
-      void vscode.window
-        .showErrorMessage(
-          "ModelFactory: no Python with the trainer's packages (torch, transformers, peft) was found.",
-          'Set Up Local Trainer',
-          'Choose Python…',
-        )
-        .then((choice) => {
-          if (choice === 'Set Up Local Trainer') void vscode.commands.executeCommand('modelfactory.setupLocalTrainer');
-          if (choice === 'Choose Python…') {
-            void vscode.commands.executeCommand('workbench.action.openSettings', 'modelfactory.trainer.pythonPath');
-          }
-        });
-    }
-    throw new TrainerError('no-python', 'No Python with the trainer was found (see the log for each candidate).');
-  }
-
-  /**
-   * On start: reconnect to a local trainer that an earlier window left running (its jobs go on), and to
-   * remote endpoints that have a token. Never starts a server just because a window opened.
-   */
-  async reconnectIfRunning(): Promise<void> {
-    const state = path.join(this.context.globalStorageUri.fsPath, 'local-server', 'server.json');
-    try {
-      const { pid } = JSON.parse(await readFile(state, 'utf8')) as { pid?: unknown };
-      if (typeof pid === 'number' && (await isTrainerServer(pid))) await this.connect('local', false);
-    } catch {
-      // No server recorded, or it is gone: the local target connects on first use.
-    }
-    for (const t of this.targets()) {
-      if (t.kind === 'remote' && (await this.secrets.tokenOf(t.id))) {
-        await this.connect(t.id, false).catch((err: unknown) => this.log.info(`[${t.label}] ${messageOf(err)}`));
-      }
-    }
+  /** On start: reconnect to a running local trainer and to remote endpoints that have a token. */
+  reconnectIfRunning(): Promise<void> {
+    return this.connections.reconnectIfRunning();
   }
 
   /** Lists the target's jobs and follows those still moving plus the newest finished ones. */
-  async refresh(targetId: string): Promise<void> {
-    const t = this.byId.get(targetId);
-    const client = t?.client;
-    if (!t || !client || client.state !== 'connected') return;
-    try {
-      const summaries = await client.listJobs();
-      for (const s of summaries) t.tracker.applySummary(s);
-      const finished = summaries.filter((s) => TERMINAL.has(s.state)).sort((a, b) => b.created - a.created);
-      const follow = summaries
-        .filter((s) => !TERMINAL.has(s.state))
-        .concat(finished.slice(0, WATCH_FINISHED_ON_CONNECT));
-      for (const s of follow) await this.follow(t, s.job_id);
-    } catch (err) {
-      this.log.warn(`[${t.ref.label}] could not list jobs: ${messageOf(err)}`);
-    }
+  refresh(targetId: string): Promise<void> {
+    return this.connections.refresh(targetId);
   }
 
   /** Makes sure the job's events are followed (the dashboard calls this for an older finished job). */
-  async ensureFollowed(targetId: string, jobId: string): Promise<void> {
-    const t = this.byId.get(targetId);
-    if (t?.client && t.client.state === 'connected') await this.follow(t, jobId);
+  ensureFollowed(targetId: string, jobId: string): Promise<void> {
+    return this.connections.ensureFollowed(targetId, jobId);
   }
 
-  private async follow(t: Target, jobId: string): Promise<void> {
-    if (t.watched.has(jobId) || !t.client) return;
-    t.watched.add(jobId);
-    const from = (t.tracker.get(jobId)?.lastSeq ?? -1) + 1;
-    try {
-      const summary = await t.client.watch(jobId, from, (seq, event) => {
-        t.tracker.applyEvent(jobId, seq, event);
-        // A job left the queue: the positions of the others changed, and only a listing says how.
-        if (event.type === 'launched' && t.tracker.list().some((job) => job.state === 'queued')) {
-          void this.refresh(t.ref.id);
+  /** The notification when connecting at the user's request found no Python with the trainer. */
+  private offerPythonSetup(): void {
+    void vscode.window
+      .showErrorMessage(
+        "ModelFactory: no Python with the trainer's packages (torch, transformers, peft) was found.",
+        'Set Up Local Trainer',
+        'Choose Python…',
+      )
+      .then((choice) => {
+        if (choice === 'Set Up Local Trainer') void vscode.commands.executeCommand('modelfactory.setupLocalTrainer');
+        if (choice === 'Choose Python…') {
+          void vscode.commands.executeCommand('workbench.action.openSettings', 'modelfactory.trainer.pythonPath');
         }
       });
-      t.tracker.applySummary(summary);
-    } catch (err) {
-      t.watched.delete(jobId);
-      this.log.warn(`[${t.ref.label}] could not watch ${jobId}: ${messageOf(err)}`);
-    }
-  }
-
-  private async rewatch(targetId: string, jobId: string, fromSeq: number): Promise<void> {
-    const t = this.byId.get(targetId);
-    if (!t?.client) return;
-    this.log.info(`[${t.ref.label}] gap in ${jobId}'s events: watching again from seq ${fromSeq}`);
-    try {
-      await t.client.watch(jobId, fromSeq, (seq, event) => t.tracker.applyEvent(jobId, seq, event));
-    } catch (err) {
-      this.log.warn(`[${t.ref.label}] re-watch of ${jobId} failed: ${messageOf(err)}`);
-    }
   }
 
   // ---- commands ---------------------------------------------------------------------------------
 
   defaultTarget(): string {
     const wanted = getSetting('modelfactory.trainer.defaultTarget');
-    return this.byId.has(wanted) ? wanted : 'local';
+    return this.connections.has(wanted) ? wanted : 'local';
   }
 
   /** Train: pre-flight, upload, submit, follow. Resolves with the new job, or undefined if stopped. */
@@ -343,11 +130,11 @@ export class JobManager implements JobsSource, vscode.Disposable {
     if (!lc) throw new Error('The language server is not running; it checks the config before training.');
     const ready = await preflight(lc, configUri, this.log);
     if (!ready) return undefined;
-    const t = this.byId.get(targetId)!;
+    const ref = this.connections.ref(targetId)!;
     return vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `ModelFactory: ${ready.name} → ${t.ref.label}`,
+        title: `ModelFactory: ${ready.name} → ${ref.label}`,
         cancellable: true,
       },
       async (progress, token) => {
@@ -370,9 +157,9 @@ export class JobManager implements JobsSource, vscode.Disposable {
         progress.report({ message: 'submitting…' });
         const summary = await client.submit({ configYaml: ready.configYaml, dataset, name: ready.name });
         if (datasetPath !== null) await this.rememberSubmission(targetId, summary.job_id, datasetPath);
-        const view = t.tracker.applySummary(summary);
-        await this.follow(t, summary.job_id);
-        this.log.info(`[${t.ref.label}] submitted ${ready.name} as job ${summary.job_id}`);
+        const view = this.connections.tracker(targetId)!.applySummary(summary);
+        await this.connections.followJob(targetId, summary.job_id);
+        this.log.info(`[${ref.label}] submitted ${ready.name} as job ${summary.job_id}`);
         void this.trackInWindow(view.target, view.jobId);
         return view;
       },
@@ -396,7 +183,7 @@ export class JobManager implements JobsSource, vscode.Disposable {
           const sub = this.onDidChangeJob((view) => {
             if (view.target === targetId && view.jobId === jobId) show(view);
           });
-          const now = this.byId.get(targetId)?.tracker.get(jobId);
+          const now = this.connections.tracker(targetId)?.get(jobId);
           if (now) show(now);
         }),
     );
@@ -461,23 +248,22 @@ export class JobManager implements JobsSource, vscode.Disposable {
     const client = await this.connect(targetId, true);
     const state = await client.cancel(jobId);
     this.log.info(`[${targetId}] cancel ${jobId}: the job was ${state ?? 'unknown'}`);
-    await this.refresh(targetId); // the queue positions behind it moved up
+    await this.connections.refresh(targetId); // the queue positions behind it moved up
   }
 
   /** Moves a queued job `delta` places in its target's queue (negative: sooner), then lists the queue again. */
   async moveJob(targetId: string, jobId: string, delta: number): Promise<void> {
     const client = await this.connect(targetId, true);
-    const position = this.byId.get(targetId)?.tracker.get(jobId)?.queuePosition;
+    const position = this.connections.tracker(targetId)?.get(jobId)?.queuePosition;
     if (typeof position !== 'number') return;
     await client.moveJob(jobId, Math.max(0, position + delta));
-    await this.refresh(targetId);
+    await this.connections.refresh(targetId);
   }
 
   async resume(targetId: string, jobId: string): Promise<void> {
     const client = await this.connect(targetId, true);
     await client.resume(jobId);
-    const t = this.byId.get(targetId)!;
-    await this.follow(t, jobId);
+    await this.connections.followJob(targetId, jobId);
     void this.trackInWindow(targetId, jobId);
   }
 
@@ -485,10 +271,9 @@ export class JobManager implements JobsSource, vscode.Disposable {
   async evaluate(targetId: string, jobId: string): Promise<JobView> {
     const client = await this.connect(targetId, true);
     const summary = await client.evaluate(jobId);
-    const t = this.byId.get(targetId)!;
-    const view = t.tracker.applySummary(summary);
-    await this.follow(t, summary.job_id);
-    this.log.info(`[${t.ref.label}] evaluating job ${jobId} as job ${summary.job_id}`);
+    const view = this.connections.tracker(targetId)!.applySummary(summary);
+    await this.connections.followJob(targetId, summary.job_id);
+    this.log.info(`[${this.connections.ref(targetId)!.label}] evaluating job ${jobId} as job ${summary.job_id}`);
     void this.trackInWindow(view.target, view.jobId);
     return view;
   }
@@ -496,13 +281,15 @@ export class JobManager implements JobsSource, vscode.Disposable {
   /** Downloads a done job's adapter into the workspace (.modelfactory/runs/<target>-<job>/adapter), verified. */
   async downloadAdapter(targetId: string, jobId: string, interactive: boolean): Promise<string | undefined> {
     const ws = this.workspaceRoot();
-    const t = this.byId.get(targetId);
+    const client = this.connections.clientOf(targetId);
+    const tracker = this.connections.tracker(targetId);
+    const label = this.connections.ref(targetId)?.label ?? targetId;
     const key = `${targetId}\0${jobId}`;
-    if (!ws || !t?.client || this.downloads.has(key)) return undefined;
+    if (!ws || !client || !tracker || this.downloads.has(key)) return undefined;
     const dest = adapterFolder(ws, targetId, jobId);
     // Files land only complete and verified, so one present is the adapter an earlier window fetched.
     if (existsSync(path.join(dest, 'adapter_model.safetensors'))) {
-      t.tracker.setAdapterDir(jobId, dest);
+      tracker.setAdapterDir(jobId, dest);
       return dest;
     }
     this.downloads.add(key);
@@ -513,15 +300,15 @@ export class JobManager implements JobsSource, vscode.Disposable {
           title: `ModelFactory: downloading the adapter of ${jobId}`,
         },
         (progress) =>
-          t.client!.downloadAdapter(jobId, dest, (p) =>
+          client.downloadAdapter(jobId, dest, (p) =>
             progress.report({ message: `${p.file} ${Math.floor((p.received / Math.max(1, p.size)) * 100)}%` }),
           ),
       );
-      t.tracker.setAdapterDir(jobId, dest);
-      this.log.info(`[${t.ref.label}] adapter of ${jobId}: ${files.length} files verified (sha256) in ${dest}`);
+      tracker.setAdapterDir(jobId, dest);
+      this.log.info(`[${label}] adapter of ${jobId}: ${files.length} files verified (sha256) in ${dest}`);
       return dest;
     } catch (err) {
-      this.log.error(`[${t.ref.label}] adapter download of ${jobId} failed: ${messageOf(err)}`);
+      this.log.error(`[${label}] adapter download of ${jobId} failed: ${messageOf(err)}`);
       if (interactive)
         void vscode.window.showErrorMessage(`ModelFactory: the adapter download failed: ${messageOf(err)}`);
       return undefined;
@@ -591,39 +378,20 @@ export class JobManager implements JobsSource, vscode.Disposable {
     );
     this.log.info(`Local trainer ready: ${venvPython(venvDir)}`);
     void vscode.window.showInformationMessage('ModelFactory: the local trainer is ready.');
-    const local = this.byId.get('local');
-    if (local && local.state === 'unavailable') this.setState(local, 'closed');
+    this.connections.localTrainerReady();
   }
 
-  async stopLocalTrainer(): Promise<boolean> {
-    this.drop('local');
-    this.syncTargets();
-    return stopLocalServer(path.join(this.context.globalStorageUri.fsPath, 'local-server'));
+  stopLocalTrainer(): Promise<boolean> {
+    return this.connections.stopLocal();
   }
 
   private workspaceRoot(): string | undefined {
     return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   }
 
-  private version(): string {
-    return String((this.context.extension.packageJSON as { version?: string }).version ?? '0');
-  }
-
   dispose(): void {
     this.recorder?.dispose();
-    for (const id of [...this.byId.keys()]) this.drop(id);
+    this.connections.dispose();
     for (const d of this.disposables) d.dispose();
   }
-}
-
-function allowDownload(): boolean {
-  return getSetting('modelfactory.trainer.allowDownload');
-}
-
-function trustRemoteCode(): boolean {
-  return getSetting('modelfactory.trainer.trustRemoteCode');
-}
-
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

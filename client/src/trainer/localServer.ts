@@ -240,6 +240,15 @@ async function stopPid(pid: number, timeoutMs = 45_000): Promise<void> {
   if (await isTrainerServer(pid)) process.kill(pid, 'SIGKILL');
 }
 
+/**
+ * Whether the server recorded in stateDir is running (a window reconnects to it without starting one).
+ * The state file is this module's own: other modules ask here instead of reading it.
+ */
+export async function localServerRunning(stateDir: string): Promise<boolean> {
+  const state = await readState(stateDir);
+  return state !== undefined && (await isTrainerServer(state.pid));
+}
+
 /** Stops the server recorded in stateDir, if it runs. Returns whether one was stopped. */
 export async function stopLocalServer(stateDir: string, timeoutMs?: number): Promise<boolean> {
   const state = await readState(stateDir);

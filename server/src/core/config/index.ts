@@ -15,7 +15,7 @@ export {
   targetedModules,
 } from './memory';
 export type { MemoryConfig, MemoryEstimate, MemoryModel, MemoryParts, Precision } from './memory';
-export { FINETUNE_SCHEMA, finetuneValidator, parseConfig, schemaAt, viewConfig } from './schema';
+export { FINETUNE_SCHEMA, finetuneValidator, schemaAt, viewConfig } from './schema';
 export type { ConfigView, SchemaNode } from './schema';
 export { detectSampleFormat, LORA_LR_MAX, LORA_LR_MIN, validateConfig } from './validate';
 export type { ConfigContext } from './validate';

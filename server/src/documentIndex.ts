@@ -91,6 +91,8 @@ export class DocumentIndex {
 
   private async validate(entry: OpenDocument, reason: ValidationReason): Promise<void> {
     const when: PublishWhen = await this.service.validate(entry.doc.uri, reason);
+    // Closed (and perhaps opened again) meanwhile: this entry's findings are no longer anyone's.
+    if (this.docs.get(entry.doc.uri) !== entry) return;
     if (when === 'now') this.publish(entry.doc.uri, entry.doc.version, this.service.findings(entry.doc.uri));
     else if (when === 'burst') this.schedulePublish(entry);
   }

@@ -84,8 +84,10 @@ export type DocumentStats = DatasetStats & {
   templateErrors?: number;
 };
 
-/** Work a host can run elsewhere: exact token counts of many lines on worker threads. */
+/** What a host gives the service: work it runs elsewhere, and where background errors are logged. */
 export interface ServiceHost {
+  /** An error in background work (reading a run's record-loss file) that is logged, not answered. */
+  logError?(message: string): void;
   /** A batch counter for `lineCount` lines, or undefined to count on this thread. Closed when done. */
   lineCounter?(
     options: DatasetValidatorOptions,
@@ -261,6 +263,8 @@ class JsonlDatasetModel implements DocumentModel {
   private session?: DatasetSession;
   private recordLoss?: RecordLossRun;
   private hardRecords: Finding[] = [];
+  /** The findings as last assembled, until an edit or a validation changes them (code actions ask often). */
+  private assembled?: Finding[];
   /** Exact token statistics being computed (requests that arrive meanwhile share it). */
   private exactRun?: { session: DatasetSession; run: Promise<ExactTokenStats | undefined> };
 
@@ -271,10 +275,12 @@ class JsonlDatasetModel implements DocumentModel {
   ) {}
 
   update(splices: readonly LineSplice[]): void {
+    this.assembled = undefined;
     for (const s of splices) this.session?.update(s.start, s.deleteCount, s.lines);
   }
 
   async validate(reason: ValidationReason): Promise<PublishWhen> {
+    this.assembled = undefined;
     if (reason === 'open' || !this.session) {
       this.session = await this.service.openDataset(this.path, this.doc.allLines().slice());
       await this.session.refreshFromDisk();
@@ -287,11 +293,14 @@ class JsonlDatasetModel implements DocumentModel {
       await this.session.refreshFromDisk();
       await this.refreshHardRecords(this.session, true);
     }
+    this.assembled = undefined;
     return 'burst';
   }
 
   findings(): Finding[] {
-    return this.session ? [...this.session.findings(), ...this.hardRecords] : [];
+    if (!this.session) return [];
+    this.assembled ??= [...this.session.findings(), ...this.hardRecords];
+    return this.assembled;
   }
 
   /** The hardest records of the newest run that scored this dataset; `search` looks for runs again (cached briefly). */

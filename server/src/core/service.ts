@@ -107,7 +107,7 @@ export class ModelFactoryService {
     readonly env: Environment,
     private settings: CoreSettings,
     /** Work the host runs elsewhere (worker threads), and where it logs what goes wrong in the background. */
-    readonly host: ServiceHost & { logError?(message: string): void } = {},
+    readonly host: ServiceHost = {},
   ) {
     this.datanets = new DatanetIndex(env);
     this.recordLoss = new RecordLossIndex(env);

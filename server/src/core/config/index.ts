@@ -1,4 +1,5 @@
-// The fine-tune config language service: one entry for the LSP shell, the CLI and the webviews.
+// The fine-tune config features, as the language service's config documents (documentModels.ts),
+// the CLI and the webviews use them.
 export { lookupModel, moduleNames, MODEL_CATALOG } from './catalog';
 export type { CatalogMatch, LinearModule, ModelFamily, ModelSpec } from './catalog';
 export { readModelDir, readSafetensorsHeader, resolveModel, MAX_SAFETENSORS_HEADER_BYTES } from './modelInfo';

@@ -22,7 +22,6 @@ import { lintDatasetFileOnNode } from './parallel/lintFile';
 
 interface OpenDocument {
   doc: LineDocument;
-  path: string;
   /** The tail of this document's queue of work. */
   pending: Promise<void>;
   publishScheduled: boolean;
@@ -52,7 +51,6 @@ export class DocumentIndex {
     const path = uriToPath(uri) ?? new URL(uri).pathname;
     const entry: OpenDocument = {
       doc: new LineDocument(uri, languageId, version, text),
-      path,
       pending: Promise.resolve(),
       publishScheduled: false,
     };
@@ -81,7 +79,7 @@ export class DocumentIndex {
     const entry = this.docs.get(uri);
     if (!entry) return;
     await this.enqueue(entry, () => this.validate(entry, 'save'));
-    if (this.service.affectsOthers(uri, entry.path)) await this.revalidateAll();
+    if (this.service.affectsOthers(uri)) await this.revalidateAll();
   }
 
   /** Settings, a manifest or a governed file changed: every open document is checked afresh. */

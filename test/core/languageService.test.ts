@@ -105,8 +105,8 @@ describe('the language service', () => {
     assert.equal(await s.hover(docs.other.uri, { line: 0, character: 0 }), undefined);
     await assert.rejects(s.stats(docs.config.uri), /is not a dataset/);
     await assert.rejects(s.memoryEstimate(docs.dataset.uri), /is not an open fine-tune config/);
-    assert.equal(s.affectsOthers(docs.config.uri, files.config), true);
-    assert.equal(s.affectsOthers(docs.dataset.uri, files.dataset), false);
+    assert.equal(s.affectsOthers(docs.config.uri), true);
+    assert.equal(s.affectsOthers(docs.dataset.uri), false);
 
     // Closed: the service forgets it.
     s.close(docs.dataset.uri);

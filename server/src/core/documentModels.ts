@@ -158,7 +158,7 @@ export function counterName(options: DatasetValidatorOptions): string {
 const WORKER_MIN_LINES = 20_000;
 
 /** A file of no kind of ours: no findings (an empty list is still published). */
-const NO_MODEL: DocumentModel = {
+export const NO_MODEL: DocumentModel = {
   validate: (reason) => Promise.resolve(reason === 'save' ? 'none' : 'now'),
   findings: () => [],
 };
@@ -542,5 +542,3 @@ export const DOCUMENT_KINDS: Readonly<Record<DocumentKind, DocumentKindHandler>>
 export function handlerOf(kind: DocumentKind | undefined): DocumentKindHandler | undefined {
   return kind === undefined ? undefined : DOCUMENT_KINDS[kind];
 }
-
-export { NO_MODEL };

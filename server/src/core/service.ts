@@ -1,6 +1,7 @@
-// The language-service facade: one object the LSP shell and the CLI both call. It decides what a
-// file is, which Datanet governs it, which tokenizer counts its tokens and which severities apply,
-// then hands the work to the feature modules. It holds no connection and does no I/O of its own
+// The language service: one object the LSP shell and the CLI both call. It decides what a file is,
+// which Datanet governs it, which tokenizer counts its tokens and which severities apply, and answers
+// every feature of every open document through the model its kind made (documentModels.ts), with one
+// parse cache for them all. It holds no connection and does no I/O of its own
 // beyond the injected Environment.
 import { templateSetFor } from './chatTemplate';
 import { viewConfig } from './config/schema';
@@ -9,6 +10,7 @@ import {
   handlerOf,
   NO_MODEL,
   textDocument,
+  type DocumentKindHandler,
   type DocumentModel,
   type DocumentStats,
   type LineSplice,
@@ -98,8 +100,9 @@ export class ModelFactoryService {
   readonly recordLoss: RecordLossIndex;
   /** Dataset file -> the fine-tune config that trains on it (its tokenizer, template and limit). */
   private readonly modelOfDataset = new Map<string, ConfigTraining>();
-  /** Open documents by URI, each with the model its kind made (see documentModels.ts). */
+  /** Open documents by URI, each with the model its kind made (see documentModels.ts), and that kind. */
   private readonly models = new Map<string, DocumentModel>();
+  private readonly kinds = new Map<string, DocumentKindHandler>();
   /** The parse cache: one YAML parse per open document version, dropped when the document closes. */
   private readonly parses = new Map<string, { version: number; parsed: ParsedYaml }>();
 
@@ -119,11 +122,6 @@ export class ModelFactoryService {
 
   // ---- Documents: every feature of every kind, through the model the kind's handler made. ----
 
-  /** The kind of file a path names, or undefined for files the service does not check. */
-  kindOf(path: string) {
-    return documentKindOf(path);
-  }
-
   /** Paths of kinds the service checks, in the order a lint run takes them (configs before their datasets). */
   lintOrder(paths: readonly string[]): string[] {
     const order = (p: string) => handlerOf(documentKindOf(p))?.lintOrder ?? -1;
@@ -140,9 +138,9 @@ export class ModelFactoryService {
     return handlerOf(documentKindOf(path))?.readKind ?? 'yaml';
   }
 
-  /** Whether saving this file can change other documents' findings. */
-  affectsOthers(uri: string, path: string): boolean {
-    return this.models.has(uri) && (handlerOf(documentKindOf(path))?.affectsOthers ?? false);
+  /** Whether saving this open document can change other documents' findings. */
+  affectsOthers(uri: string): boolean {
+    return this.kinds.get(uri)?.affectsOthers ?? false;
   }
 
   /** Starts tracking a document (`doc` stays the host's: the service reads its current text and lines). */
@@ -150,10 +148,13 @@ export class ModelFactoryService {
     this.parses.delete(doc.uri);
     const handler = handlerOf(options.as ?? documentKindOf(path));
     this.models.set(doc.uri, handler ? handler.open(this, path, doc, options) : NO_MODEL);
+    if (handler) this.kinds.set(doc.uri, handler);
+    else this.kinds.delete(doc.uri);
   }
 
   close(uri: string): void {
     this.models.delete(uri);
+    this.kinds.delete(uri);
     this.parses.delete(uri);
   }
 

@@ -1,8 +1,8 @@
 // The language service: one object the LSP shell and the CLI both call. It decides what a file is,
 // which Datanet governs it, which tokenizer counts its tokens and which severities apply, and answers
 // every feature of every open document through the model its kind made (documentModels.ts), with one
-// parse cache for them all. It holds no connection and does no I/O of its own
-// beyond the injected Environment.
+// parse cache for them all. It holds no connection and does no I/O of its own beyond the injected
+// Environment.
 import { templateSetFor } from './chatTemplate';
 import { viewConfig } from './config/schema';
 import type { ConfigMemoryEstimate } from './config/estimate';

@@ -25,9 +25,8 @@ import { RecordLossIndex } from './dataset/recordLoss';
 import { DatanetIndex, type GoverningDatanet } from './datanet/governance';
 import { manifestRuleOverrides } from './datanet/manifest';
 import { validateManifest } from './datanet/validateManifest';
-import { validateRegistry } from './dataset/registryLint';
 import { checkEncoding } from './dataset/encoding';
-import { sniffJsonDataset, validateJsonArrayDataset, type JsonArrayResult } from './dataset/jsonArray';
+import { validateJsonArrayDataset, type JsonArrayResult } from './dataset/jsonArray';
 import type { DatasetStats } from './dataset/stats';
 import { DatasetStream, type DatasetChunkSink, type DatasetStreamOptions } from './dataset/stream';
 import { ExampleTokenCounter } from './dataset/exampleTokens';
@@ -409,16 +408,6 @@ export class ModelFactoryService {
     return withMediaFindings(stats, found, (line) => errorLines.has(line));
   }
 
-  /**
-   * Whether a `.json` file is a dataset: governed by a Datanet, or an array whose first records are of
-   * a known format (`sniffJsonDataset`, which also reads an array with syntax errors). Other JSON
-   * (package.json, settings) is none of our business.
-   */
-  async isJsonDataset(path: string, text: string): Promise<boolean> {
-    if (await this.datanets.governing(path)) return true;
-    return sniffJsonDataset(text).dataset;
-  }
-
   /** A `.json` dataset: one array of records. `adjust` as for lintDatasetFile. */
   async validateJsonDataset(
     path: string,
@@ -444,11 +433,6 @@ export class ModelFactoryService {
       result.findings.unshift(...(await this.datanets.capFindings(path, size, policy.datanet, policy.severityOf)));
     }
     return result;
-  }
-
-  /** A dataset registry (dataset_info.json): its entries, their files and the columns they name. */
-  async validateRegistry(doc: TextDocumentLike, path: string): Promise<Finding[]> {
-    return validateRegistry(doc.getText(), path, this.env, this.severityFor());
   }
 
   async validateManifest(doc: TextDocumentLike, path: string): Promise<Finding[]> {

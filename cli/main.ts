@@ -6,20 +6,17 @@
 // Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage error; `COMMAND --help` prints its usage.
 import { stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
-import { configMemoryEstimate } from '../server/src/core/config/estimate';
 import { progressLine, walkFiles } from './files';
 import { IMPORT_USAGE, importCommand } from './importCommand';
 import { STATS_USAGE, statsCommand } from './statsCommand';
 import { TRAIN_USAGE, TrainUsageError, trainCommand } from './trainCommand';
 import { HUB_USAGE, HubUsageError, hubCommand } from '../hub/cli';
 import { formatBytes } from '../server/src/core/config/memory';
-import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
 import { globToRegExp } from '../server/src/core/datanet/glob';
-import { sniffJsonDataset } from '../server/src/core/dataset/jsonArray';
-import { dirName } from '../server/src/core/hfCache';
-import { effectiveSeverity, RULES, RULES_BY_ID } from '../server/src/core/rules';
+import type { ReadKind } from '../server/src/core/io';
+import { RULES, RULES_BY_ID } from '../server/src/core/rules';
 import { nearestMatch } from '../server/src/core/yaml';
-import { documentKindOf, ModelFactoryService } from '../server/src/core/service';
+import { documentKindOf, ModelFactoryService, textDocument } from '../server/src/core/service';
 import { DEFAULT_SETTINGS, type CoreSettings } from '../server/src/core/settings';
 import type { Finding, SeveritySetting } from '../server/src/core/types';
 import { nodeEnvironment } from '../server/src/nodeFs';
@@ -204,7 +201,7 @@ async function lint(args: string[]): Promise<number> {
     a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character;
   const severityOf = service.severityFor();
   /** Reads one file for lint through the bounded reader; a refusal is a file/unreadable finding. */
-  const readOrReport = async (path: string, kind: 'yaml' | 'modelConfig'): Promise<string | undefined> => {
+  const readOrReport = async (path: string, kind: ReadKind): Promise<string | undefined> => {
     try {
       return await readBoundedText(path, kind);
     } catch (err) {
@@ -220,38 +217,12 @@ async function lint(args: string[]): Promise<number> {
       emit(path, { rule: 'file/unreadable', severity, range: { start: at, end: at }, message: `${reason}.` });
     summary.files++;
   };
-  const configs = files.filter((f) => documentKindOf(f) === 'config');
-  const manifests = files.filter((f) => documentKindOf(f) === 'manifest');
-  const registries = files.filter((f) => documentKindOf(f) === 'registry');
-  const datasets = files.filter((f) => documentKindOf(f) === 'dataset');
-  // Configs first: a config that trains on a dataset lends it its model's tokenizer.
-  for (const path of configs) {
-    const text = await readOrReport(path, 'yaml');
-    if (text === undefined) continue;
-    const ctx = { env: service.env, severityOf: service.severityFor(), settings, configDir: dirName(path) };
-    for (const f of (await validateConfig(text, path, 1, ctx)).sort(byPosition)) emit(path, f);
-    const view = viewConfig(parseConfig(text, path, 1).data);
-    if (view.datasetPath && view.baseModel) service.noteConfigDataset(path, view.datasetPath, view.baseModel);
-    summary.files++;
-  }
-  for (const path of manifests) {
-    const text = await readOrReport(path, 'yaml');
-    if (text === undefined) continue;
-    const doc = { uri: path, version: 1, getText: () => text };
-    for (const f of (await service.validateManifest(doc, path)).sort(byPosition)) emit(path, f);
-    summary.files++;
-  }
-  for (const path of registries) {
-    const text = await readOrReport(path, 'modelConfig');
-    if (text === undefined) continue;
-    const doc = { uri: path, version: 1, getText: () => text };
-    for (const f of (await service.validateRegistry(doc, path)).sort(byPosition)) emit(path, f);
-    summary.files++;
-  }
-  for (const path of datasets) {
+  // The service says what each file is, in which order to check them (a config that trains on a dataset
+  // lends it its model's tokenizer, so configs come first), and which to stream rather than read whole.
+  for (const path of service.lintOrder(files)) {
     let stats;
     let size: number;
-    if (path.toLowerCase().endsWith('.jsonl')) {
+    if (service.streams(path)) {
       let opened;
       try {
         opened = await openBoundedStream(path);
@@ -287,30 +258,26 @@ async function lint(args: string[]): Promise<number> {
       flush();
       progress.done();
     } else {
-      // A .json file is a dataset when named explicitly, governed by a Datanet, or an array of records
-      // by its content; other JSON (package.json, tsconfig.json) is not ours, and the lint says so.
-      // A .json array is held in memory, up to its cap (READ_CAPS.jsonDataset); a larger one is refused
-      // with a finding that says to convert it to JSONL, which streams at any size.
-      let text: string;
-      try {
-        text = await readBoundedText(path, 'jsonDataset');
-      } catch (err) {
-        reportUnreadable(path, err);
+      // Read whole, up to its kind's cap. A .json file is a dataset when named explicitly, governed by a
+      // Datanet, or an array of records by its content; other JSON (package.json, tsconfig.json) is not
+      // ours, and the lint says so. A .json array over its cap (READ_CAPS.jsonDataset) is refused with a
+      // finding that says to convert it to JSONL, which streams at any size.
+      const text = await readOrReport(path, service.readKindOf(path));
+      if (text === undefined) continue;
+      const result = await service.lintText(path, text, { forceDataset: explicit.has(path) });
+      if (result.skipped !== undefined) {
+        const skip = { file: relative(cwd, path) || path, reason: result.skipped };
+        skipped.push(skip);
+        if (opts.format !== 'json' && !opts.quiet) process.stderr.write(formatSkippedLine(skip) + '\n');
         continue;
       }
-      size = Buffer.byteLength(text);
-      if (!explicit.has(path) && !(await service.datanets.governing(path))) {
-        const verdict = sniffJsonDataset(text);
-        if (!verdict.dataset) {
-          const skip = { file: relative(cwd, path) || path, reason: verdict.reason };
-          skipped.push(skip);
-          if (opts.format !== 'json' && !opts.quiet) process.stderr.write(formatSkippedLine(skip) + '\n');
-          continue;
-        }
-      }
-      const result = await service.validateJsonDataset(path, text);
       for (const f of result.findings.sort(byPosition)) emit(path, f);
+      if (!result.stats) {
+        summary.files++;
+        continue;
+      }
       stats = result.stats;
+      size = Buffer.byteLength(text);
     }
     const report = fileReport(relative(cwd, path) || path, stats);
     fileReports.push(report);
@@ -355,14 +322,9 @@ async function estimate(args: string[]): Promise<number> {
   const text = await readBoundedText(path, 'yaml').catch((err: unknown) => {
     throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
   });
-  const env = nodeEnvironment();
-  const settings = { ...DEFAULT_SETTINGS, gpuMemoryGb: gpu };
-  const result = await configMemoryEstimate(text, path, 1, {
-    env,
-    severityOf: (rule) => effectiveSeverity(rule),
-    settings,
-    configDir: dirName(path),
-  });
+  const service = new ModelFactoryService(nodeEnvironment(), { ...DEFAULT_SETTINGS, gpuMemoryGb: gpu });
+  service.open(textDocument(path, text), path, { as: 'config' });
+  const result = await service.memoryEstimate(path).finally(() => service.close(path));
   if (!result) {
     process.stderr.write(`${file}: no estimate: the config names no base_model, or one whose size is unknown\n`);
     return 1;

@@ -8,7 +8,8 @@ import { stat } from 'node:fs/promises';
 import { openBoundedStream, readBoundedText } from '../server/src/boundedRead';
 import { relative, resolve } from 'node:path';
 import { templateSetFor } from '../server/src/core/chatTemplate';
-import { parseConfig, viewConfig } from '../server/src/core/config';
+import { viewConfig } from '../server/src/core/config';
+import { parseYaml } from '../server/src/core/yaml';
 import { ExampleTokenCounter, NO_TOKENS } from '../server/src/core/dataset/exampleTokens';
 import { RECORD_FORMATS } from '../server/src/core/dataset/formats';
 import type { DatasetStats } from '../server/src/core/dataset/stats';
@@ -147,7 +148,7 @@ async function runStats(opts: StatsOptions): Promise<number> {
     const text = await readBoundedText(path, 'yaml').catch((err: unknown) => {
       throw new StatsUsageError(`cannot read the config ${opts.config}: ${(err as Error).message}`);
     });
-    const data = parseConfig(text, path, 1).data as Record<string, unknown> | undefined;
+    const data = parseYaml(text).data as Record<string, unknown> | undefined;
     const view = viewConfig(data);
     const training = (data?.['training'] ?? {}) as Record<string, unknown>;
     const epochs = typeof training['epochs'] === 'number' ? training['epochs'] : 3;

@@ -13,8 +13,6 @@ import type { JobEvent } from '../client/src/trainer/protocol';
 import { ensureLocalServer } from '../client/src/trainer/localServer';
 import { ProtocolClient, TrainerError, type SubmitRequest } from '../client/src/trainer/protocolClient';
 import { venvPython } from '../client/src/trainer/python';
-import { parseConfig, validateConfig, viewConfig } from '../server/src/core/config';
-import { dirName } from '../server/src/core/hfCache';
 import { ModelFactoryService } from '../server/src/core/service';
 import { DEFAULT_SETTINGS } from '../server/src/core/settings';
 import type { Finding } from '../server/src/core/types';
@@ -85,13 +83,15 @@ async function preflight(
   const shown = relative(process.cwd(), configPath) || configPath;
   const settings = DEFAULT_SETTINGS;
   const service = new ModelFactoryService(nodeEnvironment(), settings);
-  const ctx = { env: service.env, severityOf: service.severityFor(), settings, configDir: dirName(configPath) };
   const report = (file: string, findings: Finding[], limit = 20) => {
     for (const f of findings.slice(0, limit)) {
       say(`${file}:${f.range.start.line + 1}:${f.range.start.character + 1} ${f.severity} ${f.rule}: ${f.message}`);
     }
   };
-  const configErrors = (await validateConfig(text, configPath, 1, ctx)).filter((f) => f.severity === 'error');
+  // Checking the config also notes the dataset it trains on (its tokenizer, template and limit).
+  const configErrors = (await service.lintText(configPath, text, { as: 'config' })).findings.filter(
+    (f) => f.severity === 'error',
+  );
   if (configErrors.length > 0) {
     report(shown, configErrors);
     say(`${configErrors.length} error${configErrors.length > 1 ? 's' : ''} in ${shown} block this job`);
@@ -112,8 +112,6 @@ async function preflight(
     say(`the Hub dataset ${dataset.hub} is fetched and its records checked on the trainer, before training`);
     return null;
   }
-  const view = viewConfig(parseConfig(text, configPath, 1).data);
-  if (view.datasetPath && view.baseModel) service.noteConfigDataset(configPath, view.datasetPath, view.baseModel);
   const datasetShown = relative(process.cwd(), dataset.path) || dataset.path;
   const size = await stat(dataset.path).then(
     (s) => (s.isFile() ? s.size : undefined),

@@ -52,7 +52,8 @@ export class ActiveFileStatus implements vscode.Disposable {
     const generation = ++this.generation;
     const doc = vscode.window.activeTextEditor?.document;
     const kind = doc && doc.uri.scheme !== 'output' ? documentKindOf(doc.uri.path) : undefined;
-    if (!doc || !kind || kind === 'manifest' || kind === 'registry' || !this.client.isRunning()) {
+    // Datasets show their statistics, configs their memory estimate; other kinds show nothing.
+    if (!doc || (kind !== 'dataset' && kind !== 'config') || !this.client.isRunning()) {
       this.item.hide();
       return;
     }

@@ -11,6 +11,7 @@ import {
 } from 'vscode-languageserver/node';
 import { DocumentIndex } from './documentIndex';
 import { nodeEnvironment } from './nodeFs';
+import { nodeServiceHost } from './parallel/serviceHost';
 import {
   DatasetStatsRequest,
   ImportConfigRequest,
@@ -30,8 +31,9 @@ import type { Finding } from './core/types';
 import { toDiagnostic } from './convert';
 
 const connection = createConnection(ProposedFeatures.all);
-const service = new ModelFactoryService(nodeEnvironment(), DEFAULT_SETTINGS);
-const documents = new DocumentIndex(service, publish, (msg) => connection.console.error(msg));
+const logError = (msg: string) => connection.console.error(msg);
+const service = new ModelFactoryService(nodeEnvironment(), DEFAULT_SETTINGS, { ...nodeServiceHost(), logError });
+const documents = new DocumentIndex(service, publish, logError);
 let canPullConfiguration = false;
 
 function publish(uri: string, version: number, findings: Finding[]): void {

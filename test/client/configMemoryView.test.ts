@@ -5,12 +5,13 @@ import { test } from 'node:test';
 import { toMemoryView } from '../../client/src/config/memoryView';
 import { configMemoryEstimate } from '../../server/src/core/config/estimate';
 import { testContext } from '../config/nodeEnv';
+import { parseYaml } from '../../server/src/core/yaml';
 
 const SAMPLES = join(__dirname, '..', '..', 'samples', 'workspace');
 
 test('the language server estimate of the 8B QLoRA sample becomes the panel memory view', async () => {
   const text = readFileSync(join(SAMPLES, 'llama-8b.finetune.yaml'), 'utf8');
-  const answer = await configMemoryEstimate(text, 'file:///llama.finetune.yaml', 1, testContext(SAMPLES));
+  const answer = await configMemoryEstimate(parseYaml(text), testContext(SAMPLES));
   assert.ok(answer, 'the catalog knows the model');
   // The request answers over JSON-RPC: the view is built from what survives serialisation.
   const view = toMemoryView(JSON.parse(JSON.stringify(answer)));

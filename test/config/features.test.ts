@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configCodeActions, configCompletions, configHover, configSymbols } from '../../server/src/core/config';
 import type { Position } from '../../server/src/core/types';
-import { LineIndex } from '../../server/src/core/yaml';
-import { applyEdits, config, FIXTURES, lint, nextDocument, rules } from './helpers';
+import { LineIndex, parseYaml } from '../../server/src/core/yaml';
+import { applyEdits, config, FIXTURES, lint, rules } from './helpers';
 import { testContext } from './nodeEnv';
 
 const ctx = testContext(FIXTURES);
@@ -16,21 +16,18 @@ function positionOf(text: string, marker: string, atStart = false): Position {
 }
 
 async function hover(text: string, marker: string) {
-  const { uri, version } = nextDocument();
-  return configHover(text, uri, version, positionOf(text, marker, true), ctx);
+  return configHover(parseYaml(text), positionOf(text, marker, true), ctx);
 }
 
 async function complete(text: string, marker: string) {
-  const { uri, version } = nextDocument();
-  return configCompletions(text, uri, version, positionOf(text, marker), ctx);
+  return configCompletions(parseYaml(text), positionOf(text, marker), ctx);
 }
 
 /** Applies the action titled like `title` for the only finding of `rule`; returns the new text. */
 async function fix(text: string, rule: string, title: RegExp): Promise<string> {
   const findings = (await lint(text)).filter((f) => f.rule === rule);
   assert.equal(findings.length, 1, `one ${rule} finding`);
-  const { uri, version } = nextDocument();
-  const actions = configCodeActions(text, uri, version, findings);
+  const actions = configCodeActions(parseYaml(text), findings);
   const action = actions.find((a) => title.test(a.title));
   assert.ok(action, `an action like ${title} among ${actions.map((a) => a.title).join(' | ')}`);
   assert.equal(action.rule, rule);
@@ -124,8 +121,7 @@ test("code action: set target_modules to the model's defaults (flow and block li
   // Two bad modules give two findings; either one offers the same fix.
   const findings = (await lint(flow)).filter((f) => f.rule === 'config/target-module');
   assert.equal(findings.length, 2);
-  const { uri, version } = nextDocument();
-  const action = configCodeActions(flow, uri, version, findings.slice(0, 1)).find((a) => /defaults/.test(a.title));
+  const action = configCodeActions(parseYaml(flow), findings.slice(0, 1)).find((a) => /defaults/.test(a.title));
   assert.ok(action);
   const fixedFlow = applyEdits(flow, action.edits);
   assert.match(fixedFlow, /target_modules: \[c_attn\]\n  dropout: 0\.1/);
@@ -165,8 +161,7 @@ test('code actions for lora with quantization: switch to qlora, or remove the bl
   assert.deepEqual(await lint(removed), []);
   const noMethod = 'base_model: gpt2\ndataset:\n  path: data/chat-messages.jsonl\nquantization:\n  bits: 4\n';
   const findings = (await lint(noMethod)).filter((f) => f.rule === 'config/lora-with-quantization');
-  const { uri, version } = nextDocument();
-  const add = configCodeActions(noMethod, uri, version, findings).find((a) => /Switch/.test(a.title))!;
+  const add = configCodeActions(parseYaml(noMethod), findings).find((a) => /Switch/.test(a.title))!;
   const withMethod = applyEdits(noMethod, add.edits);
   assert.match(withMethod, /^base_model: gpt2\nmethod: qlora\n/);
   assert.deepEqual(rules(await lint(withMethod)), []);
@@ -174,8 +169,7 @@ test('code actions for lora with quantization: switch to qlora, or remove the bl
 
 test('document symbols: nested keys with ranges and kinds', () => {
   const text = config('gpt2', 'lora:\n  r: 8\n  target_modules: [c_attn]\n');
-  const { uri, version } = nextDocument();
-  const symbols = configSymbols(text, uri, version);
+  const symbols = configSymbols(parseYaml(text));
   assert.deepEqual(
     symbols.map((s) => `${s.name}:${s.kind}`),
     ['base_model:string', 'method:string', 'dataset:object', 'lora:object'],

@@ -4,24 +4,16 @@ import { validateConfig } from '../../server/src/core/config';
 import type { Environment } from '../../server/src/core/io';
 import type { CoreSettings } from '../../server/src/core/settings';
 import type { Finding, TextEdit } from '../../server/src/core/types';
-import { LineIndex } from '../../server/src/core/yaml';
+import { LineIndex, parseYaml } from '../../server/src/core/yaml';
 import { testContext } from './nodeEnv';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures', 'configs');
-
-let version = 0;
-/** A fresh (uri, version) per call, so no test sees another's cached parse. */
-export function nextDocument(): { uri: string; version: number } {
-  version++;
-  return { uri: `file:///test/${version}.finetune.yaml`, version };
-}
 
 export async function lint(
   text: string,
   options: { dir?: string; settings?: Partial<CoreSettings>; env?: Environment } = {},
 ): Promise<Finding[]> {
-  const { uri, version: v } = nextDocument();
-  return validateConfig(text, uri, v, testContext(options.dir ?? FIXTURES, options.settings, options.env));
+  return validateConfig(parseYaml(text), testContext(options.dir ?? FIXTURES, options.settings, options.env));
 }
 
 export function rules(findings: Finding[]): string[] {

@@ -16,8 +16,9 @@ import {
 } from '../../server/src/core/config/importConfig';
 import { formatNumber, formatString, formatValue } from '../../server/src/core/yaml/emit';
 import { nodeEnvironment } from '../../server/src/nodeFs';
-import { FIXTURES, nextDocument } from './helpers';
+import { FIXTURES } from './helpers';
 import { testContext } from './nodeEnv';
+import { parseYaml } from '../../server/src/core/yaml';
 
 const IMPORTED = join(FIXTURES, 'imported');
 const LF = join(IMPORTED, 'llama-factory');
@@ -51,8 +52,7 @@ async function importFixture(root: string, file: string): Promise<ImportedConfig
 }
 
 async function lintText(text: string, dir: string) {
-  const { uri, version } = nextDocument();
-  return validateConfig(text, uri, version, testContext(dir));
+  return validateConfig(parseYaml(text), testContext(dir));
 }
 
 const comments = (text: string) => text.split('\n').filter((l) => l.startsWith('#'));

@@ -5,8 +5,9 @@ import { describe, it } from 'node:test';
 import { configCodeActions, validateConfig } from '../../server/src/core/config';
 import { KEY_ALIASES } from '../../server/src/core/config/aliases';
 import type { Finding } from '../../server/src/core/types';
-import { applyEdits, config, covered, FIXTURES, lint, nextDocument } from './helpers';
+import { applyEdits, config, covered, FIXTURES, lint } from './helpers';
 import { testContext } from './nodeEnv';
+import { parseYaml } from '../../server/src/core/yaml';
 
 const schemaRules = (findings: Finding[]) =>
   findings.filter((f) => ['config/schema', 'config/unknown-key', 'config/missing-key'].includes(f.rule));
@@ -16,8 +17,7 @@ async function fixOf(text: string, key: string, rule = 'config/unknown-key') {
   const findings = (await lint(text)).filter((f) => f.rule === rule && covered(text, f).startsWith(key));
   assert.equal(findings.length, 1, `one ${rule} finding on ${key}: ${findings.map((f) => f.message).join(' | ')}`);
   const finding = findings[0]!;
-  const { uri, version } = nextDocument();
-  const actions = configCodeActions(text, uri, version, [finding]);
+  const actions = configCodeActions(parseYaml(text), [finding]);
   const action = actions.find((a) => a.isPreferred);
   return { finding, action, fixed: action ? applyEdits(text, action.edits) : undefined };
 }
@@ -198,8 +198,7 @@ describe('dataset: a string', () => {
     const text = 'base_model: gpt2\nmethod: lora\ndataset: support/datanet.yaml\n';
     const { fixed } = await fixOf(text, 'support/datanet.yaml', 'config/schema');
     assert.equal(fixed, 'base_model: gpt2\nmethod: lora\ndataset:\n  datanet: support/datanet.yaml\n');
-    const { uri, version } = nextDocument();
-    assert.deepEqual(schemaRules(await validateConfig(fixed!, uri, version, testContext(FIXTURES))), []);
+    assert.deepEqual(schemaRules(await validateConfig(parseYaml(fixed!), testContext(FIXTURES))), []);
   });
 
   it("LLaMA-Factory's dataset names: what they are, and no fix (there is no file to name)", async () => {

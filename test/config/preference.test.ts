@@ -1,10 +1,10 @@
 // Preference objectives (dpo, orpo, kto) in the config linter and the memory estimate.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { covered, FIXTURES, lint, nextDocument } from './helpers';
+import { covered, FIXTURES, lint } from './helpers';
 import { testContext } from './nodeEnv';
 import { configHover } from '../../server/src/core/config';
-import { LineIndex } from '../../server/src/core/yaml';
+import { LineIndex, parseYaml } from '../../server/src/core/yaml';
 
 const pairs = (extra = '', objective = 'dpo') =>
   `base_model: gpt2\nmethod: lora\nobjective: ${objective}\ndataset:\n  path: data/pairs.jsonl\n${extra}`;
@@ -43,9 +43,8 @@ test('config/objective-lora-head: an adapter on lm_head with dpo, at the list it
 
 test('hover on objective: the memory estimate with what dpo assumes about the reference model', async () => {
   const text = pairs().replace('gpt2', 'meta-llama/Meta-Llama-3-8B');
-  const { uri, version } = nextDocument();
   const offset = text.indexOf('objective');
-  const result = await configHover(text, uri, version, new LineIndex(text).positionAt(offset), testContext(FIXTURES));
+  const result = await configHover(parseYaml(text), new LineIndex(text).positionAt(offset), testContext(FIXTURES));
   assert.ok(result);
   assert.match(result.contents, /Estimated GPU memory/);
   assert.match(

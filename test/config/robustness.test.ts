@@ -10,8 +10,8 @@ import {
   configSymbols,
   validateConfig,
 } from '../../server/src/core/config';
-import { LineIndex } from '../../server/src/core/yaml';
-import { FIXTURES, nextDocument } from './helpers';
+import { LineIndex, parseYaml } from '../../server/src/core/yaml';
+import { FIXTURES } from './helpers';
 import { testContext } from './nodeEnv';
 
 const ctx = testContext(FIXTURES);
@@ -19,18 +19,18 @@ const example = readFileSync(join(FIXTURES, 'llama.finetune.yaml'), 'utf8');
 
 /** Runs every feature on `text` at `offset`; each must answer, never throw. */
 async function exercise(text: string, offset: number): Promise<void> {
-  const { uri, version } = nextDocument();
-  const findings = await validateConfig(text, uri, version, ctx);
+  const parsed = parseYaml(text);
+  const findings = await validateConfig(parsed, ctx);
   assert.ok(Array.isArray(findings));
   const lines = new LineIndex(text);
   for (const f of findings) {
     assert.ok(f.range.start.line < lines.lineCount && f.range.end.line < lines.lineCount, 'ranges stay in the text');
   }
   const position = lines.positionAt(offset);
-  await configHover(text, uri, version, position, ctx);
-  await configCompletions(text, uri, version, position, ctx);
-  configSymbols(text, uri, version);
-  configCodeActions(text, uri, version, findings);
+  await configHover(parsed, position, ctx);
+  await configCompletions(parsed, position, ctx);
+  configSymbols(parsed);
+  configCodeActions(parsed, findings);
 }
 
 const yamlish = fc
@@ -83,7 +83,6 @@ test('an alias bomb is refused without blowing up', async () => {
       return `b${i}: &b${i} [*${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}]`;
     }),
   ].join('\n');
-  const { uri, version } = nextDocument();
-  const findings = await validateConfig(bomb, uri, version, ctx);
+  const findings = await validateConfig(parseYaml(bomb), ctx);
   assert.ok(findings.length > 0);
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { specialTokensOf, TemplateSet, templateMessages, templatesOf } from '../../server/src/core/chatTemplate';
 import { validateConfig } from '../../server/src/core/config';
+import { parseYaml } from '../../server/src/core/yaml';
 import { toExample } from '../../server/src/core/dataset/contract';
 import type { Example } from '../../server/src/core/dataset/example';
 import type { ExampleTokenCounter } from '../../server/src/core/dataset/exampleTokens';
@@ -369,7 +370,7 @@ describe('diagnostics where a tokenizer or a chat template is configured', () =>
       configDir: dir,
       severityOf: (rule: string) => effectiveSeverity(rule),
     };
-    const findings = await validateConfig(yaml, join(dir, 'train.finetune.yaml'), 1, ctx);
+    const findings = await validateConfig(parseYaml(yaml), ctx);
     return findings.filter((f) => f.rule === 'config/tokenizer-not-found' || f.rule === 'config/chat-template');
   }
 

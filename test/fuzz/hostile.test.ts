@@ -8,7 +8,6 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { validateConfig } from '../../server/src/core/config';
 import { ModelFactoryService } from '../../server/src/core/service';
 import { DEFAULT_SETTINGS } from '../../server/src/core/settings';
 import { nodeEnvironment } from '../../server/src/nodeFs';
@@ -180,9 +179,7 @@ describe(`seeded fuzz tier (seed ${seed}, ${ITERATIONS} inputs per kind)`, () =>
       });
       await bounded(`editor session ${i}`, async () => (await service.openDataset(jsonl, lines)).findings());
       await bounded(`.json array ${i}`, () => service.validateJsonDataset(jsonArray, arrayText));
-      await bounded(`config ${i}`, () =>
-        validateConfig(configText, configPath, 1, { env, severityOf: service.severityFor(), settings, configDir: sub }),
-      );
+      await bounded(`config ${i}`, () => service.lintText(configPath, configText));
     }
   });
 

@@ -2,19 +2,31 @@
 // client can ask without bundling the whole service.
 import { isManifestPath } from './datanet/manifest';
 
-/** `registry`: LLaMA-Factory's dataset registry, a `.json` file named dataset_info.json. */
-export type DocumentKind = 'dataset' | 'config' | 'manifest' | 'registry';
-
 /** Whether a path names a dataset registry (LLaMA-Factory reads `dataset_info.json` from its dataset_dir). */
 export function isRegistryPath(path: string): boolean {
   return /(^|[\\/])dataset_info\.json$/i.test(path);
 }
 
+const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1).toLowerCase();
+
+/**
+ * The document kinds by the names of their files, first match wins. Each kind's checks are its handler in
+ * `DOCUMENT_KINDS` (documentModels.ts), which the compiler requires for every kind named here.
+ */
+const KIND_NAMES = {
+  manifest: isManifestPath,
+  /** LLaMA-Factory's dataset registry, a `.json` file named dataset_info.json. */
+  registry: isRegistryPath,
+  config: (path: string) => {
+    const base = baseName(path);
+    return /\.finetune\.ya?ml$/.test(base) || base === 'modelfactory.yaml' || base === 'modelfactory.yml';
+  },
+  dataset: (path: string) => /\.jsonl?$/.test(baseName(path)),
+} as const;
+
+export type DocumentKind = keyof typeof KIND_NAMES;
+
 export function documentKindOf(path: string): DocumentKind | undefined {
-  const base = path.slice(path.lastIndexOf('/') + 1).toLowerCase();
-  if (isManifestPath(path)) return 'manifest';
-  if (isRegistryPath(path)) return 'registry';
-  if (/\.finetune\.ya?ml$/.test(base) || base === 'modelfactory.yaml' || base === 'modelfactory.yml') return 'config';
-  if (base.endsWith('.jsonl') || base.endsWith('.json')) return 'dataset';
+  for (const [kind, matches] of Object.entries(KIND_NAMES)) if (matches(path)) return kind as DocumentKind;
   return undefined;
 }

@@ -1,15 +1,32 @@
-// The language-service facade: one object the LSP shell and the CLI both call. It decides what a
-// file is, which Datanet governs it, which tokenizer counts its tokens and which severities apply,
-// then hands the work to the feature modules. It holds no connection and does no I/O of its own
-// beyond the injected Environment.
+// The language service: one object the LSP shell and the CLI both call. It decides what a file is,
+// which Datanet governs it, which tokenizer counts its tokens and which severities apply, and answers
+// every feature of every open document through the model its kind made (documentModels.ts), with one
+// parse cache for them all. It holds no connection and does no I/O of its own beyond the injected
+// Environment.
 import { templateSetFor } from './chatTemplate';
-import { parseConfig, viewConfig } from './config/schema';
+import { viewConfig } from './config/schema';
+import type { ConfigMemoryEstimate } from './config/estimate';
+import {
+  handlerOf,
+  NO_MODEL,
+  textDocument,
+  type DocumentKindHandler,
+  type DocumentModel,
+  type DocumentStats,
+  type LineSplice,
+  type OpenOptions,
+  type PublishWhen,
+  type ServiceDocument,
+  type ServiceHost,
+  type ValidationReason,
+} from './documentModels';
+import { documentKindOf } from './documentKind';
+import { RecordLossIndex } from './dataset/recordLoss';
 import { DatanetIndex, type GoverningDatanet } from './datanet/governance';
 import { manifestRuleOverrides } from './datanet/manifest';
 import { validateManifest } from './datanet/validateManifest';
-import { validateRegistry } from './dataset/registryLint';
 import { checkEncoding } from './dataset/encoding';
-import { sniffJsonDataset, validateJsonArrayDataset, type JsonArrayResult } from './dataset/jsonArray';
+import { validateJsonArrayDataset, type JsonArrayResult } from './dataset/jsonArray';
 import type { DatasetStats } from './dataset/stats';
 import { DatasetStream, type DatasetChunkSink, type DatasetStreamOptions } from './dataset/stream';
 import { ExampleTokenCounter } from './dataset/exampleTokens';
@@ -21,10 +38,38 @@ import { LineCapSink, utf16Finding } from './dataset/lineCap';
 import { effectiveSeverity, type RuleOverrides } from './rules';
 import type { CoreSettings } from './settings';
 import { estimateTokenCounter, loadTokenCounter } from './tokenizer';
-import type { Finding, Severity, TextDocumentLike } from './types';
-import { YamlParseCache } from './yaml';
+import type {
+  CodeAction,
+  CompletionItem,
+  DocumentSymbol,
+  Finding,
+  Hover,
+  Position,
+  Range,
+  Severity,
+  TextDocumentLike,
+} from './types';
+import { parseYaml, type ParsedYaml } from './yaml/parse';
 
 export { documentKindOf, type DocumentKind } from './documentKind';
+export {
+  textDocument,
+  type DocumentStats,
+  type LineSplice,
+  type PublishWhen,
+  type ServiceDocument,
+  type ServiceHost,
+  type ValidationReason,
+} from './documentModels';
+
+/** What checking one whole file found (`lintText`). */
+export interface TextLint {
+  findings: Finding[];
+  /** A dataset's statistics. */
+  stats?: DatasetStats;
+  /** Why the file is not one of ours after all (a `.json` file that holds no dataset). */
+  skipped?: string;
+}
 
 /** Everything that decides how one dataset file is checked. */
 export interface DatasetPolicy {
@@ -50,15 +95,145 @@ export interface ConfigTraining {
 
 export class ModelFactoryService {
   readonly datanets: DatanetIndex;
-  readonly yamlCache = new YamlParseCache();
+  /** The workspace's runs that scored datasets (record-loss.jsonl), found on demand. */
+  readonly recordLoss: RecordLossIndex;
   /** Dataset file -> the fine-tune config that trains on it (its tokenizer, template and limit). */
   private readonly modelOfDataset = new Map<string, ConfigTraining>();
+  /** Open documents by URI, each with the model its kind made (see documentModels.ts), and that kind. */
+  private readonly models = new Map<string, DocumentModel>();
+  private readonly kinds = new Map<string, DocumentKindHandler>();
+  /** The parse cache: one YAML parse per open document version, dropped when the document closes. */
+  private readonly parses = new Map<string, { version: number; parsed: ParsedYaml }>();
 
   constructor(
     readonly env: Environment,
     private settings: CoreSettings,
+    /** Work the host runs elsewhere (worker threads), and where it logs what goes wrong in the background. */
+    readonly host: ServiceHost = {},
   ) {
     this.datanets = new DatanetIndex(env);
+    this.recordLoss = new RecordLossIndex(env);
+  }
+
+  logError(message: string): void {
+    this.host.logError?.(message);
+  }
+
+  // ---- Documents: every feature of every kind, through the model the kind's handler made. ----
+
+  /** Paths of kinds the service checks, in the order a lint run takes them (configs before their datasets). */
+  lintOrder(paths: readonly string[]): string[] {
+    const order = (p: string) => handlerOf(documentKindOf(p))?.lintOrder ?? -1;
+    return paths.filter((p) => order(p) >= 0).sort((a, b) => order(a) - order(b));
+  }
+
+  /** Whether a host streams this file through `lintDatasetFile` (any size) rather than reading it whole. */
+  streams(path: string): boolean {
+    return handlerOf(documentKindOf(path))?.streams?.(path) ?? false;
+  }
+
+  /** How a host reads this file whole: the ReadKind whose cap applies. */
+  readKindOf(path: string) {
+    return handlerOf(documentKindOf(path))?.readKind ?? 'yaml';
+  }
+
+  /** Whether saving this open document can change other documents' findings. */
+  affectsOthers(uri: string): boolean {
+    return this.kinds.get(uri)?.affectsOthers ?? false;
+  }
+
+  /** Starts tracking a document (`doc` stays the host's: the service reads its current text and lines). */
+  open(doc: ServiceDocument, path: string, options: OpenOptions = {}): void {
+    this.parses.delete(doc.uri);
+    const handler = handlerOf(options.as ?? documentKindOf(path));
+    this.models.set(doc.uri, handler ? handler.open(this, path, doc, options) : NO_MODEL);
+    if (handler) this.kinds.set(doc.uri, handler);
+    else this.kinds.delete(doc.uri);
+  }
+
+  close(uri: string): void {
+    this.models.delete(uri);
+    this.kinds.delete(uri);
+    this.parses.delete(uri);
+  }
+
+  /** An edit, as the line splices the host applied to the document. */
+  update(uri: string, splices: readonly LineSplice[]): void {
+    this.models.get(uri)?.update?.(splices);
+  }
+
+  /** Brings an open document's findings up to date; says when the host should publish them. */
+  async validate(uri: string, reason: ValidationReason): Promise<PublishWhen> {
+    const model = this.models.get(uri);
+    return model ? model.validate(reason) : 'none';
+  }
+
+  findings(uri: string): Finding[] {
+    return this.models.get(uri)?.findings() ?? [];
+  }
+
+  async hover(uri: string, position: Position): Promise<Hover | undefined> {
+    return this.models.get(uri)?.hover?.(position);
+  }
+
+  async complete(uri: string, position: Position): Promise<CompletionItem[]> {
+    return (await this.models.get(uri)?.complete?.(position)) ?? [];
+  }
+
+  symbols(uri: string): DocumentSymbol[] {
+    return this.models.get(uri)?.symbols?.() ?? [];
+  }
+
+  /**
+   * Fixes for the document's findings in `range` whose rule is among `rules` (the diagnostics the editor
+   * sent back); `fixAll`: only the fixes that apply to the whole document.
+   */
+  codeActions(uri: string, range: Range, rules: readonly unknown[], fixAll: boolean): CodeAction[] {
+    const model = this.models.get(uri);
+    if (!model?.codeActions) return [];
+    const inRange = model.findings().filter((f) => overlaps(f.range, range) && rules.includes(f.rule));
+    return model.codeActions(inRange, fixAll);
+  }
+
+  /** A dataset's statistics, with exact token counts when its tokenizer is on disk. */
+  async stats(uri: string, onProgress?: (done: number, total: number) => void): Promise<DocumentStats> {
+    const stats = await this.models.get(uri)?.stats?.(onProgress);
+    if (!stats) throw new Error(`${uri} is not a dataset`);
+    return stats;
+  }
+
+  async memoryEstimate(uri: string): Promise<ConfigMemoryEstimate | undefined> {
+    const model = this.models.get(uri);
+    if (!model?.memoryEstimate) throw new Error(`${uri} is not an open fine-tune config`);
+    return model.memoryEstimate();
+  }
+
+  /** Checks one whole file's text as the kind its name says (opened, validated, closed). */
+  async lintText(path: string, text: string, options: OpenOptions = {}): Promise<TextLint> {
+    const doc = textDocument(path, text);
+    this.open(doc, path, options);
+    try {
+      await this.validate(doc.uri, 'open');
+      const model = this.models.get(doc.uri)!;
+      const skipped = model.skipped?.();
+      if (skipped !== undefined) return { findings: [], skipped };
+      const stats = model.fileStats?.();
+      return stats ? { findings: model.findings(), stats } : { findings: model.findings() };
+    } finally {
+      this.close(doc.uri);
+    }
+  }
+
+  /** The parse of a YAML document: cached per version while the document is open, parsed afresh otherwise. */
+  parsedYaml(doc: TextDocumentLike): ParsedYaml {
+    if (!this.models.has(doc.uri)) return parseYaml(doc.getText());
+    const text = doc.getText();
+    const hit = this.parses.get(doc.uri);
+    // Text is compared too: hosts may reuse a version number.
+    if (hit && hit.version === doc.version && hit.parsed.text === text) return hit.parsed;
+    const parsed = parseYaml(text);
+    this.parses.set(doc.uri, { version: doc.version, parsed });
+    return parsed;
   }
 
   get currentSettings(): CoreSettings {
@@ -99,7 +274,7 @@ export class ModelFactoryService {
     if (!training || training.maxSeqLength !== undefined) return training;
     const bytes = await this.env.fs.readFile(training.configPath, 'yaml');
     if (!bytes) return training;
-    const data = parseConfig(new TextDecoder().decode(bytes), training.configPath, 0).data;
+    const data = parseYaml(new TextDecoder().decode(bytes)).data;
     const view = viewConfig(data);
     training.maxSeqLength = view.maxSeqLength;
     const chatTemplate = (data as Record<string, unknown> | undefined)?.['chat_template'];
@@ -233,16 +408,6 @@ export class ModelFactoryService {
     return withMediaFindings(stats, found, (line) => errorLines.has(line));
   }
 
-  /**
-   * Whether a `.json` file is a dataset: governed by a Datanet, or an array whose first records are of
-   * a known format (`sniffJsonDataset`, which also reads an array with syntax errors). Other JSON
-   * (package.json, settings) is none of our business.
-   */
-  async isJsonDataset(path: string, text: string): Promise<boolean> {
-    if (await this.datanets.governing(path)) return true;
-    return sniffJsonDataset(text).dataset;
-  }
-
   /** A `.json` dataset: one array of records. `adjust` as for lintDatasetFile. */
   async validateJsonDataset(
     path: string,
@@ -270,16 +435,15 @@ export class ModelFactoryService {
     return result;
   }
 
-  /** A dataset registry (dataset_info.json): its entries, their files and the columns they name. */
-  async validateRegistry(doc: TextDocumentLike, path: string): Promise<Finding[]> {
-    return validateRegistry(doc.getText(), path, this.env, this.severityFor());
-  }
-
   async validateManifest(doc: TextDocumentLike, path: string): Promise<Finding[]> {
     this.datanets.invalidate(path);
-    const parsed = this.yamlCache.get(doc.uri, doc.version, doc.getText());
-    return validateManifest(parsed, path, this.env, this.severityFor());
+    return validateManifest(this.parsedYaml(doc), path, this.env, this.severityFor());
   }
+}
+
+function overlaps(a: Range, b: Range): boolean {
+  const before = (p: Position, q: Position) => p.line < q.line || (p.line === q.line && p.character < q.character);
+  return !before(a.end, b.start) && !before(b.end, a.start);
 }
 
 /**

@@ -5,15 +5,8 @@ import { eolOf, indentUnit, nextLineStart, topIndent } from '../yaml/edits';
 import type { ParsedYaml } from '../yaml/parse';
 import { locatePath, nodeSpan } from '../yaml/paths';
 import { datasetShapeActions, placementActions } from './placement';
-import { parseConfig } from './schema';
 
-export function configCodeActions(
-  text: string,
-  uri: string,
-  version: number,
-  findings: readonly Finding[],
-): CodeAction[] {
-  const parsed = parseConfig(text, uri, version);
+export function configCodeActions(parsed: ParsedYaml, findings: readonly Finding[]): CodeAction[] {
   const actions: CodeAction[] = [];
   for (const finding of findings) {
     switch (finding.rule) {

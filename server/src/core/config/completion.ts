@@ -5,17 +5,15 @@ import type { CompletionItem, Position } from '../types';
 import { completionSite, enumCompletions, keyCompletions, replacingTyped } from '../yaml/schemaAssist';
 import { MODEL_CATALOG } from './catalog';
 import { resolveModel } from './modelInfo';
-import { FINETUNE_SCHEMA, parseConfig, viewConfig } from './schema';
+import type { ParsedYaml } from '../yaml/parse';
+import { FINETUNE_SCHEMA, viewConfig } from './schema';
 import type { ConfigContext } from './validate';
 
 export async function configCompletions(
-  text: string,
-  uri: string,
-  version: number,
+  parsed: ParsedYaml,
   position: Position,
   ctx: ConfigContext,
 ): Promise<CompletionItem[]> {
-  const parsed = parseConfig(text, uri, version);
   const site = completionSite(parsed.lines, position);
   if (!site) return [];
   if (site.kind === 'key')

@@ -3,7 +3,8 @@
 import { canEstimate, estimateMemory, memoryBreakdown, memoryConfigOf } from './memory';
 import type { MemoryConfig, MemoryEstimate } from './memory';
 import { resolveModel } from './modelInfo';
-import { parseConfig, viewConfig } from './schema';
+import type { ParsedYaml } from '../yaml/parse';
+import { viewConfig } from './schema';
 import type { ConfigContext } from './validate';
 
 export interface ConfigMemoryEstimate {
@@ -18,12 +19,10 @@ export interface ConfigMemoryEstimate {
 
 /** Undefined when the config names no model, or one whose size is unknown. */
 export async function configMemoryEstimate(
-  text: string,
-  uri: string,
-  version: number,
+  parsed: ParsedYaml,
   ctx: ConfigContext,
 ): Promise<ConfigMemoryEstimate | undefined> {
-  const view = viewConfig(parseConfig(text, uri, version).data);
+  const view = viewConfig(parsed.data);
   if (!view.baseModel) return undefined;
   const model = await resolveModel(view.baseModel, ctx.configDir, ctx.env);
   if (!model.facts || !canEstimate(model.facts)) return undefined;

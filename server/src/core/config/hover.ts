@@ -6,7 +6,8 @@ import { canEstimate, estimateMemory, memoryConfigOf, memoryTable } from './memo
 import { resolveModel } from './modelInfo';
 import type { ResolvedModel } from './modelInfo';
 import { describeSchema, escapeMarkdown } from '../yaml/schemaAssist';
-import { parseConfig, schemaAt, viewConfig } from './schema';
+import type { ParsedYaml } from '../yaml/parse';
+import { schemaAt, viewConfig } from './schema';
 
 export { escapeMarkdown };
 import type { ConfigContext } from './validate';
@@ -15,13 +16,10 @@ const MEMORY_KEYS = new Set(['lora', 'training', 'quantization', 'method', 'obje
 
 /** Escapes text taken from the user's file so it renders literally in markdown. */
 export async function configHover(
-  text: string,
-  uri: string,
-  version: number,
+  parsed: ParsedYaml,
   position: Position,
   ctx: ConfigContext,
 ): Promise<Hover | undefined> {
-  const parsed = parseConfig(text, uri, version);
   const location = pathAtOffset(parsed.doc, parsed.lines.offsetAt(position));
   if (!location || location.path.length === 0) return undefined;
   const top = String(location.path[0]);

@@ -1,4 +1,5 @@
-// The fine-tune config language service: one entry for the LSP shell, the CLI and the webviews.
+// The fine-tune config features, as the language service's config documents (documentModels.ts),
+// the CLI and the webviews use them.
 export { lookupModel, moduleNames, MODEL_CATALOG } from './catalog';
 export type { CatalogMatch, LinearModule, ModelFamily, ModelSpec } from './catalog';
 export { readModelDir, readSafetensorsHeader, resolveModel, MAX_SAFETENSORS_HEADER_BYTES } from './modelInfo';
@@ -15,7 +16,7 @@ export {
   targetedModules,
 } from './memory';
 export type { MemoryConfig, MemoryEstimate, MemoryModel, MemoryParts, Precision } from './memory';
-export { FINETUNE_SCHEMA, finetuneValidator, parseConfig, schemaAt, viewConfig } from './schema';
+export { FINETUNE_SCHEMA, finetuneValidator, schemaAt, viewConfig } from './schema';
 export type { ConfigView, SchemaNode } from './schema';
 export { detectSampleFormat, LORA_LR_MAX, LORA_LR_MIN, validateConfig } from './validate';
 export type { ConfigContext } from './validate';

@@ -3,8 +3,6 @@
 import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import finetuneSchema from '../../../../schemas/finetune.schema.json';
-import { YamlParseCache } from '../yaml/parse';
-import type { ParsedYaml } from '../yaml/parse';
 import type { YamlPath } from '../yaml/paths';
 import { schemaAt as schemaAtIn } from '../yaml/schemaAssist';
 import type { SchemaNode } from '../yaml/schemaAssist';
@@ -24,13 +22,6 @@ export function finetuneValidator(): ValidateFunction {
 /** The sub-schema of the fine-tune config describing the value at `path`. */
 export function schemaAt(path: YamlPath): SchemaNode | undefined {
   return schemaAtIn(FINETUNE_SCHEMA, path);
-}
-
-const parseCache = new YamlParseCache();
-
-/** The parse of a config document, shared by validation, hover, completion, actions and symbols. */
-export function parseConfig(text: string, uri: string, version: number): ParsedYaml {
-  return parseCache.get(uri, version, text);
 }
 
 export function asRecord(value: unknown): Record<string, unknown> | undefined {

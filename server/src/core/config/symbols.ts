@@ -4,10 +4,9 @@ import type { Node } from 'yaml';
 import type { DocumentSymbol, SymbolKind } from '../types';
 import type { LineIndex } from '../yaml/lineIndex';
 import { keyText, nodeSpan } from '../yaml/paths';
-import { parseConfig } from './schema';
+import type { ParsedYaml } from '../yaml/parse';
 
-export function configSymbols(text: string, uri: string, version: number): DocumentSymbol[] {
-  const parsed = parseConfig(text, uri, version);
+export function configSymbols(parsed: ParsedYaml): DocumentSymbol[] {
   return symbolsOf(parsed.doc.contents as Node | null, parsed.lines);
 }
 

@@ -25,7 +25,7 @@ import type { MemoryConfig, MemoryModel } from './memory';
 import { resolveModel } from './modelInfo';
 import { configSchemaMessage } from './placement';
 import type { ResolvedModel } from './modelInfo';
-import { finetuneValidator, parseConfig, viewConfig } from './schema';
+import { finetuneValidator, viewConfig } from './schema';
 import type { ConfigView } from './schema';
 
 export interface ConfigContext {
@@ -46,13 +46,8 @@ export const PREFERENCE_BETA_MAX = 1;
 /** How much of a dataset file is read to check its record format. */
 const FORMAT_SAMPLE_BYTES = 16 * 1024;
 
-export async function validateConfig(
-  text: string,
-  uri: string,
-  version: number,
-  ctx: ConfigContext,
-): Promise<Finding[]> {
-  const parsed = parseConfig(text, uri, version);
+/** Checks a parsed config (the caller parses once per document version: the language service's cache). */
+export async function validateConfig(parsed: ParsedYaml, ctx: ConfigContext): Promise<Finding[]> {
   const syntax = syntaxFindings(parsed, 'config/schema', ctx.severityOf('config/schema') ?? 'error');
   if (syntax.length > 0) return filterSuppressed(ctx.severityOf('config/schema') ? syntax : [], parsed.lines);
   const findings = validateYaml(parsed, finetuneValidator(), {

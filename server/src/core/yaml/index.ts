@@ -1,6 +1,6 @@
 // Generic YAML language-service helpers, shared by the fine-tune config and the Datanet manifest.
 export { LineIndex } from './lineIndex';
-export { parseYaml, syntaxFindings, YamlParseCache } from './parse';
+export { parseYaml, syntaxFindings } from './parse';
 export type { ParsedYaml } from './parse';
 export { documentStartRange, findPair, keyText, locatePath, nodeSpan, pathAtOffset, rangeOfPath } from './paths';
 export type { OffsetLocation, PathLocation, YamlPath } from './paths';

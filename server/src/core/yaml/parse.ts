@@ -1,4 +1,5 @@
-// Parsing a YAML document once per version, keeping node ranges so findings point at exact spans.
+// Parsing a YAML document, keeping node ranges so findings point at exact spans. The language service
+// (core/service.ts) keeps one parse per open document version.
 import { isMap, isScalar, isSeq, parseDocument, YAMLParseError } from 'yaml';
 import type { Document } from 'yaml';
 import type { Finding, Severity } from '../types';
@@ -79,26 +80,6 @@ export function syntaxFindings(parsed: ParsedYaml, rule: string, severity: Sever
 function firstLine(message: string): string {
   const newline = message.indexOf('\n');
   return newline < 0 ? message : message.slice(0, newline);
-}
-
-/** A small cache of parses keyed by URI and version (and text, since hosts may reuse versions). */
-export class YamlParseCache {
-  private readonly entries = new Map<string, { version: number; parsed: ParsedYaml }>();
-
-  constructor(private readonly capacity = 32) {}
-
-  get(uri: string, version: number, text: string): ParsedYaml {
-    const hit = this.entries.get(uri);
-    if (hit && hit.version === version && hit.parsed.text === text) return hit.parsed;
-    const parsed = parseYaml(text);
-    this.entries.delete(uri);
-    this.entries.set(uri, { version, parsed });
-    if (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    return parsed;
-  }
 }
 
 /** Adds a DUPLICATE_KEY error per repeated scalar key (linear) and returns the deepest nesting seen. */

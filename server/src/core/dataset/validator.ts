@@ -4,13 +4,13 @@
 // changed lines and the lines that share a hash or an LSH band with them.
 import type { Finding } from '../types';
 import type { DatasetValidatorOptions } from './context';
-import { makeFinding } from './context';
+import { datasetStats, dedupFinding, mixedFormatFinding } from './crossRecord';
 import { BANDS, signatureSimilarity } from './dedupNear';
 import { countRecordText, ExampleTokenCounter, NO_TOKENS } from './exampleTokens';
 import type { ExampleCount } from './exampleTokens';
 import type { LineMediaRef } from './mediaFiles';
 import type { RecordFormat } from './formats';
-import { FORMAT_LABELS, RecordAnalyzer, hasError, withArticle } from './record';
+import { RecordAnalyzer, hasError } from './record';
 import type { LineAnalysis } from './record';
 import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
 import type { DatasetStats, TokenPercentiles } from './stats';
@@ -212,12 +212,8 @@ export class DatasetValidator {
       }
       const format = st.analysis.format;
       if (mixedSeverity && majority && format && format !== majority) {
-        out.push(
-          makeFinding('format/mixed', mixedSeverity, i, 0, st.text.length, mixedFormatMessage(format, majority), {
-            format,
-            expected: majority,
-          }),
-        );
+        const range = { start: { line: i, character: 0 }, end: { line: i, character: st.text.length } };
+        out.push(mixedFormatFinding(mixedSeverity, range, format, majority));
       }
       this.crossFindings(st, exactSeverity, nearSeverity, out);
     }
@@ -352,23 +348,20 @@ export class DatasetValidator {
       else if (st.near) nearDuplicates++;
       if (!hasError(findingsByLine.get(i) ?? [])) accepted++;
     }
-    const records = this.lines.length - blank - (last >= 0 && this.lines[last]?.text === '' ? 1 : 0);
-    const majority = majorityFormat(this.formatCounts);
-    const stats: DatasetStats = {
+    return datasetStats({
       lines: this.lines.length,
-      records,
+      records: this.lines.length - blank - (last >= 0 && this.lines[last]?.text === '' ? 1 : 0),
       blank,
       invalid,
-      formats: { ...this.formatCounts },
+      formatCounts: this.formatCounts,
       unknownFormat,
       exactDuplicates,
       nearDuplicates,
-      tokens: tokenPercentiles(tokens, allExact),
+      tokens,
+      tokensExact: allExact,
       findingsByRule,
-      acceptance: records === 0 ? 1 : accepted / records,
-    };
-    if (majority) stats.majorityFormat = majority;
-    return stats;
+      accepted,
+    });
   }
 
   private analyzeLine(text: string, index: number): LineState {
@@ -493,31 +486,4 @@ export class DatasetValidator {
   }
 }
 
-/** A dedup finding on `line` pointing at `firstLine`; the streaming path uses the same wording. */
-export function dedupFinding(
-  rule: 'dedup/exact' | 'dedup/near',
-  severity: Finding['severity'],
-  line: number,
-  lineLength: number,
-  firstLine: number,
-  similarity: number | undefined,
-): Finding {
-  const message =
-    rule === 'dedup/exact'
-      ? `Exact duplicate of line ${firstLine + 1}: duplicates skew training toward one example. Delete this line.`
-      : `Near duplicate of line ${firstLine + 1} (about ${Math.round((similarity ?? 0) * 100)}% similar): keep the better one, or make them differ.`;
-  const data: Record<string, unknown> = { duplicateOf: firstLine };
-  if (similarity !== undefined) data.similarity = Math.round(similarity * 1000) / 1000;
-  const f = makeFinding(rule, severity, line, 0, lineLength, message, data);
-  f.related = [
-    {
-      range: { start: { line: firstLine, character: 0 }, end: { line: firstLine, character: 0 } },
-      message: 'First occurrence',
-    },
-  ];
-  return f;
-}
-
-export function mixedFormatMessage(format: RecordFormat, majority: RecordFormat): string {
-  return `This is ${withArticle(format)} record, but most of this file is ${FORMAT_LABELS[majority]}: convert it, or move it to a file of its own.`;
-}
+export { dedupFinding, mixedFormatMessage } from './crossRecord';

@@ -227,6 +227,24 @@ export function sniffJsonDataset(text: string): JsonDatasetVerdict {
     }
     return { dataset: false, reason: `${describeJson(value)}, not an array of records` };
   }
+  return judgeElements(elements);
+}
+
+/**
+ * `sniffJsonDataset` for the first bytes of a file too large to hold (the CLI streams it): judged by the
+ * leading elements that the head holds whole.
+ */
+export function sniffJsonDatasetHead(head: string): JsonDatasetVerdict {
+  const first = /\S/.exec(head);
+  if (!first) return { dataset: false, reason: 'an empty file' };
+  if (first[0] !== '[') return { dataset: false, reason: 'not an array of records' };
+  const elements = leadingElementValues(head, SNIFF_ELEMENTS, false);
+  return elements.length === 0
+    ? { dataset: false, reason: 'no whole record in its first bytes' }
+    : judgeElements(elements);
+}
+
+function judgeElements(elements: unknown[]): JsonDatasetVerdict {
   if (elements.length === 0) return { dataset: false, reason: 'an empty array' };
   const notObject = elements.find((e) => describeJson(e) !== 'an object');
   if (notObject !== undefined)

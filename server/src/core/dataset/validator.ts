@@ -5,7 +5,7 @@
 import type { Finding } from '../types';
 import type { DatasetValidatorOptions } from './context';
 import { datasetStats, dedupFinding, mixedFormatFinding } from './crossRecord';
-import { BANDS, signatureSimilarity } from './dedupNear';
+import { BANDS, BINS, signatureSimilarity } from './dedupNear';
 import { countRecordText, ExampleTokenCounter, NO_TOKENS } from './exampleTokens';
 import type { ExampleCount } from './exampleTokens';
 import type { LineMediaRef } from './mediaFiles';
@@ -45,14 +45,28 @@ export interface RecordInfo {
   nearDuplicateOf?: { line: number; similarity: number };
 }
 
+/** Lines whose signatures one slab holds. */
+const SLAB_LINES = 4096;
+
+/**
+ * Signatures and band keys of many lines in two typed arrays: a line keeps a slot, not two typed arrays
+ * of its own (allocating those per line cost more than computing them).
+ */
+class KeySlab {
+  readonly signatures = new Uint8Array(SLAB_LINES * BINS);
+  readonly bandKeys = new Uint32Array(SLAB_LINES * BANDS);
+  used = 0;
+}
+
 class LineState {
   /** Current 0-based line number; kept up to date on every edit. */
   index: number;
   /** The line number baked into `findings`; they are re-based lazily when lines shift. */
   findingsLine: number;
   findings: Finding[];
-  signature: Uint8Array | undefined;
-  bandKeys: Uint32Array | undefined;
+  /** Where the near-duplicate signature and band keys are kept (slot `slot` of `slab`), when the record has them. */
+  slab: KeySlab | undefined;
+  slot = 0;
   near: { of: LineState; similarity: number } | undefined;
   /** The exact count in the model's terms, once asked for (hover, statistics); null: not a countable record. */
   exact: ExampleCount | null | undefined;
@@ -149,6 +163,7 @@ export class DatasetValidator {
   private readonly exactGroups = new Map<number, Bucket>();
   private readonly nearBuckets = new Map<number, Bucket>();
   private readonly formatCounts = emptyFormatCounts();
+  private slab = new KeySlab();
 
   constructor(private readonly opts: DatasetValidatorOptions) {
     this.analyzer = new RecordAnalyzer(opts);
@@ -158,15 +173,27 @@ export class DatasetValidator {
   update(start: number, deleteCount: number, lines: string[]): void {
     start = Math.max(0, Math.min(start, this.lines.length));
     deleteCount = Math.max(0, Math.min(deleteCount, this.lines.length - start));
+    const whole = start === 0 && deleteCount === this.lines.length;
+    const added = new Array<LineState>(lines.length);
+    if (whole) {
+      // Every line is new: no line's duplicate survives, so every line with a signature is recomputed
+      // once all are indexed, and no set of disturbed lines is needed.
+      this.exactGroups.clear();
+      this.nearBuckets.clear();
+      this.slab = new KeySlab();
+      for (const f of Object.keys(this.formatCounts) as (keyof typeof this.formatCounts)[]) this.formatCounts[f] = 0;
+      for (let k = 0; k < lines.length; k++) added[k] = this.analyzeLine(lines[k] as string, k);
+      this.lines = added;
+      for (const st of added) this.index(st, undefined);
+      for (const st of added) if (st.slab) this.recomputeNear(st);
+      return;
+    }
     const dirty = new Set<LineState>();
     const removed = this.lines.slice(start, start + deleteCount);
     for (const st of removed) this.unindex(st, dirty);
 
-    const added = lines.map((text, k) => this.analyzeLine(text, start + k));
-    this.lines =
-      start === 0 && deleteCount === this.lines.length
-        ? added
-        : this.lines.slice(0, start).concat(added, this.lines.slice(start + deleteCount));
+    for (let k = 0; k < lines.length; k++) added[k] = this.analyzeLine(lines[k] as string, start + k);
+    this.lines = this.lines.slice(0, start).concat(added, this.lines.slice(start + deleteCount));
     for (let i = start + added.length; i < this.lines.length; i++) {
       const st = this.lines[i];
       if (st) st.index = i;
@@ -368,23 +395,31 @@ export class DatasetValidator {
     const analysis = this.analyzer.analyze(text, index);
     const st = new LineState(text, analysis, index);
     if (analysis.hasSignature) {
-      st.signature = this.analyzer.hasher.signature.slice();
-      st.bandKeys = this.analyzer.hasher.bandKeys.slice();
+      if (this.slab.used === SLAB_LINES) this.slab = new KeySlab();
+      const slab = this.slab;
+      st.slab = slab;
+      st.slot = slab.used++;
+      slab.signatures.set(this.analyzer.hasher.signature, st.slot * BINS);
+      slab.bandKeys.set(this.analyzer.hasher.bandKeys, st.slot * BANDS);
     }
     return st;
   }
 
-  private index(st: LineState, dirty: Set<LineState>): void {
+  /** Indexes `st`; `dirty` gathers the lines whose near duplicate may change (none: the caller recomputes all). */
+  private index(st: LineState, dirty: Set<LineState> | undefined): void {
     const a = st.analysis;
     if (a.format) this.formatCounts[a.format]++;
     if (a.valueHash >= 0) bucketAdd(this.exactGroups, smallKey(a.valueHash), st);
-    if (st.bandKeys) {
+    const slab = st.slab;
+    if (slab) {
+      const keys = slab.bandKeys;
+      const base = st.slot * BANDS;
       for (let b = 0; b < BANDS; b++) {
-        const key = smallKey(st.bandKeys[b] as number);
+        const key = smallKey(keys[base + b] as number);
         const at = bucketAdd(this.nearBuckets, key, st);
-        if (at < NEAR_WINDOW) forEachFrom(this.nearBuckets.get(key), at + 1, (other) => dirty.add(other));
+        if (dirty && at < NEAR_WINDOW) forEachFrom(this.nearBuckets.get(key), at + 1, (other) => dirty.add(other));
       }
-      dirty.add(st);
+      dirty?.add(st);
     }
   }
 
@@ -392,9 +427,11 @@ export class DatasetValidator {
     const a = st.analysis;
     if (a.format) this.formatCounts[a.format]--;
     if (a.valueHash >= 0) bucketRemove(this.exactGroups, smallKey(a.valueHash), st);
-    if (st.bandKeys) {
+    const slab = st.slab;
+    if (slab) {
+      const base = st.slot * BANDS;
       for (let b = 0; b < BANDS; b++) {
-        const key = smallKey(st.bandKeys[b] as number);
+        const key = smallKey(slab.bandKeys[base + b] as number);
         const at = bucketRemove(this.nearBuckets, key, st);
         if (at >= 0 && at < NEAR_WINDOW) forEachFrom(this.nearBuckets.get(key), at, (other) => dirty.add(other));
       }
@@ -404,18 +441,20 @@ export class DatasetValidator {
   /** The earliest line within the bucket windows of `st` that is at least as similar as the threshold. */
   private recomputeNear(st: LineState): void {
     st.near = undefined;
-    const sig = st.signature;
-    if (!sig || !st.bandKeys) return;
+    const slab = st.slab;
+    if (!slab) return;
+    const sig = slab.signatures;
+    const at = st.slot * BINS;
+    const keyBase = st.slot * BANDS;
     let best: LineState | undefined;
     let bestSim = 0;
     for (let b = 0; b < BANDS; b++) {
-      const bucket = this.nearBuckets.get(smallKey(st.bandKeys[b] as number));
+      const bucket = this.nearBuckets.get(smallKey(slab.bandKeys[keyBase + b] as number));
       if (bucket === undefined) continue;
       if (!Array.isArray(bucket)) {
         // A bucket of one is this line itself, or an earlier or later line.
-        if (bucket === st || bucket.index >= st.index || (best && bucket.index >= best.index) || !bucket.signature)
-          continue;
-        const sim = signatureSimilarity(sig, 0, bucket.signature, 0);
+        if (bucket === st || bucket.index >= st.index || (best && bucket.index >= best.index) || !bucket.slab) continue;
+        const sim = signatureSimilarity(sig, at, bucket.slab.signatures, bucket.slot * BINS);
         if (sim >= this.opts.nearThreshold) {
           best = bucket;
           bestSim = sim;
@@ -425,8 +464,8 @@ export class DatasetValidator {
       for (let k = 0; k < bucket.length && k < NEAR_WINDOW; k++) {
         const other = bucket[k] as LineState;
         if (other.index >= st.index || (best && other.index >= best.index)) break;
-        if (!other.signature) continue;
-        const sim = signatureSimilarity(sig, 0, other.signature, 0);
+        if (!other.slab) continue;
+        const sim = signatureSimilarity(sig, at, other.slab.signatures, other.slot * BINS);
         if (sim >= this.opts.nearThreshold) {
           best = other;
           bestSim = sim;

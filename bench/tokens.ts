@@ -14,6 +14,9 @@ import { detectRecordFormat } from '../server/src/core/dataset/formats';
 import { DatasetStream } from '../server/src/core/dataset/stream';
 import { loadTokenCounter } from '../server/src/core/tokenizer';
 import { nodeEnvironment } from '../server/src/nodeFs';
+import { ParallelDatasetStream } from '../server/src/parallel/parallelStream';
+import { DatasetWorkerPool, datasetWorkerCandidates } from '../server/src/parallel/pool';
+import { availableParallelism } from 'node:os';
 import { modelFolder } from '../test/dataset/realTokenizers';
 import { benchOptions, generateSftJsonl, type BenchRow } from './dataset';
 
@@ -79,6 +82,35 @@ export async function benchExactTokens(): Promise<BenchRow[]> {
       tsBest = Math.min(tsBest, (performance.now() - t0) / 1000);
       tsTokens = total;
     }
+    // The same stream with the per-record work (render + encode + rules) on worker threads, each
+    // loading the tokenizer once when the pool starts (not timed, as a language server keeps its pool).
+    const jobs = availableParallelism();
+    const built = join(__dirname, '..', 'dist', 'server', 'datasetWorker.js');
+    const options = { ...benchOptions(), tokenCounter: counter };
+    const pool = await DatasetWorkerPool.start(options, jobs, existsSync(built) ? [built] : datasetWorkerCandidates());
+    if (!pool) throw new Error('no dataset worker could be started with the Qwen3 tokenizer');
+    let poolBest = Infinity;
+    let poolTokens = 0;
+    try {
+      for (let r = 0; r < reps; r++) {
+        let total = 0;
+        const t0 = performance.now();
+        // Batches of a quarter of the file at most, so that every worker gets a share of a small file.
+        const batchBytes = Math.max(64 * 1024, Math.ceil(bytes.length / (4 * jobs)));
+        const stream = new ParallelDatasetStream(
+          pool,
+          { ...options, onRecordTokens: (_line, n) => (total += n) },
+          () => undefined,
+          { batchBytes },
+        );
+        for (let i = 0; i < bytes.length; i += MB) await stream.push(bytes.slice(i, i + MB));
+        await stream.end();
+        poolBest = Math.min(poolBest, (performance.now() - t0) / 1000);
+        poolTokens = total;
+      }
+    } finally {
+      await pool.close();
+    }
     const py = spawnSync(PYTHON, ['-c', PY_ENCODE, join(folder, 'tokenizer.json'), textsFile, String(reps)], {
       encoding: 'utf8',
       env: { ...process.env, RAYON_NUM_THREADS: '1', TOKENIZERS_PARALLELISM: 'false' },
@@ -95,6 +127,16 @@ export async function benchExactTokens(): Promise<BenchRow[]> {
           `${mb.toFixed(2)} MB, ${lines.length} records: TypeScript ${tsBest.toFixed(2)} s (${(mb / tsBest).toFixed(2)} MB/s; ` +
           `rules + render + encode, ${tsTokens} tokens), Python tokenizers ${seconds.toFixed(2)} s ` +
           `(encode only, ${tokens} tokens${tokens === tsTokens ? ', the same count' : ': COUNTS DIFFER'})`,
+      },
+      {
+        name: `exact token stats, Qwen3 tokenizer, ${jobs} worker threads vs Python tokenizers 1 thread`,
+        value: poolBest / seconds,
+        unit: 'ratio',
+        target: '<= 1x',
+        pass: poolBest <= seconds && poolTokens === tokens,
+        detail:
+          `TypeScript on ${jobs} workers ${poolBest.toFixed(2)} s (${(mb / poolBest).toFixed(2)} MB/s, ` +
+          `${(tsBest / poolBest).toFixed(2)}x one thread; ${poolTokens} tokens${poolTokens === tokens ? ', the same count' : ': COUNTS DIFFER'})`,
       },
     ];
   } finally {

@@ -20,8 +20,13 @@ import { documentKindOf, ModelFactoryService, textDocument } from '../server/src
 import { DEFAULT_SETTINGS, type CoreSettings } from '../server/src/core/settings';
 import type { Finding, SeveritySetting } from '../server/src/core/types';
 import { nodeEnvironment } from '../server/src/nodeFs';
-import { openBoundedStream, readBoundedText, ReadRefused } from '../server/src/boundedRead';
-import { defaultJobs, lintDatasetFileOnNode } from '../server/src/parallel/lintFile';
+import { openBoundedStream, readBoundedText, readCaps, ReadRefused, statPath } from '../server/src/boundedRead';
+import {
+  defaultJobs,
+  largeJsonSkipReason,
+  lintDatasetFileOnNode,
+  lintJsonArrayFileOnNode,
+} from '../server/src/parallel/lintFile';
 import {
   count,
   emptySummary,
@@ -257,11 +262,39 @@ async function lint(args: string[]): Promise<number> {
       );
       flush();
       progress.done();
+    } else if (service.readKindOf(path) === 'jsonDataset' && ((await statPath(path))?.size ?? 0) > readCaps().jsonDataset) {
+      // A .json array over its in-memory cap (READ_CAPS.jsonDataset) is streamed element by element,
+      // memory bounded by the largest element (the line cap); smaller ones are held (below).
+      let opened;
+      try {
+        const governed = explicit.has(path) || (await service.datanets.governing(path));
+        const skip = governed ? undefined : await largeJsonSkipReason(path);
+        if (skip) {
+          skipped.push({ file: relative(cwd, path) || path, reason: skip });
+          if (opts.format !== 'json' && !opts.quiet) process.stderr.write(formatSkippedLine(skipped.at(-1)!) + '\n');
+          continue;
+        }
+        opened = await openBoundedStream(path);
+      } catch (err) {
+        reportUnreadable(path, err);
+        continue;
+      }
+      size = opened.size;
+      const progress = progressLine(
+        opts.progress && process.stderr.isTTY === true,
+        relative(cwd, path),
+        size,
+        PROGRESS_MIN_BYTES,
+      );
+      const onFinding = (f: Finding) => emit(path, f);
+      stats = await lintJsonArrayFileOnNode(service, path, size, opened.stream, readCaps().line, onFinding, (done) =>
+        progress.report(done),
+      );
+      progress.done();
     } else {
       // Read whole, up to its kind's cap. A .json file is a dataset when named explicitly, governed by a
       // Datanet, or an array of records by its content; other JSON (package.json, tsconfig.json) is not
-      // ours, and the lint says so. A .json array over its cap (READ_CAPS.jsonDataset) is refused with a
-      // finding that says to convert it to JSONL, which streams at any size.
+      // ours, and the lint says so. A .json array over its in-memory cap was streamed above.
       const text = await readOrReport(path, service.readKindOf(path));
       if (text === undefined) continue;
       const result = await service.lintText(path, text, { forceDataset: explicit.has(path) });

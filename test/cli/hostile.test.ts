@@ -148,15 +148,48 @@ describe('modelfactory lint on a hostile workspace', () => {
     }
   });
 
-  it('refuses a .json array over its in-memory cap with a finding that names the cap', () => {
+  it('streams a .json array over its in-memory cap: the same findings as in memory, an element over the line cap skipped', () => {
     const dir = workspace('bigjson');
-    writeFileSync(join(dir, 'big.json'), JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ text: `r${i}` }))));
+    const elements = Array.from({ length: 2000 }, (_, i) => ({ text: `record number ${i} of the big array` }));
+    elements[700] = { text: 'record number 3 of the big array' };
+    elements[900] = { text: 7 } as unknown as { text: string };
+    elements[1500] = { text: 'z'.repeat(30_000) };
+    // Pretty-printed, so that elements span lines; written as one array bigger than both caps below.
+    writeFileSync(join(dir, 'big.json'), JSON.stringify(elements, null, 2));
+    writeFileSync(join(dir, 'ok.jsonl'), record('fine') + '\n');
+    const held = lintJson(['big.json', 'ok.jsonl'], dir, { MODELFACTORY_READ_CAPS: JSON.stringify({ line: 20_000 }) });
+    // A 10 kB in-memory cap and a 20 kB line cap stand for the real 256 MiB and 64 MiB, so the file stays small.
+    const env = { MODELFACTORY_READ_CAPS: JSON.stringify({ jsonDataset: 10_000, line: 20_000 }) };
+    const streamed = lintJson(['big.json', 'ok.jsonl'], dir, env);
+    assert.equal(streamed.code, 1);
+    assert.equal(streamed.out.summary.records, 2001);
+    // Element i starts on line 3i + 2.
+    const rules = rulesOf(streamed.out.diagnostics).filter((r) => !r.includes('too-short'));
+    assert.deepEqual(rules, [
+      'big.json:2102:dedup/exact',
+      'big.json:2703:schema/wrong-type',
+      'big.json:4502:jsonl/line-too-long',
+    ]);
+    // In memory the over-long element is read (the line cap is for streams): the rest is the same.
+    assert.deepEqual(
+      rulesOf(held.out.diagnostics).filter((r) => !r.startsWith('big.json:4502:') && !r.includes('too-short')),
+      rules.filter((r) => !r.startsWith('big.json:4502:')),
+    );
+    const dup = streamed.out.diagnostics.find((d) => d.rule === 'dedup/exact');
+    assert.match(dup?.message ?? '', /^Exact duplicate of line 11: .* Delete this record\.$/);
+  });
+
+  it('skips a large .json file that is not an array of records, by its first bytes', () => {
+    const dir = workspace('bigother');
+    writeFileSync(join(dir, 'settings.json'), JSON.stringify({ keys: Array.from({ length: 3000 }, (_, i) => i) }));
     writeFileSync(join(dir, 'ok.jsonl'), record('fine') + '\n');
     const env = { MODELFACTORY_READ_CAPS: JSON.stringify({ jsonDataset: 10_000 }) };
-    const { code, out } = lintJson(['big.json', 'ok.jsonl'], dir, env);
-    assert.equal(code, 1);
-    const f = out.diagnostics.find((d) => d.rule === 'file/unreadable');
-    assert.match(f?.message ?? '', /big\.json is larger than the 10000 bytes cap/);
+    const { out } = lintJson(['.'], dir, env);
+    assert.deepEqual(
+      out.skipped.map((s) => s.file),
+      ['settings.json'],
+    );
+    assert.equal(out.summary.files, 1);
   });
 
   it('names a UTF-16 file as such instead of diagnosing it as Latin-1', () => {

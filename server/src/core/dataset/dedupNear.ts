@@ -292,7 +292,9 @@ export class NearDuplicateIndex {
   private growTable(): void {
     const old = this.table;
     const oldSlots = this.tableSlots;
-    this.tableSlots = oldSlots * 2;
+    // Every growth rehashes every entry: while the table is small (under 8 MB) it grows fourfold, so a
+    // large file pays for fewer rehashes; past that, twofold, so memory stays close to what is used.
+    this.tableSlots = oldSlots * (oldSlots < 1 << 20 ? 4 : 2);
     this.table = new Int32Array(2 * this.tableSlots).fill(-1);
     const table = this.table;
     const mask = this.tableSlots - 1;

@@ -8,15 +8,11 @@ import { leadingElementValues, splitTopLevelArray, tooDeepForTree } from './json
 import { deepOffset, MAX_RECORD_DEPTH } from './jsonl';
 import type { Finding, Position } from '../types';
 import type { DatasetValidatorOptions } from './context';
-import { ExactDuplicateTable } from './dedupExact';
-import { NearDuplicateIndex } from './dedupNear';
 import { detectRecordFormat } from './formats';
 import type { RecordFormat } from './formats';
+import { JsonArrayChecker } from './jsonArrayRecords';
 import type { LineMediaRef } from './mediaFiles';
-import { RecordAnalyzer, hasError } from './record';
-import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
 import type { DatasetStats } from './stats';
-import { mixedFormatMessage } from './validator';
 
 /** One element of the array, for hover and quick fixes. */
 export interface JsonArrayRecord {
@@ -108,20 +104,7 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
       });
     }
   }
-  const formatCounts = emptyFormatCounts();
-  const stats: DatasetStats = {
-    lines: 0,
-    records: 0,
-    blank: 0,
-    invalid: 0,
-    formats: formatCounts,
-    unknownFormat: 0,
-    exactDuplicates: 0,
-    nearDuplicates: 0,
-    tokens: tokenPercentiles([], false),
-    findingsByRule: {},
-    acceptance: 1,
-  };
+  const checker = new JsonArrayChecker(opts, (f) => findings.push(f));
   if (!root || root.type !== 'array') {
     if (root && invalidSeverity) {
       findings.push({
@@ -132,157 +115,35 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
           'A .json dataset must be an array of records: wrap the records in [ ... ], or use JSON Lines (.jsonl).',
       });
     }
-    return finish(findings, stats, mapping);
+    return finish(findings, checker.stats(), mapping);
   }
 
-  const analyzer = new RecordAnalyzer(opts);
-  const exact = new ExactDuplicateTable();
-  const near = new NearDuplicateIndex();
-  const exactSeverity = opts.severityOf('dedup/exact');
-  const nearSeverity = opts.severityOf('dedup/near');
   const elements = root.children ?? [];
-  const formats: (RecordFormat | undefined)[] = [];
-  const elementErrors: boolean[] = [];
-  const tokens: number[] = [];
-  let allExact = true;
-  stats.lines = elements.length;
-  for (let index = 0; index < elements.length; index++) {
-    const node = elements[index];
-    if (!node) continue;
-    const elementText = text.slice(node.offset, node.offset + node.length);
-    const a = analyzer.analyze(elementText, 0);
-    formats.push(a.format);
-    stats.records++;
-    const record: JsonArrayRecord = { start: node.offset, end: node.offset + node.length, tokensExact: a.tokensExact };
+  for (const node of elements) {
+    const offset = node.offset;
+    // The file-level syntax errors above already say what is wrong with an invalid element, except
+    // after a flat split, which checks only the array's own punctuation: then the element's findings say it.
+    const r = checker.add(
+      text.slice(offset, offset + node.length),
+      (local) => positionAt(starts, offset + local),
+      !!split,
+    );
+    const a = r.analysis;
+    const record: JsonArrayRecord = { start: offset, end: offset + node.length, tokensExact: a.tokensExact };
     records.push(record);
     if (a.format) {
       record.format = a.format;
       record.tokens = a.tokens;
     }
-    if (a.media && a.media.length > 0) {
-      record.media = a.media.map((ref) => {
-        const at = positionAt(starts, node.offset + ref.start);
-        const end = positionAt(starts, node.offset + ref.end);
-        return {
-          file: ref.file,
-          line: at.line,
-          start: at.character,
-          end: end.line === at.line ? end.character : at.character,
-        };
-      });
-    }
-    if (a.kind === 'invalid') {
-      // The file-level syntax errors above already say what is wrong here, except after a flat split,
-      // which checks only the array's own punctuation: then the element's findings say it.
-      if (split) {
-        for (const f of a.findings) {
-          findings.push({
-            ...f,
-            range: range(node.offset + f.range.start.character, node.offset + f.range.end.character),
-          });
-        }
-      }
-      stats.invalid++;
-      elementErrors.push(true);
-      continue;
-    }
-    const local: Finding[] = a.findings.map((f) => ({
-      ...f,
-      range: range(node.offset + f.range.start.character, node.offset + f.range.end.character),
-    }));
-    if (!a.format) stats.unknownFormat++;
-    else {
-      formatCounts[a.format]++;
-      tokens.push(a.tokens);
-      allExact &&= a.tokensExact;
-    }
-    const elementRange = range(node.offset, node.offset + node.length);
-    const firstExact = a.valueHash >= 0 ? exact.firstOrAdd(a.valueHash, index) : -1;
-    if (firstExact >= 0) {
-      record.duplicateOf = firstExact;
-      stats.exactDuplicates++;
-      if (exactSeverity)
-        local.push(
-          duplicateOf(
-            'dedup/exact',
-            exactSeverity,
-            elementRange,
-            elements[firstExact]?.offset ?? 0,
-            firstExact,
-            undefined,
-          ),
-        );
-    } else if (a.hasSignature) {
-      const found = near.checkAndAdd(analyzer.hasher, index, opts.nearThreshold);
-      if (found) {
-        record.nearDuplicateOf = { index: found.line, similarity: found.similarity };
-        stats.nearDuplicates++;
-        if (nearSeverity)
-          local.push(
-            duplicateOf(
-              'dedup/near',
-              nearSeverity,
-              elementRange,
-              elements[found.line]?.offset ?? 0,
-              found.line,
-              found.similarity,
-            ),
-          );
-      }
-    }
-    elementErrors.push(hasError(local));
-    findings.push(...local);
+    if (r.media) record.media = r.media;
+    if (r.duplicateOf !== undefined) record.duplicateOf = r.duplicateOf;
+    if (r.nearDuplicateOf) record.nearDuplicateOf = r.nearDuplicateOf;
   }
-
-  function duplicateOf(
-    rule: 'dedup/exact' | 'dedup/near',
-    severity: Finding['severity'],
-    elementRange: Finding['range'],
-    firstOffset: number,
-    firstIndex: number,
-    similarity: number | undefined,
-  ): Finding {
-    const firstPos = positionAt(starts, firstOffset);
-    const what =
-      rule === 'dedup/exact'
-        ? 'Exact duplicate'
-        : `Near duplicate (about ${Math.round((similarity ?? 0) * 100)}% similar)`;
-    const data: Record<string, unknown> = { duplicateOf: firstPos.line, element: firstIndex };
-    if (similarity !== undefined) data.similarity = Math.round(similarity * 1000) / 1000;
-    return {
-      rule,
-      severity,
-      range: elementRange,
-      message: `${what} of record ${firstIndex + 1} (line ${firstPos.line + 1}): delete one, or make them differ.`,
-      related: [{ range: { start: firstPos, end: firstPos }, message: 'First occurrence' }],
-      data,
-    };
-  }
-
-  const mixedSeverity = opts.severityOf('format/mixed');
-  const majority = majorityFormat(formatCounts);
-  if (!opts.format && majority && mixedSeverity) {
-    for (let i = 0; i < formats.length; i++) {
-      const format = formats[i];
-      const node = elements[i];
-      if (!format || format === majority || !node) continue;
-      findings.push({
-        rule: 'format/mixed',
-        severity: mixedSeverity,
-        range: range(node.offset, node.offset + node.length),
-        message: mixedFormatMessage(format, majority),
-        data: { format, expected: majority },
-      });
-      if (mixedSeverity === 'error') elementErrors[i] = true;
-    }
-  }
-  if (majority) stats.majorityFormat = majority;
+  checker.finish();
   records.forEach((r, i) => {
-    if (elementErrors[i]) r.hasError = true;
+    if (checker.hasError(i)) r.hasError = true;
   });
-  stats.tokens = tokenPercentiles(tokens, allExact);
-  stats.acceptance = elements.length === 0 ? 1 : elementErrors.filter((e) => !e).length / elements.length;
-  return finish(findings, stats, mapping);
+  return finish(findings, checker.stats(), mapping);
 }
 
 function finish(
@@ -290,8 +151,10 @@ function finish(
   stats: DatasetStats,
   mapping: Omit<JsonArrayResult, 'findings' | 'stats'>,
 ): JsonArrayResult {
-  for (const f of findings) stats.findingsByRule[f.rule] = (stats.findingsByRule[f.rule] ?? 0) + 1;
-  return { findings, stats, ...mapping };
+  // Every finding by rule: the file's syntax errors as well as the records' findings.
+  const findingsByRule: Record<string, number> = {};
+  for (const f of findings) findingsByRule[f.rule] = (findingsByRule[f.rule] ?? 0) + 1;
+  return { findings, stats: { ...stats, findingsByRule }, ...mapping };
 }
 
 /** The element whose text holds `offset` (its start included, its end too: the cursor after `}`). */
@@ -364,6 +227,24 @@ export function sniffJsonDataset(text: string): JsonDatasetVerdict {
     }
     return { dataset: false, reason: `${describeJson(value)}, not an array of records` };
   }
+  return judgeElements(elements);
+}
+
+/**
+ * `sniffJsonDataset` for the first bytes of a file too large to hold (the CLI streams it): judged by the
+ * leading elements that the head holds whole.
+ */
+export function sniffJsonDatasetHead(head: string): JsonDatasetVerdict {
+  const first = /\S/.exec(head);
+  if (!first) return { dataset: false, reason: 'an empty file' };
+  if (first[0] !== '[') return { dataset: false, reason: 'not an array of records' };
+  const elements = leadingElementValues(head, SNIFF_ELEMENTS, false);
+  return elements.length === 0
+    ? { dataset: false, reason: 'no whole record in its first bytes' }
+    : judgeElements(elements);
+}
+
+function judgeElements(elements: unknown[]): JsonDatasetVerdict {
   if (elements.length === 0) return { dataset: false, reason: 'an empty array' };
   const notObject = elements.find((e) => describeJson(e) !== 'an object');
   if (notObject !== undefined)

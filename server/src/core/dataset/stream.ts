@@ -12,18 +12,25 @@
 //   invalid UTF-8 cap, statistics, then format/mixed at finish.
 import type { Finding } from '../types';
 import type { DatasetValidatorOptions } from './context';
-import { makeFinding } from './context';
-import { ExactDuplicateTable } from './dedupExact';
-import { BANDS, BINS, NearDuplicateIndex } from './dedupNear';
+import {
+  AppendOnlyDuplicates,
+  GrowableF64,
+  GrowableU32,
+  GrowableU8,
+  LINE_BLANK,
+  LINE_INVALID,
+  LINE_UNKNOWN_FORMAT,
+  RecordTally,
+  dedupFinding,
+} from './crossRecord';
+import { BANDS, BINS } from './dedupNear';
 import { NO_TOKENS } from './exampleTokens';
 import { EolTracker, MAX_INVALID_UTF8_FINDINGS, bomFinding, invalidUtf8Finding, utf8SequenceAt } from './encoding';
 import type { EolKind } from './encoding';
 import { RECORD_FORMATS } from './formats';
 import { RecordAnalyzer } from './record';
 import type { LineMediaRef } from './mediaFiles';
-import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
 import type { DatasetStats } from './stats';
-import { dedupFinding, mixedFormatMessage } from './validator';
 
 export interface DatasetStreamOptions extends DatasetValidatorOptions {
   /**
@@ -57,9 +64,7 @@ export interface DatasetChunkSink {
 }
 
 /** Per-line codes of a BlockAnalysis: a format's index in RECORD_FORMATS, or one of these. */
-export const LINE_UNKNOWN_FORMAT = 253;
-export const LINE_INVALID = 254;
-export const LINE_BLANK = 255;
+export { LINE_BLANK, LINE_INVALID, LINE_UNKNOWN_FORMAT } from './crossRecord';
 
 const EOL_CODES: readonly (EolKind | undefined)[] = [undefined, 'LF', 'CRLF', 'CR'];
 const EOL_CODE: Readonly<Record<EolKind, number>> = { LF: 1, CRLF: 2, CR: 3 };
@@ -114,58 +119,6 @@ export function blockAnalysisBuffers(a: BlockAnalysis): ArrayBuffer[] {
     a.tokens,
     a.invalidUtf8,
   ].map((array) => array.buffer as ArrayBuffer);
-}
-
-class GrowableU32 {
-  data = new Uint32Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Uint32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  view(): Uint32Array {
-    return this.data.subarray(0, this.length);
-  }
-}
-
-class GrowableU8 {
-  data = new Uint8Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Uint8Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  /** Appends `values` (for signatures). */
-  append(values: Uint8Array): void {
-    while (this.length + values.length > this.data.length) {
-      const next = new Uint8Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data.set(values, this.length);
-    this.length += values.length;
-  }
-}
-
-class GrowableF64 {
-  data = new Float64Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
 }
 
 /** Runs every per-record rule over blocks of whole lines; keeps no state between blocks. */
@@ -360,8 +313,7 @@ export class BlockAnalyzer {
  * duplicates, line ending; format/mixed at finish).
  */
 export class CrossRecordChecker {
-  private readonly exact = new ExactDuplicateTable();
-  private readonly near: NearDuplicateIndex;
+  private readonly duplicates: AppendOnlyDuplicates;
   private readonly eol = new EolTracker();
   private line = 0;
   private byteOffset = 0;
@@ -374,27 +326,14 @@ export class CrossRecordChecker {
   private readonly bomSeverity;
 
   // Per line, for statistics and the end-of-file format/mixed pass.
-  private readonly lineFormat = new GrowableU8();
+  private readonly tally = new RecordTally();
   private readonly lineLength = new GrowableU32();
-  private readonly lineHasError = new GrowableU8();
-  private readonly tokens = new GrowableU32();
-  private allTokensExact = true;
-  private readonly counts = {
-    blank: 0,
-    invalid: 0,
-    unknownFormat: 0,
-    exactDuplicates: 0,
-    nearDuplicates: 0,
-    records: 0,
-  };
-  private readonly formatCounts = emptyFormatCounts();
-  private readonly findingsByRule: Record<string, number> = {};
 
   constructor(
     private readonly opts: DatasetStreamOptions,
     private readonly onFinding: (finding: Finding) => void,
   ) {
-    this.near = new NearDuplicateIndex(opts.nearIndexCapacity ?? 1_000_000);
+    this.duplicates = new AppendOnlyDuplicates(opts.nearIndexCapacity ?? 1_000_000);
     this.exactSeverity = opts.severityOf('dedup/exact');
     this.nearSeverity = opts.severityOf('dedup/near');
     this.eolSeverity = opts.severityOf('encoding/mixed-eol');
@@ -413,6 +352,7 @@ export class CrossRecordChecker {
     const base = this.line;
     const findings = block.findings;
     const invalid = block.invalidUtf8;
+    const tally = this.tally;
     let findingAt = 0;
     let invalidAt = 0;
     let signatureAt = 0;
@@ -440,18 +380,11 @@ export class CrossRecordChecker {
       }
       const code = block.lineCodes[rel] ?? LINE_BLANK;
       const length = block.lineLengths[rel] ?? 0;
-      if (code === LINE_BLANK) this.counts.blank++;
-      else {
-        this.counts.records++;
-        if (code === LINE_INVALID) this.counts.invalid++;
-        else if (code === LINE_UNKNOWN_FORMAT) this.counts.unknownFormat++;
-        else {
-          this.formatCounts[RECORD_FORMATS[code] ?? 'text']++;
-          const tokens = block.tokens[tokenAt++] ?? 0;
-          if (tokens !== NO_TOKENS) {
-            this.tokens.push(tokens);
-            this.opts.onRecordTokens?.(line, tokens);
-          }
+      let tokens = NO_TOKENS;
+      if (code !== LINE_BLANK) {
+        if (code !== LINE_INVALID && code !== LINE_UNKNOWN_FORMAT) {
+          tokens = block.tokens[tokenAt++] ?? 0;
+          if (tokens !== NO_TOKENS) this.opts.onRecordTokens?.(line, tokens);
         }
         const hash = block.valueHashes[rel] ?? -1;
         const hasSignature = block.hasSignature[rel] === 1;
@@ -463,38 +396,33 @@ export class CrossRecordChecker {
             hasSignature ? block.bandKeys.subarray(signatureAt * BANDS, (signatureAt + 1) * BANDS) : undefined,
           );
         }
-        if (hash >= 0) {
-          const first = this.exact.firstOrAdd(hash, line);
-          if (first >= 0) {
-            this.counts.exactDuplicates++;
-            if (this.exactSeverity) {
-              this.emit(dedupFinding('dedup/exact', this.exactSeverity, line, length, first, undefined));
-              if (this.exactSeverity === 'error') error = true;
-            }
-          } else if (hasSignature) {
-            const near = this.near.checkAndAddAt(
-              block.signatures,
-              signatureAt * BINS,
-              block.bandKeys,
-              signatureAt * BANDS,
-              line,
-              this.opts.nearThreshold,
-            );
-            if (near) {
-              this.counts.nearDuplicates++;
-              if (this.nearSeverity) {
-                this.emit(dedupFinding('dedup/near', this.nearSeverity, line, length, near.line, near.similarity));
-                if (this.nearSeverity === 'error') error = true;
-              }
-            }
+        const seen = this.duplicates.check(
+          line,
+          hash,
+          hasSignature ? block.signatures : undefined,
+          signatureAt * BINS,
+          hasSignature ? block.bandKeys : undefined,
+          signatureAt * BANDS,
+          this.opts.nearThreshold,
+        );
+        if (seen === 1) {
+          tally.exactDuplicates++;
+          if (this.exactSeverity) {
+            this.emit(dedupFinding('dedup/exact', this.exactSeverity, line, length, this.duplicates.first, undefined));
+            if (this.exactSeverity === 'error') error = true;
+          }
+        } else if (seen === 2) {
+          tally.nearDuplicates++;
+          if (this.nearSeverity) {
+            const { first, similarity } = this.duplicates;
+            this.emit(dedupFinding('dedup/near', this.nearSeverity, line, length, first, similarity));
+            if (this.nearSeverity === 'error') error = true;
           }
         }
         if (hasSignature) signatureAt++;
       }
-      this.lineFormat.push(code);
+      tally.add(code, error, tokens);
       this.lineLength.push(length);
-      // 2 marks a blank line (not a record) for the acceptance count.
-      this.lineHasError.push(code === LINE_BLANK ? 2 : error ? 1 : 0);
       const eolKind = EOL_CODES[block.eols[rel] ?? 0];
       if (eolKind) {
         const f = this.eol.see(eolKind, line, length, this.eolSeverity);
@@ -503,7 +431,7 @@ export class CrossRecordChecker {
     }
     // Invalid sequences the block did not itself report still count against the file's cap.
     this.invalidUtf8 += block.invalidUtf8Total - invalid.length / 4;
-    if (!block.tokensExact) this.allTokensExact = false;
+    if (!block.tokensExact) tally.estimated();
     if (block.media.length > 0 && this.opts.onMediaRefs) {
       this.opts.onMediaRefs(block.media.map((ref) => ({ ...ref, line: ref.line + base })));
     }
@@ -515,60 +443,26 @@ export class CrossRecordChecker {
   finish(): void {
     if (this.finished) return;
     this.finished = true;
-    const severity = this.opts.severityOf('format/mixed');
-    if (this.opts.format || !severity) return;
-    const majority = majorityFormat(this.formatCounts);
-    if (!majority) return;
-    const majorityCode = RECORD_FORMATS.indexOf(majority);
-    for (let i = 0; i < this.lineFormat.length; i++) {
-      const code = this.lineFormat.data[i] ?? LINE_BLANK;
-      if (code >= RECORD_FORMATS.length || code === majorityCode) continue;
-      const format = RECORD_FORMATS[code];
-      if (!format) continue;
-      this.emit(
-        makeFinding(
-          'format/mixed',
-          severity,
-          i,
-          0,
-          this.lineLength.data[i] ?? 0,
-          mixedFormatMessage(format, majority),
-          { format, expected: majority },
-        ),
-      );
-      if (severity === 'error' && this.lineHasError.data[i] === 0) this.lineHasError.data[i] = 1;
-    }
+    const lengths = this.lineLength.data;
+    this.tally.mixed(
+      this.opts.severityOf('format/mixed'),
+      this.opts.format,
+      (i) => ({ start: { line: i, character: 0 }, end: { line: i, character: lengths[i] ?? 0 } }),
+      this.onFinding,
+    );
   }
 
   stats(): DatasetStats {
-    const majority = majorityFormat(this.formatCounts);
-    let accepted = 0;
-    for (let i = 0; i < this.lineHasError.length; i++) if (this.lineHasError.data[i] === 0) accepted++;
-    const records = this.counts.records;
-    const stats: DatasetStats = {
-      lines: this.line,
-      records,
-      blank: this.counts.blank,
-      invalid: this.counts.invalid,
-      formats: { ...this.formatCounts },
-      unknownFormat: this.counts.unknownFormat,
-      exactDuplicates: this.counts.exactDuplicates,
-      nearDuplicates: this.counts.nearDuplicates,
-      tokens: tokenPercentiles(this.tokens.view().slice(), this.allTokensExact),
-      findingsByRule: { ...this.findingsByRule },
-      acceptance: records === 0 ? 1 : accepted / records,
-    };
-    if (majority) stats.majorityFormat = majority;
-    return stats;
+    return this.tally.stats(this.line);
   }
 
   /** Bytes held by the cross-record indices (for memory reports). */
   indexBytes(): number {
-    return this.exact.bytes + this.near.bytes;
+    return this.duplicates.bytes;
   }
 
   private emit(f: Finding): void {
-    this.findingsByRule[f.rule] = (this.findingsByRule[f.rule] ?? 0) + 1;
+    this.tally.count(f);
     this.onFinding(f);
   }
 }

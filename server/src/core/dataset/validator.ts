@@ -4,13 +4,13 @@
 // changed lines and the lines that share a hash or an LSH band with them.
 import type { Finding } from '../types';
 import type { DatasetValidatorOptions } from './context';
-import { makeFinding } from './context';
-import { BANDS, signatureSimilarity } from './dedupNear';
+import { datasetStats, dedupFinding, mixedFormatFinding } from './crossRecord';
+import { BANDS, BINS, signatureSimilarity } from './dedupNear';
 import { countRecordText, ExampleTokenCounter, NO_TOKENS } from './exampleTokens';
 import type { ExampleCount } from './exampleTokens';
 import type { LineMediaRef } from './mediaFiles';
 import type { RecordFormat } from './formats';
-import { FORMAT_LABELS, RecordAnalyzer, hasError, withArticle } from './record';
+import { RecordAnalyzer, hasError } from './record';
 import type { LineAnalysis } from './record';
 import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
 import type { DatasetStats, TokenPercentiles } from './stats';
@@ -45,14 +45,28 @@ export interface RecordInfo {
   nearDuplicateOf?: { line: number; similarity: number };
 }
 
+/** Lines whose signatures one slab holds. */
+const SLAB_LINES = 4096;
+
+/**
+ * Signatures and band keys of many lines in two typed arrays: a line keeps a slot, not two typed arrays
+ * of its own (allocating those per line cost more than computing them).
+ */
+class KeySlab {
+  readonly signatures = new Uint8Array(SLAB_LINES * BINS);
+  readonly bandKeys = new Uint32Array(SLAB_LINES * BANDS);
+  used = 0;
+}
+
 class LineState {
   /** Current 0-based line number; kept up to date on every edit. */
   index: number;
   /** The line number baked into `findings`; they are re-based lazily when lines shift. */
   findingsLine: number;
   findings: Finding[];
-  signature: Uint8Array | undefined;
-  bandKeys: Uint32Array | undefined;
+  /** Where the near-duplicate signature and band keys are kept (slot `slot` of `slab`), when the record has them. */
+  slab: KeySlab | undefined;
+  slot = 0;
   near: { of: LineState; similarity: number } | undefined;
   /** The exact count in the model's terms, once asked for (hover, statistics); null: not a countable record. */
   exact: ExampleCount | null | undefined;
@@ -149,6 +163,7 @@ export class DatasetValidator {
   private readonly exactGroups = new Map<number, Bucket>();
   private readonly nearBuckets = new Map<number, Bucket>();
   private readonly formatCounts = emptyFormatCounts();
+  private slab = new KeySlab();
 
   constructor(private readonly opts: DatasetValidatorOptions) {
     this.analyzer = new RecordAnalyzer(opts);
@@ -158,15 +173,27 @@ export class DatasetValidator {
   update(start: number, deleteCount: number, lines: string[]): void {
     start = Math.max(0, Math.min(start, this.lines.length));
     deleteCount = Math.max(0, Math.min(deleteCount, this.lines.length - start));
+    const whole = start === 0 && deleteCount === this.lines.length;
+    const added = new Array<LineState>(lines.length);
+    if (whole) {
+      // Every line is new: no line's duplicate survives, so every line with a signature is recomputed
+      // once all are indexed, and no set of disturbed lines is needed.
+      this.exactGroups.clear();
+      this.nearBuckets.clear();
+      this.slab = new KeySlab();
+      for (const f of Object.keys(this.formatCounts) as (keyof typeof this.formatCounts)[]) this.formatCounts[f] = 0;
+      for (let k = 0; k < lines.length; k++) added[k] = this.analyzeLine(lines[k] as string, k);
+      this.lines = added;
+      for (const st of added) this.index(st, undefined);
+      for (const st of added) if (st.slab) this.recomputeNear(st);
+      return;
+    }
     const dirty = new Set<LineState>();
     const removed = this.lines.slice(start, start + deleteCount);
     for (const st of removed) this.unindex(st, dirty);
 
-    const added = lines.map((text, k) => this.analyzeLine(text, start + k));
-    this.lines =
-      start === 0 && deleteCount === this.lines.length
-        ? added
-        : this.lines.slice(0, start).concat(added, this.lines.slice(start + deleteCount));
+    for (let k = 0; k < lines.length; k++) added[k] = this.analyzeLine(lines[k] as string, start + k);
+    this.lines = this.lines.slice(0, start).concat(added, this.lines.slice(start + deleteCount));
     for (let i = start + added.length; i < this.lines.length; i++) {
       const st = this.lines[i];
       if (st) st.index = i;
@@ -212,12 +239,8 @@ export class DatasetValidator {
       }
       const format = st.analysis.format;
       if (mixedSeverity && majority && format && format !== majority) {
-        out.push(
-          makeFinding('format/mixed', mixedSeverity, i, 0, st.text.length, mixedFormatMessage(format, majority), {
-            format,
-            expected: majority,
-          }),
-        );
+        const range = { start: { line: i, character: 0 }, end: { line: i, character: st.text.length } };
+        out.push(mixedFormatFinding(mixedSeverity, range, format, majority));
       }
       this.crossFindings(st, exactSeverity, nearSeverity, out);
     }
@@ -352,46 +375,51 @@ export class DatasetValidator {
       else if (st.near) nearDuplicates++;
       if (!hasError(findingsByLine.get(i) ?? [])) accepted++;
     }
-    const records = this.lines.length - blank - (last >= 0 && this.lines[last]?.text === '' ? 1 : 0);
-    const majority = majorityFormat(this.formatCounts);
-    const stats: DatasetStats = {
+    return datasetStats({
       lines: this.lines.length,
-      records,
+      records: this.lines.length - blank - (last >= 0 && this.lines[last]?.text === '' ? 1 : 0),
       blank,
       invalid,
-      formats: { ...this.formatCounts },
+      formatCounts: this.formatCounts,
       unknownFormat,
       exactDuplicates,
       nearDuplicates,
-      tokens: tokenPercentiles(tokens, allExact),
+      tokens,
+      tokensExact: allExact,
       findingsByRule,
-      acceptance: records === 0 ? 1 : accepted / records,
-    };
-    if (majority) stats.majorityFormat = majority;
-    return stats;
+      accepted,
+    });
   }
 
   private analyzeLine(text: string, index: number): LineState {
     const analysis = this.analyzer.analyze(text, index);
     const st = new LineState(text, analysis, index);
     if (analysis.hasSignature) {
-      st.signature = this.analyzer.hasher.signature.slice();
-      st.bandKeys = this.analyzer.hasher.bandKeys.slice();
+      if (this.slab.used === SLAB_LINES) this.slab = new KeySlab();
+      const slab = this.slab;
+      st.slab = slab;
+      st.slot = slab.used++;
+      slab.signatures.set(this.analyzer.hasher.signature, st.slot * BINS);
+      slab.bandKeys.set(this.analyzer.hasher.bandKeys, st.slot * BANDS);
     }
     return st;
   }
 
-  private index(st: LineState, dirty: Set<LineState>): void {
+  /** Indexes `st`; `dirty` gathers the lines whose near duplicate may change (none: the caller recomputes all). */
+  private index(st: LineState, dirty: Set<LineState> | undefined): void {
     const a = st.analysis;
     if (a.format) this.formatCounts[a.format]++;
     if (a.valueHash >= 0) bucketAdd(this.exactGroups, smallKey(a.valueHash), st);
-    if (st.bandKeys) {
+    const slab = st.slab;
+    if (slab) {
+      const keys = slab.bandKeys;
+      const base = st.slot * BANDS;
       for (let b = 0; b < BANDS; b++) {
-        const key = smallKey(st.bandKeys[b] as number);
+        const key = smallKey(keys[base + b] as number);
         const at = bucketAdd(this.nearBuckets, key, st);
-        if (at < NEAR_WINDOW) forEachFrom(this.nearBuckets.get(key), at + 1, (other) => dirty.add(other));
+        if (dirty && at < NEAR_WINDOW) forEachFrom(this.nearBuckets.get(key), at + 1, (other) => dirty.add(other));
       }
-      dirty.add(st);
+      dirty?.add(st);
     }
   }
 
@@ -399,9 +427,11 @@ export class DatasetValidator {
     const a = st.analysis;
     if (a.format) this.formatCounts[a.format]--;
     if (a.valueHash >= 0) bucketRemove(this.exactGroups, smallKey(a.valueHash), st);
-    if (st.bandKeys) {
+    const slab = st.slab;
+    if (slab) {
+      const base = st.slot * BANDS;
       for (let b = 0; b < BANDS; b++) {
-        const key = smallKey(st.bandKeys[b] as number);
+        const key = smallKey(slab.bandKeys[base + b] as number);
         const at = bucketRemove(this.nearBuckets, key, st);
         if (at >= 0 && at < NEAR_WINDOW) forEachFrom(this.nearBuckets.get(key), at, (other) => dirty.add(other));
       }
@@ -411,18 +441,20 @@ export class DatasetValidator {
   /** The earliest line within the bucket windows of `st` that is at least as similar as the threshold. */
   private recomputeNear(st: LineState): void {
     st.near = undefined;
-    const sig = st.signature;
-    if (!sig || !st.bandKeys) return;
+    const slab = st.slab;
+    if (!slab) return;
+    const sig = slab.signatures;
+    const at = st.slot * BINS;
+    const keyBase = st.slot * BANDS;
     let best: LineState | undefined;
     let bestSim = 0;
     for (let b = 0; b < BANDS; b++) {
-      const bucket = this.nearBuckets.get(smallKey(st.bandKeys[b] as number));
+      const bucket = this.nearBuckets.get(smallKey(slab.bandKeys[keyBase + b] as number));
       if (bucket === undefined) continue;
       if (!Array.isArray(bucket)) {
         // A bucket of one is this line itself, or an earlier or later line.
-        if (bucket === st || bucket.index >= st.index || (best && bucket.index >= best.index) || !bucket.signature)
-          continue;
-        const sim = signatureSimilarity(sig, 0, bucket.signature, 0);
+        if (bucket === st || bucket.index >= st.index || (best && bucket.index >= best.index) || !bucket.slab) continue;
+        const sim = signatureSimilarity(sig, at, bucket.slab.signatures, bucket.slot * BINS);
         if (sim >= this.opts.nearThreshold) {
           best = bucket;
           bestSim = sim;
@@ -432,8 +464,8 @@ export class DatasetValidator {
       for (let k = 0; k < bucket.length && k < NEAR_WINDOW; k++) {
         const other = bucket[k] as LineState;
         if (other.index >= st.index || (best && other.index >= best.index)) break;
-        if (!other.signature) continue;
-        const sim = signatureSimilarity(sig, 0, other.signature, 0);
+        if (!other.slab) continue;
+        const sim = signatureSimilarity(sig, at, other.slab.signatures, other.slot * BINS);
         if (sim >= this.opts.nearThreshold) {
           best = other;
           bestSim = sim;
@@ -493,31 +525,4 @@ export class DatasetValidator {
   }
 }
 
-/** A dedup finding on `line` pointing at `firstLine`; the streaming path uses the same wording. */
-export function dedupFinding(
-  rule: 'dedup/exact' | 'dedup/near',
-  severity: Finding['severity'],
-  line: number,
-  lineLength: number,
-  firstLine: number,
-  similarity: number | undefined,
-): Finding {
-  const message =
-    rule === 'dedup/exact'
-      ? `Exact duplicate of line ${firstLine + 1}: duplicates skew training toward one example. Delete this line.`
-      : `Near duplicate of line ${firstLine + 1} (about ${Math.round((similarity ?? 0) * 100)}% similar): keep the better one, or make them differ.`;
-  const data: Record<string, unknown> = { duplicateOf: firstLine };
-  if (similarity !== undefined) data.similarity = Math.round(similarity * 1000) / 1000;
-  const f = makeFinding(rule, severity, line, 0, lineLength, message, data);
-  f.related = [
-    {
-      range: { start: { line: firstLine, character: 0 }, end: { line: firstLine, character: 0 } },
-      message: 'First occurrence',
-    },
-  ];
-  return f;
-}
-
-export function mixedFormatMessage(format: RecordFormat, majority: RecordFormat): string {
-  return `This is ${withArticle(format)} record, but most of this file is ${FORMAT_LABELS[majority]}: convert it, or move it to a file of its own.`;
-}
+export { dedupFinding, mixedFormatMessage } from './crossRecord';

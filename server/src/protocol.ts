@@ -1,5 +1,6 @@
 // Custom messages between the extension (client) and the language server. Both sides import these
 // types; each method says who sends it to whom.
+import type { HubLedgerEntry } from './core/datanet/governance';
 
 /** client -> server request: statistics of an open dataset document. */
 export const DatasetStatsRequest = 'modelfactory/datasetStats';
@@ -47,3 +48,44 @@ export interface ImportConfigParams {
   outputDir?: string;
 }
 export type { ImportResult as ImportConfigResult } from './core/config/importConfig';
+
+/**
+ * client -> server notification: today's use of the daily caps of hub-linked Datanets (manifests with
+ * `hub:`), from the hubs' ledgers. Replaces what was sent before; the server checks open files again.
+ */
+export const HubLedgerNotification = 'modelfactory/hubLedger';
+export interface HubLedgerParams {
+  entries: HubLedgerEntry[];
+}
+
+/** The notification's entries when every field has its shape (at most 1000 entries), else null. */
+export function parseHubLedger(raw: unknown): HubLedgerEntry[] | null {
+  const entries = (raw as { entries?: unknown } | null)?.entries;
+  if (!Array.isArray(entries) || entries.length > 1000) return null;
+  const out: HubLedgerEntry[] = [];
+  for (const e of entries as Record<string, unknown>[]) {
+    if (typeof e !== 'object' || e === null) return null;
+    const { url, datanet, day, bytes, files, fileNames } = e;
+    if (
+      typeof url !== 'string' ||
+      url.length > 2000 ||
+      typeof datanet !== 'string' ||
+      datanet.length > 128 ||
+      typeof day !== 'string' ||
+      !/^\d{4}-\d{2}-\d{2}$/.test(day) ||
+      typeof bytes !== 'number' ||
+      !Number.isFinite(bytes) ||
+      bytes < 0 ||
+      typeof files !== 'number' ||
+      !Number.isInteger(files) ||
+      files < 0 ||
+      !Array.isArray(fileNames) ||
+      fileNames.length > 1000 ||
+      !fileNames.every((n) => typeof n === 'string' && n.length <= 256)
+    ) {
+      return null;
+    }
+    out.push({ url, datanet, day, bytes, files, fileNames: fileNames as string[] });
+  }
+  return out;
+}

@@ -10,7 +10,9 @@ export function quotaBar(used: number, max: number, cells = 10): string {
   if (!(max > 0)) return '';
   const left = Math.max(0, Math.min(1, (max - used) / max));
   const full = left === 0 ? 0 : Math.max(1, Math.round(left * cells));
-  return `${FULL.repeat(full)}${EMPTY.repeat(cells - full)} ${Math.floor(left * 100)}% left`;
+  // Never 0% while something is left, never 100% once something is used.
+  const pct = left === 0 ? 0 : left === 1 ? 100 : Math.min(99, Math.max(1, Math.round(left * 100)));
+  return `${FULL.repeat(full)}${EMPTY.repeat(cells - full)} ${pct}% left`;
 }
 
 export function formatBytes(bytes: number): string {

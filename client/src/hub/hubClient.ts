@@ -107,36 +107,36 @@ export class HubClient {
     return parsed as T;
   }
 
-  me(): Promise<Me> {
+  async me(): Promise<Me> {
     return this.request('GET', '/v1/me');
   }
 
-  datanets(): Promise<DatanetSummary[]> {
+  async datanets(): Promise<DatanetSummary[]> {
     return this.request('GET', '/v1/datanets');
   }
 
-  myDatanet(name: string): Promise<MyDatanetView> {
+  async myDatanet(name: string): Promise<MyDatanetView> {
     return this.request('GET', `/v1/datanets/${checkName(name)}/me`);
   }
 
-  quota(name: string): Promise<QuotaView> {
+  async quota(name: string): Promise<QuotaView> {
     return this.request('GET', `/v1/datanets/${checkName(name)}/quota`);
   }
 
-  leaderboard(name: string): Promise<LeaderboardRow[]> {
+  async leaderboard(name: string): Promise<LeaderboardRow[]> {
     return this.request('GET', `/v1/datanets/${checkName(name)}/leaderboard`);
   }
 
   /** Contributions waiting for a curator (curators and owners only). */
-  pending(name: string): Promise<Receipt[]> {
+  async pending(name: string): Promise<Receipt[]> {
     return this.request('GET', `/v1/datanets/${checkName(name)}/contributions?status=pending`);
   }
 
-  contribution(id: string): Promise<Receipt> {
+  async contribution(id: string): Promise<Receipt> {
     return this.request('GET', `/v1/contributions/${checkId(id)}`);
   }
 
-  review(id: string, decision: 'approve' | 'reject', reason?: string): Promise<Receipt> {
+  async review(id: string, decision: 'approve' | 'reject', reason?: string): Promise<Receipt> {
     return this.request('POST', `/v1/contributions/${checkId(id)}/review`, { decision, ...(reason ? { reason } : {}) });
   }
 

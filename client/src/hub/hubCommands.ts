@@ -113,6 +113,7 @@ export function registerHub(context: vscode.ExtensionContext, deps: HubDeps): vo
       url = entered.trim();
       // Machine-scoped: only user settings may name the host the token goes to.
       await vscode.workspace.getConfiguration('modelfactory').update('hub.url', url, vscode.ConfigurationTarget.Global);
+      if (hubUrl() !== url) throw new Error(`modelfactory.hub.url did not take ${url}: set it in your user settings`);
     }
     const token = await vscode.window.showInputBox({
       title: `ModelFactory: token for ${url}`,

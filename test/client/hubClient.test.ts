@@ -6,7 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkHubUrl, HubClient, HubError } from '../../client/src/hub/hubClient';
-import { contributionLine, quotaBar, quotaLines, rankLine, receiptSummary } from '../../client/src/hub/datanetsModel';
+import {
+  contributionLine,
+  quotaBar,
+  quotaLines,
+  rankLine,
+  receiptSummary,
+  supersedableOf,
+} from '../../client/src/hub/datanetsModel';
 import { leaderboardCsp, leaderboardHtml } from '../../client/src/hub/leaderboardHtml';
 import { escapeHtml } from '../../client/src/panels/html';
 import { cli, makeToken, pgliteStorage, startHub, type Hub, type Storage } from '../hub/harness';
@@ -129,6 +136,24 @@ describe('the hub client against a real hub (PGlite)', () => {
     assert.equal(contributionLine(view.contributions[0]!).icon, 'error');
     assert.deepEqual(view.contributions[0]!.findings, [], 'the list leaves findings out; the receipt has them');
     assert.ok((await bob.contribution(view.contributions[0]!.id)).findings.length >= 2);
+  });
+
+  it('resubmits a fixed file as the replacement of its rejection, which then no longer counts', async () => {
+    const carol = new HubClient(hub.url, t['carol']!);
+    const broken = await carol.submit(file('fix-me.jsonl', record(80) + '\n{"messages": [}\n'), 'reviewed');
+    assert.equal(broken.verdict, 'rejected');
+    const replaces = supersedableOf(await carol.myDatanet('reviewed'), 'fix-me.jsonl');
+    assert.equal(replaces?.id, broken.id);
+    assert.equal(supersedableOf(await carol.myDatanet('reviewed'), 'other.jsonl'), undefined);
+    const fixed = await carol.submit(file('fix-me.jsonl', record(80) + '\n'), 'reviewed', replaces!.id);
+    assert.equal(fixed.supersedes, broken.id);
+    assert.equal(fixed.verdict, 'pending');
+    const after = await carol.myDatanet('reviewed');
+    assert.equal(after.contributions.find((c) => c.id === broken.id)?.superseded_by, fixed.id);
+    assert.equal(supersedableOf(after, 'fix-me.jsonl'), undefined, 'a superseded rejection is not replaced twice');
+    assert.equal((await cora.review(fixed.id, 'approve')).verdict, 'accepted');
+    const row = (await carol.leaderboard('reviewed')).find((r) => r.contributor === 'carol');
+    assert.deepEqual([row?.accepted, row?.rejected], [1, 0], 'the superseded rejection does not count');
   });
 
   it('draws the quota bar from what is left', () => {

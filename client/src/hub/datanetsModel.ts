@@ -94,3 +94,12 @@ export function receiptSummary(r: Receipt): string {
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   return `${r.file_name} ${head}: ${r.records.accepted} of ${n} records accepted, ${errors} error${errors === 1 ? '' : 's'}, ${r.findings.length - errors} other finding${r.findings.length - errors === 1 ? '' : 's'} (${r.id}).`;
 }
+
+/**
+ * The contribution a resubmission of `fileName` replaces: my newest rejected contribution of that name
+ * not yet superseded (the hub then counts the fix instead of the rejection), or undefined.
+ */
+export function supersedableOf(view: MyDatanetView, fileName: string): Receipt | undefined {
+  // Newest first, as the hub lists them.
+  return view.contributions.find((c) => c.file_name === fileName && c.verdict === 'rejected' && !c.superseded_by);
+}

@@ -3,6 +3,7 @@
 // local lint through the language server first; the receipt's findings become diagnostics in the
 // `modelfactory-hub` collection), the Datanets view, the leaderboard, the curator's review queue, and
 // the hub ledger handed to the language server for hub-linked manifests' daily caps.
+import { basename } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
@@ -15,7 +16,7 @@ import {
 } from '../../../server/src/protocol';
 import type { HubLedgerEntry } from '../../../server/src/core/datanet/governance';
 import { checkHubUrl, HubClient, type MyDatanetView, type Receipt } from './hubClient';
-import { receiptSummary } from './datanetsModel';
+import { receiptSummary, supersedableOf } from './datanetsModel';
 import { DatanetsTreeProvider, type DatanetsNode } from './hubView';
 import { LeaderboardPanels } from './leaderboardPanel';
 
@@ -174,10 +175,13 @@ export function registerHub(context: vscode.ExtensionContext, deps: HubDeps): vo
 
     const datanet = typeof datanetArg === 'string' ? datanetArg : await chooseDatanet(hub, uri);
     if (!datanet) return undefined;
+    // A fixed file sent again replaces its rejected contribution: the rejection then no longer counts.
+    const replaces = supersedableOf(await hub.myDatanet(datanet), basename(uri.fsPath));
     const receipt = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `ModelFactory: submitting ${name} to ${datanet}` },
-      () => hub.submit(uri.fsPath, datanet),
+      () => hub.submit(uri.fsPath, datanet, replaces?.id),
     );
+    if (replaces) log.info(`${receipt.id} supersedes the rejected ${replaces.id}`);
     diagnostics.set(uri, receiptDiagnostics(receipt));
     log.info(`Submitted ${name} to ${datanet}: ${receipt.verdict} (${receipt.id})`);
     const summary = `ModelFactory: ${receiptSummary(receipt)}`;
@@ -237,6 +241,10 @@ export function registerHub(context: vscode.ExtensionContext, deps: HubDeps): vo
   command('modelfactory.rejectContribution', (arg: unknown) => review(arg, 'reject'));
 
   context.subscriptions.push(
+    // A receipt describes the file as it was sent: an edit makes its findings stale.
+    vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.contentChanges.length > 0 && diagnostics.has(e.document.uri)) diagnostics.delete(e.document.uri);
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('modelfactory.hub.url')) void refresh();
     }),

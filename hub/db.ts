@@ -210,6 +210,9 @@ export async function openDb(opts: { dataDir: string; database?: string }): Prom
     if (!/^postgres(ql)?:\/\//.test(opts.database))
       throw new Error(`--database takes a postgres:// URL, not '${opts.database}'`);
     const pool = new pg.Pool({ connectionString: opts.database, max: 10 });
+    // An idle connection the server ends (a restart, an administrator) is an 'error' event on the pool:
+    // unhandled, it would end the hub; the pool replaces the connection on the next query.
+    pool.on('error', (err) => process.stderr.write(`hub: an idle PostgreSQL connection ended: ${err.message}\n`));
     db = new PostgresDb(pool);
   } else {
     const pglite = new PGlite(`${opts.dataDir}/db`, {

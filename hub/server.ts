@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { asManifest, type DatanetManifest } from '../server/src/core/datanet/manifest';
 import type { HubDb, Sql } from './db';
-import { rankContributors } from './rank';
+import { rankContributors, type LeaderboardRow } from './rank';
 import { FileStore, TooLargeError, type StagedFile } from './store';
 import { createToken, hashToken, ROLES, roleAtLeast, type Role } from './tokens';
 import { checkManifest } from './manifestCheck';
@@ -84,6 +84,29 @@ export interface Receipt {
   superseded_by: string | null;
   review_reason: string | null;
   created_at: string;
+}
+
+/** Today's use of the daily caps: in one Datanet (its manifest's caps; null: none) and across all of them. */
+export interface QuotaView {
+  contributor: string;
+  day: string;
+  datanet: { bytes: number; files: number; max_bytes: number | null; max_files: number | null };
+  all: { bytes: number; files: number; max_bytes: number; max_files: number };
+}
+
+/** `GET /v1/datanets/:name/me`: the caller's side of one Datanet (the editor's Datanets view). */
+export interface MyDatanetView {
+  datanet: string;
+  contributor: string;
+  role: Role;
+  /** Newest first, at most 200; findings are left out (GET /v1/contributions/:id has them). */
+  contributions: Receipt[];
+  quota: QuotaView;
+  /** The caller's leaderboard row; null before their first contribution. */
+  rank: LeaderboardRow | null;
+  contributors: number;
+  /** Contributions waiting for review, for curators and owners; null for others. */
+  pending_review: number | null;
 }
 
 interface ContributionRow {
@@ -338,7 +361,10 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
     if (!types.includes(ext))
       throw new HttpError(415, `Datanet '${name}' accepts ${types.join(', ')} files, not '${ext || fileName}'`);
     if (ext !== '.jsonl')
-      throw new HttpError(415, 'this hub validates .jsonl contributions; convert the .json array to JSON Lines');
+      throw new HttpError(
+        415,
+        `Datanet '${name}' lists ${ext}, but this hub takes JSON Lines only: receipts, the duplicate index and published versions are per line. Write the array as one record per line (.jsonl) and submit that`,
+      );
     const limit = Math.min(
       maxUpload,
       manifest.limits?.max_file_mb !== undefined ? Math.floor(manifest.limits.max_file_mb * 1e6) : maxUpload,
@@ -578,10 +604,8 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
     });
   });
 
-  app.get('/v1/datanets/:name/quota', async (req) => {
-    const name = datanetName((req.params as { name: string }).name);
-    const caller = need(req, 'reader', name);
-    const dn = await loadDatanet(db, name);
+  /** The caller's use of today's caps, in this Datanet and across all of them. */
+  const quotaOf = async (caller: Caller, dn: DatanetRow): Promise<QuotaView> => {
     const manifest = manifestOf(dn);
     const today = day(now());
     const rows = await db.query<{ datanet_id: number; bytes: number; files: number }>(
@@ -600,12 +624,51 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
       },
       all: { bytes: Number(used(0).bytes), files: Number(used(0).files), max_bytes: dailyBytes, max_files: dailyFiles },
     };
+  };
+
+  app.get('/v1/datanets/:name/quota', async (req) => {
+    const name = datanetName((req.params as { name: string }).name);
+    const caller = need(req, 'reader', name);
+    return quotaOf(caller, await loadDatanet(db, name));
+  });
+
+  // Everything the editor's Datanets view shows for the caller: their contributions (newest first, no
+  // findings), today's quota, their row of the leaderboard, and how many contributions await review
+  // (for curators).
+  app.get('/v1/datanets/:name/me', async (req): Promise<MyDatanetView> => {
+    const name = datanetName((req.params as { name: string }).name);
+    const caller = need(req, 'reader', name);
+    const dn = await loadDatanet(db, name);
+    const mine = await db.query<ContributionRow>(
+      `${CONTRIBUTION_SELECT} WHERE c.datanet_id = $1 AND c.contributor = $2 ORDER BY c.created_at DESC, c.id LIMIT 200`,
+      [dn.id, caller.name],
+    );
+    const [pending] = roleAtLeast(caller.role, 'curator')
+      ? await db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM contributions WHERE datanet_id = $1 AND verdict = 'pending'",
+          [dn.id],
+        )
+      : [undefined];
+    const board = await leaderboardOf(dn);
+    return {
+      datanet: name,
+      contributor: caller.name,
+      role: caller.role,
+      contributions: mine.map((r) => ({ ...toReceipt(r), findings: [] })),
+      quota: await quotaOf(caller, dn),
+      rank: board.find((r) => r.contributor === caller.name) ?? null,
+      contributors: board.length,
+      pending_review: pending ? Number(pending.n) : null,
+    };
   });
 
   app.get('/v1/datanets/:name/leaderboard', async (req) => {
     const name = datanetName((req.params as { name: string }).name);
     need(req, 'reader', name);
-    const dn = await loadDatanet(db, name);
+    return leaderboardOf(await loadDatanet(db, name));
+  });
+
+  async function leaderboardOf(dn: DatanetRow): Promise<LeaderboardRow[]> {
     const rows = await db.query<{
       id: string;
       contributor: string;
@@ -643,7 +706,7 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
       else if (r.verdict === 'rejected' && !redeemed(r)) p.rejected++;
     }
     return rankContributors([...per.values()].map((p) => ({ ...p, activeDays: p.days.size })));
-  });
+  }
 
   // Versions.
   app.post('/v1/datanets/:name/versions', async (req, reply) => {

@@ -14,6 +14,7 @@ import { jobRefOf, type JobRef } from './jobs/describe';
 import { JobsTreeProvider } from './jobs/jobsView';
 import { importConfigCommand } from './importConfig';
 import { exportAdapterCommand } from './exportAdapter';
+import { registerHub } from './hub/hubCommands';
 import { OpenAIEndpoints } from './openaiEndpoints';
 import { createLanguageClient } from './languageClient';
 import { registerPanels } from './panels/registerPanels';
@@ -195,6 +196,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     if (removed) void vscode.window.showInformationMessage(`ModelFactory: endpoint ${removed} removed with its key.`);
   });
   registerPanels(context, { log, jobs, languageClient: () => client, requireTrust, openai });
+  registerHub(context, { log, languageClient: () => client, requireTrust, command });
 
   const startTrusted = async () => {
     if (client) return;

@@ -2,9 +2,10 @@
 // params and result types. Both sides (and the LSP tests) import these objects: no call site spells a
 // method name. Each says who sends it to whom. Types of the core come in as `import type` only, so
 // the client bundle pulls in no server code.
-import { RequestType } from 'vscode-languageserver-protocol';
+import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 import type { ConfigMemoryEstimate } from './core/config/estimate';
 import type { ImportResult } from './core/config/importConfig';
+import type { HubLedgerEntry } from './core/datanet/governance';
 import type { DatasetStats } from './core/dataset/stats';
 
 /** client -> server request: statistics of an open dataset document (null when it is not one). */
@@ -74,3 +75,44 @@ export type ImportConfigResult = ImportResult;
 export const ImportConfigRequest = new RequestType<ImportConfigParams, ImportConfigResult, void>(
   'modelfactory/importConfig',
 );
+
+/**
+ * client -> server notification: today's use of the daily caps of hub-linked Datanets (manifests with
+ * `hub:`), from the hubs' ledgers. Replaces what was sent before; the server checks open files again.
+ */
+export interface HubLedgerParams {
+  entries: HubLedgerEntry[];
+}
+export const HubLedgerNotification = new NotificationType<HubLedgerParams>('modelfactory/hubLedger');
+
+/** The notification's entries when every field has its shape (at most 1000 entries), else null. */
+export function parseHubLedger(raw: unknown): HubLedgerEntry[] | null {
+  const entries = (raw as { entries?: unknown } | null)?.entries;
+  if (!Array.isArray(entries) || entries.length > 1000) return null;
+  const out: HubLedgerEntry[] = [];
+  for (const e of entries as Record<string, unknown>[]) {
+    if (typeof e !== 'object' || e === null) return null;
+    const { url, datanet, day, bytes, files, fileNames } = e;
+    if (
+      typeof url !== 'string' ||
+      url.length > 2000 ||
+      typeof datanet !== 'string' ||
+      datanet.length > 128 ||
+      typeof day !== 'string' ||
+      !/^\d{4}-\d{2}-\d{2}$/.test(day) ||
+      typeof bytes !== 'number' ||
+      !Number.isFinite(bytes) ||
+      bytes < 0 ||
+      typeof files !== 'number' ||
+      !Number.isInteger(files) ||
+      files < 0 ||
+      !Array.isArray(fileNames) ||
+      fileNames.length > 1000 ||
+      !fileNames.every((n) => typeof n === 'string' && n.length <= 256)
+    ) {
+      return null;
+    }
+    out.push({ url, datanet, day, bytes, files, fileNames: fileNames as string[] });
+  }
+  return out;
+}

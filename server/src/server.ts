@@ -14,9 +14,11 @@ import { nodeEnvironment } from './nodeFs';
 import { nodeServiceHost } from './parallel/serviceHost';
 import {
   DatasetStatsRequest,
+  HubLedgerNotification,
   ImportConfigRequest,
   MemoryEstimateRequest,
   ValidateFileRequest,
+  parseHubLedger,
   type DatasetStatsParams,
   type ImportConfigParams,
   type ImportConfigResult,
@@ -109,6 +111,18 @@ connection.onDidCloseTextDocument(
 );
 connection.onDidSaveTextDocument(guarded('didSave', undefined, (p) => documents.saved(p.textDocument.uri)));
 connection.onDidChangeWatchedFiles(guarded('watchedFiles', undefined, () => documents.revalidateAll()));
+connection.onNotification(
+  HubLedgerNotification,
+  guarded('hubLedger', undefined, (p: unknown) => {
+    const entries = parseHubLedger(p);
+    if (!entries) {
+      connection.console.error('Refused a malformed modelfactory/hubLedger notification');
+      return;
+    }
+    service.datanets.setHubLedger(entries);
+    void documents.revalidateAll();
+  }),
+);
 
 connection.onHover(guarded('hover', null, (p) => documents.hover(p.textDocument.uri, p.position)));
 connection.onCompletion(guarded('completion', [], (p) => documents.complete(p.textDocument.uri, p.position)));

@@ -163,6 +163,15 @@ export const CLIENT_SETTINGS = [
     scope: 'machine',
     restricted: true,
   },
+  {
+    key: 'modelfactory.hub.url',
+    type: 'string',
+    default: '',
+    description:
+      'The Datanet hub this editor submits to (`modelfactory hub serve`), e.g. https://hub.example.org (http only on localhost). The token is kept in VS Code\'s secret storage: "ModelFactory: Set Hub Token".',
+    scope: 'machine',
+    restricted: true,
+  },
 ] as const satisfies readonly SettingSpec[];
 
 export const ALL_SETTINGS = [...SERVER_SETTINGS, ...CLIENT_SETTINGS] as const;

@@ -33,6 +33,7 @@ import {
 } from './codeServer';
 import { BROWSER_TIERS_SKIPPED } from '../needs';
 import { descendantsOf, listProcesses, ticksSinceBoot } from './processes';
+import { hubStep } from './hubStep';
 import {
   activeEditorText,
   answerTrustDialog,
@@ -497,7 +498,11 @@ const untrusted: Step = {
   },
 };
 
-const STEPS: Step[] = [diagnostics, hyperparameters, train, playground, token, untrusted];
+/** The Datanet hub from the editor (test/e2e/hubStep.ts). */
+const hub: Step = { id: 'hub', run: (context) => hubStep(context) };
+
+// The hub runs before untrusted, which leaves the window on an untrusted folder.
+const STEPS: Step[] = [diagnostics, hyperparameters, train, playground, token, hub, untrusted];
 
 function extensionLogs(userDataDir: string): string {
   const logsDir = join(userDataDir, 'logs');

@@ -19,7 +19,43 @@ const MAX_WALK_UP = 32;
 const MAX_SCANNED_ENTRIES = 20_000;
 const SKIPPED_DIRS = new Set(['node_modules', '.git', '.venv', '__pycache__']);
 
+/**
+ * Today's use of one Datanet's caps as a hub counts it (its ledger), for a manifest with `hub:`. The
+ * extension fetches it and hands it to the server (`modelfactory/hubLedger`).
+ */
+export interface HubLedgerEntry {
+  /** The hub's address, as the manifest's `hub.url` names it. */
+  url: string;
+  /** The Datanet's name on the hub. */
+  datanet: string;
+  /** The hub's day (UTC, YYYY-MM-DD) these counts are for. */
+  day: string;
+  bytes: number;
+  files: number;
+  /** Names of the files submitted today: such a file is already counted. */
+  fileNames: string[];
+}
+
+const sameHub = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
 export class DatanetIndex {
+  private hubLedger: HubLedgerEntry[] = [];
+
+  /** Replaces what the hubs said about today's contributions. */
+  setHubLedger(entries: HubLedgerEntry[]): void {
+    this.hubLedger = entries;
+  }
+
+  private hubCapFindings(
+    filePath: string,
+    sizeBytes: number,
+    datanet: GoverningDatanet,
+    now: number,
+    push: (rule: string, message: string) => void,
+  ): void {
+    hubCapFindingsOf(this.hubLedger, filePath, sizeBytes, datanet, now, push);
+  }
+
   private readonly cache = new Map<string, { mtimeMs: number; manifest: DatanetManifest | undefined }>();
 
   constructor(private readonly env: Environment) {}
@@ -118,6 +154,10 @@ export class DatanetIndex {
     }
     if (limits?.daily_mb === undefined && limits?.daily_files === undefined) return findings;
     const now = this.env.now?.() ?? Date.now();
+    if (datanet.manifest.hub) {
+      this.hubCapFindings(filePath, sizeBytes, datanet, now, push);
+      return findings;
+    }
     const dayStart = new Date(now);
     dayStart.setHours(0, 0, 0, 0);
     let todayBytes = 0;
@@ -144,6 +184,45 @@ export class DatanetIndex {
       );
     }
     return findings;
+  }
+}
+
+/**
+ * The daily caps of a Datanet linked to a hub, from the hub's ledger: what was submitted today plus this
+ * file (unless a file of its name was submitted today). Without a ledger for today (no hub connection,
+ * or the CLI) nothing is said: the hub enforces its caps at submit.
+ */
+function hubCapFindingsOf(
+  ledger: HubLedgerEntry[],
+  filePath: string,
+  sizeBytes: number,
+  datanet: GoverningDatanet,
+  now: number,
+  push: (rule: string, message: string) => void,
+): void {
+  const hub = datanet.manifest.hub!;
+  const name = hub.name ?? datanet.manifest.name;
+  const today = new Date(now).toISOString().slice(0, 10);
+  const entry = ledger.find((e) => sameHub(e.url, hub.url) && e.datanet === name && e.day === today);
+  if (!entry) return;
+  const limits = datanet.manifest.limits ?? {};
+  const base = filePath.slice(filePath.lastIndexOf('/') + 1);
+  const counted = entry.fileNames.includes(base);
+  const bytes = entry.bytes + (counted ? 0 : sizeBytes);
+  const files = entry.files + (counted ? 0 : 1);
+  const submitted = `you have submitted ${formatMb(entry.bytes)} MB in ${entry.files} file${entry.files === 1 ? '' : 's'} to '${name}' on ${hub.url} today (UTC)`;
+  const what = counted ? 'this file is among them' : `this file would make it ${formatMb(bytes)} MB in ${files}`;
+  if (limits.daily_mb !== undefined && bytes > limits.daily_mb * 1e6) {
+    push(
+      'datanet/daily-cap',
+      `By the hub's ledger, ${submitted}; ${what}, over the daily cap of ${limits.daily_mb} MB. Hold it back until tomorrow.`,
+    );
+  }
+  if (limits.daily_files !== undefined && files > limits.daily_files) {
+    push(
+      'datanet/daily-files',
+      `By the hub's ledger, ${submitted}; ${what}, over the cap of ${limits.daily_files} files a day. Merge files or hold this one back until tomorrow.`,
+    );
   }
 }
 

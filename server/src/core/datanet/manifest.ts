@@ -16,6 +16,8 @@ export interface DatanetManifest {
   limits?: { max_file_mb?: number; daily_mb?: number; daily_files?: number };
   /** On a Datanet hub: contributions wait for a curator's approval. */
   review?: { required?: boolean };
+  /** The Datanet hub this folder contributes to: its daily caps are then counted by the hub's ledger. */
+  hub?: { url: string; name?: string };
   rules?: {
     dedup?: { exact?: SeveritySetting; near?: SeveritySetting; threshold?: number };
     pii?: SeveritySetting;

@@ -8,6 +8,8 @@ import type { ChatRequest, ChatResult, TargetRef } from './trainer/api';
 import { EndpointModelChoices, OpenAIEndpointClient, checkOpenAIBaseUrl } from './trainer/openaiChat';
 
 export const OPENAI_TARGET_PREFIX = 'openai:';
+/** The local trainer's own API (`modelfactory.trainer.openai`): parentheses keep it apart from any endpoint name. */
+export const LOCAL_OPENAI_TARGET = `${OPENAI_TARGET_PREFIX}(local trainer)`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
 const SETTING = 'openai.endpoints';
 
@@ -50,17 +52,28 @@ export class OpenAIEndpoints {
   constructor(
     private readonly secrets: vscode.SecretStorage,
     private readonly log: vscode.LogOutputChannel,
+    /** The local trainer's OpenAI API when it serves one (`modelfactory.trainer.openai`). */
+    private readonly local: () => { baseUrl: string; apiKey: string } | undefined = () => undefined,
   ) {}
 
   targets(): TargetRef[] {
-    return readOpenAIEndpoints(this.log).map((e) => ({
+    const configured: TargetRef[] = readOpenAIEndpoints(this.log).map((e) => ({
       id: `${OPENAI_TARGET_PREFIX}${e.name}`,
       label: `${e.name} (OpenAI-compatible)`,
       kind: 'openai',
     }));
+    const local = this.local()
+      ? [{ id: LOCAL_OPENAI_TARGET, label: 'Local trainer (OpenAI API)', kind: 'openai' as const }]
+      : [];
+    return [...configured, ...local];
   }
 
   private async client(target: string): Promise<OpenAIEndpointClient> {
+    if (target === LOCAL_OPENAI_TARGET) {
+      const local = this.local();
+      if (!local) throw new Error('the local trainer does not serve its OpenAI API (modelfactory.trainer.openai)');
+      return new OpenAIEndpointClient({ baseURL: local.baseUrl, apiKey: local.apiKey });
+    }
     const name = target.slice(OPENAI_TARGET_PREFIX.length);
     const endpoint = readOpenAIEndpoints().find((e) => e.name === name);
     if (!endpoint) throw new Error(`no OpenAI-compatible endpoint named ${name}`);

@@ -186,6 +186,13 @@ export class JobManager implements JobsSource, vscode.Disposable {
     }
   }
 
+  /** The local server's OpenAI-compatible API (loopback, the local token), once it was started with it. */
+  private localOpenAI: { baseUrl: string; apiKey: string } | undefined;
+
+  localOpenAIEndpoint(): { baseUrl: string; apiKey: string } | undefined {
+    return this.localOpenAI;
+  }
+
   private async localEndpoint(interactive: boolean): Promise<{ url: string; token: string }> {
     const python = await this.findPython(interactive);
     const stateDir = path.join(this.context.globalStorageUri.fsPath, 'local-server');
@@ -202,10 +209,15 @@ export class JobManager implements JobsSource, vscode.Disposable {
       extraArgs: [
         ...(trustRemoteCode() ? ['--allow-remote-code'] : []),
         ...(allowDownload() ? ['--allow-download'] : []),
+        ...(serveOpenAI() ? ['--openai'] : []),
       ],
       env: await this.huggingFaceEnv(),
       log: (line) => this.log.info(`[local] ${line}`),
     });
+    this.localOpenAI =
+      server.openaiPort === undefined
+        ? undefined
+        : { baseUrl: `http://127.0.0.1:${server.openaiPort}/v1`, apiKey: token };
     return { url: server.url, token };
   }
 
@@ -613,6 +625,11 @@ export class JobManager implements JobsSource, vscode.Disposable {
     for (const id of [...this.byId.keys()]) this.drop(id);
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** `modelfactory.trainer.openai`: the local server also serves its OpenAI-compatible API (a playground target). */
+function serveOpenAI(): boolean {
+  return vscode.workspace.getConfiguration('modelfactory').get<boolean>('trainer.openai', false) === true;
 }
 
 function allowDownload(): boolean {

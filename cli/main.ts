@@ -262,7 +262,10 @@ async function lint(args: string[]): Promise<number> {
       );
       flush();
       progress.done();
-    } else if (service.readKindOf(path) === 'jsonDataset' && ((await statPath(path))?.size ?? 0) > readCaps().jsonDataset) {
+    } else if (
+      service.readKindOf(path) === 'jsonDataset' &&
+      ((await statPath(path))?.size ?? 0) > readCaps().jsonDataset
+    ) {
       // A .json array over its in-memory cap (READ_CAPS.jsonDataset) is streamed element by element,
       // memory bounded by the largest element (the line cap); smaller ones are held (below).
       let opened;

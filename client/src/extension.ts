@@ -185,7 +185,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // Starts nothing, so no trust needed: the language server converts, or the same code in-process.
   command('modelfactory.importConfig', (arg: unknown) => importConfigCommand(arg, client));
 
-  const openai = new OpenAIEndpoints(context.secrets, log);
+  const openai = new OpenAIEndpoints(context.secrets, log, () => jobs.localOpenAIEndpoint());
   command('modelfactory.addOpenAIEndpoint', async () => {
     const added = await openai.add();
     if (added)

@@ -1,14 +1,16 @@
 // OpenAI-compatible endpoints for the playground (vLLM with --enable-lora, Ollama, llama.cpp's server, or the
 // trainer's `serve --openai`): names and base URLs in the machine-scoped setting `modelfactory.openai.endpoints`,
 // keys only in SecretStorage (SECURITY.md rule 4), leaving it only for the Authorization header. In the
-// playground each endpoint is a target `openai:<name>`; its models stand in both pickers, so the two columns
-// can be any two of its models (a base and its adapters on vLLM, two Ollama models, ...).
+// playground each endpoint is a target `openai:<name>` that either column can pick, with any of its models, so
+// the two columns can be any two models on any two targets (vLLM beside Ollama, our `serve --openai`, ...).
 import * as vscode from 'vscode';
 import type { ChatRequest, ChatResult, TargetRef } from './trainer/api';
-import { OpenAIEndpointClient, checkOpenAIBaseUrl, modelChoiceId } from './trainer/openaiChat';
+import { EndpointModelChoices, OpenAIEndpointClient, checkOpenAIBaseUrl } from './trainer/openaiChat';
 import { getSetting, updateSetting } from './settings';
 
 export const OPENAI_TARGET_PREFIX = 'openai:';
+/** The local trainer's own API (`modelfactory.trainer.openai`): parentheses keep it apart from any endpoint name. */
+export const LOCAL_OPENAI_TARGET = `${OPENAI_TARGET_PREFIX}(local trainer)`;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
 const SETTING = 'modelfactory.openai.endpoints';
 
@@ -46,23 +48,33 @@ export function readOpenAIEndpoints(log?: vscode.LogOutputChannel): OpenAIEndpoi
 }
 
 export class OpenAIEndpoints {
-  /** Per target: the playground's choice id -> model id, from the last listing. */
-  private readonly models = new Map<string, Map<string, string>>();
+  private readonly choiceMap = new EndpointModelChoices();
 
   constructor(
     private readonly secrets: vscode.SecretStorage,
     private readonly log: vscode.LogOutputChannel,
+    /** The local trainer's OpenAI API when it serves one (`modelfactory.trainer.openai`). */
+    private readonly local: () => { baseUrl: string; apiKey: string } | undefined = () => undefined,
   ) {}
 
   targets(): TargetRef[] {
-    return readOpenAIEndpoints(this.log).map((e) => ({
+    const configured: TargetRef[] = readOpenAIEndpoints(this.log).map((e) => ({
       id: `${OPENAI_TARGET_PREFIX}${e.name}`,
       label: `${e.name} (OpenAI-compatible)`,
       kind: 'openai',
     }));
+    const local = this.local()
+      ? [{ id: LOCAL_OPENAI_TARGET, label: 'Local trainer (OpenAI API)', kind: 'openai' as const }]
+      : [];
+    return [...configured, ...local];
   }
 
   private async client(target: string): Promise<OpenAIEndpointClient> {
+    if (target === LOCAL_OPENAI_TARGET) {
+      const local = this.local();
+      if (!local) throw new Error('the local trainer does not serve its OpenAI API (modelfactory.trainer.openai)');
+      return new OpenAIEndpointClient({ baseURL: local.baseUrl, apiKey: local.apiKey });
+    }
     const name = target.slice(OPENAI_TARGET_PREFIX.length);
     const endpoint = readOpenAIEndpoints().find((e) => e.name === name);
     if (!endpoint) throw new Error(`no OpenAI-compatible endpoint named ${name}`);
@@ -71,10 +83,7 @@ export class OpenAIEndpoints {
 
   /** The endpoint's models as the playground's adapter choices (each also offered as a base). */
   async choices(target: string): Promise<{ jobId: string; name: string; baseModel: string }[]> {
-    const ids = await (await this.client(target)).listModels();
-    const map = new Map(ids.map((id) => [modelChoiceId(id), id]));
-    this.models.set(target, map);
-    return [...map].map(([jobId, id]) => ({ jobId, name: id, baseModel: id }));
+    return this.choiceMap.list(target, await this.client(target));
   }
 
   async chat(
@@ -83,9 +92,7 @@ export class OpenAIEndpoints {
     onToken: (text: string) => void,
     signal: AbortSignal,
   ): Promise<ChatResult> {
-    const model = request.adapterJobId ? this.models.get(target)?.get(request.adapterJobId) : request.base;
-    if (!model) throw new Error('that model is not offered by this endpoint');
-    return (await this.client(target)).chat(model, request.messages, request.system, request.params, onToken, signal);
+    return this.choiceMap.chat(target, await this.client(target), request, onToken, signal);
   }
 
   async add(): Promise<OpenAIEndpoint | undefined> {

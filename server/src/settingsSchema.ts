@@ -164,6 +164,15 @@ export const CLIENT_SETTINGS = [
     restricted: true,
   },
   {
+    key: 'modelfactory.trainer.openai',
+    type: 'boolean',
+    default: false,
+    description:
+      'Start the local trainer with `serve --openai`: its base models and finished jobs\' adapters also answer on an OpenAI-compatible API on loopback (the local trainer\'s token as the key), and the playground offers it as the target "Local trainer (OpenAI API)". Takes effect when the local trainer next starts ("ModelFactory: Stop Local Trainer").',
+    scope: 'machine',
+    restricted: true,
+  },
+  {
     key: 'modelfactory.hub.url',
     type: 'string',
     default: '',

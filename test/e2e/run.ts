@@ -292,7 +292,8 @@ const playground: Step = {
     await hidePanel(page);
     await runCommand(page, 'ModelFactory: Open Chat Playground');
     const chat = await frameWith(page, '[data-testid="prompt"]', 60_000);
-    const adapterSelect = chat.locator('[data-testid="adapter-select"]').first();
+    // The right column's model picker (column B); its adapters' values are `adapter:<job id>`.
+    const adapterSelect = chat.locator('[data-testid="model-select-adapter"]').first();
     const adapter = await waitUntil(
       page,
       () => 'a trained adapter offered in the adapter select',
@@ -300,7 +301,7 @@ const playground: Step = {
         const values = await adapterSelect
           .locator('option')
           .evaluateAll((options) => options.map((option) => (option as unknown as { value: string }).value));
-        return values.find((value) => value !== '');
+        return values.find((value) => value.startsWith('adapter:'));
       },
       60_000,
     );

@@ -97,7 +97,9 @@ describe('language server: daily caps of a hub-linked Datanet from the hub ledge
     await ledger([{ url: HUB, datanet: 'team-chat', day: today, bytes: 0, files: 3, fileNames: [] }]);
     assert.ok(byRule((await next).diagnostics).has('datanet/daily-files'));
     // Malformed: refused whole, the ledger before it stays.
-    await server.connection.sendNotification(HubLedgerNotification, { entries: [{ url: HUB, files: -1 }] } as unknown as HubLedgerParams);
+    await server.connection.sendNotification(HubLedgerNotification, {
+      entries: [{ url: HUB, files: -1 }],
+    } as unknown as HubLedgerParams);
     await server.connection.sendNotification(HubLedgerNotification, { entries: 'nope' } as unknown as HubLedgerParams);
     assert.deepEqual(
       (await capRules('f4.jsonl')).map((f) => f.rule),

@@ -7,6 +7,7 @@ import type { Browser } from 'playwright-core';
 import type { GenerateMessage } from '../../webviews/src/protocol/playground';
 import { parsePlaygroundHostMessage, parsePlaygroundWebviewMessage } from '../../webviews/src/protocol/playground';
 import { parsePlaygroundState } from '../../webviews/src/playground/state';
+import { modelChoiceId } from '../../client/src/trainer/openaiChat';
 import { browserTier } from '../needs';
 import { launchBrowser, openWebview } from './harness';
 import type { OpenedWebview } from './harness';
@@ -52,7 +53,7 @@ async function openReady(browser: Browser, state?: unknown): Promise<OpenedWebvi
   await view.send(INIT);
   await view.waitForPosted((m) => m['type'] === 'listAdapters' && m['target'] === 'local');
   await view.send(ADAPTERS);
-  await view.page.selectOption('[data-testid="adapter-select"]', 'job-1');
+  await view.page.selectOption(MODEL_B, 'adapter:job-1');
   return view;
 }
 
@@ -77,6 +78,11 @@ async function generates(view: OpenedWebview, skip: number, count: number): Prom
 const bySide = (list: GenerateMessage[], side: string) => list.find((g) => g.side === side)!;
 
 const SYSTEM_BOX = '[data-field="system"]';
+/** Each column's pickers: A (left, side 'base') and B (right, side 'adapter'). */
+const TARGET_A = '[data-testid="target-select-base"]';
+const MODEL_A = '[data-testid="model-select-base"]';
+const TARGET_B = '[data-testid="target-select-adapter"]';
+const MODEL_B = '[data-testid="model-select-adapter"]';
 const HINT = '[data-testid="system-hint"]';
 
 /** What the system prompt box holds. */
@@ -226,7 +232,7 @@ describe('playground webview', browserTier, () => {
     await view.page.waitForTimeout(100);
     assert.equal(await view.page.textContent('[data-testid="reply-base"]'), '');
     assert.equal(await view.page.getAttribute('[data-testid="reply-base"]', 'data-state'), 'streaming');
-    assert.equal(await view.page.locator('[data-testid="adapter-select"] option').count(), 2);
+    assert.equal(await view.page.locator(`${MODEL_B} option`).count(), 3);
     assert.equal(await view.page.evaluate('window.__xss'), undefined);
     await view.send({ type: 'tokens', id, text: 'ok' });
     assert.equal(await view.page.textContent('[data-testid="reply-base"]'), 'ok');
@@ -254,7 +260,7 @@ describe('playground webview', browserTier, () => {
     assert.equal(await reloaded.page.getAttribute('[data-testid="reply-adapter"]', 'data-state'), 'done');
     // The base reply the host no longer knows cannot finish: it ends as an error, not a stuck spinner.
     assert.equal(await reloaded.page.getAttribute('[data-testid="reply-base"]', 'data-state'), 'error');
-    assert.equal(await reloaded.page.inputValue('[data-testid="adapter-select"]'), 'job-1');
+    assert.equal(await reloaded.page.inputValue(MODEL_B), 'adapter:job-1');
     await reloaded.close();
   });
 });
@@ -273,7 +279,7 @@ describe('playground: the system prompt an adapter was trained with', browserTie
     const page = view.page;
     assert.equal(await systemBox(view), '');
     assert.equal(await page.isVisible(HINT), false);
-    await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+    await page.selectOption(MODEL_B, 'adapter:job-sample');
     assert.equal(await systemBox(view), TRAINED_PROMPT);
     assert.equal(await page.isVisible(HINT), true, 'the settings unfold to show the hint');
     assert.match((await page.textContent(HINT)) ?? '', /^System prompt this adapter was trained with\s*clear$/);
@@ -295,13 +301,13 @@ describe('playground: the system prompt an adapter was trained with', browserTie
     assert.equal(exported['system'], TRAINED_PROMPT);
 
     // Another adapter's prompt replaces the untouched suggestion; one without a prompt empties it.
-    await page.selectOption('[data-testid="adapter-select"]', 'job-french');
+    await page.selectOption(MODEL_B, 'adapter:job-french');
     assert.equal(await systemBox(view), 'Réponds en français.');
     assert.equal(await page.isVisible(HINT), true);
-    await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
+    await page.selectOption(MODEL_B, 'adapter:job-plain');
     assert.equal(await systemBox(view), '');
     assert.equal(await page.isVisible(HINT), false);
-    await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+    await page.selectOption(MODEL_B, 'adapter:job-sample');
     assert.equal(await systemBox(view), TRAINED_PROMPT);
 
     // "clear" empties the box and hides the hint.
@@ -317,20 +323,20 @@ describe('playground: the system prompt an adapter was trained with', browserTie
     const view = await openPrompted(browser);
     const page = view.page;
     await typeSystem(view, 'Be terse.');
-    await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+    await page.selectOption(MODEL_B, 'adapter:job-sample');
     assert.equal(await systemBox(view), 'Be terse.');
     assert.equal(await page.isVisible(HINT), false);
-    await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
+    await page.selectOption(MODEL_B, 'adapter:job-plain');
     assert.equal(await systemBox(view), 'Be terse.', 'an adapter without a prompt leaves a typed one alone');
 
     await typeSystem(view, '');
-    await page.selectOption('[data-testid="adapter-select"]', 'job-sample');
+    await page.selectOption(MODEL_B, 'adapter:job-sample');
     assert.equal(await systemBox(view), TRAINED_PROMPT);
     await typeSystem(view, `${TRAINED_PROMPT} Use examples.`);
     assert.equal(await page.isVisible(HINT), false, "an edited suggestion is the user's prompt");
-    await page.selectOption('[data-testid="adapter-select"]', 'job-plain');
+    await page.selectOption(MODEL_B, 'adapter:job-plain');
     assert.equal(await systemBox(view), `${TRAINED_PROMPT} Use examples.`);
-    await page.selectOption('[data-testid="adapter-select"]', 'job-french');
+    await page.selectOption(MODEL_B, 'adapter:job-french');
     assert.equal(await systemBox(view), `${TRAINED_PROMPT} Use examples.`);
 
     await page.fill('[data-testid="prompt"]', 'hi');
@@ -345,7 +351,7 @@ describe('playground: the system prompt an adapter was trained with', browserTie
     await view.waitForPosted((m) => m['type'] === 'ready');
     await view.send({ ...INIT, preset: { target: 'local', adapterJobId: 'job-sample' } });
     await view.send(PROMPTED_ADAPTERS);
-    assert.equal(await view.page.inputValue('[data-testid="adapter-select"]'), 'job-sample');
+    assert.equal(await view.page.inputValue(MODEL_B), 'adapter:job-sample');
     assert.equal(await systemBox(view), TRAINED_PROMPT);
     const suggested = await view.savedState();
     await view.page.click('[data-action="clear-system"]');
@@ -356,12 +362,12 @@ describe('playground: the system prompt an adapter was trained with', browserTie
     assert.equal(await systemBox(reloaded), TRAINED_PROMPT);
     assert.equal(await reloaded.page.isVisible(HINT), true);
     // Still an untouched suggestion after the reload: another adapter's replaces it.
-    await reloaded.page.selectOption('[data-testid="adapter-select"]', 'job-french');
+    await reloaded.page.selectOption(MODEL_B, 'adapter:job-french');
     assert.equal(await systemBox(reloaded), 'Réponds en français.');
     await reloaded.close();
 
     const afterClear = await openPrompted(browser, cleared);
-    assert.equal(await afterClear.page.inputValue('[data-testid="adapter-select"]'), 'job-sample');
+    assert.equal(await afterClear.page.inputValue(MODEL_B), 'adapter:job-sample');
     assert.equal(await systemBox(afterClear), '', 'the user cleared it: a reload does not bring it back');
     assert.equal(await afterClear.page.isVisible(HINT), false);
     await afterClear.close();
@@ -372,9 +378,8 @@ describe('playground: the system prompt an adapter was trained with', browserTie
     await view.waitForPosted((m) => m['type'] === 'ready');
     await view.send(INIT);
     await view.send(ADAPTERS);
-    const options = () =>
-      view.page.evaluate(`[...document.querySelectorAll('[data-testid="adapter-select"] option')].map((o) => o.value)`);
-    assert.deepEqual(await options(), ['', 'job-1']);
+    const options = () => view.page.evaluate(`[...document.querySelectorAll('${MODEL_B} option')].map((o) => o.value)`);
+    assert.deepEqual(await options(), ['', 'base:builtin:tiny-llama', 'adapter:job-1']);
     const adapter = { jobId: 'job-bad', name: 'bad', baseModel: 'builtin:tiny-llama' };
     const malformed = [
       { ...adapter, systemPrompt: 42 },
@@ -386,10 +391,14 @@ describe('playground: the system prompt an adapter was trained with', browserTie
       await view.send({ type: 'adapters', target: 'local', adapters: [bad] });
       assert.equal(parsePlaygroundHostMessage({ type: 'adapters', target: 'local', adapters: [bad] }), null);
     }
-    assert.deepEqual(await options(), ['', 'job-1'], 'the listed adapters stay as they were');
+    assert.deepEqual(
+      await options(),
+      ['', 'base:builtin:tiny-llama', 'adapter:job-1'],
+      'the listed adapters stay as they were',
+    );
 
     await view.send(PROMPTED_ADAPTERS);
-    await view.page.selectOption('[data-testid="adapter-select"]', 'job-xss');
+    await view.page.selectOption(MODEL_B, 'adapter:job-xss');
     assert.equal(await systemBox(view), XSS_PROMPT);
     assert.equal(await view.page.evaluate('document.querySelectorAll("img, script:not([nonce])").length'), 0);
     assert.equal(await view.page.evaluate('window.__xss'), undefined);
@@ -398,6 +407,11 @@ describe('playground: the system prompt an adapter was trained with', browserTie
     await view.close();
   });
 });
+
+/** A saved state without its one-target pickers (`target`, `base`, `adapterJobId`). */
+function withoutPickers(state: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(state).filter(([key]) => !['target', 'base', 'adapterJobId'].includes(key)));
+}
 
 describe('playground saved state', () => {
   const saved = {
@@ -413,9 +427,15 @@ describe('playground saved state', () => {
   };
 
   it('reads state saved before the trained-prompt suggestion, and refuses a malformed suggestion', () => {
-    assert.deepEqual(parsePlaygroundState(saved), { ...saved, suggestedSystem: null, systemOfferedFor: null });
+    const rest = withoutPickers(saved);
+    const columns = {
+      base: { target: 'local', base: 'builtin:tiny-llama', adapterJobId: null },
+      adapter: { target: 'local', base: null, adapterJobId: 'job-1' },
+    };
+    assert.deepEqual(parsePlaygroundState(saved), { ...rest, columns, suggestedSystem: null, systemOfferedFor: null });
     const withSuggestion = {
-      ...saved,
+      ...rest,
+      columns,
       system: TRAINED_PROMPT,
       suggestedSystem: TRAINED_PROMPT,
       systemOfferedFor: 'job-1',
@@ -423,6 +443,24 @@ describe('playground saved state', () => {
     assert.deepEqual(parsePlaygroundState(withSuggestion), withSuggestion);
     assert.equal(parsePlaygroundState({ ...saved, suggestedSystem: 3 }), null);
     assert.equal(parsePlaygroundState({ ...saved, systemOfferedFor: '../../x' }), null);
+  });
+
+  it('reads state saved with one target as two columns on it, and refuses malformed columns', () => {
+    const rest = withoutPickers(saved);
+    const good = {
+      base: { target: 'openai:vllm', base: null, adapterJobId: 'm0123' },
+      adapter: { target: 'local', base: null, adapterJobId: 'job-1' },
+    };
+    assert.deepEqual(parsePlaygroundState({ ...rest, columns: good })?.columns, good);
+    const bad: unknown[] = [
+      { ...good, third: good.base },
+      { ...good, base: { ...good.base, adapterJobId: '../../x' } },
+      { ...good, base: { ...good.base, extra: 1 } },
+      { ...good, adapter: null },
+    ];
+    for (const columns of bad) assert.equal(parsePlaygroundState({ ...rest, columns }), null, JSON.stringify(columns));
+    // The old keys and the new one together are not a state either version wrote.
+    assert.equal(parsePlaygroundState({ ...saved, columns: good }), null);
   });
 });
 
@@ -443,7 +481,8 @@ describe('playground protocol (host side)', () => {
     assert.deepEqual(parsePlaygroundWebviewMessage(valid), valid);
     const hostile: unknown[] = [
       { ...valid, adapterJobId: '../../outside' },
-      { ...valid, side: 'base', base: 'builtin:tiny-llama' },
+      { ...valid, side: 'base', base: '' },
+      { ...valid, side: 'base', base: 'builtin:tiny-llama', adapterJobId: '../x' },
       { ...valid, side: 'base', base: null, adapterJobId: null },
       { ...valid, side: 'both' },
       { ...valid, id: -1 },
@@ -467,5 +506,148 @@ describe('playground protocol (host side)', () => {
     ];
     for (const message of hostile)
       assert.equal(parsePlaygroundWebviewMessage(message), null, JSON.stringify(message).slice(0, 200));
+  });
+});
+
+describe('playground: two columns on two targets', browserTier, () => {
+  let browser: Browser;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser.close();
+  });
+
+  const VLLM = { id: 'openai:vllm', label: 'vllm (OpenAI-compatible)', kind: 'openai' };
+  const TWO_TARGETS = { ...INIT, targets: [...INIT.targets, VLLM] };
+  const ENDPOINT_MODELS = ['meta-llama/Llama-3.1-8B-Instruct', 'sql-lora'].map((id) => ({
+    jobId: modelChoiceId(id),
+    name: id,
+    baseModel: id,
+    systemPrompt: null,
+  }));
+  const optionValues = (view: OpenedWebview, select: string) =>
+    view.page.evaluate(`[...document.querySelectorAll('${select} option')].map((o) => o.value)`);
+
+  it('each column picks its own target and model; generations, headings and a preference pair follow', async () => {
+    const view = await openWebview(browser, 'playground');
+    const page = view.page;
+    await view.waitForPosted((m) => m['type'] === 'ready');
+    await view.send(TWO_TARGETS);
+    await view.waitForPosted((m) => m['type'] === 'listAdapters' && m['target'] === 'local');
+    await view.send(ADAPTERS);
+    assert.deepEqual(await optionValues(view, TARGET_A), ['local', 'openai:vllm']);
+    assert.deepEqual(await optionValues(view, TARGET_B), ['local', 'openai:vllm']);
+
+    // Column A on the endpoint: its model list is the endpoint's models only, asked for when picked.
+    await page.selectOption(TARGET_A, 'openai:vllm');
+    await view.waitForPosted((m) => m['type'] === 'listAdapters' && m['target'] === 'openai:vllm');
+    await view.send({ type: 'adapters', target: 'openai:vllm', adapters: ENDPOINT_MODELS });
+    assert.deepEqual(await optionValues(view, MODEL_A), ['', ...ENDPOINT_MODELS.map((m) => `adapter:${m.jobId}`)]);
+    await page.selectOption(MODEL_A, `adapter:${ENDPOINT_MODELS[1]!.jobId}`);
+    // Column B stays on the job server and runs its adapter; A, on another target, keeps its model.
+    assert.deepEqual(await optionValues(view, MODEL_B), ['', 'base:builtin:tiny-llama', 'adapter:job-1']);
+    await page.selectOption(MODEL_B, 'adapter:job-1');
+    assert.equal(await page.inputValue(MODEL_A), `adapter:${ENDPOINT_MODELS[1]!.jobId}`);
+    assert.equal(await page.textContent('.column-base .column-heading'), 'A · sql-lora · vllm (OpenAI-compatible)');
+    assert.equal(await page.textContent('.column-adapter .column-heading'), 'B · adapter tiny run · Local trainer');
+
+    await page.fill('[data-testid="prompt"]', 'Write a query for the top customers.');
+    await page.click('[data-action="send"]');
+    const sent = await generates(view, 0, 2);
+    const a = bySide(sent, 'base');
+    const b = bySide(sent, 'adapter');
+    assert.deepEqual(
+      [a.target, a.base, a.adapterJobId],
+      ['openai:vllm', null, ENDPOINT_MODELS[1]!.jobId],
+      'column A names the endpoint model it picked',
+    );
+    assert.deepEqual([b.target, b.base, b.adapterJobId], ['local', null, 'job-1']);
+    await view.send({ type: 'tokens', id: a.id, text: 'SELECT name FROM customers;' });
+    await view.send({ type: 'tokens', id: b.id, text: 'SELECT name FROM customers ORDER BY total DESC LIMIT 10;' });
+    for (const g of sent) await view.send({ type: 'done', id: g.id, result: RESULT });
+
+    // Prefer this answer: the picked adapter's column is selected; the other column's answer is the rejected one.
+    assert.equal(await page.inputValue('[data-testid="export-side"]'), 'adapter');
+    await page.click('[data-action="prefer"]');
+    const preferred = parsePlaygroundWebviewMessage(await view.waitForPosted((m) => m['type'] === 'prefer'));
+    assert.deepEqual(preferred, {
+      type: 'prefer',
+      side: 'adapter',
+      system: null,
+      turns: [
+        {
+          user: 'Write a query for the top customers.',
+          base: 'SELECT name FROM customers;',
+          adapter: 'SELECT name FROM customers ORDER BY total DESC LIMIT 10;',
+        },
+      ],
+    });
+
+    // Both columns may also be the same target's two models; a reload keeps each column's choice.
+    const state = await view.savedState();
+    assert.deepEqual((state as { columns: unknown }).columns, {
+      base: { target: 'openai:vllm', base: null, adapterJobId: ENDPOINT_MODELS[1]!.jobId },
+      adapter: { target: 'local', base: null, adapterJobId: 'job-1' },
+    });
+    assert.deepEqual(view.pageErrors, []);
+    assert.deepEqual(await view.cspViolations(), []);
+    await view.close();
+
+    const reloaded = await openWebview(browser, 'playground', { state });
+    await reloaded.waitForPosted((m) => m['type'] === 'ready');
+    await reloaded.send(TWO_TARGETS);
+    await reloaded.waitForPosted((m) => m['type'] === 'listAdapters' && m['target'] === 'openai:vllm');
+    await reloaded.waitForPosted((m) => m['type'] === 'listAdapters' && m['target'] === 'local');
+    await reloaded.send({ type: 'adapters', target: 'openai:vllm', adapters: ENDPOINT_MODELS });
+    await reloaded.send(ADAPTERS);
+    assert.equal(await reloaded.page.inputValue(TARGET_A), 'openai:vllm');
+    assert.equal(await reloaded.page.inputValue(MODEL_A), `adapter:${ENDPOINT_MODELS[1]!.jobId}`);
+    assert.equal(await reloaded.page.inputValue(MODEL_B), 'adapter:job-1');
+    assert.equal(
+      await reloaded.page.textContent('[data-testid="reply-adapter"]'),
+      'SELECT name FROM customers ORDER BY total DESC LIMIT 10;',
+    );
+    await reloaded.close();
+  });
+
+  it('an adapter picked on the job server sets the other column, on the same target, to its base model', async () => {
+    const view = await openPrompted(browser);
+    await view.page.selectOption(MODEL_A, 'base:builtin:tiny-llama');
+    await view.send({
+      type: 'adapters',
+      target: 'local',
+      adapters: [
+        ...PROMPTED_ADAPTERS.adapters,
+        { jobId: 'job-qwen', name: 'qwen', baseModel: 'Qwen/Qwen2.5-0.5B', systemPrompt: null },
+      ],
+    });
+    await view.page.selectOption(MODEL_B, 'adapter:job-qwen');
+    assert.equal(await view.page.inputValue(MODEL_A), 'base:Qwen/Qwen2.5-0.5B');
+    // Column A may run an adapter too: then B's pick leaves it alone.
+    await view.page.selectOption(MODEL_A, 'adapter:job-plain');
+    await view.page.selectOption(MODEL_B, 'adapter:job-sample');
+    assert.equal(await view.page.inputValue(MODEL_A), 'adapter:job-plain');
+    await view.page.fill('[data-testid="prompt"]', 'hi');
+    await view.page.click('[data-action="send"]');
+    const sent = await generates(view, 0, 2);
+    assert.deepEqual(
+      sent.map((g) => [g.side, g.adapterJobId]),
+      [
+        ['base', 'job-plain'],
+        ['adapter', 'job-sample'],
+      ],
+    );
+    // With no model in column B, only column A answers.
+    for (const g of sent) await view.send({ type: 'done', id: g.id, result: RESULT });
+    await view.page.selectOption(MODEL_B, '');
+    await view.page.fill('[data-testid="prompt"]', 'again');
+    await view.page.click('[data-action="send"]');
+    const only = await generates(view, 2, 1);
+    await view.page.waitForTimeout(100);
+    assert.equal(view.posted.filter((m) => (m as { type?: string }).type === 'generate').length, 3);
+    assert.equal(only[0]!.side, 'base');
+    assert.deepEqual(view.pageErrors, []);
+    await view.close();
   });
 });

@@ -12,6 +12,10 @@ a preference record's chosen answer, a desirable KTO completion):
   (`sacrebleu`, 0-100);
 - judge (optional): a 1-10 score from an LLM judge with a rubric, through any OpenAI-compatible endpoint.
 
+Models behind OpenAI-compatible endpoints answer too with `--endpoint URL --model NAME [--api-key-env VAR]`
+(eval_endpoints.py; `--endpoints-only` loads no local model): scored the same way, with a null loss and a
+`loss_note` saying why (an endpoint gives no token probabilities for the reference).
+
 Writes `results.jsonl` (one line per example and model, written as it goes) and `summary.json` to the
 output folder (default `<output_dir>/eval`). `--json` prints the summary; `--events` prints JSON-lines
 progress events (eval_start, progress, eval_done / error / cancelled) as `train` does, for the job server.
@@ -35,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ConfigError, DatasetError, TrainerError
+from .eval_endpoints import LOSS_NOTE, EndpointModel, EndpointTarget, add_endpoint_arguments, endpoint_targets
 from .events import EventWriter, note
 
 EXIT_DONE = 0
@@ -315,6 +320,44 @@ class Models:
         return value if math.isfinite(value) else None
 
 
+@dataclass(frozen=True)
+class Contestant:
+    """One model that answers every held-out example: the base, an adapter, or an endpoint's model."""
+
+    name: str
+    adapter: str | None
+    answer: Callable[[HeldOut], str]
+    loss: Callable[[HeldOut], float | None] | None  # None: the model cannot say (an endpoint)
+    fields: dict[str, Any]  # more keys for its rows and summary entry (an endpoint's URL and model)
+
+
+def _local_contestant(models: Models, key: str | None, name: str, max_new_tokens: int, max_seq_length: int,
+                      cancel: threading.Event) -> Contestant:
+    return Contestant(
+        name=name,
+        adapter=key,
+        answer=lambda item: models.answer(item, key, max_new_tokens, cancel),
+        loss=lambda item: models.reference_loss(item, key, max_seq_length),
+        fields={},
+    )
+
+
+def _endpoint_contestant(endpoint: EndpointModel, taken: set[str], max_new_tokens: int, cancel: threading.Event) -> Contestant:
+    target = endpoint.target
+    name = target.model if target.model not in taken else f"{target.model}@{target.host}"
+    suffix = 2
+    while name in taken:
+        name, suffix = f"{target.model}@{target.host}#{suffix}", suffix + 1
+    taken.add(name)
+    return Contestant(
+        name=name,
+        adapter=None,
+        answer=lambda item: endpoint.answer(item.prompt, item.tools, max_new_tokens, cancel, Cancelled),
+        loss=None,
+        fields={"endpoint": target.url, "endpoint_model": target.model},
+    )
+
+
 def _mean(values: list[float | None]) -> float | None:
     kept = [value for value in values if value is not None]
     return sum(kept) / len(kept) if kept else None
@@ -338,8 +381,11 @@ def run_eval(
     judge: JudgeSettings | None,
     emit: Callable[..., Any],
     cancel: threading.Event,
+    endpoints: list[EndpointTarget] | None = None,
+    local: bool = True,
 ) -> dict[str, Any]:
-    """The whole evaluation; returns the summary (also written to summary.json)."""
+    """The whole evaluation; returns the summary (also written to summary.json). `endpoints` answer beside the
+    base and adapters (or, with `local` False, instead of them)."""
     from .config import load_config
 
     config = load_config(config_path)
@@ -350,11 +396,20 @@ def run_eval(
     out.mkdir(parents=True, exist_ok=True)
     scorer = Scorer()
     grader = Judge(judge) if judge is not None else None
-    models = Models(config, adapter_paths)
+    remote = [EndpointModel(target) for target in endpoints or []]
+    for endpoint in remote:
+        endpoint.check()
+    models = Models(config, adapter_paths) if local else None
     max_seq_length = int(config.training["max_seq_length"])
-    lineup: list[str | None] = [None, *adapter_keys]
+    lineup: list[Contestant] = []
+    if models is not None:
+        for key in [None, *adapter_keys]:
+            lineup.append(_local_contestant(models, key, _model_name(key, adapter_keys), max_new_tokens, max_seq_length, cancel))
+    taken = {contestant.name for contestant in lineup}
+    for endpoint in remote:
+        lineup.append(_endpoint_contestant(endpoint, taken, max_new_tokens, cancel))
     total = len(held) * len(lineup)
-    emit("eval_start", examples=len(held), left_out=left_out, models=[_model_name(a, adapter_keys) for a in lineup], out_dir=str(out))
+    emit("eval_start", examples=len(held), left_out=left_out, models=[c.name for c in lineup], out_dir=str(out))
     note(f"evaluating {len(held)} example(s) with {len(lineup)} model(s) into {out}")
 
     summary_models: list[dict[str, Any]] = []
@@ -362,20 +417,21 @@ def run_eval(
     started = time.time()
     results_path = out / "results.jsonl"
     with open(results_path, "w", encoding="utf-8") as results:
-        for adapter in lineup:
-            name = _model_name(adapter, adapter_keys)
+        for contestant in lineup:
+            name, adapter = contestant.name, contestant.adapter
             rows: list[dict[str, Any]] = []
             answers: list[str] = []
             for item in held:
                 if cancel.is_set():
                     raise Cancelled()
-                answer = models.answer(item, adapter, max_new_tokens, cancel)
-                loss = models.reference_loss(item, adapter, max_seq_length)
+                answer = contestant.answer(item)
+                loss = contestant.loss(item) if contestant.loss is not None else None
                 row: dict[str, Any] = {
                     "example": item.index,
                     **item.location(),
                     "model": name,
                     "adapter": adapter,
+                    **contestant.fields,
                     "prompt": item.prompt,
                     "reference": item.reference,
                     "answer": answer,
@@ -403,7 +459,10 @@ def run_eval(
             }
             if grader is not None:
                 metrics["judge"] = _mean([row["judge"] for row in rows])
-            summary_models.append({"name": name, "adapter": adapter, "metrics": metrics})
+            entry: dict[str, Any] = {"name": name, "adapter": adapter, **contestant.fields, "metrics": metrics}
+            if contestant.loss is None:
+                entry["loss_note"] = LOSS_NOTE
+            summary_models.append(entry)
     summary = {
         "examples": len(held),
         "models": summary_models,
@@ -456,6 +515,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge-url", default=None, help=f"an OpenAI-compatible endpoint (…/v1) for an LLM judge; its key from ${JUDGE_KEY_ENV}")
     parser.add_argument("--judge-model", default=None, help="the judge's model name")
     parser.add_argument("--judge-rubric", default=None, help="the rubric: a text file or the text itself")
+    add_endpoint_arguments(parser)
 
 
 def _judge_settings(args: argparse.Namespace) -> JudgeSettings | None:
@@ -491,8 +551,12 @@ def eval_command(args: argparse.Namespace) -> int:
     try:
         if args.max_new_tokens < 1:
             raise ConfigError("--max-new-tokens must be at least 1")
+        endpoints = endpoint_targets(args)
+        if args.endpoints_only and args.adapter:
+            raise ConfigError("--endpoints-only scores no local model: leave out --adapter")
         summary = run_eval(
-            args.config, list(args.adapter), args.data, args.out, args.max_new_tokens, _judge_settings(args), emit, cancel
+            args.config, list(args.adapter), args.data, args.out, args.max_new_tokens, _judge_settings(args), emit, cancel,
+            endpoints, not args.endpoints_only,
         )
     except Cancelled:
         events.emit("cancelled", step=progress["done"])

@@ -5,7 +5,8 @@
 Starts the real server (`serve --openai --no-websocket`, a fresh token, a temporary state folder), warms the
 chat worker, then prints one JSON line:
 - `sequential`: the same requests one after another from one client (the floor);
-- `concurrent`: `--clients` streaming clients at once (AsyncOpenAI), tokens/s, errors, the median time to first
+- `concurrent`: `--clients` streaming clients at once (AsyncOpenAI), tokens/s, errors, `mismatched` (streams whose
+  text differs from the same greedy request answered alone: cross-talk between clients), the median time to first
   token each client saw (queueing included), and the ratio of its throughput to the floor's;
 - with `--adapter`: `warm_adapter_ttft_ms` (median time to the first streamed token with the adapter already
   attached) and `swap_ms` (median extra time of a request that switches between base and adapter over one that
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
     print(json.dumps(result))
-    return 0 if result["concurrent"]["errors"] == 0 else 1
+    return 0 if result["concurrent"]["errors"] == 0 and result["concurrent"]["mismatched"] == 0 else 1
 
 
 def _prompt(index: int) -> list[dict[str, str]]:
@@ -78,27 +79,31 @@ def _measure(openai: Any, base_url: str, token: str, args: argparse.Namespace) -
     options = {"temperature": 0, "max_tokens": args.tokens}
     client.chat.completions.create(model=args.base, messages=_prompt(0), **options)  # warm the worker
 
-    def ask(model: str, index: int) -> int:
+    def ask(model: str, index: int) -> tuple[int, str]:
         reply = client.chat.completions.create(model=model, messages=_prompt(index), **options)
-        return int(reply.usage.completion_tokens)
+        return int(reply.usage.completion_tokens), reply.choices[0].message.content or ""
 
     started = time.perf_counter()
-    sequential_tokens = sum(ask(args.base, index) for index in range(args.clients))
+    alone = [ask(args.base, index) for index in range(args.clients)]
+    sequential_tokens = sum(tokens for tokens, _ in alone)
     sequential_s = time.perf_counter() - started
 
-    async def stream(api: Any, model: str, index: int) -> tuple[int, float]:
+    async def stream(api: Any, model: str, index: int) -> tuple[int, float, str]:
         begun = time.perf_counter()
         first: float | None = None
         tokens = 0
+        pieces: list[str] = []
         response = await api.chat.completions.create(
             model=model, messages=_prompt(index), stream=True, stream_options={"include_usage": True}, **options
         )
         async for chunk in response:
-            if chunk.choices and chunk.choices[0].delta.content and first is None:
-                first = time.perf_counter()
+            if chunk.choices and chunk.choices[0].delta.content:
+                pieces.append(chunk.choices[0].delta.content)
+                if first is None:
+                    first = time.perf_counter()
             if chunk.usage is not None:
                 tokens = chunk.usage.completion_tokens
-        return tokens, ((first or time.perf_counter()) - begun) * 1000.0
+        return tokens, ((first or time.perf_counter()) - begun) * 1000.0, "".join(pieces)
 
     async def concurrent() -> tuple[list[Any], float]:
         async with openai.AsyncOpenAI(base_url=base_url, api_key=token, max_retries=0, timeout=600) as api:
@@ -110,7 +115,11 @@ def _measure(openai: Any, base_url: str, token: str, args: argparse.Namespace) -
 
     outcomes, concurrent_s = asyncio.run(concurrent())
     good = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
-    concurrent_tokens = sum(tokens for tokens, _ in good)
+    concurrent_tokens = sum(tokens for tokens, _, _ in good)
+    # Greedy decoding: each stream must say what its request said alone.
+    mismatched = sum(
+        1 for outcome, (_, text) in zip(outcomes, alone) if not isinstance(outcome, BaseException) and outcome[2] != text
+    )
     floor_rate = sequential_tokens / sequential_s
     rate = concurrent_tokens / concurrent_s
     result: dict[str, Any] = {
@@ -121,7 +130,8 @@ def _measure(openai: Any, base_url: str, token: str, args: argparse.Namespace) -
                        "tokens_per_second": round(floor_rate, 1)},
         "concurrent": {"tokens": concurrent_tokens, "seconds": round(concurrent_s, 3),
                        "tokens_per_second": round(rate, 1), "errors": len(outcomes) - len(good),
-                       "median_ttft_ms": round(statistics.median(ttft for _, ttft in good), 1) if good else None,
+                       "mismatched": mismatched,
+                       "median_ttft_ms": round(statistics.median(ttft for _, ttft, _ in good), 1) if good else None,
                        "ratio_to_sequential": round(rate / floor_rate, 3)},
     }
     if args.adapter:

@@ -193,6 +193,13 @@ export class TrainerConnections implements JobsSource, vscode.Disposable {
     return path.join(this.context.globalStorageUri.fsPath, 'local-server');
   }
 
+  /** The local server's OpenAI-compatible API (loopback, the local token), once it was started with it. */
+  private localOpenAI: { baseUrl: string; apiKey: string } | undefined;
+
+  localOpenAIEndpoint(): { baseUrl: string; apiKey: string } | undefined {
+    return this.localOpenAI;
+  }
+
   private async localEndpoint(interactive: boolean): Promise<{ url: string; token: string }> {
     const python = await this.findPython(interactive);
     const stateDir = this.localStateDir();
@@ -209,10 +216,16 @@ export class TrainerConnections implements JobsSource, vscode.Disposable {
       extraArgs: [
         ...(getSetting('modelfactory.trainer.trustRemoteCode') ? ['--allow-remote-code'] : []),
         ...(getSetting('modelfactory.trainer.allowDownload') ? ['--allow-download'] : []),
+        // The playground's "Local trainer (OpenAI API)" target (modelfactory.trainer.openai).
+        ...(getSetting('modelfactory.trainer.openai') ? ['--openai'] : []),
       ],
       env: await this.huggingFaceEnv(),
       log: (line) => this.log.info(`[local] ${line}`),
     });
+    this.localOpenAI =
+      server.openaiPort === undefined
+        ? undefined
+        : { baseUrl: `http://127.0.0.1:${server.openaiPort}/v1`, apiKey: token };
     return { url: server.url, token };
   }
 

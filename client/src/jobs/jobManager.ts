@@ -85,6 +85,11 @@ export class JobManager implements JobsSource, vscode.Disposable {
     return this.connections.connect(targetId, interactive);
   }
 
+  /** The local server's OpenAI-compatible API, once it was started with it (`modelfactory.trainer.openai`). */
+  localOpenAIEndpoint(): { baseUrl: string; apiKey: string } | undefined {
+    return this.connections.localOpenAIEndpoint();
+  }
+
   /** On start: reconnect to a running local trainer and to remote endpoints that have a token. */
   reconnectIfRunning(): Promise<void> {
     return this.connections.reconnectIfRunning();

@@ -37,6 +37,8 @@ export interface LocalServer {
   reused: boolean;
   /** The version recorded by whoever started it. */
   version: string;
+  /** The port of its OpenAI-compatible API when it was started with `--openai` (loopback, same token). */
+  openaiPort?: number;
 }
 
 interface StateFile {
@@ -44,6 +46,7 @@ interface StateFile {
   port: number;
   started: number;
   version: string;
+  openaiPort?: number;
 }
 
 const STATE_FILE = 'server.json';
@@ -66,7 +69,8 @@ async function readState(stateDir: string): Promise<StateFile | undefined> {
       Number.isInteger(parsed.pid) &&
       Number.isInteger(parsed.port) &&
       typeof parsed.started === 'number' &&
-      typeof parsed.version === 'string'
+      typeof parsed.version === 'string' &&
+      (parsed.openaiPort === undefined || Number.isInteger(parsed.openaiPort))
     ) {
       return parsed as StateFile;
     }
@@ -165,6 +169,20 @@ async function waitForPort(
   throw new Error(`the local trainer server did not report its port within ${timeoutMs} ms: ${await tail(logFile)}`);
 }
 
+/** With `--openai` the server's second stdout line is `openai PORT`. */
+async function waitForOpenAIPort(stdoutPath: string, logFile: string, exited: () => string | undefined): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const text = await readFile(stdoutPath, 'utf8').catch(() => '');
+    const match = /^openai (\d+)\n/m.exec(text);
+    if (match) return Number(match[1]);
+    const exit = exited();
+    if (exit !== undefined) throw new Error(`the local trainer server exited (${exit}): ${await tail(logFile)}`);
+    await sleep(50);
+  }
+  throw new Error(`the local trainer server did not report its OpenAI API port: ${await tail(logFile)}`);
+}
+
 async function startServer(options: LocalServerOptions): Promise<LocalServer> {
   const jobsDir = join(options.stateDir, 'jobs');
   await mkdir(jobsDir, { recursive: true });
@@ -196,10 +214,14 @@ async function startServer(options: LocalServerOptions): Promise<LocalServer> {
     }
     const pid = child.pid;
     const port = await waitForPort(stdoutPath, options.logFile, () => exit, options.startTimeoutMs ?? 60_000);
+    const openaiPort = args.includes('--openai')
+      ? await waitForOpenAIPort(stdoutPath, options.logFile, () => exit)
+      : undefined;
     const version = options.version ?? '';
-    await writeStateAtomically(options.stateDir, { pid, port, started: Date.now(), version });
-    options.log?.(`started the local trainer server (pid ${pid}, port ${port})`);
-    return { url: urlOf(port), pid, port, reused: false, version };
+    await writeStateAtomically(options.stateDir, { pid, port, started: Date.now(), version, openaiPort });
+    const api = openaiPort === undefined ? '' : `, OpenAI API on port ${openaiPort}`;
+    options.log?.(`started the local trainer server (pid ${pid}, port ${port}${api})`);
+    return { url: urlOf(port), pid, port, reused: false, version, openaiPort };
   } finally {
     closeSync(stdout);
     closeSync(stderr);
@@ -218,7 +240,18 @@ export async function ensureLocalServer(options: LocalServerOptions): Promise<Lo
       const answer = await probe(state.port, options.token);
       if (answer === 'ok') {
         options.log?.(`reusing the local trainer server (pid ${state.pid}, port ${state.port})`);
-        return { url: urlOf(state.port), pid: state.pid, port: state.port, reused: true, version: state.version };
+        const wanted = (options.extraArgs ?? []).includes('--openai');
+        if (wanted && state.openaiPort === undefined) {
+          options.log?.('the running local trainer was started without its OpenAI API; it serves one once restarted');
+        }
+        return {
+          url: urlOf(state.port),
+          pid: state.pid,
+          port: state.port,
+          reused: true,
+          version: state.version,
+          openaiPort: state.openaiPort,
+        };
       }
       options.log?.(`the local trainer server (pid ${state.pid}) ${answer === 'refused' ? 'holds another token' : 'does not answer'}; replacing it`);
       await stopPid(state.pid);

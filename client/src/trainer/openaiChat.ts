@@ -4,7 +4,7 @@
 // only in the Authorization header.
 import { createHash } from 'node:crypto';
 import OpenAI from 'openai';
-import type { ChatMessage, ChatParams, ChatResult } from './api';
+import type { ChatMessage, ChatParams, ChatRequest, ChatResult } from './api';
 
 export interface OpenAIEndpointOptions {
   baseURL: string;
@@ -116,5 +116,33 @@ export class OpenAIEndpointClient {
       tokensPerSecond: count / Math.max((ended - started) / 1000, 1e-9),
       finishReason: finish,
     };
+  }
+}
+
+/**
+ * An endpoint's models as the playground offers them, per target: each model id under a job-id-shaped choice
+ * id (`modelChoiceId`), listed as an adapter whose base model is itself. A chat names the choice (or, as a
+ * base model, the model id) and runs the model the last listing mapped it to.
+ */
+export class EndpointModelChoices {
+  private readonly models = new Map<string, Map<string, string>>();
+
+  async list(target: string, client: OpenAIEndpointClient): Promise<{ jobId: string; name: string; baseModel: string }[]> {
+    const ids = await client.listModels();
+    const map = new Map(ids.map((id) => [modelChoiceId(id), id]));
+    this.models.set(target, map);
+    return [...map].map(([jobId, id]) => ({ jobId, name: id, baseModel: id }));
+  }
+
+  chat(
+    target: string,
+    client: OpenAIEndpointClient,
+    request: ChatRequest,
+    onToken: (text: string) => void,
+    signal: AbortSignal,
+  ): Promise<ChatResult> {
+    const model = request.adapterJobId ? this.models.get(target)?.get(request.adapterJobId) : request.base;
+    if (!model) return Promise.reject(new Error('that model is not offered by this endpoint'));
+    return client.chat(model, request.messages, request.system, request.params, onToken, signal);
   }
 }

@@ -1,6 +1,7 @@
-// The chat playground: one prompt sent to a base model and to a trained adapter side by side, replies
-// streamed token by token, sampling parameters, a system prompt, stop and regenerate, and the
-// conversation exported as a dataset record. Model output is untrusted: it only ever becomes text nodes.
+// The chat playground: one prompt sent to two models side by side, each column with its own target (a job
+// server's base models and adapters, or any OpenAI-compatible endpoint's models): replies streamed token by
+// token, sampling parameters, a system prompt, stop and regenerate, and the conversation exported as a
+// dataset record or a preference pair. Model output is untrusted: it only ever becomes text nodes.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
@@ -19,7 +20,7 @@ import type {
 import { PLAYGROUND_LIMITS, SIDES, parsePlaygroundHostMessage } from '../protocol/playground';
 import { el, formatNumber } from '../shared/dom';
 import { loadState, onHostMessage, post, saveState } from '../shared/vscode';
-import type { PlaygroundState, Reply, Turn } from './state';
+import type { ColumnChoice, PlaygroundState, Reply, Turn } from './state';
 import { DEFAULT_PARAMS, historyFor, parsePlaygroundState } from './state';
 
 type ValueElement = HTMLElement & { value: string };
@@ -27,9 +28,10 @@ type ValueElement = HTMLElement & { value: string };
 const send = (m: PlaygroundWebviewMessage) => post(m);
 
 const state: PlaygroundState = loadState(parsePlaygroundState) ?? {
-  target: null,
-  base: null,
-  adapterJobId: null,
+  columns: {
+    base: { target: null, base: null, adapterJobId: null },
+    adapter: { target: null, base: null, adapterJobId: null },
+  },
   system: '',
   suggestedSystem: null,
   systemOfferedFor: null,
@@ -40,22 +42,15 @@ const state: PlaygroundState = loadState(parsePlaygroundState) ?? {
   nextId: 1,
 };
 let targets: PlaygroundTarget[] = [];
-let adapters: AdapterChoice[] = [];
+/** Each listed target's adapters (an OpenAI-compatible endpoint's: its models), as the host last sent them. */
+const adaptersByTarget = new Map<string, AdapterChoice[]>();
 let baseModels: string[] = [];
 let initialised = false;
+/** The column names people see: A on the left, B on the right. */
+const COLUMN_NAME: Record<Side, string> = { base: 'A', adapter: 'B' };
 
 // Layout.
 const app = document.getElementById('app')!;
-const targetSelect = el('select', { 'data-testid': 'target-select', 'aria-label': 'Target' });
-const baseSelect = el('select', { 'data-testid': 'base-select', 'aria-label': 'Base model' });
-const adapterSelect = el('select', { 'data-testid': 'adapter-select', 'aria-label': 'Adapter' });
-const pickers = el(
-  'div',
-  { class: 'pickers' },
-  el('label', {}, el('span', { text: 'Target' }), targetSelect),
-  el('label', {}, el('span', { text: 'Base model' }), baseSelect),
-  el('label', {}, el('span', { text: 'Adapter' }), adapterSelect),
-);
 
 function field(name: string, label: string, attrs: Record<string, string>): ValueElement {
   return el('vscode-textfield', { 'data-field': name, 'aria-label': label, title: label, ...attrs }) as ValueElement;
@@ -123,12 +118,25 @@ interface Column {
   root: HTMLElement;
   heading: HTMLElement;
   transcript: HTMLElement;
+  /** This column's target: a job server or an OpenAI-compatible endpoint. */
+  targetSelect: HTMLSelectElement;
+  /** This column's model: `base:<name>`, `adapter:<job id>` (an endpoint's models are adapters), or '' for none. */
+  modelSelect: HTMLSelectElement;
 }
 function column(side: Side): Column {
+  const name = COLUMN_NAME[side];
   const heading = el('h2', { class: 'column-heading' });
+  const targetSelect = el('select', { 'data-testid': `target-select-${side}`, 'aria-label': `Column ${name} target` });
+  const modelSelect = el('select', { 'data-testid': `model-select-${side}`, 'aria-label': `Column ${name} model` });
+  const pickers = el(
+    'div',
+    { class: 'pickers column-pickers' },
+    el('label', {}, el('span', { text: 'Target' }), targetSelect),
+    el('label', {}, el('span', { text: 'Model' }), modelSelect),
+  );
   const transcript = el('div', { class: 'transcript', 'data-testid': `transcript-${side}`, 'aria-live': 'polite' });
-  const root = el('section', { class: `column column-${side}` }, heading, transcript);
-  return { root, heading, transcript };
+  const root = el('section', { class: `column column-${side}` }, heading, pickers, transcript);
+  return { root, heading, transcript, targetSelect, modelSelect };
 }
 const columns: Record<Side, Column> = { base: column('base'), adapter: column('adapter') };
 
@@ -143,8 +151,7 @@ const stopButton = el('vscode-button', { 'data-action': 'stop', secondary: '' },
 const regenerateButton = el('vscode-button', { 'data-action': 'regenerate', secondary: '' }, 'Regenerate');
 const clearButton = el('vscode-button', { 'data-action': 'clear', secondary: '' }, 'Clear');
 const exportSide = el('select', { 'data-testid': 'export-side', 'aria-label': 'Replies to export' });
-for (const side of SIDES)
-  exportSide.append(el('option', { value: side, text: side === 'base' ? 'Base replies' : 'Adapter replies' }));
+for (const side of SIDES) exportSide.append(el('option', { value: side, text: `Column ${COLUMN_NAME[side]} replies` }));
 const exportButton = el('vscode-button', { 'data-action': 'export', secondary: '' }, 'Export as record');
 const preferButton = el(
   'vscode-button',
@@ -170,12 +177,7 @@ const composer = el(
   ),
   status,
 );
-app.replaceChildren(
-  pickers,
-  sampling,
-  el('div', { class: 'columns' }, columns.base.root, columns.adapter.root),
-  composer,
-);
+app.replaceChildren(sampling, el('div', { class: 'columns' }, columns.base.root, columns.adapter.root), composer);
 app.removeAttribute('aria-busy');
 
 /** The DOM of each reply on screen, by request id, so a token batch is one appended text node. */
@@ -200,8 +202,40 @@ function option(value: string, text: string): HTMLOptionElement {
   return el('option', { value, text });
 }
 
-function adapterOf(jobId: string | null): AdapterChoice | undefined {
-  return adapters.find((a) => a.jobId === jobId);
+function targetOf(side: Side): PlaygroundTarget | undefined {
+  return targets.find((t) => t.id === state.columns[side].target);
+}
+
+function isEndpoint(side: Side): boolean {
+  return targetOf(side)?.kind === 'openai';
+}
+
+function adaptersOf(side: Side): AdapterChoice[] {
+  const target = state.columns[side].target;
+  return target === null ? [] : (adaptersByTarget.get(target) ?? []);
+}
+
+/** The adapter (or endpoint model) a column runs, once its target's list has it. */
+function adapterOf(side: Side): AdapterChoice | undefined {
+  const jobId = state.columns[side].adapterJobId;
+  return jobId === null ? undefined : adaptersOf(side).find((a) => a.jobId === jobId);
+}
+
+/** True when the column has something to run. */
+function chosen(side: Side): boolean {
+  const c = state.columns[side];
+  return c.target !== null && (c.base !== null || c.adapterJobId !== null);
+}
+
+/** What a column's heading and export option call its model. */
+function modelLabel(side: Side): string {
+  const c = state.columns[side];
+  const adapter = adapterOf(side);
+  if (c.adapterJobId !== null) {
+    const name = adapter ? adapter.name || adapter.jobId : c.adapterJobId;
+    return isEndpoint(side) ? name : `adapter ${name}`;
+  }
+  return c.base ?? 'no model';
 }
 
 function replyMeta(reply: Reply): string {
@@ -231,8 +265,8 @@ function renderReply(side: Side, reply: Reply | null, latest: boolean): HTMLElem
     body.textContent = reply.text;
     meta.textContent = replyMeta(reply);
     replyViews.set(reply.id, { body, meta });
-  } else if (side === 'adapter' && state.adapterJobId === null) {
-    meta.textContent = 'Pick an adapter to compare.';
+  } else if (!chosen(side)) {
+    meta.textContent = 'Pick a target and a model for this column.';
   }
   return el('div', { class: `bubble reply reply-${side}` }, body, meta);
 }
@@ -255,13 +289,11 @@ function renderTranscripts(): void {
 }
 
 function renderHeadings(): void {
-  columns.base.heading.textContent = `Base · ${state.base ?? 'no model'}`;
-  const adapter = adapterOf(state.adapterJobId);
-  columns.adapter.heading.textContent = adapter
-    ? `Adapter · ${adapter.name || adapter.jobId}`
-    : state.adapterJobId
-      ? `Adapter · ${state.adapterJobId}`
-      : 'Adapter · none';
+  for (const side of SIDES) {
+    const target = targetOf(side);
+    const where = target ? ` · ${target.label || target.id}` : '';
+    columns[side].heading.textContent = `${COLUMN_NAME[side]} · ${modelLabel(side)}${where}`;
+  }
 }
 
 function streaming(): boolean {
@@ -279,28 +311,55 @@ function renderButtons(): void {
   toggle(preferButton, !busy && state.turns.length > 0);
 }
 
-function fillTargets(): void {
-  targetSelect.replaceChildren(...targets.map((t) => option(t.id, t.label || t.id)));
-  if (!targets.some((t) => t.id === state.target)) state.target = targets[0]?.id ?? null;
-  targetSelect.value = state.target ?? '';
+function fillTargets(side: Side): void {
+  const c = state.columns[side];
+  const select = columns[side].targetSelect;
+  select.replaceChildren(...targets.map((t) => option(t.id, t.label || t.id)));
+  if (!targets.some((t) => t.id === c.target)) {
+    c.target = targets[0]?.id ?? null;
+    c.base = null;
+    c.adapterJobId = null;
+  }
+  select.value = c.target ?? '';
 }
 
-function fillBaseModels(): void {
-  const names = new Set(baseModels);
-  for (const a of adapters) if (a.baseModel) names.add(a.baseModel);
-  if (state.base) names.add(state.base);
-  baseSelect.replaceChildren(...[...names].map((n) => option(n, n)));
-  if (state.base === null) state.base = baseModels[0] ?? null;
-  baseSelect.value = state.base ?? '';
+function modelValue(c: ColumnChoice): string {
+  return c.adapterJobId !== null ? `adapter:${c.adapterJobId}` : c.base !== null ? `base:${c.base}` : '';
 }
 
-function fillAdapters(): void {
-  adapterSelect.replaceChildren(
-    option('', adapters.length ? 'None (base only)' : 'None (no finished jobs on this target)'),
-    ...adapters.map((a) => option(a.jobId, `${a.name || a.jobId} (${a.baseModel})`)),
-  );
-  if (state.adapterJobId !== null && !adapterOf(state.adapterJobId)) state.adapterJobId = null;
-  adapterSelect.value = state.adapterJobId ?? '';
+/**
+ * A column's model list: a job server offers its base models and its finished jobs' adapters; an
+ * OpenAI-compatible endpoint offers the models its /v1/models lists. A choice the list no longer has is dropped
+ * once the target's list has arrived.
+ */
+function fillModels(side: Side): void {
+  const c = state.columns[side];
+  const select = columns[side].modelSelect;
+  const listed = c.target !== null && adaptersByTarget.has(c.target);
+  const adapters = adaptersOf(side);
+  if (listed && c.adapterJobId !== null && !adapterOf(side)) c.adapterJobId = null;
+  const groups: HTMLElement[] = [];
+  if (isEndpoint(side)) {
+    c.base = null;
+    const models = adapters.map((a) => option(`adapter:${a.jobId}`, a.name || a.jobId));
+    groups.push(el('optgroup', { label: 'Models' }, ...models));
+    select.replaceChildren(
+      option('', adapters.length ? 'None' : listed ? 'None (no models listed)' : 'None'),
+      ...groups,
+    );
+  } else {
+    const names = new Set(baseModels);
+    for (const a of adapters) if (a.baseModel) names.add(a.baseModel);
+    if (c.base) names.add(c.base);
+    groups.push(el('optgroup', { label: 'Base models' }, ...[...names].map((n) => option(`base:${n}`, n))));
+    if (adapters.length) {
+      const list = adapters.map((a) => option(`adapter:${a.jobId}`, `${a.name || a.jobId} (${a.baseModel})`));
+      groups.push(el('optgroup', { label: 'Adapters' }, ...list));
+    }
+    const none = listed && !adapters.length ? 'None (no finished jobs on this target)' : 'None';
+    select.replaceChildren(option('', none), ...groups);
+  }
+  select.value = modelValue(c);
 }
 
 /** Shows the hint while the box holds the suggestion untouched, unfolding the settings (`reveal`) so it is seen. */
@@ -328,20 +387,61 @@ function offerTrainedSystem(adapter: AdapterChoice | undefined): void {
   renderSystemHint(true);
 }
 
-function chooseAdapter(jobId: string | null): void {
-  if (jobId !== state.adapterJobId) {
-    state.exportSide = jobId ? 'adapter' : 'base';
-    exportSide.value = state.exportSide;
+const other = (side: Side): Side => (side === 'base' ? 'adapter' : 'base');
+
+/**
+ * Compare like with like: when `side` runs a job server's adapter and the other column runs a base model of
+ * the same target (or nothing yet), the other column runs the adapter's own base model.
+ */
+function matchBaseOf(side: Side): void {
+  const adapter = adapterOf(side);
+  const o = state.columns[other(side)];
+  if (!adapter?.baseModel || isEndpoint(side) || o.target !== state.columns[side].target || o.adapterJobId !== null)
+    return;
+  o.base = adapter.baseModel;
+  fillModels(other(side));
+}
+
+/** The adapter whose trained system prompt the system box offers: the right column's, else the left's. */
+function offeredAdapter(): AdapterChoice | undefined {
+  for (const side of ['adapter', 'base'] as const) {
+    const adapter = adapterOf(side);
+    if (adapter && !isEndpoint(side)) return adapter;
   }
-  state.adapterJobId = jobId;
-  const adapter = adapterOf(jobId);
-  // Compare like with like: the base column runs the adapter's own base model.
-  if (adapter?.baseModel) state.base = adapter.baseModel;
-  offerTrainedSystem(adapter);
-  fillBaseModels();
-  adapterSelect.value = jobId ?? '';
+  return undefined;
+}
+
+/** A column's model choice from its select's value (see `modelValue`). */
+function chooseModel(side: Side, value: string): void {
+  const c = state.columns[side];
+  const before = c.adapterJobId;
+  c.base = value.startsWith('base:') ? value.slice('base:'.length) : null;
+  c.adapterJobId = value.startsWith('adapter:') ? value.slice('adapter:'.length) : null;
+  if (c.adapterJobId !== null && c.adapterJobId !== before && !isEndpoint(side)) {
+    // A newly picked adapter: its replies are the ones to export or prefer.
+    state.exportSide = side;
+    exportSide.value = side;
+  }
+  matchBaseOf(side);
+  offerTrainedSystem(offeredAdapter());
+  fillModels(side);
   renderTranscripts();
   persist();
+}
+
+/** A column's new target: its model list is asked for, and the column starts with none chosen. */
+function chooseTarget(side: Side, target: string | null): void {
+  const c = state.columns[side];
+  if (target === c.target) return;
+  c.target = target;
+  c.base = null;
+  c.adapterJobId = null;
+  if (target !== null && targets.find((t) => t.id === target)?.kind !== 'openai') c.base = baseModels[0] ?? null;
+  fillModels(side);
+  offerTrainedSystem(offeredAdapter());
+  renderTranscripts();
+  persist();
+  if (target !== null) send({ type: 'listAdapters', target });
 }
 
 function readParams(): SamplingParams | string {
@@ -374,17 +474,17 @@ function generateLastTurn(params: SamplingParams): void {
   const turn = state.turns[state.turns.length - 1]!;
   const earlier = state.turns.slice(0, -1);
   const system = state.system.trim() === '' ? null : state.system;
-  const target = state.target!;
   for (const side of SIDES) {
     const reply = turn[side];
-    if (!reply) continue;
+    const c = state.columns[side];
+    if (!reply || c.target === null) continue;
     send({
       type: 'generate',
       id: reply.id,
       side,
-      target,
-      base: side === 'base' ? state.base : null,
-      adapterJobId: side === 'adapter' ? state.adapterJobId : null,
+      target: c.target,
+      base: c.adapterJobId === null ? c.base : null,
+      adapterJobId: c.adapterJobId,
       system,
       messages: [...historyFor(earlier, side), { role: 'user', content: turn.user }],
       params,
@@ -396,8 +496,8 @@ function startTurn(replace: boolean): void {
   if (streaming()) return;
   const params = readParams();
   if (typeof params === 'string') return setStatus(params, true);
-  if (!state.target) return setStatus('No trainer target: start the local trainer or add an endpoint.', true);
-  if (!state.base && !state.adapterJobId) return setStatus('Pick a base model or an adapter first.', true);
+  if (!targets.length) return setStatus('No target: start the local trainer or add an endpoint.', true);
+  if (!SIDES.some(chosen)) return setStatus('Pick a model for at least one column first.', true);
   state.params = params;
   if (replace) {
     const last = state.turns[state.turns.length - 1];
@@ -413,8 +513,8 @@ function startTurn(replace: boolean): void {
     state.draft = '';
   }
   const turn: Turn = state.turns[state.turns.length - 1]!;
-  turn.base = state.base ? newReply() : null;
-  turn.adapter = state.adapterJobId ? newReply() : null;
+  turn.base = chosen('base') ? newReply() : null;
+  turn.adapter = chosen('adapter') ? newReply() : null;
   setStatus('');
   renderTranscripts();
   persist();
@@ -467,23 +567,35 @@ function onMessage(m: PlaygroundHostMessage): void {
       targets = m.targets;
       baseModels = m.baseModels;
       if (m.preset) {
-        state.target = m.preset.target;
-        state.adapterJobId = m.preset.adapterJobId;
+        // An adapter to try: the right column runs it, the left its base model (once the list says which).
+        state.columns.adapter = { target: m.preset.target, base: null, adapterJobId: m.preset.adapterJobId };
+        state.columns.base = { target: m.preset.target, base: state.columns.base.base, adapterJobId: null };
       }
-      fillTargets();
-      fillBaseModels();
+      for (const side of SIDES) {
+        fillTargets(side);
+        const c = state.columns[side];
+        if (c.target !== null && c.base === null && c.adapterJobId === null && side === 'base' && !isEndpoint(side))
+          c.base = baseModels[0] ?? null;
+        fillModels(side);
+      }
       catchUp(m.generations);
       initialised = true;
       renderTranscripts();
       persist();
-      if (state.target) send({ type: 'listAdapters', target: state.target });
+      const asked = new Set(SIDES.map((side) => state.columns[side].target));
+      for (const target of asked) if (target !== null) send({ type: 'listAdapters', target });
       break;
     }
     case 'adapters': {
-      if (m.target !== state.target) return;
-      adapters = m.adapters;
-      fillAdapters();
-      chooseAdapter(state.adapterJobId);
+      const on = SIDES.filter((side) => state.columns[side].target === m.target);
+      if (!on.length) return;
+      adaptersByTarget.set(m.target, m.adapters);
+      for (const side of on) fillModels(side);
+      // The right column's adapter (a preset, a reload) sets the left column's base model, as a pick does.
+      if (on.includes('adapter')) matchBaseOf('adapter');
+      offerTrainedSystem(offeredAdapter());
+      renderTranscripts();
+      persist();
       break;
     }
     case 'tokens': {
@@ -564,19 +676,11 @@ exportSide.addEventListener('change', () => {
   state.exportSide = exportSide.value === 'base' ? 'base' : 'adapter';
   persist();
 });
-targetSelect.addEventListener('change', () => {
-  state.target = targetSelect.value || null;
-  adapters = [];
-  fillAdapters();
-  chooseAdapter(null);
-  if (state.target) send({ type: 'listAdapters', target: state.target });
-});
-baseSelect.addEventListener('change', () => {
-  state.base = baseSelect.value || null;
-  renderHeadings();
-  persist();
-});
-adapterSelect.addEventListener('change', () => chooseAdapter(adapterSelect.value || null));
+for (const side of SIDES) {
+  const { targetSelect, modelSelect } = columns[side];
+  targetSelect.addEventListener('change', () => chooseTarget(side, targetSelect.value || null));
+  modelSelect.addEventListener('change', () => chooseModel(side, modelSelect.value));
+}
 
 const onClick = (button: HTMLElement, action: () => void) =>
   button.addEventListener('click', () => {

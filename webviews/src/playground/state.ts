@@ -3,6 +3,7 @@
 import type { ChatOutcome, SamplingParams, Side } from '../protocol/playground';
 import { PLAYGROUND_LIMITS, SIDES, isOutcome, isSamplingParams } from '../protocol/playground';
 import { isJobId } from '../protocol/dashboard';
+import type { Obj } from '../protocol/validate';
 import { hasOnlyKeys, isArrayOf, isInt, isObj, isOneOf, isStr } from '../protocol/validate';
 
 export type ReplyState = 'streaming' | 'done' | 'error';
@@ -21,10 +22,16 @@ export interface Turn {
   adapter: Reply | null;
 }
 
-export interface PlaygroundState {
+/** What one column runs: a target, and on it a base model alone or an adapter (or an endpoint's model). */
+export interface ColumnChoice {
   target: string | null;
   base: string | null;
   adapterJobId: string | null;
+}
+
+export interface PlaygroundState {
+  /** Each column's own target and model, so the two can be any two models on any two targets. */
+  columns: Record<Side, ColumnChoice>;
   system: string;
   /** The adapter's trained system prompt put in the system box, while the box still holds it untouched. */
   suggestedSystem: string | null;
@@ -69,12 +76,35 @@ function isTurn(v: unknown): v is Turn {
   );
 }
 
+function isColumnChoice(v: unknown): v is ColumnChoice {
+  return (
+    isObj(v) &&
+    hasOnlyKeys(v, ['target', 'base', 'adapterJobId']) &&
+    (v['target'] === null || isStr(v['target'], L.target)) &&
+    (v['base'] === null || isStr(v['base'], L.model)) &&
+    (v['adapterJobId'] === null || isJobId(v['adapterJobId']))
+  );
+}
+
+/**
+ * State saved before each column had its own target held one target, the left column's base model and the
+ * right column's adapter: it becomes the same two columns on that target.
+ */
+function columnsOf(raw: Obj): Record<Side, ColumnChoice> | null {
+  if (raw['columns'] !== undefined) {
+    const c = raw['columns'];
+    return isObj(c) && hasOnlyKeys(c, SIDES) && isColumnChoice(c['base']) && isColumnChoice(c['adapter'])
+      ? { base: { ...c['base'] }, adapter: { ...c['adapter'] } }
+      : null;
+  }
+  const left = { target: raw['target'] ?? null, base: raw['base'] ?? null, adapterJobId: null };
+  const right = { target: raw['target'] ?? null, base: null, adapterJobId: raw['adapterJobId'] ?? null };
+  return isColumnChoice(left) && isColumnChoice(right) ? { base: left, adapter: right } : null;
+}
+
 export function parsePlaygroundState(raw: unknown): PlaygroundState | null {
   if (!isObj(raw)) return null;
   const keys = [
-    'target',
-    'base',
-    'adapterJobId',
     'system',
     'suggestedSystem',
     'systemOfferedFor',
@@ -83,15 +113,14 @@ export function parsePlaygroundState(raw: unknown): PlaygroundState | null {
     'draft',
     'turns',
     'nextId',
+    ...(raw['columns'] !== undefined ? ['columns'] : ['target', 'base', 'adapterJobId']),
   ];
   // State saved before the trained-prompt suggestion existed lacks its two keys: they start as null.
   const suggestedSystem = raw['suggestedSystem'] ?? null;
   const systemOfferedFor = raw['systemOfferedFor'] ?? null;
+  const columns = hasOnlyKeys(raw, keys) ? columnsOf(raw) : null;
   const valid =
-    hasOnlyKeys(raw, keys) &&
-    (raw['target'] === null || isStr(raw['target'], L.target)) &&
-    (raw['base'] === null || isStr(raw['base'], L.model)) &&
-    (raw['adapterJobId'] === null || isJobId(raw['adapterJobId'])) &&
+    columns !== null &&
     isStr(raw['system'], L.system) &&
     (suggestedSystem === null || isStr(suggestedSystem, L.system)) &&
     (systemOfferedFor === null || isJobId(systemOfferedFor)) &&
@@ -100,7 +129,18 @@ export function parsePlaygroundState(raw: unknown): PlaygroundState | null {
     isStr(raw['draft'], L.message) &&
     isArrayOf(raw['turns'], isTurn, L.turns) &&
     isInt(raw['nextId'], 0);
-  return valid ? ({ ...raw, suggestedSystem, systemOfferedFor } as unknown as PlaygroundState) : null;
+  if (!valid) return null;
+  return {
+    columns,
+    system: raw['system'] as string,
+    suggestedSystem,
+    systemOfferedFor,
+    params: raw['params'] as SamplingParams,
+    exportSide: raw['exportSide'] as Side,
+    draft: raw['draft'] as string,
+    turns: raw['turns'] as Turn[],
+    nextId: raw['nextId'] as number,
+  } as PlaygroundState;
 }
 
 /** The conversation one side has seen: each answered turn's prompt and that side's reply. */

@@ -24,6 +24,11 @@ export const PLAYGROUND_LIMITS = {
   generations: 64,
 } as const;
 
+/**
+ * A column of the playground: 'base' is the left one (A), 'adapter' the right one (B). The names are the
+ * first layout's; today each column has its own target and runs any of its models (a base model or an
+ * adapter of a job server, any model of an OpenAI-compatible endpoint).
+ */
 export type Side = 'base' | 'adapter';
 export const SIDES: readonly Side[] = ['base', 'adapter'];
 
@@ -119,8 +124,9 @@ export interface ListAdaptersMessage {
   target: string;
 }
 /**
- * One reply to generate, for one side. The base side names its model; the adapter side names the
- * adapter job and leaves `base` null (the job's own base model).
+ * One reply to generate, for one column (`side`) on that column's `target`. A base model alone names it
+ * in `base` with `adapterJobId` null; an adapter (or an OpenAI-compatible endpoint's model) names its id
+ * in `adapterJobId` and leaves `base` null (the adapter's own base model).
  */
 export interface GenerateMessage {
   type: 'generate';
@@ -312,12 +318,12 @@ export function parsePlaygroundWebviewMessage(raw: unknown): PlaygroundWebviewMe
     case 'listAdapters':
       return ok(['target'], isTargetId(m['target'])) as ListAdaptersMessage | null;
     case 'generate': {
-      const side = m['side'];
-      // The base side runs a named model with no adapter; the adapter side runs a job's adapter.
+      // Either column runs a named base model with no adapter, or an adapter (its base model optional).
       const modelOk =
-        side === 'base'
-          ? isModelName(m['base']) && m['adapterJobId'] === null
-          : side === 'adapter' && (m['base'] === null || isModelName(m['base'])) && isJobId(m['adapterJobId']);
+        isOneOf(m['side'], SIDES) &&
+        (m['adapterJobId'] === null
+          ? isModelName(m['base'])
+          : isJobId(m['adapterJobId']) && (m['base'] === null || isModelName(m['base'])));
       return ok(
         ['id', 'side', 'target', 'base', 'adapterJobId', 'system', 'messages', 'params'],
         isRequestId(m['id']) &&

@@ -5,12 +5,7 @@ import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  HubLedgerNotification,
-  ValidateFileRequest,
-  type HubLedgerParams,
-  type ValidateFileResult,
-} from '../../server/src/protocol';
+import { HubLedgerNotification, ValidateFileRequest, type HubLedgerParams } from '../../server/src/protocol';
 import { byRule, open, startServer, type ServerHandle } from './harness';
 
 const HUB = 'http://127.0.0.1:8787';
@@ -29,7 +24,7 @@ describe('language server: daily caps of a hub-linked Datanet from the hub ledge
   const manifest = `name: local-name\nhub: { url: "${HUB}/", name: team-chat }\nformat: messages\nfiles: ["data/*.jsonl"]\nlimits: { daily_files: 3, daily_mb: 0.002 }\n`;
 
   const capRules = async (file: string) => {
-    const r = await server.connection.sendRequest<ValidateFileResult>(ValidateFileRequest, {
+    const r = await server.connection.sendRequest(ValidateFileRequest, {
       path: join(dir, 'data', file),
     });
     return r.findings

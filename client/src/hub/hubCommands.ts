@@ -12,7 +12,6 @@ import {
   ValidateFileRequest,
   type HubLedgerParams,
   type ValidateFileParams,
-  type ValidateFileResult,
 } from '../../../server/src/protocol';
 import type { HubLedgerEntry } from '../../../server/src/core/datanet/governance';
 import { getSetting, updateSetting } from '../settings';
@@ -156,7 +155,7 @@ export function registerHub(context: vscode.ExtensionContext, deps: HubDeps): vo
     const lc = deps.languageClient();
     if (!lc) throw new Error('the language server is not running: it lints the file before a submit');
     const lintParams: ValidateFileParams = { path: uri.fsPath, maxFindings: 1000 };
-    const lint = await lc.sendRequest<ValidateFileResult>(ValidateFileRequest, lintParams);
+    const lint = await lc.sendRequest(ValidateFileRequest, lintParams);
     const errors = lint.findings.filter((f) => f.severity === 'error');
     if (errors.length > 0) {
       if (!open) {

@@ -18,6 +18,7 @@ import type { ValidateFileParams, ValidateFileResult } from './protocol';
 import * as config from './core/config';
 import { configMemoryEstimate } from './core/config/estimate';
 import { manifestCompletions, manifestHover } from './core/datanet/assist';
+import { evalsCompletions, evalsHover, validateEvals } from './core/evals/evalsFile';
 import {
   datasetCodeActions,
   jsonArrayCodeActions,
@@ -71,6 +72,12 @@ export class DocumentIndex {
 
   get(uri: string): OpenDocument | undefined {
     return this.docs.get(uri);
+  }
+
+  /** The current lines of the open document at `path`, if one is open. */
+  linesOf(path: string): readonly string[] | undefined {
+    for (const entry of this.docs.values()) if (entry.path === path) return entry.doc.allLines();
+    return undefined;
   }
 
   private enqueue(entry: OpenDocument, work: () => Promise<void> | void): Promise<void> {
@@ -164,6 +171,9 @@ export class DocumentIndex {
       findings = await this.service.validateManifest(doc, path);
     } else if (entry.kind === 'registry') {
       findings = await this.service.validateRegistry(doc, path);
+    } else if (entry.kind === 'evals') {
+      const parsed = this.service.yamlCache.get(doc.uri, doc.version, doc.getText());
+      findings = await validateEvals(parsed, path, this.service.env, this.service.severityFor());
     }
     entry.jsonArray = undefined;
     if (entry.kind === 'dataset' && (await this.service.isJsonDataset(path, doc.getText()))) {
@@ -228,6 +238,8 @@ export class DocumentIndex {
       hover = jsonArrayHover(entry.jsonArray, position, uri);
     } else if (entry.kind === 'manifest') {
       hover = manifestHover(this.service.yamlCache.get(uri, entry.doc.version, entry.doc.getText()), position);
+    } else if (entry.kind === 'evals') {
+      hover = evalsHover(this.service.yamlCache.get(uri, entry.doc.version, entry.doc.getText()), position);
     } else if (entry.kind === 'config') {
       hover = await config.configHover(
         entry.doc.getText(),
@@ -243,8 +255,12 @@ export class DocumentIndex {
 
   async complete(uri: string, position: Position) {
     const entry = this.docs.get(uri);
-    if (!entry?.path || (entry.kind !== 'config' && entry.kind !== 'manifest')) return [];
+    if (!entry?.path || (entry.kind !== 'config' && entry.kind !== 'manifest' && entry.kind !== 'evals')) return [];
     await entry.pending;
+    if (entry.kind === 'evals') {
+      const parsed = this.service.yamlCache.get(uri, entry.doc.version, entry.doc.getText());
+      return evalsCompletions(parsed, position).map(toCompletionItem);
+    }
     if (entry.kind === 'manifest') {
       const parsed = this.service.yamlCache.get(uri, entry.doc.version, entry.doc.getText());
       return manifestCompletions(parsed, position).map(toCompletionItem);

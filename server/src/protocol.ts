@@ -47,3 +47,16 @@ export interface ImportConfigParams {
   outputDir?: string;
 }
 export type { ImportResult as ImportConfigResult } from './core/config/importConfig';
+
+/**
+ * client -> server request: the records the workspace's runs scored (record-loss.jsonl), newest run per
+ * dataset, whose lines are unchanged since; sorted by loss or by loss − base_loss (the "Hardest Records" view).
+ */
+export const HardestRecordsRequest = 'modelfactory/hardestRecords';
+export interface HardestRecordsParams {
+  /** The workspace folders (absolute paths) to search. */
+  roots: string[];
+  sort?: 'loss' | 'delta';
+  limit?: number;
+}
+export type { HardestRecord, HardestRecordsResult } from './core/dataset/hardestRecords';

@@ -32,6 +32,7 @@ import {
   type RunningCodeServer,
 } from './codeServer';
 import { BROWSER_TIERS_SKIPPED } from '../needs';
+import { evaluate } from './evaluateStep';
 import { descendantsOf, listProcesses, ticksSinceBoot } from './processes';
 import {
   activeEditorText,
@@ -54,7 +55,7 @@ const TINY_CONFIG = 'tiny.finetune.yaml';
 /** Bounds the whole run, so a hung workbench can never hang CI. */
 const RUN_LIMIT_MS = 15 * 60_000;
 
-interface StepContext {
+export interface StepContext {
   page: Page;
   server: RunningCodeServer;
   workspace: string;
@@ -64,7 +65,7 @@ interface StepContext {
   note(text: string): void;
 }
 
-interface Step {
+export interface Step {
   id: string;
   run(context: StepContext): Promise<void>;
 }
@@ -497,7 +498,7 @@ const untrusted: Step = {
   },
 };
 
-const STEPS: Step[] = [diagnostics, hyperparameters, train, playground, token, untrusted];
+const STEPS: Step[] = [diagnostics, hyperparameters, train, playground, evaluate, token, untrusted];
 
 function extensionLogs(userDataDir: string): string {
   const logsDir = join(userDataDir, 'logs');

@@ -2,6 +2,7 @@
 // found under its folders, the newest run per dataset, only lines whose text still matches the run's sha256
 // (on disk, or in the open editor when the dataset is open), sorted by loss or by loss − base_loss.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,6 +68,15 @@ describe('language server: the Hardest Records request', () => {
       [{ file: extra, line: 1, sha256: sha(record(50)), loss: 3.3, base_loss: 3.0 }],
       now,
     );
+    // A FIFO as a record-loss file and as a scored dataset: neither is read (no hang), the rest still answers.
+    mkdirSync(join(ws, 'outputs', 'fifo'), { recursive: true });
+    execFileSync('mkfifo', [join(ws, 'outputs', 'fifo', 'record-loss.jsonl')]);
+    execFileSync('mkfifo', [join(ws, 'data', 'pipe.jsonl')]);
+    writeRun(
+      join(ws, 'outputs', 'piped'),
+      [{ file: join(ws, 'data', 'pipe.jsonl'), line: 1, sha256: sha('x'), loss: 8, base_loss: 1 }],
+      now - 50,
+    );
     // Inside node_modules: never searched.
     writeRun(
       join(ws, 'node_modules', 'pkg'),
@@ -95,7 +105,7 @@ describe('language server: the Hardest Records request', () => {
         ['train', 6, 0.05, 'new'],
       ],
     );
-    assert.equal(byLoss.runs, 3);
+    assert.equal(byLoss.runs, 4, 'old, new, piped and the .modelfactory run; not the FIFO');
     assert.equal(byLoss.changed, 1, 'line 4 changed since the run');
     assert.equal(byLoss.records[0]!.verdict, 'not learned — check this answer');
     const byDelta = await ask({ roots: [ws], sort: 'delta', limit: 3 });

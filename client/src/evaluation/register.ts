@@ -72,7 +72,14 @@ export function registerEvaluation(context: vscode.ExtensionContext, w: Evaluati
 
   const open = async (arg: unknown): Promise<void> => {
     const ref = jobRefOf(arg);
-    const where = arg instanceof vscode.Uri ? arg.fsPath : ref ? await dirOfJob(ref) : await pick();
+    // With no argument, an open results.jsonl or summary.json is the one meant.
+    const active = vscode.window.activeTextEditor?.document.uri;
+    const activeResults =
+      active?.scheme === 'file' && /(^|\/)(results\.jsonl|summary\.json)$/.test(active.path)
+        ? active.fsPath
+        : undefined;
+    const where =
+      arg instanceof vscode.Uri ? arg.fsPath : ref ? await dirOfJob(ref) : (activeResults ?? (await pick()));
     if (where) await openEvaluation(context, deps, where);
   };
 

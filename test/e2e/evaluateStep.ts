@@ -44,10 +44,10 @@ export const evaluate: Step = {
     await view.locator('#regressions').check();
     const regressions = await view.locator('[data-testid="examples"] tbody tr').count();
     await view.locator('#regressions').uncheck();
-    await view.locator('#filter').fill('3 plus');
+    await view.locator('#filter').fill('plus 3');
     const filtered = await view.locator('[data-testid="examples"] tbody tr').count();
-    if (filtered < 1 || filtered >= rows) fail(`filtering on "3 plus" left ${filtered} of ${rows} rows`);
-    note(`${regressions} regression(s) (adapter below base); the filter "3 plus" keeps ${filtered} row(s)`);
+    if (filtered < 1 || filtered >= rows) fail(`filtering on "plus 3" left ${filtered} of ${rows} rows`);
+    note(`${regressions} regression(s) (adapter below base); the filter "plus 3" keeps ${filtered} row(s)`);
     await shot('filtered');
 
     // The first shown row opens its record in train.jsonl at its line.

@@ -18,7 +18,8 @@ import { globToRegExp } from '../server/src/core/datanet/glob';
 import { sniffJsonDataset } from '../server/src/core/dataset/jsonArray';
 import { dirName } from '../server/src/core/hfCache';
 import { effectiveSeverity, RULES, RULES_BY_ID } from '../server/src/core/rules';
-import { nearestMatch } from '../server/src/core/yaml';
+import { nearestMatch, parseYaml } from '../server/src/core/yaml';
+import { validateEvals } from '../server/src/core/evals/evalsFile';
 import { documentKindOf, ModelFactoryService } from '../server/src/core/service';
 import { DEFAULT_SETTINGS, type CoreSettings } from '../server/src/core/settings';
 import type { Finding, SeveritySetting } from '../server/src/core/types';
@@ -239,6 +240,13 @@ async function lint(args: string[]): Promise<number> {
     if (text === undefined) continue;
     const doc = { uri: path, version: 1, getText: () => text };
     for (const f of (await service.validateManifest(doc, path)).sort(byPosition)) emit(path, f);
+    summary.files++;
+  }
+  for (const path of files.filter((f) => documentKindOf(f) === 'evals')) {
+    const text = await readOrReport(path, 'yaml');
+    if (text === undefined) continue;
+    const found = await validateEvals(parseYaml(text), path, service.env, service.severityFor());
+    for (const f of found.sort(byPosition)) emit(path, f);
     summary.files++;
   }
   for (const path of registries) {

@@ -17,7 +17,7 @@ const entries = [
 
 // The webviews' browser bundles, one per panel: webviews/src/<name>/main.ts -> dist/webviews/<name>.js
 // (+ <name>.css when the entry imports CSS).
-const webviewEntries = ['hyperparameters', 'dashboard', 'playground']
+const webviewEntries = ['hyperparameters', 'dashboard', 'playground', 'evaluation']
   .map((name) => ({ in: `webviews/src/${name}/main.ts`, out: name }))
   .filter((e) => fs.existsSync(e.in));
 

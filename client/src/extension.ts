@@ -18,6 +18,8 @@ import { registerHub } from './hub/hubCommands';
 import { OpenAIEndpoints } from './openaiEndpoints';
 import { createLanguageClient } from './languageClient';
 import { registerPanels } from './panels/registerPanels';
+import { registerHardestRecords } from './hardestRecords/view';
+import { registerGoldenTests } from './golden/testController';
 import { ActiveFileStatus } from './statusBar';
 import { validateFileOnDisk } from './validateOnDisk';
 
@@ -197,6 +199,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   });
   registerPanels(context, { log, jobs, languageClient: () => client, requireTrust, openai });
   registerHub(context, { log, languageClient: () => client, requireTrust, command });
+  const hardestRecords = registerHardestRecords(context, () => client, log);
+  registerGoldenTests(context, log);
 
   const startTrusted = async () => {
     if (client) return;
@@ -212,6 +216,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }
     context.subscriptions.push(new ActiveFileStatus(client, () => targetLabel(jobs.defaultTarget())));
     log.info('Language server started');
+    hardestRecords.refresh();
     // Reconnect to a local trainer left running by an earlier window (a long job survives a closed
     // window); never start one just because the window opened.
     void jobs.reconnectIfRunning();

@@ -15,6 +15,7 @@ export const DOCUMENT_SELECTOR = [
   { pattern: '**/*.finetune.{yaml,yml}' },
   { pattern: '**/modelfactory.{yaml,yml}' },
   { pattern: '**/datanet.{yaml,yml}' },
+  { pattern: '**/*.evals.{yaml,yml}' },
 ];
 
 export function createLanguageClient(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): LanguageClient {

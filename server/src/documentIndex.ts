@@ -40,6 +40,12 @@ export class DocumentIndex {
     return this.docs.get(uri);
   }
 
+  /** The current lines of the open document at `path`, if one is open. */
+  linesOf(path: string): readonly string[] | undefined {
+    for (const [uri, entry] of this.docs) if (uriToPath(uri) === path) return entry.doc.allLines();
+    return undefined;
+  }
+
   private enqueue(entry: OpenDocument, work: () => Promise<void> | void): Promise<void> {
     entry.pending = entry.pending.then(work).catch((err: unknown) => {
       this.logError(`${entry.doc.uri}: ${(err as Error)?.stack ?? String(err)}`);

@@ -6,6 +6,7 @@ import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 import type { ConfigMemoryEstimate } from './core/config/estimate';
 import type { ImportResult } from './core/config/importConfig';
 import type { HubLedgerEntry } from './core/datanet/governance';
+import type { HardestRecordsResult } from './core/dataset/hardestRecords';
 import type { DatasetStats } from './core/dataset/stats';
 
 /** client -> server request: statistics of an open dataset document (null when it is not one). */
@@ -116,3 +117,18 @@ export function parseHubLedger(raw: unknown): HubLedgerEntry[] | null {
   }
   return out;
 }
+
+/**
+ * client -> server request: the records the workspace's runs scored (record-loss.jsonl), newest run per
+ * dataset, whose lines are unchanged since; sorted by loss or by loss − base_loss (the "Hardest Records" view).
+ */
+export interface HardestRecordsParams {
+  /** The workspace folders (absolute paths) to search. */
+  roots: string[];
+  sort?: 'loss' | 'delta';
+  limit?: number;
+}
+export type { HardestRecord, HardestRecordsResult } from './core/dataset/hardestRecords';
+export const HardestRecordsRequest = new RequestType<HardestRecordsParams, HardestRecordsResult | null, void>(
+  'modelfactory/hardestRecords',
+);

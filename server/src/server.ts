@@ -15,6 +15,8 @@ import { nodeServiceHost } from './parallel/serviceHost';
 import {
   DatasetStatsRequest,
   HubLedgerNotification,
+  HardestRecordsRequest,
+  type HardestRecordsParams,
   ImportConfigRequest,
   MemoryEstimateRequest,
   ValidateFileRequest,
@@ -26,6 +28,7 @@ import {
   type ValidateFileParams,
 } from './protocol';
 import { importConfigFile } from './core/config/importConfig';
+import { hardestRecords } from './core/dataset/hardestRecords';
 import { toCoreSettings } from './settingsSchema';
 import { DEFAULT_SETTINGS } from './core/settings';
 import { ModelFactoryService } from './core/service';
@@ -171,6 +174,15 @@ connection.onRequest(
       });
     },
   ),
+);
+connection.onRequest(
+  HardestRecordsRequest,
+  guarded('hardestRecords', null, (p: HardestRecordsParams) => {
+    const roots = Array.isArray(p?.roots) ? p.roots.filter((r) => typeof r === 'string' && r.startsWith('/')) : [];
+    const sort = p?.sort === 'delta' ? 'delta' : 'loss';
+    const limit = typeof p?.limit === 'number' && Number.isInteger(p.limit) && p.limit > 0 ? p.limit : undefined;
+    return hardestRecords(service.env, roots.slice(0, 16), (path) => documents.linesOf(path), sort, limit);
+  }),
 );
 connection.onRequest(ValidateFileRequest, async (p: ValidateFileParams) => {
   const progress = await connection.window.createWorkDoneProgress();

@@ -14,11 +14,12 @@ import { contentSecurityPolicy, createNonce, renderWebviewHtml } from '../../cli
 import { parseDashboardWebviewMessage } from '../../webviews/src/protocol/dashboard';
 import { FIELDS, parseWebviewMessage, type WebviewMessage } from '../../webviews/src/protocol/hyperparameters';
 import { parsePlaygroundWebviewMessage } from '../../webviews/src/protocol/playground';
+import { parseEvaluationWebviewMessage } from '../../webviews/src/protocol/evaluation';
 import { seededRandom } from '../fuzz/seeded';
 
 const ROOT = resolve(__dirname, '..', '..');
 const PANELS = join(ROOT, 'client', 'src', 'panels');
-const BUNDLES = ['hyperparameters', 'dashboard', 'playground'] as const;
+const BUNDLES = ['hyperparameters', 'dashboard', 'playground', 'evaluation'] as const;
 
 function directives(csp: string): Map<string, string[]> {
   return new Map(
@@ -147,8 +148,9 @@ describe('hostile webview messages', () => {
       hyperparameters: parseWebviewMessage,
       dashboard: parseDashboardWebviewMessage,
       playground: parsePlaygroundWebviewMessage,
+      evaluation: parseEvaluationWebviewMessage,
     } as const;
-    const accepted: Record<string, number> = { hyperparameters: 0, dashboard: 0, playground: 0 };
+    const accepted: Record<string, number> = { hyperparameters: 0, dashboard: 0, playground: 0, evaluation: 0 };
     for (let i = 0; i < iterations; i++) {
       const message = hostileMessage(rand);
       for (const [name, parse] of Object.entries(parsers)) {

@@ -24,7 +24,7 @@ import { CHROMIUM, needChromium } from '../needs';
 const ORIGIN = 'http://webview.test';
 const DIST = join(__dirname, '..', '..', 'dist', 'webviews');
 
-export type Bundle = 'hyperparameters' | 'dashboard' | 'playground';
+export type Bundle = 'hyperparameters' | 'dashboard' | 'playground' | 'evaluation';
 
 export interface OpenedWebview {
   page: Page;

@@ -96,11 +96,18 @@ def junit_xml(results: list[dict[str, Any]], file_name: str) -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)
 
 
-def run_golden(path: Path) -> list[dict[str, Any]]:
+def run_golden(path: Path, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every prompt (or those named in `only`) against each model; an unknown name in `only` is refused."""
     from .config import load_config
     from .evaluate import HeldOut, Models
 
     evals = load_evals(path)
+    if only:
+        names = [prompt["name"] for prompt in evals["prompts"]]
+        unknown = [name for name in only if name not in names]
+        if unknown:
+            raise ConfigError(f"{path.name}: no prompt named {', '.join(repr(name) for name in unknown)}")
+        evals["prompts"] = [prompt for prompt in evals["prompts"] if prompt["name"] in only]
     config = load_config(path.parent / evals["config"])
     adapters = [(path.parent / adapter).resolve() for adapter in evals.get("adapters", [])]
     if "adapters" not in evals and (config.output_dir / "adapter" / "adapter_config.json").is_file():
@@ -124,6 +131,7 @@ def run_golden(path: Path) -> list[dict[str, Any]]:
             results.append(
                 {
                     "name": prompt["name"],
+                    "expect": prompt["expect"],
                     "model": model_name,
                     "adapter": adapter,
                     "answer": answer,
@@ -142,7 +150,7 @@ def golden_command(args: argparse.Namespace) -> int:
     sys.stdout = sys.stderr
     try:
         path = Path(args.file).resolve()
-        results = run_golden(path)
+        results = run_golden(path, list(args.only or []))
     except TrainerError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -169,3 +177,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="a *.evals.yaml file (schemas/evals.schema.json)")
     parser.add_argument("--junit", default=None, help="write JUnit XML here (one testsuite per model)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--only", action="append", default=[], help="run only the prompt of this name (repeatable)")

@@ -69,6 +69,18 @@ def test_the_adapter_passes_where_the_base_fails_and_junit_says_so(golden_dir: P
     assert failure is not None and "--- answer ---" in (failure.text or "")
 
 
+def test_only_runs_the_named_prompts_and_refuses_an_unknown_name(golden_dir: Path) -> None:
+    evals = str(golden_dir / "golden.evals.yaml")
+    completed = run_trainer("golden", evals, "--only", "stays short", "--json")
+    report = json.loads(completed.stdout)
+    assert {result["name"] for result in report["results"]} == {"stays short"}
+    assert {result["model"] for result in report["results"]} == {"base", "out"}
+    # Each result carries its expectations, for the editor's expected-vs-actual message.
+    assert all(result["expect"] == {"contains": ["plus"], "max_tokens": 12} for result in report["results"])
+    unknown = run_trainer("golden", evals, "--only", "no such prompt")
+    assert unknown.returncode == 2 and "no prompt named 'no such prompt'" in unknown.stderr
+
+
 def test_a_file_that_breaks_the_schema_is_refused_with_its_path(golden_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.evals.yaml"
     bad.write_text("config: x.finetune.yaml\nprompts:\n  - name: a\n    prompt: hi\n    expect: {contain: [x]}\n", encoding="utf-8")

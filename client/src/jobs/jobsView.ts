@@ -72,7 +72,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<JobsNode> {
       .filter(Boolean)
       .join('\n');
     item.iconPath = ICONS[job.state];
-    item.contextValue = `job-${job.state}`;
+    item.contextValue = `job-${job.state}${job.method === 'eval' ? '-eval' : ''}`;
     item.command = {
       title: 'Open Job Dashboard',
       command: 'modelfactory.openDashboard',

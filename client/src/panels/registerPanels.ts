@@ -19,6 +19,7 @@ import {
 } from './hyperparametersPanel';
 import { openPlayground, registerPlaygroundSerializer, type PlaygroundDeps } from './playgroundPanel';
 import { isOpenAITarget, type OpenAIEndpoints } from '../openaiEndpoints';
+import { registerEvaluation } from '../evaluation/register';
 
 export interface PanelWiring {
   log: vscode.LogOutputChannel;
@@ -129,6 +130,7 @@ export function registerPanels(context: vscode.ExtensionContext, w: PanelWiring)
     exportRecord,
   };
 
+  registerEvaluation(context, { log: w.log, jobs: w.jobs, exportRecord });
   context.subscriptions.push(
     registerHyperparametersSerializer(context, hyperparameters),
     registerDashboardSerializer(context, dashboard),

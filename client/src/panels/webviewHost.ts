@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import { createNonce, renderWebviewHtml } from './html';
 
-export type WebviewBundle = 'hyperparameters' | 'dashboard' | 'playground';
+export type WebviewBundle = 'hyperparameters' | 'dashboard' | 'playground' | 'evaluation';
 
 /** Options for a panel of `bundle`: scripts on, nothing loadable outside `dist/webviews`. */
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {

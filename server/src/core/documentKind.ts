@@ -17,6 +17,8 @@ const KIND_NAMES = {
   manifest: isManifestPath,
   /** LLaMA-Factory's dataset registry, a `.json` file named dataset_info.json. */
   registry: isRegistryPath,
+  /** Golden prompts (`*.evals.yaml`) beside a config: `python -m modelfactory_trainer golden`. */
+  evals: (path: string) => /\.evals\.ya?ml$/.test(baseName(path)),
   config: (path: string) => {
     const base = baseName(path);
     return /\.finetune\.ya?ml$/.test(base) || base === 'modelfactory.yaml' || base === 'modelfactory.yml';

@@ -12,6 +12,7 @@ import { configSymbols } from './config/symbols';
 import { configMemoryEstimate, type ConfigMemoryEstimate } from './config/estimate';
 import { manifestCompletions, manifestHover } from './datanet/assist';
 import { validateManifest } from './datanet/validateManifest';
+import { evalsCompletions, evalsHover, validateEvals } from './evals/evalsFile';
 import {
   datasetCodeActions,
   jsonArrayCodeActions,
@@ -235,6 +236,22 @@ class ManifestModel extends YamlModel {
 
   complete(position: Position): Promise<CompletionItem[]> {
     return Promise.resolve(manifestCompletions(this.parsed(), position));
+  }
+}
+
+class EvalsModel extends YamlModel {
+  async validate(reason: ValidationReason): Promise<PublishWhen> {
+    if (reason === 'save') return 'none';
+    this.found = await validateEvals(this.parsed(), this.path, this.service.env, this.service.severityFor());
+    return 'now';
+  }
+
+  hover(position: Position): Promise<Hover | undefined> {
+    return Promise.resolve(evalsHover(this.parsed(), position));
+  }
+
+  complete(position: Position): Promise<CompletionItem[]> {
+    return Promise.resolve(evalsCompletions(this.parsed(), position));
   }
 }
 
@@ -526,6 +543,13 @@ export const DOCUMENT_KINDS: Readonly<Record<DocumentKind, DocumentKindHandler>>
     readKind: 'modelConfig',
     lintOrder: 2,
     open: (service, path, doc) => new RegistryModel(service, path, doc),
+  },
+  // Golden prompts name a config beside them; nothing else reads them.
+  evals: {
+    affectsOthers: false,
+    readKind: 'yaml',
+    lintOrder: 2,
+    open: (service, path, doc) => new EvalsModel(service, path, doc),
   },
   dataset: {
     affectsOthers: false,

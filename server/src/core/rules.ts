@@ -141,6 +141,12 @@ export const RULES: readonly RuleInfo[] = [
     "The model's chat template fails on a record (its own raise_exception, such as roles that must alternate): the trainer could not render it.",
   ),
   rule('datanet/manifest', 'datanet', 'error', 'A Datanet manifest that breaks its schema.'),
+  rule(
+    'evals/schema',
+    'config',
+    'error',
+    'A golden-prompts file (*.evals.yaml) that breaks its schema, names a missing config or repeats a prompt name.',
+  ),
   rule('datanet/file-too-large', 'datanet', 'error', "A contribution file larger than the Datanet's max_file_mb."),
   rule('datanet/file-type', 'datanet', 'error', 'A governed file of a type the Datanet does not accept.'),
   rule('datanet/daily-cap', 'datanet', 'warning', "Today's contributions exceed the Datanet's daily_mb."),

@@ -33,6 +33,7 @@ function workspace(): Record<DocumentKind | 'json' | 'other', string> {
     config: join(dir, 'train.finetune.yaml'),
     manifest: join(dir, 'datanet.yaml'),
     registry: join(dir, 'dataset_info.json'),
+    evals: join(dir, 'golden.evals.yaml'),
     dataset: join(dir, 'chat.jsonl'),
     json: join(dir, 'chat.json'),
     other: join(dir, 'notes.txt'),
@@ -43,6 +44,11 @@ function workspace(): Record<DocumentKind | 'json' | 'other', string> {
   writeFileSync(files.dataset, [RECORD, RECORD, OTHER].join('\n') + '\n');
   writeFileSync(files.json, `[${RECORD},\n${OTHER}]`);
   writeFileSync(files.other, 'not ours');
+  // Golden prompts with a typo'd key.
+  writeFileSync(
+    files.evals,
+    'config: missing.finetune.yaml\nprompts:\n  - name: adds\n    prompt: 1 plus 2?\n    expekt: {}\n',
+  );
   return files;
 }
 
@@ -102,6 +108,12 @@ describe('the language service', () => {
     // Features a kind lacks answer nothing, and the requests that need one kind say what is wrong.
     assert.deepEqual(await s.complete(docs.dataset.uri, { line: 0, character: 0 }), []);
     assert.deepEqual(s.findings(docs.other.uri), []);
+    // Golden prompts: the schema is checked; keys hover and complete from the schema.
+    const evalsFindings = s.findings(docs.evals.uri);
+    assert.ok(evalsFindings.some((f) => f.rule === 'evals/schema' && /Did you mean "expect"/.test(f.message)));
+    assert.ok(evalsFindings.some((f) => f.rule === 'evals/schema' && f.range.start.line === 4));
+    assert.ok((await s.hover(docs.evals.uri, { line: 0, character: 2 }))?.contents);
+    assert.ok((await s.complete(docs.evals.uri, { line: 3, character: 4 })).length > 0, 'prompt keys');
     assert.equal(await s.hover(docs.other.uri, { line: 0, character: 0 }), undefined);
     await assert.rejects(s.stats(docs.config.uri), /is not a dataset/);
     await assert.rejects(s.memoryEstimate(docs.dataset.uri), /is not an open fine-tune config/);

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, realpathSync, utimesSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HardestRecordsRequest, type HardestRecordsResult } from '../../server/src/protocol';
+import { HardestRecordsRequest, type HardestRecordsParams, type HardestRecordsResult } from '../../server/src/protocol';
 import { open, startServer, type ServerHandle } from './harness';
 
 const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -90,7 +90,10 @@ describe('language server: the Hardest Records request', () => {
   });
 
   const ask = (params: unknown) =>
-    server.connection.sendRequest(HardestRecordsRequest, params) as Promise<HardestRecordsResult>;
+    server.connection.sendRequest(
+      HardestRecordsRequest,
+      params as HardestRecordsParams,
+    ) as Promise<HardestRecordsResult>;
 
   it('lists unchanged records of the newest run per dataset, by loss and by loss − base_loss', async () => {
     const byLoss = await ask({ roots: [ws] });

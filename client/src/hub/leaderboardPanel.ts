@@ -3,6 +3,7 @@
 // stylesheet, so there is no message from the page to trust. Refreshing re-renders from the hub.
 import * as vscode from 'vscode';
 import { createNonce } from '../panels/html';
+import { showScriptFreePage } from '../panels/webviewHost';
 import type { LeaderboardRow } from './hubClient';
 import { leaderboardHtml } from './leaderboardHtml';
 
@@ -30,6 +31,6 @@ export class LeaderboardPanels {
       this.open.set(datanet, panel);
       panel.onDidDispose(() => this.open.delete(datanet));
     }
-    panel.webview.html = leaderboardHtml(datanet, hub, rows, me, createNonce());
+    showScriptFreePage(panel, leaderboardHtml(datanet, hub, rows, me, createNonce()));
   }
 }

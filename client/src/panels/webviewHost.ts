@@ -103,3 +103,19 @@ export function registerSingletonSerializer(
     },
   });
 }
+
+/**
+ * Shows a page that runs no script at all (the hub's leaderboard): the panel must have scripts off, and the
+ * page must carry a `default-src 'none'` policy and no script element. With `renderInto`, the only places
+ * webview HTML is set (test/client/webviewSecurity.test.ts holds that).
+ */
+export function showScriptFreePage(panel: vscode.WebviewPanel, html: string): void {
+  if (panel.webview.options.enableScripts) throw new Error('bug: a script-free page in a panel that runs scripts');
+  if (
+    !/http-equiv="Content-Security-Policy" content="default-src (?:'|&#39;)none(?:'|&#39;)/.test(html) ||
+    /<script/i.test(html)
+  ) {
+    throw new Error("bug: a script-free page needs a default-src 'none' policy and no script");
+  }
+  panel.webview.html = html;
+}

@@ -99,7 +99,9 @@ def default_train_argv() -> list[str]:
 
 
 def finetune_schema_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "schemas" / "finetune.schema.json"
+    from .schemas import FINETUNE, schema_file
+
+    return schema_file(FINETUNE)
 
 
 def is_inside(path: Path, roots: list[Path]) -> bool:
@@ -376,8 +378,9 @@ class JobManager:
         if self._finetune_validator is None:
             from .protocol import end_anchored_validator
 
-            with open(finetune_schema_path(), encoding="utf-8") as handle:
-                self._finetune_validator = end_anchored_validator()(json.load(handle))
+            from .schemas import FINETUNE, load_schema_json
+
+            self._finetune_validator = end_anchored_validator()(load_schema_json(FINETUNE))
         errors = sorted(self._finetune_validator.iter_errors(config), key=lambda error: list(error.absolute_path))
         if errors:
             where = "/".join(str(part) for part in errors[0].absolute_path) or "(config)"

@@ -29,6 +29,15 @@ function copyCodicons() {
   for (const file of ['codicon.css', 'codicon.ttf']) fs.copyFileSync(path.join(from, file), path.join(to, file));
 }
 
+/** re2-wasm (the Datanet record schemas' regular expressions) loads re2.wasm from beside the bundle that runs it. */
+function copyRe2Wasm() {
+  const from = path.join(__dirname, 'node_modules', 're2-wasm', 'build', 'wasm', 're2.wasm');
+  for (const dir of ['server', 'cli']) {
+    fs.mkdirSync(path.join(__dirname, 'dist', dir), { recursive: true });
+    fs.copyFileSync(from, path.join(__dirname, 'dist', dir, 're2.wasm'));
+  }
+}
+
 async function main() {
   const web = await esbuild.context({
     entryPoints: webviewEntries,
@@ -58,6 +67,7 @@ async function main() {
     mainFields: ['module', 'main'],
   });
   copyCodicons();
+  copyRe2Wasm();
   if (watch) {
     await Promise.all([ctx.watch(), web.watch()]);
   } else {

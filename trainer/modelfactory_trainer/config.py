@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,9 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .schemas import FINETUNE, FINETUNE_SCHEMA_ENV, load_schema_json, schema_file
 
-SCHEMA_ENV = "MODELFACTORY_FINETUNE_SCHEMA"
+SCHEMA_ENV = FINETUNE_SCHEMA_ENV
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -36,19 +36,11 @@ def load_yaml(text: str) -> Any:
 
 def schema_path() -> Path:
     """The schema shared with the TypeScript side; an env override serves installs outside the repo."""
-    configured = os.environ.get(SCHEMA_ENV)
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "schemas" / "finetune.schema.json"
+    return schema_file(FINETUNE)
 
 
 def load_schema() -> dict[str, Any]:
-    path = schema_path()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            schema: dict[str, Any] = json.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read the config schema at {path} (set {SCHEMA_ENV}): {exc}") from exc
+    schema: dict[str, Any] = load_schema_json(FINETUNE)
     return schema
 
 

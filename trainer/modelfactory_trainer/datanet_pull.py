@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DatasetError
+from .digest import sha256_of
 
 VERSION_REF = re.compile(r"^(https?://[^\s]+?)/([a-z0-9][a-z0-9._-]*)@([1-9][0-9]{0,8})$")
 MAX_META_BYTES = 16 * 1024 * 1024
@@ -52,13 +53,6 @@ def _get(url: str, token: str | None) -> Any:
         raise DatasetError(f"cannot reach the hub at {url}: {exc.reason}") from exc
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def pull_version(ref: str, token: str | None = None) -> tuple[Path, dict[str, Any]]:
     """The local, sha256-verified file of a published Datanet version and the version's metadata (with attribution)."""
@@ -72,7 +66,7 @@ def pull_version(ref: str, token: str | None = None) -> tuple[Path, dict[str, An
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{sha}.jsonl"
-    if target.is_file() and _sha256_of(target) == sha:
+    if target.is_file() and sha256_of(target) == sha:
         return target, meta
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".pull-")

@@ -1,6 +1,7 @@
 """Where the job server runs a job: `--executor local` (child processes, one job at a time) or `ray`.
 
-local: the trainer is a child process of the server (jobs.py `_run`) and sees every GPU the server sees,
+local: the trainer runs detached behind `detached.py` (jobs.py `_run`; it outlives the server, which tails its run
+file with the same `runfile.RunFileTail` as the ray executor and adopts it after a restart) and sees every GPU the server sees,
 unless the config sets `resources.gpus`: then it sees the first N (`CUDA_VISIBLE_DEVICES`; 0 is a CPU job),
 and above 1 it runs under torchrun, one process per GPU; only rank 0 writes events (train.py), so the event
 stream is the same. Asking for more GPUs than the machine has fails the job with reason `resources`.
@@ -36,7 +37,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .jobs import TRAINER_EVENT_TYPES
+from .runfile import RunFileTail
+
+__all__ = ["RayExecutor", "ResourceRefusal", "RunFileTail", "local_gpus", "local_launch", "read_placement"]
 
 if TYPE_CHECKING:
     from .jobs import Job, JobManager
@@ -209,15 +212,11 @@ class RayExecutor:
         submission_id = str(launch["submission_id"])
         run_file = job.folder / f"events-{submission_id}.jsonl"
         tail = RunFileTail(run_file, skip)
-        last_outcome: dict[str, Any] | None = None
         next_status = 0.0
         info: Any = None
         lost_since: float | None = None
         while True:
-            for event in tail.read():
-                if event["type"] in ("done", "cancelled", "oom", "error"):
-                    last_outcome = event
-                manager._append(job, event)
+            tail.pump(manager, job)
             read_placement(job)
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + STATUS_EVERY_S
@@ -239,11 +238,9 @@ class RayExecutor:
                     if status in TERMINAL_RAY:
                         break
             await asyncio.sleep(POLL_S)
-        for event in tail.read():  # the entrypoint flushed and fsynced before it exited
-            if event["type"] in ("done", "cancelled", "oom", "error"):
-                last_outcome = event
-            manager._append(job, event)
+        tail.pump(manager, job)  # the entrypoint flushed and fsynced before it exited
         read_placement(job)
+        last_outcome = tail.last_outcome
         exit_code = info.driver_exit_code if isinstance(info.driver_exit_code, int) else None
         if status == "STOPPED" and not job.cancel_requested:
             state, reason = "cancelled", "stopped-on-cluster"
@@ -271,39 +268,3 @@ def read_placement(job: Job) -> None:
                 "node": written["node"][:200],
                 "gpus": [str(gpu)[:32] for gpu in gpus][:64] if isinstance(gpus, list) else [],
             }
-
-
-class RunFileTail:
-    """Complete lines of a growing JSONL file, each parsed once; the first `skip` lines were logged before."""
-
-    def __init__(self, path: Path, skip: int) -> None:
-        self.path = path
-        self.skip = skip
-        self.offset = 0
-        self.partial = b""
-
-    def read(self) -> list[dict[str, Any]]:
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read(8 << 20)
-        except FileNotFoundError:
-            return []
-        self.offset += len(data)
-        data = self.partial + data
-        lines = data.split(b"\n")
-        self.partial = lines.pop()
-        events: list[dict[str, Any]] = []
-        for line in lines:
-            if self.skip > 0:
-                self.skip -= 1
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # ray_entry writes only JSON objects; a damaged line is dropped, not fatal
-            if isinstance(event, dict) and event.get("type") in TRAINER_EVENT_TYPES:
-                if not isinstance(event.get("time"), (int, float)):
-                    event["time"] = time.time()
-                events.append(event)
-        return events

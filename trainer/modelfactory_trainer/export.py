@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from .errors import TrainerError
 from .events import JsonLineWriter, note
+from .digest import sha256_of
 
 LLAMA_CPP_ENV = "MODELFACTORY_LLAMA_CPP"
 GGUF_CONVERTER = "convert_hf_to_gguf.py"
@@ -217,14 +218,6 @@ def modelfile_text(
 # ---- the run record ------------------------------------------------------------------------------------------
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def find_run_record(adapter: Path, config: Path | None) -> RunRecord:
     """The config beside a job's output (the job server's layout), or the one given; the job's `done` event."""
     record = RunRecord()
@@ -269,14 +262,14 @@ def _dataset_summary(config: Any) -> dict[str, Any]:
         name = manifest.get("name") if isinstance(manifest, dict) else None
         files, _ = datanet_files(config.datanet_path)
         digest = hashlib.sha256()
-        digest.update(_sha256_file(config.datanet_path).encode())
+        digest.update(sha256_of(config.datanet_path).encode())
         for path in sorted(files):
-            digest.update(f"{path.name}:{_sha256_file(path)}".encode())
+            digest.update(f"{path.name}:{sha256_of(path)}".encode())
         summary.update(datanet=str(name or config.datanet_path.parent.name), files=[p.name for p in sorted(files)])
         # Datanet manifests carry no version field: the version is the content hash of the manifest and its files.
         summary["version"] = "sha256:" + digest.hexdigest()[:16]
     elif config.dataset_path is not None and config.dataset_path.is_file():
-        summary.update(files=[config.dataset_path.name], version="sha256:" + _sha256_file(config.dataset_path)[:16])
+        summary.update(files=[config.dataset_path.name], version="sha256:" + sha256_of(config.dataset_path)[:16])
     return summary
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from .errors import ConfigError, TrainerError
 from .events import note
+from .schemas import load_schema_json
 
 MAX_EVALS_BYTES = 1 << 20
 
@@ -31,12 +32,12 @@ def load_evals(path: Path) -> dict[str, Any]:
     from jsonschema import Draft7Validator
     from jsonschema.exceptions import best_match
 
-    from .config import load_yaml, schema_path
+    from .config import load_yaml
 
     if not path.is_file() or path.stat().st_size > MAX_EVALS_BYTES:
         raise ConfigError(f"{path}: not a regular file under {MAX_EVALS_BYTES >> 10} KiB")
     data = load_yaml(path.read_text(encoding="utf-8-sig"))
-    schema = json.loads((schema_path().parent / "evals.schema.json").read_text(encoding="utf-8"))
+    schema = load_schema_json("evals.schema.json")
     error = best_match(Draft7Validator(schema).iter_errors(data))
     if error is not None:
         raise ConfigError(f"{path.name}: {error.json_path}: {error.message}")

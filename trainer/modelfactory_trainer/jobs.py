@@ -20,17 +20,23 @@ Decisions (the server's contract, also in `server.py --help`):
   removed from its environment). `trust_remote_code: true` is refused unless the server runs with
   `--allow-remote-code`. Submitted configs are checked against
   `schemas/finetune.schema.json`; `dataset.datanet` is not accepted by submit (one dataset file per job).
-- A job that was running when the server died is marked `failed` with reason `server-restarted` (its trainer
-  lost its stdout with the server, so it cannot be re-adopted; a trainer still alive is sent SIGTERM). Jobs that
-  were still queued are queued again.
+- A job outlives its server (`detached.py`): the trainer runs behind a small entrypoint in a session of its own,
+  which writes the trainer's events to a run file in the job folder and its pid, start time and run id to
+  `run.json`; the server tails the run file into `events.jsonl` (`runfile.py`, shared with the ray executor).
+  A server that starts again adopts a job whose entrypoint is still alive (same pid, start time and run id) and
+  goes on tailing from the first event it had not logged, so every event is logged once and in order; a run
+  that ended while no server ran is read to its end (`run-exit.json` holds the exit code); one whose trainer
+  died with no exit recorded is `failed` with reason `trainer-lost`. A log written by an older server (no run
+  file: the trainer's stdout was the server's pipe) is `failed` with `server-restarted` as before. Jobs that were
+  still queued are queued again.
 - Resume: a cancelled or failed job (a `server-restarted` or `server-shutdown` one included; never a done one) is
   queued again under its id. Its log goes on after `ended` with `queued` (`resumed: true`), seqs still without
   gaps, and the trainer runs as `train CONFIG --resume` in the same folder: it continues from the newest complete
   checkpoint (from step 0 when there is none). The stored config is checked again first, against this server's
   rules now (`--allow-remote-code`, `--data-root` may have changed since the submit), and a job whose trainer
   outlived a dead server waits until that trainer has exited (two trainers never share a job folder).
-- Cancel: a queued job ends at once; a running one gets SIGTERM (to its process group) and SIGKILL after the
-  grace period. A trainer that crashes or runs out of memory only ends its own job.
+- Cancel: a queued job ends at once; a running one, adopted ones included, gets SIGTERM (to its process group)
+  and SIGKILL after the grace period. A trainer that crashes or runs out of memory only ends its own job.
 - A server-side dataset path must lie inside one of the `--data-root` folders; with none given, only uploaded
   datasets are accepted.
 - A base model (`base_model` of a config, `base` of a chat) is a `builtin:` model, a Hugging Face id (loaded
@@ -49,6 +55,7 @@ import re
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections import deque
@@ -67,6 +74,7 @@ TRAINER_EVENT_TYPES = frozenset(
 TRAIN_ARGV_ENV = "MODELFACTORY_TRAIN_ARGV"
 STDERR_TAIL_CHARS = 2000
 MAX_EVENT_LINE_BYTES = 1 << 20
+LOCAL_POLL_S = 0.1  # how often the server reads a local run's file and checks its entrypoint
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # used with fullmatch: no trailing newline
 HUB_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,95})?")
 BUILTIN_PREFIX = "builtin:"
@@ -91,7 +99,9 @@ def default_train_argv() -> list[str]:
 
 
 def finetune_schema_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "schemas" / "finetune.schema.json"
+    from .schemas import FINETUNE, schema_file
+
+    return schema_file(FINETUNE)
 
 
 def is_inside(path: Path, roots: list[Path]) -> bool:
@@ -194,7 +204,7 @@ class Job:
     done_event: dict[str, Any] | None = None
     resume: bool = False  # the next run continues from a checkpoint (a `queued` event with `resumed: true`)
     orphan_pid: int | None = None  # a trainer left by a server that died, sent SIGTERM when the history loaded
-    process: asyncio.subprocess.Process | None = None
+    process: subprocess.Popen[bytes] | None = None  # the local run's entrypoint when this server started it
     cancel_requested: bool = False
     cancel_reason: str = "user-cancelled"
     listeners: list[EventListener] = field(default_factory=list)
@@ -303,6 +313,7 @@ class JobManager:
         self.executor = executor  # None: local child processes; else a RayExecutor (executors.py)
         self._active: dict[str, Job] = {}
         self._reattach: list[Job] = []
+        self._adopt: list[Job] = []  # local runs left by a server that died: followed before the queue moves
         self._run_tasks: set[asyncio.Task[None]] = set()
 
     # ---- history -------------------------------------------------------------------------------------------
@@ -331,12 +342,14 @@ class JobManager:
             elif job.state == "running" and job.launch is not None and job.launch.get("executor") == "ray":
                 message = "the server restarted without --executor ray; the job's Ray job is not followed"
                 self._end(job, "failed", "server-restarted", None, message)
+            elif job.state == "running" and self.executor is None and isinstance((job.launch or {}).get("run_file"), str):
+                self._adopt.append(job)  # a detached local run: start() follows it (alive) or reads its end
             elif job.state == "running":
                 self._stop_orphan(job, events)
                 self._end(job, "failed", "server-restarted", None, "the server stopped while this job was running")
             elif job.state == "queued":
                 self._queue.append(job)
-        self._log("history loaded", jobs=len(self.jobs), requeued=len(self._queue))
+        self._log("history loaded", jobs=len(self.jobs), requeued=len(self._queue), adopted=len(self._adopt))
 
     def _stop_orphan(self, job: Job, events: list[dict[str, Any]]) -> None:
         launched = [event for event in events if event.get("type") == "launched"]
@@ -365,8 +378,9 @@ class JobManager:
         if self._finetune_validator is None:
             from .protocol import end_anchored_validator
 
-            with open(finetune_schema_path(), encoding="utf-8") as handle:
-                self._finetune_validator = end_anchored_validator()(json.load(handle))
+            from .schemas import FINETUNE, load_schema_json
+
+            self._finetune_validator = end_anchored_validator()(load_schema_json(FINETUNE))
         errors = sorted(self._finetune_validator.iter_errors(config), key=lambda error: list(error.absolute_path))
         if errors:
             where = "/".join(str(part) for part in errors[0].absolute_path) or "(config)"
@@ -709,6 +723,17 @@ class JobManager:
         return sum(1 for job in self._queue if job.state == "queued")
 
     async def _work(self) -> None:
+        while self._adopt:
+            job = self._adopt.pop(0)
+            self._running = job
+            try:
+                await self._follow_local(job, adopted=True)
+            except Exception as exc:  # the server outlives any job
+                self._log("job runner failed", job_id=job.job_id, error=repr(exc))
+                if job.state not in ("done", "failed", "cancelled"):
+                    self._end(job, "failed", "internal", None, f"the server could not follow the job: {exc}"[:500])
+            finally:
+                self._running = None
         while True:
             while not self._queue or (self.executor is not None and len(self._active) >= self.executor.max_running):
                 self._wakeup.clear()
@@ -752,56 +777,69 @@ class JobManager:
             return
         # An evaluation runs `eval` in one process on the GPUs the config asks for; training may run under torchrun.
         argv = self._argv(job) if job.evaluate is not None else [*argv, str(job.config_path), *(["--resume"] if job.resume else [])]
-        with open(job.folder / "trainer.log", "ab") as stderr_file:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=stderr_file,
+        run_id = secrets.token_hex(8)
+        run_file = f"events-{run_id}.jsonl"
+        entry = [sys.executable, "-m", "modelfactory_trainer.detached", str(job.folder.resolve()), run_file, run_id, "--", *argv]
+        with open(job.folder / "runner.log", "ab") as runner_log:
+            # A session of its own: not killed with the server, and the leader of the group cancel signals.
+            process = subprocess.Popen(
+                entry,
+                stdin=subprocess.DEVNULL,
+                stdout=runner_log,
+                stderr=runner_log,
                 cwd=str(job.folder),
                 env=env,
                 start_new_session=True,
-                limit=MAX_EVENT_LINE_BYTES,
             )
         job.process = process
-        self._append(job, {"type": "launched", "time": time.time(), "pid": process.pid, **job.placement})
+        self._append(
+            job, {"type": "launched", "time": time.time(), "pid": process.pid, "run_file": run_file, **job.placement}
+        )
         self._log("job launched", job_id=job.job_id, pid=process.pid, resume=job.resume)
         if job.cancel_requested:
             self._signal(job, signal.SIGTERM)
-        last_outcome: dict[str, Any] | None = None
-        assert process.stdout is not None
-        while True:
-            try:
-                line = await process.stdout.readline()
-            except ValueError:
-                self._log("trainer wrote an over-long stdout line; skipped", job_id=job.job_id)
-                continue
-            if not line:
-                break
-            event = self._parse_event(job, line)
-            if event is None:
-                continue
-            if event["type"] in ("done", "eval_done", "cancelled", "oom", "error"):
-                last_outcome = event
-            self._append(job, event)
-        exit_code = await process.wait()
+        await self._follow_local(job, adopted=False)
+
+    def _local_run(self, job: Job) -> tuple[int, str, str]:
+        launch = job.launch or {}
+        return int(launch.get("pid") or 0), str(launch.get("run_file")), str(launch.get("run_file"))[len("events-") : -len(".jsonl")]
+
+    def _local_alive(self, job: Job) -> bool:
+        from .detached import run_is_alive
+
+        if job.process is not None:
+            return job.process.poll() is None
+        pid, _, run_id = self._local_run(job)
+        return pid > 0 and run_is_alive(job.folder, pid, run_id)
+
+    async def _follow_local(self, job: Job, *, adopted: bool) -> None:
+        """Tail the run's file into the job's log until the entrypoint exits; then end the job from its exit code."""
+        from .detached import exit_code_of
+        from .runfile import RunFileTail
+
+        pid, run_file, run_id = self._local_run(job)
+        tail = RunFileTail(job.folder / run_file, job.trainer_events_since_launch if adopted else 0)
+        if adopted:
+            alive = self._local_alive(job)
+            self._log("job adopted" if alive else "job ended while no server ran", job_id=job.job_id, pid=pid)
+        while self._local_alive(job):
+            tail.pump(self, job)
+            await asyncio.sleep(LOCAL_POLL_S)
+        tail.pump(self, job)  # the entrypoint fsynced the run file before it wrote its exit code
+        exit_code = exit_code_of(job.folder, run_id)
+        if exit_code is None and job.process is not None:
+            exit_code = job.process.returncode  # the entrypoint itself was killed (SIGKILL after the grace period)
         job.process = None
-        state, reason = self._outcome(job, exit_code, last_outcome)
+        if exit_code is None and not job.cancel_requested:
+            message = (
+                "the trainer stopped while no job server was following it (killed, or the machine restarted) and "
+                "left no exit code; resume continues from the newest checkpoint"
+            )
+            self._end(job, "failed", "trainer-lost", None, message)
+            return
+        state, reason = self._outcome(job, exit_code if exit_code is not None else -9, tail.last_outcome)
         message = self._stderr_tail(job) if state == "failed" else ""
         self._end(job, state, reason, exit_code, message)
-
-    def _parse_event(self, job: Job, line: bytes) -> dict[str, Any] | None:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            self._log("trainer stdout line is not JSON; skipped", job_id=job.job_id)
-            return None
-        if not isinstance(event, dict) or event.get("type") not in TRAINER_EVENT_TYPES:
-            self._log("trainer event of unknown type; skipped", job_id=job.job_id)
-            return None
-        if not isinstance(event.get("time"), (int, float)):
-            event["time"] = time.time()
-        return event
 
     def _outcome(self, job: Job, exit_code: int, last: dict[str, Any] | None) -> tuple[str, str | None]:
         kind = last.get("type") if last else None
@@ -832,10 +870,11 @@ class JobManager:
             return ""
 
     def _signal(self, job: Job, signum: int) -> None:
-        if job.process is None or job.process.returncode is not None:
+        """Signal the local run's process group (the entrypoint leads it), if that run is still alive."""
+        if not self._local_alive(job):
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(job.process.pid, signum)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._local_run(job)[0], signum)
 
     def cancel(self, job: Job, reason: str = "user-cancelled") -> None:
         if job.state == "queued":
@@ -855,14 +894,13 @@ class JobManager:
         asyncio.get_running_loop().create_task(self._kill_after_grace(job))
 
     async def _kill_after_grace(self, job: Job) -> None:
-        process = job.process
-        if process is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(process.wait()), self.cancel_grace_s)
-        except asyncio.TimeoutError:
-            job.cancel_reason = "killed-after-grace"
-            self._signal(job, signal.SIGKILL)
+        deadline = time.monotonic() + self.cancel_grace_s
+        while self._local_alive(job):
+            if time.monotonic() >= deadline:
+                job.cancel_reason = "killed-after-grace"
+                self._signal(job, signal.SIGKILL)
+                return
+            await asyncio.sleep(LOCAL_POLL_S)
 
     async def shutdown(self) -> None:
         """Cancel the running job (waiting out its grace period) and stop the queue worker."""
@@ -870,7 +908,7 @@ class JobManager:
         for task in list(self._run_tasks):  # ray: the jobs go on on the cluster; the next start reattaches
             task.cancel()
         job = self._running
-        if job is not None and job.process is not None:
+        if job is not None and job.state == "running":
             self.cancel(job, "server-shutdown")
             while job.state == "running":
                 await asyncio.sleep(0.05)

@@ -88,9 +88,8 @@ def _safetensors_subclass(base: type) -> type:
 
     import torch
 
-    from .train import FORCE_OOM_ENV, _trainer_classes
-
-    safetensors_trainer, _ = _trainer_classes()
+    from .hf_trainer import SafetensorsTrainer as safetensors_trainer
+    from .train import FORCE_OOM_ENV
 
     def training_step(self: Any, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
         if self.force_oom_at_step is not None and self.state.global_step + 1 >= self.force_oom_at_step:
@@ -117,14 +116,13 @@ def train_preference(
     max_steps: int | None,
     events: EventWriter,
     cancel: CancelState,
-    trainer_ref: dict[str, Any],
 ) -> int:
     from datasets import Dataset
-    from transformers import PrinterCallback, ProgressCallback
 
     from .checkpoints import newest_complete_checkpoint
     from .events import note
-    from .train import _end_of_run, _load_base_model, _lora_config, _trainer_classes, _training_argument_values
+    from .hf_trainer import JobEventsCallback, train_reporting_oom
+    from .train import _end_of_run, _load_base_model, _lora_config, _training_argument_values
 
     config, tokenizer = job.config, job.tokenizer
     training = config.training
@@ -150,7 +148,6 @@ def train_preference(
     args = config_class(**values, beta=float(training.get("beta", DEFAULT_BETA)), max_length=int(training["max_seq_length"]))
 
     model = _load_base_model(config, job.source, job.precision, job.cuda)
-    _, callback_class = _trainer_classes()
     start_fields = {
         "model": config.base_model,
         "method": config.method,
@@ -163,7 +160,6 @@ def train_preference(
         "output_dir": str(config.output_dir),
         "resumed_from": str(resume_from) if resume_from is not None else None,
     }
-    callback = callback_class(trainer_ref, events, cancel, start_fields)
     trainer_class = _safetensors_subclass(trainer_base)
     try:
         trainer = trainer_class(
@@ -172,19 +168,16 @@ def train_preference(
             train_dataset=Dataset.from_list(train_rows),
             eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
             processing_class=tokenizer,
-            callbacks=[callback],
             peft_config=_lora_config(config),
         )
     except ValueError as exc:  # TRL refuses a setting it cannot train (e.g. LoRA on lm_head): the config's problem
         raise ConfigError(f"objective {objective}: {exc}") from exc
     trainable, total = trainer.model.get_nb_trainable_parameters()
     start_fields.update(trainable_params=int(trainable), total_params=int(total))
-    trainer_ref["trainer"] = trainer
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
+    callback = JobEventsCallback.attach(trainer, events, cancel, start_fields)
 
     started = time.time()
-    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
+    output = train_reporting_oom(trainer, resume_from)
     cancelled = cancel.requested.is_set()
     if not cancelled and eval_rows and callback.last_eval_step != trainer.state.global_step:
         trainer.evaluate()

@@ -8,14 +8,15 @@ the field that is wrong rather than listing every alternative of a `oneOf`.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from .schemas import PROTOCOL, PROTOCOL_SCHEMA_ENV, load_schema_json, schema_file
+
 PROTOCOL_VERSION = 1
-SCHEMA_ENV = "MODELFACTORY_PROTOCOL_SCHEMA"
+SCHEMA_ENV = PROTOCOL_SCHEMA_ENV
 
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 TERMINAL_STATES = ("done", "failed", "cancelled")
@@ -40,16 +41,12 @@ class Request:
 
 def schema_path() -> Path:
     """The schema beside the package in the repository (editable install), or where the env var points."""
-    override = os.environ.get(SCHEMA_ENV)
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "schemas" / "trainer-protocol.schema.json"
+    return schema_file(PROTOCOL)
 
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
-    with open(schema_path(), encoding="utf-8") as handle:
-        schema: dict[str, Any] = json.load(handle)
+    schema: dict[str, Any] = load_schema_json(PROTOCOL)
     return schema
 
 

@@ -24,7 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .jobs import MAX_EVENT_LINE_BYTES, TRAINER_EVENT_TYPES, default_train_argv
+from .jobs import default_train_argv
+from .runfile import copy_events
 
 
 def placement() -> dict[str, object]:
@@ -36,14 +37,6 @@ def placement() -> dict[str, object]:
     except OSError:
         address = None
     return {"node": host, "node_ip": address, "gpus": gpus, "pid": os.getpid()}
-
-
-def keep(line: bytes) -> bool:
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(event, dict) and event.get("type") in TRAINER_EVENT_TYPES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,22 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, forward)
         signal.signal(signal.SIGINT, forward)
         assert child.stdout is not None
-        while True:
-            line = child.stdout.readline(MAX_EVENT_LINE_BYTES + 1)
-            if not line:
-                break
-            if not line.endswith(b"\n"):
-                if len(line) > MAX_EVENT_LINE_BYTES:  # an over-long line: drop the rest of it
-                    while (rest := child.stdout.readline(MAX_EVENT_LINE_BYTES)) and not rest.endswith(b"\n"):
-                        pass
-                    continue
-                line += b"\n"
-            if keep(line):
-                events.write(line)
-                events.flush()
-            else:
-                stderr_file.write(b"[stdout] " + line)
-                stderr_file.flush()
+        copy_events(child.stdout, events, stderr_file)
         code = child.wait()
         events.flush()
         os.fsync(events.fileno())

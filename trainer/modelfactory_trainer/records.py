@@ -41,9 +41,9 @@ class RecordRefused(DatasetError):
 
 @lru_cache(maxsize=1)
 def contract() -> Json:
-    from .config import schema_path
+    from .schemas import schema_file
 
-    path = schema_path().parent / "records" / "contract.json"
+    path = schema_file("records/contract.json")
     try:
         with open(path, encoding="utf-8") as handle:
             loaded: Json = json.load(handle)
@@ -470,9 +470,9 @@ def template_turns(turns: list[Json]) -> list[Json]:
 
 def chat_template_path(name: str) -> Path | None:
     """A built-in template's file (schemas/chat-templates/NAME.jinja), or None for an unknown name."""
-    from .config import schema_path
+    from .schemas import schema_file
 
-    path = schema_path().parent / "chat-templates" / f"{name}.jinja"
+    path = schema_file(f"chat-templates/{name}.jinja")
     return path if re.fullmatch(r"[a-z0-9_.-]+", name) and path.is_file() else None
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import hashlib
 import hmac
 import http
 import ipaddress
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .jobs import EventListener, Job, JobManager
+from .digest import sha256_of
 from .protocol import PROTOCOL_VERSION, ProtocolError, Request, encode, error_frame, parse_client_frame
 from .server_chat import ChatWorker
 from .server_export import Exporter
@@ -565,13 +565,6 @@ class ClientSession:
             await self.state.chat.cancel(internal_id)
         await self.send({"type": "ack", "id": request.id})
 
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def make_process_request(token: str | None, allowed_origins: list[str]) -> Any:

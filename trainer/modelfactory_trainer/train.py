@@ -8,7 +8,6 @@ scaler and RNG state are written as safetensors + JSON, and training_args.bin is
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import signal
 import sys
@@ -21,17 +20,9 @@ from typing import Any
 
 from .checkpoints import (
     ADAPTER_WEIGHTS,
-    OPTIMIZER_FILE,
-    SCALER_FILE,
-    SCHEDULER_FILE,
     SHA256_MANIFEST,
     finalize_adapter_dir,
-    load_optimizer_state,
-    load_rng_state,
     newest_complete_checkpoint,
-    save_optimizer_state,
-    save_rng_state,
-    write_json_durably,
 )
 from .config import FinetuneConfig, load_config
 from .data import (
@@ -239,170 +230,6 @@ def _memory_numbers() -> dict[str, float | None]:
     }
 
 
-def _trainer_classes() -> tuple[type, type]:
-    """Trainer and callback subclasses, defined here so that importing this module stays light."""
-    import torch
-    from transformers import Trainer, TrainerCallback
-
-    class SafetensorsTrainer(Trainer):  # type: ignore[misc]
-        """Trainer whose checkpoints hold no pickle, which counts real tokens, and which has the OOM test hook."""
-
-        tokens_seen = 0
-        samples_seen = 0
-        force_oom_at_step: int | None = None
-
-        def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
-            if self.force_oom_at_step is not None and self.state.global_step + 1 >= self.force_oom_at_step:
-                raise torch.OutOfMemoryError(
-                    f"CUDA out of memory (forced at step {self.force_oom_at_step} by the test hook {FORCE_OOM_ENV})"
-                )
-            mask = inputs.get("attention_mask")
-            self.tokens_seen += int(mask.sum()) if mask is not None else int(inputs["input_ids"].numel())
-            self.samples_seen += int(inputs["input_ids"].shape[0])
-            return super().training_step(model, inputs, num_items_in_batch)
-
-        def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
-            target = output_dir if output_dir is not None else self.args.output_dir
-            if not self.args.should_save:
-                return
-            os.makedirs(target, exist_ok=True)
-            model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
-            model.save_pretrained(target, state_dict=state_dict, safe_serialization=True)
-            if self.processing_class is not None:
-                self.processing_class.save_pretrained(target)
-
-        def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
-            if not self.args.should_save:
-                return
-            save_optimizer_state(self.optimizer, Path(output_dir) / OPTIMIZER_FILE)
-            scheduler_state = {k: v for k, v in self.lr_scheduler.state_dict().items() if k != "lr_lambdas"}
-            write_json_durably(Path(output_dir) / SCHEDULER_FILE, scheduler_state)
-
-        def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
-            if checkpoint is None:
-                return
-            load_optimizer_state(self.optimizer, Path(checkpoint) / OPTIMIZER_FILE)
-            import json
-
-            with open(Path(checkpoint) / SCHEDULER_FILE, encoding="utf-8") as handle:
-                scheduler_state = json.load(handle)
-            scheduler_state["lr_lambdas"] = [None] * len(scheduler_state.get("base_lrs", []))
-            self.lr_scheduler.load_state_dict(scheduler_state)
-
-        def _save_scaler(self, output_dir: str) -> None:
-            scaler = getattr(self.accelerator, "scaler", None)
-            if scaler is not None and self.args.should_save:
-                write_json_durably(Path(output_dir) / SCALER_FILE, dict(scaler.state_dict()))
-
-        def _load_scaler(self, checkpoint: str | None) -> None:
-            scaler = getattr(self.accelerator, "scaler", None)
-            path = Path(checkpoint) / SCALER_FILE if checkpoint else None
-            if scaler is not None and path is not None and path.is_file():
-                import json
-
-                scaler.load_state_dict(json.loads(path.read_text(encoding="utf-8")))
-
-        def _rng_file(self, directory: str) -> Path:
-            suffix = f"_{self.args.process_index}" if self.args.world_size > 1 else ""
-            return Path(directory) / f"rng_state{suffix}.safetensors"
-
-        def _save_rng_state(self, output_dir: str) -> None:
-            os.makedirs(output_dir, exist_ok=True)
-            save_rng_state(self._rng_file(output_dir))
-
-        def _load_rng_state(self, checkpoint: str | None) -> None:
-            if checkpoint is not None and self._rng_file(checkpoint).is_file():
-                load_rng_state(self._rng_file(checkpoint))
-
-    class JobEventsCallback(TrainerCallback):  # type: ignore[misc]
-        """Turns Trainer hooks into job events and honours cancellation at step boundaries."""
-
-        def __init__(self, trainer_ref: dict[str, Any], events: EventWriter, cancel: CancelState, start_fields: dict[str, Any]):
-            self.trainer_ref = trainer_ref
-            self.events = events
-            self.cancel = cancel
-            self.start_fields = start_fields
-            self.last_eval_loss: float | None = None
-            self.last_eval_step = -1
-            self.train_loss: float | None = None
-            self._mark_time = time.time()
-            self._mark_tokens = 0
-            self._mark_samples = 0
-            self._begin_time = time.time()
-            self._begin_step = 0
-
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self._begin_time = self._mark_time = time.time()
-            self._begin_step = state.global_step
-            epochs = float(args.num_train_epochs)
-            if args.max_steps > 0:
-                # A step limit overrides epochs: report how many passes over the data it amounts to.
-                batches = math.ceil(self.start_fields["train_records"] / (args.per_device_train_batch_size * args.world_size))
-                updates_per_epoch = max(math.ceil(batches / args.gradient_accumulation_steps), 1)
-                epochs = args.max_steps / updates_per_epoch
-            self.events.emit("start", total_steps=int(state.max_steps), epochs=epochs, **self.start_fields)
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.cancel.step = int(state.global_step)
-            requested = self.cancel.requested.is_set()
-            if args.world_size > 1 and torch.distributed.is_initialized():
-                # Ranks may see the signal a step apart; agreeing here keeps their collectives in step.
-                flag = torch.tensor([1 if requested else 0], device=args.device)
-                torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-                requested = bool(flag.item())
-                if requested:
-                    self.cancel.requested.set()
-            if requested:
-                control.should_training_stop = True
-                control.should_save = False
-                control.should_evaluate = False
-
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-            logs = logs or {}
-            step = int(state.global_step)
-            if "eval_loss" in logs:
-                self.last_eval_loss = float(logs["eval_loss"])
-                self.last_eval_step = step
-                eval_rewards = preference_log_fields({k[5:]: v for k, v in logs.items() if k.startswith("eval_")}, "eval_")
-                self.events.emit("eval", step=step, epoch=float(state.epoch or 0.0), eval_loss=self.last_eval_loss, **eval_rewards)
-            if "train_loss" in logs:
-                self.train_loss = float(logs["train_loss"])
-            if "loss" not in logs:
-                return
-            trainer = self.trainer_ref["trainer"]
-            now = time.time()
-            elapsed = max(now - self._mark_time, 1e-9)
-            world = max(int(args.world_size), 1)
-            tokens_per_second = (trainer.tokens_seen - self._mark_tokens) * world / elapsed
-            samples_per_second = (trainer.samples_seen - self._mark_samples) * world / elapsed
-            self._mark_time, self._mark_tokens, self._mark_samples = now, trainer.tokens_seen, trainer.samples_seen
-            steps_done = max(step - self._begin_step, 1)
-            eta = (now - self._begin_time) / steps_done * max(int(state.max_steps) - step, 0)
-            gpu_memory = torch.cuda.max_memory_allocated() / float(1 << 30) if torch.cuda.is_available() else None
-            grad_norm = logs.get("grad_norm")
-            rewards = preference_log_fields(logs)
-            self.events.emit(
-                "log",
-                step=step,
-                total_steps=int(state.max_steps),
-                epoch=float(logs.get("epoch", state.epoch or 0.0)),
-                loss=float(logs["loss"]),
-                learning_rate=float(logs.get("learning_rate", 0.0)),
-                grad_norm=float(grad_norm) if grad_norm is not None else None,
-                tokens_per_second=tokens_per_second,
-                samples_per_second=samples_per_second,
-                gpu_memory_gb=gpu_memory,
-                eta_seconds=eta,
-                **rewards,
-            )
-
-        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            self.events.emit("checkpoint", step=int(state.global_step), path=str(path))
-
-    return SafetensorsTrainer, JobEventsCallback
-
-
 def _training_arguments(config: FinetuneConfig, precision: str, max_steps: int | None, has_eval: bool, cuda: bool) -> Any:
     from transformers import TrainingArguments
 
@@ -521,7 +348,8 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
     from transformers import set_seed
 
     set_seed(int(training["seed"]))
-    trainer_ref: dict[str, Any] = {}
+    from .hf_trainer import OomDuringTraining
+
     try:
         job = PreparedJob(
             config, source, precision, cuda, tokenizer, train_set, eval_set, chat_template, tuple(examples), tuple(eval_examples)
@@ -529,13 +357,13 @@ def _run(config_path: str, resume: bool, max_steps: int | None, events: EventWri
         if preference:
             from .preference import train_preference
 
-            return train_preference(job, train_examples, eval_examples, resume, max_steps, events, cancel, trainer_ref)
-        return _train(job, resume, max_steps, events, cancel, trainer_ref)
-    except torch.OutOfMemoryError as exc:
-        trainer = trainer_ref.get("trainer")
+            return train_preference(job, train_examples, eval_examples, resume, max_steps, events, cancel)
+        return _train(job, resume, max_steps, events, cancel)
+    except (torch.OutOfMemoryError, OomDuringTraining) as exc:
         events.emit(
             "oom",
-            step=int(trainer.state.global_step) if trainer is not None else None,
+            # OomDuringTraining: in Trainer.train, at a step; an OOM while the model loads has none.
+            step=exc.step if isinstance(exc, OomDuringTraining) else None,
             message=str(exc).splitlines()[0] if str(exc) else "CUDA out of memory",
             batch_size=int(training["batch_size"]),
             max_seq_length=max_seq_length,
@@ -551,9 +379,10 @@ def _train(
     max_steps: int | None,
     events: EventWriter,
     cancel: CancelState,
-    trainer_ref: dict[str, Any],
 ) -> int:
     """Model, Trainer, the loop and the final adapter; a CUDA OOM anywhere in here becomes an `oom` event."""
+    from .hf_trainer import JobEventsCallback, SafetensorsTrainer, train_reporting_oom
+
     config, source, precision, cuda = job.config, job.source, job.precision, job.cuda
     tokenizer, train_set, eval_set = job.tokenizer, job.train_set, job.eval_set
     training = config.training
@@ -567,7 +396,6 @@ def _train(
     steps_limit = max_steps if max_steps is not None else training.get("max_steps")
     args = _training_arguments(config, precision, steps_limit, bool(eval_set), cuda)
 
-    trainer_class, callback_class = _trainer_classes()
     trainable, total = model.get_nb_trainable_parameters()
     start_fields = {
         "model": config.base_model,
@@ -588,26 +416,20 @@ def _train(
         collator: Any = DataCollatorWithFlattening()
     else:
         collator = _pad_batch(int(tokenizer.pad_token_id))
-    callback = callback_class(trainer_ref, events, cancel, start_fields)
-    trainer = trainer_class(
+    trainer = SafetensorsTrainer(
         model=model,
         args=args,
         train_dataset=train_set,
         eval_dataset=eval_set or None,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[callback],
     )
-    trainer_ref["trainer"] = trainer
-    from transformers import PrinterCallback, ProgressCallback
-
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
+    callback = JobEventsCallback.attach(trainer, events, cancel, start_fields)
     forced = os.environ.get(FORCE_OOM_ENV)
     trainer.force_oom_at_step = int(forced) if forced else None
 
     started = time.time()
-    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
+    output = train_reporting_oom(trainer, resume_from)
 
     cancelled = cancel.requested.is_set()
     if not cancelled and eval_set and callback.last_eval_step != trainer.state.global_step:

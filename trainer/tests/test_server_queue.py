@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import signal
 import time
@@ -24,6 +25,7 @@ from test_server_support import (
     messages_dataset,
     open_client,
     tiny_config,
+    wait_until_gone,
 )
 
 
@@ -186,7 +188,9 @@ def test_a_failing_trainer_ends_failed_with_its_reason_and_the_server_stays_up(
         assert server.alive()
 
 
-def test_a_restart_keeps_history_fails_the_interrupted_job_and_runs_the_queued_one(tmp_path: Path) -> None:
+def test_a_restart_keeps_history_fails_a_job_whose_trainer_died_meanwhile_and_runs_the_queued_one(
+    tmp_path: Path,
+) -> None:
     state_dir = tmp_path / "state"
     slow_env = fake_trainer_env(tmp_path, 10_000, 0.01)
     first = ServerProcess(state_dir, env=slow_env).start()
@@ -207,6 +211,10 @@ def test_a_restart_keeps_history_fails_the_interrupted_job_and_runs_the_queued_o
     assert first.process is not None
     first.process.send_signal(signal.SIGKILL)
     first.stop()
+    # The trainer outlives the server (it runs detached); here it dies too before a server follows it again.
+    launched = next(record["event"] for record in disk_events(state_dir, running_id) if record["event"]["type"] == "launched")
+    os.killpg(int(launched["pid"]), signal.SIGKILL)
+    wait_until_gone(int(launched["pid"]))
     log_path = state_dir / "jobs" / running_id / "events.jsonl"
     before = disk_events(state_dir, running_id)
     with open(log_path, "ab") as handle:
@@ -216,9 +224,12 @@ def test_a_restart_keeps_history_fails_the_interrupted_job_and_runs_the_queued_o
         client = await connected(server)
         listed = await client.list_jobs()
         assert listed[running_id]["state"] == "failed"
-        assert listed[running_id]["reason"] == "server-restarted"
+        assert listed[running_id]["reason"] == "trainer-lost"
         replay = await client.watch_to_end(running_id, from_seq=0)
-        assert [frame["event"] for frame in replay[:-1]] == [record["event"] for record in before]
+        # What the trainer wrote to its run file after the server died is logged too, before the end.
+        assert [frame["event"] for frame in replay[: len(before)]] == [record["event"] for record in before]
+        assert {frame["event"]["type"] for frame in replay[len(before) : -1]} <= {"log"}
+        assert "no job server was following it" in replay[-1]["event"]["message"]
         assert event_seqs(replay) == list(range(len(replay)))
         queued_frames = await client.watch_to_end(queued_id, from_seq=0)
         assert queued_frames[-1]["event"]["state"] == "done"

@@ -7,10 +7,7 @@ trainer of test_server_support (fast and deterministic).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -223,60 +220,6 @@ def test_a_resumed_job_queues_behind_a_running_one_and_survives_a_server_restart
         launched = [json.loads(line) for line in restarted_log.splitlines() if '"job launched"' in line]
         assert any(record["job_id"] == job_id and record["resume"] is True for record in launched)
     assert queued_summary["created"] == runs["first"][0]["event"]["time"], "a resume keeps the job's creation time"
-
-
-def test_a_trainer_that_outlived_a_killed_server_must_exit_before_its_job_resumes(tmp_path: Path) -> None:
-    # A trainer between two events (a long step, a checkpoint save) outlives its server until it next writes.
-    env = fake_trainer_env(tmp_path, 3, 30, 0, "--ignore-term")
-    state_dir = tmp_path / "state"
-
-    async def start_job(server: ServerProcess) -> tuple[str, int]:
-        client = await connected(server)
-        job_id = (await client.submit_upload(tiny_config(), messages_dataset(4)))["job_id"]
-        await client.send({"type": "watch", "job_id": job_id, "from_seq": 0})
-        await wait_for_event(client, job_id, "start")
-        events = [frame["event"] for frame in client.frames if frame["type"] == "event"]
-        launched = next(event for event in events if event["type"] == "launched")
-        await client.connection.close()
-        return job_id, int(launched["pid"])
-
-    def trainer_alive(pid: int, job_id: str) -> bool:
-        try:
-            return job_id.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return False
-
-    async def resume_before_and_after_the_orphan_exits(
-        server: ServerProcess, job_id: str, pid: int
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        client = await connected(server)
-        assert trainer_alive(pid, job_id), "the fake trainer ignores SIGTERM, so it outlives the killed server"
-        refused = await client.request({"type": "resume", "job_id": job_id})
-        os.killpg(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while trainer_alive(pid, job_id):
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
-        accepted = await client.request({"type": "resume", "job_id": job_id})
-        await client.connection.close()
-        return refused, accepted
-
-    server = ServerProcess(state_dir, "--cancel-grace", "1", env=env).start()
-    job_id, pid = asyncio.run(start_job(server))
-    try:
-        assert server.process is not None
-        server.process.kill()
-        server.stop()
-        with ServerProcess(state_dir, "--cancel-grace", "1", env=env) as restarted:
-            refused, accepted = asyncio.run(resume_before_and_after_the_orphan_exits(restarted, job_id, pid))
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    first_end = next(event for event in log_file_events(state_dir, job_id) if event["type"] == "ended")
-    assert (first_end["state"], first_end["reason"]) == ("failed", "server-restarted")
-    assert (refused["type"], refused["code"]) == ("error", "job-not-resumable")
-    assert "still stopping" in refused["message"]
-    assert (accepted["type"], accepted["state"]) == ("ack", "queued")
 
 
 @pytest.mark.parametrize(

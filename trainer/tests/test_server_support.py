@@ -346,3 +346,20 @@ def _split_frame(data: bytes) -> tuple[int, bytes, bytes] | None:
     if len(data) < position + length:
         return None
     return opcode, data[position : position + length], data[position + length :]
+
+
+def process_running(pid: int) -> bool:
+    """Whether pid is a live process (a zombie, dead and waiting to be reaped by whoever adopted it, is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
+
+
+def wait_until_gone(pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while process_running(pid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"process {pid} is still running after {timeout} s")
+        time.sleep(0.05)

@@ -145,7 +145,7 @@ export interface JobSummary {
   job_id: string;
   state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
   /**
-   * Why a job failed or was cancelled: an error code of the trainer (config, dataset, model, cuda-unavailable, bitsandbytes-missing, internal), oom, exit-code-N, signal-N, user-cancelled, killed-after-grace, server-restarted, server-shutdown; resources (more GPUs asked than the machine has), and on the ray executor ray-submit-failed, ray-job-failed, stopped-on-cluster.
+   * Why a job failed or was cancelled: an error code of the trainer (config, dataset, model, cuda-unavailable, bitsandbytes-missing, internal), oom, exit-code-N, signal-N, user-cancelled, killed-after-grace, server-restarted (a log written by an older server), trainer-lost (the trainer died while no server followed it, leaving no exit code), server-shutdown; resources (more GPUs asked than the machine has), and on the ray executor ray-submit-failed, ray-job-failed, stopped-on-cluster.
    */
   reason: string | null;
   created: number;
@@ -228,6 +228,10 @@ export interface EventLaunched {
     cpus?: number;
     memory_gb?: number | null;
   };
+  /**
+   * local: the run file in the job folder that the detached trainer writes its events to (events-<run id>.jsonl).
+   */
+  run_file?: string;
 }
 /**
  * Written by the server after the trainer process exits (or when the job never ran): the job's final state; the last event of each run (a resumed job continues its log after it with queued).

@@ -4,6 +4,7 @@ import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import datanetSchema from '../../../../schemas/datanet.schema.json';
 import { dirName, joinPath, isAbsolutePath } from '../hfCache';
+import { compileRecordSchema } from '../dataset/recordSchema';
 import { readChecked, type Environment } from '../io';
 import { manifestTokenizerFindings } from '../tokenizerCheck';
 import type { Finding, Severity } from '../types';
@@ -45,10 +46,14 @@ export async function validateManifest(
         ? `The record schema ${manifest.record_schema} does not exist (looked for ${schemaPath}).`
         : `The record schema ${manifest.record_schema} is not used: ${read.refused}.`;
     } else {
+      let recordValidator: unknown;
       try {
-        new Ajv({ strict: false }).compile(JSON.parse(new TextDecoder().decode(read.bytes)) as object);
+        recordValidator = compileRecordSchema(JSON.parse(new TextDecoder().decode(read.bytes)) as unknown);
       } catch (err) {
-        problem = `The record schema ${manifest.record_schema} is not a valid JSON Schema: ${(err as Error).message}`;
+        recordValidator = err; // not JSON
+      }
+      if (recordValidator instanceof Error) {
+        problem = `The record schema ${manifest.record_schema} is not used: ${recordValidator.message}`;
       }
     }
     if (problem) findings.push({ rule: RULE, severity, range, message: problem });

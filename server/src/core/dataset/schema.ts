@@ -11,6 +11,7 @@ import textSchema from '../../../../schemas/records/text.schema.json';
 import type { LineFindings } from './context';
 import type { RecordFormat } from './formats';
 import type { JsonPath, LineLocator } from './locate';
+import { compileRecordSchema } from './recordSchema';
 
 export const RECORD_SCHEMAS: Readonly<Record<RecordFormat, object>> = {
   alpaca: alpacaSchema,
@@ -50,11 +51,7 @@ export function formatValidator(format: RecordFormat): ValidateFunction {
 export function extraValidator(schema: object): ValidateFunction | Error {
   let validate = extraValidators.get(schema);
   if (!validate) {
-    try {
-      validate = new Ajv({ allErrors: true, unicode: false, strict: false, logger: false }).compile(schema);
-    } catch (error) {
-      validate = error instanceof Error ? error : new Error(String(error));
-    }
+    validate = compileRecordSchema(schema); // bounded, local references only, patterns on RE2
     extraValidators.set(schema, validate);
   }
   return validate;

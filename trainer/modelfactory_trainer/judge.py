@@ -61,7 +61,7 @@ def ask_judge(
 
 
 def parse_judge_reply(text: str) -> tuple[float | None, str]:
-    """The score (1-10) and reason from a judge's reply: JSON, or JSON inside other text."""
+    """The score (1-10) and reason (at most 1000 characters) from a judge's reply: JSON, or JSON inside other text."""
     match = re.search(r"\{.*\}", text, re.DOTALL)
     if match is not None:
         try:
@@ -71,5 +71,5 @@ def parse_judge_reply(text: str) -> tuple[float | None, str]:
         if isinstance(data, dict):
             score = data.get("score")
             if isinstance(score, (int, float)) and not isinstance(score, bool) and 1 <= score <= 10:
-                return float(score), str(data.get("reason", ""))
+                return float(score), str(data.get("reason", ""))[:1000]
     return None, f"the judge's reply holds no score from 1 to 10: {text[:200]!r}"

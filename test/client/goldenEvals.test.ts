@@ -80,6 +80,11 @@ describe('golden prompts for the Testing view', () => {
       expectedText({ contains: ['plus', 'is'], not_contains: ['Paris'], regex: '^2', max_tokens: 12 }),
       'contains "plus", "is"\ndoes not contain "Paris"\nmatches /^2/\nat most 12 tokens',
     );
+    assert.equal(
+      expectedText({ contains: ['Paris'], judge: { rubric: 'Polite.', min_score: 5 } }),
+      'contains "Paris"\na judge scores it at least 5/10 for: Polite.',
+    );
+    assert.equal(expectedText({ judge: { rubric: 'Short.' } }), 'a judge scores it at least 7/10 for: Short.');
     assert.equal(parseGoldenOutput('Traceback (most recent call last)'), 'the trainer printed no JSON report');
     assert.equal(parseGoldenOutput('{"passed": 0}'), 'the trainer printed no results');
   });

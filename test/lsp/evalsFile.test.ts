@@ -60,9 +60,62 @@ describe('language server: *.evals.yaml', () => {
     assert.deepEqual((await complete(opened.uri, 9, 4)).sort(), ['expect', 'prompt', 'system']);
     const expectKeys = `${GOOD.replace('      max_tokens: 12\n', '      \n')}`;
     const third = await open(server, join(dir, 'expect.evals.yaml'), expectKeys, 'yaml');
-    assert.deepEqual((await complete(third.uri, 7, 6)).sort(), ['contains', 'equals', 'max_tokens', 'not_contains']);
+    assert.deepEqual((await complete(third.uri, 7, 6)).sort(), [
+      'contains',
+      'equals',
+      'judge',
+      'max_tokens',
+      'not_contains',
+    ]);
     const fourth = await open(server, join(dir, 'top.evals.yaml'), `${GOOD}\n`, 'yaml');
-    assert.deepEqual((await complete(fourth.uri, 8, 0)).sort(), ['adapters', 'base']);
+    assert.deepEqual((await complete(fourth.uri, 8, 0)).sort(), ['adapters', 'base', 'judge']);
+  });
+
+  it('knows the judge expectation and the judge endpoint: hover, completion, a rubric required', async () => {
+    const judged = `config: tiny.finetune.yaml
+judge:
+  base_url: http://localhost:8000/v1
+  model: grader
+prompts:
+  - name: polite
+    prompt: What is the capital of France?
+    expect:
+      judge:
+        rubric: Names Paris in one polite sentence.
+        min_score: 6
+`;
+    const { uri, diagnostics } = await open(server, join(dir, 'judged.evals.yaml'), judged, 'yaml');
+    assert.deepEqual(diagnostics, []);
+    const hoverAt = async (line: number, character: number) =>
+      JSON.stringify(
+        (
+          (await server.connection.sendRequest('textDocument/hover', {
+            textDocument: { uri },
+            position: { line, character },
+          })) as Hover | null
+        )?.contents,
+      );
+    assert.match(await hoverAt(1, 2), /OpenAI-compatible endpoint/);
+    assert.match(await hoverAt(8, 8), /LLM judge grades the answer 1-10/);
+    assert.match(await hoverAt(10, 10), /lowest passing score/);
+    const typing = await open(
+      server,
+      join(dir, 'judge-keys.evals.yaml'),
+      judged.replace('  model: grader\n', '  \n'),
+      'yaml',
+    );
+    assert.deepEqual((await complete(typing.uri, 3, 2)).sort(), ['api_key_env', 'model', 'timeout_seconds']);
+    const noRubric = await open(
+      server,
+      join(dir, 'no-rubric.evals.yaml'),
+      judged.replace('        rubric: Names Paris in one polite sentence.\n', ''),
+      'yaml',
+    );
+    assert.deepEqual(
+      noRubric.diagnostics.map((d) => [d.code, d.range.start.line]),
+      [['evals/schema', 8]],
+    );
+    assert.match(String(noRubric.diagnostics[0]!.message), /rubric/);
   });
 
   it('reports schema errors with did-you-mean, a missing config and a repeated name', async () => {

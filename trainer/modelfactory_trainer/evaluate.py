@@ -41,11 +41,11 @@ from typing import Any, Callable
 from .errors import ConfigError, DatasetError, TrainerError
 from .eval_endpoints import LOSS_NOTE, EndpointModel, EndpointTarget, add_endpoint_arguments, endpoint_targets
 from .events import EventWriter, note
+from .judge import JUDGE_KEY_ENV, ask_judge, judge_client
 
 EXIT_DONE = 0
 EXIT_FAILED = 1
 EXIT_CANCELLED = 130
-JUDGE_KEY_ENV = "MODELFACTORY_JUDGE_API_KEY"
 MAX_DATA_BYTES = 256 << 20
 _LOCATION = re.compile(r"^(?P<file>.*?)(?::(?P<line>\d+)|\[(?P<index>\d+)\])$")
 
@@ -165,57 +165,15 @@ class JudgeSettings:
     timeout: float = 60.0
 
 
-JUDGE_INSTRUCTIONS = (
-    "You grade an assistant's answer against a reference answer using the rubric. Reply with JSON only: "
-    '{"score": <integer 1-10>, "reason": "<one sentence>"}.'
-)
-
-
 class Judge:
-    """An LLM judge through the official `openai` client, any OpenAI-compatible chat completions endpoint."""
+    """An LLM judge through the official `openai` client (judge.py), grading against the reference answer."""
 
     def __init__(self, settings: JudgeSettings) -> None:
-        from openai import OpenAI
-
         self.settings = settings
-        self.client = OpenAI(
-            base_url=settings.url,
-            api_key=os.environ.get(JUDGE_KEY_ENV) or "none",
-            timeout=settings.timeout,
-            max_retries=1,
-        )
+        self.client = judge_client(settings.url, JUDGE_KEY_ENV, settings.timeout)
 
     def grade(self, prompt: list[dict[str, Any]], reference: str, answer: str) -> tuple[float | None, str]:
-        asked = "\n".join(f"{turn['role']}: {turn.get('content', '')}" for turn in prompt)
-        content = (
-            f"Rubric:\n{self.settings.rubric}\n\nConversation:\n{asked}\n\nReference answer:\n{reference}\n\n"
-            f"Answer to grade:\n{answer}"
-        )
-        try:
-            reply = self.client.chat.completions.create(
-                model=self.settings.model,
-                temperature=0,
-                messages=[{"role": "system", "content": JUDGE_INSTRUCTIONS}, {"role": "user", "content": content}],
-            )
-        except Exception as exc:  # the endpoint's failure is this example's judge error, not the run's
-            return None, f"judge request failed: {type(exc).__name__}: {exc}"
-        text = (reply.choices[0].message.content or "") if reply.choices else ""
-        return parse_judge_reply(text)
-
-
-def parse_judge_reply(text: str) -> tuple[float | None, str]:
-    """The score (1-10) and reason from a judge's reply: JSON, or JSON inside other text."""
-    match = re.search(r"\{.*\}", text, re.DOTALL)
-    if match is not None:
-        try:
-            data = json.loads(match.group(0))
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            score = data.get("score")
-            if isinstance(score, (int, float)) and not isinstance(score, bool) and 1 <= score <= 10:
-                return float(score), str(data.get("reason", ""))
-    return None, f"the judge's reply holds no score from 1 to 10: {text[:200]!r}"
+        return ask_judge(self.client, self.settings.model, self.settings.rubric, prompt, answer, reference)
 
 
 class Models:

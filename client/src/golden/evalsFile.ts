@@ -77,5 +77,10 @@ export function expectedText(expect: Record<string, unknown>): string {
   if (expect['not_contains'] !== undefined) lines.push(`does not contain ${list(expect['not_contains'])}`);
   if (typeof expect['regex'] === 'string') lines.push(`matches /${expect['regex']}/`);
   if (typeof expect['max_tokens'] === 'number') lines.push(`at most ${expect['max_tokens']} tokens`);
+  const judge = expect['judge'];
+  if (typeof judge === 'object' && judge !== null && typeof (judge as { rubric?: unknown }).rubric === 'string') {
+    const { rubric, min_score: min } = judge as { rubric: string; min_score?: unknown };
+    lines.push(`a judge scores it at least ${typeof min === 'number' ? min : 7}/10 for: ${rubric}`);
+  }
   return lines.join('\n');
 }

@@ -59,7 +59,10 @@ export class FileStore {
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     } catch (err) {
       out.destroy();
-      body.destroy();
+      // The rest of the body is read and dropped, not cut off: destroying a request that is still arriving
+      // destroys its socket, and the client would get no answer at all instead of the 413. The answer
+      // carries `connection: close`, so the socket (and this read) ends right after it.
+      body.resume();
       await rm(tmpPath, { force: true });
       throw err;
     }

@@ -61,6 +61,8 @@ export class MinHasher {
   private readonly bins = new Int32Array(BINS);
   readonly signature = new Uint8Array(BINS);
   readonly bandKeys = new Uint32Array(BANDS);
+  /** The bins still empty during densification. */
+  private readonly pending = new Uint8Array(BINS);
 
   /**
    * Fills `signature` and `bandKeys` from `text`; false when the text has no words. Words are
@@ -131,6 +133,8 @@ export class MinHasher {
     const bins = this.bins;
     const sig = this.signature;
     const probes = PROBE_SEQUENCE;
+    const pending = this.pending;
+    let k = 0;
     for (let b = 0; b < BINS; b++) {
       const p = b * PROBES;
       let v = bins[b] as number;
@@ -142,10 +146,29 @@ export class MinHasher {
       v = (v & ~empty) | ((bins[probes[p + 2] as number] as number) & empty);
       empty = (EMPTY - 1 - v) >> 31;
       v = (v & ~empty) | ((bins[probes[p + 3] as number] as number) & empty);
-      for (let attempt = 4; v === EMPTY; attempt++) {
-        v = bins[attempt < PROBES ? (probes[p + attempt] as number) : (b + attempt) & (BINS - 1)] as number;
-      }
+      empty = (EMPTY - 1 - v) >> 31;
+      v = (v & ~empty) | ((bins[probes[p + 4] as number] as number) & empty);
+      empty = (EMPTY - 1 - v) >> 31;
+      v = (v & ~empty) | ((bins[probes[p + 5] as number] as number) & empty);
       sig[b] = v & 0xff;
+      // Still empty after four probes (about a quarter of the bins of a short text): finished below.
+      pending[k] = b;
+      k += (EMPTY - 1 - v) >>> 31;
+    }
+    // Attempt-major: each round tries the next probe of every bin still empty and keeps, compacted
+    // without a branch, those whose probe was empty too; no per-bin loop exit to mispredict.
+    for (let attempt = 6; k > 0; attempt++) {
+      let m = 0;
+      for (let j = 0; j < k; j++) {
+        const b = pending[j] as number;
+        const v = bins[
+          attempt < PROBES ? (probes[b * PROBES + attempt] as number) : (b + attempt) & (BINS - 1)
+        ] as number;
+        sig[b] = v & 0xff;
+        pending[m] = b;
+        m += (EMPTY - 1 - v) >>> 31;
+      }
+      k = m;
     }
     const keys = this.bandKeys;
     for (let band = 0; band < BANDS; band++) {
@@ -179,7 +202,10 @@ export class NearDuplicateIndex {
   private signatures: Uint8Array;
   private lineOf: Int32Array;
   private admitted = 0;
-  /** Slot s holds its key at 2s and its record id at 2s + 1 (-1 when empty). */
+  /**
+   * Slot s holds its key at 2s and its record id plus one at 2s + 1 (0 when empty: a new table needs
+   * no fill, its pages are zeroed when first touched).
+   */
   private table: Int32Array;
   private tableSlots: number;
   private tableSize = 0;
@@ -190,7 +216,7 @@ export class NearDuplicateIndex {
     this.signatures = new Uint8Array(BINS * 4096);
     this.lineOf = new Int32Array(4096);
     this.tableSlots = 1 << 16;
-    this.table = new Int32Array(2 * this.tableSlots).fill(-1);
+    this.table = new Int32Array(2 * this.tableSlots);
   }
 
   get admittedCount(): number {
@@ -236,7 +262,7 @@ export class NearDuplicateIndex {
       let sameKey = 0;
       let slot = key & mask;
       for (; ; slot = (slot + 1) & mask) {
-        const other = table[2 * slot + 1] as number;
+        const other = (table[2 * slot + 1] as number) - 1;
         if (other < 0) break;
         if (table[2 * slot] !== key) continue;
         sameKey++;
@@ -252,7 +278,7 @@ export class NearDuplicateIndex {
       // A large cluster of near duplicates keeps its earliest members under a key, so lookups stay short.
       if (admit && sameKey < MAX_PER_KEY) {
         table[2 * slot] = key;
-        table[2 * slot + 1] = id;
+        table[2 * slot + 1] = id + 1;
         this.tableSize++;
       }
     }
@@ -295,16 +321,16 @@ export class NearDuplicateIndex {
     // Every growth rehashes every entry: while the table is small (under 8 MB) it grows fourfold, so a
     // large file pays for fewer rehashes; past that, twofold, so memory stays close to what is used.
     this.tableSlots = oldSlots * (oldSlots < 1 << 20 ? 4 : 2);
-    this.table = new Int32Array(2 * this.tableSlots).fill(-1);
+    this.table = new Int32Array(2 * this.tableSlots);
     const table = this.table;
     const mask = this.tableSlots - 1;
     // Every entry moves as it is: the per-key cap already holds.
     for (let i = 0; i < oldSlots; i++) {
       const id = old[2 * i + 1] as number;
-      if (id < 0) continue;
+      if (id === 0) continue;
       const key = old[2 * i] as number;
       let slot = key & mask;
-      while ((table[2 * slot + 1] as number) >= 0) slot = (slot + 1) & mask;
+      while ((table[2 * slot + 1] as number) !== 0) slot = (slot + 1) & mask;
       table[2 * slot] = key;
       table[2 * slot + 1] = id;
     }

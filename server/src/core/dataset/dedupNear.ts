@@ -202,10 +202,7 @@ export class NearDuplicateIndex {
   private signatures: Uint8Array;
   private lineOf: Int32Array;
   private admitted = 0;
-  /**
-   * Slot s holds its key at 2s and its record id plus one at 2s + 1 (0 when empty: a new table needs
-   * no fill, its pages are zeroed when first touched).
-   */
+  /** Slot s holds its key at 2s and its record id at 2s + 1 (-1 when empty). */
   private table: Int32Array;
   private tableSlots: number;
   private tableSize = 0;
@@ -216,7 +213,7 @@ export class NearDuplicateIndex {
     this.signatures = new Uint8Array(BINS * 4096);
     this.lineOf = new Int32Array(4096);
     this.tableSlots = 1 << 16;
-    this.table = new Int32Array(2 * this.tableSlots);
+    this.table = new Int32Array(2 * this.tableSlots).fill(-1);
   }
 
   get admittedCount(): number {
@@ -262,7 +259,7 @@ export class NearDuplicateIndex {
       let sameKey = 0;
       let slot = key & mask;
       for (; ; slot = (slot + 1) & mask) {
-        const other = (table[2 * slot + 1] as number) - 1;
+        const other = table[2 * slot + 1] as number;
         if (other < 0) break;
         if (table[2 * slot] !== key) continue;
         sameKey++;
@@ -278,7 +275,7 @@ export class NearDuplicateIndex {
       // A large cluster of near duplicates keeps its earliest members under a key, so lookups stay short.
       if (admit && sameKey < MAX_PER_KEY) {
         table[2 * slot] = key;
-        table[2 * slot + 1] = id + 1;
+        table[2 * slot + 1] = id;
         this.tableSize++;
       }
     }
@@ -321,16 +318,16 @@ export class NearDuplicateIndex {
     // Every growth rehashes every entry: while the table is small (under 8 MB) it grows fourfold, so a
     // large file pays for fewer rehashes; past that, twofold, so memory stays close to what is used.
     this.tableSlots = oldSlots * (oldSlots < 1 << 20 ? 4 : 2);
-    this.table = new Int32Array(2 * this.tableSlots);
+    this.table = new Int32Array(2 * this.tableSlots).fill(-1);
     const table = this.table;
     const mask = this.tableSlots - 1;
     // Every entry moves as it is: the per-key cap already holds.
     for (let i = 0; i < oldSlots; i++) {
       const id = old[2 * i + 1] as number;
-      if (id === 0) continue;
+      if (id < 0) continue;
       const key = old[2 * i] as number;
       let slot = key & mask;
-      while ((table[2 * slot + 1] as number) !== 0) slot = (slot + 1) & mask;
+      while ((table[2 * slot + 1] as number) >= 0) slot = (slot + 1) & mask;
       table[2 * slot] = key;
       table[2 * slot + 1] = id;
     }

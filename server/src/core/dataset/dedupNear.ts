@@ -61,8 +61,6 @@ export class MinHasher {
   private readonly bins = new Int32Array(BINS);
   readonly signature = new Uint8Array(BINS);
   readonly bandKeys = new Uint32Array(BANDS);
-  /** The bins still empty during densification. */
-  private readonly pending = new Uint8Array(BINS);
 
   /**
    * Fills `signature` and `bandKeys` from `text`; false when the text has no words. Words are
@@ -133,8 +131,6 @@ export class MinHasher {
     const bins = this.bins;
     const sig = this.signature;
     const probes = PROBE_SEQUENCE;
-    const pending = this.pending;
-    let k = 0;
     for (let b = 0; b < BINS; b++) {
       const p = b * PROBES;
       let v = bins[b] as number;
@@ -146,29 +142,10 @@ export class MinHasher {
       v = (v & ~empty) | ((bins[probes[p + 2] as number] as number) & empty);
       empty = (EMPTY - 1 - v) >> 31;
       v = (v & ~empty) | ((bins[probes[p + 3] as number] as number) & empty);
-      empty = (EMPTY - 1 - v) >> 31;
-      v = (v & ~empty) | ((bins[probes[p + 4] as number] as number) & empty);
-      empty = (EMPTY - 1 - v) >> 31;
-      v = (v & ~empty) | ((bins[probes[p + 5] as number] as number) & empty);
-      sig[b] = v & 0xff;
-      // Still empty after four probes (about a quarter of the bins of a short text): finished below.
-      pending[k] = b;
-      k += (EMPTY - 1 - v) >>> 31;
-    }
-    // Attempt-major: each round tries the next probe of every bin still empty and keeps, compacted
-    // without a branch, those whose probe was empty too; no per-bin loop exit to mispredict.
-    for (let attempt = 6; k > 0; attempt++) {
-      let m = 0;
-      for (let j = 0; j < k; j++) {
-        const b = pending[j] as number;
-        const v = bins[
-          attempt < PROBES ? (probes[b * PROBES + attempt] as number) : (b + attempt) & (BINS - 1)
-        ] as number;
-        sig[b] = v & 0xff;
-        pending[m] = b;
-        m += (EMPTY - 1 - v) >>> 31;
+      for (let attempt = 4; v === EMPTY; attempt++) {
+        v = bins[attempt < PROBES ? (probes[p + attempt] as number) : (b + attempt) & (BINS - 1)] as number;
       }
-      k = m;
+      sig[b] = v & 0xff;
     }
     const keys = this.bandKeys;
     for (let band = 0; band < BANDS; band++) {

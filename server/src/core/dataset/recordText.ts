@@ -38,17 +38,22 @@ function contentText(content: unknown): string {
   return '';
 }
 
+/**
+ * Collects the parts and joins them once: `join` gives flat strings, where `+=` would give a rope
+ * that every `charCodeAt` of the scans that follow (near-duplicate shingles, token counts) walks
+ * through.
+ */
 class Joiner {
-  full = '';
-  content = '';
+  private readonly full: string[] = [];
+  private readonly content: string[] = [];
   turns = 0;
   add(role: string, text: string, isContent: boolean): void {
-    this.full += role + '\n' + text + '\n';
-    if (isContent && text) this.content += (this.content ? '\n' : '') + text;
+    this.full.push(role, '\n', text, '\n');
+    if (isContent && text) this.content.push(text);
     this.turns++;
   }
   result(): RecordText {
-    return { full: this.full, content: this.content, turns: this.turns };
+    return { full: this.full.join(''), content: this.content.join('\n'), turns: this.turns };
   }
 }
 

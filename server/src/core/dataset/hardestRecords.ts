@@ -3,7 +3,14 @@
 // one the run scored (its sha256 matches), sorted by loss or by how much harder it is than under the base model.
 // Bounded like recordLoss.ts: few folders deep, few entries per folder, few files, size caps.
 import { readChecked, type Environment } from '../io';
-import { lineSha256, lossVerdict, RECORD_LOSS_FILE, RECORD_LOSS_LIMITS } from './recordLoss';
+import {
+  lineSha256,
+  lossVerdict,
+  RECORD_LOSS_FILE,
+  RECORD_LOSS_LIMITS,
+  recordLossRows,
+  type RecordLossRow,
+} from './recordLoss';
 
 export const HARDEST_LIMITS = {
   /** Folders below a root searched for record-loss.jsonl. */
@@ -40,13 +47,6 @@ export interface HardestRecordsResult {
   truncated: boolean;
 }
 
-interface Row {
-  line: number;
-  sha256: string;
-  loss: number;
-  baseLoss: number | null;
-}
-
 function join(dir: string, name: string): string {
   return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
 }
@@ -80,23 +80,11 @@ export async function findRecordLossFiles(env: Environment, roots: readonly stri
 }
 
 /** Rows of one record-loss file, by dataset file; malformed lines are skipped. */
-function parseByFile(text: string): Map<string, Row[]> {
-  const byFile = new Map<string, Row[]>();
-  for (const raw of text.split('\n')) {
-    if (!raw.trim()) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      continue;
-    }
-    if (typeof value !== 'object' || value === null) continue;
-    const { file, line, sha256, loss, base_loss: base } = value as Record<string, unknown>;
-    if (typeof file !== 'string' || typeof line !== 'number' || !Number.isInteger(line) || line < 1) continue;
-    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) continue;
-    if (typeof loss !== 'number' || !Number.isFinite(loss)) continue;
+function parseByFile(text: string): Map<string, RecordLossRow[]> {
+  const byFile = new Map<string, RecordLossRow[]>();
+  for (const { file, ...row } of recordLossRows(text)) {
     const rows = byFile.get(file) ?? [];
-    rows.push({ line, sha256, loss, baseLoss: typeof base === 'number' && Number.isFinite(base) ? base : null });
+    rows.push(row);
     byFile.set(file, rows);
   }
   return byFile;
@@ -114,7 +102,7 @@ export async function hardestRecords(
   limit: number = HARDEST_LIMITS.records,
 ): Promise<HardestRecordsResult> {
   // The newest run per dataset file.
-  const newest = new Map<string, { runPath: string; mtimeMs: number; rows: Row[] }>();
+  const newest = new Map<string, { runPath: string; mtimeMs: number; rows: RecordLossRow[] }>();
   let runs = 0;
   for (const path of await findRecordLossFiles(env, roots)) {
     const stat = await env.fs.stat(path);

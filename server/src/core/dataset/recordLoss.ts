@@ -72,9 +72,8 @@ export async function lineSha256(text: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** This dataset's rows of one record-loss file (other files' rows and malformed lines are ignored). */
-export function parseRecordLoss(text: string, datasetPath: string): Map<number, RecordLossRow> {
-  const rows = new Map<number, RecordLossRow>();
+/** The well-formed rows of one record-loss file, each with the dataset file it names; malformed lines are skipped. */
+export function* recordLossRows(text: string): Generator<RecordLossRow & { file: string }> {
   for (const raw of text.split('\n')) {
     if (!raw.trim()) continue;
     let value: unknown;
@@ -84,14 +83,18 @@ export function parseRecordLoss(text: string, datasetPath: string): Map<number, 
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
-    const row = value as Record<string, unknown>;
-    const { file, line, sha256, loss } = row;
-    const base = row['base_loss'];
-    if (file !== datasetPath || typeof line !== 'number' || !Number.isInteger(line) || line < 1) continue;
+    const { file, line, sha256, loss, base_loss: base } = value as Record<string, unknown>;
+    if (typeof file !== 'string' || typeof line !== 'number' || !Number.isInteger(line) || line < 1) continue;
     if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) continue;
     if (typeof loss !== 'number' || !Number.isFinite(loss)) continue;
-    rows.set(line, { line, sha256, loss, baseLoss: typeof base === 'number' && Number.isFinite(base) ? base : null });
+    yield { file, line, sha256, loss, baseLoss: typeof base === 'number' && Number.isFinite(base) ? base : null };
   }
+}
+
+/** This dataset's rows of one record-loss file (other files' rows and malformed lines are ignored). */
+export function parseRecordLoss(text: string, datasetPath: string): Map<number, RecordLossRow> {
+  const rows = new Map<number, RecordLossRow>();
+  for (const { file, ...row } of recordLossRows(text)) if (file === datasetPath) rows.set(row.line, row);
   return rows;
 }
 

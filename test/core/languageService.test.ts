@@ -163,4 +163,12 @@ describe('the language service', () => {
       assert.ok(kind && DOCUMENT_KINDS[kind], name);
     }
   });
+
+  it("does not lint the trainer's own outputs as datasets (record losses, an evaluation's answers)", () => {
+    assert.equal(documentKindOf('/w/outputs/run-1/record-loss.jsonl'), undefined);
+    assert.equal(documentKindOf('/w/outputs/run-1/eval/results.jsonl'), undefined);
+    assert.equal(documentKindOf('C:\\w\\eval\\results.jsonl'), undefined);
+    assert.equal(documentKindOf('/w/data/results.jsonl'), 'dataset', 'a dataset may be named results.jsonl');
+    assert.equal(documentKindOf('/w/evals/results.jsonl'), 'dataset');
+  });
 });

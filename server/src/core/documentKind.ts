@@ -10,6 +10,15 @@ export function isRegistryPath(path: string): boolean {
 const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1).toLowerCase();
 
 /**
+ * What the trainer writes into a workspace that looks like a dataset but is not one: each record's loss
+ * (`record-loss.jsonl`) and an evaluation's answers (`results.jsonl` in its default `eval/` folder). Linting
+ * them as training data would bury real findings under format errors.
+ */
+export function isTrainerOutput(path: string): boolean {
+  return baseName(path) === 'record-loss.jsonl' || /(^|[\\/])eval[\\/]results\.jsonl$/i.test(path);
+}
+
+/**
  * The document kinds by the names of their files, first match wins. Each kind's checks are its handler in
  * `DOCUMENT_KINDS` (documentModels.ts), which the compiler requires for every kind named here.
  */
@@ -23,7 +32,7 @@ const KIND_NAMES = {
     const base = baseName(path);
     return /\.finetune\.ya?ml$/.test(base) || base === 'modelfactory.yaml' || base === 'modelfactory.yml';
   },
-  dataset: (path: string) => /\.jsonl?$/.test(baseName(path)),
+  dataset: (path: string) => /\.jsonl?$/.test(baseName(path)) && !isTrainerOutput(path),
 } as const;
 
 export type DocumentKind = keyof typeof KIND_NAMES;

@@ -222,6 +222,13 @@ async function lint(args: string[]): Promise<number> {
       emit(path, { rule: 'file/unreadable', severity, range: { start: at, end: at }, message: `${reason}.` });
     summary.files++;
   };
+  const progressOf = (path: string, size: number) =>
+    progressLine(opts.progress && process.stderr.isTTY === true, relative(cwd, path), size, PROGRESS_MIN_BYTES);
+  const noteSkipped = (path: string, reason: string) => {
+    const skip = { file: relative(cwd, path) || path, reason };
+    skipped.push(skip);
+    if (opts.format !== 'json' && !opts.quiet) process.stderr.write(formatSkippedLine(skip) + '\n');
+  };
   // The service says what each file is, in which order to check them (a config that trains on a dataset
   // lends it its model's tokenizer, so configs come first), and which to stream rather than read whole.
   for (const path of service.lintOrder(files)) {
@@ -236,12 +243,7 @@ async function lint(args: string[]): Promise<number> {
         continue;
       }
       size = opened.size;
-      const progress = progressLine(
-        opts.progress && process.stderr.isTTY === true,
-        relative(cwd, path),
-        size,
-        PROGRESS_MIN_BYTES,
-      );
+      const progress = progressOf(path, size);
       // Findings arrive line by line; those of one line are put in column order before printing.
       let pending: Finding[] = [];
       const flush = () => {
@@ -273,8 +275,7 @@ async function lint(args: string[]): Promise<number> {
         const governed = explicit.has(path) || (await service.datanets.governing(path));
         const skip = governed ? undefined : await largeJsonSkipReason(path);
         if (skip) {
-          skipped.push({ file: relative(cwd, path) || path, reason: skip });
-          if (opts.format !== 'json' && !opts.quiet) process.stderr.write(formatSkippedLine(skipped.at(-1)!) + '\n');
+          noteSkipped(path, skip);
           continue;
         }
         opened = await openBoundedStream(path);
@@ -283,12 +284,7 @@ async function lint(args: string[]): Promise<number> {
         continue;
       }
       size = opened.size;
-      const progress = progressLine(
-        opts.progress && process.stderr.isTTY === true,
-        relative(cwd, path),
-        size,
-        PROGRESS_MIN_BYTES,
-      );
+      const progress = progressOf(path, size);
       const onFinding = (f: Finding) => emit(path, f);
       stats = await lintJsonArrayFileOnNode(service, path, size, opened.stream, readCaps().line, onFinding, (done) =>
         progress.report(done),
@@ -302,9 +298,7 @@ async function lint(args: string[]): Promise<number> {
       if (text === undefined) continue;
       const result = await service.lintText(path, text, { forceDataset: explicit.has(path) });
       if (result.skipped !== undefined) {
-        const skip = { file: relative(cwd, path) || path, reason: result.skipped };
-        skipped.push(skip);
-        if (opts.format !== 'json' && !opts.quiet) process.stderr.write(formatSkippedLine(skip) + '\n');
+        noteSkipped(path, result.skipped);
         continue;
       }
       for (const f of result.findings.sort(byPosition)) emit(path, f);

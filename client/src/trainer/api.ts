@@ -1,7 +1,9 @@
 // The contract between the trainer connection (protocol client, local server, job tracking) and its
 // consumers on the extension host (commands, the jobs tree, the dashboard and playground hosts).
 // Pure types: no `vscode` import, so the connection is testable in plain Node.
-import type { JobSummary } from './protocol.generated';
+import type { ChatParams, JobSummary } from './protocol.generated';
+
+export type { ChatParams } from './protocol.generated';
 
 /** Where jobs run: the local server this extension starts on loopback, or a named remote endpoint. */
 export interface TargetRef {
@@ -86,15 +88,6 @@ export interface ChatMessage {
   content: string;
 }
 
-export interface ChatParams {
-  max_new_tokens?: number;
-  temperature?: number;
-  top_p?: number;
-  top_k?: number;
-  repetition_penalty?: number;
-  seed?: number | null;
-  stop?: string[];
-}
 
 export interface ChatRequest {
   /** null: the base model of the adapter job's config. */

@@ -16,6 +16,7 @@ import { importConfigCommand } from './importConfig';
 import { exportAdapterCommand } from './exportAdapter';
 import { registerHub } from './hub/hubCommands';
 import { OpenAIEndpoints } from './openaiEndpoints';
+import { EndpointEvaluation } from './evaluation/endpointEvalCommand';
 import { createLanguageClient } from './languageClient';
 import { registerPanels } from './panels/registerPanels';
 import { registerHardestRecords } from './hardestRecords/view';
@@ -126,6 +127,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     requireTrust();
     const ref = await pickJob(arg, ['done'], 'Evaluate Adapter');
     if (!ref) return;
+    // Endpoint models picked beside a local job's adapter: the evaluation runs here (endpointEvalCommand.ts).
+    if (await endpointEvaluation.besideAdapter(ref)) return;
     const view = await jobs.evaluate(ref.target, ref.jobId);
     await vscode.commands.executeCommand('modelfactory.openDashboard', { target: view.target, jobId: view.jobId });
   });
@@ -196,6 +199,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   command('modelfactory.removeOpenAIEndpoint', async () => {
     const removed = await openai.remove();
     if (removed) void vscode.window.showInformationMessage(`ModelFactory: endpoint ${removed} removed with its key.`);
+  });
+  const endpointEvaluation = new EndpointEvaluation(context, { log, jobs, openai });
+  command('modelfactory.evaluateOnEndpoints', (arg: unknown) => {
+    requireTrust();
+    return endpointEvaluation.evaluateOnEndpoints(arg);
   });
   registerPanels(context, { log, jobs, languageClient: () => client, requireTrust, openai });
   registerHub(context, { log, languageClient: () => client, requireTrust, command });

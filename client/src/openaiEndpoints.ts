@@ -69,16 +69,22 @@ export class OpenAIEndpoints {
     return [...configured, ...local];
   }
 
-  private async client(target: string): Promise<OpenAIEndpointClient> {
+  /** A target's base URL and key (from SecretStorage; empty for a server without keys). */
+  async connection(target: string): Promise<{ baseUrl: string; apiKey: string }> {
     if (target === LOCAL_OPENAI_TARGET) {
       const local = this.local();
       if (!local) throw new Error('the local trainer does not serve its OpenAI API (modelfactory.trainer.openai)');
-      return new OpenAIEndpointClient({ baseURL: local.baseUrl, apiKey: local.apiKey });
+      return local;
     }
     const name = target.slice(OPENAI_TARGET_PREFIX.length);
     const endpoint = readOpenAIEndpoints().find((e) => e.name === name);
     if (!endpoint) throw new Error(`no OpenAI-compatible endpoint named ${name}`);
-    return new OpenAIEndpointClient({ baseURL: endpoint.baseUrl, apiKey: (await this.secrets.get(keyOf(name))) ?? '' });
+    return { baseUrl: endpoint.baseUrl, apiKey: (await this.secrets.get(keyOf(name))) ?? '' };
+  }
+
+  private async client(target: string): Promise<OpenAIEndpointClient> {
+    const { baseUrl, apiKey } = await this.connection(target);
+    return new OpenAIEndpointClient({ baseURL: baseUrl, apiKey });
   }
 
   /** The endpoint's models as the playground's adapter choices (each also offered as a base). */

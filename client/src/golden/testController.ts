@@ -14,7 +14,7 @@ const EXCLUDE = '{**/node_modules/**,**/.modelfactory/**}';
 /** The most output kept from one run (stdout JSON and the stderr tail). */
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
-async function pythonFor(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<string> {
+export async function pythonFor(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<string> {
   const setting = vscode.workspace.getConfiguration('modelfactory').get<string>('trainer.pythonPath', '');
   const found = await findTrainerPython({
     setting: setting || undefined,

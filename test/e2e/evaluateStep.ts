@@ -1,9 +1,11 @@
 // The e2e step `evaluate`: the real trainer trains the tiny model and evaluates it (base vs adapter) in a
 // folder of the open workspace; the evaluation view opens on that run's results.jsonl, shows both models and
 // every example, filters to regressions, and opens an example's source record at its line; the Hardest
-// Records view lists the run's records (record-loss.jsonl) and opens one.
+// Records view lists the run's records (record-loss.jsonl) and opens one. Then "Evaluate on Endpoints" scores the
+// adapter behind a real `serve --openai` (endpointEvalStep.ts).
 import { join, relative } from 'node:path';
 import { runTinyEvaluation } from '../client/tinyEvaluation';
+import { evaluateOnEndpoints } from './endpointEvalStep';
 import type { Step } from './run';
 import { activeEditorText, frameWith, quickOpen, runCommand, waitUntil } from './workbench';
 
@@ -84,5 +86,7 @@ export const evaluate: Step = {
     if (losses.some((loss, i) => i > 0 && loss > losses[i - 1]!)) fail(`not sorted by loss: ${losses.join(', ')}`);
     note(`Hardest Records: ${listed} records, losses ${losses.join(', ')}`);
     await shot('hardest-records');
+
+    await evaluateOnEndpoints({ page, workspace, tempRoot, shot, note }, run);
   },
 };

@@ -124,7 +124,10 @@ export class EndpointEvaluation {
     if (!config) return;
     const data = await this.pickData(config);
     if (data === null) return;
-    const picks = await this.pickModels('ModelFactory: Evaluate on Endpoints', 'Pick the models to score');
+    const picks = await this.pickModels(
+      'ModelFactory: Evaluate on Endpoints — models to score',
+      'Pick one or more models of the endpoints',
+    );
     if (!picks || picks.length === 0) return;
     await this.runHere({ config, data, endpoints: picks, endpointsOnly: true, title: path.basename(config) });
   }

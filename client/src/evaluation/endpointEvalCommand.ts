@@ -16,6 +16,7 @@ import type { JobManager } from '../jobs/jobManager';
 import type { OpenAIEndpoints } from '../openaiEndpoints';
 import { OpenAIEndpointClient } from '../trainer/openaiChat';
 import { runsFolder } from '../trainer/runStore';
+import { localEvaluationDir } from './register';
 import { buildEndpointEval, describeProgress, runEndpointEval, type EndpointModelPick } from './endpointEval';
 
 export interface EndpointEvaluationDeps {
@@ -32,7 +33,7 @@ type PickItem = vscode.QuickPickItem & { pick?: EndpointModelPick };
 /** The folder of a local trainer's job (`<globalStorage>/local-server/jobs/jobs/<id>`), its config inside. */
 function localJobDir(globalStoragePath: string, jobId: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(jobId)) throw new Error(`not a job id: ${jobId.slice(0, 80)}`);
-  return path.join(globalStoragePath, 'local-server', 'jobs', 'jobs', jobId);
+  return path.dirname(path.dirname(localEvaluationDir(globalStoragePath, jobId)));
 }
 
 export class EndpointEvaluation {
@@ -104,9 +105,11 @@ export class EndpointEvaluation {
     const jobDir = localJobDir(this.context.globalStorageUri.fsPath, ref.jobId);
     const config = path.join(jobDir, 'config.finetune.yaml');
     if (!existsSync(config)) throw new Error(`the local trainer keeps no config for job ${ref.jobId} (${config})`);
+    const data = await this.pickData();
+    if (data === null) return true;
     const adapter = await this.deps.jobs.downloadAdapter(ref.target, ref.jobId, true);
     if (!adapter) return true; // the download said why
-    await this.runHere({ config, adapters: [adapter], endpoints: picks, endpointsOnly: false, title: ref.jobId });
+    await this.runHere({ config, data, adapters: [adapter], endpoints: picks, endpointsOnly: false, title: ref.jobId });
     return true;
   }
 
@@ -122,7 +125,7 @@ export class EndpointEvaluation {
     }
     const config = await this.pickConfig(arg);
     if (!config) return;
-    const data = await this.pickData(config);
+    const data = await this.pickData();
     if (data === null) return;
     const picks = await this.pickModels(
       'ModelFactory: Evaluate on Endpoints — models to score',
@@ -151,19 +154,20 @@ export class EndpointEvaluation {
   }
 
   /** undefined: the config's eval split; null: dismissed. */
-  private async pickData(config: string): Promise<string | undefined | null> {
+  private async pickData(): Promise<string | undefined | null> {
     const choice = await vscode.window.showQuickPick(
       [
-        { label: "The config's eval split", description: path.basename(config), file: false },
+        { label: "The config's eval split", description: 'the records training held out', file: false },
         { label: 'A held-out file…', description: 'JSONL or JSON in any supported record format', file: true },
       ],
       { title: 'ModelFactory: Evaluate on Endpoints — held-out records' },
     );
     if (!choice) return null;
     if (!choice.file) return undefined;
+    const workspace = vscode.workspace.workspaceFolders?.[0]?.uri;
     const files = await vscode.window.showOpenDialog({
       canSelectMany: false,
-      defaultUri: vscode.Uri.file(path.dirname(config)),
+      ...(workspace ? { defaultUri: workspace } : {}),
       filters: { 'Records (JSONL, JSON)': ['jsonl', 'json'] },
     });
     return files?.[0]?.fsPath ?? null;

@@ -1,0 +1,183 @@
+// Exact token counts without building the token list: the same pipeline as @huggingface/tokenizers'
+// Tokenizer.encode (added-token split, normalizer, pre-tokenizer, model, post-processor), counting
+// instead of collecting, with a cache from pre-token to token count. Natural text repeats its words,
+// so after a few thousand records almost every pre-token is a cache hit and a text costs one regex
+// split and a map lookup per word (Rust's `tokenizers` caches BPE words the same way).
+//
+// The count is a sum over pre-tokens only where that is exact: the pre-tokenizer's first stage splits
+// the text (a Split, or a ByteLevel with its regex) and every later stage and the model work on one
+// piece at a time without context (no Metaspace, which looks at the section index; no model that fuses
+// unknown tokens across pieces). Any other tokenizer gets the library's own encode, and so does a text
+// with special tokens when the post-processor is not one whose additions are content-independent.
+// test/dataset/tokenCount.test.ts holds this equal to the library's encode and to Python `tokenizers`.
+
+/** The parts of @huggingface/tokenizers' Tokenizer (0.2.x) this counter reads. */
+interface LibTokenizer {
+  encode(text: string, options?: { add_special_tokens?: boolean }): { ids: number[] };
+  normalizer: ((text: string) => string) | null;
+  pre_tokenizer: LibPreTokenizer | null;
+  model: LibModel;
+  post_processor: LibPostProcessor | null;
+  added_tokens_map: Map<string, { lstrip?: boolean; rstrip?: boolean }>;
+  splitter_unnormalized: { split(text: string): string[] };
+  splitter_normalized: { split(text: string): string[] };
+  remove_space?: unknown;
+  do_lowercase_and_remove_accent?: unknown;
+}
+
+interface LibPreTokenizer {
+  config?: { type?: string; use_regex?: boolean; add_prefix_space?: boolean };
+  tokenizers?: (LibPreTokenizer | null)[];
+  pattern?: RegExp | null;
+  add_prefix_space?: boolean;
+  use_regex?: boolean;
+  pre_tokenize(text: string | string[], options?: object): string[];
+  pre_tokenize_text(text: string, options?: object): string[];
+}
+
+interface LibModel {
+  (tokens: string[]): string[];
+  fuse_unk?: boolean;
+}
+
+interface LibPostProcessor {
+  (tokens: string[], pair: string[] | null, addSpecialTokens: boolean): { tokens: unknown[] };
+  config?: { type?: string };
+}
+
+/** Pre-tokens cached at most (then the table starts afresh, bounding a worker's memory). */
+const MAX_CACHED = 1 << 18;
+/** Pre-tokens longer than this are counted each time (rare, and they would hold their text alive). */
+const MAX_CACHED_LENGTH = 64;
+/** Post-processors whose special tokens do not depend on the text. */
+const CONTENT_FREE_POST = new Set(['TemplateProcessing', 'ByteLevel', 'BertProcessing', 'RobertaProcessing']);
+
+export interface FastCounter {
+  /** Tokens of `text` with the post-processor's special tokens when `addSpecialTokens`. */
+  count(text: string, addSpecialTokens: boolean): number;
+  /** True when counts take the cached path (false: every count is the library's encode). */
+  readonly cached: boolean;
+}
+
+/** A counter over a loaded @huggingface/tokenizers Tokenizer; `library` is that object. */
+export function fastCounter(library: unknown): FastCounter {
+  const tok = library as LibTokenizer;
+  const plain = (text: string, add: boolean) => tok.encode(text, { add_special_tokens: add }).ids.length;
+  const split = splitter(tok);
+  if (!split) return { count: plain, cached: false };
+  const { first, rest } = split;
+  const model = tok.model;
+  const post = tok.post_processor;
+  let specialExtra: number | undefined;
+  if (!post) specialExtra = 0;
+  else if (postIsContentFree(post)) specialExtra = post(['x'], null, true).tokens.length - 1;
+
+  const cache = new Map<string, number>();
+  const pieceCount = (piece: string, options: object): number => {
+    let tokens = [piece];
+    for (const stage of rest) tokens = stage.pre_tokenize(tokens, options);
+    return tokens.length === 0 ? 0 : model(tokens).length;
+  };
+  const countPieces = (text: string, options: object): number => {
+    let n = 0;
+    for (const piece of first(text, options)) {
+      if (piece.length > MAX_CACHED_LENGTH) {
+        n += pieceCount(piece, options);
+        continue;
+      }
+      let c = cache.get(piece);
+      if (c === undefined) {
+        c = pieceCount(piece, options);
+        if (cache.size >= MAX_CACHED) cache.clear();
+        // A flat copy of the key, so that the cache does not keep the whole text alive.
+        cache.set(piece.length > 12 ? [...piece].join('') : piece, c);
+      }
+      n += c;
+    }
+    return n;
+  };
+  const added = tok.added_tokens_map;
+  const stripAround = (parts: string[]) => {
+    for (let i = 0; i < parts.length; i++) {
+      const token = added.get(parts[i]!);
+      if (!token) continue;
+      if (token.lstrip && i > 0) parts[i - 1] = parts[i - 1]!.trimEnd();
+      if (token.rstrip && i < parts.length - 1) parts[i + 1] = parts[i + 1]!.trimStart();
+    }
+  };
+  const countText = (text: string): number => {
+    const sections = tok.splitter_unnormalized.split(text);
+    stripAround(sections);
+    let n = 0;
+    for (let s = 0; s < sections.length; s++) {
+      let section = sections[s]!;
+      if (section.length === 0) continue;
+      if (added.has(section)) {
+        n++;
+        continue;
+      }
+      if (tok.normalizer) section = tok.normalizer(section);
+      if (section.length === 0) continue;
+      const options = { section_index: s };
+      const subsections = tok.splitter_normalized.split(section);
+      stripAround(subsections);
+      for (const sub of subsections) {
+        if (sub.length === 0) continue;
+        n += added.has(sub) ? 1 : countPieces(sub, options);
+      }
+    }
+    return n;
+  };
+  return {
+    cached: true,
+    count(text, addSpecialTokens) {
+      if (!addSpecialTokens) return countText(text);
+      if (specialExtra === undefined) return plain(text, true);
+      return countText(text) + specialExtra;
+    },
+  };
+}
+
+function postIsContentFree(post: LibPostProcessor): boolean {
+  const type = post.config?.type;
+  if (type === 'Sequence') {
+    const processors = (post as unknown as { processors?: LibPostProcessor[] }).processors;
+    return Array.isArray(processors) && processors.every(postIsContentFree);
+  }
+  return type !== undefined && CONTENT_FREE_POST.has(type);
+}
+
+/**
+ * The pre-tokenizer as a first, splitting stage over the whole text and the stages that follow it,
+ * each working on one piece alone; undefined when the tokenizer is not of that shape.
+ */
+function splitter(
+  tok: LibTokenizer,
+): { first: (text: string, options: object) => string[]; rest: LibPreTokenizer[] } | undefined {
+  if (tok.remove_space === true || tok.do_lowercase_and_remove_accent === true) return undefined;
+  if (tok.model.fuse_unk) return undefined;
+  const pre = tok.pre_tokenizer;
+  if (!pre || typeof pre.pre_tokenize !== 'function') return undefined;
+  const stages = Array.isArray(pre.tokenizers) ? pre.tokenizers : [pre];
+  if (!Array.isArray(stages) || stages.length === 0 || stages.some((s) => !s || typeof s.pre_tokenize !== 'function'))
+    return undefined;
+  const [head, ...tail] = stages as LibPreTokenizer[];
+  // Metaspace reads the section index, which differs between equal pieces.
+  if (tail.some((s) => s.config?.type === 'Metaspace' || s.config?.type === undefined)) return undefined;
+  const type = head!.config?.type;
+  if (type === 'Split') return { first: (text, options) => head!.pre_tokenize_text(text, options), rest: tail };
+  if (type === 'ByteLevel' && head!.use_regex && head!.pattern instanceof RegExp) {
+    // Its regex split is the first stage; its byte mapping, one piece at a time, the second.
+    const pattern = head!.pattern;
+    const prefix = head!.add_prefix_space === true;
+    const mapping = Object.assign(Object.create(Object.getPrototypeOf(head)) as LibPreTokenizer, head, {
+      use_regex: false,
+      add_prefix_space: false,
+    });
+    return {
+      first: (text) => (prefix && !text.startsWith(' ') ? ' ' + text : text).match(pattern) ?? [],
+      rest: [mapping, ...tail],
+    };
+  }
+  return undefined;
+}

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Tokenizer } from '@huggingface/tokenizers';
+import fc from 'fast-check';
 import { templateSetFor } from '../../server/src/core/chatTemplate';
 import { toExample } from '../../server/src/core/dataset/contract';
 import { detectRecordFormat } from '../../server/src/core/dataset/formats';
@@ -113,6 +114,50 @@ describe('exact counts without token lists', () => {
       checkAgainst(libraryOf(folder), texts, pythonCounts(join(folder, 'tokenizer.json'), texts));
     });
   }
+
+  it('matches the library on random texts built from fragments of special tokens, words and spaces', () => {
+    const fragments = [
+      '<|im_start|>',
+      '<|im_end|>',
+      '<|im_',
+      '<|',
+      '<',
+      '|>',
+      '<|begin_of_text|>',
+      '<|eot_id|>',
+      '<think>',
+      ' ',
+      '  ',
+      '\n',
+      '\r\n',
+      '\t',
+      'word',
+      ' Word',
+      "'s",
+      '123',
+      '4567',
+      'é',
+      'e\u0301',
+      '日本',
+      '😀',
+      '.',
+      '!?',
+    ];
+    for (const model of ['qwen3', 'llama3'] as RealModel[]) {
+      const library = libraryOf(modelFolder(model, join(temp, `${model}-random`))) as {
+        encode(t: string, o: { add_special_tokens: boolean }): { ids: number[] };
+      };
+      const fast = fastCounter(library);
+      fc.assert(
+        fc.property(fc.array(fc.constantFrom(...fragments), { maxLength: 40 }), (parts) => {
+          const text = parts.join('');
+          assert.equal(fast.count(text, false), library.encode(text, { add_special_tokens: false }).ids.length);
+          assert.equal(fast.count(text, true), library.encode(text, { add_special_tokens: true }).ids.length);
+        }),
+        { numRuns: 300 },
+      );
+    }
+  });
 
   it('matches on a GPT-2 style byte-level BPE (the pre-tokenizer splits with its own regex)', () => {
     needTrainer();

@@ -19,10 +19,22 @@ interface LibTokenizer {
   model: LibModel;
   post_processor: LibPostProcessor | null;
   added_tokens_map: Map<string, { lstrip?: boolean; rstrip?: boolean }>;
-  splitter_unnormalized: { split(text: string): string[] };
-  splitter_normalized: { split(text: string): string[] };
+  splitter_unnormalized: LibSplitter;
+  splitter_normalized: LibSplitter;
   remove_space?: unknown;
   do_lowercase_and_remove_accent?: unknown;
+}
+
+/** A node of the added tokens' trie: a child per next character, `end` where a token ends. */
+interface TrieNode {
+  [char: string]: TrieNode | string | undefined;
+  end?: string;
+}
+
+/** Splits a text around the added tokens it holds (a trie of their characters). */
+interface LibSplitter {
+  split(text: string): string[];
+  trie?: object;
 }
 
 interface LibPreTokenizer {
@@ -46,7 +58,7 @@ interface LibPostProcessor {
 }
 
 /** Pre-tokens cached at most (then the table starts afresh, bounding a worker's memory). */
-const MAX_CACHED = 1 << 18;
+const MAX_CACHED = 1 << 16;
 /** Pre-tokens longer than this are counted each time (rare, and they would hold their text alive). */
 const MAX_CACHED_LENGTH = 64;
 /** Post-processors whose special tokens do not depend on the text. */
@@ -97,6 +109,8 @@ export function fastCounter(library: unknown): FastCounter {
     return n;
   };
   const added = tok.added_tokens_map;
+  const splitUnnormalized = splitWith(tok.splitter_unnormalized);
+  const splitNormalized = splitWith(tok.splitter_normalized);
   const stripAround = (parts: string[]) => {
     for (let i = 0; i < parts.length; i++) {
       const token = added.get(parts[i]!);
@@ -106,7 +120,7 @@ export function fastCounter(library: unknown): FastCounter {
     }
   };
   const countText = (text: string): number => {
-    const sections = tok.splitter_unnormalized.split(text);
+    const sections = splitUnnormalized(text);
     stripAround(sections);
     let n = 0;
     for (let s = 0; s < sections.length; s++) {
@@ -119,7 +133,7 @@ export function fastCounter(library: unknown): FastCounter {
       if (tok.normalizer) section = tok.normalizer(section);
       if (section.length === 0) continue;
       const options = { section_index: s };
-      const subsections = tok.splitter_normalized.split(section);
+      const subsections = splitNormalized(section);
       stripAround(subsections);
       for (const sub of subsections) {
         if (sub.length === 0) continue;
@@ -135,6 +149,51 @@ export function fastCounter(library: unknown): FastCounter {
       if (specialExtra === undefined) return plain(text, true);
       return countText(text) + specialExtra;
     },
+  };
+}
+
+/**
+ * The splitter's split, looking only where an added token can start: the library walks its trie from
+ * every character; this jumps between the characters that begin a token (indexOf) and walks from there,
+ * the same longest match at the leftmost position. Nothing to split around when it holds no token.
+ */
+function splitWith(splitter: LibSplitter): (text: string) => string[] {
+  const trie = splitter.trie as Record<string, TrieNode> | undefined;
+  if (!trie || typeof trie !== 'object') return (text) => splitter.split(text);
+  const firsts = Object.keys(trie);
+  if (firsts.length === 0) return (text) => [text];
+  if (firsts.length > 8 || firsts.some((c) => c.length !== 1)) return (text) => splitter.split(text);
+  const next = (text: string, from: number): number => {
+    let at = -1;
+    for (const c of firsts) {
+      const i = text.indexOf(c, from);
+      if (i >= 0 && (at < 0 || i < at)) at = i;
+    }
+    return at;
+  };
+  return (text) => {
+    const out: string[] = [];
+    let start = 0;
+    let i = next(text, 0);
+    while (i >= 0) {
+      let node: TrieNode | undefined = trie;
+      let match: string | undefined;
+      for (let j = i; j < text.length; j++) {
+        node = node[text[j]!] as TrieNode | undefined;
+        if (!node) break;
+        if (typeof node.end === 'string') match = node.end;
+      }
+      if (match === undefined) {
+        i = next(text, i + 1);
+        continue;
+      }
+      if (i > start) out.push(text.slice(start, i));
+      out.push(match);
+      start = i + match.length;
+      i = next(text, start);
+    }
+    if (start < text.length) out.push(text.slice(start));
+    return out;
   };
 }
 

@@ -159,15 +159,25 @@ describe('exact counts without token lists', () => {
     }
   });
 
-  it('matches on a GPT-2 style byte-level BPE (the pre-tokenizer splits with its own regex)', () => {
-    needTrainer();
-    const dir = join(temp, 'gpt2-style');
-    mkdirSync(dir, { recursive: true });
-    const script = `
+  const shapes: [string, string][] = [
+    [
+      'a GPT-2 style byte-level BPE (the pre-tokenizer splits with its own regex)',
+      'pre_tokenizers.ByteLevel(add_prefix_space=True)',
+    ],
+    [
+      'a Split on spaces that keeps the text between matches, then byte-level',
+      'pre_tokenizers.Sequence([pre_tokenizers.Split(" ", "isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])',
+    ],
+  ];
+  for (const [shape, preTokenizer] of shapes) {
+    it(`matches on ${shape}`, () => {
+      needTrainer();
+      const dir = mkdtempSync(join(temp, 'bpe-'));
+      const script = `
 import sys
 from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers, decoders, trainers, processors
 tok = Tokenizer(models.BPE())
-tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+tok.pre_tokenizer = ${preTokenizer}
 tok.decoder = decoders.ByteLevel()
 corpus = ["the quick brown fox", "fine-tuning lora adapters", "base model frozen dog lazy"] * 50
 tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=["<s>", "</s>"]))
@@ -175,10 +185,11 @@ tok.add_special_tokens([AddedToken("<mask>", lstrip=True, rstrip=True)])
 tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 1)])
 tok.save(sys.argv[1] + "/tokenizer.json")
 `;
-    execFileSync(TRAINER_PYTHON, ['-c', script, dir]);
-    const json = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as object;
-    checkAgainst(new Tokenizer(json, {}), TEXTS, pythonCounts(join(dir, 'tokenizer.json'), TEXTS));
-  });
+      execFileSync(TRAINER_PYTHON, ['-c', script, dir]);
+      const json = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as object;
+      checkAgainst(new Tokenizer(json, {}), TEXTS, pythonCounts(join(dir, 'tokenizer.json'), TEXTS));
+    });
+  }
 
   it('falls back to the library on a pre-tokenizer it cannot split (Metaspace) and still counts exactly', () => {
     needTrainer();

@@ -38,7 +38,7 @@ interface LibSplitter {
 }
 
 interface LibPreTokenizer {
-  config?: { type?: string; use_regex?: boolean; add_prefix_space?: boolean };
+  config?: { type?: string; use_regex?: boolean; add_prefix_space?: boolean; invert?: boolean; behavior?: string };
   tokenizers?: (LibPreTokenizer | null)[];
   pattern?: RegExp | null;
   add_prefix_space?: boolean;
@@ -93,6 +93,7 @@ export function fastCounter(library: unknown): FastCounter {
   const countPieces = (text: string, options: object): number => {
     let n = 0;
     for (const piece of first(text, options)) {
+      if (piece.length === 0) continue;
       if (piece.length > MAX_CACHED_LENGTH) {
         n += pieceCount(piece, options);
         continue;
@@ -224,7 +225,26 @@ function splitter(
   // Metaspace reads the section index, which differs between equal pieces.
   if (tail.some((s) => s.config?.type === 'Metaspace' || s.config?.type === undefined)) return undefined;
   const type = head!.config?.type;
-  if (type === 'Split') return { first: (text, options) => head!.pre_tokenize_text(text, options), rest: tail };
+  if (type === 'Split') {
+    const split = head!;
+    const config = split.config ?? {};
+    const pattern = split.pattern;
+    const isolated = !config.invert && config.behavior?.toLowerCase() !== 'removed' && pattern instanceof RegExp;
+    if (!isolated || !pattern.global)
+      return { first: (text, options) => split.pre_tokenize_text(text, options), rest: tail };
+    // The matches alone, without a match object each, when they cover the whole text (the usual case:
+    // the patterns of byte-level BPEs match every character); otherwise the library's split, which
+    // keeps the text between matches too.
+    return {
+      first: (text, options) => {
+        const matches = text.match(pattern) ?? [];
+        let covered = 0;
+        for (const m of matches) covered += m.length;
+        return covered === text.length ? matches : split.pre_tokenize_text(text, options);
+      },
+      rest: tail,
+    };
+  }
   if (type === 'ByteLevel' && head!.use_regex && head!.pattern instanceof RegExp) {
     // Its regex split is the first stage; its byte mapping, one piece at a time, the second.
     const pattern = head!.pattern;

@@ -4,10 +4,11 @@
 // one thread and on worker threads, against Python's `tokenizers` (Rust) encoding the same rendered texts
 // on one thread, in the same run. The ratio is how much longer the TypeScript path takes; each side's CPU
 // time over its wall time says how many cores it got on a shared machine.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { templateSetFor } from '../server/src/core/chatTemplate';
 import { toExample } from '../server/src/core/dataset/contract';
 import { ExampleTokenCounter } from '../server/src/core/dataset/exampleTokens';
@@ -28,29 +29,53 @@ const PYTHON = join(__dirname, '..', 'trainer', '.venv', 'bin', 'python');
 // The peer, as a user counts a file's tokens with `tokenizers`: one Tokenizer, pinned to one thread
 // (RAYON_NUM_THREADS=1 and TOKENIZERS_PARALLELISM=false in its environment), timed both ways a user
 // would write it, record by record (`encode`) and in one call (`encode_batch`); the faster is the peer.
-// Its CPU time over wall time shows that it did run on one thread.
+// Its CPU time over wall time shows that it did run on one thread. It stays up and times one repetition
+// per line it reads, so that its repetitions alternate with the TypeScript ones: on a shared machine
+// both sides then meet the same load.
 const PY_ENCODE = `
 import json, sys, time
 from tokenizers import Tokenizer
 tok = Tokenizer.from_file(sys.argv[1])
 texts = [json.loads(line) for line in open(sys.argv[2], encoding="utf-8")]
-reps = int(sys.argv[3])
-def one_by_one():
-    return sum(len(tok.encode(t, add_special_tokens=False).ids) for t in texts)
-def batch():
-    return sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False))
-out = {}
-for name, fn in (("encode", one_by_one), ("encode_batch", batch)):
-    best = None
-    for _ in range(reps):
-        w0, c0 = time.perf_counter(), time.process_time()
-        n = fn()
-        w, c = time.perf_counter() - w0, time.process_time() - c0
-        if best is None or w < best["seconds"]:
-            best = {"seconds": w, "cpu": c, "tokens": n}
-    out[name] = best
-print(json.dumps(out))
+ways = {
+    "encode": lambda: sum(len(tok.encode(t, add_special_tokens=False).ids) for t in texts),
+    "encode_batch": lambda: sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)),
+}
+print("ready", flush=True)
+for line in sys.stdin:
+    fn = ways[line.strip()]
+    w0, c0 = time.perf_counter(), time.process_time()
+    n = fn()
+    w, c = time.perf_counter() - w0, time.process_time() - c0
+    print(json.dumps({"seconds": w, "cpu": c, "tokens": n}), flush=True)
 `;
+
+type PyWay = 'encode' | 'encode_batch';
+type PyRun = { seconds: number; cpu: number; tokens: number };
+
+/** The Python peer as a child process: `run(way)` times one repetition. */
+async function pythonPeer(tokenizerJson: string, textsFile: string) {
+  const child = spawn(PYTHON, ['-c', PY_ENCODE, tokenizerJson, textsFile], {
+    env: { ...process.env, RAYON_NUM_THREADS: '1', TOKENIZERS_PARALLELISM: 'false' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const line = await lines.next();
+    if (line.done) throw new Error(`python peer exited: ${stderr}`);
+    return line.value;
+  };
+  if ((await next()) !== 'ready') throw new Error(`python peer: ${stderr}`);
+  return {
+    async run(way: PyWay): Promise<PyRun> {
+      child.stdin.write(way + '\n');
+      return JSON.parse(await next()) as PyRun;
+    },
+    close: () => child.stdin.end(),
+  };
+}
 
 export async function benchExactTokens(): Promise<BenchRow[]> {
   const name = 'exact token stats, Qwen3 tokenizer, 1 thread vs Python tokenizers';
@@ -79,7 +104,7 @@ export async function benchExactTokens(): Promise<BenchRow[]> {
     const textsFile = join(dir, 'rendered.jsonl');
     writeFileSync(textsFile, rendered.map((t) => JSON.stringify(t)).join('\n') + '\n');
 
-    const reps = QUICK ? 1 : 3;
+    const reps = QUICK ? 1 : 5;
     let tsBest = Infinity;
     let tsTokens = 0;
     for (let r = 0; r < reps; r++) {
@@ -105,8 +130,14 @@ export async function benchExactTokens(): Promise<BenchRow[]> {
     let poolCores = 0;
     let poolTokens = 0;
     const load = loadavg()[0]!;
+    const peer = await pythonPeer(join(folder, 'tokenizer.json'), textsFile);
+    const runs: Partial<Record<PyWay, PyRun>> = {};
     try {
       for (let r = 0; r < reps; r++) {
+        for (const way of ['encode', 'encode_batch'] as const) {
+          const run = await peer.run(way);
+          if (!runs[way] || run.seconds < runs[way].seconds) runs[way] = run;
+        }
         let total = 0;
         const t0 = performance.now();
         // CPU time of the whole process (main thread and workers) over wall time: the cores it got.
@@ -130,19 +161,13 @@ export async function benchExactTokens(): Promise<BenchRow[]> {
         poolTokens = total;
       }
     } finally {
+      peer.close();
       await pool.close();
     }
-    const py = spawnSync(PYTHON, ['-c', PY_ENCODE, join(folder, 'tokenizer.json'), textsFile, String(reps)], {
-      encoding: 'utf8',
-      env: { ...process.env, RAYON_NUM_THREADS: '1', TOKENIZERS_PARALLELISM: 'false' },
-    });
-    if (py.status !== 0) throw new Error(`python: ${py.stderr}`);
-    type PyRun = { seconds: number; cpu: number; tokens: number };
-    const runs = JSON.parse(py.stdout.trim().split('\n').pop()!) as Record<'encode' | 'encode_batch', PyRun>;
-    const way = runs.encode_batch.seconds < runs.encode.seconds ? 'encode_batch' : 'encode';
-    const { seconds, tokens } = runs[way];
+    const way = runs.encode_batch!.seconds < runs.encode!.seconds ? 'encode_batch' : 'encode';
+    const { seconds, tokens } = runs[way]!;
     const pyWays = (['encode', 'encode_batch'] as const)
-      .map((w) => `${w} ${runs[w].seconds.toFixed(2)} s, ${(runs[w].cpu / runs[w].seconds).toFixed(2)} cores`)
+      .map((w) => `${w} ${runs[w]!.seconds.toFixed(2)} s, ${(runs[w]!.cpu / runs[w]!.seconds).toFixed(2)} cores`)
       .join('; ');
     const same = (n: number) => (n === tokens ? ', the same count' : ': COUNTS DIFFER');
     const mb = bytes.length / MB;

@@ -127,6 +127,7 @@ export async function benchExactTokens(): Promise<BenchRow[]> {
     const pool = await DatasetWorkerPool.start(options, jobs, existsSync(built) ? [built] : datasetWorkerCandidates());
     if (!pool) throw new Error('no dataset worker could be started with the Qwen3 tokenizer');
     let poolBest = Infinity;
+    let poolFirst = 0;
     let poolCores = 0;
     let poolTokens = 0;
     const load = loadavg()[0]!;
@@ -154,6 +155,7 @@ export async function benchExactTokens(): Promise<BenchRow[]> {
         await stream.end();
         const wall = (performance.now() - t0) / 1000;
         const cpu = process.cpuUsage(cpu0);
+        if (r === 0) poolFirst = wall;
         if (wall < poolBest) {
           poolBest = wall;
           poolCores = (cpu.user + cpu.system) / 1e6 / wall;
@@ -190,7 +192,8 @@ export async function benchExactTokens(): Promise<BenchRow[]> {
         pass: poolBest <= seconds && poolTokens === tokens,
         detail:
           `TypeScript on ${jobs} workers ${poolBest.toFixed(2)} s (${(mb / poolBest).toFixed(2)} MB/s, ` +
-          `${(tsBest / poolBest).toFixed(2)}x one thread; ${poolTokens} tokens${same(poolTokens)}); the process ` +
+          `${(tsBest / poolBest).toFixed(2)}x one thread; the first repetition, cold, ${poolFirst.toFixed(2)} s; ` +
+          `${poolTokens} tokens${same(poolTokens)}); the process ` +
           `got ${poolCores.toFixed(2)} cores of ${availableParallelism()} (CPU time / wall time; load average ${load.toFixed(1)})`,
       },
     ];

@@ -2,6 +2,7 @@
 // tokenizer.json (pure JS, @huggingface/tokenizers) when one is on disk, else a documented estimate.
 import { hubCacheDir, isAbsolutePath, joinPath, looksLikeHubId, resolveModelDir } from './hfCache';
 import type { Environment } from './io';
+import { fastCounter } from './tokenCount';
 
 export interface TokenCounter {
   /** True when counts come from the model's tokenizer, false for an estimate. */
@@ -72,10 +73,6 @@ export function tokenUpperBound(text: string): number {
   return utf8Length(text) + 2;
 }
 
-interface HfTokenizer {
-  encode(text: string, options?: { add_special_tokens?: boolean }): { ids: number[] };
-}
-
 const loaded = new Map<string, TokenCounter>();
 
 /**
@@ -102,13 +99,14 @@ export async function loadTokenCounter(
     const tokenizerJson: unknown = JSON.parse(decoder.decode(tokenizerBytes));
     const configJson: unknown = configBytes ? JSON.parse(decoder.decode(configBytes)) : {};
     const { Tokenizer } = await import('@huggingface/tokenizers');
-    const tokenizer = new Tokenizer(tokenizerJson as object, configJson as object) as unknown as HfTokenizer;
+    const tokenizer = new Tokenizer(tokenizerJson as object, configJson as object);
+    // Counts, not token lists, with a per-process cache of pre-token counts (tokenCount.ts).
+    const fast = fastCounter(tokenizer);
     const counter: TokenCounter = {
       exact: true,
       name: tokenizerPath,
-      count: (text) => (text.length === 0 ? 0 : tokenizer.encode(text, { add_special_tokens: false }).ids.length),
-      encodeCount: (text, addSpecialTokens) =>
-        tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids.length,
+      count: (text) => (text.length === 0 ? 0 : fast.count(text, false)),
+      encodeCount: (text, addSpecialTokens) => fast.count(text, addSpecialTokens),
     };
     if (configJson && typeof configJson === 'object' && !Array.isArray(configJson)) {
       counter.tokenizerConfig = configJson as Record<string, unknown>;

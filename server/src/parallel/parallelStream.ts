@@ -13,7 +13,7 @@ import type { DatasetWorkerPool } from './pool';
 export const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024;
 
 export interface ParallelStreamOptions {
-  /** Smallest batch sent to a worker (default 4 MiB; a batch ends at the first line end past it). */
+  /** Smallest batch sent to a worker (default 4 MiB; a batch ends at the last line end that has arrived by then). */
   batchBytes?: number;
   /** Batches sent and not yet applied (default two per worker, plus one). */
   maxInFlight?: number;
@@ -73,7 +73,8 @@ export class ParallelDatasetStream implements DatasetChunkSink {
     this.applyFinished();
     while (this.inFlight.length >= this.maxInFlight) await this.applyOldest();
     const entry: InFlight = { done: Promise.resolve() };
-    entry.done = this.pool.analyze(batch, this.atFileStart).then((analysis) => {
+    // A LineBatcher batch owns its buffer: it is transferred, not copied.
+    entry.done = this.pool.analyze(batch, this.atFileStart, true).then((analysis) => {
       entry.analysis = analysis;
     });
     // A failure is raised where the batch's turn comes (applyOldest), not as an unhandled rejection.

@@ -105,14 +105,18 @@ export class DatasetWorkerPool {
     return this.workers.length;
   }
 
-  /** Analyses a block of whole lines on the least busy worker. `bytes` is handed over (detached). */
-  analyze(bytes: Uint8Array, atFileStart: boolean): Promise<BlockAnalysis> {
+  /**
+   * Analyses a block of whole lines on the least busy worker. `bytes` is handed over (detached).
+   * `ownsBuffer`: nothing else uses the rest of `bytes.buffer` (a LineBatcher batch), so the buffer
+   * is transferred as it is, where another view is copied first (a Node Buffer may share a pool).
+   */
+  analyze(bytes: Uint8Array, atFileStart: boolean, ownsBuffer = false): Promise<BlockAnalysis> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.closing) return Promise.reject(new Error('the dataset worker pool is closed'));
     let owner = this.workers[0] as PoolWorker;
     for (const w of this.workers) if (w.outstanding < owner.outstanding) owner = w;
-    // Only a buffer the array owns whole may be transferred (a Node Buffer may share a pool).
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    const own = whole || (ownsBuffer && bytes.buffer instanceof ArrayBuffer) ? bytes : bytes.slice();
     const seq = this.nextSeq++;
     const request: BlockRequest = { seq, bytes: own, atFileStart };
     return new Promise((resolve, reject) => {

@@ -24,6 +24,8 @@ function sortKeys(keys: string[]): void {
 class ValueHasher {
   a = SEED_A;
   b = SEED_B;
+  /** Every code unit of every string hashed, OR-ed together (off the hash's dependency chain: free). */
+  units = 0;
 
   private mix(code: number): void {
     this.a = Math.imul(this.a ^ code, 0x01000193);
@@ -34,21 +36,25 @@ class ValueHasher {
   private str(s: string): void {
     let a = this.a;
     let b = this.b;
+    let units = 0;
     // Two UTF-16 code units per step: half the multiplications of a unit-at-a-time hash.
     const even = s.length & ~1;
     for (let i = 0; i < even; i += 2) {
       const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+      units |= c;
       a = Math.imul(a ^ c, 0x01000193);
       b = Math.imul(b ^ c, 0x5bd1e995);
       b ^= b >>> 15;
     }
     if (even < s.length) {
       const c = s.charCodeAt(even);
+      units |= c;
       a = Math.imul(a ^ c, 0x01000193);
       b = Math.imul(b ^ c, 0x5bd1e995);
     }
     this.a = a;
     this.b = b;
+    this.units |= units;
     this.mix(s.length);
   }
 
@@ -94,10 +100,24 @@ const hasher = new ValueHasher();
 
 /** A 53-bit hash (a safe integer) of a JSON value; equal values, however formatted, hash equal. */
 export function hashJsonValue(value: unknown): number {
+  return hashJsonValueAscii(value).hash;
+}
+
+const result = { hash: 0, ascii: true };
+
+/**
+ * hashJsonValue, and whether every string of the value (keys included) is ASCII, found on the way.
+ * The result object is reused: read it before the next call.
+ */
+export function hashJsonValueAscii(value: unknown): { readonly hash: number; readonly ascii: boolean } {
   hasher.a = SEED_A;
   hasher.b = SEED_B;
+  hasher.units = 0;
   hasher.value(value);
-  return (hasher.a >>> 0) * 0x200000 + (hasher.b >>> 11);
+  result.hash = (hasher.a >>> 0) * 0x200000 + (hasher.b >>> 11);
+  // Two units per step: the high one sits in bits 16-31.
+  result.ascii = (hasher.units & 0xff80ff80) === 0;
+  return result;
 }
 
 /** hash -> first line, in two typed arrays (about 24 bytes a record at most); grows by doubling. */

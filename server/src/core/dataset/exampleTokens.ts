@@ -21,7 +21,7 @@ export interface ExampleCount {
 
 /** The estimate of a record's text: about four characters a token, plus a few tokens a turn for the template. */
 export function estimateRecordText(text: RecordText, fullIsAscii = false): number {
-  const estimate = fullIsAscii ? Math.ceil(text.full.length / 4) : estimateTokens(text.full);
+  const estimate = fullIsAscii ? Math.ceil(text.fullLength / 4) : estimateTokens(text.full);
   return estimate + TURN_OVERHEAD_TOKENS * text.turns;
 }
 

@@ -176,16 +176,23 @@ function describeParseError(code: string): string {
  */
 export const MAX_RECORD_DEPTH = 64;
 
-/** True when `value` nests arrays and objects deeper than `max` (iterative: no recursion to overflow). */
+/**
+ * True when `value` nests arrays and objects deeper than `max`. The recursion stops one level past
+ * `max`, so it cannot overflow, and it allocates nothing (this runs on every record).
+ */
 export function depthExceeds(value: unknown, max: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (depth > max) return true;
-    const children = Array.isArray(v) ? v : Object.values(v as object);
-    for (const c of children) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+  return deeperThan(value, 1, max);
+}
+
+function deeperThan(v: unknown, depth: number, max: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (depth > max) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (deeperThan(v[i], depth + 1, max)) return true;
+    return false;
   }
+  const obj = v as Record<string, unknown>;
+  for (const key in obj) if (deeperThan(obj[key], depth + 1, max)) return true;
   return false;
 }
 

@@ -37,9 +37,9 @@ export function countTokens(
   const overhead = TURN_OVERHEAD_TOKENS * text.turns;
   // Known-ASCII text needs no scan (nor the joined text copied flat): estimateTokens is then
   // ceil(length / 4), and the UTF-8 bound tokenUpperBound is length + 2.
-  const estimate = fullIsAscii ? Math.ceil(text.full.length / 4) : estimateTokens(text.full);
+  const estimate = fullIsAscii ? Math.ceil(text.fullLength / 4) : estimateTokens(text.full);
   if (!counter.exact) return { tokens: estimate + overhead, exact: false };
-  const bound = fullIsAscii ? text.full.length + 2 : tokenUpperBound(text.full);
+  const bound = fullIsAscii ? text.fullLength + 2 : tokenUpperBound(text.full);
   if (bound + overhead <= maxTokens) return { tokens: estimate + overhead, exact: false };
   return { tokens: counter.count(text.full) + overhead, exact: true };
 }

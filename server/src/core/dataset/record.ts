@@ -4,7 +4,7 @@ import type { Finding } from '../types';
 import { checkContent } from './content';
 import { LineFindings } from './context';
 import type { DatasetValidatorOptions } from './context';
-import { hashJsonValue } from './dedupExact';
+import { hashJsonValueAscii } from './dedupExact';
 import { MinHasher } from './dedupNear';
 import { toExample } from './contract';
 import type { Refusal } from './example';
@@ -18,7 +18,8 @@ import type { MediaRef } from './mediaFiles';
 import { checkOpenAiMessages, checkShareGptConversations } from './messages';
 import { exampleText, recordText } from './recordText';
 import { checkSchema, extraValidator, formatValidator } from './schema';
-import { checkSensitive } from './sensitive';
+import { checkSensitive, sensitiveRulesOf } from './sensitive';
+import type { SensitiveRules } from './sensitive';
 
 export type LineKind = 'blank' | 'invalid' | 'record';
 
@@ -59,6 +60,7 @@ export class RecordAnalyzer {
   private readonly mediaOn: boolean;
 
   private readonly severityOf: DatasetValidatorOptions['severityOf'];
+  private readonly sensitiveRules: SensitiveRules;
 
   constructor(readonly opts: DatasetValidatorOptions) {
     // Severities are asked for many times per line: resolve each rule once.
@@ -72,6 +74,7 @@ export class RecordAnalyzer {
     this.nearOn = opts.severityOf('dedup/near') !== undefined;
     this.exactOn = opts.severityOf('dedup/exact') !== undefined || this.nearOn;
     this.mediaOn = opts.severityOf('media/missing-file') !== undefined;
+    this.sensitiveRules = sensitiveRulesOf(new LineFindings(this.severityOf, 0));
   }
 
   /** `asciiLine`: the caller knows `text` has no character above U+007F (it may skip scanning for one). */
@@ -89,8 +92,14 @@ export class RecordAnalyzer {
     if (parsed.kind !== 'value') return result;
     const value = parsed.value;
     const loc = new LineLocator(text);
-    if (this.exactOn) result.valueHash = hashJsonValue(value);
-    checkSensitive(text, value, out, loc);
+    // The hash walks every string of the record anyway: it also tells whether all are ASCII.
+    let valueAscii = false;
+    if (this.exactOn) {
+      const hashed = hashJsonValueAscii(value);
+      result.valueHash = hashed.hash;
+      valueAscii = hashed.ascii;
+    }
+    checkSensitive(text, value, out, loc, this.sensitiveRules);
 
     const format = detectRecordFormat(value);
     if (this.opts.recordSchema) {
@@ -153,8 +162,9 @@ export class RecordAnalyzer {
     if (!conversion.ok) reportRefusals(conversion.refusals, out, loc);
     else if (this.mediaOn && conversion.example.media) result.media = mediaRefs(record, conversion.example, loc);
     const rt = conversion.ok ? exampleText(conversion.example) : recordText(record, format);
-    // Strings parsed from an ASCII line are ASCII unless a \u escape spells something else.
-    const fullIsAscii = asciiLine && text.indexOf('\\u') < 0;
+    // The text is built from the record's strings and ASCII glue. Strings parsed from an ASCII line
+    // are ASCII unless a \u escape spells something else.
+    const fullIsAscii = valueAscii || (asciiLine && text.indexOf('\\u') < 0);
     const tokens = countTokens(rt, this.opts.tokenCounter, this.opts.maxTokens, fullIsAscii);
     result.tokens = tokens.tokens;
     result.tokensExact = tokens.exact;

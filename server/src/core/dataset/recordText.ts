@@ -10,8 +10,10 @@ import type { RecordFormat } from './formats';
 export const TURN_OVERHEAD_TOKENS = 4;
 
 export interface RecordText {
-  /** Everything the model reads, joined as described above. */
-  full: string;
+  /** Everything the model reads, joined as described above (joined when first read). */
+  readonly full: string;
+  /** `full.length`, known without joining it (an ASCII estimate needs nothing else). */
+  readonly fullLength: number;
   /** The conversational content without system prompts or tool schemas (what near-duplicates compare). */
   content: string;
   /** Number of turns (for the per-turn template overhead). */
@@ -39,21 +41,46 @@ function contentText(content: unknown): string {
 }
 
 /**
- * Collects the parts and joins them once: `join` gives flat strings, where `+=` would give a rope
- * that every `charCodeAt` of the scans that follow (near-duplicate shingles, token counts) walks
- * through.
+ * Collects the parts; the content is joined at once and `full` only when something reads it (most
+ * records need its length alone). `join` gives flat strings, where `+=` would give a rope that every
+ * `charCodeAt` of the scans that follow (near-duplicate shingles, token counts) walks through.
  */
 class Joiner {
-  private readonly full: string[] = [];
+  /** Role and text of each turn. */
+  private readonly parts: string[] = [];
   private readonly content: string[] = [];
+  private fullLength = 0;
   turns = 0;
   add(role: string, text: string, isContent: boolean): void {
-    this.full.push(role, '\n', text, '\n');
+    this.parts.push(role, text);
+    this.fullLength += role.length + text.length + 2;
     if (isContent && text) this.content.push(text);
     this.turns++;
   }
-  result(): RecordText {
-    return { full: this.full.join(''), content: this.content.join('\n'), turns: this.turns };
+  result(example?: Example): RecordText {
+    const content = this.content.length === 1 ? (this.content[0] as string) : this.content.join('\n');
+    return new JoinedText(this.parts, this.fullLength, content, this.turns, example);
+  }
+}
+
+class JoinedText implements RecordText {
+  private joined: string | undefined;
+  constructor(
+    private readonly parts: string[],
+    readonly fullLength: number,
+    readonly content: string,
+    readonly turns: number,
+    readonly example: Example | undefined,
+  ) {}
+
+  get full(): string {
+    if (this.joined === undefined) {
+      const pieces: string[] = [];
+      for (let i = 0; i < this.parts.length; i += 2)
+        pieces.push(this.parts[i] as string, '\n', this.parts[i + 1] as string, '\n');
+      this.joined = pieces.join('');
+    }
+    return this.joined;
   }
 }
 
@@ -108,9 +135,15 @@ export function recordText(record: Record<string, unknown>, format: RecordFormat
 }
 
 function addTurns(j: Joiner, turns: readonly Turn[] | undefined): void {
-  for (const turn of turns ?? []) {
-    const calls = turn.tool_calls?.map((call) => JSON.stringify({ name: call.name, arguments: call.arguments })) ?? [];
-    j.add(turn.role, [turn.content, ...calls].filter(Boolean).join('\n'), turn.role !== 'system');
+  if (!turns) return;
+  for (const turn of turns) {
+    let text = turn.content;
+    if (turn.tool_calls && turn.tool_calls.length > 0) {
+      const parts = text ? [text] : [];
+      for (const call of turn.tool_calls) parts.push(JSON.stringify({ name: call.name, arguments: call.arguments }));
+      text = parts.join('\n');
+    }
+    j.add(turn.role, text, turn.role !== 'system');
   }
 }
 
@@ -119,12 +152,12 @@ export function exampleText(example: Example): RecordText {
   const j = new Joiner();
   if (example.kind === 'text') {
     j.add('', example.text ?? '', true);
-    return { ...j.result(), example };
+    return j.result(example);
   }
   if (example.tools) j.add('tools', JSON.stringify(example.tools), false);
   addTurns(j, example.messages);
   addTurns(j, example.chosen);
   addTurns(j, example.rejected);
   addTurns(j, example.completion);
-  return { ...j.result(), example };
+  return j.result(example);
 }

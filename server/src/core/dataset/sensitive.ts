@@ -51,12 +51,22 @@ function collectStrings(value: unknown, path: JsonPath, out: { path: JsonPath; t
   }
 }
 
-/** Reports PII and secrets in `line`; `value` is the parsed record (read only when the line has \u escapes). */
-export function checkSensitive(line: string, value: unknown, out: LineFindings, loc: LineLocator): void {
-  const rules = sensitiveRulesOf(out);
+/**
+ * Reports PII and secrets in `line`; `value` is the parsed record (read only when the line has \u
+ * escapes). `rules`: which detectors are on, when the caller has resolved them once for many lines.
+ */
+export function checkSensitive(
+  line: string,
+  value: unknown,
+  out: LineFindings,
+  loc: LineLocator,
+  rules: SensitiveRules = sensitiveRulesOf(out),
+): void {
   if (!rules.email && !rules.phone && !rules.secrets) return;
   const matches: TextMatch[] = [];
   scan(line, rules, matches);
+  const hasEscape = line.indexOf('\\u') >= 0;
+  if (matches.length === 0 && !hasEscape) return;
   const reported = new Set<string>();
   for (const m of matches) {
     const skip = escapePrefixLength(line, m.start, m.end);
@@ -68,7 +78,7 @@ export function checkSensitive(line: string, value: unknown, out: LineFindings, 
     reported.add(matched);
     out.add(m.rule, start, m.end, m.message, { kind: m.kind });
   }
-  if (line.indexOf('\\u') < 0) return;
+  if (!hasEscape) return;
   const strings: { path: JsonPath; text: string }[] = [];
   collectStrings(value, [], strings);
   for (const s of strings) {

@@ -494,7 +494,14 @@ export class DatasetStream implements DatasetChunkSink {
     let limit = buf.length;
     if (limit > 0 && buf[limit - 1] === 0x0d) limit--;
     const lastLf = limit > 0 ? buf.lastIndexOf(0x0a, limit - 1) : -1;
-    const lastCr = limit > 0 ? buf.lastIndexOf(0x0d, limit - 1) : -1;
+    // Only a CR after the last LF moves the cut (a search of the whole chunk for one cost a full scan).
+    let lastCr = -1;
+    for (let i = limit - 1; i > lastLf; i--) {
+      if (buf[i] === 0x0d) {
+        lastCr = i;
+        break;
+      }
+    }
     const cut = Math.max(lastLf, lastCr) + 1;
     if (cut > 0) this.processBlock(buf.subarray(0, cut));
     this.carry = buf.slice(cut);

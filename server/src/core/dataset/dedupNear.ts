@@ -1,15 +1,22 @@
-// dedup/near: one-permutation MinHash (OPH) over word 3-shingles of a record's content, with
-// optimal densification for empty bins, 8-bit stored signatures (b-bit MinHash) and LSH banding.
+// dedup/near: MinHash over word 3-shingles of a record's content, in two sketches filled by one pass.
 //
-// 128 bins; LSH over the first 120 in 20 bands of 6 rows: a pair with Jaccard 0.8 shares a band with
-// probability 0.998, 0.7 with 0.93, 0.5 with 0.27, so few dissimilar pairs are compared. A candidate
-// is confirmed when the estimated similarity over all 128 bins (matching bins, corrected for 1/256
-// accidental 8-bit matches) reaches the threshold.
+// The signature (stored, compared): one-permutation hashing (OPH), 128 bins, 8 bits a bin with 0 for
+// an empty bin. Two records' similarity is estimated over the bins either fills (OPH's own estimator,
+// Li, Owen and Zhang 2012): short records leave most bins empty, and this estimate needs no
+// densification, which would add noise and cost most of the sketch's time.
+//
+// The band keys (LSH): two permutations of 20 bins each, densified (an empty bin copies the first
+// non-empty bin in its own fixed random sequence: Shrivastava 2017), in 10 bands of 4 rows. A pair
+// with Jaccard 0.8 shares a band with probability 0.995, 0.7 with 0.93, 0.5 with 0.48. A candidate
+// is confirmed when the estimated similarity reaches the threshold.
 
 export const BINS = 128;
-export const BANDS = 20;
-export const ROWS = 6;
-/** An empty bin: above every 25-bit value, and a positive int32 so that min needs no branch. */
+export const BANDS = 10;
+export const ROWS = 4;
+/** Bins of the band-key sketch: two permutations of KEY_BINS / 2. */
+const KEY_BINS = BANDS * ROWS;
+const HALF = KEY_BINS / 2;
+/** An empty bin: above every value, and a positive int32 so that min needs no branch. */
 const EMPTY = 0x7fffffff;
 
 function fmix32(h: number): number {
@@ -37,28 +44,38 @@ function isIdeograph(c: number): boolean {
   return (c >= 0x2e80 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
 }
 
-/** Each bin's sequence of bins to borrow from when it is empty (fixed, so signatures are comparable). */
-const PROBES = 32;
-const PROBE_SEQUENCE = new Uint8Array(BINS * PROBES);
-for (let b = 0; b < BINS; b++) {
+/** Each key bin's sequence of key bins to borrow from when it is empty (fixed, so keys are comparable). */
+const PROBES = 16;
+const PROBE_SEQUENCE = new Uint8Array(KEY_BINS * PROBES);
+for (let b = 0; b < KEY_BINS; b++) {
   for (let a = 0; a < PROBES; a++) {
-    PROBE_SEQUENCE[b * PROBES + a] = fmix32(Math.imul(b + 1, 0x9e3779b1) ^ Math.imul(a + 1, 0x85ebca77)) & (BINS - 1);
+    const x = fmix32(Math.imul(b + 1, 0x9e3779b1) ^ Math.imul(a + 1, 0x85ebca77));
+    PROBE_SEQUENCE[b * PROBES + a] = Math.floor((x / 2 ** 32) * KEY_BINS);
   }
 }
 
-function addShingle(bins: Int32Array, h: number): void {
-  const x = fmix32(h);
-  const bin = x >>> 25;
-  const v = x & 0x1ffffff;
-  // min(v, bin) without a branch: whether a shingle lowers its bin is a coin toss for the predictor.
+/** Lowers `bins[bin]` to `v` without a branch: whether a shingle lowers its bin is a coin toss for the predictor. */
+function lower(bins: Int32Array, bin: number, v: number): void {
   const current = bins[bin] as number;
   const difference = v - current;
   bins[bin] = current + (difference & (difference >> 31));
 }
 
+function addShingle(bins: Int32Array, keyBins: Int32Array, h: number): void {
+  const x = fmix32(h);
+  // The signature's bin (7 bits) and value (25 bits).
+  lower(bins, x >>> 25, x & 0x1ffffff);
+  // The key sketch's two permutations from a second hash: a bin from 8 bits (scaled to HALF) and an
+  // 8-bit value each. Bins of slightly unequal size are fine: each bin's minimum is still a fair draw.
+  const y = fmix32(x ^ 0x9e3779b9);
+  lower(keyBins, ((y >>> 24) * HALF) >>> 8, (y >>> 16) & 0xff);
+  lower(keyBins, HALF + ((((y >>> 8) & 0xff) * HALF) >>> 8), y & 0xff);
+}
+
 /** Reusable buffers: computing a signature allocates nothing. */
 export class MinHasher {
   private readonly bins = new Int32Array(BINS);
+  private readonly keyBins = new Int32Array(KEY_BINS);
   readonly signature = new Uint8Array(BINS);
   readonly bandKeys = new Uint32Array(BANDS);
 
@@ -69,7 +86,9 @@ export class MinHasher {
    */
   compute(text: string): boolean {
     const bins = this.bins;
+    const keyBins = this.keyBins;
     bins.fill(EMPTY);
+    keyBins.fill(EMPTY);
     const table = ASCII_WORD;
     let w1 = 0;
     let w2 = 0;
@@ -91,7 +110,7 @@ export class MinHasher {
         h = Math.imul(0x811c9dc5 ^ c, 0x01000193);
         i++;
         words++;
-        if (words >= 3) addShingle(bins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
+        if (words >= 3) addShingle(bins, keyBins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
         w1 = w2;
         w2 = h;
         continue;
@@ -113,56 +132,68 @@ export class MinHasher {
         i++;
       }
       words++;
-      if (words >= 3) addShingle(bins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
+      if (words >= 3) addShingle(bins, keyBins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
       w1 = w2;
       w2 = h;
     }
     if (words === 0) return false;
-    if (words < 3) addShingle(bins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ words);
+    if (words < 3) addShingle(bins, keyBins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ words);
     this.densifyAndPack();
     return true;
   }
 
   private densifyAndPack(): void {
-    // Optimal densification (Shrivastava 2017): an empty bin copies a non-empty bin chosen by its
-    // own fixed random sequence, so short texts (most bins empty) keep unbiased estimates.
-    // `(EMPTY - 1 - v) >> 31` is an all-ones mask exactly when v is EMPTY: the first probes are taken
-    // without branches (which, on random empty/filled patterns, would mispredict about half the time).
+    // The signature keeps empty bins as 0 (other values are 1..255): similarity is estimated over the
+    // bins that either record fills, without densification noise.
     const bins = this.bins;
     const sig = this.signature;
-    const probes = PROBE_SEQUENCE;
     for (let b = 0; b < BINS; b++) {
-      const p = b * PROBES;
-      let v = bins[b] as number;
-      let empty = (EMPTY - 1 - v) >> 31;
-      v = (v & ~empty) | ((bins[probes[p] as number] as number) & empty);
-      empty = (EMPTY - 1 - v) >> 31;
-      v = (v & ~empty) | ((bins[probes[p + 1] as number] as number) & empty);
-      empty = (EMPTY - 1 - v) >> 31;
-      v = (v & ~empty) | ((bins[probes[p + 2] as number] as number) & empty);
-      empty = (EMPTY - 1 - v) >> 31;
-      v = (v & ~empty) | ((bins[probes[p + 3] as number] as number) & empty);
-      for (let attempt = 4; v === EMPTY; attempt++) {
-        v = bins[attempt < PROBES ? (probes[p + attempt] as number) : (b + attempt) & (BINS - 1)] as number;
-      }
-      sig[b] = v & 0xff;
+      const v = bins[b] as number;
+      const empty = (EMPTY - 1 - v) >> 31;
+      sig[b] = (1 + (Math.imul(v & 0xffff, 255) >>> 16)) & ~empty;
     }
+    // Band keys from the densified key sketch: two probes without branches settle most empty bins
+    // (a 35-word record leaves about a sixth of them empty).
+    const keyBins = this.keyBins;
+    const probes = PROBE_SEQUENCE;
     const keys = this.bandKeys;
     for (let band = 0; band < BANDS; band++) {
       let k = Math.imul(band + 1, 0x9e3779b1);
-      for (let r = 0; r < ROWS; r++) k = Math.imul(k ^ (sig[band * ROWS + r] ?? 0), 0x01000193);
+      for (let r = 0; r < ROWS; r++) {
+        const b = band * ROWS + r;
+        const p = b * PROBES;
+        let v = keyBins[b] as number;
+        let empty = (EMPTY - 1 - v) >> 31;
+        v = (v & ~empty) | ((keyBins[probes[p] as number] as number) & empty);
+        empty = (EMPTY - 1 - v) >> 31;
+        v = (v & ~empty) | ((keyBins[probes[p + 1] as number] as number) & empty);
+        for (let attempt = 2; v === EMPTY; attempt++) {
+          v = keyBins[attempt < PROBES ? (probes[p + attempt] as number) : (b + attempt) % KEY_BINS] as number;
+        }
+        k = Math.imul(k ^ v, 0x01000193);
+      }
       keys[band] = fmix32(k);
     }
   }
 }
 
-/** Estimated Jaccard similarity of two 8-bit signatures stored at the given offsets. */
+/**
+ * Estimated Jaccard similarity of two signatures stored at the given offsets: of the bins that either
+ * record fills, the share where both hold the same value (one-permutation hashing's estimator), less
+ * the 1/255 chance that different shingles agree in 8 bits.
+ */
 export function signatureSimilarity(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number): number {
+  let filled = 0;
   let equal = 0;
-  for (let i = 0; i < BINS; i++) if (a[aOffset + i] === b[bOffset + i]) equal++;
-  const p = equal / BINS;
-  // Unrelated bins agree by chance with probability 1/256 in 8 bits.
-  return Math.max(0, (p - 1 / 256) / (1 - 1 / 256));
+  for (let i = 0; i < BINS; i++) {
+    const x = a[aOffset + i] as number;
+    const y = b[bOffset + i] as number;
+    filled += ((x | y) + 255) >> 8;
+    equal += (((x ^ y) - 1) >>> 31) & ((x + 255) >> 8);
+  }
+  if (filled === 0) return 0;
+  const p = equal / filled;
+  return Math.max(0, (p - 1 / 255) / (1 - 1 / 255));
 }
 
 const MAX_PER_KEY = 4;

@@ -197,20 +197,24 @@ export function signatureSimilarity(a: Uint8Array, aOffset: number, b: Uint8Arra
 }
 
 const MAX_PER_KEY = 4;
+/** Signatures are kept in chunks of this many records, so that growing never copies them. */
+const CHUNK_SHIFT = 16;
+const CHUNK_RECORDS = 1 << CHUNK_SHIFT;
 
 /**
  * The streaming index: signatures of admitted records (BINS bytes each) and one multimap from band
  * key to the first records (up to MAX_PER_KEY) that had it. Past `capacity` records nothing new is admitted (memory
  * stays bounded); later records are still compared against those admitted.
  *
- * The multimap is an open-addressing table of (key, id) pairs interleaved in one array, so a probe
- * touches one cache line; a record's lookup and insertion share one walk per band.
+ * The multimap is an open-addressing table of (key, id + 1) pairs interleaved in one array (0: an
+ * empty slot, so a new table needs no filling), so a probe touches one cache line; a record's lookup
+ * and insertion share one walk per band.
  */
 export class NearDuplicateIndex {
-  private signatures: Uint8Array;
+  private readonly chunks: Uint8Array[] = [];
   private lineOf: Int32Array;
   private admitted = 0;
-  /** Slot s holds its key at 2s and its record id at 2s + 1 (-1 when empty). */
+  /** Slot s holds its key at 2s and its record id + 1 at 2s + 1 (0 when empty). */
   private table: Int32Array;
   private tableSlots: number;
   private tableSize = 0;
@@ -218,10 +222,9 @@ export class NearDuplicateIndex {
   touchedSum = 0;
 
   constructor(readonly capacity = 1_000_000) {
-    this.signatures = new Uint8Array(BINS * 4096);
     this.lineOf = new Int32Array(4096);
     this.tableSlots = 1 << 16;
-    this.table = new Int32Array(2 * this.tableSlots).fill(-1);
+    this.table = new Int32Array(2 * this.tableSlots);
   }
 
   get admittedCount(): number {
@@ -229,7 +232,9 @@ export class NearDuplicateIndex {
   }
 
   get bytes(): number {
-    return this.signatures.byteLength + this.lineOf.byteLength + this.table.byteLength;
+    let bytes = this.lineOf.byteLength + this.table.byteLength;
+    for (const chunk of this.chunks) bytes += chunk.byteLength;
+    return bytes;
   }
 
   /**
@@ -267,13 +272,14 @@ export class NearDuplicateIndex {
       let sameKey = 0;
       let slot = key & mask;
       for (; ; slot = (slot + 1) & mask) {
-        const other = table[2 * slot + 1] as number;
+        const other = (table[2 * slot + 1] as number) - 1;
         if (other < 0) break;
         if (table[2 * slot] !== key) continue;
         sameKey++;
         // This record's own earlier bands are not candidates (ids are admitted in increasing order).
         if (other !== id && (bestId < 0 || other < bestId)) {
-          const sim = signatureSimilarity(signatures, sigOffset, this.signatures, other * BINS);
+          const chunk = this.chunks[other >>> CHUNK_SHIFT] as Uint8Array;
+          const sim = signatureSimilarity(signatures, sigOffset, chunk, (other & (CHUNK_RECORDS - 1)) * BINS);
           if (sim >= threshold) {
             bestId = other;
             bestSim = sim;
@@ -283,7 +289,7 @@ export class NearDuplicateIndex {
       // A large cluster of near duplicates keeps its earliest members under a key, so lookups stay short.
       if (admit && sameKey < MAX_PER_KEY) {
         table[2 * slot] = key;
-        table[2 * slot + 1] = id;
+        table[2 * slot + 1] = id + 1;
         this.tableSize++;
       }
     }
@@ -310,13 +316,17 @@ export class NearDuplicateIndex {
       const lines = new Int32Array(this.lineOf.length * 2);
       lines.set(this.lineOf);
       this.lineOf = lines;
-      const sigs = new Uint8Array(this.signatures.length * 2);
-      sigs.set(this.signatures);
-      this.signatures = sigs;
     }
     this.lineOf[id] = line;
-    const stored = this.signatures;
-    const at = id * BINS;
+    const c = id >>> CHUNK_SHIFT;
+    const at = (id & (CHUNK_RECORDS - 1)) * BINS;
+    let stored = this.chunks[c];
+    if (stored === undefined || at >= stored.length) {
+      // The first chunk starts small and doubles (a short file keeps a small index); later ones are whole.
+      const grown = new Uint8Array(c > 0 ? CHUNK_RECORDS * BINS : stored ? stored.length * 2 : 4096 * BINS);
+      if (stored) grown.set(stored);
+      this.chunks[c] = stored = grown;
+    }
     for (let i = 0; i < BINS; i++) stored[at + i] = signatures[sigOffset + i] as number;
   }
 
@@ -326,16 +336,16 @@ export class NearDuplicateIndex {
     // Every growth rehashes every entry: while the table is small (under 8 MB) it grows fourfold, so a
     // large file pays for fewer rehashes; past that, twofold, so memory stays close to what is used.
     this.tableSlots = oldSlots * (oldSlots < 1 << 20 ? 4 : 2);
-    this.table = new Int32Array(2 * this.tableSlots).fill(-1);
+    this.table = new Int32Array(2 * this.tableSlots);
     const table = this.table;
     const mask = this.tableSlots - 1;
     // Every entry moves as it is: the per-key cap already holds.
     for (let i = 0; i < oldSlots; i++) {
       const id = old[2 * i + 1] as number;
-      if (id < 0) continue;
+      if (id === 0) continue;
       const key = old[2 * i] as number;
       let slot = key & mask;
-      while ((table[2 * slot + 1] as number) >= 0) slot = (slot + 1) & mask;
+      while ((table[2 * slot + 1] as number) !== 0) slot = (slot + 1) & mask;
       table[2 * slot] = key;
       table[2 * slot + 1] = id;
     }

@@ -217,6 +217,8 @@ export class NearDuplicateIndex {
   /** Slot s holds its key at 2s and its record id + 1 at 2s + 1 (0 when empty). */
   private table: Int32Array;
   private tableSlots: number;
+  /** The most slots the table can need: every admitted record's every band at 3/4 load. */
+  private readonly maxSlots: number;
   private tableSize = 0;
   /** What `touchBands` read, summed: kept in a field so that the compiler cannot drop the reads. */
   touchedSum = 0;
@@ -224,6 +226,7 @@ export class NearDuplicateIndex {
   constructor(readonly capacity = 1_000_000) {
     this.lineOf = new Int32Array(4096);
     this.tableSlots = 1 << 16;
+    this.maxSlots = Math.max(this.tableSlots, 2 ** Math.ceil(Math.log2((capacity * BANDS * 4) / 3 + 1)));
     this.table = new Int32Array(2 * this.tableSlots);
   }
 
@@ -333,9 +336,9 @@ export class NearDuplicateIndex {
   private growTable(): void {
     const old = this.table;
     const oldSlots = this.tableSlots;
-    // Every growth rehashes every entry: while the table is small (under 8 MB) it grows fourfold, so a
-    // large file pays for fewer rehashes; past that, twofold, so memory stays close to what is used.
-    this.tableSlots = oldSlots * (oldSlots < 1 << 20 ? 4 : 2);
+    // Every growth rehashes every entry: the table grows fourfold (a third of the rehashing of twofold
+    // growth, and a smaller peak while both tables live) but never past what `capacity` can fill.
+    this.tableSlots = Math.max(oldSlots * 2, Math.min(oldSlots * 4, this.maxSlots));
     this.table = new Int32Array(2 * this.tableSlots);
     const table = this.table;
     const mask = this.tableSlots - 1;

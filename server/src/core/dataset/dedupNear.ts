@@ -65,11 +65,11 @@ function addShingle(bins: Int32Array, keyBins: Int32Array, h: number): void {
   const x = fmix32(h);
   // The signature's bin (7 bits) and value (25 bits).
   lower(bins, x >>> 25, x & 0x1ffffff);
-  // The key sketch's two permutations from a second hash: a bin from 8 bits (scaled to HALF) and an
-  // 8-bit value each. Bins of slightly unequal size are fine: each bin's minimum is still a fair draw.
-  const y = fmix32(x ^ 0x9e3779b9);
-  lower(keyBins, ((y >>> 24) * HALF) >>> 8, (y >>> 16) & 0xff);
-  lower(keyBins, HALF + ((((y >>> 8) & 0xff) * HALF) >>> 8), y & 0xff);
+  // The key sketch's two permutations from disjoint bytes of the same hash: a bin from 8 bits (scaled
+  // to HALF) and an 8-bit value each. Bins of slightly unequal size are fine: each bin's minimum is
+  // still a fair draw. That the two sketches share bits does not matter: neither is compared with the other.
+  lower(keyBins, ((x >>> 24) * HALF) >>> 8, (x >>> 16) & 0xff);
+  lower(keyBins, HALF + ((((x >>> 8) & 0xff) * HALF) >>> 8), x & 0xff);
 }
 
 /** Reusable buffers: computing a signature allocates nothing. */

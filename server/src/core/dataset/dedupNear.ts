@@ -1,15 +1,22 @@
-// dedup/near: one-permutation MinHash (OPH) over word 3-shingles of a record's content, with
-// optimal densification for empty bins, 8-bit stored signatures (b-bit MinHash) and LSH banding.
+// dedup/near: MinHash over word 3-shingles of a record's content, in two sketches filled by one pass.
 //
-// 128 bins; LSH over the first 120 in 20 bands of 6 rows: a pair with Jaccard 0.8 shares a band with
-// probability 0.998, 0.7 with 0.93, 0.5 with 0.27, so few dissimilar pairs are compared. A candidate
-// is confirmed when the estimated similarity over all 128 bins (matching bins, corrected for 1/256
-// accidental 8-bit matches) reaches the threshold.
+// The signature (stored, compared): one-permutation hashing (OPH), 128 bins, 8 bits a bin with 0 for
+// an empty bin. Two records' similarity is estimated over the bins either fills (OPH's own estimator,
+// Li, Owen and Zhang 2012): short records leave most bins empty, and this estimate needs no
+// densification, which would add noise and cost most of the sketch's time.
+//
+// The band keys (LSH): two permutations of 20 bins each, densified (an empty bin copies the first
+// non-empty bin in its own fixed random sequence: Shrivastava 2017), in 10 bands of 4 rows. A pair
+// with Jaccard 0.8 shares a band with probability 0.995, 0.7 with 0.93, 0.5 with 0.48. A candidate
+// is confirmed when the estimated similarity reaches the threshold.
 
 export const BINS = 128;
-export const BANDS = 20;
-export const ROWS = 6;
-/** An empty bin: above every 25-bit value, and a positive int32 so that min needs no branch. */
+export const BANDS = 10;
+export const ROWS = 4;
+/** Bins of the band-key sketch: two permutations of KEY_BINS / 2. */
+const KEY_BINS = BANDS * ROWS;
+const HALF = KEY_BINS / 2;
+/** An empty bin: above every value, and a positive int32 so that min needs no branch. */
 const EMPTY = 0x7fffffff;
 
 function fmix32(h: number): number {
@@ -37,28 +44,38 @@ function isIdeograph(c: number): boolean {
   return (c >= 0x2e80 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
 }
 
-/** Each bin's sequence of bins to borrow from when it is empty (fixed, so signatures are comparable). */
-const PROBES = 32;
-const PROBE_SEQUENCE = new Uint8Array(BINS * PROBES);
-for (let b = 0; b < BINS; b++) {
+/** Each key bin's sequence of key bins to borrow from when it is empty (fixed, so keys are comparable). */
+const PROBES = 16;
+const PROBE_SEQUENCE = new Uint8Array(KEY_BINS * PROBES);
+for (let b = 0; b < KEY_BINS; b++) {
   for (let a = 0; a < PROBES; a++) {
-    PROBE_SEQUENCE[b * PROBES + a] = fmix32(Math.imul(b + 1, 0x9e3779b1) ^ Math.imul(a + 1, 0x85ebca77)) & (BINS - 1);
+    const x = fmix32(Math.imul(b + 1, 0x9e3779b1) ^ Math.imul(a + 1, 0x85ebca77));
+    PROBE_SEQUENCE[b * PROBES + a] = Math.floor((x / 2 ** 32) * KEY_BINS);
   }
 }
 
-function addShingle(bins: Int32Array, h: number): void {
-  const x = fmix32(h);
-  const bin = x >>> 25;
-  const v = x & 0x1ffffff;
-  // min(v, bin) without a branch: whether a shingle lowers its bin is a coin toss for the predictor.
+/** Lowers `bins[bin]` to `v` without a branch: whether a shingle lowers its bin is a coin toss for the predictor. */
+function lower(bins: Int32Array, bin: number, v: number): void {
   const current = bins[bin] as number;
   const difference = v - current;
   bins[bin] = current + (difference & (difference >> 31));
 }
 
+function addShingle(bins: Int32Array, keyBins: Int32Array, h: number): void {
+  const x = fmix32(h);
+  // The signature's bin (7 bits) and value (25 bits).
+  lower(bins, x >>> 25, x & 0x1ffffff);
+  // The key sketch's two permutations from disjoint bytes of the same hash: a bin from 8 bits (scaled
+  // to HALF) and an 8-bit value each. Bins of slightly unequal size are fine: each bin's minimum is
+  // still a fair draw. That the two sketches share bits does not matter: neither is compared with the other.
+  lower(keyBins, ((x >>> 24) * HALF) >>> 8, (x >>> 16) & 0xff);
+  lower(keyBins, HALF + ((((x >>> 8) & 0xff) * HALF) >>> 8), x & 0xff);
+}
+
 /** Reusable buffers: computing a signature allocates nothing. */
 export class MinHasher {
   private readonly bins = new Int32Array(BINS);
+  private readonly keyBins = new Int32Array(KEY_BINS);
   readonly signature = new Uint8Array(BINS);
   readonly bandKeys = new Uint32Array(BANDS);
 
@@ -69,7 +86,9 @@ export class MinHasher {
    */
   compute(text: string): boolean {
     const bins = this.bins;
+    const keyBins = this.keyBins;
     bins.fill(EMPTY);
+    keyBins.fill(EMPTY);
     const table = ASCII_WORD;
     let w1 = 0;
     let w2 = 0;
@@ -91,7 +110,7 @@ export class MinHasher {
         h = Math.imul(0x811c9dc5 ^ c, 0x01000193);
         i++;
         words++;
-        if (words >= 3) addShingle(bins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
+        if (words >= 3) addShingle(bins, keyBins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
         w1 = w2;
         w2 = h;
         continue;
@@ -113,84 +132,102 @@ export class MinHasher {
         i++;
       }
       words++;
-      if (words >= 3) addShingle(bins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
+      if (words >= 3) addShingle(bins, keyBins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
       w1 = w2;
       w2 = h;
     }
     if (words === 0) return false;
-    if (words < 3) addShingle(bins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ words);
+    if (words < 3) addShingle(bins, keyBins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ words);
     this.densifyAndPack();
     return true;
   }
 
   private densifyAndPack(): void {
-    // Optimal densification (Shrivastava 2017): an empty bin copies a non-empty bin chosen by its
-    // own fixed random sequence, so short texts (most bins empty) keep unbiased estimates.
-    // `(EMPTY - 1 - v) >> 31` is an all-ones mask exactly when v is EMPTY: the first probes are taken
-    // without branches (which, on random empty/filled patterns, would mispredict about half the time).
+    // The signature keeps empty bins as 0 (other values are 1..255): similarity is estimated over the
+    // bins that either record fills, without densification noise.
     const bins = this.bins;
     const sig = this.signature;
-    const probes = PROBE_SEQUENCE;
     for (let b = 0; b < BINS; b++) {
-      const p = b * PROBES;
-      let v = bins[b] as number;
-      let empty = (EMPTY - 1 - v) >> 31;
-      v = (v & ~empty) | ((bins[probes[p] as number] as number) & empty);
-      empty = (EMPTY - 1 - v) >> 31;
-      v = (v & ~empty) | ((bins[probes[p + 1] as number] as number) & empty);
-      empty = (EMPTY - 1 - v) >> 31;
-      v = (v & ~empty) | ((bins[probes[p + 2] as number] as number) & empty);
-      empty = (EMPTY - 1 - v) >> 31;
-      v = (v & ~empty) | ((bins[probes[p + 3] as number] as number) & empty);
-      for (let attempt = 4; v === EMPTY; attempt++) {
-        v = bins[attempt < PROBES ? (probes[p + attempt] as number) : (b + attempt) & (BINS - 1)] as number;
-      }
-      sig[b] = v & 0xff;
+      const v = bins[b] as number;
+      const empty = (EMPTY - 1 - v) >> 31;
+      sig[b] = (1 + (Math.imul(v & 0xffff, 255) >>> 16)) & ~empty;
     }
+    // Band keys from the densified key sketch: two probes without branches settle most empty bins
+    // (a 35-word record leaves about a sixth of them empty).
+    const keyBins = this.keyBins;
+    const probes = PROBE_SEQUENCE;
     const keys = this.bandKeys;
     for (let band = 0; band < BANDS; band++) {
       let k = Math.imul(band + 1, 0x9e3779b1);
-      for (let r = 0; r < ROWS; r++) k = Math.imul(k ^ (sig[band * ROWS + r] ?? 0), 0x01000193);
+      for (let r = 0; r < ROWS; r++) {
+        const b = band * ROWS + r;
+        const p = b * PROBES;
+        let v = keyBins[b] as number;
+        let empty = (EMPTY - 1 - v) >> 31;
+        v = (v & ~empty) | ((keyBins[probes[p] as number] as number) & empty);
+        empty = (EMPTY - 1 - v) >> 31;
+        v = (v & ~empty) | ((keyBins[probes[p + 1] as number] as number) & empty);
+        for (let attempt = 2; v === EMPTY; attempt++) {
+          v = keyBins[attempt < PROBES ? (probes[p + attempt] as number) : (b + attempt) % KEY_BINS] as number;
+        }
+        k = Math.imul(k ^ v, 0x01000193);
+      }
       keys[band] = fmix32(k);
     }
   }
 }
 
-/** Estimated Jaccard similarity of two 8-bit signatures stored at the given offsets. */
+/**
+ * Estimated Jaccard similarity of two signatures stored at the given offsets: of the bins that either
+ * record fills, the share where both hold the same value (one-permutation hashing's estimator), less
+ * the 1/255 chance that different shingles agree in 8 bits.
+ */
 export function signatureSimilarity(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number): number {
+  let filled = 0;
   let equal = 0;
-  for (let i = 0; i < BINS; i++) if (a[aOffset + i] === b[bOffset + i]) equal++;
-  const p = equal / BINS;
-  // Unrelated bins agree by chance with probability 1/256 in 8 bits.
-  return Math.max(0, (p - 1 / 256) / (1 - 1 / 256));
+  for (let i = 0; i < BINS; i++) {
+    const x = a[aOffset + i] as number;
+    const y = b[bOffset + i] as number;
+    filled += ((x | y) + 255) >> 8;
+    equal += (((x ^ y) - 1) >>> 31) & ((x + 255) >> 8);
+  }
+  if (filled === 0) return 0;
+  const p = equal / filled;
+  return Math.max(0, (p - 1 / 255) / (1 - 1 / 255));
 }
 
 const MAX_PER_KEY = 4;
+/** Signatures are kept in chunks of this many records, so that growing never copies them. */
+const CHUNK_SHIFT = 16;
+const CHUNK_RECORDS = 1 << CHUNK_SHIFT;
 
 /**
  * The streaming index: signatures of admitted records (BINS bytes each) and one multimap from band
  * key to the first records (up to MAX_PER_KEY) that had it. Past `capacity` records nothing new is admitted (memory
  * stays bounded); later records are still compared against those admitted.
  *
- * The multimap is an open-addressing table of (key, id) pairs interleaved in one array, so a probe
- * touches one cache line; a record's lookup and insertion share one walk per band.
+ * The multimap is an open-addressing table of (key, id + 1) pairs interleaved in one array (0: an
+ * empty slot, so a new table needs no filling), so a probe touches one cache line; a record's lookup
+ * and insertion share one walk per band.
  */
 export class NearDuplicateIndex {
-  private signatures: Uint8Array;
+  private readonly chunks: Uint8Array[] = [];
   private lineOf: Int32Array;
   private admitted = 0;
-  /** Slot s holds its key at 2s and its record id at 2s + 1 (-1 when empty). */
+  /** Slot s holds its key at 2s and its record id + 1 at 2s + 1 (0 when empty). */
   private table: Int32Array;
   private tableSlots: number;
+  /** The most slots the table can need: every admitted record's every band at 3/4 load. */
+  private readonly maxSlots: number;
   private tableSize = 0;
   /** What `touchBands` read, summed: kept in a field so that the compiler cannot drop the reads. */
   touchedSum = 0;
 
   constructor(readonly capacity = 1_000_000) {
-    this.signatures = new Uint8Array(BINS * 4096);
     this.lineOf = new Int32Array(4096);
     this.tableSlots = 1 << 16;
-    this.table = new Int32Array(2 * this.tableSlots).fill(-1);
+    this.maxSlots = Math.max(this.tableSlots, 2 ** Math.ceil(Math.log2((capacity * BANDS * 4) / 3 + 1)));
+    this.table = new Int32Array(2 * this.tableSlots);
   }
 
   get admittedCount(): number {
@@ -198,7 +235,9 @@ export class NearDuplicateIndex {
   }
 
   get bytes(): number {
-    return this.signatures.byteLength + this.lineOf.byteLength + this.table.byteLength;
+    let bytes = this.lineOf.byteLength + this.table.byteLength;
+    for (const chunk of this.chunks) bytes += chunk.byteLength;
+    return bytes;
   }
 
   /**
@@ -236,13 +275,14 @@ export class NearDuplicateIndex {
       let sameKey = 0;
       let slot = key & mask;
       for (; ; slot = (slot + 1) & mask) {
-        const other = table[2 * slot + 1] as number;
+        const other = (table[2 * slot + 1] as number) - 1;
         if (other < 0) break;
         if (table[2 * slot] !== key) continue;
         sameKey++;
         // This record's own earlier bands are not candidates (ids are admitted in increasing order).
         if (other !== id && (bestId < 0 || other < bestId)) {
-          const sim = signatureSimilarity(signatures, sigOffset, this.signatures, other * BINS);
+          const chunk = this.chunks[other >>> CHUNK_SHIFT] as Uint8Array;
+          const sim = signatureSimilarity(signatures, sigOffset, chunk, (other & (CHUNK_RECORDS - 1)) * BINS);
           if (sim >= threshold) {
             bestId = other;
             bestSim = sim;
@@ -252,7 +292,7 @@ export class NearDuplicateIndex {
       // A large cluster of near duplicates keeps its earliest members under a key, so lookups stay short.
       if (admit && sameKey < MAX_PER_KEY) {
         table[2 * slot] = key;
-        table[2 * slot + 1] = id;
+        table[2 * slot + 1] = id + 1;
         this.tableSize++;
       }
     }
@@ -279,32 +319,36 @@ export class NearDuplicateIndex {
       const lines = new Int32Array(this.lineOf.length * 2);
       lines.set(this.lineOf);
       this.lineOf = lines;
-      const sigs = new Uint8Array(this.signatures.length * 2);
-      sigs.set(this.signatures);
-      this.signatures = sigs;
     }
     this.lineOf[id] = line;
-    const stored = this.signatures;
-    const at = id * BINS;
+    const c = id >>> CHUNK_SHIFT;
+    const at = (id & (CHUNK_RECORDS - 1)) * BINS;
+    let stored = this.chunks[c];
+    if (stored === undefined || at >= stored.length) {
+      // The first chunk starts small and doubles (a short file keeps a small index); later ones are whole.
+      const grown = new Uint8Array(c > 0 ? CHUNK_RECORDS * BINS : stored ? stored.length * 2 : 4096 * BINS);
+      if (stored) grown.set(stored);
+      this.chunks[c] = stored = grown;
+    }
     for (let i = 0; i < BINS; i++) stored[at + i] = signatures[sigOffset + i] as number;
   }
 
   private growTable(): void {
     const old = this.table;
     const oldSlots = this.tableSlots;
-    // Every growth rehashes every entry: while the table is small (under 8 MB) it grows fourfold, so a
-    // large file pays for fewer rehashes; past that, twofold, so memory stays close to what is used.
-    this.tableSlots = oldSlots * (oldSlots < 1 << 20 ? 4 : 2);
-    this.table = new Int32Array(2 * this.tableSlots).fill(-1);
+    // Every growth rehashes every entry: the table grows fourfold (a third of the rehashing of twofold
+    // growth, and a smaller peak while both tables live) but never past what `capacity` can fill.
+    this.tableSlots = Math.max(oldSlots * 2, Math.min(oldSlots * 4, this.maxSlots));
+    this.table = new Int32Array(2 * this.tableSlots);
     const table = this.table;
     const mask = this.tableSlots - 1;
     // Every entry moves as it is: the per-key cap already holds.
     for (let i = 0; i < oldSlots; i++) {
       const id = old[2 * i + 1] as number;
-      if (id < 0) continue;
+      if (id === 0) continue;
       const key = old[2 * i] as number;
       let slot = key & mask;
-      while ((table[2 * slot + 1] as number) >= 0) slot = (slot + 1) & mask;
+      while ((table[2 * slot + 1] as number) !== 0) slot = (slot + 1) & mask;
       table[2 * slot] = key;
       table[2 * slot + 1] = id;
     }

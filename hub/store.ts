@@ -22,6 +22,30 @@ export interface StagedFile {
   bytes: number;
 }
 
+/** How much of a refused upload is read and dropped, at most, so that its sender reads the answer. */
+const DRAIN_REFUSED_BYTES = 64 * 1024 * 1024;
+const DRAIN_REFUSED_MS = 10_000;
+
+/** Reads and drops the rest of `body` until it ends, errors, or passes `maxBytes` or `maxMs`. */
+function drainRefused(body: Readable, maxBytes: number, maxMs: number): Promise<void> {
+  if (body.readableEnded || body.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    let seen = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      body.off('data', onData).off('end', done).off('error', done).off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    const timer = setTimeout(done, maxMs);
+    body.on('data', onData).once('end', done).once('error', done).once('close', done);
+    body.resume();
+  });
+}
+
 export class FileStore {
   readonly filesDir: string;
   readonly incomingDir: string;
@@ -49,7 +73,8 @@ export class FileStore {
     let bytes = 0;
     const out = createWriteStream(tmpPath, { flags: 'wx' });
     try {
-      for await (const chunk of body) {
+      // destroyOnReturn: false: leaving the loop on a refusal must not destroy the request (see below).
+      for await (const chunk of body.iterator({ destroyOnReturn: false })) {
         const buf = chunk as Buffer;
         bytes += buf.length;
         if (bytes > limit) throw new TooLargeError(limit);
@@ -59,10 +84,10 @@ export class FileStore {
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     } catch (err) {
       out.destroy();
-      // The rest of the body is read and dropped, not cut off: destroying a request that is still arriving
-      // destroys its socket, and the client would get no answer at all instead of the 413. The answer
-      // carries `connection: close`, so the socket (and this read) ends right after it.
-      body.resume();
+      // The rest of the body is read and dropped before the refusal is answered, not cut off: destroying a
+      // request that is still arriving destroys its socket, and a client still sending gets a reset
+      // connection instead of the 413. A body that goes on past the drain's bounds is cut off after all.
+      await drainRefused(body, DRAIN_REFUSED_BYTES, DRAIN_REFUSED_MS);
       await rm(tmpPath, { force: true });
       throw err;
     }

@@ -94,7 +94,9 @@ export async function rebuildNearIndex(
       return result;
     });
     if (outcome === 'finished') {
-      log(`near-duplicate index: another hub finished the rebuild`);
+      log(
+        `near-duplicate index: another hub finished the rebuild; this one rebuilt ${rebuilt}, skipped ${skipped.length}`,
+      );
       return { rebuilt, skipped };
     }
     if (outcome === 'rebuilt') rebuilt++;

@@ -163,6 +163,36 @@ function suite(kind: 'pglite' | 'postgres') {
       assert.match(log, new RegExp(`skipped contribution ${lost.id}.*missing`));
       assert.match(log, /rebuilt 2, skipped 1/);
     });
+
+    if (kind === 'postgres') {
+      it('shares the rebuild between two hubs that start at once, neither doing a contribution twice', async () => {
+        // Enough contributions that the two rebuilds overlap.
+        hub = await startHub(storage, ['--daily-files', '60']);
+        for (let i = 0; i < 30; i++)
+          assert.equal((await upload('carol', record(`More ${i}`, words(1000 + i, 40)))).verdict, 'accepted');
+        const expected = await withDb(async (db) => ({ signatures: await signatures(db), bands: await bands(db) }));
+        await withDb(async (db) => {
+          await db.query("UPDATE hub_meta SET value = 'omh128-b20r6-densified' WHERE key = 'near_scheme'");
+          await db.query("UPDATE record_signature SET signature = decode(repeat('01', 128), 'hex')");
+          await db.query('UPDATE record_band SET band_key = band_key + 1');
+        });
+        const both = await Promise.all([startHub(storage), startHub(storage)]);
+        await Promise.all(both.map((h) => h.stop()));
+        const logs = both.map((h) => h.stderr());
+        // A hub that found the rows already rebuilt logs nothing: it did none.
+        const counts = logs.map((l) => /rebuilt (\d+), skipped (\d+)/.exec(l)?.slice(1).map(Number) ?? [0, 0]);
+        assert.deepEqual(
+          counts.reduce((a, b) => [a[0]! + b[0]!, a[1]! + b[1]!]),
+          [32, 1],
+          logs.join('\n---\n'),
+        );
+        await withDb(async (db) => {
+          assert.deepEqual(await metaRows(db), [{ key: 'near_scheme', value: NEAR_SCHEME }]);
+          assert.deepEqual(await signatures(db), expected.signatures);
+          assert.deepEqual(await bands(db), expected.bands);
+        });
+      });
+    }
   });
 }
 

@@ -103,6 +103,16 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (datanet_id, version)
   );
   `,
+  // The hub's own facts. near_scheme: the near-duplicate scheme of the stored record_signature and
+  // record_band rows (the rows before this migration were written by the scheme named here); the hub
+  // rebuilds them when it differs from NEAR_SCHEME (hub/reindex.ts).
+  `
+  CREATE TABLE hub_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  INSERT INTO hub_meta (key, value) VALUES ('near_scheme', 'omh128-b20r6-densified');
+  `,
 ];
 
 /** Applies the migrations not yet applied, under an advisory lock so that several hubs may start at once. */

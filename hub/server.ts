@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { asManifest, type DatanetManifest } from '../server/src/core/datanet/manifest';
 import type { HubDb, Sql } from './db';
+import { rebuildNearIndex } from './reindex';
 import { rankContributors, type LeaderboardRow } from './rank';
 import { FileStore, TooLargeError, type StagedFile } from './store';
 import { createToken, hashToken, ROLES, roleAtLeast, type Role } from './tokens';
@@ -155,6 +156,7 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
   const { db } = opts;
   const store = new FileStore(opts.dataDir);
   await store.init();
+  await rebuildNearIndex(db, store, (line) => process.stderr.write(`hub: ${line}\n`));
   const maxUpload = opts.maxUploadBytes ?? 256 * 1024 * 1024;
   const dailyBytes = opts.dailyBytes ?? 10 * 1000 * 1000;
   const dailyFiles = opts.dailyFiles ?? 20;

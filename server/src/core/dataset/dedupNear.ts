@@ -10,6 +10,11 @@
 // with Jaccard 0.8 shares a band with probability 0.995, 0.7 with 0.93, 0.5 with 0.48. A candidate
 // is confirmed when the estimated similarity reaches the threshold.
 
+/**
+ * The name of this scheme (signature and band keys). A hub stores it beside the rows it wrote and
+ * rebuilds them when it differs: change it whenever a signature or a band key would come out differently.
+ */
+export const NEAR_SCHEME = 'omh128-b10r4';
 export const BINS = 128;
 export const BANDS = 10;
 export const ROWS = 4;

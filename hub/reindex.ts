@@ -1,0 +1,117 @@
+// Rebuilds the near-duplicate rows (record_signature, record_band) when the hub's core computes them
+// differently from the rows stored: hub_meta's near_scheme names the scheme of the stored rows, and
+// NEAR_SCHEME (dedupNear.ts) the scheme of this hub. Each indexed contribution's file is validated
+// again by the accept path's own validateContribution and its rows replaced by indexRecords, one
+// transaction per contribution, oldest first. Every transaction takes one advisory lock and records
+// its progress, so hubs starting together share the work instead of each doing all of it.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { NEAR_SCHEME } from '../server/src/core/dataset/dedupNear';
+import type { HubDb, Sql } from './db';
+import type { FileStore } from './store';
+import { indexRecords, validateContribution } from './validate';
+
+const LOCK = 7263002;
+
+interface Indexed {
+  id: string;
+  datanet_id: number;
+  sha256: string;
+  bytes: number;
+  manifest: string;
+  record_schema: string | null;
+}
+
+async function meta(q: Sql, key: string): Promise<string | undefined> {
+  const [row] = await q.query<{ value: string }>('SELECT value FROM hub_meta WHERE key = $1', [key]);
+  return row?.value;
+}
+
+async function setMeta(q: Sql, key: string, value: string): Promise<void> {
+  await q.query(
+    'INSERT INTO hub_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
+    [key, value],
+  );
+}
+
+/**
+ * Brings the stored near-duplicate rows to NEAR_SCHEME, if they are in another scheme. A contribution
+ * whose file is missing (or no longer validates) loses its near-duplicate rows, is logged, and is skipped.
+ */
+export async function rebuildNearIndex(
+  db: HubDb,
+  store: FileStore,
+  log: (line: string) => void,
+): Promise<{ rebuilt: number; skipped: string[] } | undefined> {
+  const stored = await meta(db, 'near_scheme');
+  if (stored === NEAR_SCHEME) return undefined;
+  // The contributions that have rows in the index: accepted ones and those waiting for review.
+  const list = await db.query<Indexed>(
+    `SELECT c.id, c.datanet_id, c.sha256, c.bytes, m.manifest, m.record_schema
+     FROM contributions c
+     JOIN manifest_versions m ON m.datanet_id = c.datanet_id AND m.version = c.manifest_version
+     WHERE c.verdict IN ('accepted', 'pending')
+     ORDER BY c.created_at, c.id`,
+  );
+  const position = new Map(list.map((c, i) => [c.id, i]));
+  if (list.length > 0)
+    log(
+      `near-duplicate index: stored rows are '${stored ?? 'none'}', this hub computes '${NEAR_SCHEME}'; rebuilding ${list.length} contributions`,
+    );
+  let rebuilt = 0;
+  const skipped: string[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i] as Indexed;
+    const outcome = await db.tx(async (q) => {
+      await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK]);
+      if ((await meta(q, 'near_scheme')) === NEAR_SCHEME) return 'finished' as const;
+      // Progress: the last contribution another hub (or an earlier, interrupted start) rebuilt.
+      const progress = await meta(q, `near_rebuilt:${NEAR_SCHEME}`);
+      if (progress !== undefined && (position.get(progress) ?? -1) >= i) return 'done' as const;
+      await q.query('DELETE FROM record_band WHERE contribution_id = $1', [c.id]);
+      await q.query('DELETE FROM record_signature WHERE contribution_id = $1', [c.id]);
+      let result = 'rebuilt';
+      const size = await store.size(c.sha256);
+      if (size === undefined) result = `its file ${c.sha256} is missing from the store`;
+      else {
+        try {
+          const v = await validateContribution({
+            manifestText: c.manifest,
+            recordSchema: c.record_schema,
+            stagedPath: store.pathOf(c.sha256),
+            bytes: size,
+            extension: '.jsonl',
+            workDir: join(store.incomingDir, `x-${randomBytes(8).toString('hex')}`),
+          });
+          // indexRecords writes the exact rows too: they are replaced by the same hashes.
+          await q.query('DELETE FROM record_exact WHERE contribution_id = $1', [c.id]);
+          await indexRecords(q, Number(c.datanet_id), c.id, v);
+        } catch (err) {
+          result = `validating its file failed: ${(err as Error).message}`;
+        }
+      }
+      await setMeta(q, `near_rebuilt:${NEAR_SCHEME}`, c.id);
+      return result;
+    });
+    if (outcome === 'finished') {
+      log(
+        `near-duplicate index: another hub finished the rebuild; this one rebuilt ${rebuilt}, skipped ${skipped.length}`,
+      );
+      return { rebuilt, skipped };
+    }
+    if (outcome === 'rebuilt') rebuilt++;
+    else if (outcome !== 'done') {
+      skipped.push(c.id);
+      log(`near-duplicate index: skipped contribution ${c.id} (its near duplicates are no longer found): ${outcome}`);
+    }
+    if (list.length > 0 && ((i + 1) % 100 === 0 || i + 1 === list.length))
+      log(`near-duplicate index: ${i + 1} of ${list.length} contributions`);
+  }
+  await db.tx(async (q) => {
+    await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK]);
+    await setMeta(q, 'near_scheme', NEAR_SCHEME);
+    await q.query("DELETE FROM hub_meta WHERE key LIKE 'near_rebuilt:%'");
+  });
+  if (list.length > 0) log(`near-duplicate index: rebuilt ${rebuilt}, skipped ${skipped.length}; now '${NEAR_SCHEME}'`);
+  return { rebuilt, skipped };
+}

@@ -1,0 +1,200 @@
+// A hub whose stored near-duplicate rows were written by another scheme rebuilds them when it starts
+// (hub/reindex.ts), on PGlite and on a real PostgreSQL server; a hub already on NEAR_SCHEME leaves
+// them alone. The rows are read and altered through the hub's own openDb while the hub is stopped.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { NEAR_SCHEME } from '../../server/src/core/dataset/dedupNear';
+import { openDb, type HubDb } from '../../hub/db';
+import type { Receipt } from '../../hub/server';
+import { api, cli, makeToken, pgliteStorage, postgresStorage, startHub, type Hub, type Storage } from './harness';
+
+const VOCAB = (
+  'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo ' +
+  'sierra tango uniform victor whiskey xray yankee zulu river mountain forest ocean desert valley canyon meadow'
+).split(' ');
+
+function words(seed: number, n: number): string {
+  let x = (seed * 2654435761) >>> 0 || 1;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out.push(VOCAB[x % VOCAB.length] as string);
+  }
+  return out.join(' ');
+}
+
+const record = (question: string, answer: string) =>
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: question },
+      { role: 'assistant', content: answer },
+    ],
+  }) + '\n';
+
+const MANIFEST = `name: open\nformat: messages\nfiles: ["data/*.jsonl"]\nrules:\n  dedup: { exact: error, near: error, threshold: 0.85 }\n`;
+
+type Rows = { contribution_id: string; line: number; value: string }[];
+
+function suite(kind: 'pglite' | 'postgres') {
+  describe(`the near-duplicate rebuild on ${kind}`, () => {
+    let storage: Storage;
+    let hub: Hub | undefined;
+    const t: Record<string, string> = {};
+    const work = mkdtempSync(join(tmpdir(), `mf-hub-reindex-${kind}-`));
+    const database = () => {
+      const i = storage.args.indexOf('--database');
+      return openDb({ dataDir: storage.dataDir, ...(i >= 0 ? { database: storage.args[i + 1] as string } : {}) });
+    };
+    /** Runs `fn` on the database with the hub stopped (PGlite is one process's). */
+    const withDb = async <T>(fn: (db: HubDb) => Promise<T>): Promise<T> => {
+      await hub?.stop();
+      hub = undefined;
+      const db = await database();
+      try {
+        return await fn(db);
+      } finally {
+        await db.close();
+      }
+    };
+    const upload = async (who: string, text: string) => {
+      const r = await api<Receipt>(
+        hub!,
+        'POST',
+        '/v1/datanets/open/contributions?file_name=c.jsonl',
+        t[who],
+        new TextEncoder().encode(text),
+      );
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      return r.body;
+    };
+    const signatures = (db: HubDb) =>
+      db.query<Rows[number]>(
+        "SELECT contribution_id, line, encode(signature, 'hex') AS value FROM record_signature ORDER BY contribution_id, line",
+      );
+    const bands = (db: HubDb) =>
+      db.query<Rows[number]>(
+        'SELECT contribution_id, line, band_key::text AS value FROM record_band ORDER BY contribution_id, line, band_key',
+      );
+    const metaRows = (db: HubDb) =>
+      db.query<{ key: string; value: string }>('SELECT key, value FROM hub_meta ORDER BY key');
+
+    const base = words(4242, 80);
+    let first: Receipt;
+    let lost: Receipt;
+    let stored: { signatures: Rows; bands: Rows };
+
+    before(async () => {
+      storage = kind === 'pglite' ? pgliteStorage() : await postgresStorage();
+      t['owner'] = makeToken(storage, 'olivia', 'owner');
+      t['carol'] = makeToken(storage, 'carol', 'contributor');
+      t['erin'] = makeToken(storage, 'erin', 'contributor');
+      hub = await startHub(storage);
+      const manifest = join(work, 'open.yaml');
+      writeFileSync(manifest, MANIFEST);
+      const r = cli(['hub', 'datanet', 'create', manifest, '--hub', hub.url], t['owner']);
+      assert.equal(r.code, 0, r.stderr);
+      first = await upload('carol', record('Tell me about the mountains and rivers', base));
+      assert.equal(first.verdict, 'accepted');
+      assert.equal((await upload('carol', record('Another question', words(77, 60)))).verdict, 'accepted');
+      lost = await upload('carol', record('A third question', words(99, 60)));
+      assert.equal(lost.verdict, 'accepted');
+      stored = await withDb(async (db) => ({ signatures: await signatures(db), bands: await bands(db) }));
+      assert.equal(stored.signatures.length, 3);
+      assert.equal(stored.bands.length, 30);
+    });
+
+    after(async () => {
+      await hub?.stop();
+      await storage?.stop();
+      rmSync(work, { recursive: true, force: true });
+    });
+
+    it('leaves the rows of a hub already on the current scheme alone', async () => {
+      await withDb(async (db) => {
+        assert.deepEqual(await metaRows(db), [{ key: 'near_scheme', value: NEAR_SCHEME }]);
+        await db.query(
+          "UPDATE record_signature SET signature = decode(repeat('ab', 128), 'hex') WHERE contribution_id = $1",
+          [lost.id],
+        );
+      });
+      const started = (hub = await startHub(storage));
+      await withDb(async (db) => {
+        const sigs = await signatures(db);
+        assert.equal(sigs.find((s) => s.contribution_id === lost.id)?.value, 'ab'.repeat(128));
+        assert.deepEqual(await bands(db), stored.bands);
+      });
+      assert.doesNotMatch(started.stderr(), /near-duplicate index/);
+    });
+
+    it('rebuilds old-scheme rows from the stored files, so near duplicates of earlier records are found again', async () => {
+      await withDb(async (db) => {
+        await db.query("UPDATE hub_meta SET value = 'omh128-b20r6-densified' WHERE key = 'near_scheme'");
+        await db.query("UPDATE record_signature SET signature = decode(repeat('01', 128), 'hex')");
+        await db.query('UPDATE record_band SET band_key = band_key + 1');
+      });
+      // One contribution's file is gone: logged and skipped, not fatal.
+      rmSync(join(storage.dataDir, 'files', lost.sha256.slice(0, 2), lost.sha256));
+      const started = (hub = await startHub(storage));
+      const near = base.split(' ');
+      near[40] = 'lighthouse';
+      const again = await upload('erin', record('Tell me about the mountains and rivers', near.join(' ')));
+      assert.equal(again.verdict, 'rejected');
+      assert.deepEqual(
+        again.findings.map((f) => f.rule),
+        ['dedup/near'],
+      );
+      assert.match(again.findings[0]!.message, new RegExp(first.id));
+      await withDb(async (db) => {
+        assert.deepEqual(await metaRows(db), [{ key: 'near_scheme', value: NEAR_SCHEME }]);
+        // The rebuilt rows are the accept path's own; the contribution without a file has none.
+        const keep = (rows: Rows) => rows.filter((r) => r.contribution_id !== lost.id);
+        assert.deepEqual(await signatures(db), keep(stored.signatures));
+        assert.deepEqual(await bands(db), keep(stored.bands));
+      });
+      const log = started.stderr();
+      assert.match(log, /rebuilding 3 contributions/);
+      assert.match(log, /3 of 3 contributions/);
+      assert.match(log, new RegExp(`skipped contribution ${lost.id}.*missing`));
+      assert.match(log, /rebuilt 2, skipped 1/);
+    });
+
+    if (kind === 'postgres') {
+      it('shares the rebuild between two hubs that start at once, neither doing a contribution twice', async () => {
+        // Enough contributions that the two rebuilds overlap.
+        hub = await startHub(storage, ['--daily-files', '60']);
+        for (let i = 0; i < 30; i++)
+          assert.equal((await upload('carol', record(`More ${i}`, words(1000 + i, 40)))).verdict, 'accepted');
+        const expected = await withDb(async (db) => ({ signatures: await signatures(db), bands: await bands(db) }));
+        await withDb(async (db) => {
+          await db.query("UPDATE hub_meta SET value = 'omh128-b20r6-densified' WHERE key = 'near_scheme'");
+          await db.query("UPDATE record_signature SET signature = decode(repeat('01', 128), 'hex')");
+          await db.query('UPDATE record_band SET band_key = band_key + 1');
+        });
+        const both = await Promise.all([startHub(storage), startHub(storage)]);
+        await Promise.all(both.map((h) => h.stop()));
+        const logs = both.map((h) => h.stderr());
+        // A hub that found the rows already rebuilt logs nothing: it did none.
+        const counts = logs.map((l) => /rebuilt (\d+), skipped (\d+)/.exec(l)?.slice(1).map(Number) ?? [0, 0]);
+        assert.deepEqual(
+          counts.reduce((a, b) => [a[0]! + b[0]!, a[1]! + b[1]!]),
+          [32, 1],
+          logs.join('\n---\n'),
+        );
+        await withDb(async (db) => {
+          assert.deepEqual(await metaRows(db), [{ key: 'near_scheme', value: NEAR_SCHEME }]);
+          assert.deepEqual(await signatures(db), expected.signatures);
+          assert.deepEqual(await bands(db), expected.bands);
+        });
+      });
+    }
+  });
+}
+
+suite('pglite');
+suite('postgres');

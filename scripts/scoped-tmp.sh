@@ -7,6 +7,8 @@
 set -euo pipefail
 base="${TMPDIR:-/tmp}"
 scope="$(mktemp -d "${base%/}/mf-run-XXXXXX")"
+# Like /tmp itself (sticky, writable by all): the tests run PostgreSQL as its own user, with its data in here.
+chmod 1777 "$scope"
 cleanup() { rm -rf -- "$scope"; }
 trap cleanup EXIT
 trap 'exit 130' INT

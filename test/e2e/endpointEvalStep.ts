@@ -3,7 +3,7 @@
 // OpenAI-Compatible Endpoint" (its key typed into the password box, so it lives in SecretStorage); the command
 // runs the trainer's `eval --endpoints-only` as a child of the extension host, whose command line must not hold
 // the key while its environment does; the evaluation view opens on the endpoint's answers; the key is in no file.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { TinyEvaluation } from '../client/tinyEvaluation';
@@ -11,6 +11,7 @@ import { startTrainerServer } from '../client/fixtures/trainerSupport';
 import { listProcesses } from './processes';
 import type { StepContext } from './run';
 import { frameWith, quickOpen, runCommand, waitUntil } from './workbench';
+import { filesUnder } from './files';
 
 function fail(message: string): never {
   throw new Error(message);
@@ -55,25 +56,6 @@ async function pickRow(page: Page, label: string, timeoutMs = 30_000): Promise<v
   });
   await row.first().waitFor({ state: 'visible', timeout: timeoutMs });
   await row.first().click();
-}
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const path = join(d, e.name);
-      if (e.isDirectory()) walk(path);
-      else if (e.isFile()) out.push(path);
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 export async function evaluateOnEndpoints(

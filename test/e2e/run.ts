@@ -48,6 +48,7 @@ import {
   waitUntil,
   workbenchMessages,
 } from './workbench';
+import { filesUnder } from './files';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 const SHOTS = join(REPO_ROOT, 'test-results', 'e2e');
@@ -350,26 +351,6 @@ const playground: Step = {
     );
   },
 };
-
-/** Every file under `dir` (skipping what cannot be read), for a needle search. */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const path = join(d, e.name);
-      if (e.isDirectory()) walk(path);
-      else if (e.isFile()) out.push(path);
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 /**
  * SECURITY.md's canary: the local trainer's token (read from the server process's environment, the one

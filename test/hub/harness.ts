@@ -212,3 +212,32 @@ export async function api<T = unknown>(
   }
   return { status: res.status, body: parsed as T };
 }
+
+const VOCAB = (
+  'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo ' +
+  'sierra tango uniform victor whiskey xray yankee zulu river mountain forest ocean desert valley canyon meadow ' +
+  'harbor island glacier prairie lagoon summit plateau marsh tundra savanna jungle reef delta estuary fjord'
+).split(' ');
+
+/** Deterministic words: record `seed` of the tests, unlike every other seed. */
+export function words(seed: number, n: number): string {
+  let x = (seed * 2654435761) >>> 0 || 1;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out.push(VOCAB[x % VOCAB.length] as string);
+  }
+  return out.join(' ');
+}
+
+/** A messages record as one JSON line (no newline). */
+export const record = (question: string, answer: string) =>
+  JSON.stringify({
+    messages: [
+      { role: 'user', content: question },
+      { role: 'assistant', content: answer },
+    ],
+  });

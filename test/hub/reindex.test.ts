@@ -9,33 +9,21 @@ import { after, before, describe, it } from 'node:test';
 import { NEAR_SCHEME } from '../../server/src/core/dataset/dedupNear';
 import { openDb, type HubDb } from '../../hub/db';
 import type { Receipt } from '../../hub/server';
-import { api, cli, makeToken, pgliteStorage, postgresStorage, startHub, type Hub, type Storage } from './harness';
+import {
+  api,
+  cli,
+  makeToken,
+  pgliteStorage,
+  postgresStorage,
+  record as recordLine,
+  startHub,
+  words,
+  type Hub,
+  type Storage,
+} from './harness';
 
-const VOCAB = (
-  'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo ' +
-  'sierra tango uniform victor whiskey xray yankee zulu river mountain forest ocean desert valley canyon meadow'
-).split(' ');
-
-function words(seed: number, n: number): string {
-  let x = (seed * 2654435761) >>> 0 || 1;
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out.push(VOCAB[x % VOCAB.length] as string);
-  }
-  return out.join(' ');
-}
-
-const record = (question: string, answer: string) =>
-  JSON.stringify({
-    messages: [
-      { role: 'user', content: question },
-      { role: 'assistant', content: answer },
-    ],
-  }) + '\n';
+/** A messages record as one JSONL line. */
+const record = (question: string, answer: string) => recordLine(question, answer) + '\n';
 
 const MANIFEST = `name: open\nformat: messages\nfiles: ["data/*.jsonl"]\nrules:\n  dedup: { exact: error, near: error, threshold: 0.85 }\n`;
 

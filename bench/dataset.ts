@@ -23,6 +23,7 @@ import { DatasetStream } from '../server/src/core/dataset/stream';
 import { DatasetValidator } from '../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../server/src/core/dataset/validator';
 import { effectiveSeverity } from '../server/src/core/rules';
+import { jaccard, shingleSet } from './exactJaccard';
 import { estimateTokenCounter } from '../server/src/core/tokenizer';
 import { ParallelDatasetStream } from '../server/src/parallel/parallelStream';
 import { DatasetWorkerPool, datasetWorkerCandidates } from '../server/src/parallel/pool';
@@ -459,23 +460,6 @@ export function benchCliEndToEnd(): BenchRow[] {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function shingleSet(text: string): Set<string> {
-  const words = text
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((w) => w.length > 0);
-  const set = new Set<string>();
-  for (let i = 2; i < words.length; i++) set.add(`${words[i - 2]} ${words[i - 1]} ${words[i]}`);
-  if (words.length > 0 && words.length < 3) set.add(words.join(' '));
-  return set;
-}
-
-function jaccard(a: Set<string>, b: Set<string>): number {
-  let inter = 0;
-  for (const x of a) if (b.has(x)) inter++;
-  return inter / (a.size + b.size - inter);
 }
 
 const NEAR_THRESHOLD = 0.8;

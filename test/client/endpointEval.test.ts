@@ -163,20 +163,24 @@ describe('evaluate on endpoints: the real trainer against a real serve --openai'
     apiKey,
   });
 
-  it('scores the endpoint beside the local base: its rows, its answers equal to the base, the key never on argv', async () => {
-    const out = join(dir, '.modelfactory', 'runs', 'eval-beside');
-    mkdirSync(out, { recursive: true });
-    const cmd = buildEndpointEval({
+  /** The command the extension would run: the tiny config's held-out file, scored at `out` with `apiKey`. */
+  const evalCommand = (out: string, apiKey: string, endpointsOnly: boolean) =>
+    buildEndpointEval({
       python: TRAINER_PYTHON,
       trainerDir: TRAINER_DIR,
       config,
       data: held,
       out,
-      endpoints: [endpoint(server.token)],
-      endpointsOnly: false,
+      endpoints: [endpoint(apiKey)],
+      endpointsOnly,
       maxNewTokens: 12,
       baseEnv: process.env,
     });
+
+  it('scores the endpoint beside the local base: its rows, its answers equal to the base, the key never on argv', async () => {
+    const out = join(dir, '.modelfactory', 'runs', 'eval-beside');
+    mkdirSync(out, { recursive: true });
+    const cmd = evalCommand(out, server.token, false);
     assert.ok(!cmd.args.some((a) => a.includes(server.token)));
     const progress: EvalProgress[] = [];
     const lines: string[] = [];
@@ -216,17 +220,7 @@ describe('evaluate on endpoints: the real trainer against a real serve --openai'
 
   it('endpoints only, with a wrong key: fails with the endpoint named, the key in no message', async () => {
     const out = join(dir, '.modelfactory', 'runs', 'eval-wrong-key');
-    const cmd = buildEndpointEval({
-      python: TRAINER_PYTHON,
-      trainerDir: TRAINER_DIR,
-      config,
-      data: held,
-      out,
-      endpoints: [endpoint('not-the-token-of-this-server')],
-      endpointsOnly: true,
-      maxNewTokens: 12,
-      baseEnv: process.env,
-    });
+    const cmd = evalCommand(out, 'not-the-token-of-this-server', true);
     const outcome = await runEndpointEval(cmd);
     assert.equal(outcome.state, 'failed');
     assert.match(outcome.error ?? '', new RegExp(`endpoint 127\\.0\\.0\\.1:${server.port}: could not list its models`));
@@ -235,17 +229,7 @@ describe('evaluate on endpoints: the real trainer against a real serve --openai'
 
   it('a cancel stops the trainer', async () => {
     const out = join(dir, '.modelfactory', 'runs', 'eval-cancel');
-    const cmd = buildEndpointEval({
-      python: TRAINER_PYTHON,
-      trainerDir: TRAINER_DIR,
-      config,
-      data: held,
-      out,
-      endpoints: [endpoint(server.token)],
-      endpointsOnly: true,
-      maxNewTokens: 12,
-      baseEnv: process.env,
-    });
+    const cmd = evalCommand(out, server.token, true);
     const abort = new AbortController();
     const outcome = await runEndpointEval(cmd, { signal: abort.signal, onStart: () => abort.abort() });
     assert.equal(outcome.state, 'cancelled');

@@ -2,6 +2,7 @@
 // the same word 3-shingles, and which earlier record the streaming index reports.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { jaccard as exactJaccard, shingleSet } from '../../bench/exactJaccard';
 import {
   BANDS,
   BINS,
@@ -28,23 +29,9 @@ function words(rand: () => number, n: number): string[] {
   return Array.from({ length: n }, () => VOCAB[Math.floor(rand() * VOCAB.length)] as string);
 }
 
-function shingles(text: string): Set<string> {
-  const w = text
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((x) => x.length > 0);
-  const set = new Set<string>();
-  for (let i = 2; i < w.length; i++) set.add(`${w[i - 2]} ${w[i - 1]} ${w[i]}`);
-  if (w.length > 0 && w.length < 3) set.add(w.join(' '));
-  return set;
-}
-
+/** Exact Jaccard of two texts' shingles, the reference the signature estimates. */
 function jaccard(a: string, b: string): number {
-  const x = shingles(a);
-  const y = shingles(b);
-  let inter = 0;
-  for (const s of x) if (y.has(s)) inter++;
-  return inter / (x.size + y.size - inter);
+  return exactJaccard(shingleSet(a), shingleSet(b));
 }
 
 function similarity(a: string, b: string): number {

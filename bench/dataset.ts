@@ -27,6 +27,7 @@ import { jaccard, shingleSet } from './exactJaccard';
 import { estimateTokenCounter } from '../server/src/core/tokenizer';
 import { ParallelDatasetStream } from '../server/src/parallel/parallelStream';
 import { DatasetWorkerPool, datasetWorkerCandidates } from '../server/src/parallel/pool';
+import { seededRandom as prng } from '../test/fuzz/seeded';
 
 export interface BenchRow {
   /** What was measured. */
@@ -51,18 +52,6 @@ export function benchOptions(): DatasetValidatorOptions {
     minChars: 1,
     nearThreshold: 0.8,
     tokenCounter: estimateTokenCounter(),
-  };
-}
-
-/** A small deterministic PRNG (mulberry32), so every run validates the same data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

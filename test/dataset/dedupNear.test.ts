@@ -10,18 +10,7 @@ import {
   NearDuplicateIndex,
   signatureSimilarity,
 } from '../../server/src/core/dataset/dedupNear';
-
-/** A deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../fuzz/seeded';
 
 const VOCAB = Array.from({ length: 400 }, (_, i) => `w${i.toString(36)}`);
 

@@ -40,11 +40,13 @@ interface Parsed {
 
 const BOOLEAN_FLAGS = new Set(['--json']);
 
-function parseArgs(args: string[], allowed: string[]): Parsed {
+/** Parses `args` against the `allowed` options; more than `positionals` plain arguments is a usage error. */
+function parseArgs(args: string[], allowed: string[], positionals = 0): Parsed {
   const out: Parsed = { positional: [], flags: new Map(), bools: new Set() };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (!a.startsWith('--')) {
+      if (out.positional.length >= positionals) throw new HubUsageError(`unexpected argument '${a}'`);
       out.positional.push(a);
       continue;
     }
@@ -163,7 +165,6 @@ async function serve(args: string[]): Promise<number> {
     '--daily-files',
     '--max-upload-mb',
   ]);
-  if (p.positional.length > 0) throw new HubUsageError(`unexpected argument '${p.positional[0]}'`);
   const dataDir = resolve(one(p, '--data') ?? 'hub-data');
   const database = one(p, '--database');
   const host = one(p, '--host') ?? '127.0.0.1';
@@ -267,7 +268,7 @@ async function tokenCommand(args: string[]): Promise<number> {
 async function datanetCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'create') throw new HubUsageError(`hub datanet takes 'create', not '${sub ?? ''}'`);
-  const p = parseArgs(rest, ['--hub', '--json']);
+  const p = parseArgs(rest, ['--hub', '--json'], 1);
   const file = p.positional[0];
   if (!file) throw new HubUsageError('hub datanet create needs the datanet.yaml file');
   const manifest = await readBounded(file, 256 * 1024);
@@ -295,7 +296,7 @@ async function readBounded(path: string, max: number): Promise<string> {
 }
 
 async function submit(args: string[]): Promise<number> {
-  const p = parseArgs(args, ['--hub', '--datanet', '--supersedes', '--json']);
+  const p = parseArgs(args, ['--hub', '--datanet', '--supersedes', '--json'], 1);
   const file = p.positional[0];
   const datanet = one(p, '--datanet');
   if (!file || !datanet) throw new HubUsageError('hub submit needs FILE and --datanet NAME');
@@ -320,7 +321,7 @@ async function submit(args: string[]): Promise<number> {
 }
 
 async function leaderboard(args: string[]): Promise<number> {
-  const p = parseArgs(args, ['--hub', '--json']);
+  const p = parseArgs(args, ['--hub', '--json'], 1);
   const name = p.positional[0];
   if (!name) throw new HubUsageError('hub leaderboard needs the Datanet name');
   const rows = await HubClient.from(p).request<
@@ -340,7 +341,7 @@ async function leaderboard(args: string[]): Promise<number> {
 }
 
 async function publish(args: string[]): Promise<number> {
-  const p = parseArgs(args, ['--hub', '--json']);
+  const p = parseArgs(args, ['--hub', '--json'], 1);
   const name = p.positional[0];
   if (!name) throw new HubUsageError('hub publish needs the Datanet name');
   const v = await HubClient.from(p).request<{
@@ -357,7 +358,7 @@ async function publish(args: string[]): Promise<number> {
 
 async function review(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const p = parseArgs(rest, ['--hub', '--json', '--reason']);
+  const p = parseArgs(rest, ['--hub', '--json', '--reason'], 1);
   const target = p.positional[0];
   if (!target)
     throw new HubUsageError(
@@ -388,7 +389,7 @@ async function review(args: string[]): Promise<number> {
 }
 
 async function quota(args: string[]): Promise<number> {
-  const p = parseArgs(args, ['--hub', '--json']);
+  const p = parseArgs(args, ['--hub', '--json'], 1);
   const name = p.positional[0];
   if (!name) throw new HubUsageError('hub quota needs the Datanet name');
   const q = await HubClient.from(p).request<{
@@ -408,7 +409,7 @@ async function quota(args: string[]): Promise<number> {
 }
 
 async function pull(args: string[]): Promise<number> {
-  const p = parseArgs(args, ['--hub', '--out']);
+  const p = parseArgs(args, ['--hub', '--out'], 1);
   const ref = p.positional[0];
   const out = one(p, '--out');
   const m = ref ? /^([a-z0-9][a-z0-9._-]*)@([1-9][0-9]*)$/.exec(ref) : null;

@@ -720,6 +720,22 @@ describe('modelfactory hub usage', () => {
     ]);
     assert.equal(badRole.code, 2);
     assert.match(badRole.stderr, /--role must be one of reader, contributor, curator, owner/);
+    // A stray word is refused, not ignored: `token create --name ci bot` would otherwise name the token "ci".
+    const stray = cli([
+      'hub',
+      'token',
+      'create',
+      '--data',
+      mkdtempSync(join(tmpdir(), 'mf-hub-u-')),
+      '--name',
+      'ci',
+      'bot',
+    ]);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /unexpected argument 'bot'/);
+    const twoFiles = cli(['hub', 'submit', 'a.jsonl', 'b.jsonl', '--datanet', 'x', '--hub', 'http://127.0.0.1:9']);
+    assert.equal(twoFiles.code, 2);
+    assert.match(twoFiles.stderr, /unexpected argument 'b.jsonl'/);
     const dir = mkdtempSync(join(tmpdir(), 'mf-hub-u-'));
     writeFileSync(join(dir, 'a.jsonl'), '{}\n');
     const unreachable = cli(

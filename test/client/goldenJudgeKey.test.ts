@@ -1,8 +1,13 @@
 // The Testing view's golden child gets the judge's key from a configured endpoint whose base URL is the evals
 // file's `judge.base_url` (normalised), in its environment under the file's variable, never in argv.
 import assert from 'node:assert/strict';
-import { delimiter } from 'node:path';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseGoldenOutput } from '../../client/src/golden/evalsFile';
 import {
   JUDGE_KEY_ENV,
   goldenCommand,
@@ -11,6 +16,14 @@ import {
   missingJudgeKeyHint,
   normaliseBaseUrl,
 } from '../../client/src/golden/judgeKey';
+import {
+  SAMPLE_CONFIG,
+  SAMPLE_DATASET,
+  TRAINER_DIR,
+  TRAINER_PYTHON,
+  needTrainer,
+  tempDir,
+} from './fixtures/trainerSupport';
 
 const KEY = 'sk-judge-secret-7f3a';
 const ENDPOINTS = [
@@ -107,5 +120,83 @@ describe("golden prompts: the judge's key from SecretStorage", () => {
     assert.equal(missingJudgeKeyHint(settings, true, {}), undefined);
     assert.equal(missingJudgeKeyHint(settings, false, { GRADER_KEY: 'set' }), undefined);
     assert.equal(missingJudgeKeyHint(undefined, false, {}), undefined);
+  });
+
+  it('the real golden child sends the stored key to a real judge server, taken from its environment only', async () => {
+    needTrainer();
+    // An OpenAI-compatible judge on a real socket: it keeps each Authorization header and grades 8/10.
+    const headers: string[] = [];
+    const judge = createServer((req, res) => {
+      headers.push(req.headers.authorization ?? '');
+      req.resume();
+      req.on('end', () => {
+        const content = JSON.stringify({ score: 8, reason: 'polite enough' });
+        res.setHeader('Content-Type', 'application/json');
+        res.end(
+          JSON.stringify({
+            id: 'chatcmpl-1',
+            object: 'chat.completion',
+            created: 0,
+            model: 'grader',
+            choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content } }],
+            usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => judge.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (judge.address() as AddressInfo).port;
+      const dir = tempDir('golden-judge');
+      const config = readFileSync(SAMPLE_CONFIG, 'utf8').replace(
+        'path: support/data/train.jsonl',
+        `path: ${SAMPLE_DATASET}`,
+      );
+      writeFileSync(
+        join(dir, 'tiny.finetune.yaml'),
+        config.replace(/^output_dir: .*$/m, `output_dir: ${join(dir, 'out')}`),
+      );
+      const file = join(dir, 'judged.evals.yaml');
+      const text =
+        `config: tiny.finetune.yaml\nmax_new_tokens: 4\n` +
+        `judge: {base_url: "http://127.0.0.1:${port}/v1", model: grader, api_key_env: GRADER_KEY}\n` +
+        `prompts:\n  - name: polite\n    prompt: Hello?\n    expect: {judge: {rubric: Polite., min_score: 6}}\n`;
+      writeFileSync(file, text);
+      // The user's endpoint, written with a trailing slash and an upper-case host.
+      const settings = judgeSettings(text);
+      assert.ok(settings);
+      const match = matchJudgeEndpoint(settings.baseUrl, [
+        { name: 'local', baseUrl: `HTTP://LOCALHOST:${port}/v1/` },
+        { name: 'judge', baseUrl: `http://127.0.0.1:${port}/v1/` },
+      ]);
+      assert.equal(match?.name, 'judge');
+      const cmd = goldenCommand({
+        python: TRAINER_PYTHON,
+        trainerDir: TRAINER_DIR,
+        file,
+        only: ['polite'],
+        baseEnv: { ...process.env, GRADER_KEY: 'inherited-wrong' },
+        allowDownload: false,
+        judgeKey: { variable: settings.keyEnv, key: KEY },
+      });
+      assert.ok(!cmd.args.some((a) => a.includes(KEY)));
+      const child = spawn(cmd.command, cmd.args, { cwd: cmd.cwd, env: cmd.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 0, stderr.slice(-2000));
+      const results = parseGoldenOutput(stdout);
+      assert.ok(Array.isArray(results), String(results));
+      assert.deepEqual(
+        results.map((r) => [r.name, r.model, r.passed]),
+        [['polite', 'base', true]],
+      );
+      assert.deepEqual(headers, [`Bearer ${KEY}`]);
+      assert.ok(!stdout.includes(KEY) && !stderr.includes(KEY), 'the key is not in the output');
+    } finally {
+      await new Promise<void>((resolve) => judge.close(() => resolve()));
+    }
   });
 });

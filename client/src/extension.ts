@@ -208,7 +208,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   registerPanels(context, { log, jobs, languageClient: () => client, requireTrust, openai });
   registerHub(context, { log, languageClient: () => client, requireTrust, command });
   const hardestRecords = registerHardestRecords(context, () => client, log);
-  registerGoldenTests(context, log);
+  registerGoldenTests(context, log, openai);
 
   const startTrusted = async () => {
     if (client) return;

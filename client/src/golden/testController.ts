@@ -7,7 +7,10 @@ import { spawn } from 'node:child_process';
 import * as vscode from 'vscode';
 import { readBounded } from '../../../server/src/boundedRead';
 import { findTrainerPython } from '../trainer/python';
+import type { OpenAIEndpoints } from '../openaiEndpoints';
+import { LOCAL_OPENAI_TARGET, OPENAI_TARGET_PREFIX, readOpenAIEndpoints } from '../openaiEndpoints';
 import { expectedText, goldenPrompts, parseGoldenOutput, type GoldenResult } from './evalsFile';
+import { goldenCommand, judgeSettings, matchJudgeEndpoint, missingJudgeKeyHint, type GoldenCommand } from './judgeKey';
 
 const GLOB = '**/*.evals.{yaml,yml}';
 const EXCLUDE = '{**/node_modules/**,**/.modelfactory/**}';
@@ -30,23 +33,16 @@ export async function pythonFor(context: vscode.ExtensionContext, log: vscode.Lo
 }
 
 function runGolden(
-  python: string,
-  trainerDir: string,
-  file: string,
-  only: string[],
+  command: GoldenCommand,
   token: vscode.CancellationToken,
   onStderr: (text: string) => void,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const args = ['-m', 'modelfactory_trainer', 'golden', file, '--json', ...only.flatMap((name) => ['--only', name])];
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PYTHONPATH: [trainerDir, process.env['PYTHONPATH']].filter(Boolean).join(path.delimiter),
-    };
-    if (vscode.workspace.getConfiguration('modelfactory').get<boolean>('trainer.allowDownload', false) !== true) {
-      env['HF_HUB_OFFLINE'] = '1';
-    }
-    const child = spawn(python, args, { cwd: path.dirname(file), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command.command, command.args, {
+      cwd: command.cwd,
+      env: command.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -69,9 +65,34 @@ function runGolden(
   });
 }
 
+/**
+ * The judge's key for an evals file: the configured endpoint (or the local trainer's API) whose base URL is the
+ * file's `judge.base_url`, its key from SecretStorage. Undefined when none matches; a hint then says what to add.
+ */
+async function judgeKeyFor(
+  file: string,
+  openai: OpenAIEndpoints | undefined,
+  log: vscode.LogOutputChannel,
+): Promise<{ judgeKey?: { variable: string; key: string }; hint?: string }> {
+  const read = await readBounded(file, 'yaml');
+  const settings = judgeSettings('bytes' in read ? new TextDecoder().decode(read.bytes) : '');
+  if (!settings) return {};
+  const candidates = readOpenAIEndpoints(log).map((e) => ({ target: `${OPENAI_TARGET_PREFIX}${e.name}`, ...e }));
+  if (openai?.targets().some((t) => t.id === LOCAL_OPENAI_TARGET)) {
+    const local = await openai.connection(LOCAL_OPENAI_TARGET).catch(() => undefined);
+    if (local) candidates.push({ target: LOCAL_OPENAI_TARGET, name: 'local trainer', baseUrl: local.baseUrl });
+  }
+  const match = openai ? matchJudgeEndpoint(settings.baseUrl, candidates) : undefined;
+  if (!openai || !match) return { hint: missingJudgeKeyHint(settings, false, process.env) };
+  const { apiKey } = await openai.connection(match.target);
+  log.info(`Golden prompts: the judge's key for ${path.basename(file)} comes from endpoint ${match.name}.`);
+  return { judgeKey: { variable: settings.keyEnv, key: apiKey } };
+}
+
 export function registerGoldenTests(
   context: vscode.ExtensionContext,
   log: vscode.LogOutputChannel,
+  openai?: OpenAIEndpoints,
 ): vscode.TestController {
   const controller = vscode.tests.createTestController('modelfactory.golden', 'ModelFactory golden prompts');
   context.subscriptions.push(controller);
@@ -158,14 +179,18 @@ export function registerGoldenTests(
         if (token.isCancellationRequested || !file.uri || prompts.length === 0) continue;
         for (const p of prompts) testRun.started(p);
         const all = prompts.length === file.children.size;
-        const outcome = await runGolden(
+        const judge = await judgeKeyFor(file.uri.fsPath, openai, log);
+        const command = goldenCommand({
           python,
           trainerDir,
-          file.uri.fsPath,
-          all ? [] : prompts.map((p) => p.label),
-          token,
-          (text) => testRun.appendOutput(text.replace(/\r?\n/g, '\r\n')),
-        );
+          file: file.uri.fsPath,
+          only: all ? [] : prompts.map((p) => p.label),
+          baseEnv: process.env,
+          allowDownload:
+            vscode.workspace.getConfiguration('modelfactory').get<boolean>('trainer.allowDownload', false) === true,
+          judgeKey: judge.judgeKey,
+        });
+        const outcome = await runGolden(command, token, (text) => testRun.appendOutput(text.replace(/\r?\n/g, '\r\n')));
         if (token.isCancellationRequested) {
           for (const p of prompts) testRun.skipped(p);
           continue;
@@ -174,7 +199,8 @@ export function registerGoldenTests(
         if (results === null || typeof results === 'string') {
           const why = typeof results === 'string' ? results : `the trainer exited with ${outcome.code}`;
           const tail = outcome.stderr.trim().split('\n').slice(-5).join('\n');
-          for (const p of prompts) testRun.errored(p, new vscode.TestMessage(`${why}\n${tail}`));
+          const hint = judge.hint ? `\n${judge.hint}` : '';
+          for (const p of prompts) testRun.errored(p, new vscode.TestMessage(`${why}\n${tail}${hint}`));
           continue;
         }
         for (const p of prompts)
@@ -182,6 +208,7 @@ export function registerGoldenTests(
             testRun,
             p,
             results.filter((r) => r.name === p.label),
+            judge.hint,
           );
       }
     } catch (err) {
@@ -202,7 +229,7 @@ function* gather(collection: vscode.TestItemCollection): Generator<vscode.TestIt
 }
 
 /** One prompt's verdict: passed when every model passed; else a diff per failing model. */
-function report(run: vscode.TestRun, item: vscode.TestItem, results: GoldenResult[]): void {
+function report(run: vscode.TestRun, item: vscode.TestItem, results: GoldenResult[], judgeHint?: string): void {
   if (results.length === 0) {
     run.errored(item, new vscode.TestMessage('The trainer reported nothing for this prompt.'));
     return;
@@ -220,5 +247,6 @@ function report(run: vscode.TestRun, item: vscode.TestItem, results: GoldenResul
   });
   const passedOn = results.filter((r) => r.passed).map((r) => r.model);
   if (passedOn.length) messages.push(new vscode.TestMessage(`Passed on ${passedOn.join(', ')}.`));
+  if (judgeHint && failed.some((r) => 'judge' in r.expect)) messages.push(new vscode.TestMessage(judgeHint));
   run.failed(item, messages, ms);
 }

@@ -47,6 +47,10 @@ class RayHead:
         ray = Path(sys.executable).with_name("ray")
         if not ray.exists():
             raise RuntimeError(f"{ray} is missing: run `npm run setup` (installs modelfactory-trainer[ray])")
+        # Ray's longest socket path is <temp-dir>/session_<date>_<time>_<usec>_<pid>/sockets/plasma_store
+        # (about 65 bytes past the folder), and a Unix socket's path is capped at 107 bytes.
+        if len(os.fsencode(self.temp_dir)) + 66 > 107:
+            raise RuntimeError(f"{self.temp_dir} is too long a --temp-dir for Ray's sockets: use a shorter folder")
         ports = free_ports(14)
         gcs, dashboard, client, agent_http, agent_grpc, runtime_env, metrics, node_manager, object_manager = ports[:9]
         self.dashboard_port = dashboard

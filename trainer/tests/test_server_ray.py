@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,18 @@ CPU_RESOURCES = "resources: {gpus: 0, cpus: 1}\n"
 
 
 @pytest.fixture(scope="module")
-def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
-    head = RayHead(tmp_path_factory.mktemp("ray"))
+def ray_head() -> Iterator[RayHead]:
+    # Directly under the temporary folder, not pytest's deeper tmp_path: Ray puts its sockets at
+    # <temp-dir>/session_<date>_<time>_<pid>/sockets/plasma_store, and a Unix socket's path is capped at
+    # 107 bytes (under the test run's own TMPDIR, the tmp_path route came to 108).
+    temp_dir = Path(tempfile.mkdtemp(prefix="ray-"))
+    head = RayHead(temp_dir)
     head.start()
     try:
         yield head
     finally:
         head.stop()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def ray_server(state_dir: Path, head: RayHead, env: dict[str, str], *extra: str) -> ServerProcess:

@@ -59,7 +59,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -725,15 +725,7 @@ class JobManager:
     async def _work(self) -> None:
         while self._adopt:
             job = self._adopt.pop(0)
-            self._running = job
-            try:
-                await self._follow_local(job, adopted=True)
-            except Exception as exc:  # the server outlives any job
-                self._log("job runner failed", job_id=job.job_id, error=repr(exc))
-                if job.state not in ("done", "failed", "cancelled"):
-                    self._end(job, "failed", "internal", None, f"the server could not follow the job: {exc}"[:500])
-            finally:
-                self._running = None
+            await self._as_running(job, self._follow_local(job, adopted=True), "the server could not follow the job")
         while True:
             while not self._queue or (self.executor is not None and len(self._active) >= self.executor.max_running):
                 self._wakeup.clear()
@@ -748,15 +740,19 @@ class JobManager:
                 self._active[job.job_id] = job
                 self._spawn_run(job, reattach=False)
                 continue
-            self._running = job
-            try:
-                await self._run(job)
-            except Exception as exc:  # the server outlives any job
-                self._log("job runner failed", job_id=job.job_id, error=repr(exc))
-                if job.state not in ("done", "failed", "cancelled"):
-                    self._end(job, "failed", "internal", None, f"the server could not run the job: {exc}"[:500])
-            finally:
-                self._running = None
+            await self._as_running(job, self._run(job), "the server could not run the job")
+
+    async def _as_running(self, job: Job, work: Awaitable[None], failure: str) -> None:
+        """Awaits `work` with `job` as the running job; an exception fails the job, never the server."""
+        self._running = job
+        try:
+            await work
+        except Exception as exc:  # the server outlives any job
+            self._log("job runner failed", job_id=job.job_id, error=repr(exc))
+            if job.state not in ("done", "failed", "cancelled"):
+                self._end(job, "failed", "internal", None, f"{failure}: {exc}"[:500])
+        finally:
+            self._running = None
 
     def _child_env(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key != "MODELFACTORY_TOKEN"}

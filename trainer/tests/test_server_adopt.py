@@ -20,6 +20,7 @@ from test_server_support import (
     Client,
     ServerProcess,
     connected,
+    disk_records,
     event_seqs,
     fake_trainer_env,
     messages_dataset,
@@ -30,10 +31,7 @@ from test_server_support import (
 
 
 def disk_events(state_dir: Path, job_id: str) -> list[dict[str, Any]]:
-    lines = (state_dir / "jobs" / job_id / "events.jsonl").read_text().splitlines()
-    records = [json.loads(line) for line in lines]
-    assert [record["seq"] for record in records] == list(range(len(records)))
-    return [record["event"] for record in records]
+    return [record["event"] for record in disk_records(state_dir, job_id)]
 
 
 def launched_pid(state_dir: Path, job_id: str) -> int:

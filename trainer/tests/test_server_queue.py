@@ -20,6 +20,7 @@ from test_server_support import (
     RawWebSocket,
     ServerProcess,
     connected,
+    disk_records,
     event_seqs,
     fake_trainer_env,
     messages_dataset,
@@ -27,11 +28,6 @@ from test_server_support import (
     tiny_config,
     wait_until_gone,
 )
-
-
-def disk_events(state_dir: Path, job_id: str) -> list[dict[str, Any]]:
-    lines = (state_dir / "jobs" / job_id / "events.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
 
 
 def test_jobs_run_one_at_a_time_in_submission_order(tmp_path: Path) -> None:
@@ -102,7 +98,7 @@ def test_100_random_disconnects_during_a_live_job_lose_and_repeat_nothing(tmp_pa
         listed = await submitter.list_jobs()
         assert received[-1]["event"]["state"] == listed[job_id]["state"] == "done"
         assert listed[job_id]["last_seq"] == seqs[-1]
-        on_disk = disk_events(server.state_dir, job_id)
+        on_disk = disk_records(server.state_dir, job_id)
         assert [record["event"] for record in on_disk] == [frame["event"] for frame in received]
         await submitter.connection.close()
 
@@ -162,7 +158,7 @@ def test_cancel_queued_and_running_jobs_and_kill_after_the_grace_period(tmp_path
         listed = await client.list_jobs()
         assert listed[queued["job_id"]]["state"] == "cancelled"
         assert listed[queued["job_id"]]["reason"] == "user-cancelled"
-        kinds = [record["event"]["type"] for record in disk_events(server.state_dir, queued["job_id"])]
+        kinds = [record["event"]["type"] for record in disk_records(server.state_dir, queued["job_id"])]
         assert kinds == ["queued", "ended"], "a cancelled queued job never starts"
         await client.connection.close()
 
@@ -216,11 +212,11 @@ def test_a_restart_keeps_history_fails_a_job_whose_trainer_died_meanwhile_and_ru
     first.process.send_signal(signal.SIGKILL)
     first.stop()
     # The trainer outlives the server (it runs detached); here it dies too before a server follows it again.
-    launched = next(record["event"] for record in disk_events(state_dir, running_id) if record["event"]["type"] == "launched")
+    launched = next(record["event"] for record in disk_records(state_dir, running_id) if record["event"]["type"] == "launched")
     os.killpg(int(launched["pid"]), signal.SIGKILL)
     wait_until_gone(int(launched["pid"]))
     log_path = state_dir / "jobs" / running_id / "events.jsonl"
-    before = disk_events(state_dir, running_id)
+    before = disk_records(state_dir, running_id)
     with open(log_path, "ab") as handle:
         handle.write(b'{"seq": 99999, "event": {"type": "log", "ti')
 
@@ -263,7 +259,7 @@ def test_sigint_stops_the_running_job_and_the_server_cleanly(tmp_path: Path) -> 
     server.process.send_signal(signal.SIGINT)
     assert server.process.wait(30) == 0
     server.stop()
-    ended = disk_events(server.state_dir, job_id)[-1]["event"]
+    ended = disk_records(server.state_dir, job_id)[-1]["event"]
     assert (ended["type"], ended["state"], ended["reason"], ended["exit_code"]) == (
         "ended",
         "cancelled",

@@ -265,6 +265,14 @@ def fake_trainer_env(folder: Path, count: int, pause: float, padding: int = 0, *
     return {"MODELFACTORY_TRAIN_ARGV": json.dumps(argv)}
 
 
+def disk_records(state_dir: Path, job_id: str) -> list[dict[str, Any]]:
+    """A job's event log on disk, each line `{seq, event}`; the seqs run 0, 1, 2… with nothing missing."""
+    lines = (state_dir / "jobs" / job_id / "events.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [record["seq"] for record in records] == list(range(len(records)))
+    return records
+
+
 def event_seqs(frames: list[dict[str, Any]]) -> list[int]:
     return [int(frame["seq"]) for frame in frames]
 

@@ -3,19 +3,17 @@
 // Submits validate outside any transaction, then decide inside one that locks the Datanet's row (so
 // the duplicate index is consistent) and the contributor's quota rows for the day (so caps hold under
 // any concurrency); the upload is moved to its content address before that transaction commits.
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { asManifest, type DatanetManifest } from '../server/src/core/datanet/manifest';
 import type { HubDb, Sql } from './db';
 import { rebuildNearIndex } from './reindex';
 import { rankContributors, type LeaderboardRow } from './rank';
-import { FileStore, TooLargeError, type StagedFile } from './store';
+import { FileStore, TooLargeError, writeAll, type StagedFile } from './store';
 import { createToken, hashToken, ROLES, roleAtLeast, type Role } from './tokens';
 import { checkManifest } from './manifestCheck';
 import {
@@ -373,6 +371,7 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
     );
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
+      await store.drainRefused(req.body as Readable);
       throw new HttpError(
         413,
         `the file is ${declared} bytes; Datanet '${name}' takes at most ${limit} bytes per file`,
@@ -827,35 +826,39 @@ function versionView(name: string, row: VersionRow) {
 /** The accepted records, one JSON line each, in the order they were accepted; counted per contributor and contribution. */
 async function buildVersion(store: FileStore, contributions: { id: string; contributor: string; sha256: string }[]) {
   const tmpPath = join(store.incomingDir, `p-${randomBytes(12).toString('hex')}`);
-  const out = createWriteStream(tmpPath, { flags: 'wx' });
   const hash = createHash('sha256');
   let bytes = 0;
   let records = 0;
   const contributors: Record<string, number> = {};
   const attribution: { id: string; contributor: string; records: number }[] = [];
-  const write = (s: string) => {
+  // A file handle with awaited writes, not a write stream: a failed write (a full disk) is an error of this
+  // publish, never an 'error' event that nothing listens for.
+  const fh = await open(tmpPath, 'wx');
+  const write = async (s: string) => {
     const buf = Buffer.from(s, 'utf8');
     hash.update(buf);
     bytes += buf.length;
-    return new Promise<void>((resolve, reject) => out.write(buf, (err) => (err ? reject(err) : resolve())));
+    await writeAll(fh, buf);
   };
   try {
-    for (const c of contributions) {
-      let text = await readFile(store.pathOf(c.sha256), 'utf8');
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      let n = 0;
-      for (const line of text.split(/\r\n|\n|\r/)) {
-        if (line.trim() === '') continue;
-        await write(line + '\n');
-        n++;
+    try {
+      for (const c of contributions) {
+        let text = await readFile(store.pathOf(c.sha256), 'utf8');
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        let n = 0;
+        for (const line of text.split(/\r\n|\n|\r/)) {
+          if (line.trim() === '') continue;
+          await write(line + '\n');
+          n++;
+        }
+        records += n;
+        contributors[c.contributor] = (contributors[c.contributor] ?? 0) + n;
+        attribution.push({ id: c.id, contributor: c.contributor, records: n });
       }
-      records += n;
-      contributors[c.contributor] = (contributors[c.contributor] ?? 0) + n;
-      attribution.push({ id: c.id, contributor: c.contributor, records: n });
+    } finally {
+      await fh.close();
     }
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   } catch (err) {
-    out.destroy();
     await store.discard({ tmpPath, sha256: '', bytes: 0 });
     throw err;
   }

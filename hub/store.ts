@@ -3,8 +3,8 @@
 // moved to its address before the transaction that names it commits. A file that no row names (a
 // crash between the move and the commit, a rejected cap) is an orphan: `collectOrphans` removes them.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -46,6 +46,11 @@ function drainRefused(body: Readable, maxBytes: number, maxMs: number): Promise<
   });
 }
 
+/** Writes all of `buf` at the handle's position (a write may take less than it was given). */
+export async function writeAll(fh: FileHandle, buf: Uint8Array): Promise<void> {
+  for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off)).bytesWritten;
+}
+
 export class FileStore {
   readonly filesDir: string;
   readonly incomingDir: string;
@@ -71,19 +76,23 @@ export class FileStore {
     const tmpPath = join(this.incomingDir, randomBytes(12).toString('hex'));
     const hash = createHash('sha256');
     let bytes = 0;
-    const out = createWriteStream(tmpPath, { flags: 'wx' });
+    // Awaited writes on a file handle rather than a write stream: a stream destroyed with a write still in
+    // flight emits an 'error' nobody listens for, and that took the whole hub down on a refused upload.
+    const fh = await open(tmpPath, 'wx');
     try {
-      // destroyOnReturn: false: leaving the loop on a refusal must not destroy the request (see below).
-      for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-        const buf = chunk as Buffer;
-        bytes += buf.length;
-        if (bytes > limit) throw new TooLargeError(limit);
-        hash.update(buf);
-        if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
+      try {
+        // destroyOnReturn: false: leaving the loop on a refusal must not destroy the request (see below).
+        for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+          const buf = chunk as Buffer;
+          bytes += buf.length;
+          if (bytes > limit) throw new TooLargeError(limit);
+          hash.update(buf);
+          await writeAll(fh, buf);
+        }
+      } finally {
+        await fh.close();
       }
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     } catch (err) {
-      out.destroy();
       // The rest of the body is read and dropped before the refusal is answered, not cut off: destroying a
       // request that is still arriving destroys its socket, and a client still sending gets a reset
       // connection instead of the 413. A body that goes on past the drain's bounds is cut off after all.
@@ -92,6 +101,11 @@ export class FileStore {
       throw err;
     }
     return { tmpPath, sha256: hash.digest('hex'), bytes };
+  }
+
+  /** Reads and drops what is left of a refused upload (bounded), so that its sender reads the answer. */
+  async drainRefused(body: Readable): Promise<void> {
+    await drainRefused(body, DRAIN_REFUSED_BYTES, DRAIN_REFUSED_MS);
   }
 
   /** Stages bytes already in memory (a published version). */

@@ -610,6 +610,29 @@ print(json.dumps({"file": str(files[0]), "again": str(path), "text": path.read_t
       } as RequestInit);
       assert.equal(res.status, 413);
       assert.match(((await res.json()) as { error: string }).error, /larger than 1000 bytes/);
+      // Refusals in a row, streamed and declared, with the body still arriving: each sender reads its 413
+      // (no reset connection), and the hub lives on (a staging write still in flight when the refusal
+      // came once took the process down).
+      const fiveMb = new TextEncoder().encode(jsonl(6002, 8000));
+      for (let k = 0; k < 30; k++) {
+        const parts = [big.subarray(0, 600), fiveMb];
+        const refused = await fetch(`${hub.url}/v1/datanets/small/contributions?file_name=s.jsonl`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${t['bob']}`, 'content-type': 'application/octet-stream' },
+          body: new ReadableStream<Uint8Array>({
+            pull(controller) {
+              const c = parts.shift();
+              if (c) controller.enqueue(c);
+              else controller.close();
+            },
+          }),
+          duplex: 'half',
+        } as RequestInit);
+        assert.equal(refused.status, 413);
+        await refused.arrayBuffer();
+        if (k % 10 === 0) assert.equal((await upload('bob', 'small', new TextDecoder().decode(fiveMb))).status, 413);
+      }
+      assert.equal(hub.proc.exitCode, null, hub.stderr());
       const hugeJson = await api<{ error: string }>(hub, 'POST', '/v1/datanets', t['owner'], {
         manifest: 'x'.repeat(2 * 1024 * 1024),
       });

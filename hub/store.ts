@@ -48,7 +48,7 @@ function drainRefused(body: Readable, maxBytes: number, maxMs: number): Promise<
 
 /** Writes all of `buf` at the handle's position (a write may take less than it was given). */
 export async function writeAll(fh: FileHandle, buf: Uint8Array): Promise<void> {
-  for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off)).bytesWritten;
+  for (let off = 0; off < buf.length;) off += (await fh.write(buf, off)).bytesWritten;
 }
 
 export class FileStore {

@@ -159,6 +159,76 @@ describe('token counts agree with transformers on real tokenizers', () => {
   });
 });
 
+describe('reasoning renders as the trainer renders it', () => {
+  const records = [
+    {
+      messages: [
+        { role: 'user', content: 'Is 91 prime?' },
+        { role: 'assistant', content: 'No: 7 x 13.', reasoning_content: 'Try 7: 7 x 13 = 91.' },
+      ],
+    },
+    {
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello!', thinking: 'A greeting: greet back.' },
+        { role: 'user', content: 'Capital of Peru?' },
+        { role: 'assistant', content: 'Lima.', thinking: "Peru's capital is Lima." },
+      ],
+    },
+  ].map((r) => JSON.stringify(r));
+
+  /** The trainer's own rendering (data.render_chat with the model's template) and whether it probes as rendering reasoning. */
+  function trainerRender(folder: string): { native: boolean; texts: string[] } {
+    needTrainer();
+    const script = `
+import json, sys
+from transformers import AutoTokenizer
+from modelfactory_trainer.data import render_chat, renders_reasoning
+from modelfactory_trainer.records import detect_format, to_example
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+texts = []
+for line in sys.stdin:
+    record = json.loads(line)
+    example = to_example(record, detect_format(record))
+    texts.append(render_chat(tok, example["messages"], False, None, None))
+print(json.dumps({"native": renders_reasoning(tok, None), "texts": texts}))
+`;
+    const r = spawnSync(TRAINER_PYTHON, ['-c', script, folder], {
+      input: records.join('\n') + '\n',
+      encoding: 'utf8',
+      cwd: join(ROOT, 'trainer'),
+      env: { ...process.env, HF_HUB_OFFLINE: '1' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { native: boolean; texts: string[] };
+  }
+
+  for (const [model, native] of [
+    ['qwen3', true],
+    ['llama3', false],
+  ] as [RealModel, boolean][]) {
+    it(`${model}: ${native ? 'its template renders reasoning_content itself' : 'a template without reasoning gets it inline, in think tags'}`, () => {
+      const folder = modelFolder(model);
+      const config = JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+      const templates = new TemplateSet(templatesOf(config), specialTokensOf(config), folder);
+      const template = templates.pick(false);
+      assert.ok(!(template instanceof Error));
+      assert.equal(template.rendersReasoning(undefined, specialTokensOf(config)), native);
+      const ours = records.map((line) => {
+        const rendered = templates.renderExample(exampleOf(line));
+        assert.ok(Array.isArray(rendered), JSON.stringify(rendered));
+        return rendered[0]!;
+      });
+      const theirs = trainerRender(folder);
+      assert.equal(theirs.native, native);
+      assert.deepEqual(ours, theirs.texts);
+      // The last answer's reasoning is in the text either way; inline, in the contract's think tags.
+      assert.ok(ours[1]!.includes("Peru's capital is Lima."));
+      assert.equal(ours[0]!.includes('<think>\nTry 7: 7 x 13 = 91.\n</think>\n\nNo: 7 x 13.'), true);
+    });
+  }
+});
+
 describe('chat template choice and special tokens', () => {
   it('takes tokens as strings or {content} objects, and picks tool_use for records with tools', () => {
     const config = {

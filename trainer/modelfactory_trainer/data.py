@@ -21,6 +21,7 @@ from .errors import DatasetError
 from .records import (
     RecordRefused,
     chat_template_path,
+    contract,
     detect_format,
     objective_problem,
     read_source_path,
@@ -268,14 +269,44 @@ def render_chat(
     config's choice, else the model's own, else the fallback."""
     # With the model's own template, transformers picks it (and, for a named set, the tool_use one for records with tools).
     template = chat_template or (None if has_chat_template(tokenizer) else fallback_template())
+    turns = _as_turns(messages)
+    inline = any(turn.get("reasoning") for turn in turns) and not renders_reasoning(tokenizer, template, tools)
     rendered = tokenizer.apply_chat_template(
-        template_turns(_as_turns(messages)),
+        template_turns(turns, inline_reasoning=inline),
         tools=tools or None,
         chat_template=template,
         tokenize=False,
         add_generation_prompt=add_generation_prompt,
     )
     return str(rendered)
+
+
+_RENDERS_REASONING: dict[tuple[str, bool], bool] = {}
+
+
+def renders_reasoning(tokenizer: Any, chat_template: str | None, tools: list[dict[str, Any]] | None = None) -> bool:
+    """Whether the template renders an assistant turn's reasoning from the message (reasoning_content,
+    thinking or reasoning): the contract's probe, as the reasoning of a final assistant turn, shows up in
+    the text. Templates that do not get the reasoning inline (records.template_turns); the language
+    server decides the same way (chatTemplate.ts)."""
+    own = getattr(tokenizer, "chat_template", None)
+    key = (chat_template if chat_template is not None else json.dumps(own, sort_keys=True), bool(tools))
+    known = _RENDERS_REASONING.get(key)
+    if known is not None:
+        return known
+    probe = contract()["reasoning"]["probe"]
+    turns = [{"role": "user", "content": "?"}, {"role": "assistant", "content": "!", "reasoning": probe}]
+    try:
+        text = tokenizer.apply_chat_template(
+            template_turns(turns), tools=tools or None, chat_template=chat_template, tokenize=False, add_generation_prompt=False
+        )
+        known = probe in str(text)
+    except Exception:  # noqa: BLE001 - a template that cannot render the probe renders no reasoning
+        known = False
+    if len(_RENDERS_REASONING) > 64:
+        _RENDERS_REASONING.clear()
+    _RENDERS_REASONING[key] = known
+    return known
 
 
 def trained_spans(

@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .data import Example, fallback_template, has_chat_template
+from .data import Example, fallback_template, has_chat_template, renders_reasoning
 from .errors import ConfigError, DatasetError
-from .records import template_turns
+from .records import template_turns as records_template_turns
 
 if TYPE_CHECKING:
     from .events import EventWriter
@@ -37,10 +37,17 @@ _SAFETENSORS_METHODS = (
 )
 
 
-def preference_rows(examples: Sequence[Example], objective: str) -> list[dict[str, Any]]:
-    """The examples as TRL's conversational rows: prompt/chosen/rejected (dpo, orpo) or prompt/completion/label (kto)."""
+def preference_rows(examples: Sequence[Example], objective: str, inline_reasoning: bool = False) -> list[dict[str, Any]]:
+    """The examples as TRL's conversational rows: prompt/chosen/rejected (dpo, orpo) or prompt/completion/label (kto).
+
+    `inline_reasoning`: the template renders no reasoning keys, so an answer's reasoning goes into its content.
+    """
     rows: list[dict[str, Any]] = []
     with_tools = any(example.tools for example in examples)
+
+    def template_turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return records_template_turns(turns, inline_reasoning)
+
     for example in examples:
         data = example.example
         prompt = template_turns(list(data.get("messages", [])))
@@ -128,14 +135,15 @@ def train_preference(
     training = config.training
     objective = str(config.data["objective"])
     config_class, trainer_base = _trl_classes(objective)
-    train_rows = preference_rows(train_examples, objective)
-    eval_rows = preference_rows(eval_examples, objective)
-    if not train_rows:
-        raise DatasetError("no preference records to train on")
     # TRL renders conversational rows with the tokenizer's template: make it the one sft would use.
     template = job.chat_template or (None if has_chat_template(tokenizer) else fallback_template())
     if template is not None:
         tokenizer.chat_template = template
+    inline = not renders_reasoning(tokenizer, None)
+    train_rows = preference_rows(train_examples, objective, inline)
+    eval_rows = preference_rows(eval_examples, objective, inline)
+    if not train_rows:
+        raise DatasetError("no preference records to train on")
 
     resume_from = None
     if resume:

@@ -11,8 +11,9 @@ An example is a dict:
     tools: [{"type": "function", "function": {...}}]  when the record has tool definitions
     text (text), chosen/rejected (preference), completion/label (kto), media ({"images": [...]})
 A turn is {"role": "system"|"user"|"assistant"|"tool", "content": str} with optional "tool_calls"
-([{"name", "arguments": dict, "id"?}]), "tool_call_id", "name", and "train": False on an assistant turn
-that is not learned (OpenAI weight 0).
+([{"name", "arguments": dict, "id"?}]), "tool_call_id", "name", "reasoning" (an assistant turn's chain of
+thought, from reasoning_content, thinking or reasoning), and "train": False on an assistant turn that is
+not learned (OpenAI weight 0).
 """
 
 from __future__ import annotations
@@ -197,12 +198,34 @@ def _openai_message(message: Any, path: PathT, media: Json) -> Json:
         turn["tool_call_id"] = message["tool_call_id"]
     if isinstance(message.get("name"), str):
         turn["name"] = message["name"]
+    reasoning = _reasoning(message, raw, role, path)
+    if reasoning:
+        turn["reasoning"] = reasoning
     weight = message.get("weight")
     if "weight" in message and (isinstance(weight, bool) or weight not in (0, 1)):
         raise _refuse("schema/wrong-type", path + ["weight"], "weight must be 0 or 1")
     if weight == 0 and "weight" in message and role == "assistant":
         turn["train"] = False
     return turn
+
+
+def _reasoning(message: Json, raw_role: str, role: str, path: PathT) -> str:
+    """The message's reasoning under any of the contract's keys ("" for none): text, on an assistant turn, one text."""
+    found: tuple[str, str] | None = None
+    for key in contract()["reasoning"]["keys"]:
+        value = message.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise _refuse("schema/wrong-type", path + [key], f"{key} must be text")
+        if not value.strip():
+            continue
+        if role != "assistant":
+            raise _refuse("messages/reasoning", path + [key], f"a {raw_role} message cannot carry reasoning ({key}): only assistant turns reason")
+        if found is not None and found[1] != value:
+            raise _refuse("messages/reasoning", path + [key], f"{found[0]} and {key} hold different reasoning: keep one")
+        found = found or (key, value)
+    return found[1] if found else ""
 
 
 def _openai_messages(items: Any, path: PathT, media: Json) -> list[Json]:
@@ -451,11 +474,22 @@ def to_example(record: Any, record_format: str) -> Json:
     return example
 
 
-def template_turns(turns: list[Json]) -> list[Json]:
-    """Turns as chat templates take them: tool calls as {"type": "function", "function": {name, arguments}}."""
+def template_turns(turns: list[Json], inline_reasoning: bool = False) -> list[Json]:
+    """Turns as chat templates take them: tool calls as {"type": "function", "function": {name, arguments}}.
+
+    An assistant turn's reasoning goes under each of the contract's reasoning keys, or, with
+    `inline_reasoning` (a template that renders none of them), into the content between think tags.
+    """
     rendered = []
+    words = contract()["reasoning"]
     for turn in turns:
         message: Json = {"role": turn["role"], "content": turn["content"]}
+        reasoning = turn.get("reasoning")
+        if reasoning and inline_reasoning:
+            message["content"] = words["inline_open"] + reasoning + words["inline_close"] + turn["content"]
+        elif reasoning:
+            for key in words["keys"]:
+                message[key] = reasoning
         if "tool_calls" in turn:
             message["tool_calls"] = [
                 {"type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}, **({"id": call["id"]} if "id" in call else {})}

@@ -157,3 +157,45 @@ def test_unreadable_files_are_dataset_errors(tmp_path: Path) -> None:
         list(read_records(path))
     with pytest.raises(DatasetError, match="missing.jsonl"):
         list(read_records(tmp_path / "missing.jsonl"))
+
+
+def test_reasoning_is_learned_with_the_answer_inline_where_the_template_renders_no_reasoning_key(tiny_tokenizer: Any) -> None:
+    from modelfactory_trainer.data import renders_reasoning
+    from modelfactory_trainer.records import to_example
+
+    record = {
+        "messages": [
+            {"role": "user", "content": "What is 2 plus 2?"},
+            {"role": "assistant", "content": "4.", "reasoning_content": "Two and two make four."},
+        ]
+    }
+    example = Example("t", to_example(record, "messages"))
+    assert example.turns[1]["reasoning"] == "Two and two make four."
+    assert not renders_reasoning(tiny_tokenizer, None)
+    encoded = encode_example(tiny_tokenizer, example, max_seq_length=512)
+    assert encoded is not None
+    assert _trained_text(tiny_tokenizer, encoded).replace(" ", "") == "<think>\nTwoandtwomakefour.\n</think>\n\n4.<|end|>\n"
+    # A template that reads reasoning_content itself gets it there, not inline.
+    reading = (
+        "{% for m in messages %}{{ m['role'] }}: {% if m.reasoning_content %}[{{ m.reasoning_content }}] {% endif %}"
+        "{{ m['content'] }}\n{% endfor %}"
+    )
+    assert renders_reasoning(tiny_tokenizer, reading)
+    text = render_chat(tiny_tokenizer, example.turns, False, None, reading)
+    assert text == "user: What is 2 plus 2?\nassistant: [Two and two make four.] 4.\n"
+
+
+def test_preference_rows_carry_an_answers_reasoning_as_the_template_takes_it() -> None:
+    from modelfactory_trainer.preference import preference_rows
+    from modelfactory_trainer.records import to_example
+
+    record = {
+        "prompt": [{"role": "user", "content": "Is 91 prime?"}],
+        "chosen": [{"role": "assistant", "content": "No.", "thinking": "7 x 13 = 91."}],
+        "rejected": [{"role": "assistant", "content": "Yes."}],
+    }
+    example = Example("t", to_example(record, "preference"))
+    native = preference_rows([example], "dpo")[0]["chosen"][0]
+    assert native == {"role": "assistant", "content": "No.", "reasoning_content": "7 x 13 = 91.", "thinking": "7 x 13 = 91.", "reasoning": "7 x 13 = 91."}
+    inline = preference_rows([example], "dpo", inline_reasoning=True)[0]["chosen"][0]
+    assert inline == {"role": "assistant", "content": "<think>\n7 x 13 = 91.\n</think>\n\nNo."}

@@ -4,6 +4,7 @@
 // templates use; the trainer renders the same templates with jinja2. Built-in templates (a config's
 // `chat_template: chatml`, and fallback.jinja for models without one) are the files in
 // schemas/chat-templates/, which both sides read.
+import contract from '../../../schemas/records/contract.json';
 import { contractWords } from './dataset/contract';
 import { Template } from '@huggingface/jinja';
 import type { Example, Turn } from './dataset/example';
@@ -104,10 +105,44 @@ export class ChatTemplate {
     tools: readonly unknown[] | undefined,
     specials: SpecialTokens,
   ): string | RenderFailure {
+    const inline = turns.some((t) => t.reasoning) && !this.rendersReasoning(tools, specials);
+    return this.renderMessages(templateMessages(turns, inline), tools, specials);
+  }
+
+  /** Whether the template renders reasoning from the message, with and without tools (probed once each). */
+  private readonly reasoningProbes: (boolean | undefined)[] = [undefined, undefined];
+
+  /**
+   * Whether this template renders an assistant turn's reasoning from the message (reasoning_content,
+   * thinking or reasoning): the contract's probe, as the reasoning of a final assistant turn, shows up
+   * in the text. Templates that do not get the reasoning inline (templateMessages); the trainer decides
+   * the same way (data.renders_reasoning).
+   */
+  rendersReasoning(tools: readonly unknown[] | undefined, specials: SpecialTokens): boolean {
+    const slot = tools && tools.length > 0 ? 1 : 0;
+    let known = this.reasoningProbes[slot];
+    if (known === undefined) {
+      const probe = contract.reasoning.probe;
+      const turns: Turn[] = [
+        { role: 'user', content: '?' },
+        { role: 'assistant', content: '!', reasoning: probe },
+      ];
+      const text = this.renderMessages(templateMessages(turns), tools, specials);
+      known = typeof text === 'string' && text.includes(probe);
+      this.reasoningProbes[slot] = known;
+    }
+    return known;
+  }
+
+  private renderMessages(
+    messages: Record<string, unknown>[],
+    tools: readonly unknown[] | undefined,
+    specials: SpecialTokens,
+  ): string | RenderFailure {
     try {
       return this.template.render({
         ...specials,
-        messages: templateMessages(turns),
+        messages,
         tools: tools && tools.length > 0 ? tools : null,
         documents: null,
         add_generation_prompt: false,
@@ -121,11 +156,19 @@ export class ChatTemplate {
 /**
  * Turns as chat templates take them (OpenAI's shape): `{role, content, tool_calls: [{type: 'function',
  * function: {name, arguments}}], tool_call_id, name}`, absent keys left out as transformers drops
- * `None` values.
+ * `None` values. An assistant turn's reasoning goes under each of the contract's reasoning keys, or, with
+ * `inlineReasoning` (a template that renders none of them), into the content between think tags: the
+ * trainer's records.template_turns does the same.
  */
-export function templateMessages(turns: readonly Turn[]): Record<string, unknown>[] {
+export function templateMessages(turns: readonly Turn[], inlineReasoning = false): Record<string, unknown>[] {
+  const words = contract.reasoning;
   return turns.map((turn) => {
     const message: Record<string, unknown> = { role: turn.role, content: turn.content };
+    if (turn.reasoning && inlineReasoning) {
+      message['content'] = words.inline_open + turn.reasoning + words.inline_close + turn.content;
+    } else if (turn.reasoning) {
+      for (const key of words.keys) message[key] = turn.reasoning;
+    }
     if (turn.tool_calls && turn.tool_calls.length > 0) {
       message['tool_calls'] = turn.tool_calls.map((call) => ({
         ...(call.id !== undefined ? { id: call.id } : {}),

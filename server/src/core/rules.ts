@@ -85,6 +85,12 @@ export const RULES: readonly RuleInfo[] = [
     'A tool call the trainer cannot render: no function name, arguments that are not a JSON object, a call outside an assistant turn.',
   ),
   rule(
+    'messages/reasoning',
+    'dataset',
+    'error',
+    "Reasoning (reasoning_content, thinking or reasoning) the trainer cannot use: on a turn other than an assistant's, or two different texts on one turn.",
+  ),
+  rule(
     'preference/identical',
     'dataset',
     'error',

@@ -13,6 +13,7 @@ const MESSAGE_ROLES: Readonly<Record<string, Turn['role']>> = contract.roles.mes
 const SHAREGPT_ROLES: Readonly<Record<string, Turn['role']>> = contract.roles.sharegpt as Record<string, Turn['role']>;
 const TOOL_CALL_SPEAKERS: ReadonlySet<string> = new Set(contract.tool_call_speakers);
 const MEDIA_PLACEHOLDERS = contract.media as Readonly<Record<keyof Media, string>>;
+const REASONING_KEYS: readonly string[] = contract.reasoning.keys;
 
 /** The words both sides use for a config-level verdict, with `{name}` placeholders filled in. */
 export function contractWords(key: keyof typeof contract.words, values: Record<string, string | number> = {}): string {
@@ -202,6 +203,29 @@ class Reader {
     if (calls.length > 0) turn.tool_calls = calls;
     if (typeof message.tool_call_id === 'string') turn.tool_call_id = message.tool_call_id;
     if (typeof message.name === 'string') turn.name = message.name;
+    let reasoning: [string, string] | undefined;
+    for (const key of REASONING_KEYS) {
+      const value = message[key];
+      if (value === undefined || value === null) continue;
+      if (typeof value !== 'string') return this.refuse('schema/wrong-type', [...path, key], `${key} must be text`);
+      if (!value.trim()) continue;
+      if (role !== 'assistant') {
+        return this.refuse(
+          'messages/reasoning',
+          [...path, key],
+          `a ${raw} message cannot carry reasoning (${key}): only assistant turns reason`,
+        );
+      }
+      if (reasoning && reasoning[1] !== value) {
+        return this.refuse(
+          'messages/reasoning',
+          [...path, key],
+          `${reasoning[0]} and ${key} hold different reasoning: keep one`,
+        );
+      }
+      reasoning ??= [key, value];
+    }
+    if (reasoning) turn.reasoning = reasoning[1];
     if (message.weight !== undefined && message.weight !== 0 && message.weight !== 1) {
       return this.refuse('schema/wrong-type', [...path, 'weight'], 'weight must be 0 or 1');
     }

@@ -14,6 +14,11 @@ export interface Turn {
   name?: string;
   /** false on an assistant turn the record excludes from the loss (OpenAI `weight: 0`). */
   train?: false;
+  /**
+   * An assistant turn's reasoning (chain of thought), from `reasoning_content`, `thinking` or `reasoning`:
+   * learned with the answer. See templateMessages for how a template gets it.
+   */
+  reasoning?: string;
 }
 
 export interface ToolCall {

@@ -25,9 +25,13 @@ export function estimateRecordText(text: RecordText, fullIsAscii = false): numbe
   return estimate + TURN_OVERHEAD_TOKENS * text.turns;
 }
 
-/** Bytes a turn's own values add to the rendered text (its content, tool calls and names). */
+/** What a template adds around a turn's reasoning, at most (think tags, gpt-oss's analysis channel). */
+const REASONING_SLACK_BYTES = 128;
+
+/** Bytes a turn's own values add to the rendered text (its content, reasoning, tool calls and names). */
 function turnBytes(turn: Turn): number {
   let bytes = utf8Length(turn.content) + utf8Length(turn.name ?? '') + utf8Length(turn.tool_call_id ?? '');
+  if (turn.reasoning) bytes += utf8Length(turn.reasoning) + REASONING_SLACK_BYTES;
   for (const call of turn.tool_calls ?? []) {
     // tojson writes ", " and ": " where JSON.stringify writes "," and ":": at most twice the bytes.
     bytes += utf8Length(call.name) + 2 * utf8Length(JSON.stringify(call.arguments)) + utf8Length(call.id ?? '');

@@ -143,6 +143,8 @@ function addTurns(j: Joiner, turns: readonly Turn[] | undefined): void {
       for (const call of turn.tool_calls) parts.push(JSON.stringify({ name: call.name, arguments: call.arguments }));
       text = parts.join('\n');
     }
+    // The reasoning is read (and learned) before the answer.
+    if (turn.reasoning) text = turn.reasoning + '\n' + text;
     j.add(turn.role, text, turn.role !== 'system');
   }
 }

@@ -114,6 +114,14 @@ describe('the system prompt a dataset trains with', () => {
     });
     assert.equal(systemPromptOf(sharegpt), 'Be kind.');
     assert.equal(systemPromptOf(JSON.stringify({ system: 'Top.', instruction: 'x', output: 'y' })), 'Top.');
+    const promptCompletion = JSON.stringify({
+      prompt: [
+        { role: 'system', content: 'Be exact.' },
+        { role: 'user', content: 'x' },
+      ],
+      completion: [{ role: 'assistant', content: 'y' }],
+    });
+    assert.equal(systemPromptOf(promptCompletion), 'Be exact.');
   });
   it('is null for records without one, and reads the sample Datanet file', async () => {
     assert.equal(systemPromptOf(JSON.stringify({ instruction: 'x', output: 'y' }) + '\n[1,2]\n"s"'), null);

@@ -406,6 +406,27 @@ def _kto(record: Json, media: Json) -> Json:
     return example
 
 
+def _prompt_completion(record: Json, media: Json) -> Json:
+    """TRL's prompt-completion record, trained as sft: the prompt (text, or messages whose assistant turns are
+    context, not learned) and the completion learned after it, as TRL's completion-only loss does."""
+    for key in ("prompt", "completion"):
+        if key not in record:
+            raise _refuse("schema/missing-field", [], f"'{key}' is missing")
+    prompt = _prompt(record, record["prompt"], ["prompt"], media)
+    completion = _answer(record["completion"], ["completion"], media)
+    if not _has_trained_answer(completion):
+        raise _refuse("messages/no-assistant", ["completion"], "the completion has no assistant turn")
+    if _blank(completion):
+        raise _refuse("content/empty", ["completion"], "the completion is empty")
+    context = [dict(turn, train=False) if turn["role"] == "assistant" else turn for turn in prompt]
+    example: Json = {"kind": "sft", "messages": context + completion}
+    if "tools" in record:
+        tools = _tools(record["tools"], ["tools"])
+        if tools:
+            example["tools"] = tools
+    return example
+
+
 def _conversation(record: Json, record_format: str, media: Json) -> Json:
     tools: list[Json] = []
     key = "messages"
@@ -457,6 +478,8 @@ def to_example(record: Any, record_format: str) -> Json:
         example = _preference(record, media)
     elif record_format == "kto":
         example = _kto(record, media)
+    elif record_format == "prompt_completion":
+        example = _prompt_completion(record, media)
     elif record_format in ("messages", "sharegpt", "alpaca"):
         example = _conversation(record, record_format, media)
     else:

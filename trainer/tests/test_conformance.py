@@ -32,7 +32,7 @@ def _word_level_tokenizer() -> Any:
 
 
 def test_the_corpus_covers_every_format_and_verdict() -> None:
-    assert {entry["detected"] for entry in ENTRIES} >= {"messages", "sharegpt", "alpaca", "preference", "kto", "text", None}
+    assert {entry["detected"] for entry in ENTRIES} >= {"messages", "sharegpt", "alpaca", "preference", "kto", "text", "prompt_completion", None}
     assert sum("refused" in entry for entry in ENTRIES) >= 8 and sum("example" in entry for entry in ENTRIES) >= 15
 
 

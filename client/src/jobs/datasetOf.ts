@@ -31,8 +31,9 @@ export function datasetOf(
 
 /**
  * The system prompt a dataset's records carry (the first one found among its first lines): messages
- * (`role: system`), sharegpt (`from: system`) or a top-level `system` field. An adapter answers as
- * trained only under that prompt, so the playground offers it. Null when the records have none.
+ * (`role: system`, in `messages` or a prompt-completion record's `prompt`), sharegpt (`from: system`) or a
+ * top-level `system` field. An adapter answers as trained only under that prompt, so the playground offers
+ * it. Null when the records have none.
  */
 export function systemPromptOf(jsonlHead: string, maxLines = 50): string | null {
   const lines = jsonlHead.split(/\r?\n/).slice(0, maxLines);
@@ -46,7 +47,7 @@ export function systemPromptOf(jsonlHead: string, maxLines = 50): string | null 
     if (typeof record !== 'object' || record === null) continue;
     const r = record as Record<string, unknown>;
     if (typeof r['system'] === 'string' && r['system'].trim()) return r['system'];
-    for (const turns of [r['messages'], r['conversations']]) {
+    for (const turns of [r['messages'], r['conversations'], r['prompt']]) {
       if (!Array.isArray(turns)) continue;
       for (const t of turns as Record<string, unknown>[]) {
         const role = t?.['role'] ?? t?.['from'];

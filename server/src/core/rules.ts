@@ -64,7 +64,7 @@ export const RULES: readonly RuleInfo[] = [
     'format/unknown',
     'dataset',
     'error',
-    'A record matches no known format (alpaca, sharegpt, messages, text, preference, kto).',
+    'A record matches no known format (alpaca, sharegpt, messages, text, preference, kto, prompt_completion).',
   ),
   rule('format/mixed', 'dataset', 'error', "A record's format differs from the file's (or the Datanet's) format."),
   rule('schema/missing-field', 'dataset', 'error', 'A required field of the record format is missing.'),

@@ -39,6 +39,9 @@ export function checkContent(
       if (blank(record.chosen)) reportEmpty('chosen', 'preferred answer', out, loc);
       if (blank(record.rejected)) reportEmpty('rejected', 'rejected answer', out, loc);
       break;
+    case 'prompt_completion':
+      if (blank(record.completion)) reportEmpty('completion', 'completion', out, loc);
+      break;
     default:
       break;
   }

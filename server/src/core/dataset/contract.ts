@@ -490,6 +490,29 @@ function conversation(
   return example;
 }
 
+/**
+ * TRL's prompt-completion record, trained as sft: the prompt (text, or messages whose assistant turns are
+ * context, not learned) and the completion learned after it, as TRL's completion-only loss does.
+ */
+function promptCompletion(reader: Reader, record: Json, media: Media): Example | undefined {
+  if (!('prompt' in record)) return reader.refuse('schema/missing-field', [], "'prompt' is missing");
+  if (!('completion' in record)) return reader.refuse('schema/missing-field', [], "'completion' is missing");
+  const prompt = promptTurns(reader, record, record.prompt, ['prompt'], media);
+  const completion = answerTurns(reader, record.completion, ['completion'], media);
+  if (!prompt || !completion) return undefined;
+  if (!hasTrainedAnswer(completion))
+    return reader.refuse('messages/no-assistant', ['completion'], 'the completion has no assistant turn');
+  if (isBlank(completion)) return reader.refuse('content/empty', ['completion'], 'the completion is empty');
+  const context = prompt.map((t): Turn => (t.role === 'assistant' ? { ...t, train: false } : t));
+  const example: Example = { kind: 'sft', messages: [...context, ...completion] };
+  if (record.tools !== undefined) {
+    const tools = reader.tools(record.tools, ['tools']);
+    if (!tools) return undefined;
+    if (tools.length > 0) example.tools = tools;
+  }
+  return example;
+}
+
 function placeholderCounts(example: Example): Record<keyof Media, number> {
   const counts = { images: 0, videos: 0, audios: 0 };
   const turns = [...example.messages, ...(example.chosen ?? []), ...(example.completion ?? [])];
@@ -521,6 +544,9 @@ export function toExample(record: unknown, format: RecordFormat): Conversion {
       break;
     case 'kto':
       example = kto(reader, record, media);
+      break;
+    case 'prompt_completion':
+      example = promptCompletion(reader, record, media);
       break;
     default:
       example = conversation(reader, record, format, media);

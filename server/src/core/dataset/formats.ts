@@ -1,9 +1,18 @@
 // Record formats of fine-tuning data, and detection from one parsed record (the contract's table).
 import { detectFormat } from './contract';
 
-export type RecordFormat = 'alpaca' | 'sharegpt' | 'messages' | 'text' | 'preference' | 'kto';
+export type RecordFormat = 'alpaca' | 'sharegpt' | 'messages' | 'text' | 'preference' | 'kto' | 'prompt_completion';
 
-export const RECORD_FORMATS: readonly RecordFormat[] = ['alpaca', 'sharegpt', 'messages', 'text', 'preference', 'kto'];
+/** In this order for good: a format's index is its code in the indices and statistics (new ones go last). */
+export const RECORD_FORMATS: readonly RecordFormat[] = [
+  'alpaca',
+  'sharegpt',
+  'messages',
+  'text',
+  'preference',
+  'kto',
+  'prompt_completion',
+];
 
 /**
  * The format a record is written in, judged by its distinguishing keys in the order of

@@ -50,6 +50,7 @@ export const FORMAT_LABELS: Readonly<Record<RecordFormat, string>> = {
   text: 'Text',
   preference: 'Preference',
   kto: 'KTO',
+  prompt_completion: 'Prompt-completion',
 };
 
 export class RecordAnalyzer {
@@ -111,7 +112,7 @@ export class RecordAnalyzer {
         'format/unknown',
         0,
         text.length,
-        'This record matches no known format: use {"messages": [...]}, {"conversations": [...]}, {"instruction", "input", "output"}, {"text"}, a preference pair {"prompt", "chosen", "rejected"} or a KTO record {"prompt", "completion", "label"}.',
+        'This record matches no known format: use {"messages": [...]}, {"conversations": [...]}, {"instruction", "input", "output"}, {"text"}, a preference pair {"prompt", "chosen", "rejected"} a prompt and its completion {"prompt", "completion"}, a preference pair {"prompt", "chosen", "rejected"} or a KTO record {"prompt", "completion", "label"}.',
       );
       return result;
     }
@@ -136,7 +137,8 @@ export class RecordAnalyzer {
         checkShareGptConversations(record.conversations, ['conversations'], out, loc);
         break;
       case 'preference':
-      case 'kto': {
+      case 'kto':
+      case 'prompt_completion': {
         const sides = ['prompt', 'chosen', 'rejected', 'completion', 'preferred_output', 'non_preferred_output'];
         for (const side of sides) {
           checkOpenAiMessages(record[side], [side], out, loc, { requireAssistant: false, checkOrder: false });

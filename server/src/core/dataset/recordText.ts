@@ -123,8 +123,9 @@ export function recordText(record: Record<string, unknown>, format: RecordFormat
       j.add('', str(record.text), true);
       break;
     case 'preference':
+    case 'prompt_completion':
       if (typeof record.system === 'string') j.add('system', record.system, false);
-      for (const key of ['prompt', 'chosen', 'rejected']) {
+      for (const key of format === 'preference' ? ['prompt', 'chosen', 'rejected'] : ['prompt', 'completion']) {
         const side = record[key];
         if (typeof side === 'string') j.add(key === 'prompt' ? 'user' : 'assistant', side, true);
         else addMessages(j, side, 'role', 'content');

@@ -6,6 +6,7 @@ import alpacaSchema from '../../../../schemas/records/alpaca.schema.json';
 import ktoSchema from '../../../../schemas/records/kto.schema.json';
 import messagesSchema from '../../../../schemas/records/messages.schema.json';
 import preferenceSchema from '../../../../schemas/records/preference.schema.json';
+import promptCompletionSchema from '../../../../schemas/records/prompt_completion.schema.json';
 import sharegptSchema from '../../../../schemas/records/sharegpt.schema.json';
 import textSchema from '../../../../schemas/records/text.schema.json';
 import type { LineFindings } from './context';
@@ -20,6 +21,7 @@ export const RECORD_SCHEMAS: Readonly<Record<RecordFormat, object>> = {
   text: textSchema,
   preference: preferenceSchema,
   kto: ktoSchema,
+  prompt_completion: promptCompletionSchema,
 };
 
 // One Ajv per process; `unicode: false` keeps string-length keywords from scanning code points (Ajv

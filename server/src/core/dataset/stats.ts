@@ -32,7 +32,7 @@ export interface DatasetStats {
 }
 
 export function emptyFormatCounts(): Record<RecordFormat, number> {
-  return { alpaca: 0, sharegpt: 0, messages: 0, text: 0, preference: 0, kto: 0 };
+  return { alpaca: 0, sharegpt: 0, messages: 0, text: 0, preference: 0, kto: 0, prompt_completion: 0 };
 }
 
 export function majorityFormat(counts: Readonly<Record<RecordFormat, number>>): RecordFormat | undefined {

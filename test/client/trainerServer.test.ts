@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { loadEvaluation } from '../../client/src/evaluation/results';
 import type { JobView } from '../../client/src/trainer/api';
 import { JobTracker } from '../../client/src/trainer/jobTracker';
 import type { ApplyOutcome } from '../../client/src/trainer/jobTracker';
@@ -247,6 +248,30 @@ describe('trainer connection with the real job server', () => {
       view.logs.join('\n'),
     );
     await assert.rejects(client.evaluate('no-such-job'), (error: TrainerError) => error.code === 'unknown-job');
+
+    // Its results come to this machine (what a remote trainer's evaluation view needs), verified, and read
+    // as the evaluation view reads them.
+    const resultsDir = join(tempDir('eval-results'), 'eval');
+    const files = await client.downloadAdapter(evaluation.job_id, resultsDir, undefined, 'eval');
+    assert.deepEqual(files.map((file) => file.name).sort(), ['results.jsonl', 'summary.json']);
+    for (const file of files) {
+      assert.equal(createHash('sha256').update(readFileSync(file.path)).digest('hex'), file.sha256);
+    }
+    const loaded = await loadEvaluation(resultsDir);
+    assert.deepEqual(
+      loaded.models.map((model) => model.name),
+      ['base', 'output'],
+    );
+    assert.ok(loaded.examples.length > 0);
+    // A training job has no evaluation results, and an evaluation no adapter.
+    await assert.rejects(
+      client.downloadAdapter(jobId, join(tempDir('none'), 'eval'), undefined, 'eval'),
+      (error: TrainerError) => error.code === 'not-an-evaluation',
+    );
+    await assert.rejects(
+      client.downloadAdapter(evaluation.job_id, join(tempDir('none'), 'adapter')),
+      (error: TrainerError) => error.code === 'adapter-missing',
+    );
   });
 
   it('streams chat tokens from the base model and from the adapter, and stops on abort', async () => {

@@ -60,6 +60,16 @@ describe('format rules', () => {
   it('reports a record of no known format', () => {
     assert.deepEqual(rules(run(['{"question": "a", "answer": "b"}'])), ['format/unknown']);
     assert.deepEqual(rules(run(['[1, 2]'])), ['format/unknown']);
+    // The message names each shape once, prompt-completion among them.
+    const [finding] = run(['{"question": "a", "answer": "b"}']);
+    for (const shape of [
+      '{"messages": [...]}',
+      '{"text"}',
+      '{"prompt", "completion"}',
+      '{"prompt", "chosen", "rejected"}',
+    ]) {
+      assert.equal(finding!.message.split(shape).length - 1, 1, `${shape} in: ${finding!.message}`);
+    }
   });
 
   it('reports records that differ from the majority, and from a demanded format', () => {

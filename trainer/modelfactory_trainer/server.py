@@ -41,7 +41,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .jobs import EventListener, Job, JobManager
+from .jobs import EventListener, Job, JobManager, is_inside
 from .digest import sha256_of
 from .protocol import PROTOCOL_VERSION, ProtocolError, Request, encode, error_frame, parse_client_frame
 from .server_chat import ChatWorker
@@ -450,6 +450,9 @@ class ClientSession:
 
     async def _on_download_adapter(self, request: Request) -> None:
         job = self.state.jobs.get(request.body["job_id"])
+        if request.body.get("what") == "eval":
+            await self._send_eval_results(request, job)
+            return
         if job.state != "done":
             raise ProtocolError("job-not-done", f"job {job.job_id} is {job.state}; only a done job has an adapter")
         adapter_dir = job.adapter_dir()
@@ -464,7 +467,24 @@ class ClientSession:
             )
         self._spawn(self._stream_adapter(request.id, job.job_id, files, digests))
 
-    async def _stream_adapter(self, request_id: str, job_id: str, files: list[Path], digests: dict[str, str]) -> None:
+    async def _send_eval_results(self, request: Request, job: Job) -> None:
+        """A done evaluation job's results (output/eval: results.jsonl, summary.json), in adapter frames."""
+        if job.method != "eval":
+            raise ProtocolError("not-an-evaluation", f"job {job.job_id} is a {job.method} job, not an evaluation")
+        if job.state != "done":
+            raise ProtocolError("job-not-done", f"job {job.job_id} is {job.state}; only a done evaluation has results")
+        eval_dir = (job.folder / "output" / "eval").resolve()
+        if not is_inside(eval_dir, [job.folder.resolve()]) or not (eval_dir / "results.jsonl").is_file():
+            raise ProtocolError("results-missing", f"evaluation {job.job_id} wrote no results.jsonl")
+        files = sorted(
+            path for path in eval_dir.iterdir() if path.suffix in (".jsonl", ".json") and path.is_file() and not path.is_symlink()
+        )
+        digests = {path.name: await asyncio.to_thread(sha256_of, path) for path in files}
+        self._spawn(self._stream_adapter(request.id, job.job_id, files, digests, main="results.jsonl"))
+
+    async def _stream_adapter(
+        self, request_id: str, job_id: str, files: list[Path], digests: dict[str, str], main: str = "adapter_model.safetensors"
+    ) -> None:
         for path in files:
             size = path.stat().st_size
             await self.send(
@@ -491,7 +511,7 @@ class ClientSession:
                 "id": request_id,
                 "job_id": job_id,
                 "files": digests,
-                "sha256": digests["adapter_model.safetensors"],
+                "sha256": digests[main],
             }
         )
 

@@ -1,5 +1,5 @@
 // "ModelFactory: Open Evaluation Results": the evaluation view on an `eval` output folder (a folder or its
-// results.jsonl from the explorer, a finished evaluation job of the local trainer, or one picked), and the
+// results.jsonl from the explorer, a finished evaluation job of any trainer, or one picked), and the
 // view opening by itself when an evaluation this window watched finishes.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -19,7 +19,8 @@ export interface EvaluationWiring {
 
 /**
  * Where an evaluation job of the local trainer wrote its results: the server's state folder
- * (`<globalStorage>/local-server/jobs`, its `jobs/<id>/output/eval`). A remote server keeps them on its machine.
+ * (`<globalStorage>/local-server/jobs`, its `jobs/<id>/output/eval`). A remote server's are downloaded into
+ * the workspace's run folder (`.modelfactory/runs/<target>-<job>/eval`) when opened.
  */
 export function localEvaluationDir(globalStoragePath: string, jobId: string): string {
   return path.join(globalStoragePath, 'local-server', 'jobs', 'jobs', jobId, 'output', 'eval');
@@ -32,12 +33,10 @@ async function hasResults(dir: string): Promise<boolean> {
 export function registerEvaluation(context: vscode.ExtensionContext, w: EvaluationWiring): void {
   const deps = { log: w.log, exportRecord: w.exportRecord };
 
-  const dirOfJob = async (ref: JobRef): Promise<string> => {
-    if (ref.target !== 'local') {
-      throw new Error(
-        `the results of ${ref.jobId} are on ${ref.target}'s machine; run \`python -m modelfactory_trainer eval\` here, or open a copy of its output/eval folder`,
-      );
-    }
+  // A remote trainer's results are downloaded (verified) into the workspace first; undefined when that
+  // failed, which the download has already said.
+  const dirOfJob = async (ref: JobRef, interactive = true): Promise<string | undefined> => {
+    if (ref.target !== 'local') return w.jobs.downloadEvaluation(ref.target, ref.jobId, interactive);
     const dir = localEvaluationDir(context.globalStorageUri.fsPath, ref.jobId);
     if (!(await hasResults(dir))) throw new Error(`job ${ref.jobId} wrote no evaluation results (${dir})`);
     return dir;
@@ -46,12 +45,16 @@ export function registerEvaluation(context: vscode.ExtensionContext, w: Evaluati
   const pick = async (): Promise<string | undefined> => {
     const evalJobs = w.jobs
       .allJobs()
-      .filter((j) => j.method === 'eval' && j.state === 'done' && j.target === 'local')
+      .filter((j) => j.method === 'eval' && j.state === 'done')
       .sort((a, b) => b.created - a.created);
     const files = await vscode.workspace.findFiles(`**/${RESULTS_FILE}`, '**/node_modules/**', 100);
     type Item = vscode.QuickPickItem & { dir?: string; job?: JobView };
     const items: Item[] = [
-      ...evalJobs.map((job) => ({ label: job.name, description: `evaluation job ${job.jobId}`, job })),
+      ...evalJobs.map((job) => ({
+        label: job.name,
+        description: `evaluation job ${job.jobId}${job.target === 'local' ? '' : ` on ${job.target}`}`,
+        job,
+      })),
       ...files.map((uri) => ({
         label: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)),
         dir: path.dirname(uri.fsPath),
@@ -99,7 +102,7 @@ export function registerEvaluation(context: vscode.ExtensionContext, w: Evaluati
       if (job.method !== 'eval') return;
       const key = `${job.target}\0${job.jobId}`;
       if (job.state === 'queued' || job.state === 'running') watched.add(key);
-      else if (watched.delete(key) && job.state === 'done' && job.target === 'local') {
+      else if (watched.delete(key) && job.state === 'done') {
         void open({ target: job.target, jobId: job.jobId }).catch((err: unknown) =>
           w.log.warn(`Evaluation ${job.jobId}: ${err instanceof Error ? err.message : String(err)}`),
         );

@@ -12,7 +12,7 @@ import type { ChatRequest, ChatResult, JobView, TargetRef } from '../trainer/api
 import type { ExportDoneFrame } from '../trainer/protocol';
 import type { ProtocolClient, SubmitRequest } from '../trainer/protocolClient';
 import { setupLocalTrainer, venvPython } from '../trainer/python';
-import { adapterFolder, listRuns, RunRecorder } from '../trainer/runStore';
+import { adapterFolder, evaluationFolder, listRuns, RunRecorder } from '../trainer/runStore';
 import { describeJob } from './describe';
 import type { ConnectionState, JobsSource } from './jobsView';
 import { systemPromptOf } from './datasetOf';
@@ -285,37 +285,52 @@ export class JobManager implements JobsSource, vscode.Disposable {
 
   /** Downloads a done job's adapter into the workspace (.modelfactory/runs/<target>-<job>/adapter), verified. */
   async downloadAdapter(targetId: string, jobId: string, interactive: boolean): Promise<string | undefined> {
+    const dest = await this.fetchJobFiles(targetId, jobId, 'adapter', interactive);
+    if (dest) this.connections.tracker(targetId)?.setAdapterDir(jobId, dest);
+    return dest;
+  }
+
+  /** Downloads a done evaluation job's results into the workspace (.modelfactory/runs/<target>-<job>/eval), verified. */
+  async downloadEvaluation(targetId: string, jobId: string, interactive: boolean): Promise<string | undefined> {
+    return this.fetchJobFiles(targetId, jobId, 'eval', interactive);
+  }
+
+  private async fetchJobFiles(
+    targetId: string,
+    jobId: string,
+    what: 'adapter' | 'eval',
+    interactive: boolean,
+  ): Promise<string | undefined> {
     const ws = this.workspaceRoot();
     const client = this.connections.clientOf(targetId);
-    const tracker = this.connections.tracker(targetId);
     const label = this.connections.ref(targetId)?.label ?? targetId;
-    const key = `${targetId}\0${jobId}`;
-    if (!ws || !client || !tracker || this.downloads.has(key)) return undefined;
-    const dest = adapterFolder(ws, targetId, jobId);
-    // Files land only complete and verified, so one present is the adapter an earlier window fetched.
-    if (existsSync(path.join(dest, 'adapter_model.safetensors'))) {
-      tracker.setAdapterDir(jobId, dest);
-      return dest;
-    }
+    const key = `${targetId}\0${jobId}\0${what}`;
+    if (!ws || !client || !this.connections.tracker(targetId) || this.downloads.has(key)) return undefined;
+    const dest = what === 'eval' ? evaluationFolder(ws, targetId, jobId) : adapterFolder(ws, targetId, jobId);
+    const noun = what === 'eval' ? 'evaluation results' : 'adapter';
+    // Files land only complete and verified, so one present is what an earlier window fetched.
+    if (existsSync(path.join(dest, what === 'eval' ? 'results.jsonl' : 'adapter_model.safetensors'))) return dest;
     this.downloads.add(key);
     try {
       const files = await vscode.window.withProgress(
         {
           location: interactive ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window,
-          title: `ModelFactory: downloading the adapter of ${jobId}`,
+          title: `ModelFactory: downloading the ${noun} of ${jobId}`,
         },
         (progress) =>
-          client.downloadAdapter(jobId, dest, (p) =>
-            progress.report({ message: `${p.file} ${Math.floor((p.received / Math.max(1, p.size)) * 100)}%` }),
+          client.downloadAdapter(
+            jobId,
+            dest,
+            (p) => progress.report({ message: `${p.file} ${Math.floor((p.received / Math.max(1, p.size)) * 100)}%` }),
+            what,
           ),
       );
-      tracker.setAdapterDir(jobId, dest);
-      this.log.info(`[${label}] adapter of ${jobId}: ${files.length} files verified (sha256) in ${dest}`);
+      this.log.info(`[${label}] ${noun} of ${jobId}: ${files.length} files verified (sha256) in ${dest}`);
       return dest;
     } catch (err) {
-      this.log.error(`[${label}] adapter download of ${jobId} failed: ${messageOf(err)}`);
+      this.log.error(`[${label}] ${noun} download of ${jobId} failed: ${messageOf(err)}`);
       if (interactive)
-        void vscode.window.showErrorMessage(`ModelFactory: the adapter download failed: ${messageOf(err)}`);
+        void vscode.window.showErrorMessage(`ModelFactory: the ${noun} download failed: ${messageOf(err)}`);
       return undefined;
     } finally {
       this.downloads.delete(key);

@@ -638,12 +638,13 @@ export interface ClientMoveJob {
   position: number;
 }
 /**
- * Client -> server: answered by adapter_file, adapter_chunk... per file, then adapter_end.
+ * Client -> server: answered by adapter_file, adapter_chunk... per file, then adapter_end. what: adapter (the default: a done training job's adapter folder) or eval (a done evaluation job's results: results.jsonl, summary.json).
  */
 export interface ClientDownloadAdapter {
   type: 'download_adapter';
   id: RequestId;
   job_id: string;
+  what?: 'adapter' | 'eval';
 }
 /**
  * Client -> server: generates a reply; answered by chat_token frames then chat_done, or chat_error.
@@ -845,7 +846,7 @@ export interface ServerAdapterChunk {
   data: string;
 }
 /**
- * Server -> client: every file was sent; sha256 is that of adapter_model.safetensors, as the trainer's done event reported it.
+ * Server -> client: every file was sent; sha256 is that of the main file: adapter_model.safetensors (as the trainer's done event reported it), or results.jsonl for what: eval.
  */
 export interface ServerAdapterEnd {
   type: 'adapter_end';
@@ -929,6 +930,8 @@ export interface ServerError {
     | 'job-not-done'
     | 'adapter-missing'
     | 'adapter-corrupt'
+    | 'not-an-evaluation'
+    | 'results-missing'
     | 'chat-unavailable'
     | 'job-not-resumable'
     | 'job-not-queued'

@@ -362,21 +362,23 @@ export class ProtocolClient {
   }
 
   /**
-   * Downloads a done job's adapter into destDir. Files land only complete and verified (size and
-   * sha256, fsynced, renamed into place after the server's final digests agree); any failure leaves
-   * destDir as it was.
+   * Downloads a done job's adapter into destDir, or with `what: 'eval'` a done evaluation job's results
+   * (results.jsonl, summary.json). Files land only complete and verified (size and sha256, fsynced,
+   * renamed into place after the server's final digests agree); any failure leaves destDir as it was.
    */
   async downloadAdapter(
     jobId: string,
     destDir: string,
     onProgress?: (progress: DownloadProgress) => void,
+    what: 'adapter' | 'eval' = 'adapter',
   ): Promise<DownloadedFile[]> {
+    const main = what === 'eval' ? 'results.jsonl' : 'adapter_model.safetensors';
     const download = new AdapterDownload(destDir);
     let work: Promise<unknown> = Promise.resolve();
     const announcedSizes = new Map<string, number>();
     try {
       return await this.call<DownloadedFile[]>(
-        { type: 'download_adapter', job_id: jobId },
+        what === 'eval' ? { type: 'download_adapter', job_id: jobId, what } : { type: 'download_adapter', job_id: jobId },
         this.requestTimeoutMs,
         (frame, resolve, reject) => {
           // Frames arrive faster than the disk takes them: one chain keeps the writes in order.
@@ -399,8 +401,8 @@ export class ProtocolClient {
             }
             case 'adapter_end':
               step(async () => {
-                if (frame.files['adapter_model.safetensors'] !== frame.sha256) {
-                  throw new TrainerError('adapter-corrupt', 'the adapter digests of adapter_end disagree');
+                if (frame.files[main] !== frame.sha256) {
+                  throw new TrainerError('adapter-corrupt', `the digests of ${main} in adapter_end disagree`);
                 }
                 resolve(await download.commit(frame.files));
               });

@@ -32,6 +32,11 @@ export function adapterFolder(workspace: string, target: string, jobId: string):
   return join(runFolder(workspace, target, jobId), 'adapter');
 }
 
+/** Where a remote evaluation job's results are downloaded: the run folder's eval/. */
+export function evaluationFolder(workspace: string, target: string, jobId: string): string {
+  return join(runFolder(workspace, target, jobId), 'eval');
+}
+
 /** Writes run.json for the job (temp file, fsync, rename): a reader never sees half a file. */
 export async function saveRun(workspace: string, view: JobView, now = Date.now()): Promise<string> {
   const folder = runFolder(workspace, view.target, view.jobId);

@@ -112,7 +112,7 @@ export class RecordAnalyzer {
         'format/unknown',
         0,
         text.length,
-        'This record matches no known format: use {"messages": [...]}, {"conversations": [...]}, {"instruction", "input", "output"}, {"text"}, a preference pair {"prompt", "chosen", "rejected"} a prompt and its completion {"prompt", "completion"}, a preference pair {"prompt", "chosen", "rejected"} or a KTO record {"prompt", "completion", "label"}.',
+        'This record matches no known format: use {"messages": [...]}, {"conversations": [...]}, {"instruction", "input", "output"}, {"text"}, {"prompt", "completion"}, a preference pair {"prompt", "chosen", "rejected"} or a KTO record {"prompt", "completion", "label"}.',
       );
       return result;
     }

@@ -331,6 +331,16 @@ def _prompt(record: Json, value: Any, path: PathT, media: Json) -> list[Json]:
     return _system(record) + _openai_messages(value, path, media)
 
 
+def _shared_text_prefix(first: str, second: str) -> int:
+    """Where two texts that begin alike part, as TRL's extract_prompt finds it: a space just before
+    stays with the answers."""
+    length = 0
+    limit = min(len(first), len(second))
+    while length < limit and first[length] == second[length]:
+        length += 1
+    return length - 1 if length > 0 and first[length - 1] == " " else length
+
+
 def _preference(record: Json, media: Json) -> Json:
     tools: list[Json] | None = None
     if isinstance(record.get("input"), dict) and "preferred_output" in record:
@@ -358,8 +368,18 @@ def _preference(record: Json, media: Json) -> Json:
                 while shared < min(len(chosen), len(rejected)) and chosen[shared] == rejected[shared]:
                     shared += 1
                 prompt, chosen, rejected = chosen[:shared], chosen[shared:], rejected[shared:]
+            elif isinstance(record.get("chosen"), str) and isinstance(record.get("rejected"), str):
+                # The same in text (Anthropic's HH-RLHF): the prompt is the two texts' common beginning.
+                whole_chosen, whole_rejected = record["chosen"], record["rejected"]
+                if whole_chosen == whole_rejected:
+                    raise _refuse("preference/identical", ["rejected"], "the two answers are identical")
+                shared = _shared_text_prefix(whole_chosen, whole_rejected)
+                if shared:
+                    prompt = _system(record) + [{"role": "user", "content": whole_chosen[:shared]}]
+                    chosen = [{"role": "assistant", "content": whole_chosen[shared:]}]
+                    rejected = [{"role": "assistant", "content": whole_rejected[shared:]}]
             if not prompt:
-                raise _refuse("schema/missing-field", [], "a preference record needs a prompt (prompt, instruction, conversations or input.messages)")
+                raise _refuse("schema/missing-field", [], "a preference record needs a prompt (prompt, instruction, conversations or input.messages), or two answers that begin with the same one")
         if "tools" in record:
             tools = _tools(record["tools"], ["tools"])
     chosen_key = "preferred_output" if "preferred_output" in record else "chosen"

@@ -345,6 +345,14 @@ function isBlank(turns: Turn[]): boolean {
   return turns.every((t) => t.content.trim() === '' && !t.tool_calls);
 }
 
+/** Where two texts that begin alike part, as TRL's extract_prompt finds it: a space just before stays with the answers. */
+function sharedTextPrefix(first: string, second: string): number {
+  let length = 0;
+  const limit = Math.min(first.length, second.length);
+  while (length < limit && first[length] === second[length]) length++;
+  return length > 0 && first[length - 1] === ' ' ? length - 1 : length;
+}
+
 function preference(reader: Reader, record: Json, media: Media): Example | undefined {
   let prompt: Turn[] | undefined;
   let chosen: Turn[] | undefined;
@@ -377,12 +385,26 @@ function preference(reader: Reader, record: Json, media: Media): Example | undef
         prompt = chosen.slice(0, shared);
         chosen = chosen.slice(shared);
         rejected = rejected.slice(shared);
+      } else if (typeof record.chosen === 'string' && typeof record.rejected === 'string') {
+        // The same in text (Anthropic's HH-RLHF): the prompt is the two texts' common beginning.
+        if (record.chosen === record.rejected)
+          return reader.refuse('preference/identical', ['rejected'], 'the two answers are identical');
+        const shared = sharedTextPrefix(record.chosen, record.rejected);
+        if (shared > 0) {
+          const system =
+            typeof record.system === 'string' && record.system
+              ? [{ role: 'system' as const, content: record.system }]
+              : [];
+          prompt = [...system, { role: 'user', content: record.chosen.slice(0, shared) }];
+          chosen = [{ role: 'assistant', content: record.chosen.slice(shared) }];
+          rejected = [{ role: 'assistant', content: record.rejected.slice(shared) }];
+        }
       }
       if (!prompt || prompt.length === 0) {
         return reader.refuse(
           'schema/missing-field',
           [],
-          'a preference record needs a prompt (prompt, instruction, conversations or input.messages)',
+          'a preference record needs a prompt (prompt, instruction, conversations or input.messages), or two answers that begin with the same one',
         );
       }
     }

@@ -101,6 +101,22 @@ describe('schema rules', () => {
     assert.equal(covered(lines, unknown), '"inptu"');
     const missing = f.find((x) => x.rule === 'schema/missing-field')!;
     assert.match(missing.message, /'output'/);
+    assert.match(missing.message, /Add it\.$/);
+  });
+
+  it('says when ShareGPT turns are written as OpenAI messages, and what to rename', () => {
+    const f = run([
+      '{"conversations": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}',
+    ]);
+    const missing = f.filter((x) => x.rule === 'schema/missing-field');
+    assert.equal(missing.length, 4);
+    for (const m of missing)
+      assert.match(m.message, /written as an OpenAI message \(role, content\): rename 'conversations' to 'messages'/);
+    const fixed = run(['{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}']);
+    assert.deepEqual(
+      fixed.filter((x) => x.severity === 'error'),
+      [],
+    );
   });
 
   it('accepts preference sides as strings or message lists, and reports other types', () => {

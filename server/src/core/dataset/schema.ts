@@ -112,6 +112,19 @@ export function checkSchema(
   }
 }
 
+/** A ShareGPT turn written with OpenAI's keys (role, content), as some exported datasets do. */
+function writtenAsMessages(label: string, path: JsonPath, turn: unknown, missing: string): boolean {
+  return (
+    label === 'ShareGPT' &&
+    path[0] === 'conversations' &&
+    (missing === 'from' || missing === 'value') &&
+    typeof turn === 'object' &&
+    turn !== null &&
+    'role' in turn &&
+    'content' in turn
+  );
+}
+
 function reportError(
   error: ErrorObject,
   root: unknown,
@@ -126,10 +139,20 @@ function reportError(
     case 'required': {
       const field = String((error.params as { missingProperty: string }).missingProperty);
       const [s, e] = locator.value(path);
-      out.add('schema/missing-field', s, e, `${label} record: ${where} lacks the required field '${field}'. Add it.`, {
-        field,
-        path,
-      });
+      out.add(
+        'schema/missing-field',
+        s,
+        e,
+        `${label} record: ${where} lacks the required field '${field}'. ${
+          writtenAsMessages(label, path, valueAt(root, path), field)
+            ? `Its turn is written as an OpenAI message (role, content): rename 'conversations' to 'messages' to read the record as one.`
+            : 'Add it.'
+        }`,
+        {
+          field,
+          path,
+        },
+      );
       return;
     }
     case 'additionalProperties': {

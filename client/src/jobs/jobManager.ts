@@ -305,9 +305,14 @@ export class JobManager implements JobsSource, vscode.Disposable {
     const client = this.connections.clientOf(targetId);
     const label = this.connections.ref(targetId)?.label ?? targetId;
     const key = `${targetId}\0${jobId}\0${what}`;
+    const noun = what === 'eval' ? 'evaluation results' : 'adapter';
+    if (!ws && interactive) {
+      void vscode.window.showErrorMessage(
+        `ModelFactory: open a folder first: ${what === 'eval' ? 'evaluation results are' : 'an adapter is'} downloaded into its .modelfactory/runs (job ${jobId}).`,
+      );
+    }
     if (!ws || !client || !this.connections.tracker(targetId) || this.downloads.has(key)) return undefined;
     const dest = what === 'eval' ? evaluationFolder(ws, targetId, jobId) : adapterFolder(ws, targetId, jobId);
-    const noun = what === 'eval' ? 'evaluation results' : 'adapter';
     // Files land only complete and verified, so one present is what an earlier window fetched.
     if (existsSync(path.join(dest, what === 'eval' ? 'results.jsonl' : 'adapter_model.safetensors'))) return dest;
     this.downloads.add(key);

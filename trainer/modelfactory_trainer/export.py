@@ -21,9 +21,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -560,10 +562,40 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--max-shard-size", default=DEFAULT_SHARD_SIZE, help="safetensors shard size, e.g. 2GB")
     parser.add_argument("--events", action="store_true", help="progress and the result as JSON lines on stdout")
     parser.add_argument("--trust-remote-code", action="store_true", help="run the model repository's code")
+    parser.add_argument(
+        "--exit-with-parent", action="store_true",
+        help="stop (and stop the GGUF converter) when stdin reaches its end: the job server keeps a pipe open for its life",
+    )
     return parser
 
 
+def _stop_when_stdin_closes() -> None:
+    """The job server gives its export child a pipe on stdin and never writes to it, so the end of stdin means
+    the server is gone (killed, crashed): the export stops then, instead of running on, converter included,
+    until its next write fails. A KeyboardInterrupt lets the export clean its staging folder (subprocess.run
+    kills the converter on it); one still alive 30 s later is killed with its process group."""
+
+    def watch() -> None:
+        # The raw descriptor, not sys.stdin.buffer: a daemon thread blocked inside a buffered read holds its
+        # lock, and the interpreter aborts at exit when it cannot take that lock.
+        try:
+            while os.read(0, 1 << 16):
+                pass
+        except OSError:
+            pass
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+        if os.getpgrp() == os.getpid():  # started in a session of its own, as the server does
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os._exit(1)
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def export_command(args: argparse.Namespace) -> int:
+    if args.exit_with_parent:
+        _stop_when_stdin_closes()
     events = JsonLineWriter(stream=sys.stdout) if args.events else None
     real_stdout = sys.stdout
     if events is not None:

@@ -64,7 +64,7 @@ class Exporter:
         self, job: Job, adapter: Path, out: Path, body: dict[str, Any], send: Callable[[dict[str, Any]], Awaitable[None]]
     ) -> dict[str, Any]:
         argv = [sys.executable, "-m", "modelfactory_trainer", "export", "--adapter", str(adapter), "--out", str(out),
-                "--events", "--base", job.base_model]
+                "--events", "--exit-with-parent", "--base", job.base_model]
         if job.config_path.is_file():
             argv += ["--config", str(job.config_path)]
         for flag in ("merge", "ollama", "gguf"):
@@ -81,8 +81,8 @@ class Exporter:
         workdir.mkdir(exist_ok=True)
         with open(log_path, "ab") as stderr:
             process = await asyncio.create_subprocess_exec(
-                *argv, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=env, cwd=str(workdir),
-                start_new_session=True, limit=1 << 20,
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=env,
+                cwd=str(workdir), start_new_session=True, limit=1 << 20,
             )
         self._log("export started", job_id=job.job_id, name=out.name, pid=process.pid)
         result: dict[str, Any] | None = None

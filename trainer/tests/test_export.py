@@ -135,3 +135,51 @@ def test_trained_system_prompt_is_the_shared_one(tmp_path: Path) -> None:
     assert trained_system_prompt([shared]) == "Be kind."
     mixed = write_jsonl(tmp_path / "b.jsonl", [record("One."), record("Two."), record(None)])
     assert trained_system_prompt([mixed]) is None
+
+
+def test_an_export_whose_server_is_gone_stops_with_its_converter_and_leaves_nothing(merged: dict[str, Any], tmp_path: Path) -> None:
+    """The job server runs exports with --exit-with-parent and a pipe on stdin; the pipe closing (the server
+    killed) stops the export, the GGUF converter it waits on included, and its staging folder goes."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from conftest import TRAINER_ROOT, trainer_command
+
+    llama_cpp = tmp_path / "llama.cpp"
+    llama_cpp.mkdir()
+    started = tmp_path / "converter.pid"
+    # A converter that takes its time, as a real one on a large model does.
+    (llama_cpp / "convert_hf_to_gguf.py").write_text(
+        f"import os, pathlib, time\npathlib.Path({str(started)!r}).write_text(str(os.getpid()))\ntime.sleep(600)\n"
+    )
+    out = tmp_path / "exported"
+    export = subprocess.Popen(
+        trainer_command("export", "--adapter", str(merged["adapter"]), "--out", str(out), "--gguf", "--llama-cpp",
+                        str(llama_cpp), "--events", "--exit-with-parent"),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=TRAINER_ROOT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not started.is_file() and time.monotonic() < deadline and export.poll() is None:
+            time.sleep(0.2)
+        assert started.is_file(), export.stderr.read().decode()[-2000:] if export.poll() is not None else "no converter"
+        converter = int(started.read_text())
+        assert export.stdin is not None
+        export.stdin.close()  # what the server's death does to the pipe
+        export.wait(timeout=20)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(converter, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the converter {converter} outlived its export")
+        assert not out.exists() and not list(tmp_path.glob(".exported.tmp-*"))
+    finally:
+        if export.poll() is None:
+            os.killpg(export.pid, signal.SIGKILL)
+            export.wait()

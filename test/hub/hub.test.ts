@@ -594,29 +594,8 @@ print(json.dumps({"file": str(files[0]), "again": str(path), "text": path.read_t
       assert.equal(declared.status, 413);
       assert.match(declared.body.error ?? '', /at most 1000 bytes/);
       // Streamed without a length: refused once 1000 bytes have arrived.
-      const chunks = [big.subarray(0, 600), big.subarray(600)];
-      const stream = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          const c = chunks.shift();
-          if (c) controller.enqueue(c);
-          else controller.close();
-        },
-      });
-      const res = await fetch(`${hub.url}/v1/datanets/small/contributions?file_name=s.jsonl`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${t['bob']}`, 'content-type': 'application/octet-stream' },
-        body: stream,
-        duplex: 'half',
-      } as RequestInit);
-      assert.equal(res.status, 413);
-      assert.match(((await res.json()) as { error: string }).error, /larger than 1000 bytes/);
-      // Refusals in a row, streamed and declared, with the body still arriving: each sender reads its 413
-      // (no reset connection), and the hub lives on (a staging write still in flight when the refusal
-      // came once took the process down).
-      const fiveMb = new TextEncoder().encode(jsonl(6002, 8000));
-      for (let k = 0; k < 30; k++) {
-        const parts = [big.subarray(0, 600), fiveMb];
-        const refused = await fetch(`${hub.url}/v1/datanets/small/contributions?file_name=s.jsonl`, {
+      const streamed = (parts: Uint8Array[]) =>
+        fetch(`${hub.url}/v1/datanets/small/contributions?file_name=s.jsonl`, {
           method: 'POST',
           headers: { authorization: `Bearer ${t['bob']}`, 'content-type': 'application/octet-stream' },
           body: new ReadableStream<Uint8Array>({
@@ -628,6 +607,15 @@ print(json.dumps({"file": str(files[0]), "again": str(path), "text": path.read_t
           }),
           duplex: 'half',
         } as RequestInit);
+      const res = await streamed([big.subarray(0, 600), big.subarray(600)]);
+      assert.equal(res.status, 413);
+      assert.match(((await res.json()) as { error: string }).error, /larger than 1000 bytes/);
+      // Refusals in a row, streamed and declared, with the body still arriving: each sender reads its 413
+      // (no reset connection), and the hub lives on (a staging write still in flight when the refusal
+      // came once took the process down).
+      const fiveMb = new TextEncoder().encode(jsonl(6002, 8000));
+      for (let k = 0; k < 30; k++) {
+        const refused = await streamed([big.subarray(0, 600), fiveMb]);
         assert.equal(refused.status, 413);
         await refused.arrayBuffer();
         if (k % 10 === 0) assert.equal((await upload('bob', 'small', new TextDecoder().decode(fiveMb))).status, 413);
@@ -730,30 +718,14 @@ describe('modelfactory hub usage', () => {
     const missing = cli(['hub', 'submit', 'x.jsonl', '--hub', 'http://127.0.0.1:9']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /hub submit needs FILE and --datanet NAME/);
-    const badRole = cli([
-      'hub',
-      'token',
-      'create',
-      '--data',
-      mkdtempSync(join(tmpdir(), 'mf-hub-u-')),
-      '--name',
-      'a',
-      '--role',
-      'admin',
-    ]);
+    // `token create` on a fresh data folder with the given arguments.
+    const tokenCreate = (...args: string[]) =>
+      cli(['hub', 'token', 'create', '--data', mkdtempSync(join(tmpdir(), 'mf-hub-u-')), ...args]);
+    const badRole = tokenCreate('--name', 'a', '--role', 'admin');
     assert.equal(badRole.code, 2);
     assert.match(badRole.stderr, /--role must be one of reader, contributor, curator, owner/);
     // A stray word is refused, not ignored: `token create --name ci bot` would otherwise name the token "ci".
-    const stray = cli([
-      'hub',
-      'token',
-      'create',
-      '--data',
-      mkdtempSync(join(tmpdir(), 'mf-hub-u-')),
-      '--name',
-      'ci',
-      'bot',
-    ]);
+    const stray = tokenCreate('--name', 'ci', 'bot');
     assert.equal(stray.code, 2);
     assert.match(stray.stderr, /unexpected argument 'bot'/);
     const twoFiles = cli(['hub', 'submit', 'a.jsonl', 'b.jsonl', '--datanet', 'x', '--hub', 'http://127.0.0.1:9']);

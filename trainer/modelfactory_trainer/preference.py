@@ -12,6 +12,7 @@ tokenizer. Events, cancel, checkpoints without pickle and the adapter folder are
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -44,10 +45,7 @@ def preference_rows(examples: Sequence[Example], objective: str, inline_reasonin
     """
     rows: list[dict[str, Any]] = []
     with_tools = any(example.tools for example in examples)
-
-    def template_turns(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return records_template_turns(turns, inline_reasoning)
-
+    template_turns = functools.partial(records_template_turns, inline_reasoning=inline_reasoning)
     for example in examples:
         data = example.example
         prompt = template_turns(list(data.get("messages", [])))

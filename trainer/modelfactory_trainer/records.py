@@ -375,7 +375,7 @@ def _preference(record: Json, media: Json) -> Json:
                     raise _refuse("preference/identical", ["rejected"], "the two answers are identical")
                 shared = _shared_text_prefix(whole_chosen, whole_rejected)
                 if shared:
-                    prompt = _system(record) + [{"role": "user", "content": whole_chosen[:shared]}]
+                    prompt = _prompt(record, whole_chosen[:shared], ["chosen"], media)
                     chosen = [{"role": "assistant", "content": whole_chosen[shared:]}]
                     rejected = [{"role": "assistant", "content": whole_rejected[shared:]}]
             if not prompt:

@@ -328,10 +328,14 @@ function answerTurns(reader: Reader, value: unknown, path: Path, media: Media): 
   return reader.refuse('schema/wrong-type', path, 'an answer must be text, messages or one turn');
 }
 
+/** The record's top-level `system` prompt as a turn, if it has one. */
+function systemTurns(record: Json): Turn[] {
+  return typeof record.system === 'string' && record.system ? [{ role: 'system', content: record.system }] : [];
+}
+
 /** A prompt given as text (one user turn) or as messages. */
 function promptTurns(reader: Reader, record: Json, value: unknown, path: Path, media: Media): Turn[] | undefined {
-  const system =
-    typeof record.system === 'string' && record.system ? [{ role: 'system' as const, content: record.system }] : [];
+  const system = systemTurns(record);
   if (typeof value === 'string') return [...system, { role: 'user', content: value }];
   const turns = reader.openAiMessages(value, path, media);
   return turns && [...system, ...turns];
@@ -365,8 +369,7 @@ function preference(reader: Reader, record: Json, media: Media): Example | undef
     rejected = reader.openAiMessages(record.non_preferred_output, ['non_preferred_output'], media);
   } else {
     if ('conversations' in record) {
-      const system =
-        typeof record.system === 'string' && record.system ? [{ role: 'system' as const, content: record.system }] : [];
+      const system = systemTurns(record);
       const turns = reader.shareGptTurns(record.conversations, ['conversations']);
       prompt = turns && [...system, ...turns];
     } else if ('instruction' in record) {
@@ -391,11 +394,7 @@ function preference(reader: Reader, record: Json, media: Media): Example | undef
           return reader.refuse('preference/identical', ['rejected'], 'the two answers are identical');
         const shared = sharedTextPrefix(record.chosen, record.rejected);
         if (shared > 0) {
-          const system =
-            typeof record.system === 'string' && record.system
-              ? [{ role: 'system' as const, content: record.system }]
-              : [];
-          prompt = [...system, { role: 'user', content: record.chosen.slice(0, shared) }];
+          prompt = promptTurns(reader, record, record.chosen.slice(0, shared), ['chosen'], media);
           chosen = [{ role: 'assistant', content: record.chosen.slice(shared) }];
           rejected = [{ role: 'assistant', content: record.rejected.slice(shared) }];
         }
@@ -437,8 +436,7 @@ function kto(reader: Reader, record: Json, media: Media): Example | undefined {
     prompt = 'prompt' in record ? promptTurns(reader, record, record.prompt, ['prompt'], media) : [];
     completion = answerTurns(reader, record.completion, ['completion'], media);
   } else {
-    const system =
-      typeof record.system === 'string' && record.system ? [{ role: 'system' as const, content: record.system }] : [];
+    const system = systemTurns(record);
     const turns =
       'messages' in record
         ? reader.openAiMessages(record.messages, ['messages'], media)

@@ -44,9 +44,18 @@ export class LineCapSink implements DatasetChunkSink {
     // [from, i): whole lines of this chunk not yet passed on.
     let from = 0;
     let lineStart = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i];
-      if (b !== LF && b !== CR) continue;
+    // Line ends found by the engine's indexOf (a native scan, several times faster than a loop here).
+    let nextLf = chunk.indexOf(LF);
+    let nextCr = chunk.indexOf(CR);
+    while (nextLf >= 0 || nextCr >= 0) {
+      let i: number;
+      if (nextCr < 0 || (nextLf >= 0 && nextLf < nextCr)) {
+        i = nextLf;
+        nextLf = chunk.indexOf(LF, i + 1);
+      } else {
+        i = nextCr;
+        nextCr = chunk.indexOf(CR, i + 1);
+      }
       if (this.skipped >= 0) {
         this.skipped += i;
         await this.inner.push(marker(this.skipped, cap));

@@ -251,24 +251,23 @@ export class BlockAnalyzer {
   }
 
   private splitDecoded(text: string, ascii: boolean): void {
-    const hasCr = text.indexOf('\r') >= 0;
+    // Line ends by the engine's indexOf, one search per kind of end: a loop over the text here would
+    // cost more than the rest of the split (CRLF files are common).
+    let nextLf = text.indexOf('\n');
+    let nextCr = text.indexOf('\r');
     let start = 0;
     const n = text.length;
     while (start < n) {
+      if (nextLf >= 0 && nextLf < start) nextLf = text.indexOf('\n', start);
+      if (nextCr >= 0 && nextCr < start) nextCr = text.indexOf('\r', start);
       let end: number;
       let kind: EolKind | undefined;
-      if (!hasCr) {
-        end = text.indexOf('\n', start);
-        if (end < 0) end = n;
-        else kind = 'LF';
+      if (nextCr < 0 || (nextLf >= 0 && nextLf < nextCr)) {
+        end = nextLf < 0 ? n : nextLf;
+        if (nextLf >= 0) kind = 'LF';
       } else {
-        end = start;
-        while (end < n) {
-          const c = text.charCodeAt(end);
-          if (c === 0x0a || c === 0x0d) break;
-          end++;
-        }
-        if (end < n) kind = text.charCodeAt(end) === 0x0a ? 'LF' : text.charCodeAt(end + 1) === 0x0a ? 'CRLF' : 'CR';
+        end = nextCr;
+        kind = text.charCodeAt(end + 1) === 0x0a ? 'CRLF' : 'CR';
       }
       this.handleLine(text.slice(start, end), kind, ascii);
       start = end + (kind === 'CRLF' ? 2 : kind ? 1 : 0);

@@ -118,12 +118,14 @@ export function formatTextLine(d: CliDiagnostic): string {
   return `${d.file}:${d.line}:${d.column}: ${d.severity} ${d.rule}: ${d.message}`;
 }
 
-export function formatTextSummary(s: LintSummary): string {
+/** The closing line; `hintsHidden` when the hint lines were not printed (it says how to see them). */
+export function formatTextSummary(s: LintSummary, hintsHidden = false): string {
   const parts = [
     `${s.files} file${s.files === 1 ? '' : 's'} checked`,
     `${s.errors} error${s.errors === 1 ? '' : 's'}`,
     `${s.warnings} warning${s.warnings === 1 ? '' : 's'}`,
   ];
+  if (hintsHidden && s.hints > 0) parts.push(`${s.hints} hint${s.hints === 1 ? '' : 's'} (--hints lists them)`);
   if (s.records > 0) {
     const share = ((100 * s.acceptedRecords) / s.records).toFixed(1);
     parts.push(`${s.acceptedRecords}/${s.records} records would be accepted (${share}%)`);

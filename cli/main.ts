@@ -56,6 +56,7 @@ const LINT_USAGE = `modelfactory lint [paths or globs...] [options]
       --rule ID=SEVERITY         override a rule: error, warning, information, hint or off (repeatable;
                                  ID may be a family like pii/*; \`modelfactory rules\` lists the ids)
       --quiet                    print errors only
+      --hints                    also print hints (text output; JSON and SARIF always carry them)
       --no-progress              no progress line on the terminal
       --jobs N                   worker threads for large JSONL files (default: one per core, at most 4; 1: none)
   A file that cannot be read (a FIFO, a device, a folder named like a file, one over its size cap, one
@@ -100,13 +101,23 @@ interface LintOptions {
   format: 'text' | 'json' | 'sarif';
   rules: Record<string, SeveritySetting>;
   quiet: boolean;
+  /** Text output prints hint-level findings (metadata columns, say) only when asked. */
+  hints: boolean;
   progress: boolean;
   jobs: number;
   paths: string[];
 }
 
 function parseLintArgs(args: string[]): LintOptions {
-  const opts: LintOptions = { format: 'text', rules: {}, quiet: false, progress: true, jobs: defaultJobs(), paths: [] };
+  const opts: LintOptions = {
+    format: 'text',
+    rules: {},
+    quiet: false,
+    hints: false,
+    progress: true,
+    jobs: defaultJobs(),
+    paths: [],
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = () => {
@@ -135,6 +146,7 @@ function parseLintArgs(args: string[]): LintOptions {
         throw new UsageError(`--jobs takes a whole number of at least 1, not '${v}'`);
       opts.jobs = jobs;
     } else if (a === '--quiet') opts.quiet = true;
+    else if (a === '--hints') opts.hints = true;
     else if (a === '--no-progress') opts.progress = false;
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else opts.paths.push(a);
@@ -199,8 +211,9 @@ async function lint(args: string[]): Promise<number> {
     const d = toCliDiagnostic(relative(cwd, path) || path, f);
     count(summary, d);
     if (opts.quiet && d.severity !== 'error') return;
-    if (stream) process.stdout.write(formatTextLine(d) + '\n');
-    else diagnostics.push(d);
+    if (stream) {
+      if (d.severity !== 'hint' || opts.hints) process.stdout.write(formatTextLine(d) + '\n');
+    } else diagnostics.push(d);
   };
   const byPosition = (a: Finding, b: Finding) =>
     a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character;
@@ -329,7 +342,7 @@ async function lint(args: string[]): Promise<number> {
   }
   if (opts.format === 'json') process.stdout.write(formatJson(diagnostics, summary, fileReports, skipped) + '\n');
   else if (opts.format === 'sarif') process.stdout.write(formatSarif(diagnostics, VERSION) + '\n');
-  else process.stdout.write(formatTextSummary(summary) + '\n');
+  else process.stdout.write(formatTextSummary(summary, !opts.hints) + '\n');
   return summary.errors > 0 ? 1 : 0;
 }
 

@@ -42,6 +42,27 @@ const msg = (user: string, assistant: string) =>
   });
 
 describe('modelfactory lint', () => {
+  it('prints metadata-column hints only with --hints, and counts them either way', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-cli-hints-'));
+    const record = JSON.parse(msg('What is a Datanet?', 'A curated dataset with rules.')) as object;
+    writeFileSync(join(dir, 'meta.jsonl'), JSON.stringify({ source: 'web', ...record }) + '\n');
+    const plain = run(['lint', 'meta.jsonl'], dir);
+    assert.equal(plain.code, 0);
+    assert.doesNotMatch(plain.stdout, /schema\/extra-field/);
+    assert.match(plain.stdout, /0 warnings, 1 hint \(--hints lists them\)/);
+    const shown = run(['lint', 'meta.jsonl', '--hints'], dir);
+    assert.match(
+      shown.stdout,
+      /meta\.jsonl:1:2: hint schema\/extra-field: 'source' is not a field of Messages records/,
+    );
+    assert.doesNotMatch(shown.stdout, /--hints lists them/);
+    const json = JSON.parse(run(['lint', 'meta.jsonl', '--format', 'json'], dir).stdout) as JsonOut;
+    assert.deepEqual(
+      json.diagnostics.map((d) => `${d.rule} ${d.severity}`),
+      ['schema/extra-field hint'],
+    );
+  });
+
   it('finds planted defects with the right rule ids at the right lines, and nothing else', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mf-cli-'));
     const lines = [

@@ -87,7 +87,7 @@ describe('DatasetStream', () => {
     const encodingFindings = findings.filter((f) => f.rule === 'encoding/invalid-utf8');
     assert.deepEqual(encodingFindings.map(at), checkEncoding(bytes).map(at));
     assert.deepEqual(encodingFindings.map(at), ['encoding/invalid-utf8@1:11']);
-    assert.ok(findings.some((f) => f.rule === 'schema/unknown-field' && f.range.start.line === 1));
+    assert.ok(findings.some((f) => f.rule === 'schema/extra-field' && f.range.start.line === 1));
   });
 
   it('gives the same findings for any chunking, CRLF split across chunks included', () => {

@@ -73,7 +73,7 @@ describe('defective fixtures', () => {
       '5 pii/email',
       '5 pii/phone',
       '6 format/mixed',
-      '6 schema/unknown-field',
+      '6 schema/extra-field',
       '7 messages/no-assistant',
     ]);
     assert.deepEqual(summary(stream), summary(editor));

@@ -104,6 +104,66 @@ describe('schema rules', () => {
     assert.match(missing.message, /Add it\.$/);
   });
 
+  it('tells metadata columns (a hint) from content training would drop (a warning)', () => {
+    // The columns of public datasets (OpenHermes' source and category, UltraChat's prompt_id) are
+    // metadata; another format's field, a misspelt field or a field in other case is content lost.
+    const line = JSON.stringify({
+      source: 'airoboros2.2',
+      category: 'orca',
+      prompt_id: 'a1',
+      idx: 3,
+      system: 'Be brief.',
+      mesages: [],
+      Images: ['a.png'],
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello.' },
+      ],
+    });
+    const f = run([line]);
+    const byField = (rule: string) =>
+      f
+        .filter((x) => x.rule === rule)
+        .map((x) => `${covered([line], x)} ${x.severity}`)
+        .sort();
+    assert.deepEqual(byField('schema/extra-field'), [
+      '"category" hint',
+      '"idx" hint',
+      '"prompt_id" hint',
+      '"source" hint',
+    ]);
+    assert.deepEqual(byField('schema/unknown-field'), ['"Images" warning', '"mesages" warning', '"system" warning']);
+    const message = (field: string) => f.find((x) => covered([line], x) === `"${field}"`)?.message ?? '';
+    assert.match(message('mesages'), /did you mean 'messages'\?/);
+    assert.match(message('Images'), /did you mean 'images'\?/);
+    assert.match(message('system'), /do not read 'system' \(a field of other formats\): training ignores it/);
+    assert.match(message('source'), /training ignores it/);
+    // Metadata does not cost a record its acceptance; and a user who wants none can raise the rule.
+    const v = new DatasetValidator(options());
+    v.update(0, 0, [line]);
+    assert.equal(v.stats().acceptance, 1);
+    const strict = run([line], {
+      severityOf: (rule) => (rule === 'schema/extra-field' ? 'error' : effectiveSeverity(rule)),
+    });
+    assert.equal(strict.filter((x) => x.severity === 'error').length, 4);
+  });
+
+  it("keeps every field a Datanet's record schema forbids an unknown-field warning", () => {
+    const schema = { type: 'object', properties: { text: { type: 'string' } }, additionalProperties: false };
+    const f = run(['{"text": "hello", "source": "web"}'], { recordSchema: schema });
+    assert.deepEqual(
+      f
+        .filter((x) => x.rule.startsWith('schema/'))
+        .map((x) => `${x.rule} ${x.severity}`)
+        .sort(),
+      ['schema/extra-field hint', 'schema/unknown-field warning'],
+    );
+    assert.match(
+      f.find((x) => x.rule === 'schema/unknown-field')!.message,
+      /^Datanet records do not define the field 'source'/,
+    );
+  });
+
   it('says when ShareGPT turns are written as OpenAI messages, and what to rename', () => {
     const f = run([
       '{"conversations": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}',

@@ -68,7 +68,7 @@ function defectLines(): (string | number[])[][] {
     ['{"foo": 1}'], // format/unknown
     ['{"instruction": "Say hi to everyone here", "input": "", "output": "Hi, everyone in the room."}'], // format/mixed
     ['{"messages": "not a list"}'], // schema/wrong-type
-    [chat('Unknown field here?', 'Yes, there is one.', { extra: 1 })], // schema/unknown-field
+    [chat('Unknown field here?', 'Yes, there is one.', { extra: 1, system: 'Be brief.' })], // schema/extra-field, schema/unknown-field
     ['{"conversations": [{"from": "human"}, {"from": "gpt", "value": "An answer without a question."}]}'], // schema/missing-field
     [JSON.stringify({ messages: [{ role: 'bot', content: 'Hi there friend' }] })], // messages/unknown-role
     [JSON.stringify({ messages: [{ role: 'user', content: 'Nobody answers this one' }] })], // messages/no-assistant
@@ -237,6 +237,7 @@ describe('ParallelDatasetStream', () => {
       'schema/missing-field',
       'schema/wrong-type',
       'schema/unknown-field',
+      'schema/extra-field',
       'messages/unknown-role',
       'messages/no-assistant',
       'messages/empty-content',

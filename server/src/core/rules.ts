@@ -69,7 +69,18 @@ export const RULES: readonly RuleInfo[] = [
   rule('format/mixed', 'dataset', 'error', "A record's format differs from the file's (or the Datanet's) format."),
   rule('schema/missing-field', 'dataset', 'error', 'A required field of the record format is missing.'),
   rule('schema/wrong-type', 'dataset', 'error', 'A field has the wrong JSON type.'),
-  rule('schema/unknown-field', 'dataset', 'warning', 'A field the record format does not define.'),
+  rule(
+    'schema/unknown-field',
+    'dataset',
+    'warning',
+    "A field the record format does not read that looks like content: another format's field, or a misspelt one.",
+  ),
+  rule(
+    'schema/extra-field',
+    'dataset',
+    'hint',
+    'A top-level field no record format reads (metadata such as source or category): training ignores it.',
+  ),
   rule(
     'messages/unknown-role',
     'dataset',

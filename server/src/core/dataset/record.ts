@@ -17,7 +17,7 @@ import { mediaRefs } from './mediaFiles';
 import type { MediaRef } from './mediaFiles';
 import { checkOpenAiMessages, checkShareGptConversations } from './messages';
 import { exampleText, recordText } from './recordText';
-import { checkSchema, extraValidator, formatValidator } from './schema';
+import { DATANET_LABEL, checkSchema, extraValidator, formatValidator } from './schema';
 import { checkSensitive, sensitiveRulesOf } from './sensitive';
 import type { SensitiveRules } from './sensitive';
 
@@ -105,7 +105,7 @@ export class RecordAnalyzer {
     const format = detectRecordFormat(value);
     if (this.opts.recordSchema) {
       const extra = extraValidator(this.opts.recordSchema);
-      if (!(extra instanceof Error)) checkSchema(extra, value, 'Datanet', out, loc);
+      if (!(extra instanceof Error)) checkSchema(extra, value, DATANET_LABEL, out, loc);
     }
     if (!format) {
       out.add(

@@ -1,5 +1,12 @@
-// schema/missing-field, schema/wrong-type, schema/unknown-field: each record against its format's
-// JSON Schema (schemas/records/*.schema.json) and an optional Datanet record schema.
+// schema/missing-field, schema/wrong-type, schema/unknown-field, schema/extra-field: each record
+// against its format's JSON Schema (schemas/records/*.schema.json) and an optional Datanet record schema.
+//
+// A top-level field a format does not define is one of two things. A field some format reads (a
+// `system` beside `messages`) or one spelled like such a field (`instrcution`) is content that
+// training would drop: schema/unknown-field, a warning, with the likely name. Any other (`source`,
+// `category`, `prompt_id`, the metadata columns public datasets carry) is metadata that training
+// ignores: schema/extra-field, a hint, so a dataset's own columns do not bury its real findings.
+// A Datanet record schema that forbids extra fields is strict on purpose: its findings stay unknown-field.
 import Ajv from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import alpacaSchema from '../../../../schemas/records/alpaca.schema.json';
@@ -38,6 +45,59 @@ function getAjv(): Ajv {
     for (const schema of Object.values(RECORD_SCHEMAS)) ajv.addSchema(schema);
   }
   return ajv;
+}
+
+/** Every top-level field that some record format defines. */
+const FORMAT_FIELDS: ReadonlySet<string> = new Set(
+  Object.values(RECORD_SCHEMAS).flatMap((schema) => Object.keys((schema as { properties?: object }).properties ?? {})),
+);
+
+/**
+ * Optimal string alignment distance (edits: insert, delete, substitute, swap two neighbours), or
+ * `limit + 1` as soon as it must exceed `limit`.
+ */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let prev2: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d = Math.min(d, (prev2[j - 2] as number) + 1);
+      row.push(d);
+      best = Math.min(best, d);
+    }
+    if (best > limit) return limit + 1;
+    prev2 = prev;
+    prev = row;
+  }
+  return prev[b.length] as number;
+}
+
+/**
+ * The format field that `field` is probably a misspelling of: the same name in other case, or one or
+ * two edits from a name of five letters or more (one from a shorter one; none from `id`).
+ */
+export function likelyFieldName(field: string): string | undefined {
+  const lower = field.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const known of FORMAT_FIELDS) {
+    if (known === field) continue;
+    if (known === lower) return known;
+    if (known.length < 3) continue;
+    const limit = known.length >= 5 ? 2 : 1;
+    const d = editDistance(lower, known, limit);
+    if (d <= limit && d < bestDistance) {
+      best = known;
+      bestDistance = d;
+    }
+  }
+  return best;
 }
 
 export function formatValidator(format: RecordFormat): ValidateFunction {
@@ -90,6 +150,9 @@ function valueAt(root: unknown, path: JsonPath): unknown {
   }
   return cur;
 }
+
+/** The label of a Datanet's own record schema: its extra fields are refused as written (see the top). */
+export const DATANET_LABEL = 'Datanet';
 
 /**
  * Validates `value` and reports findings. `label` names the schema in messages. Role enums are left
@@ -158,11 +221,43 @@ function reportError(
     case 'additionalProperties': {
       const field = String((error.params as { additionalProperty: string }).additionalProperty);
       const [s, e] = locator.key([...path, field]);
+      const inRecord = where === 'the record' ? '' : ` in ${where}`;
+      if (label === DATANET_LABEL || path.length > 0) {
+        out.add(
+          'schema/unknown-field',
+          s,
+          e,
+          `${label} records do not define the field '${field}'${inRecord}: remove or rename it.`,
+          { field, path },
+        );
+        return;
+      }
+      if (FORMAT_FIELDS.has(field)) {
+        out.add(
+          'schema/unknown-field',
+          s,
+          e,
+          `${label} records do not read '${field}' (a field of other formats): training ignores it. Move what it holds into the record's own fields, or remove it.`,
+          { field, path },
+        );
+        return;
+      }
+      const meant = likelyFieldName(field);
+      if (meant !== undefined) {
+        out.add(
+          'schema/unknown-field',
+          s,
+          e,
+          `${label} records do not define the field '${field}': did you mean '${meant}'? Training ignores it as written.`,
+          { field, path, suggestion: meant },
+        );
+        return;
+      }
       out.add(
-        'schema/unknown-field',
+        'schema/extra-field',
         s,
         e,
-        `${label} records do not define the field '${field}'${where === 'the record' ? '' : ` in ${where}`}: remove or rename it.`,
+        `'${field}' is not a field of ${label} records: training ignores it (metadata such as a source or a category is fine here).`,
         { field, path },
       );
       return;

@@ -105,10 +105,11 @@ describe('schema rules', () => {
   });
 
   it('tells metadata columns (a hint) from content training would drop (a warning)', () => {
-    // The columns of public datasets (OpenHermes' source and category, UltraChat's prompt_id) are
-    // metadata; another format's field, a misspelt field or a field in other case is content lost.
+    // The columns of public datasets (OpenHermes' source, category and views, UltraChat's prompt_id)
+    // are metadata; another format's field, a misspelt field or a field in other case is content lost.
     const line = JSON.stringify({
       source: 'airoboros2.2',
+      views: 12,
       category: 'orca',
       prompt_id: 'a1',
       idx: 3,
@@ -131,6 +132,7 @@ describe('schema rules', () => {
       '"idx" hint',
       '"prompt_id" hint',
       '"source" hint',
+      '"views" hint',
     ]);
     assert.deepEqual(byField('schema/unknown-field'), ['"Images" warning', '"mesages" warning', '"system" warning']);
     const message = (field: string) => f.find((x) => covered([line], x) === `"${field}"`)?.message ?? '';
@@ -145,7 +147,7 @@ describe('schema rules', () => {
     const strict = run([line], {
       severityOf: (rule) => (rule === 'schema/extra-field' ? 'error' : effectiveSeverity(rule)),
     });
-    assert.equal(strict.filter((x) => x.severity === 'error').length, 4);
+    assert.equal(strict.filter((x) => x.severity === 'error').length, 5);
   });
 
   it("keeps every field a Datanet's record schema forbids an unknown-field warning", () => {

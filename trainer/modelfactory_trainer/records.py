@@ -248,8 +248,13 @@ def _sharegpt_turn(turn: Any, path: PathT) -> Json:
     value = turn["value"]
     if not isinstance(value, str):
         raise _refuse("schema/wrong-type", path + ["value"], "'value' must be a string")
+    # A turn's weight (SlimOrca, OpenHermes, axolotl): 0 leaves an answer untrained; 1 and null are the default.
+    weight = turn.get("weight")
+    if weight is not None and (isinstance(weight, bool) or weight not in (0, 1)):
+        raise _refuse("schema/wrong-type", path + ["weight"], "weight must be 0, 1 or null")
+    untrained = {"train": False} if weight == 0 else {}
     if speaker not in contract()["tool_call_speakers"]:
-        return {"role": role, "content": value}
+        return {"role": role, "content": value, **(untrained if role == "assistant" else {})}
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError:
@@ -258,7 +263,7 @@ def _sharegpt_turn(turn: Any, path: PathT) -> Json:
     calls = [_call(call, path + ["value", index] if many else path + ["value"]) for index, call in enumerate(parsed if many else [parsed])]
     if not calls:
         raise _refuse("messages/tool-call", path + ["value"], "the call list is empty")
-    return {"role": "assistant", "content": "", "tool_calls": calls}
+    return {"role": "assistant", "content": "", "tool_calls": calls, **untrained}
 
 
 def _sharegpt_turns(items: Any, path: PathT) -> list[Json]:

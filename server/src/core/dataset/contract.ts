@@ -242,7 +242,14 @@ class Reader {
     if (!role) return this.refuse('messages/unknown-role', [...path, 'from'], `unknown speaker '${from}'`);
     const value = this.string(turn, 'value', path, true);
     if (value === undefined) return undefined;
-    if (!TOOL_CALL_SPEAKERS.has(from)) return { role, content: value };
+    // A turn's weight (SlimOrca, OpenHermes, axolotl): 0 leaves an answer untrained; 1 and null are the default.
+    const weight = turn.weight;
+    if (weight !== undefined && weight !== null && weight !== 0 && weight !== 1) {
+      return this.refuse('schema/wrong-type', [...path, 'weight'], 'weight must be 0, 1 or null');
+    }
+    if (!TOOL_CALL_SPEAKERS.has(from)) {
+      return weight === 0 && role === 'assistant' ? { role, content: value, train: false } : { role, content: value };
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(value);
@@ -256,7 +263,9 @@ class Reader {
       calls.push(one);
     }
     if (calls.length === 0) return this.refuse('messages/tool-call', [...path, 'value'], 'the call list is empty');
-    return { role: 'assistant', content: '', tool_calls: calls };
+    return weight === 0
+      ? { role: 'assistant', content: '', tool_calls: calls, train: false }
+      : { role: 'assistant', content: '', tool_calls: calls };
   }
 
   shareGptTurns(list: unknown, path: Path): Turn[] | undefined {

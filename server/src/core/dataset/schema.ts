@@ -79,18 +79,19 @@ function editDistance(a: string, b: string, limit: number): number {
 }
 
 /**
- * The format field that `field` is probably a misspelling of: the same name in other case, or one or
- * two edits from a name of five letters or more (one from a shorter one; none from `id`).
+ * The field of `fields` (a format's own) that `field` is probably a misspelling of: the same name in
+ * other case, one edit from it, or two from a name of eight letters or more (`instruction`); never a
+ * guess at a name under three letters (`id`).
  */
-export function likelyFieldName(field: string): string | undefined {
+export function likelyFieldName(field: string, fields: Iterable<string>): string | undefined {
   const lower = field.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
-  for (const known of FORMAT_FIELDS) {
+  for (const known of fields) {
     if (known === field) continue;
     if (known === lower) return known;
     if (known.length < 3) continue;
-    const limit = known.length >= 5 ? 2 : 1;
+    const limit = known.length >= 8 ? 2 : 1;
     const d = editDistance(lower, known, limit);
     if (d <= limit && d < bestDistance) {
       best = known;
@@ -98,6 +99,18 @@ export function likelyFieldName(field: string): string | undefined {
     }
   }
   return best;
+}
+
+const ownFields = new WeakMap<ValidateFunction, readonly string[]>();
+
+/** The top-level fields a compiled format schema defines. */
+function fieldsOf(validate: ValidateFunction): readonly string[] {
+  let fields = ownFields.get(validate);
+  if (!fields) {
+    fields = Object.keys((validate.schema as { properties?: object }).properties ?? {});
+    ownFields.set(validate, fields);
+  }
+  return fields;
 }
 
 export function formatValidator(format: RecordFormat): ValidateFunction {
@@ -171,7 +184,7 @@ export function checkSchema(
   for (const error of errors) {
     // An anyOf whose matching branch reported deeper errors says nothing more than those errors.
     if (error.keyword === 'anyOf' && errors.some((o) => o.instancePath.startsWith(error.instancePath + '/'))) continue;
-    reportError(error, value, label, out, locator, anyOfPaths);
+    reportError(error, value, label, out, locator, anyOfPaths, validate);
   }
 }
 
@@ -195,6 +208,7 @@ function reportError(
   out: LineFindings,
   locator: LineLocator,
   anyOfPaths: Set<string>,
+  validate: ValidateFunction,
 ): void {
   const path = pathOf(error.instancePath);
   const where = describePath(path);
@@ -242,7 +256,7 @@ function reportError(
         );
         return;
       }
-      const meant = likelyFieldName(field);
+      const meant = likelyFieldName(field, fieldsOf(validate));
       if (meant !== undefined) {
         out.add(
           'schema/unknown-field',

@@ -3,7 +3,9 @@
 // NEAR_SCHEME (dedupNear.ts) the scheme of this hub. Each indexed contribution's file is validated
 // again by the accept path's own validateContribution and its rows replaced by indexRecords, one
 // transaction per contribution, oldest first. Every transaction takes one advisory lock and records
-// its progress, so hubs starting together share the work instead of each doing all of it.
+// its progress, so hubs starting together share the work instead of each doing all of it. The hub
+// serves while it runs (hub/server.ts): reads, reviews and versions go on, and contributions are answered
+// 503 with Retry-After until the rows are whole again, since they are checked against those rows.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { NEAR_SCHEME } from '../server/src/core/dataset/dedupNear';
@@ -34,14 +36,28 @@ async function setMeta(q: Sql, key: string, value: string): Promise<void> {
   );
 }
 
+/** Whether the stored near-duplicate rows are in this hub's scheme (nothing to rebuild). */
+export async function nearIndexCurrent(db: HubDb): Promise<boolean> {
+  return (await meta(db, 'near_scheme')) === NEAR_SCHEME;
+}
+
+export interface RebuildOptions {
+  /** Called after each contribution, and once with 0 done when the work is known. */
+  progress?: (done: number, total: number) => void;
+  /** Asked before each contribution: true stops the rebuild there (the next start goes on from it). */
+  stopped?: () => boolean;
+}
+
 /**
  * Brings the stored near-duplicate rows to NEAR_SCHEME, if they are in another scheme. A contribution
  * whose file is missing (or no longer validates) loses its near-duplicate rows, is logged, and is skipped.
+ * Undefined when there was nothing to do, or when `stopped` stopped it before the end.
  */
 export async function rebuildNearIndex(
   db: HubDb,
   store: FileStore,
   log: (line: string) => void,
+  options: RebuildOptions = {},
 ): Promise<{ rebuilt: number; skipped: string[] } | undefined> {
   const stored = await meta(db, 'near_scheme');
   if (stored === NEAR_SCHEME) return undefined;
@@ -60,7 +76,14 @@ export async function rebuildNearIndex(
     );
   let rebuilt = 0;
   const skipped: string[] = [];
+  options.progress?.(0, list.length);
   for (let i = 0; i < list.length; i++) {
+    if (options.stopped?.()) {
+      log(
+        `near-duplicate index: rebuild stopped at ${i} of ${list.length} contributions; the next start goes on from there`,
+      );
+      return undefined;
+    }
     const c = list[i] as Indexed;
     const outcome = await db.tx(async (q) => {
       await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK]);
@@ -104,6 +127,7 @@ export async function rebuildNearIndex(
       skipped.push(c.id);
       log(`near-duplicate index: skipped contribution ${c.id} (its near duplicates are no longer found): ${outcome}`);
     }
+    options.progress?.(i + 1, list.length);
     if (list.length > 0 && ((i + 1) % 100 === 0 || i + 1 === list.length))
       log(`near-duplicate index: ${i + 1} of ${list.length} contributions`);
   }

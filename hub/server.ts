@@ -11,7 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { parse as parseYaml } from 'yaml';
 import { asManifest, type DatanetManifest } from '../server/src/core/datanet/manifest';
 import type { HubDb, Sql } from './db';
-import { rebuildNearIndex } from './reindex';
+import { nearIndexCurrent, rebuildNearIndex } from './reindex';
 import { rankContributors, type LeaderboardRow } from './rank';
 import { FileStore, TooLargeError, writeAll, type StagedFile } from './store';
 import { createToken, hashToken, ROLES, roleAtLeast, type Role } from './tokens';
@@ -37,6 +37,15 @@ export interface HubOptions {
   maxJsonBytes?: number;
   /** The clock, for the day a contribution counts against (tests). */
   now?: () => Date;
+}
+
+/** The near-duplicate index as /v1/health reports it; contributions wait unless it is ready. */
+interface NearIndexStatus {
+  state: 'ready' | 'rebuilding' | 'failed';
+  /** Contributions rebuilt of `total` (while rebuilding). */
+  done: number;
+  total: number;
+  error?: string;
 }
 
 export class HttpError extends Error {
@@ -154,7 +163,30 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
   const { db } = opts;
   const store = new FileStore(opts.dataDir);
   await store.init();
-  await rebuildNearIndex(db, store, (line) => process.stderr.write(`hub: ${line}\n`));
+  // After an upgrade that changed NEAR_SCHEME the rows are rebuilt in the background: the hub serves
+  // meanwhile and answers contributions 503 (they are checked against those rows) until it is done.
+  const nearIndex: NearIndexStatus = { state: 'ready', done: 0, total: 0 };
+  let closing = false;
+  let rebuilding: Promise<void> | undefined;
+  if (!(await nearIndexCurrent(db))) {
+    nearIndex.state = 'rebuilding';
+    const log = (line: string) => process.stderr.write(`hub: ${line}\n`);
+    rebuilding = rebuildNearIndex(db, store, log, {
+      progress: (done, total) => Object.assign(nearIndex, { done, total }),
+      stopped: () => closing,
+    }).then(
+      () => {
+        if (!closing) nearIndex.state = 'ready';
+      },
+      (err: Error) => {
+        nearIndex.state = 'failed';
+        nearIndex.error = err.message;
+        log(
+          `near-duplicate index: the rebuild failed, contributions are refused until a restart: ${err.stack ?? err.message}`,
+        );
+      },
+    );
+  }
   const maxUpload = opts.maxUploadBytes ?? 256 * 1024 * 1024;
   const dailyBytes = opts.dailyBytes ?? 10 * 1000 * 1000;
   const dailyFiles = opts.dailyFiles ?? 20;
@@ -178,6 +210,10 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
     }
     process.stderr.write(`hub: ${err.stack ?? String(err)}\n`);
     return reply.code(500).send({ error: 'internal error (logged on the hub)' });
+  });
+  app.addHook('onClose', async () => {
+    closing = true;
+    await rebuilding;
   });
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }),
@@ -239,7 +275,12 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
     return m;
   };
 
-  app.get('/v1/health', async () => ({ ok: true, rules_version: RULES_VERSION, storage: db.kind }));
+  app.get('/v1/health', async () => ({
+    ok: true,
+    rules_version: RULES_VERSION,
+    storage: db.kind,
+    near_index: { ...nearIndex },
+  }));
 
   app.get('/v1/me', async (req) => {
     const c = need(req, 'reader');
@@ -353,6 +394,16 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
       throw new HttpError(400, `not a contribution id: '${supersedes}'`);
     if (!req.headers['content-type']?.startsWith('application/octet-stream')) {
       throw new HttpError(415, 'send the file as Content-Type: application/octet-stream');
+    }
+    if (nearIndex.state !== 'ready') {
+      await store.drainRefused(req.body as Readable);
+      reply.header('retry-after', '60').header('connection', 'close');
+      throw new HttpError(
+        503,
+        nearIndex.state === 'rebuilding'
+          ? `this hub is rebuilding its near-duplicate index after an upgrade (${nearIndex.done} of ${nearIndex.total} contributions); it takes contributions again when that is done: retry in a minute`
+          : `this hub could not rebuild its near-duplicate index (${nearIndex.error ?? 'see its log'}); it takes no contributions until it is restarted with the cause fixed`,
+      );
     }
     const dn = await loadDatanet(db, name);
     const manifest = manifestOf(dn);

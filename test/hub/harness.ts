@@ -191,7 +191,7 @@ export async function api<T = unknown>(
   token: string | undefined,
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: T }> {
+): Promise<{ status: number; body: T; headers: Headers }> {
   const h: Record<string, string> = { ...headers };
   if (token) h['authorization'] = `Bearer ${token}`;
   let payload: string | Uint8Array | undefined;
@@ -210,7 +210,7 @@ export async function api<T = unknown>(
   } catch {
     // Not JSON (a version's data).
   }
-  return { status: res.status, body: parsed as T };
+  return { status: res.status, body: parsed as T, headers: res.headers };
 }
 
 const VOCAB = (

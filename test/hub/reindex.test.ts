@@ -1,6 +1,7 @@
 // A hub whose stored near-duplicate rows were written by another scheme rebuilds them when it starts
-// (hub/reindex.ts), on PGlite and on a real PostgreSQL server; a hub already on NEAR_SCHEME leaves
-// them alone. The rows are read and altered through the hub's own openDb while the hub is stopped.
+// (hub/reindex.ts), on PGlite and on a real PostgreSQL server, serving meanwhile and refusing only
+// contributions; a hub already on NEAR_SCHEME leaves them alone. The rows are read and altered through
+// the hub's own openDb while the hub is stopped (PGlite), or beside it (PostgreSQL).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +72,25 @@ function suite(kind: 'pglite' | 'postgres') {
       );
     const metaRows = (db: HubDb) =>
       db.query<{ key: string; value: string }>('SELECT key, value FROM hub_meta ORDER BY key');
+    type NearIndex = { state: string; done: number; total: number };
+    const nearIndex = async (h: Hub) =>
+      (await api<{ near_index: NearIndex }>(h, 'GET', '/v1/health', undefined)).body.near_index;
+    /** Waits for `h` to report its near-duplicate index ready (the rebuild runs behind the server). */
+    const ready = async (h: Hub): Promise<void> => {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const state = (await nearIndex(h)).state;
+        if (state === 'ready') return;
+        assert.equal(state, 'rebuilding', h.stderr());
+        assert.ok(Date.now() < deadline, `the rebuild did not finish in 120 s: ${h.stderr()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const oldScheme = async (db: HubDb) => {
+      await db.query("UPDATE hub_meta SET value = 'omh128-b20r6-densified' WHERE key = 'near_scheme'");
+      await db.query("UPDATE record_signature SET signature = decode(repeat('01', 128), 'hex')");
+      await db.query('UPDATE record_band SET band_key = band_key + 1');
+    };
 
     const base = words(4242, 80);
     let first: Receipt;
@@ -112,6 +132,7 @@ function suite(kind: 'pglite' | 'postgres') {
         );
       });
       const started = (hub = await startHub(storage));
+      assert.deepEqual(await nearIndex(started), { state: 'ready', done: 0, total: 0 });
       await withDb(async (db) => {
         const sigs = await signatures(db);
         assert.equal(sigs.find((s) => s.contribution_id === lost.id)?.value, 'ab'.repeat(128));
@@ -121,14 +142,12 @@ function suite(kind: 'pglite' | 'postgres') {
     });
 
     it('rebuilds old-scheme rows from the stored files, so near duplicates of earlier records are found again', async () => {
-      await withDb(async (db) => {
-        await db.query("UPDATE hub_meta SET value = 'omh128-b20r6-densified' WHERE key = 'near_scheme'");
-        await db.query("UPDATE record_signature SET signature = decode(repeat('01', 128), 'hex')");
-        await db.query('UPDATE record_band SET band_key = band_key + 1');
-      });
+      await withDb(oldScheme);
       // One contribution's file is gone: logged and skipped, not fatal.
       rmSync(join(storage.dataDir, 'files', lost.sha256.slice(0, 2), lost.sha256));
       const started = (hub = await startHub(storage));
+      await ready(started);
+      assert.deepEqual(await nearIndex(started), { state: 'ready', done: 3, total: 3 });
       const near = base.split(' ');
       near[40] = 'lighthouse';
       const again = await upload('erin', record('Tell me about the mountains and rivers', near.join(' ')));
@@ -153,25 +172,68 @@ function suite(kind: 'pglite' | 'postgres') {
     });
 
     if (kind === 'postgres') {
+      it('serves while it rebuilds: reads answer, contributions get 503 with Retry-After until the rows are whole', async () => {
+        await withDb(oldScheme);
+        // A transaction beside the hub holds the rebuild's advisory lock, so the rebuild waits on it.
+        const db = await database();
+        let release = () => {};
+        const released = new Promise<void>((r) => (release = r));
+        let locked = () => {};
+        const holding = new Promise<void>((r) => (locked = r));
+        const held = db.tx(async (q) => {
+          await q.query('SELECT pg_advisory_xact_lock($1)', [7263002]);
+          locked();
+          await released;
+        });
+        try {
+          await holding;
+          const h = (hub = await startHub(storage));
+          assert.equal((await nearIndex(h)).state, 'rebuilding');
+          const listed = await api(h, 'GET', '/v1/datanets/open', t['carol']);
+          assert.equal(listed.status, 200, JSON.stringify(listed.body));
+          const refused = await api<{ error: string }>(
+            h,
+            'POST',
+            '/v1/datanets/open/contributions?file_name=c.jsonl',
+            t['erin'],
+            new TextEncoder().encode(record('Waiting for the index', words(555, 30))),
+          );
+          assert.equal(refused.status, 503);
+          assert.equal(refused.headers.get('retry-after'), '60');
+          assert.match(
+            refused.body.error,
+            /rebuilding its near-duplicate index after an upgrade \(0 of \d+ contributions\)/,
+          );
+          release();
+          await held;
+          await ready(h);
+          const taken = await upload('erin', record('Waiting for the index', words(555, 30)));
+          assert.equal(taken.verdict, 'accepted');
+        } finally {
+          release();
+          await held.catch(() => undefined);
+          await db.close();
+          await hub?.stop();
+          hub = undefined;
+        }
+      });
+
       it('shares the rebuild between two hubs that start at once, neither doing a contribution twice', async () => {
         // Enough contributions that the two rebuilds overlap.
         hub = await startHub(storage, ['--daily-files', '60']);
         for (let i = 0; i < 30; i++)
           assert.equal((await upload('carol', record(`More ${i}`, words(1000 + i, 40)))).verdict, 'accepted');
         const expected = await withDb(async (db) => ({ signatures: await signatures(db), bands: await bands(db) }));
-        await withDb(async (db) => {
-          await db.query("UPDATE hub_meta SET value = 'omh128-b20r6-densified' WHERE key = 'near_scheme'");
-          await db.query("UPDATE record_signature SET signature = decode(repeat('01', 128), 'hex')");
-          await db.query('UPDATE record_band SET band_key = band_key + 1');
-        });
+        await withDb(oldScheme);
         const both = await Promise.all([startHub(storage), startHub(storage)]);
+        await Promise.all(both.map(ready));
         await Promise.all(both.map((h) => h.stop()));
         const logs = both.map((h) => h.stderr());
         // A hub that found the rows already rebuilt logs nothing: it did none.
         const counts = logs.map((l) => /rebuilt (\d+), skipped (\d+)/.exec(l)?.slice(1).map(Number) ?? [0, 0]);
         assert.deepEqual(
           counts.reduce((a, b) => [a[0]! + b[0]!, a[1]! + b[1]!]),
-          [32, 1],
+          [33, 1], // every accepted contribution so far, less the one whose file is gone
           logs.join('\n---\n'),
         );
         await withDb(async (db) => {

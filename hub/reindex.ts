@@ -13,7 +13,8 @@ import type { HubDb, Sql } from './db';
 import type { FileStore } from './store';
 import { indexRecords, validateContribution } from './validate';
 
-const LOCK = 7263002;
+/** The advisory lock every rebuild transaction takes (hubs on one database share the work under it). */
+export const REBUILD_LOCK = 7263002;
 
 interface Indexed {
   id: string;
@@ -86,7 +87,7 @@ export async function rebuildNearIndex(
     }
     const c = list[i] as Indexed;
     const outcome = await db.tx(async (q) => {
-      await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK]);
+      await q.query('SELECT pg_advisory_xact_lock($1)', [REBUILD_LOCK]);
       if ((await meta(q, 'near_scheme')) === NEAR_SCHEME) return 'finished' as const;
       // Progress: the last contribution another hub (or an earlier, interrupted start) rebuilt.
       const progress = await meta(q, `near_rebuilt:${NEAR_SCHEME}`);
@@ -132,7 +133,7 @@ export async function rebuildNearIndex(
       log(`near-duplicate index: ${i + 1} of ${list.length} contributions`);
   }
   await db.tx(async (q) => {
-    await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK]);
+    await q.query('SELECT pg_advisory_xact_lock($1)', [REBUILD_LOCK]);
     await setMeta(q, 'near_scheme', NEAR_SCHEME);
     await q.query("DELETE FROM hub_meta WHERE key LIKE 'near_rebuilt:%'");
   });

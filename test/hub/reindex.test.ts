@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NEAR_SCHEME } from '../../server/src/core/dataset/dedupNear';
 import { openDb, type HubDb } from '../../hub/db';
+import { REBUILD_LOCK } from '../../hub/reindex';
 import type { Receipt } from '../../hub/server';
 import {
   api,
@@ -181,7 +182,7 @@ function suite(kind: 'pglite' | 'postgres') {
         let locked = () => {};
         const holding = new Promise<void>((r) => (locked = r));
         const held = db.tx(async (q) => {
-          await q.query('SELECT pg_advisory_xact_lock($1)', [7263002]);
+          await q.query('SELECT pg_advisory_xact_lock($1)', [REBUILD_LOCK]);
           locked();
           await released;
         });

@@ -20,6 +20,7 @@ import type { LineFindings } from './context';
 import type { RecordFormat } from './formats';
 import type { JsonPath, LineLocator } from './locate';
 import { compileRecordSchema } from './recordSchema';
+import { nearestMatch } from '../yaml/didYouMean';
 
 export const RECORD_SCHEMAS: Readonly<Record<RecordFormat, object>> = {
   alpaca: alpacaSchema,
@@ -53,64 +54,41 @@ const FORMAT_FIELDS: ReadonlySet<string> = new Set(
 );
 
 /**
- * Optimal string alignment distance (edits: insert, delete, substitute, swap two neighbours), or
- * `limit + 1` as soon as it must exceed `limit`.
- */
-function editDistance(a: string, b: string, limit: number): number {
-  if (Math.abs(a.length - b.length) > limit) return limit + 1;
-  let prev2: number[] = [];
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    let best = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        d = Math.min(d, (prev2[j - 2] as number) + 1);
-      row.push(d);
-      best = Math.min(best, d);
-    }
-    if (best > limit) return limit + 1;
-    prev2 = prev;
-    prev = row;
-  }
-  return prev[b.length] as number;
-}
-
-/**
  * The field of `fields` (a format's own) that `field` is probably a misspelling of: the same name in
  * other case, one edit from it, or two from a name of eight letters or more (`instruction`); never a
  * guess at a name under three letters (`id`).
  */
-export function likelyFieldName(field: string, fields: Iterable<string>): string | undefined {
+export function likelyFieldName(field: string, fields: readonly string[]): string | undefined {
   const lower = field.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const known of fields) {
-    if (known === field) continue;
-    if (known === lower) return known;
-    if (known.length < 3) continue;
-    const limit = known.length >= 8 ? 2 : 1;
-    const d = editDistance(lower, known, limit);
-    if (d <= limit && d < bestDistance) {
-      best = known;
-      bestDistance = d;
-    }
-  }
-  return best;
+  const nearest = nearestMatch(
+    field,
+    fields.filter((known) => known !== field && (known.length >= 3 || known === lower)),
+  );
+  if (!nearest) return undefined;
+  return nearest.distance <= (nearest.match.length >= 8 ? 2 : 1) ? nearest.match : undefined;
 }
 
-const ownFields = new WeakMap<ValidateFunction, readonly string[]>();
+/** Per format schema: its top-level fields, and the suggestion found for each unknown name so far. */
+interface OwnFields {
+  fields: readonly string[];
+  suggestions: Map<string, string | undefined>;
+}
+const ownFields = new WeakMap<ValidateFunction, OwnFields>();
+/** Names remembered per format: metadata columns repeat on every record; past this, names are not kept. */
+const MAX_REMEMBERED_NAMES = 1000;
 
-/** The top-level fields a compiled format schema defines. */
-function fieldsOf(validate: ValidateFunction): readonly string[] {
-  let fields = ownFields.get(validate);
-  if (!fields) {
-    fields = Object.keys((validate.schema as { properties?: object }).properties ?? {});
-    ownFields.set(validate, fields);
+/** likelyFieldName against the top-level fields of a compiled format schema, remembered per name. */
+function suggestionFor(validate: ValidateFunction, field: string): string | undefined {
+  let own = ownFields.get(validate);
+  if (!own) {
+    const fields = Object.keys((validate.schema as { properties?: object }).properties ?? {});
+    own = { fields, suggestions: new Map() };
+    ownFields.set(validate, own);
   }
-  return fields;
+  if (own.suggestions.has(field)) return own.suggestions.get(field);
+  const meant = likelyFieldName(field, own.fields);
+  if (own.suggestions.size < MAX_REMEMBERED_NAMES) own.suggestions.set(field, meant);
+  return meant;
 }
 
 export function formatValidator(format: RecordFormat): ValidateFunction {
@@ -256,7 +234,7 @@ function reportError(
         );
         return;
       }
-      const meant = likelyFieldName(field, fieldsOf(validate));
+      const meant = suggestionFor(validate, field);
       if (meant !== undefined) {
         out.add(
           'schema/unknown-field',

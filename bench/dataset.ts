@@ -19,13 +19,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BANDS, BINS, MinHasher, NearDuplicateIndex, ROWS } from '../server/src/core/dataset/dedupNear';
-import { DatasetStream } from '../server/src/core/dataset/stream';
+import { CrossRecordChecker, DatasetStream } from '../server/src/core/dataset/stream';
+import type { BlockAnalysis } from '../server/src/core/dataset/stream';
+import { LineBatcher } from '../server/src/parallel/lineBatcher';
 import { DatasetValidator } from '../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../server/src/core/dataset/validator';
 import { effectiveSeverity } from '../server/src/core/rules';
 import { jaccard, shingleSet } from './exactJaccard';
 import { estimateTokenCounter } from '../server/src/core/tokenizer';
-import { ParallelDatasetStream } from '../server/src/parallel/parallelStream';
+import { DEFAULT_BATCH_BYTES, ParallelDatasetStream } from '../server/src/parallel/parallelStream';
 import { DatasetWorkerPool, datasetWorkerCandidates } from '../server/src/parallel/pool';
 import { seededRandom as prng } from '../test/fuzz/seeded';
 
@@ -124,24 +126,36 @@ function floorParse(text: string): number {
   return n;
 }
 
+/** benchOptions with `rules` off, for the rows that show what a rule family costs. */
+function optionsWithout(rules: readonly string[]): DatasetValidatorOptions {
+  const opts = benchOptions();
+  const severityOf = opts.severityOf;
+  opts.severityOf = (rule) => (rules.includes(rule) ? undefined : severityOf(rule));
+  return opts;
+}
+
+function validateInEditor(text: string, opts: DatasetValidatorOptions): void {
+  const v = new DatasetValidator(opts);
+  v.update(0, 0, text.split('\n'));
+  v.findings();
+}
+
 export function benchFullValidation(reps = QUICK ? 3 : 7): BenchRow[] {
   const lines = generateSftJsonl(QUICK ? 2 * MB : 10 * MB);
   const text = lines.join('\n') + '\n';
   const bytes = new TextEncoder().encode(text);
   const mb = bytes.length / MB;
+  const noNear = optionsWithout(['dedup/near']);
+  const noDedup = optionsWithout(['dedup/near', 'dedup/exact']);
   const floor: number[] = [];
   const editor: number[] = [];
   const streamed: number[] = [];
-  // Interleaved repetitions, so that machine noise hits all three alike.
+  const editorNoNear: number[] = [];
+  const editorNoDedup: number[] = [];
+  // Interleaved repetitions, so that machine noise hits every variant alike.
   for (let r = 0; r < reps; r++) {
     floor.push(time(() => floorParse(text)));
-    editor.push(
-      time(() => {
-        const v = new DatasetValidator(benchOptions());
-        v.update(0, 0, text.split('\n'));
-        v.findings();
-      }),
-    );
+    editor.push(time(() => validateInEditor(text, benchOptions())));
     streamed.push(
       time(() => {
         const s = new DatasetStream(benchOptions(), () => undefined);
@@ -149,10 +163,14 @@ export function benchFullValidation(reps = QUICK ? 3 : 7): BenchRow[] {
         s.end();
       }),
     );
+    editorNoNear.push(time(() => validateInEditor(text, noNear)));
+    editorNoDedup.push(time(() => validateInEditor(text, noDedup)));
   }
   const f = median(floor);
   const e = median(editor);
   const s = median(streamed);
+  const share = (without: number) =>
+    `${(without / f).toFixed(2)}x the floor; the rules left off cost ${(e - without).toFixed(0)} ms of the editor path's ${e.toFixed(0)} ms`;
   return [
     {
       name: `floor: split + JSON.parse, ${mb.toFixed(1)} MB, ${lines.length} records`,
@@ -175,6 +193,18 @@ export function benchFullValidation(reps = QUICK ? 3 : 7): BenchRow[] {
       target: 'within 5x of the floor',
       pass: s <= 5 * f,
       detail: `${(s / f).toFixed(2)}x the floor (includes UTF-8 decoding)`,
+    },
+    {
+      name: 'where it goes: editor path with dedup/near off',
+      value: median(editorNoNear),
+      unit: 'ms',
+      detail: share(median(editorNoNear)),
+    },
+    {
+      name: 'where it goes: editor path with dedup/near and dedup/exact off',
+      value: median(editorNoDedup),
+      unit: 'ms',
+      detail: share(median(editorNoDedup)),
     },
   ];
 }
@@ -324,6 +354,91 @@ function writeGeneratedJsonl(path: string, target: number): void {
     written += block.length;
   }
   closeSync(fd);
+}
+
+/**
+ * Where the parallel path's time goes (diagnostic, no target; `node --import tsx bench/dataset.ts pool`):
+ * the same file through the worker pool three ways in one process, so that the in-order pass on this
+ * thread (CrossRecordChecker.apply) is seen apart from the workers' per-record half, and with and
+ * without the workers running beside it.
+ */
+export async function benchPoolSplit(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-bench-pool-'));
+  const built = join(__dirname, '..', 'dist', 'server', 'datasetWorker.js');
+  const scripts = existsSync(built) ? [built] : datasetWorkerCandidates();
+  const jobs = availableParallelism();
+  const pool = await DatasetWorkerPool.start(benchOptions(), jobs, scripts);
+  if (!pool) throw new Error('no dataset worker could be started');
+  try {
+    const path = join(dir, 'data.jsonl');
+    writeGeneratedJsonl(path, (Number(process.env.BENCH_POOL_MB) || (QUICK ? 20 : 200)) * MB);
+    const bytes = statSync(path).size;
+    /** Analyses every batch on the pool; `onAnalysis` sees them in file order as they arrive. */
+    const run = async (onAnalysis: (a: BlockAnalysis) => void): Promise<number> => {
+      const fd = openSync(path, 'r');
+      const t0 = performance.now();
+      const batcher = new LineBatcher(DEFAULT_BATCH_BYTES);
+      const pending: Promise<BlockAnalysis>[] = [];
+      let first = true;
+      const drain = async (limit: number) => {
+        while (pending.length > limit) onAnalysis(await (pending.shift() as Promise<BlockAnalysis>));
+      };
+      for (;;) {
+        const buf = new Uint8Array(MB);
+        const n = readSync(fd, buf, 0, MB, null);
+        if (n <= 0) break;
+        for (const batch of batcher.push(buf.subarray(0, n))) {
+          pending.push(pool.analyze(batch, first, true));
+          first = false;
+          await drain(2 * jobs + 1);
+        }
+      }
+      const rest = batcher.finish();
+      if (rest) pending.push(pool.analyze(rest, first, true));
+      await drain(0);
+      closeSync(fd);
+      return performance.now() - t0;
+    };
+    const workersOnly = await run(() => undefined);
+    let applyBeside = 0;
+    const checker = new CrossRecordChecker(benchOptions(), () => undefined);
+    const together = await run((a) => {
+      const t = performance.now();
+      checker.apply(a);
+      applyBeside += performance.now() - t;
+    });
+    const kept: BlockAnalysis[] = [];
+    await run((a) => kept.push(a));
+    const alone = new CrossRecordChecker(benchOptions(), () => undefined);
+    const applyAlone = time(() => {
+      for (const a of kept) alone.apply(a);
+    });
+    const mbps = (ms: number) => bytes / MB / (ms / 1000);
+    const size = `${(bytes / MB).toFixed(0)} MB, ${jobs} workers`;
+    return [
+      {
+        name: `pool, workers only (${size})`,
+        value: mbps(workersOnly),
+        unit: 'MB/s',
+        detail: `${(workersOnly / 1000).toFixed(2)} s`,
+      },
+      {
+        name: 'pool, workers and the in-order pass (what lint runs)',
+        value: mbps(together),
+        unit: 'MB/s',
+        detail: `${(together / 1000).toFixed(2)} s; the in-order pass took ${applyBeside.toFixed(0)} ms beside the workers`,
+      },
+      {
+        name: 'in-order pass alone, over the same analyses',
+        value: applyAlone,
+        unit: 'ms',
+        detail: `${(applyBeside / applyAlone).toFixed(2)}x slower beside the workers`,
+      },
+    ];
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function benchStreamFromDisk(): BenchRow[] {
@@ -648,7 +763,8 @@ if (require.main === module) {
       near: benchNearDuplicates,
     };
     const fn = only ? pick[only] : undefined;
-    if (fn) printRows(fn());
+    if (only === 'pool') void benchPoolSplit().then(printRows);
+    else if (fn) printRows(fn());
     else void benchDataset().then(printRows);
   }
 }

@@ -17,6 +17,8 @@ import { exportAdapterCommand } from './exportAdapter';
 import { registerHub } from './hub/hubCommands';
 import { OpenAIEndpoints } from './openaiEndpoints';
 import { EndpointEvaluation } from './evaluation/endpointEvalCommand';
+import { pickHeldOutFile } from './evaluation/heldOutFile';
+import { TrainerError } from './trainer/protocolClient';
 import { createLanguageClient } from './languageClient';
 import { registerPanels } from './panels/registerPanels';
 import { registerHardestRecords } from './hardestRecords/view';
@@ -70,10 +72,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     if (!vscode.workspace.isTrusted) throw new NotTrustedError();
   };
 
-  const pickJob = async (arg: unknown, states: readonly string[], title: string): Promise<JobRef | undefined> => {
+  /** A job from the argument or a quick pick; `withAdapter`: training jobs only (an evaluation has no adapter). */
+  const pickJob = async (
+    arg: unknown,
+    states: readonly string[],
+    title: string,
+    withAdapter = false,
+  ): Promise<JobRef | undefined> => {
     const ref = jobRefOf(arg);
     if (ref) return ref;
-    const candidates = jobs.allJobs().filter((j) => states.includes(j.state));
+    const candidates = jobs.allJobs().filter((j) => states.includes(j.state) && !(withAdapter && j.method === 'eval'));
     if (candidates.length === 0) {
       void vscode.window.showInformationMessage(`ModelFactory: no job to ${title.toLowerCase()}.`);
       return undefined;
@@ -125,16 +133,28 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   }
   command('modelfactory.evaluateAdapter', async (arg: unknown) => {
     requireTrust();
-    const ref = await pickJob(arg, ['done'], 'Evaluate Adapter');
+    const ref = await pickJob(arg, ['done'], 'Evaluate Adapter', true);
     if (!ref) return;
     // Endpoint models picked beside a local job's adapter: the evaluation runs here (endpointEvalCommand.ts).
     if (await endpointEvaluation.besideAdapter(ref)) return;
-    const view = await jobs.evaluate(ref.target, ref.jobId);
+    let view;
+    try {
+      view = await jobs.evaluate(ref.target, ref.jobId);
+    } catch (err) {
+      // A run that held nothing out (eval_split 0) is evaluated on a file the user picks, not refused.
+      if (!(err instanceof TrainerError) || err.code !== 'no-held-out') throw err;
+      const name = jobs.allJobs().find((j) => j.target === ref.target && j.jobId === ref.jobId)?.name || ref.jobId;
+      const file = await pickHeldOutFile(
+        `ModelFactory: Evaluate Adapter — ${name} held out no records (eval_split 0): pick a held-out file`,
+      );
+      if (!file) return;
+      view = await jobs.evaluate(ref.target, ref.jobId, file);
+    }
     await vscode.commands.executeCommand('modelfactory.openDashboard', { target: view.target, jobId: view.jobId });
   });
   command('modelfactory.downloadAdapter', async (arg: unknown) => {
     requireTrust();
-    const ref = await pickJob(arg, ['done'], 'Download Adapter');
+    const ref = await pickJob(arg, ['done'], 'Download Adapter', true);
     if (!ref) return;
     const dir = await jobs.downloadAdapter(ref.target, ref.jobId, true);
     if (dir)
@@ -143,7 +163,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       );
   });
   command('modelfactory.exportAdapter', (arg: unknown) =>
-    exportAdapterCommand(arg, { jobs, log, requireTrust, pickJob: (a) => pickJob(a, ['done'], 'Export Adapter') }),
+    exportAdapterCommand(arg, {
+      jobs,
+      log,
+      requireTrust,
+      pickJob: (a) => pickJob(a, ['done'], 'Export Adapter', true),
+    }),
   );
   command('modelfactory.refreshJobs', async () => {
     requireTrust();

@@ -218,7 +218,15 @@ describe('trainer connection with the real job server', () => {
   });
 
   it('evaluates the adapter against the base as a job of its own, followed to its summary', async () => {
-    // The sample config holds out nothing (eval_split 0): the held-out set is an upload.
+    // The sample config holds out nothing (eval_split 0): evaluating on its split is refused at once, with
+    // the code Evaluate Adapter answers by asking for a file, and no job is queued for it.
+    const before = (await client.listJobs()).length;
+    await assert.rejects(
+      client.evaluate(jobId),
+      (error: TrainerError) => error.code === 'no-held-out' && /eval_split is 0/.test(error.message),
+    );
+    assert.equal((await client.listJobs()).length, before);
+    // So the held-out set is an upload.
     const heldOut = await client.uploadDataset(SAMPLE_DATASET);
     const evaluation = await client.evaluate(jobId, {
       data: { uploadId: heldOut.uploadId },

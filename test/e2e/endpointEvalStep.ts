@@ -5,57 +5,15 @@
 // the key while its environment does; the evaluation view opens on the endpoint's answers; the key is in no file.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Page } from 'playwright-core';
 import type { TinyEvaluation } from '../client/tinyEvaluation';
 import { startTrainerServer } from '../client/fixtures/trainerSupport';
 import { listProcesses } from './processes';
 import type { StepContext } from './run';
-import { frameWith, quickOpen, runCommand, waitUntil } from './workbench';
+import { answer, frameWith, pickRow, quickOpen, runCommand, startCommand, waitForTitle, waitUntil } from './workbench';
 import { filesUnder } from './files';
 
 function fail(message: string): never {
   throw new Error(message);
-}
-
-/** Waits until the quick input shows the title (an input box or a quick pick a command opened). */
-async function waitForTitle(page: Page, title: string): Promise<void> {
-  await page
-    .locator('.quick-input-widget .quick-input-title', { hasText: title })
-    .waitFor({ state: 'visible', timeout: 30_000 });
-}
-
-/**
- * Runs a palette command that opens an input box or quick pick at once (runCommand waits for the quick input to
- * close, which such a command keeps open) and waits for its first title.
- */
-async function startCommand(page: Page, command: string, firstTitle: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`>${command}`);
-  const row = page.locator('.quick-input-list .monaco-list-row', {
-    has: page.locator('.label-name', { hasText: command }),
-  });
-  await row.first().waitFor({ state: 'visible', timeout: 15_000 });
-  await row.first().click();
-  await waitForTitle(page, firstTitle);
-}
-
-/** Types into the open input box and presses Enter; then waits for the next title, or for the box to close. */
-async function answer(page: Page, text: string, next?: string): Promise<void> {
-  const input = page.locator('.quick-input-widget input');
-  await input.fill(text);
-  await input.press('Enter');
-  if (next) await waitForTitle(page, next);
-  else await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
-}
-
-async function pickRow(page: Page, label: string, timeoutMs = 30_000): Promise<void> {
-  const row = page.locator('.quick-input-list .monaco-list-row', {
-    has: page.locator('.label-name', { hasText: label }),
-  });
-  await row.first().waitFor({ state: 'visible', timeout: timeoutMs });
-  await row.first().click();
 }
 
 export async function evaluateOnEndpoints(

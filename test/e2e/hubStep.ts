@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { cli, makeToken, pgliteStorage, startHub } from '../hub/harness';
-import { frameWith, quickOpen, runCommand, waitUntil, workbenchMessages } from './workbench';
+import { frameWith, quickOpen, runCommand, startCommand, waitUntil, workbenchMessages } from './workbench';
 
 export interface HubStepContext {
   page: Page;
@@ -27,22 +27,6 @@ const SHARED = record(
   'How do I reset my password on the support portal?',
   'Open Settings, choose Security, then Reset password; a link arrives by email within a minute.',
 );
-
-/**
- * Runs a palette command that opens an input box or a quick pick of its own (runCommand waits for the
- * palette to close, which such a command keeps open).
- */
-async function startCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`>${title}`);
-  const row = page.locator('.quick-input-list .monaco-list-row', {
-    has: page.locator('.label-name', { hasText: title }),
-  });
-  await row.first().waitFor({ state: 'visible', timeout: 15_000 });
-  await row.first().click();
-}
 
 async function fillInput(page: Page, titlePart: string, value: string): Promise<void> {
   const widget = page.locator('.quick-input-widget');

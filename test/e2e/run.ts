@@ -42,9 +42,12 @@ import {
   frameWith,
   launchChromium,
   openFolder,
+  pickRow,
   quickOpen,
   runCommand,
   screenshot,
+  startCommand,
+  waitForTitle,
   waitUntil,
   workbenchMessages,
 } from './workbench';
@@ -54,6 +57,8 @@ const REPO_ROOT = join(__dirname, '..', '..');
 const SHOTS = join(REPO_ROOT, 'test-results', 'e2e');
 const DEFECTIVE_DATASET = 'support/rejected/contribution-2026-11-24.jsonl';
 const TINY_CONFIG = 'tiny.finetune.yaml';
+/** The sample's held-out records (Evaluate Adapter on a run that held none out). */
+const HELD_OUT = 'support/heldout.jsonl';
 /** Bounds the whole run, so a hung workbench can never hang CI. */
 const RUN_LIMIT_MS = 25 * 60_000; // the evaluate step trains and evaluates the tiny model itself (2-5 min on CPU)
 
@@ -285,6 +290,41 @@ const train: Step = {
       `Jobs view: ${(await row.first().innerText()).replace(/\s+/g, ' ')}; adapter saved in ${relative(workspace, adapterFile)}`,
     );
     await shot('jobs-view');
+
+    // Evaluate Adapter on this run: its config holds nothing out (eval_split 0), so the trainer refuses the
+    // split at once and the command asks for a held-out file; the sample's is evaluated on the local
+    // trainer, and the results open by themselves in the evaluation view.
+    await closeAllEditors(page);
+    const evalStarted = Date.now();
+    await startCommand(page, 'ModelFactory: Evaluate Adapter', 'ModelFactory: Evaluate Adapter');
+    await pickRow(page, 'tiny');
+    await waitForTitle(page, 'held out no records (eval_split 0): pick a held-out file');
+    // The sample's held-out file is offered before its training file (names that say "held out" come first).
+    const offered = await page.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts();
+    if (offered[0] !== HELD_OUT) fail(`the held-out pick offers ${offered.join(', ')} (${HELD_OUT} first wanted)`);
+    await shot('held-out-pick');
+    await pickRow(page, HELD_OUT);
+    const results = await frameWith(page, '[data-testid="examples"] tbody tr', 240_000);
+    const evaluated = await results.locator('[data-testid="examples"] tbody tr').count();
+    const models = await results
+      .locator('[data-testid="summary"] tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-model')));
+    const heldOut = readFileSync(join(workspace, HELD_OUT), 'utf8').trim().split('\n').length;
+    if (evaluated !== heldOut) fail(`the evaluation view shows ${evaluated} examples (wanted the ${heldOut} held out)`);
+    if (models.length !== 2 || models[0] !== 'base') fail(`the evaluation compares ${models.join(', ')}`);
+    // Its notification offers the results, not a chat with an adapter it does not have.
+    const announced = await waitUntil(
+      page,
+      () => 'the evaluation job to be announced',
+      async () => (await workbenchMessages(page)).find((t) => /eval tiny is done\./.test(t)),
+      30_000,
+    );
+    if (!/Open Evaluation Results/.test(announced) || /Chat Playground/.test(announced))
+      fail(`the evaluation job's notification says "${announced}"`);
+    note(
+      `Evaluate Adapter asked for a held-out file (eval_split 0) and scored ${models.join(' and ')} on ${HELD_OUT} in ${((Date.now() - evalStarted) / 1000).toFixed(0)} s`,
+    );
+    await shot('evaluate-adapter');
   },
 };
 

@@ -59,6 +59,48 @@ export async function runCommand(page: Page, title: string, findTimeoutMs = 15_0
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
+/** Waits until the quick input shows the title (an input box or a quick pick a command opened). */
+export async function waitForTitle(page: Page, title: string): Promise<void> {
+  await page
+    .locator('.quick-input-widget .quick-input-title', { hasText: title })
+    .waitFor({ state: 'visible', timeout: 30_000 });
+}
+
+/**
+ * Runs a palette command that opens an input box or a quick pick of its own (runCommand waits for the
+ * palette to close, which such a command keeps open); with `firstTitle`, waits for that title.
+ */
+export async function startCommand(page: Page, command: string, firstTitle?: string): Promise<void> {
+  await page.keyboard.press('Control+Shift+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${command}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', {
+    has: page.locator('.label-name', { hasText: command }),
+  });
+  await row.first().waitFor({ state: 'visible', timeout: 15_000 });
+  await row.first().click();
+  if (firstTitle) await waitForTitle(page, firstTitle);
+}
+
+/** Types into the open input box and presses Enter; then waits for the next title, or for the box to close. */
+export async function answer(page: Page, text: string, next?: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await input.fill(text);
+  await input.press('Enter');
+  if (next) await waitForTitle(page, next);
+  else await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** Clicks the first row of the open quick pick whose label contains `label`. */
+export async function pickRow(page: Page, label: string, timeoutMs = 30_000): Promise<void> {
+  const row = page.locator('.quick-input-list .monaco-list-row', {
+    has: page.locator('.label-name', { hasText: label }),
+  });
+  await row.first().waitFor({ state: 'visible', timeout: timeoutMs });
+  await row.first().click();
+}
+
 /** Opens a workspace file by its name through Quick Open (Ctrl+P). */
 export async function quickOpen(page: Page, relativePath: string): Promise<void> {
   const fileName = relativePath.split('/').pop() as string;

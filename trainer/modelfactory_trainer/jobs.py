@@ -121,6 +121,18 @@ def launch_placement(event: dict[str, Any]) -> dict[str, Any]:
     return placement
 
 
+
+def held_out_share(config: dict[str, Any]) -> float:
+    """The share of records a config holds out for evaluation (`dataset.eval_split`, its default when absent)."""
+    from .config import apply_defaults, load_schema
+
+    dataset = config.get("dataset")
+    with_defaults = apply_defaults(load_schema(), {"dataset": dict(dataset) if isinstance(dataset, dict) else {}})
+    try:
+        return float(with_defaults["dataset"].get("eval_split", 0))
+    except (TypeError, ValueError):
+        return 0.0
+
 class EventLog:
     """An append-only JSONL file of numbered events with an in-memory index of line offsets."""
 
@@ -507,6 +519,19 @@ class JobManager:
         adapter = source.adapter_dir()
         if adapter is None or not (adapter / "adapter_model.safetensors").is_file():
             raise ProtocolError("adapter-missing", f"job {source.job_id} has no finished adapter to evaluate")
+        # The source job's config (written by this server), its dataset read where the source job keeps it.
+        import yaml
+
+        config = yaml.safe_load(source.config_path.read_text(encoding="utf-8"))
+        dataset = config.get("dataset") if isinstance(config, dict) else None
+        if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
+            raise ProtocolError("bad-config", f"the stored config of job {source.job_id} names no dataset file")
+        if data_file is None and held_out_share(config) <= 0:
+            raise ProtocolError(
+                "no-held-out",
+                f"job {source.job_id}'s config holds out no records (dataset.eval_split is 0): "
+                "evaluate its adapter on a held-out file instead",
+            )
         job_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
         folder = self.jobs_dir / job_id
         staging = self.jobs_dir / f".{job_id}.tmp"
@@ -517,13 +542,6 @@ class JobManager:
             data = str(folder / "data" / data_file.name)
         elif data_file is not None:
             data = str(data_file)
-        # The source job's config (written by this server), its dataset read where the source job keeps it.
-        import yaml
-
-        config = yaml.safe_load(source.config_path.read_text(encoding="utf-8"))
-        dataset = config.get("dataset") if isinstance(config, dict) else None
-        if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
-            raise ProtocolError("bad-config", f"the stored config of job {source.job_id} names no dataset file")
         dataset["path"] = str((source.folder / dataset["path"]).resolve())
         (staging / "config.finetune.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         job = Job(job_id, folder, EventLog(folder / "events.jsonl"))

@@ -57,3 +57,18 @@ def test_evaluate_streams_progress_and_a_summary(server: ServerProcess) -> None:
     assert len(rows) == 6 and rows[0]["file"].endswith("held.jsonl") and rows[0]["line"] == 1
     assert result["refused"]["type"] == "error" and result["refused"]["code"] == "adapter-missing"
     assert result["unknown"]["type"] == "error"
+
+
+def test_held_out_share_is_the_configs_split_or_its_default() -> None:
+    """What `evaluate` without data checks before queueing: a split of 0 is refused as `no-held-out`."""
+    from modelfactory_trainer.config import load_schema
+    from modelfactory_trainer.jobs import held_out_share
+
+    default = load_schema()["properties"]["dataset"]["properties"]["eval_split"]["default"]
+    assert default > 0
+    assert held_out_share({"dataset": {"path": "d.jsonl", "eval_split": 0}}) == 0
+    assert held_out_share({"dataset": {"path": "d.jsonl", "eval_split": 0.0}}) == 0
+    assert held_out_share({"dataset": {"path": "d.jsonl", "eval_split": 0.2}}) == 0.2
+    assert held_out_share({"dataset": {"path": "d.jsonl"}}) == default
+    assert held_out_share({"dataset": {"path": "d.jsonl", "eval_split": "lots"}}) == 0
+    assert held_out_share({}) == default

@@ -17,6 +17,7 @@ import type { OpenAIEndpoints } from '../openaiEndpoints';
 import { OpenAIEndpointClient } from '../trainer/openaiChat';
 import { runsFolder } from '../trainer/runStore';
 import { localEvaluationDir } from './register';
+import { pickHeldOutFile } from './heldOutFile';
 import { buildEndpointEval, describeProgress, runEndpointEval, type EndpointModelPick } from './endpointEval';
 
 export interface EndpointEvaluationDeps {
@@ -164,13 +165,7 @@ export class EndpointEvaluation {
     );
     if (!choice) return null;
     if (!choice.file) return undefined;
-    const workspace = vscode.workspace.workspaceFolders?.[0]?.uri;
-    const files = await vscode.window.showOpenDialog({
-      canSelectMany: false,
-      ...(workspace ? { defaultUri: workspace } : {}),
-      filters: { 'Records (JSONL, JSON)': ['jsonl', 'json'] },
-    });
-    return files?.[0]?.fsPath ?? null;
+    return (await pickHeldOutFile('ModelFactory: Evaluate on Endpoints — held-out file')) ?? null;
   }
 
   private async runHere(options: {

@@ -195,7 +195,17 @@ export class JobManager implements JobsSource, vscode.Disposable {
   }
 
   private async announce(view: JobView): Promise<void> {
-    if (view.state === 'done') {
+    if (view.state === 'done' && view.method === 'eval') {
+      // An evaluation has results to read, not an adapter to chat with.
+      const choice = await vscode.window.showInformationMessage(
+        `ModelFactory: ${view.name} is done.`,
+        'Open Evaluation Results',
+        'Open Dashboard',
+      );
+      const command =
+        choice === 'Open Evaluation Results' ? 'modelfactory.openEvaluation' : 'modelfactory.openDashboard';
+      if (choice) await vscode.commands.executeCommand(command, { target: view.target, jobId: view.jobId });
+    } else if (view.state === 'done') {
       const choice = await vscode.window.showInformationMessage(
         `ModelFactory: ${view.name} is done (${describeJob(view)}).`,
         'Open Chat Playground',
@@ -273,9 +283,29 @@ export class JobManager implements JobsSource, vscode.Disposable {
   }
 
   /** Queues an evaluation of a done job's adapter (base vs adapter on its held-out records) and follows it. */
-  async evaluate(targetId: string, jobId: string): Promise<JobView> {
+  /**
+   * Evaluates a done job's adapter against its base, as a job of its own: on the eval split of the job's
+   * config, or on `heldOutFile` (uploaded first, with progress).
+   */
+  async evaluate(targetId: string, jobId: string, heldOutFile?: string): Promise<JobView> {
     const client = await this.connect(targetId, true);
-    const summary = await client.evaluate(jobId);
+    let data: { uploadId: string } | undefined;
+    if (heldOutFile !== undefined) {
+      const name = path.basename(heldOutFile);
+      data = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `ModelFactory: uploading ${name}` },
+        async (progress) => {
+          let reported = 0;
+          const uploaded = await client.uploadDataset(heldOutFile, (sent, size) => {
+            const pct = size ? Math.floor((sent / size) * 100) : 100;
+            progress.report({ increment: pct - reported });
+            reported = pct;
+          });
+          return { uploadId: uploaded.uploadId };
+        },
+      );
+    }
+    const summary = await client.evaluate(jobId, data ? { data } : {});
     const view = this.connections.tracker(targetId)!.applySummary(summary);
     await this.connections.followJob(targetId, summary.job_id);
     this.log.info(`[${this.connections.ref(targetId)!.label}] evaluating job ${jobId} as job ${summary.job_id}`);

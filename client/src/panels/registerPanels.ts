@@ -113,7 +113,8 @@ export function registerPanels(context: vscode.ExtensionContext, w: PanelWiring)
         ? w.openai.choices(target)
         : w.jobs
             .jobs(target)
-            .filter((j) => j.state === 'done')
+            // A done training job has an adapter to chat with; an evaluation job has none.
+            .filter((j) => j.state === 'done' && j.method !== 'eval')
             .sort((a, b) => b.created - a.created)
             .map((j) => ({
               jobId: j.jobId,

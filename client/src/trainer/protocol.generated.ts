@@ -930,6 +930,7 @@ export interface ServerError {
     | 'job-not-done'
     | 'adapter-missing'
     | 'adapter-corrupt'
+    | 'no-held-out'
     | 'not-an-evaluation'
     | 'results-missing'
     | 'chat-unavailable'

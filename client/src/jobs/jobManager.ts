@@ -10,7 +10,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import type { EndpointSecrets } from '../endpoints';
 import type { ChatRequest, ChatResult, JobView, TargetRef } from '../trainer/api';
 import type { ExportDoneFrame } from '../trainer/protocol';
-import type { ProtocolClient, SubmitRequest } from '../trainer/protocolClient';
+import type { ProtocolClient, SubmitRequest, UploadedDataset } from '../trainer/protocolClient';
 import { setupLocalTrainer, venvPython } from '../trainer/python';
 import { adapterFolder, evaluationFolder, listRuns, RunRecorder } from '../trainer/runStore';
 import { describeJob } from './describe';
@@ -149,14 +149,7 @@ export class JobManager implements JobsSource, vscode.Disposable {
         const datasetPath = ready.datasetPath;
         let dataset: SubmitRequest['dataset'] = { hub: true };
         if (datasetPath !== null) {
-          const datasetName = path.basename(datasetPath);
-          let reported = 0;
-          const uploaded = await client.uploadDataset(datasetPath, (sent, size) => {
-            const pct = size ? Math.floor((sent / size) * 100) : 100;
-            progress.report({ message: `uploading ${datasetName} (${pct}%)`, increment: pct - reported });
-            reported = pct;
-          });
-          dataset = { uploadId: uploaded.uploadId };
+          dataset = { uploadId: (await uploadReporting(client, datasetPath, progress)).uploadId };
         }
         if (token.isCancellationRequested) return undefined;
         progress.report({ message: 'submitting…' });
@@ -282,7 +275,6 @@ export class JobManager implements JobsSource, vscode.Disposable {
     void this.trackInWindow(targetId, jobId);
   }
 
-  /** Queues an evaluation of a done job's adapter (base vs adapter on its held-out records) and follows it. */
   /**
    * Evaluates a done job's adapter against its base, as a job of its own: on the eval split of the job's
    * config, or on `heldOutFile` (uploaded first, with progress).
@@ -291,18 +283,9 @@ export class JobManager implements JobsSource, vscode.Disposable {
     const client = await this.connect(targetId, true);
     let data: { uploadId: string } | undefined;
     if (heldOutFile !== undefined) {
-      const name = path.basename(heldOutFile);
       data = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `ModelFactory: uploading ${name}` },
-        async (progress) => {
-          let reported = 0;
-          const uploaded = await client.uploadDataset(heldOutFile, (sent, size) => {
-            const pct = size ? Math.floor((sent / size) * 100) : 100;
-            progress.report({ increment: pct - reported });
-            reported = pct;
-          });
-          return { uploadId: uploaded.uploadId };
-        },
+        { location: vscode.ProgressLocation.Notification, title: 'ModelFactory: Evaluate Adapter' },
+        async (progress) => ({ uploadId: (await uploadReporting(client, heldOutFile, progress)).uploadId }),
       );
     }
     const summary = await client.evaluate(jobId, data ? { data } : {});
@@ -449,4 +432,19 @@ export class JobManager implements JobsSource, vscode.Disposable {
     this.connections.dispose();
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** Uploads `file` to the trainer, reporting "uploading NAME (N%)" and the increments on `progress`. */
+async function uploadReporting(
+  client: ProtocolClient,
+  file: string,
+  progress: vscode.Progress<{ message?: string; increment?: number }>,
+): Promise<UploadedDataset> {
+  const name = path.basename(file);
+  let reported = 0;
+  return client.uploadDataset(file, (sent, size) => {
+    const pct = size ? Math.floor((sent / size) * 100) : 100;
+    progress.report({ message: `uploading ${name} (${pct}%)`, increment: pct - reported });
+    reported = pct;
+  });
 }

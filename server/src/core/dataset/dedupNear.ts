@@ -1,5 +1,10 @@
 // dedup/near: MinHash over word 3-shingles of a record's content, in two sketches filled by one pass.
 //
+// Words are maximal runs of letters and digits of the content's UTF-8 bytes (ASCII case folded; Latin-1,
+// general, CJK and full-width punctuation separate words; an ideograph is a word by itself), hashed
+// 8 bytes a step. The words, shingles and both sketches are computed in WebAssembly (nearSketch.wat,
+// SIMD over ASCII): the per-character loop in JavaScript was the largest single cost of full validation.
+//
 // The signature (stored, compared): one-permutation hashing (OPH), 128 bins, 8 bits a bin with 0 for
 // an empty bin. Two records' similarity is estimated over the bins either fills (OPH's own estimator,
 // Li, Owen and Zhang 2012): short records leave most bins empty, and this estimate needs no
@@ -9,18 +14,18 @@
 // non-empty bin in its own fixed random sequence: Shrivastava 2017), in 10 bands of 4 rows. A pair
 // with Jaccard 0.8 shares a band with probability 0.995, 0.7 with 0.93, 0.5 with 0.48. A candidate
 // is confirmed when the estimated similarity reaches the threshold.
+import { NEAR_SKETCH_WASM } from './nearSketch.generated';
 
 /**
  * The name of this scheme (signature and band keys). A hub stores it beside the rows it wrote and
  * rebuilds them when it differs: change it whenever a signature or a band key would come out differently.
  */
-export const NEAR_SCHEME = 'omh128-b10r4';
+export const NEAR_SCHEME = 'omh128-b10r4-utf8w';
 export const BINS = 128;
 export const BANDS = 10;
 export const ROWS = 4;
 /** Bins of the band-key sketch: two permutations of KEY_BINS / 2. */
 const KEY_BINS = BANDS * ROWS;
-const HALF = KEY_BINS / 2;
 /** An empty bin: above every value, and a positive int32 so that min needs no branch. */
 const EMPTY = 0x7fffffff;
 
@@ -33,22 +38,6 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** For ASCII: the case-folded code of a word character, 0 for a separator. */
-const ASCII_WORD = new Uint8Array(128);
-for (let c = 0x30; c <= 0x39; c++) ASCII_WORD[c] = c;
-for (let c = 0x61; c <= 0x7a; c++) ASCII_WORD[c] = c;
-for (let c = 0x41; c <= 0x5a; c++) ASCII_WORD[c] = c + 32;
-
-/** Beyond ASCII: Latin-1 punctuation, general punctuation, CJK punctuation and full-width forms separate words. */
-function isNonAsciiSeparator(c: number): boolean {
-  return c <= 0xbf || (c >= 0x2000 && c <= 0x206f) || (c >= 0x3000 && c <= 0x303f) || (c >= 0xff00 && c <= 0xff0f);
-}
-
-/** Scripts written without spaces: each character is a word of its own. */
-function isIdeograph(c: number): boolean {
-  return (c >= 0x2e80 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
-}
-
 /** Each key bin's sequence of key bins to borrow from when it is empty (fixed, so keys are comparable). */
 const PROBES = 16;
 const PROBE_SEQUENCE = new Uint8Array(KEY_BINS * PROBES);
@@ -59,90 +48,69 @@ for (let b = 0; b < KEY_BINS; b++) {
   }
 }
 
-/** Lowers `bins[bin]` to `v` without a branch: whether a shingle lowers its bin is a coin toss for the predictor. */
-function lower(bins: Int32Array, bin: number, v: number): void {
-  const current = bins[bin] as number;
-  const difference = v - current;
-  bins[bin] = current + (difference & (difference >> 31));
+/** Byte offsets in the module's memory (nearSketch.wat): the two sketches, then the text. */
+const KEY_OFFSET = 512;
+const TEXT_OFFSET = 1024;
+/** Room after the text: the module zeroes 32 bytes there and reads 8 bytes past a word. */
+const TEXT_SLACK = 64;
+/** A text that would grow the shared memory past this gets an instance of its own, freed after it. */
+const SHARED_MEMORY_CAP = 32 * 1024 * 1024;
+
+let compiled: WebAssembly.Module | undefined;
+
+/** One instance of the sketch module and views of its memory, renewed when the memory grows. */
+class SketchModule {
+  private readonly memory: WebAssembly.Memory;
+  private readonly run: (n: number) => number;
+  private bytes: Uint8Array;
+  private ints: Int32Array;
+
+  constructor() {
+    compiled ??= new WebAssembly.Module(Uint8Array.from(atob(NEAR_SKETCH_WASM), (c) => c.charCodeAt(0)));
+    const instance = new WebAssembly.Instance(compiled, {});
+    this.memory = instance.exports.memory as WebAssembly.Memory;
+    this.run = instance.exports.sketch as (n: number) => number;
+    this.bytes = new Uint8Array(this.memory.buffer);
+    this.ints = new Int32Array(this.memory.buffer);
+  }
+
+  /** Bytes of memory a text of `length` UTF-16 units may need (UTF-8 takes at most 3 bytes a unit). */
+  static need(length: number): number {
+    return TEXT_OFFSET + 3 * length + TEXT_SLACK;
+  }
+
+  /** Sketches `text` into `bins` and `keyBins`; returns its number of words. */
+  sketch(text: string, bins: Int32Array, keyBins: Int32Array): number {
+    const need = SketchModule.need(text.length);
+    if (need > this.bytes.length) {
+      this.memory.grow(Math.ceil((need - this.bytes.length) / 65536));
+      this.bytes = new Uint8Array(this.memory.buffer);
+      this.ints = new Int32Array(this.memory.buffer);
+    }
+    const written = ENCODER.encodeInto(text, this.bytes.subarray(TEXT_OFFSET, need - TEXT_SLACK)).written;
+    const words = this.run(written);
+    bins.set(this.ints.subarray(0, BINS));
+    keyBins.set(this.ints.subarray(KEY_OFFSET / 4, KEY_OFFSET / 4 + KEY_BINS));
+    return words;
+  }
 }
 
-function addShingle(bins: Int32Array, keyBins: Int32Array, h: number): void {
-  const x = fmix32(h);
-  // The signature's bin (7 bits) and value (25 bits).
-  lower(bins, x >>> 25, x & 0x1ffffff);
-  // The key sketch's two permutations from disjoint bytes of the same hash: a bin from 8 bits (scaled
-  // to HALF) and an 8-bit value each. Bins of slightly unequal size are fine: each bin's minimum is
-  // still a fair draw. That the two sketches share bits does not matter: neither is compared with the other.
-  lower(keyBins, ((x >>> 24) * HALF) >>> 8, (x >>> 16) & 0xff);
-  lower(keyBins, HALF + ((((x >>> 8) & 0xff) * HALF) >>> 8), x & 0xff);
-}
+const ENCODER = new TextEncoder();
+let shared: SketchModule | undefined;
 
 /** Reusable buffers: computing a signature allocates nothing. */
 export class MinHasher {
-  private readonly bins = new Int32Array(BINS);
-  private readonly keyBins = new Int32Array(KEY_BINS);
+  /** The two sketches of the last text, before packing (each bin's minimum, EMPTY for none). */
+  readonly bins = new Int32Array(BINS);
+  readonly keyBins = new Int32Array(KEY_BINS);
   readonly signature = new Uint8Array(BINS);
   readonly bandKeys = new Uint32Array(BANDS);
 
-  /**
-   * Fills `signature` and `bandKeys` from `text`; false when the text has no words. Words are
-   * maximal runs of letters and digits (ASCII case folded); ideographs are words by themselves.
-   * Shingles are three consecutive words.
-   */
+  /** Fills `signature` and `bandKeys` from `text`; false when the text has no words. */
   compute(text: string): boolean {
-    const bins = this.bins;
-    const keyBins = this.keyBins;
-    bins.fill(EMPTY);
-    keyBins.fill(EMPTY);
-    const table = ASCII_WORD;
-    let w1 = 0;
-    let w2 = 0;
-    let words = 0;
-    const n = text.length;
-    let i = 0;
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      let h: number;
-      if (c < 0x80) {
-        const f = table[c] as number;
-        if (f === 0) {
-          i++;
-          continue;
-        }
-        h = Math.imul(0x811c9dc5 ^ f, 0x01000193);
-        i++;
-      } else if (isIdeograph(c)) {
-        h = Math.imul(0x811c9dc5 ^ c, 0x01000193);
-        i++;
-        words++;
-        if (words >= 3) addShingle(bins, keyBins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
-        w1 = w2;
-        w2 = h;
-        continue;
-      } else if (isNonAsciiSeparator(c)) {
-        i++;
-        continue;
-      } else {
-        h = Math.imul(0x811c9dc5 ^ c, 0x01000193);
-        i++;
-      }
-      // The rest of the word: a tight ASCII loop, leaving it only for other characters.
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        let g: number;
-        if (d < 0x80) g = table[d] as number;
-        else g = isIdeograph(d) || isNonAsciiSeparator(d) ? 0 : d;
-        if (g === 0) break;
-        h = Math.imul(h ^ g, 0x01000193);
-        i++;
-      }
-      words++;
-      if (words >= 3) addShingle(bins, keyBins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ h);
-      w1 = w2;
-      w2 = h;
-    }
-    if (words === 0) return false;
-    if (words < 3) addShingle(bins, keyBins, Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca77) ^ words);
+    const sketcher =
+      SketchModule.need(text.length) <= SHARED_MEMORY_CAP ? (shared ??= new SketchModule()) : new SketchModule();
+    if (sketcher.sketch(text, this.bins, this.keyBins) === 0) return false;
     this.densifyAndPack();
     return true;
   }

@@ -1,0 +1,193 @@
+;; The near-duplicate sketch (dedupNear.ts has the scheme): the words of a UTF-8 text, their
+;; 3-shingles, and the two one-permutation sketches the shingles fill. The only implementation of
+;; words and shingles: `npm run gen:wasm` assembles it into nearSketch.generated.ts, and
+;; test/dataset/nearSketch.test.ts checks it against a plain reference and the committed bytes.
+;;
+;; Memory: 128 signature bins (i32) at 0, 40 key bins (i32) at 512, the text's UTF-8 bytes from 1024.
+;; `sketch(n)` reads n bytes there (it may rewrite them: ASCII word characters are case folded in
+;; place) and returns the number of words. The 16 bytes after the text are zeroed by `sketch`.
+(module
+  (memory (export "memory") 1)
+  (global $w1 (mut i32) (i32.const 0))
+  (global $w2 (mut i32) (i32.const 0))
+  (global $count (mut i32) (i32.const 0))
+
+  ;; A word in bytes [s, e): its hash (8 bytes a step, the last step's bytes past e masked off), and the
+  ;; shingle it ends. Called once more with s = e at the end: the one shingle of a one- or two-word text.
+  (func $emit (param $s i32) (param $e i32)
+    (local $w i32) (local $g i64) (local $sh i32) (local $go i32) (local $x i32) (local $a i32) (local $c i32) (local $v i32)
+    (if (i32.lt_u (local.get $s) (local.get $e))
+      (then
+        (local.set $g (i64.const 0xcbf29ce484222325))
+        (block $last
+          (loop $steps
+            (br_if $last (i32.le_s (i32.sub (local.get $e) (local.get $s)) (i32.const 8)))
+            (local.set $g (i64.mul (i64.xor (local.get $g) (i64.load (local.get $s))) (i64.const 0x9e3779b97f4a7c15)))
+            (local.set $s (i32.add (local.get $s) (i32.const 8)))
+            (br $steps)))
+        (local.set $g
+          (i64.mul
+            (i64.xor (local.get $g)
+              (i64.and (i64.load (local.get $s))
+                (i64.shr_u (i64.const -1)
+                  (i64.extend_i32_u (i32.sub (i32.const 64) (i32.shl (i32.sub (local.get $e) (local.get $s)) (i32.const 3)))))))
+            (i64.const 0x9e3779b97f4a7c15)))
+        (local.set $w (i32.xor (i32.wrap_i64 (i64.shr_u (local.get $g) (i64.const 32))) (i32.wrap_i64 (local.get $g))))
+        (local.set $sh
+          (i32.xor
+            (i32.xor (i32.mul (global.get $w1) (i32.const 0x9e3779b1)) (i32.mul (global.get $w2) (i32.const 0x85ebca77)))
+            (local.get $w)))
+        (local.set $go (i32.ge_u (global.get $count) (i32.const 2)))
+        (global.set $w1 (global.get $w2))
+        (global.set $w2 (local.get $w))
+        (global.set $count (i32.add (global.get $count) (i32.const 1))))
+      (else
+        (local.set $sh
+          (i32.xor
+            (i32.xor (i32.mul (global.get $w1) (i32.const 0x9e3779b1)) (i32.mul (global.get $w2) (i32.const 0x85ebca77)))
+            (global.get $count)))
+        (local.set $go (i32.lt_u (i32.sub (global.get $count) (i32.const 1)) (i32.const 2)))))
+    (if (local.get $go)
+      (then
+        (local.set $x (local.get $sh))
+        (local.set $x (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 16))))
+        (local.set $x (i32.mul (local.get $x) (i32.const 0x85ebca6b)))
+        (local.set $x (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 13))))
+        (local.set $x (i32.mul (local.get $x) (i32.const 0xc2b2ae35)))
+        (local.set $x (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 16))))
+        ;; The signature: bin from the top 7 bits, value from the low 25.
+        (local.set $a (i32.shl (i32.shr_u (local.get $x) (i32.const 25)) (i32.const 2)))
+        (local.set $v (i32.and (local.get $x) (i32.const 0x1ffffff)))
+        (local.set $c (i32.load (local.get $a)))
+        (i32.store (local.get $a) (select (local.get $v) (local.get $c) (i32.lt_s (local.get $v) (local.get $c))))
+        ;; The key sketch's two permutations of 20 bins: bin from 8 bits scaled to 20, value from 8 bits.
+        (local.set $a (i32.add (i32.const 512)
+            (i32.shl (i32.shr_u (i32.mul (i32.shr_u (local.get $x) (i32.const 24)) (i32.const 20)) (i32.const 8)) (i32.const 2))))
+        (local.set $v (i32.and (i32.shr_u (local.get $x) (i32.const 16)) (i32.const 0xff)))
+        (local.set $c (i32.load (local.get $a)))
+        (i32.store (local.get $a) (select (local.get $v) (local.get $c) (i32.lt_s (local.get $v) (local.get $c))))
+        (local.set $a (i32.add (i32.const 592)
+            (i32.shl (i32.shr_u (i32.mul (i32.and (i32.shr_u (local.get $x) (i32.const 8)) (i32.const 0xff)) (i32.const 20)) (i32.const 8)) (i32.const 2))))
+        (local.set $v (i32.and (local.get $x) (i32.const 0xff)))
+        (local.set $c (i32.load (local.get $a)))
+        (i32.store (local.get $a) (select (local.get $v) (local.get $c) (i32.lt_s (local.get $v) (local.get $c)))))))
+
+  (func (export "sketch") (param $n i32) (result i32)
+    (local $i i32) (local $end i32) (local $inw i32) (local $start i32)
+    (local $v v128) (local $l v128) (local $m i32) (local $t i32) (local $k i32)
+    (local $blockEnd i32) (local $b i32) (local $cp i32) (local $len i32)
+    ;; Every bin empty.
+    (local.set $i (i32.const 0))
+    (loop $fill
+      (i32.store (local.get $i) (i32.const 0x7fffffff))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br_if $fill (i32.lt_u (local.get $i) (i32.const 672))))
+    (global.set $w1 (i32.const 0))
+    (global.set $w2 (i32.const 0))
+    (global.set $count (i32.const 0))
+    (local.set $i (i32.const 1024))
+    (local.set $end (i32.add (i32.const 1024) (local.get $n)))
+    (v128.store (local.get $end) (v128.const i64x2 0 0))
+    (v128.store (i32.add (local.get $end) (i32.const 16)) (v128.const i64x2 0 0))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $v (v128.load (local.get $i)))
+        (if (i32.eqz (i8x16.bitmask (local.get $v)))
+          (then
+            ;; 16 ASCII bytes: which are word characters, as a bit mask; fold them; walk the word edges.
+            (local.set $l (v128.or (local.get $v) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20)))
+            (local.set $m
+              (i8x16.bitmask
+                (v128.or
+                  (i8x16.lt_u
+                    (i8x16.sub (local.get $l) (v128.const i8x16 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61))
+                    (v128.const i8x16 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26))
+                  (i8x16.lt_u
+                    (i8x16.sub (local.get $v) (v128.const i8x16 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30))
+                    (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10)))))
+            (v128.store (local.get $i) (local.get $l))
+            (local.set $t
+              (i32.and
+                (i32.xor (local.get $m) (i32.or (i32.shl (local.get $m) (i32.const 1)) (local.get $inw)))
+                (i32.const 0xffff)))
+            (block $edgesDone
+              (loop $edges
+                (br_if $edgesDone (i32.eqz (local.get $t)))
+                (local.set $k (i32.add (local.get $i) (i32.ctz (local.get $t))))
+                (local.set $t (i32.and (local.get $t) (i32.sub (local.get $t) (i32.const 1))))
+                (if (local.get $inw)
+                  (then (call $emit (local.get $start) (local.get $k)) (local.set $inw (i32.const 0)))
+                  (else (local.set $start (local.get $k)) (local.set $inw (i32.const 1))))
+                (br $edges)))
+            (local.set $i (i32.add (local.get $i) (i32.const 16))))
+          (else
+            ;; Beyond ASCII somewhere in these 16 bytes: one character at a time to their end.
+            (local.set $blockEnd (i32.add (local.get $i) (i32.const 16)))
+            (block $slowDone
+              (loop $slow
+                (br_if $slowDone (i32.ge_u (local.get $i) (local.get $blockEnd)))
+                (local.set $b (i32.load8_u (local.get $i)))
+                (if (i32.lt_u (local.get $b) (i32.const 0x80))
+                  (then
+                    (if (i32.or
+                          (i32.lt_u (i32.sub (i32.or (local.get $b) (i32.const 0x20)) (i32.const 0x61)) (i32.const 26))
+                          (i32.lt_u (i32.sub (local.get $b) (i32.const 0x30)) (i32.const 10)))
+                      (then
+                        (i32.store8 (local.get $i) (i32.or (local.get $b) (i32.const 0x20)))
+                        (if (i32.eqz (local.get $inw))
+                          (then (local.set $start (local.get $i)) (local.set $inw (i32.const 1)))))
+                      (else
+                        (if (local.get $inw)
+                          (then (call $emit (local.get $start) (local.get $i)) (local.set $inw (i32.const 0))))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $slow)))
+                ;; A lead byte: decode the code point (encodeInto writes valid UTF-8).
+                (if (i32.lt_u (local.get $b) (i32.const 0xe0))
+                  (then
+                    (local.set $len (i32.const 2))
+                    (local.set $cp
+                      (i32.or (i32.shl (i32.and (local.get $b) (i32.const 0x1f)) (i32.const 6))
+                        (i32.and (i32.load8_u offset=1 (local.get $i)) (i32.const 0x3f)))))
+                  (else
+                    (if (i32.lt_u (local.get $b) (i32.const 0xf0))
+                      (then
+                        (local.set $len (i32.const 3))
+                        (local.set $cp
+                          (i32.or
+                            (i32.or (i32.shl (i32.and (local.get $b) (i32.const 0x0f)) (i32.const 12))
+                              (i32.shl (i32.and (i32.load8_u offset=1 (local.get $i)) (i32.const 0x3f)) (i32.const 6)))
+                            (i32.and (i32.load8_u offset=2 (local.get $i)) (i32.const 0x3f)))))
+                      (else
+                        (local.set $len (i32.const 4))
+                        (local.set $cp (i32.const 0x10000))))))
+                (if (i32.or
+                      (i32.or (i32.le_u (local.get $cp) (i32.const 0xbf))
+                        (i32.lt_u (i32.sub (local.get $cp) (i32.const 0x2000)) (i32.const 0x70)))
+                      (i32.or (i32.lt_u (i32.sub (local.get $cp) (i32.const 0x3000)) (i32.const 0x40))
+                        (i32.lt_u (i32.sub (local.get $cp) (i32.const 0xff00)) (i32.const 0x10))))
+                  (then
+                    ;; A separator.
+                    (if (local.get $inw)
+                      (then (call $emit (local.get $start) (local.get $i)) (local.set $inw (i32.const 0)))))
+                  (else
+                    (if (i32.or
+                          (i32.lt_u (i32.sub (local.get $cp) (i32.const 0x2e80)) (i32.const 0x7180))
+                          (i32.or (i32.lt_u (i32.sub (local.get $cp) (i32.const 0xac00)) (i32.const 0x2bb0))
+                            (i32.lt_u (i32.sub (local.get $cp) (i32.const 0xf900)) (i32.const 0x200))))
+                      (then
+                        ;; An ideograph: a word by itself.
+                        (if (local.get $inw)
+                          (then (call $emit (local.get $start) (local.get $i)) (local.set $inw (i32.const 0))))
+                        (call $emit (local.get $i) (i32.add (local.get $i) (local.get $len))))
+                      (else
+                        (if (i32.eqz (local.get $inw))
+                          (then (local.set $start (local.get $i)) (local.set $inw (i32.const 1))))))))
+                (local.set $i (i32.add (local.get $i) (local.get $len)))
+                (br $slow)))))
+        (br $blocks)))
+    (if (local.get $inw) (then (call $emit (local.get $start) (local.get $end))))
+    ;; One or two words: one shingle of what there is.
+    (call $emit (local.get $end) (local.get $end))
+    (global.get $count))
+)

@@ -209,6 +209,48 @@ export function benchFullValidation(reps = QUICK ? 3 : 7): BenchRow[] {
   ];
 }
 
+/** Rule families left off one after another, for `bench/dataset.ts families`: what each adds to the editor path. */
+const FAMILY_STEPS: readonly [string, readonly string[]][] = [
+  ['every rule', []],
+  ['without dedup/near', ['dedup/near']],
+  ['and without dedup/exact', ['dedup/']],
+  ['and without pii/*, secret/*', ['dedup/', 'pii/', 'secret/']],
+  ['and without content/*, length/*', ['dedup/', 'pii/', 'secret/', 'content/', 'length/']],
+  [
+    'and without messages/*, schema/*, preference/*, media/*, format/*',
+    ['dedup/', 'pii/', 'secret/', 'content/', 'length/', 'messages/', 'schema/', 'preference/', 'media/', 'format/'],
+  ],
+];
+
+/**
+ * Where full validation's time goes, family by family (a diagnostic, not a target): the editor path
+ * with rule families left off cumulatively, interleaved with the floor in the same run.
+ */
+export function benchRuleFamilies(reps = QUICK ? 3 : 9): BenchRow[] {
+  const lines = generateSftJsonl(QUICK ? 2 * MB : 10 * MB);
+  const text = lines.join('\n') + '\n';
+  const options = FAMILY_STEPS.map(([, prefixes]) => {
+    const opts = benchOptions();
+    const severityOf = opts.severityOf;
+    opts.severityOf = (rule) => (prefixes.some((p) => rule.startsWith(p)) ? undefined : severityOf(rule));
+    return opts;
+  });
+  const floor: number[] = [];
+  const times = options.map((): number[] => []);
+  for (let r = 0; r < reps; r++) {
+    floor.push(time(() => floorParse(text)));
+    options.forEach((opts, k) => times[k]?.push(time(() => validateInEditor(text, opts))));
+  }
+  const f = median(floor);
+  return [
+    { name: 'floor: split + JSON.parse', value: f, unit: 'ms', detail: `median of ${reps}` },
+    ...FAMILY_STEPS.map(([name], k) => {
+      const t = median(times[k] ?? []);
+      return { name: `editor path, ${name}`, value: t, unit: 'ms', detail: `${(t / f).toFixed(2)}x the floor` };
+    }),
+  ];
+}
+
 export function benchEditLatency(edits = QUICK ? 10 : 30): BenchRow[] {
   const lines = generateSftJsonl(QUICK ? 2 * MB : 10 * MB, 2);
   const v = new DatasetValidator(benchOptions());
@@ -761,6 +803,7 @@ if (require.main === module) {
     const only = process.argv[2];
     const pick: Record<string, () => BenchRow[]> = {
       full: benchFullValidation,
+      families: benchRuleFamilies,
       edit: benchEditLatency,
       stream: benchStreamFromDisk,
       cli: benchCliEndToEnd,

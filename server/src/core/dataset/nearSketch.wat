@@ -4,8 +4,9 @@
 ;; test/dataset/nearSketch.test.ts checks it against a plain reference and the committed bytes.
 ;;
 ;; Memory: 128 signature bins (i32) at 0, 40 key bins (i32) at 512, the text's UTF-8 bytes from 1024.
-;; `sketch(n)` reads n bytes there (it may rewrite them: ASCII word characters are case folded in
-;; place) and returns the number of words. The 16 bytes after the text are zeroed by `sketch`.
+;; `sketch(n)` reads n bytes there (and rewrites them: ASCII is case folded in place by OR-ing 0x20,
+;; which only word characters are read back after) and returns the number of words. The 32 bytes after
+;; the text are zeroed by `sketch`: SIMD loads and a word's last 8-byte step read into them.
 (module
   (memory (export "memory") 1)
   (global $w1 (mut i32) (i32.const 0))

@@ -25,6 +25,11 @@ export const RECORD_LOSS_LIMITS = {
   files: 32,
   /** How long a search's answer is reused. */
   cacheMs: 10_000,
+  /**
+   * File-system calls (listings and stats) of one search, nearest folders first. A dataset's diagnostics
+   * wait for it, and a crowded ancestor (a home folder, /tmp) can otherwise ask for 160,000 stats.
+   */
+  calls: 2_000,
 } as const;
 const SKIP_DIRS = new Set(['node_modules', '.git', '.venv', '__pycache__', 'dist']);
 
@@ -121,12 +126,16 @@ export class RecordLossIndex {
   private async candidates(datasetPath: string): Promise<string[]> {
     const { fs } = this.env;
     const found = new Set<string>();
+    let calls = RECORD_LOSS_LIMITS.calls;
+    const statOf = (path: string) => (calls-- > 0 ? fs.stat(path) : Promise.resolve(undefined));
     const listDirs = async (dir: string): Promise<string[]> => {
+      if (calls-- <= 0) return [];
       const names = (await fs.readDir(dir))?.slice(0, RECORD_LOSS_LIMITS.entriesPerDir) ?? [];
       const dirs: string[] = [];
       for (const name of names) {
         if (SKIP_DIRS.has(name) || (name.startsWith('.') && name !== '.modelfactory')) continue;
-        const stat = await fs.stat(join(dir, name));
+        if (calls <= 0) break;
+        const stat = await statOf(join(dir, name));
         if (stat?.isDirectory) dirs.push(join(dir, name));
         else if (name === RECORD_LOSS_FILE && stat?.isFile) found.add(join(dir, name));
       }
@@ -139,14 +148,14 @@ export class RecordLossIndex {
           for (const run of await listDirs(join(child, 'runs'))) await listDirs(run);
         } else {
           for (const grandchild of await listDirs(child)) {
-            if (found.size >= RECORD_LOSS_LIMITS.files) break;
-            const stat = await fs.stat(join(grandchild, RECORD_LOSS_FILE));
+            if (found.size >= RECORD_LOSS_LIMITS.files || calls <= 0) break;
+            const stat = await statOf(join(grandchild, RECORD_LOSS_FILE));
             if (stat?.isFile) found.add(join(grandchild, RECORD_LOSS_FILE));
           }
         }
       }
       const parent = dirOf(dir);
-      if (parent === dir) break;
+      if (parent === dir || calls <= 0) break;
       dir = parent;
     }
     return [...found].slice(0, RECORD_LOSS_LIMITS.files);

@@ -108,6 +108,24 @@ describe('DatasetValidator incremental updates', () => {
     );
   });
 
+  it('index a whole document as line-by-line appends do, past the near-duplicate window', () => {
+    // A record that drifts a word at a time: neighbours are near duplicates, distant ones share some
+    // band keys without being similar, so buckets outgrow NEAR_WINDOW and hold dissimilar lines first.
+    const words = (story + ' ' + story.split(' ').reverse().join(' ')).split(' ');
+    const doc = Array.from({ length: 60 }, (_, i) => {
+      const w = words.map((word, j) => (j < i ? `${word}${j % 5}` : word));
+      return chat(w.join(' '), 'A fox and a dog.');
+    });
+    const whole = new DatasetValidator(opts);
+    whole.update(0, 0, doc);
+    const appended = new DatasetValidator(opts);
+    doc.forEach((line, i) => appended.update(i, 0, [line]));
+    const near = whole.findings().filter((f) => f.rule === 'dedup/near');
+    assert.ok(near.length > 15, `expected most variants to be near duplicates, got ${near.length}`);
+    assert.deepEqual(appended.findings(), whole.findings());
+    for (let i = 0; i < doc.length; i++) assert.deepEqual(appended.recordInfo(i), whole.recordInfo(i));
+  });
+
   it('never throws on random or truncated input', () => {
     const full = POOL.join('\n');
     fc.assert(

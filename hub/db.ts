@@ -103,9 +103,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (datanet_id, version)
   );
   `,
-  // The hub's own facts. near_scheme: the near-duplicate scheme of the stored record_signature and
-  // record_band rows (the rows before this migration were written by the scheme named here); the hub
-  // rebuilds them when it differs from NEAR_SCHEME (hub/reindex.ts).
+  // The hub's own facts. near_scheme: the duplicate scheme of the stored record_exact, record_signature
+  // and record_band rows (the rows before this migration were written by the scheme named here); the
+  // hub rebuilds them when it differs from DEDUP_SCHEME (hub/reindex.ts).
   `
   CREATE TABLE hub_meta (
     key TEXT PRIMARY KEY,

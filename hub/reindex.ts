@@ -1,6 +1,7 @@
-// Rebuilds the near-duplicate rows (record_signature, record_band) when the hub's core computes them
-// differently from the rows stored: hub_meta's near_scheme names the scheme of the stored rows, and
-// NEAR_SCHEME (dedupNear.ts) the scheme of this hub. Each indexed contribution's file is validated
+// Rebuilds the duplicate rows (record_exact, record_signature, record_band) when the hub's core computes
+// them differently from the rows stored: hub_meta's near_scheme names the scheme of the stored rows
+// (the key keeps its first name; the value now covers the exact hash too), and DEDUP_SCHEME
+// (crossRecord.ts) the scheme of this hub. Each indexed contribution's file is validated
 // again by the accept path's own validateContribution and its rows replaced by indexRecords, one
 // transaction per contribution, oldest first. Every transaction takes one advisory lock and records
 // its progress, so hubs starting together share the work instead of each doing all of it. The hub
@@ -8,7 +9,7 @@
 // 503 with Retry-After until the rows are whole again, since they are checked against those rows.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { NEAR_SCHEME } from '../server/src/core/dataset/dedupNear';
+import { DEDUP_SCHEME } from '../server/src/core/dataset/crossRecord';
 import type { HubDb, Sql } from './db';
 import type { FileStore } from './store';
 import { indexRecords, validateContribution } from './validate';
@@ -37,9 +38,9 @@ async function setMeta(q: Sql, key: string, value: string): Promise<void> {
   );
 }
 
-/** Whether the stored near-duplicate rows are in this hub's scheme (nothing to rebuild). */
+/** Whether the stored duplicate rows are in this hub's scheme (nothing to rebuild). */
 export async function nearIndexCurrent(db: HubDb): Promise<boolean> {
-  return (await meta(db, 'near_scheme')) === NEAR_SCHEME;
+  return (await meta(db, 'near_scheme')) === DEDUP_SCHEME;
 }
 
 export interface RebuildOptions {
@@ -50,8 +51,8 @@ export interface RebuildOptions {
 }
 
 /**
- * Brings the stored near-duplicate rows to NEAR_SCHEME, if they are in another scheme. A contribution
- * whose file is missing (or no longer validates) loses its near-duplicate rows, is logged, and is skipped.
+ * Brings the stored duplicate rows to DEDUP_SCHEME, if they are in another scheme. A contribution
+ * whose file is missing (or no longer validates) loses its duplicate rows, is logged, and is skipped.
  * Undefined when there was nothing to do, or when `stopped` stopped it before the end.
  */
 export async function rebuildNearIndex(
@@ -61,7 +62,7 @@ export async function rebuildNearIndex(
   options: RebuildOptions = {},
 ): Promise<{ rebuilt: number; skipped: string[] } | undefined> {
   const stored = await meta(db, 'near_scheme');
-  if (stored === NEAR_SCHEME) return undefined;
+  if (stored === DEDUP_SCHEME) return undefined;
   // The contributions that have rows in the index: accepted ones and those waiting for review.
   const list = await db.query<Indexed>(
     `SELECT c.id, c.datanet_id, c.sha256, c.bytes, m.manifest, m.record_schema
@@ -73,7 +74,7 @@ export async function rebuildNearIndex(
   const position = new Map(list.map((c, i) => [c.id, i]));
   if (list.length > 0)
     log(
-      `near-duplicate index: stored rows are '${stored ?? 'none'}', this hub computes '${NEAR_SCHEME}'; rebuilding ${list.length} contributions`,
+      `duplicate index: stored rows are '${stored ?? 'none'}', this hub computes '${DEDUP_SCHEME}'; rebuilding ${list.length} contributions`,
     );
   let rebuilt = 0;
   const skipped: string[] = [];
@@ -81,17 +82,18 @@ export async function rebuildNearIndex(
   for (let i = 0; i < list.length; i++) {
     if (options.stopped?.()) {
       log(
-        `near-duplicate index: rebuild stopped at ${i} of ${list.length} contributions; the next start goes on from there`,
+        `duplicate index: rebuild stopped at ${i} of ${list.length} contributions; the next start goes on from there`,
       );
       return undefined;
     }
     const c = list[i] as Indexed;
     const outcome = await db.tx(async (q) => {
       await q.query('SELECT pg_advisory_xact_lock($1)', [REBUILD_LOCK]);
-      if ((await meta(q, 'near_scheme')) === NEAR_SCHEME) return 'finished' as const;
+      if ((await meta(q, 'near_scheme')) === DEDUP_SCHEME) return 'finished' as const;
       // Progress: the last contribution another hub (or an earlier, interrupted start) rebuilt.
-      const progress = await meta(q, `near_rebuilt:${NEAR_SCHEME}`);
+      const progress = await meta(q, `near_rebuilt:${DEDUP_SCHEME}`);
       if (progress !== undefined && (position.get(progress) ?? -1) >= i) return 'done' as const;
+      await q.query('DELETE FROM record_exact WHERE contribution_id = $1', [c.id]);
       await q.query('DELETE FROM record_band WHERE contribution_id = $1', [c.id]);
       await q.query('DELETE FROM record_signature WHERE contribution_id = $1', [c.id]);
       let result = 'rebuilt';
@@ -107,36 +109,32 @@ export async function rebuildNearIndex(
             extension: '.jsonl',
             workDir: join(store.incomingDir, `x-${randomBytes(8).toString('hex')}`),
           });
-          // indexRecords writes the exact rows too: they are replaced by the same hashes.
-          await q.query('DELETE FROM record_exact WHERE contribution_id = $1', [c.id]);
           await indexRecords(q, Number(c.datanet_id), c.id, v);
         } catch (err) {
           result = `validating its file failed: ${(err as Error).message}`;
         }
       }
-      await setMeta(q, `near_rebuilt:${NEAR_SCHEME}`, c.id);
+      await setMeta(q, `near_rebuilt:${DEDUP_SCHEME}`, c.id);
       return result;
     });
     if (outcome === 'finished') {
-      log(
-        `near-duplicate index: another hub finished the rebuild; this one rebuilt ${rebuilt}, skipped ${skipped.length}`,
-      );
+      log(`duplicate index: another hub finished the rebuild; this one rebuilt ${rebuilt}, skipped ${skipped.length}`);
       return { rebuilt, skipped };
     }
     if (outcome === 'rebuilt') rebuilt++;
     else if (outcome !== 'done') {
       skipped.push(c.id);
-      log(`near-duplicate index: skipped contribution ${c.id} (its near duplicates are no longer found): ${outcome}`);
+      log(`duplicate index: skipped contribution ${c.id} (its records are no longer found as duplicates): ${outcome}`);
     }
     options.progress?.(i + 1, list.length);
     if (list.length > 0 && ((i + 1) % 100 === 0 || i + 1 === list.length))
-      log(`near-duplicate index: ${i + 1} of ${list.length} contributions`);
+      log(`duplicate index: ${i + 1} of ${list.length} contributions`);
   }
   await db.tx(async (q) => {
     await q.query('SELECT pg_advisory_xact_lock($1)', [REBUILD_LOCK]);
-    await setMeta(q, 'near_scheme', NEAR_SCHEME);
+    await setMeta(q, 'near_scheme', DEDUP_SCHEME);
     await q.query("DELETE FROM hub_meta WHERE key LIKE 'near_rebuilt:%'");
   });
-  if (list.length > 0) log(`near-duplicate index: rebuilt ${rebuilt}, skipped ${skipped.length}; now '${NEAR_SCHEME}'`);
+  if (list.length > 0) log(`duplicate index: rebuilt ${rebuilt}, skipped ${skipped.length}; now '${DEDUP_SCHEME}'`);
   return { rebuilt, skipped };
 }

@@ -163,7 +163,7 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
   const { db } = opts;
   const store = new FileStore(opts.dataDir);
   await store.init();
-  // After an upgrade that changed NEAR_SCHEME the rows are rebuilt in the background: the hub serves
+  // After an upgrade that changed DEDUP_SCHEME the duplicate rows are rebuilt in the background: the hub serves
   // meanwhile and answers contributions 503 (they are checked against those rows) until it is done.
   const nearIndex: NearIndexStatus = { state: 'ready', done: 0, total: 0 };
   let closing = false;
@@ -182,7 +182,7 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
         nearIndex.state = 'failed';
         nearIndex.error = err.message;
         log(
-          `near-duplicate index: the rebuild failed, contributions are refused until a restart: ${err.stack ?? err.message}`,
+          `duplicate index: the rebuild failed, contributions are refused until a restart: ${err.stack ?? err.message}`,
         );
       },
     );
@@ -401,8 +401,8 @@ export async function buildHub(opts: HubOptions): Promise<FastifyInstance> {
       throw new HttpError(
         503,
         nearIndex.state === 'rebuilding'
-          ? `this hub is rebuilding its near-duplicate index after an upgrade (${nearIndex.done} of ${nearIndex.total} contributions); it takes contributions again when that is done: retry in a minute`
-          : `this hub could not rebuild its near-duplicate index (${nearIndex.error ?? 'see its log'}); it takes no contributions until it is restarted with the cause fixed`,
+          ? `this hub is rebuilding its duplicate index after an upgrade (${nearIndex.done} of ${nearIndex.total} contributions); it takes contributions again when that is done: retry in a minute`
+          : `this hub could not rebuild its duplicate index (${nearIndex.error ?? 'see its log'}); it takes no contributions until it is restarted with the cause fixed`,
       );
     }
     const dn = await loadDatanet(db, name);

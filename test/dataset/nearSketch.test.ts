@@ -3,10 +3,8 @@
 // hash with BigInt), on random text mixing every class of character the tokenizer distinguishes; and
 // the committed module against the .wat it is assembled from.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { generateSftJsonl } from '../../bench/dataset';
-import { GENERATED_PATH, generateNearSketch } from '../../scripts/gen-wasm';
 import { MinHasher } from '../../server/src/core/dataset/dedupNear';
 import { seededRandom } from '../fuzz/seeded';
 
@@ -212,9 +210,5 @@ describe('near-duplicate sketch (WebAssembly)', () => {
     assert.deepEqual(a.keyBins, b.keyBins);
     // The shared instance is still right after it.
     assertSameSketch(a, 'after the long one, a short record');
-  });
-
-  it('nearSketch.generated.ts is assembled from nearSketch.wat (run npm run gen:wasm)', async () => {
-    assert.equal(readFileSync(GENERATED_PATH, 'utf8'), await generateNearSketch());
   });
 });

@@ -1,13 +1,13 @@
-// A hub whose stored near-duplicate rows were written by another scheme rebuilds them when it starts
-// (hub/reindex.ts), on PGlite and on a real PostgreSQL server, serving meanwhile and refusing only
-// contributions; a hub already on NEAR_SCHEME leaves them alone. The rows are read and altered through
+// A hub whose stored duplicate rows (exact hashes, near-duplicate signatures and band keys) were written
+// by another scheme rebuilds them when it starts (hub/reindex.ts), on PGlite and on a real PostgreSQL
+// server, serving meanwhile and refusing only contributions; a hub already on DEDUP_SCHEME leaves them alone. The rows are read and altered through
 // the hub's own openDb while the hub is stopped (PGlite), or beside it (PostgreSQL).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { NEAR_SCHEME } from '../../server/src/core/dataset/dedupNear';
+import { DEDUP_SCHEME } from '../../server/src/core/dataset/crossRecord';
 import { openDb, type HubDb } from '../../hub/db';
 import { REBUILD_LOCK } from '../../hub/reindex';
 import type { Receipt } from '../../hub/server';
@@ -32,7 +32,7 @@ const MANIFEST = `name: open\nformat: messages\nfiles: ["data/*.jsonl"]\nrules:\
 type Rows = { contribution_id: string; line: number; value: string }[];
 
 function suite(kind: 'pglite' | 'postgres') {
-  describe(`the near-duplicate rebuild on ${kind}`, () => {
+  describe(`the duplicate-index rebuild on ${kind}`, () => {
     let storage: Storage;
     let hub: Hub | undefined;
     const t: Record<string, string> = {};
@@ -71,12 +71,16 @@ function suite(kind: 'pglite' | 'postgres') {
       db.query<Rows[number]>(
         'SELECT contribution_id, line, band_key::text AS value FROM record_band ORDER BY contribution_id, line, band_key',
       );
+    const exact = (db: HubDb) =>
+      db.query<Rows[number]>(
+        'SELECT contribution_id, line, hash::text AS value FROM record_exact ORDER BY contribution_id, line',
+      );
     const metaRows = (db: HubDb) =>
       db.query<{ key: string; value: string }>('SELECT key, value FROM hub_meta ORDER BY key');
     type NearIndex = { state: string; done: number; total: number };
     const nearIndex = async (h: Hub) =>
       (await api<{ near_index: NearIndex }>(h, 'GET', '/v1/health', undefined)).body.near_index;
-    /** Waits for `h` to report its near-duplicate index ready (the rebuild runs behind the server). */
+    /** Waits for `h` to report its duplicate index ready (the rebuild runs behind the server). */
     const ready = async (h: Hub): Promise<void> => {
       const deadline = Date.now() + 120_000;
       for (;;) {
@@ -91,12 +95,13 @@ function suite(kind: 'pglite' | 'postgres') {
       await db.query("UPDATE hub_meta SET value = 'omh128-b20r6-densified' WHERE key = 'near_scheme'");
       await db.query("UPDATE record_signature SET signature = decode(repeat('01', 128), 'hex')");
       await db.query('UPDATE record_band SET band_key = band_key + 1');
+      await db.query('UPDATE record_exact SET hash = hash + 1');
     };
 
     const base = words(4242, 80);
     let first: Receipt;
     let lost: Receipt;
-    let stored: { signatures: Rows; bands: Rows };
+    let stored: { signatures: Rows; bands: Rows; exact: Rows };
 
     before(async () => {
       storage = kind === 'pglite' ? pgliteStorage() : await postgresStorage();
@@ -113,9 +118,14 @@ function suite(kind: 'pglite' | 'postgres') {
       assert.equal((await upload('carol', record('Another question', words(77, 60)))).verdict, 'accepted');
       lost = await upload('carol', record('A third question', words(99, 60)));
       assert.equal(lost.verdict, 'accepted');
-      stored = await withDb(async (db) => ({ signatures: await signatures(db), bands: await bands(db) }));
+      stored = await withDb(async (db) => ({
+        signatures: await signatures(db),
+        bands: await bands(db),
+        exact: await exact(db),
+      }));
       assert.equal(stored.signatures.length, 3);
       assert.equal(stored.bands.length, 30);
+      assert.equal(stored.exact.length, 3);
     });
 
     after(async () => {
@@ -126,7 +136,7 @@ function suite(kind: 'pglite' | 'postgres') {
 
     it('leaves the rows of a hub already on the current scheme alone', async () => {
       await withDb(async (db) => {
-        assert.deepEqual(await metaRows(db), [{ key: 'near_scheme', value: NEAR_SCHEME }]);
+        assert.deepEqual(await metaRows(db), [{ key: 'near_scheme', value: DEDUP_SCHEME }]);
         await db.query(
           "UPDATE record_signature SET signature = decode(repeat('ab', 128), 'hex') WHERE contribution_id = $1",
           [lost.id],
@@ -139,10 +149,10 @@ function suite(kind: 'pglite' | 'postgres') {
         assert.equal(sigs.find((s) => s.contribution_id === lost.id)?.value, 'ab'.repeat(128));
         assert.deepEqual(await bands(db), stored.bands);
       });
-      assert.doesNotMatch(started.stderr(), /near-duplicate index/);
+      assert.doesNotMatch(started.stderr(), /duplicate index/);
     });
 
-    it('rebuilds old-scheme rows from the stored files, so near duplicates of earlier records are found again', async () => {
+    it('rebuilds old-scheme rows from the stored files, so duplicates of earlier records are found again', async () => {
       await withDb(oldScheme);
       // One contribution's file is gone: logged and skipped, not fatal.
       rmSync(join(storage.dataDir, 'files', lost.sha256.slice(0, 2), lost.sha256));
@@ -158,12 +168,27 @@ function suite(kind: 'pglite' | 'postgres') {
         ['dedup/near'],
       );
       assert.match(again.findings[0]!.message, new RegExp(first.id));
+      // The same record written another way is an exact duplicate: its hash was rebuilt too.
+      const rewritten = JSON.stringify({
+        messages: [
+          { content: 'Tell me about the mountains and rivers', role: 'user' },
+          { content: base, role: 'assistant' },
+        ],
+      });
+      const same = await upload('erin', rewritten.replace('{', '{ ') + '\n');
+      assert.equal(same.verdict, 'rejected');
+      assert.deepEqual(
+        same.findings.map((f) => f.rule),
+        ['dedup/exact'],
+      );
+      assert.match(same.findings[0]!.message, new RegExp(first.id));
       await withDb(async (db) => {
-        assert.deepEqual(await metaRows(db), [{ key: 'near_scheme', value: NEAR_SCHEME }]);
+        assert.deepEqual(await metaRows(db), [{ key: 'near_scheme', value: DEDUP_SCHEME }]);
         // The rebuilt rows are the accept path's own; the contribution without a file has none.
         const keep = (rows: Rows) => rows.filter((r) => r.contribution_id !== lost.id);
         assert.deepEqual(await signatures(db), keep(stored.signatures));
         assert.deepEqual(await bands(db), keep(stored.bands));
+        assert.deepEqual(await exact(db), keep(stored.exact));
       });
       const log = started.stderr();
       assert.match(log, /rebuilding 3 contributions/);
@@ -203,7 +228,7 @@ function suite(kind: 'pglite' | 'postgres') {
           assert.equal(refused.headers.get('retry-after'), '60');
           assert.match(
             refused.body.error,
-            /rebuilding its near-duplicate index after an upgrade \(0 of \d+ contributions\)/,
+            /rebuilding its duplicate index after an upgrade \(0 of \d+ contributions\)/,
           );
           release();
           await held;
@@ -238,7 +263,7 @@ function suite(kind: 'pglite' | 'postgres') {
           logs.join('\n---\n'),
         );
         await withDb(async (db) => {
-          assert.deepEqual(await metaRows(db), [{ key: 'near_scheme', value: NEAR_SCHEME }]);
+          assert.deepEqual(await metaRows(db), [{ key: 'near_scheme', value: DEDUP_SCHEME }]);
           assert.deepEqual(await signatures(db), expected.signatures);
           assert.deepEqual(await bands(db), expected.bands);
         });

@@ -6,14 +6,20 @@
 // line's entries), but builds its findings and its statistics here too.
 import type { Finding, Position, Range } from '../types';
 import { makeFinding } from './context';
-import { ExactDuplicateTable } from './dedupExact';
-import { BANDS, BINS, NearDuplicateIndex } from './dedupNear';
+import { EXACT_SCHEME, ExactDuplicateTable } from './dedupExact';
+import { BANDS, BINS, NEAR_SCHEME, NearDuplicateIndex } from './dedupNear';
 import { NO_TOKENS } from './exampleTokens';
 import { RECORD_FORMATS } from './formats';
 import type { RecordFormat } from './formats';
 import { FORMAT_LABELS, withArticle } from './record';
 import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
 import type { DatasetStats } from './stats';
+
+/**
+ * How the duplicate indices are computed: the near-duplicate signature and band keys, and the exact
+ * hash. A hub stores it beside its rows and rebuilds them when it differs (hub/reindex.ts).
+ */
+export const DEDUP_SCHEME = `${NEAR_SCHEME}+${EXACT_SCHEME}`;
 
 /** Per-record codes: a format's index in RECORD_FORMATS, or one of these. */
 export const LINE_UNKNOWN_FORMAT = 253;

@@ -1,122 +1,96 @@
-// dedup/exact: a 53-bit hash of the record's JSON value (object keys sorted, formatting ignored), and
-// a compact open-addressing table from hash to the first line that had it, for the streaming path.
-
-const SEED_A = 0x811c9dc5;
-const SEED_B = 0x9747b28c;
-
-/**
- * Sorts keys in place in code-unit order, as `Array.prototype.sort` does; records have a handful of
- * keys, where an insertion sort costs far less than the generic sort's string conversions.
- */
-function sortKeys(keys: string[]): void {
-  if (keys.length > 16) {
-    keys.sort();
-    return;
-  }
-  for (let i = 1; i < keys.length; i++) {
-    const key = keys[i] as string;
-    let j = i - 1;
-    for (; j >= 0 && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string;
-    keys[j + 1] = key;
-  }
-}
-
-class ValueHasher {
-  a = SEED_A;
-  b = SEED_B;
-  /** Every code unit of every string hashed, OR-ed together (off the hash's dependency chain: free). */
-  units = 0;
-
-  private mix(code: number): void {
-    this.a = Math.imul(this.a ^ code, 0x01000193);
-    this.b = Math.imul(this.b ^ code, 0x5bd1e995);
-    this.b ^= this.b >>> 15;
-  }
-
-  private str(s: string): void {
-    let a = this.a;
-    let b = this.b;
-    let units = 0;
-    // Two UTF-16 code units per step: half the multiplications of a unit-at-a-time hash.
-    const even = s.length & ~1;
-    for (let i = 0; i < even; i += 2) {
-      const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
-      units |= c;
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
-      b ^= b >>> 15;
-    }
-    if (even < s.length) {
-      const c = s.charCodeAt(even);
-      units |= c;
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
-    }
-    this.a = a;
-    this.b = b;
-    this.units |= units;
-    this.mix(s.length);
-  }
-
-  value(v: unknown): void {
-    switch (typeof v) {
-      case 'string':
-        this.mix(1);
-        this.str(v);
-        return;
-      case 'number':
-        this.mix(2);
-        this.str(String(v));
-        return;
-      case 'boolean':
-        this.mix(v ? 3 : 4);
-        return;
-      case 'object':
-        if (v === null) {
-          this.mix(5);
-        } else if (Array.isArray(v)) {
-          this.mix(6);
-          for (const item of v) this.value(item);
-          this.mix(v.length);
-        } else {
-          this.mix(7);
-          const obj = v as Record<string, unknown>;
-          const keys = Object.keys(obj);
-          sortKeys(keys);
-          for (const k of keys) {
-            this.str(k);
-            this.value(obj[k]);
-          }
-          this.mix(keys.length);
-        }
-        return;
-      default:
-        this.mix(8);
-    }
-  }
-}
-
-const hasher = new ValueHasher();
-
-/** A 53-bit hash (a safe integer) of a JSON value; equal values, however formatted, hash equal. */
-export function hashJsonValue(value: unknown): number {
-  return hashJsonValueAscii(value).hash;
-}
-
-const result = { hash: 0, ascii: true };
+// dedup/exact: a 53-bit hash of the record's JSON value (formatting and key order ignored), and a
+// compact open-addressing table from hash to the first line that had it, for the streaming path.
+//
+// The hash (EXACT_SCHEME) is computed in WebAssembly (valueHash.wat) from the line's UTF-8 text in one
+// pass, without walking the parsed value: strings by their decoded UTF-8 bytes, 8 bytes a step;
+// numbers by their text; arrays chained in order; objects as a sum over their members. A text whose
+// numbers JSON.parse would write differently (1.0, 1e3, -0, integers past 15 digits) or whose object
+// repeats a key is hashed from JSON.stringify of the parsed value instead, so equal values hash equal
+// however they are written. An unpaired surrogate counts as U+FFFD.
+import { VALUE_HASH_WASM } from './valueHash.generated';
 
 /**
- * hashJsonValue, and whether every string of the value (keys included) is ASCII, found on the way.
- * The result object is reused: read it before the next call.
+ * The name of the exact hash. It is part of the duplicate scheme a hub stores beside its rows
+ * (crossRecord.ts DEDUP_SCHEME): change it whenever a value would hash differently.
  */
-export function hashJsonValueAscii(value: unknown): { readonly hash: number; readonly ascii: boolean } {
-  hasher.a = SEED_A;
-  hasher.b = SEED_B;
-  hasher.units = 0;
-  hasher.value(value);
-  result.hash = (hasher.a >>> 0) * 0x200000 + (hasher.b >>> 11);
-  // Two units per step: the high one sits in bits 16-31.
-  result.ascii = (hasher.units & 0xff80ff80) === 0;
+export const EXACT_SCHEME = 'vh2-utf8';
+
+/** Byte offset of the text in the module's memory (valueHash.wat); the module zeroes 16 bytes after it. */
+const TEXT_OFFSET = 65536;
+const TEXT_SLACK = 32;
+/** A text that would grow the shared memory past this gets an instance of its own, freed after it. */
+const SHARED_MEMORY_CAP = 32 * 1024 * 1024;
+/** hash(): 0 the hash is written; 1 hash the canonical text instead; 2 nested too deep to hash. */
+const HASHED = 0;
+const NEEDS_CANONICAL = 1;
+
+let compiled: WebAssembly.Module | undefined;
+const ENCODER = new TextEncoder();
+
+class ValueHashModule {
+  private readonly memory: WebAssembly.Memory;
+  private readonly run: (n: number, canonical: number) => number;
+  private bytes: Uint8Array;
+  private out: DataView;
+
+  constructor() {
+    compiled ??= new WebAssembly.Module(Uint8Array.from(atob(VALUE_HASH_WASM), (c) => c.charCodeAt(0)));
+    const instance = new WebAssembly.Instance(compiled, {});
+    this.memory = instance.exports.memory as WebAssembly.Memory;
+    this.run = instance.exports.hash as (n: number, canonical: number) => number;
+    this.bytes = new Uint8Array(this.memory.buffer);
+    this.out = new DataView(this.memory.buffer);
+  }
+
+  /** Bytes of memory a text of `length` UTF-16 units may need (UTF-8 takes at most 3 bytes a unit). */
+  static need(length: number): number {
+    return TEXT_OFFSET + 3 * length + TEXT_SLACK;
+  }
+
+  /** Hashes `text` into `into`; returns the module's status. */
+  hash(text: string, canonical: boolean, into: { hash: number; ascii: boolean }): number {
+    const need = ValueHashModule.need(text.length);
+    if (need > this.bytes.length) {
+      this.memory.grow(Math.ceil((need - this.bytes.length) / 65536));
+      this.bytes = new Uint8Array(this.memory.buffer);
+      this.out = new DataView(this.memory.buffer);
+    }
+    const written = ENCODER.encodeInto(text, this.bytes.subarray(TEXT_OFFSET, need - TEXT_SLACK)).written;
+    let status: number;
+    try {
+      status = this.run(written, canonical ? 1 : 0);
+    } catch {
+      // Only a text JSON.parse refused could lead the scanner out of bounds: no hash.
+      status = 2;
+    }
+    if (status === HASHED) {
+      into.hash = this.out.getFloat64(0, true);
+      into.ascii = this.out.getInt32(8, true) === 1;
+    }
+    return status;
+  }
+}
+
+let shared: ValueHashModule | undefined;
+
+function moduleFor(length: number): ValueHashModule {
+  return ValueHashModule.need(length) <= SHARED_MEMORY_CAP ? (shared ??= new ValueHashModule()) : new ValueHashModule();
+}
+
+const result = { hash: -1, ascii: false };
+
+/**
+ * The hash of `value`, the JSON value JSON.parse read from `text`, and whether every string of it (keys
+ * included) is ASCII; hash -1 when it cannot be hashed (nested past 128 levels). Equal values hash equal
+ * however they are written. The result object is reused: read it before the next call.
+ */
+export function hashJsonText(text: string, value: unknown): { readonly hash: number; readonly ascii: boolean } {
+  result.hash = -1;
+  result.ascii = false;
+  if (moduleFor(text.length).hash(text, false, result) === NEEDS_CANONICAL) {
+    const canonical = JSON.stringify(value);
+    moduleFor(canonical.length).hash(canonical, true, result);
+  }
   return result;
 }
 

@@ -4,7 +4,7 @@ import type { Finding } from '../types';
 import { checkContent } from './content';
 import { LineFindings } from './context';
 import type { DatasetValidatorOptions } from './context';
-import { hashJsonValueAscii } from './dedupExact';
+import { hashJsonText } from './dedupExact';
 import { MinHasher } from './dedupNear';
 import { toExample } from './contract';
 import type { Refusal } from './example';
@@ -93,10 +93,10 @@ export class RecordAnalyzer {
     if (parsed.kind !== 'value') return result;
     const value = parsed.value;
     const loc = new LineLocator(text);
-    // The hash walks every string of the record anyway: it also tells whether all are ASCII.
+    // The hash reads every byte of the record anyway: it also tells whether all its strings are ASCII.
     let valueAscii = false;
     if (this.exactOn) {
-      const hashed = hashJsonValueAscii(value);
+      const hashed = hashJsonText(text, value);
       result.valueHash = hashed.hash;
       valueAscii = hashed.ascii;
     }

@@ -1,0 +1,363 @@
+;; The exact-duplicate hash (dedupExact.ts has the scheme): a 53-bit hash of a JSON value, read from
+;; the UTF-8 text of a line that JSON.parse accepted, in one pass and without building the value.
+;; Whitespace is skipped, strings are hashed by their decoded UTF-8 bytes (8 bytes a step), object
+;; members are summed (key order does not count), numbers are hashed by their text. `npm run gen:wasm`
+;; assembles it into valueHash.generated.ts; test/dataset/valueHash.test.ts checks it against a plain
+;; reference of the scheme over parsed values and against reformatted texts of the same values.
+;;
+;; Memory: the result at 0 (f64 hash, then i32: 1 when every string is ASCII), container frames from
+;; 64 (32 bytes a level, at most 128 levels), the keys of open objects from 8192 (i64 key hashes, at
+;; most 32 checked an object), the text from 65536. `hash(n, canonical)` reads n bytes there, rewrites
+;; strings with escapes in place (decoded), zeroes 16 bytes after the text and returns:
+;;   0  the hash is at 0;
+;;   1  the text needs its canonical form first: a number that is not a plain integer of at most 15
+;;      digits (JSON.parse and JSON.stringify would write it differently: 1.0, 1e3, -0), or an object
+;;      that repeats a key (JSON.parse keeps the last) or has more keys than are checked for repeats.
+;;      With `canonical` set (the text is JSON.stringify's) numbers are hashed as written and keys are
+;;      not checked, so it always gives 0 for such a text;
+;;   2  nesting deeper than 128 levels (JSON.parse's caller refuses records past 64).
+;; Frame (32 bytes): i64 sum or chain at 0, i64 pending key hash at 8, i32 count at 16, i32 kind at 20
+;; (1 object, 2 array), i32 key-stack start at 24.
+(module
+  (memory (export "memory") 2)
+  (global $str (mut i64) (i64.const 0))
+  (global $ascii (mut i32) (i32.const 1))
+  (global $keyTop (mut i32) (i32.const 8192))
+
+  (func $fmix (param $x i64) (result i64)
+    (local.set $x (i64.xor (local.get $x) (i64.shr_u (local.get $x) (i64.const 33))))
+    (local.set $x (i64.mul (local.get $x) (i64.const 0xff51afd7ed558ccd)))
+    (local.set $x (i64.xor (local.get $x) (i64.shr_u (local.get $x) (i64.const 33))))
+    (local.set $x (i64.mul (local.get $x) (i64.const 0xc4ceb9fe1a85ec53)))
+    (i64.xor (local.get $x) (i64.shr_u (local.get $x) (i64.const 33))))
+
+  ;; Bytes [s, s + len): h = (h ^ word) * K over little-endian 8-byte words (the last one's bytes past
+  ;; the end masked off), then fmix(h + len).
+  (func $bytes (param $s i32) (param $len i32) (result i64)
+    (local $h i64) (local $e i32)
+    (local.set $h (i64.const 0x243f6a8885a308d3))
+    (local.set $e (i32.add (local.get $s) (local.get $len)))
+    (block $tail
+      (loop $words
+        (br_if $tail (i32.lt_s (i32.sub (local.get $e) (local.get $s)) (i32.const 8)))
+        (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load (local.get $s))) (i64.const 0x9e3779b97f4a7c15)))
+        (local.set $s (i32.add (local.get $s) (i32.const 8)))
+        (br $words)))
+    (if (i32.gt_s (i32.sub (local.get $e) (local.get $s)) (i32.const 0))
+      (then
+        (local.set $h
+          (i64.mul
+            (i64.xor (local.get $h)
+              (i64.and (i64.load (local.get $s))
+                (i64.shr_u (i64.const -1)
+                  (i64.extend_i32_u (i32.sub (i32.const 64) (i32.shl (i32.sub (local.get $e) (local.get $s)) (i32.const 3)))))))
+            (i64.const 0x9e3779b97f4a7c15)))))
+    (call $fmix (i64.add (local.get $h) (i64.extend_i32_u (local.get $len)))))
+
+  (func $ws (param $i i32) (result i32)
+    (local $c i32)
+    (loop $skip
+      (local.set $c (i32.load8_u (local.get $i)))
+      (if (i32.or
+            (i32.or (i32.eq (local.get $c) (i32.const 0x20)) (i32.eq (local.get $c) (i32.const 0x0a)))
+            (i32.or (i32.eq (local.get $c) (i32.const 0x0d)) (i32.eq (local.get $c) (i32.const 0x09))))
+        (then
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $skip))))
+    (local.get $i))
+
+  (func $hex (param $c i32) (result i32)
+    (select
+      (i32.sub (local.get $c) (i32.const 0x30))
+      (i32.sub (i32.or (local.get $c) (i32.const 0x20)) (i32.const 0x57))
+      (i32.le_u (local.get $c) (i32.const 0x39))))
+
+  (func $hex4 (param $p i32) (result i32)
+    (i32.or
+      (i32.or
+        (i32.shl (call $hex (i32.load8_u (local.get $p))) (i32.const 12))
+        (i32.shl (call $hex (i32.load8_u offset=1 (local.get $p))) (i32.const 8)))
+      (i32.or
+        (i32.shl (call $hex (i32.load8_u offset=2 (local.get $p))) (i32.const 4))
+        (call $hex (i32.load8_u offset=3 (local.get $p))))))
+
+  ;; Writes code point cp as UTF-8 at w; returns the position after it.
+  (func $utf8 (param $w i32) (param $cp i32) (result i32)
+    (if (i32.lt_u (local.get $cp) (i32.const 0x80))
+      (then
+        (i32.store8 (local.get $w) (local.get $cp))
+        (return (i32.add (local.get $w) (i32.const 1)))))
+    (global.set $ascii (i32.const 0))
+    (if (i32.lt_u (local.get $cp) (i32.const 0x800))
+      (then
+        (i32.store8 (local.get $w) (i32.or (i32.const 0xc0) (i32.shr_u (local.get $cp) (i32.const 6))))
+        (i32.store8 offset=1 (local.get $w) (i32.or (i32.const 0x80) (i32.and (local.get $cp) (i32.const 0x3f))))
+        (return (i32.add (local.get $w) (i32.const 2)))))
+    (if (i32.lt_u (local.get $cp) (i32.const 0x10000))
+      (then
+        (i32.store8 (local.get $w) (i32.or (i32.const 0xe0) (i32.shr_u (local.get $cp) (i32.const 12))))
+        (i32.store8 offset=1 (local.get $w)
+          (i32.or (i32.const 0x80) (i32.and (i32.shr_u (local.get $cp) (i32.const 6)) (i32.const 0x3f))))
+        (i32.store8 offset=2 (local.get $w) (i32.or (i32.const 0x80) (i32.and (local.get $cp) (i32.const 0x3f))))
+        (return (i32.add (local.get $w) (i32.const 3)))))
+    (i32.store8 (local.get $w) (i32.or (i32.const 0xf0) (i32.shr_u (local.get $cp) (i32.const 18))))
+    (i32.store8 offset=1 (local.get $w)
+      (i32.or (i32.const 0x80) (i32.and (i32.shr_u (local.get $cp) (i32.const 12)) (i32.const 0x3f))))
+    (i32.store8 offset=2 (local.get $w)
+      (i32.or (i32.const 0x80) (i32.and (i32.shr_u (local.get $cp) (i32.const 6)) (i32.const 0x3f))))
+    (i32.store8 offset=3 (local.get $w) (i32.or (i32.const 0x80) (i32.and (local.get $cp) (i32.const 0x3f))))
+    (i32.add (local.get $w) (i32.const 4)))
+
+  ;; The rest of a string from its first backslash r (s: the string's first byte), decoded in place (the
+  ;; decoded form is never longer); its hash into $str; returns the position after the closing quote.
+  ;; A surrogate escape that is not half of a pair decodes as U+FFFD, as TextEncoder writes an
+  ;; unpaired surrogate of the line itself.
+  (func $decode (param $s i32) (param $r i32) (result i32)
+    (local $w i32) (local $b i32) (local $cp i32) (local $lo i32)
+    (local.set $w (local.get $r))
+    (block $end
+      (loop $chars
+        (local.set $b (i32.load8_u (local.get $r)))
+        (br_if $end (i32.eq (local.get $b) (i32.const 0x22)))
+        (if (i32.ne (local.get $b) (i32.const 0x5c))
+          (then
+            (i32.store8 (local.get $w) (local.get $b))
+            (local.set $w (i32.add (local.get $w) (i32.const 1)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $chars)))
+        (local.set $b (i32.load8_u offset=1 (local.get $r)))
+        (local.set $r (i32.add (local.get $r) (i32.const 2)))
+        (if (i32.ne (local.get $b) (i32.const 0x75))
+          (then
+            ;; \b \f \n \r \t, or the character itself (\" \\ \/).
+            (if (i32.eq (local.get $b) (i32.const 0x62)) (then (local.set $b (i32.const 0x08))))
+            (if (i32.eq (local.get $b) (i32.const 0x66)) (then (local.set $b (i32.const 0x0c))))
+            (if (i32.eq (local.get $b) (i32.const 0x6e)) (then (local.set $b (i32.const 0x0a))))
+            (if (i32.eq (local.get $b) (i32.const 0x72)) (then (local.set $b (i32.const 0x0d))))
+            (if (i32.eq (local.get $b) (i32.const 0x74)) (then (local.set $b (i32.const 0x09))))
+            (i32.store8 (local.get $w) (local.get $b))
+            (local.set $w (i32.add (local.get $w) (i32.const 1)))
+            (br $chars)))
+        (local.set $cp (call $hex4 (local.get $r)))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (if (i32.eq (i32.and (local.get $cp) (i32.const 0xfc00)) (i32.const 0xd800))
+          (then
+            (local.set $lo (i32.const 0))
+            (if (i32.and
+                  (i32.eq (i32.load8_u (local.get $r)) (i32.const 0x5c))
+                  (i32.eq (i32.load8_u offset=1 (local.get $r)) (i32.const 0x75)))
+              (then (local.set $lo (call $hex4 (i32.add (local.get $r) (i32.const 2))))))
+            (if (i32.eq (i32.and (local.get $lo) (i32.const 0xfc00)) (i32.const 0xdc00))
+              (then
+                (local.set $cp
+                  (i32.add (i32.const 0x10000)
+                    (i32.or
+                      (i32.shl (i32.sub (local.get $cp) (i32.const 0xd800)) (i32.const 10))
+                      (i32.sub (local.get $lo) (i32.const 0xdc00)))))
+                (local.set $r (i32.add (local.get $r) (i32.const 6))))
+              (else (local.set $cp (i32.const 0xfffd)))))
+          (else
+            (if (i32.eq (i32.and (local.get $cp) (i32.const 0xfc00)) (i32.const 0xdc00))
+              (then (local.set $cp (i32.const 0xfffd))))))
+        (local.set $w (call $utf8 (local.get $w) (local.get $cp)))
+        (br $chars)))
+    (global.set $str (call $bytes (local.get $s) (i32.sub (local.get $w) (local.get $s))))
+    (i32.add (local.get $r) (i32.const 1)))
+
+  ;; A string from p (the byte after its opening quote): its hash into $str; returns the position after
+  ;; its closing quote. The quote or backslash that ends the plain part is found 16 bytes at a time.
+  (func $string (param $p i32) (result i32)
+    (local $q i32) (local $m i32) (local $v v128)
+    (local.set $q (local.get $p))
+    (loop $find
+      (local.set $v (v128.load (local.get $q)))
+      (local.set $m
+        (i8x16.bitmask
+          (v128.or
+            (i8x16.eq (local.get $v) (v128.const i8x16 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22))
+            (i8x16.eq (local.get $v) (v128.const i8x16 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c)))))
+      (if (i32.eqz (local.get $m))
+        (then
+          (local.set $q (i32.add (local.get $q) (i32.const 16)))
+          (br $find))))
+    (local.set $q (i32.add (local.get $q) (i32.ctz (local.get $m))))
+    (if (i32.eq (i32.load8_u (local.get $q)) (i32.const 0x22))
+      (then
+        (global.set $str (call $bytes (local.get $p) (i32.sub (local.get $q) (local.get $p))))
+        (return (i32.add (local.get $q) (i32.const 1)))))
+    (call $decode (local.get $p) (local.get $q)))
+
+  ;; An object's key at i (its opening quote), for the frame at f: its hash kept in the frame and, unless
+  ;; canonical, checked against the object's earlier keys. Returns the position after the colon, or -1
+  ;; when the object repeats a key or has more keys than are checked.
+  (func $key (param $i i32) (param $f i32) (param $canonical i32) (result i32)
+    (local $k i64) (local $j i32)
+    (local.set $i (call $string (i32.add (local.get $i) (i32.const 1))))
+    (local.set $k (global.get $str))
+    (if (i32.eqz (local.get $canonical))
+      (then
+        (local.set $j (i32.load offset=24 (local.get $f)))
+        (if (i32.ge_u (i32.sub (global.get $keyTop) (local.get $j)) (i32.const 256))
+          (then (return (i32.const -1))))
+        (block $unique
+          (loop $earlier
+            (br_if $unique (i32.ge_u (local.get $j) (global.get $keyTop)))
+            (if (i64.eq (i64.load (local.get $j)) (local.get $k)) (then (return (i32.const -1))))
+            (local.set $j (i32.add (local.get $j) (i32.const 8)))
+            (br $earlier)))
+        (i64.store (global.get $keyTop) (local.get $k))
+        (global.set $keyTop (i32.add (global.get $keyTop) (i32.const 8)))))
+    (i64.store offset=8 (local.get $f) (local.get $k))
+    ;; Past the colon.
+    (i32.add (call $ws (local.get $i)) (i32.const 1)))
+
+  ;; Folds a value's hash v into the container of frame f: an array chains its items in order, an object
+  ;; sums a mix of each member's key and value (order does not count).
+  (func $fold (param $f i32) (param $v i64)
+    (local $acc i64)
+    (local.set $acc (i64.load (local.get $f)))
+    (if (i32.eq (i32.load offset=20 (local.get $f)) (i32.const 2))
+      (then
+        (local.set $acc (i64.mul (i64.xor (local.get $acc) (local.get $v)) (i64.const 0x9e3779b97f4a7c15)))
+        (local.set $acc (i64.xor (local.get $acc) (i64.shr_u (local.get $acc) (i64.const 29)))))
+      (else
+        (local.set $acc
+          (i64.add (local.get $acc)
+            (call $fmix (i64.xor (i64.load offset=8 (local.get $f)) (i64.mul (local.get $v) (i64.const 0xbf58476d1ce4e5b9))))))))
+    (i64.store (local.get $f) (local.get $acc))
+    (i32.store offset=16 (local.get $f) (i32.add (i32.load offset=16 (local.get $f)) (i32.const 1))))
+
+  ;; The hash of the container of frame f, which its closing bracket ends: 5 + kind added (object 6, array 7).
+  (func $close (param $f i32) (result i64)
+    (global.set $keyTop (i32.load offset=24 (local.get $f)))
+    (i64.add
+      (call $fmix
+        (i64.add (i64.load (local.get $f))
+          (i64.mul (i64.extend_i32_u (i32.load offset=16 (local.get $f))) (i64.const 0x94d049bb133111eb))))
+      (i64.extend_i32_u (i32.add (i32.const 5) (i32.load offset=20 (local.get $f))))))
+
+  (func (export "hash") (param $n i32) (param $canonical i32) (result i32)
+    (local $i i32) (local $end i32) (local $d i32) (local $f i32) (local $c i32) (local $s i32)
+    (local $v i64) (local $acc v128) (local $plain i32) (local $digits i32)
+    (local.set $end (i32.add (i32.const 65536) (local.get $n)))
+    (v128.store (local.get $end) (v128.const i64x2 0 0))
+    ;; ASCII: no byte above 0x7f anywhere (outside strings JSON is ASCII); escapes are checked as decoded.
+    (local.set $acc (v128.const i64x2 0 0))
+    (local.set $i (i32.const 65536))
+    (block $scanned
+      (loop $scan
+        (br_if $scanned (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $acc (v128.or (local.get $acc) (v128.load (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $scan)))
+    (global.set $ascii (i32.eqz (i8x16.bitmask (local.get $acc))))
+    (global.set $keyTop (i32.const 8192))
+    (local.set $i (call $ws (i32.const 65536)))
+    (local.set $d (i32.const 0))
+    (block $done
+      (loop $value
+        ;; A value starts at i: leave its hash in v, or open a container and go on with its first value.
+        (local.set $c (i32.load8_u (local.get $i)))
+        (block $have
+          (if (i32.eq (local.get $c) (i32.const 0x22))
+            (then
+              (local.set $i (call $string (i32.add (local.get $i) (i32.const 1))))
+              (local.set $v (i64.add (global.get $str) (i64.const 1)))
+              (br $have)))
+          (if (i32.or (i32.eq (local.get $c) (i32.const 0x7b)) (i32.eq (local.get $c) (i32.const 0x5b)))
+            (then
+              (if (i32.ge_u (local.get $d) (i32.const 128)) (then (return (i32.const 2))))
+              (local.set $f (i32.add (i32.const 64) (i32.shl (local.get $d) (i32.const 5))))
+              (local.set $d (i32.add (local.get $d) (i32.const 1)))
+              (i64.store (local.get $f) (i64.const 0x452821e638d01377))
+              (i32.store offset=16 (local.get $f) (i32.const 0))
+              (i32.store offset=20 (local.get $f) (select (i32.const 1) (i32.const 2) (i32.eq (local.get $c) (i32.const 0x7b))))
+              (i32.store offset=24 (local.get $f) (global.get $keyTop))
+              (local.set $i (call $ws (i32.add (local.get $i) (i32.const 1))))
+              (local.set $c (i32.load8_u (local.get $i)))
+              (if (i32.or (i32.eq (local.get $c) (i32.const 0x7d)) (i32.eq (local.get $c) (i32.const 0x5d)))
+                (then
+                  ;; Empty: a value at once.
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (local.set $v (call $close (local.get $f)))
+                  (local.set $d (i32.sub (local.get $d) (i32.const 1)))
+                  (br $have)))
+              (if (i32.eq (i32.load offset=20 (local.get $f)) (i32.const 1))
+                (then
+                  (local.set $i (call $key (local.get $i) (local.get $f) (local.get $canonical)))
+                  (if (i32.lt_s (local.get $i) (i32.const 0)) (then (return (i32.const 1))))
+                  (local.set $i (call $ws (local.get $i)))))
+              (br $value)))
+          (if (i32.eq (local.get $c) (i32.const 0x74))
+            (then
+              (local.set $v (i64.const 0x3f84d5b5b5470917))
+              (local.set $i (i32.add (local.get $i) (i32.const 4)))
+              (br $have)))
+          (if (i32.eq (local.get $c) (i32.const 0x66))
+            (then
+              (local.set $v (i64.const 0x9216d5d98979fb1b))
+              (local.set $i (i32.add (local.get $i) (i32.const 5)))
+              (br $have)))
+          (if (i32.eq (local.get $c) (i32.const 0x6e))
+            (then
+              (local.set $v (i64.const 0xd1310ba698dfb5ac))
+              (local.set $i (i32.add (local.get $i) (i32.const 4)))
+              (br $have)))
+          ;; A number: its bytes, hashed as written when canonical or a plain integer of at most 15 digits.
+          (local.set $s (local.get $i))
+          (local.set $plain (i32.const 1))
+          (block $numberEnd
+            (loop $number
+              (local.set $c (i32.load8_u (local.get $i)))
+              (if (i32.lt_u (i32.sub (local.get $c) (i32.const 0x30)) (i32.const 10))
+                (then
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $number)))
+              (br_if $numberEnd
+                (i32.eqz
+                  (i32.or
+                    (i32.or (i32.eq (local.get $c) (i32.const 0x2d)) (i32.eq (local.get $c) (i32.const 0x2b)))
+                    (i32.or (i32.eq (local.get $c) (i32.const 0x2e)) (i32.eq (i32.or (local.get $c) (i32.const 0x20)) (i32.const 0x65))))))
+              ;; A minus sign is plain only as the first byte.
+              (if (i32.or (i32.ne (local.get $c) (i32.const 0x2d)) (i32.ne (local.get $i) (local.get $s)))
+                (then (local.set $plain (i32.const 0))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $number)))
+          (if (i32.eqz (local.get $canonical))
+            (then
+              (local.set $digits
+                (i32.sub (i32.sub (local.get $i) (local.get $s)) (i32.eq (i32.load8_u (local.get $s)) (i32.const 0x2d))))
+              ;; Not plain, too long for a double to keep its digits, or starting with 0 (JSON allows that
+              ;; only for 0 itself, and -0 is written 0).
+              (if (i32.or
+                    (i32.or (i32.eqz (local.get $plain)) (i32.gt_u (local.get $digits) (i32.const 15)))
+                    (i32.and
+                      (i32.eq (i32.load8_u (i32.sub (local.get $i) (local.get $digits))) (i32.const 0x30))
+                      (i32.ne (i32.sub (local.get $i) (local.get $s)) (i32.const 1))))
+                (then (return (i32.const 1))))))
+          (local.set $v (i64.add (call $bytes (local.get $s) (i32.sub (local.get $i) (local.get $s))) (i64.const 2))))
+        ;; A value is in v: fold it into its container; a closing bracket after it makes the container a
+        ;; value in turn, a comma starts the next item.
+        (loop $fold
+          (br_if $done (i32.eqz (local.get $d)))
+          (local.set $f (i32.add (i32.const 64) (i32.shl (i32.sub (local.get $d) (i32.const 1)) (i32.const 5))))
+          (call $fold (local.get $f) (local.get $v))
+          (local.set $i (call $ws (local.get $i)))
+          (local.set $c (i32.load8_u (local.get $i)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (if (i32.eq (local.get $c) (i32.const 0x2c))
+            (then
+              (local.set $i (call $ws (local.get $i)))
+              (if (i32.eq (i32.load offset=20 (local.get $f)) (i32.const 1))
+                (then
+                  (local.set $i (call $key (local.get $i) (local.get $f) (local.get $canonical)))
+                  (if (i32.lt_s (local.get $i) (i32.const 0)) (then (return (i32.const 1))))
+                  (local.set $i (call $ws (local.get $i)))))
+              (br $value)))
+          (local.set $v (call $close (local.get $f)))
+          (local.set $d (i32.sub (local.get $d) (i32.const 1)))
+          (br $fold))))
+    (f64.store (i32.const 0) (f64.convert_i64_u (i64.shr_u (call $fmix (local.get $v)) (i64.const 11))))
+    (i32.store (i32.const 8) (global.get $ascii))
+    (i32.const 0))
+)

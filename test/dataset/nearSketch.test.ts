@@ -80,12 +80,41 @@ function referenceSketch(text: string): { bins: number[]; keyBins: number[]; wor
   return { bins, keyBins, words: hashes.length };
 }
 
+/** Key bin b's probe sequence: fmix32 of (b + 1, attempt + 1), scaled to the 40 key bins. */
+const probe = (b: number, attempt: number) =>
+  Math.floor((fmix32(Math.imul(b + 1, 0x9e3779b1) ^ Math.imul(attempt + 1, 0x85ebca77)) / 2 ** 32) * 40);
+
+/**
+ * What is stored: a signature byte per bin (0 empty, else 1 + the low 16 bits scaled to 0..254), and
+ * 10 band keys of 4 key bins each, an empty key bin replaced by the first filled one of its probe
+ * sequence (16 probes, then the bins after it in turn).
+ */
+function referencePack(bins: number[], keyBins: number[]): { signature: number[]; bandKeys: number[] } {
+  const signature = bins.map((v) => (v === EMPTY ? 0 : 1 + Math.floor(((v & 0xffff) * 255) / 65536)));
+  const bandKeys: number[] = [];
+  for (let band = 0; band < 10; band++) {
+    let k = Math.imul(band + 1, 0x9e3779b1);
+    for (let r = 0; r < 4; r++) {
+      const b = band * 4 + r;
+      let v = keyBins[b] as number;
+      for (let attempt = 0; v === EMPTY; attempt++)
+        v = keyBins[attempt < 16 ? probe(b, attempt) : (b + attempt) % 40] as number;
+      k = Math.imul(k ^ v, 0x01000193);
+    }
+    bandKeys.push(fmix32(k));
+  }
+  return { signature, bandKeys };
+}
+
 function assertSameSketch(hasher: MinHasher, text: string): void {
   const expected = referenceSketch(text);
   assert.equal(hasher.compute(text), expected.words > 0, JSON.stringify(text));
   if (expected.words === 0) return;
   assert.deepEqual([...hasher.bins], expected.bins, JSON.stringify(text));
   assert.deepEqual([...hasher.keyBins], expected.keyBins, JSON.stringify(text));
+  const packed = referencePack(expected.bins, expected.keyBins);
+  assert.deepEqual([...hasher.signature], packed.signature, JSON.stringify(text));
+  assert.deepEqual([...hasher.bandKeys], packed.bandKeys, JSON.stringify(text));
 }
 
 // Every class the tokenizer tells apart, in ASCII blocks and across their 16-byte edges.

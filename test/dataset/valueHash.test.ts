@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { hashJsonText } from '../../server/src/core/dataset/dedupExact';
+import { HINT_AT, HINT_ESCAPE, HINT_PHONE, hashJsonText } from '../../server/src/core/dataset/dedupExact';
+import { PHONE_HINT } from '../../server/src/core/dataset/pii';
 import { seededRandom } from '../fuzz/seeded';
 
 const MASK = (1n << 64n) - 1n;
@@ -181,7 +182,8 @@ function canonical(v: unknown): string {
 }
 
 function hashOf(text: string): { hash: number; ascii: boolean } {
-  return { ...hashJsonText(text, JSON.parse(text)) };
+  const { hash, ascii } = hashJsonText(text, JSON.parse(text));
+  return { hash, ascii };
 }
 
 describe('exact-duplicate hash (valueHash.wat)', () => {
@@ -258,5 +260,23 @@ describe('exact-duplicate hash (valueHash.wat)', () => {
     assert.equal(hashOf(`["${long}"]`).hash, hashOf(escaped).hash);
     assert.notEqual(hashOf(`["${long}"]`).hash, hashOf(`["${long}a"]`).hash);
     assert.equal(hashOf('{"x":"y"}').hash, referenceHash({ x: 'y' }));
+  });
+
+  it("gives the PII detectors' hints of the line itself, across every 16-byte step", () => {
+    const unit = fc.constantFrom('1', '2', '+', '@', '\\', 'u', 'x', ' ', '(', ')', '-', '.', 'é', '中');
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 60 }), fc.nat({ max: 20 }), fc.boolean(), (inner, pad, decimal) => {
+        // The string is valid JSON whatever the characters: backslashes are doubled, and a number that
+        // needs the canonical text (1.5) must not change the hints, which are the line's.
+        const line = `{"${'p'.repeat(pad)}":${decimal ? '1.5' : '1'},"s":${JSON.stringify(inner)}}`;
+        const { hints } = hashJsonText(line, JSON.parse(line));
+        assert.equal((hints & HINT_AT) !== 0, line.includes('@'), line);
+        assert.equal((hints & HINT_ESCAPE) !== 0, line.includes('\\u'), line);
+        assert.equal((hints & HINT_PHONE) !== 0, /\d{3}|\+\d/.test(line), line);
+        // What pii.ts's own pre-check lets through, the hint lets through.
+        if (PHONE_HINT.test(line)) assert.ok((hints & HINT_PHONE) !== 0, line);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

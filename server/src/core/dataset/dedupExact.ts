@@ -20,6 +20,17 @@ const TEXT_OFFSET = 65536;
 const TEXT_SLACK = 32;
 /** A text that would grow the shared memory past this gets an instance of its own, freed after it. */
 const SHARED_MEMORY_CAP = 32 * 1024 * 1024;
+/**
+ * Hints for the PII and secret detectors, from the same pass over the line (sensitive.ts): a detector
+ * whose hint is off has nothing to find. Each is implied by the detector's own pre-check.
+ */
+export const HINT_AT = 1;
+/** Three digits in a row, or '+' before a digit (pii.ts PHONE_HINT implies one or the other). */
+export const HINT_PHONE = 2;
+/** A backslash before 'u': a \uXXXX escape may hide text. */
+export const HINT_ESCAPE = 4;
+const ALL_HINTS = HINT_AT | HINT_PHONE | HINT_ESCAPE;
+
 /** hash(): 0 the hash is written; 1 hash the canonical text instead; 2 nested too deep to hash. */
 const HASHED = 0;
 const NEEDS_CANONICAL = 1;
@@ -47,8 +58,8 @@ class ValueHashModule {
     return TEXT_OFFSET + 3 * length + TEXT_SLACK;
   }
 
-  /** Hashes `text` into `into`; returns the module's status. */
-  hash(text: string, canonical: boolean, into: { hash: number; ascii: boolean }): number {
+  /** Hashes `text` into `into` (and its hints, unless `canonical`); returns the module's status. */
+  hash(text: string, canonical: boolean, into: HashResult): number {
     const need = ValueHashModule.need(text.length);
     if (need > this.bytes.length) {
       this.memory.grow(Math.ceil((need - this.bytes.length) / 65536));
@@ -60,9 +71,11 @@ class ValueHashModule {
     try {
       status = this.run(written, canonical ? 1 : 0);
     } catch {
-      // Only a text JSON.parse refused could lead the scanner out of bounds: no hash.
-      status = 2;
+      // Only a text JSON.parse refused could lead the scanner out of bounds: no hash, every hint.
+      into.hints = ALL_HINTS;
+      return 2;
     }
+    if (!canonical) into.hints = this.out.getInt32(12, true);
     if (status === HASHED) {
       into.hash = this.out.getFloat64(0, true);
       into.ascii = this.out.getInt32(8, true) === 1;
@@ -77,16 +90,24 @@ function moduleFor(length: number): ValueHashModule {
   return ValueHashModule.need(length) <= SHARED_MEMORY_CAP ? (shared ??= new ValueHashModule()) : new ValueHashModule();
 }
 
-const result = { hash: -1, ascii: false };
+interface HashResult {
+  hash: number;
+  ascii: boolean;
+  hints: number;
+}
+
+const result: HashResult = { hash: -1, ascii: false, hints: ALL_HINTS };
 
 /**
- * The hash of `value`, the JSON value JSON.parse read from `text`, and whether every string of it (keys
- * included) is ASCII; hash -1 when it cannot be hashed (nested past 128 levels). Equal values hash equal
- * however they are written. The result object is reused: read it before the next call.
+ * The hash of `value`, the JSON value JSON.parse read from `text`, whether every string of it (keys
+ * included) is ASCII, and the detector hints of `text` (HINT_*); hash -1 when it cannot be hashed
+ * (nested past 128 levels). Equal values hash equal however they are written. The result object is
+ * reused: read it before the next call.
  */
-export function hashJsonText(text: string, value: unknown): { readonly hash: number; readonly ascii: boolean } {
+export function hashJsonText(text: string, value: unknown): Readonly<HashResult> {
   result.hash = -1;
   result.ascii = false;
+  result.hints = ALL_HINTS;
   if (moduleFor(text.length).hash(text, false, result) === NEEDS_CANONICAL) {
     const canonical = JSON.stringify(value);
     moduleFor(canonical.length).hash(canonical, true, result);

@@ -79,16 +79,24 @@ class SketchModule {
     return TEXT_OFFSET + 3 * length + TEXT_SLACK;
   }
 
-  /** Sketches `text` into `bins` and `keyBins`; returns its number of words. */
-  sketch(text: string, bins: Int32Array, keyBins: Int32Array): number {
-    const need = SketchModule.need(text.length);
+  /** Sketches `parts` joined by newlines (`length`: their UTF-16 length so joined) into `bins` and `keyBins`; returns its number of words. */
+  sketch(parts: readonly string[], length: number, bins: Int32Array, keyBins: Int32Array): number {
+    const need = SketchModule.need(length);
     if (need > this.bytes.length) {
       this.memory.grow(Math.ceil((need - this.bytes.length) / 65536));
       this.bytes = new Uint8Array(this.memory.buffer);
       this.ints = new Int32Array(this.memory.buffer);
     }
-    const written = ENCODER.encodeInto(text, this.bytes.subarray(TEXT_OFFSET, need - TEXT_SLACK)).written;
-    const words = this.run(written);
+    // Each part is encoded where the last one ended, a newline between: the bytes of the joined text,
+    // without the joined string.
+    const bytes = this.bytes;
+    const limit = need - TEXT_SLACK;
+    let at = TEXT_OFFSET;
+    for (let i = 0; i < parts.length; i++) {
+      if (i > 0) bytes[at++] = 0x0a;
+      at += ENCODER.encodeInto(parts[i] as string, bytes.subarray(at, limit)).written;
+    }
+    const words = this.run(at - TEXT_OFFSET);
     bins.set(this.ints.subarray(0, BINS));
     keyBins.set(this.ints.subarray(KEY_OFFSET / 4, KEY_OFFSET / 4 + KEY_BINS));
     return words;
@@ -108,9 +116,16 @@ export class MinHasher {
 
   /** Fills `signature` and `bandKeys` from `text`; false when the text has no words. */
   compute(text: string): boolean {
+    return this.computeParts([text]);
+  }
+
+  /** `compute` of `parts` joined by newlines (a record's content turns), without joining them. */
+  computeParts(parts: readonly string[]): boolean {
+    let length = parts.length > 0 ? parts.length - 1 : 0;
+    for (const part of parts) length += part.length;
     const sketcher =
-      SketchModule.need(text.length) <= SHARED_MEMORY_CAP ? (shared ??= new SketchModule()) : new SketchModule();
-    if (sketcher.sketch(text, this.bins, this.keyBins) === 0) return false;
+      SketchModule.need(length) <= SHARED_MEMORY_CAP ? (shared ??= new SketchModule()) : new SketchModule();
+    if (sketcher.sketch(parts, length, this.bins, this.keyBins) === 0) return false;
     this.densifyAndPack();
     return true;
   }

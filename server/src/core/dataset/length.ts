@@ -4,7 +4,7 @@ import { estimateTokens, tokenUpperBound } from '../tokenizer';
 import type { TokenCounter } from '../tokenizer';
 import type { LineFindings } from './context';
 import { ExampleTokenCounter, NO_TOKENS } from './exampleTokens';
-import { TURN_OVERHEAD_TOKENS } from './recordText';
+import { TURN_OVERHEAD_TOKENS, trimmedJoinLength } from './recordText';
 import type { RecordText } from './recordText';
 
 export interface TokenInfo {
@@ -73,7 +73,7 @@ export function checkLength(
       { tokens: tokens.tokens, exact: tokens.exact },
     );
   }
-  const chars = text.content.trim().length;
+  const chars = trimmedJoinLength(text.contentParts);
   // An empty record is already reported by content/empty or messages/empty-content.
   if (chars < minChars && !(chars === 0 && reportedEmpty)) {
     out.add(

@@ -52,7 +52,7 @@ export function findEmails(text: string, out: TextMatch[]): void {
 // A phone number needs structure: a leading `+` with a country code, or the 3-3-4 grouping with
 // separators. Dates (2024-01-15), versions (1.2.3.4), IPs, ISBNs, times and bare long ids (order
 // numbers in JSON) have neither. Boundaries refuse digits, dots, dashes or word characters around.
-const PHONE_HINT = /\+\d|\d{3}\)?[ .-]\d{3}/;
+export const PHONE_HINT = /\+\d|\d{3}\)?[ .-]\d{3}/;
 const PHONE =
   /(?<![\w.+/:-])(?:\+\d{1,3}(?:[ .-]?\(\d{1,4}\)|[ .-]?\d{1,5}){2,5}|\(\d{3}\) ?\d{3}[ .-]\d{4}|\d{3}([ .-])\d{3}\1\d{4})(?![\w/]|[.:-]\d)/g;
 

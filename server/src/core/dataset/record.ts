@@ -95,12 +95,14 @@ export class RecordAnalyzer {
     const loc = new LineLocator(text);
     // The hash reads every byte of the record anyway: it also tells whether all its strings are ASCII.
     let valueAscii = false;
+    let hints: number | undefined;
     if (this.exactOn) {
       const hashed = hashJsonText(text, value);
       result.valueHash = hashed.hash;
       valueAscii = hashed.ascii;
+      hints = hashed.hints;
     }
-    checkSensitive(text, value, out, loc, this.sensitiveRules);
+    checkSensitive(text, value, out, loc, this.sensitiveRules, hints);
 
     const format = detectRecordFormat(value);
     if (this.opts.recordSchema) {
@@ -171,7 +173,7 @@ export class RecordAnalyzer {
     result.tokens = tokens.tokens;
     result.tokensExact = tokens.exact;
     checkLength(rt, tokens, text.length, this.opts, out);
-    if (this.nearOn) result.hasSignature = this.hasher.compute(rt.content);
+    if (this.nearOn) result.hasSignature = this.hasher.computeParts(rt.contentParts);
     return result;
   }
 }

@@ -14,8 +14,10 @@ export interface RecordText {
   readonly full: string;
   /** `full.length`, known without joining it (an ASCII estimate needs nothing else). */
   readonly fullLength: number;
-  /** The conversational content without system prompts or tool schemas (what near-duplicates compare). */
-  content: string;
+  /** The conversational content without system prompts or tool schemas (what near-duplicates compare): `contentParts` joined by newlines. */
+  readonly content: string;
+  /** The content's pieces, one a turn: the near-duplicate sketch and the length check read them without joining. */
+  readonly contentParts: readonly string[];
   /** Number of turns (for the per-turn template overhead). */
   turns: number;
   /** The record in the contract's terms, when it has one: token counts render it with the chat template. */
@@ -58,20 +60,26 @@ class Joiner {
     this.turns++;
   }
   result(example?: Example): RecordText {
-    const content = this.content.length === 1 ? (this.content[0] as string) : this.content.join('\n');
-    return new JoinedText(this.parts, this.fullLength, content, this.turns, example);
+    return new JoinedText(this.parts, this.fullLength, this.content, this.turns, example);
   }
 }
 
 class JoinedText implements RecordText {
   private joined: string | undefined;
+  private joinedContent: string | undefined;
   constructor(
     private readonly parts: string[],
     readonly fullLength: number,
-    readonly content: string,
+    readonly contentParts: readonly string[],
     readonly turns: number,
     readonly example: Example | undefined,
   ) {}
+
+  get content(): string {
+    this.joinedContent ??=
+      this.contentParts.length === 1 ? (this.contentParts[0] as string) : this.contentParts.join('\n');
+    return this.joinedContent;
+  }
 
   get full(): string {
     if (this.joined === undefined) {
@@ -82,6 +90,36 @@ class JoinedText implements RecordText {
     }
     return this.joined;
   }
+}
+
+/** `parts.join('\n').trim().length`, without joining them. */
+export function trimmedJoinLength(parts: readonly string[]): number {
+  let total = parts.length > 0 ? parts.length - 1 : 0;
+  for (const part of parts) total += part.length;
+  // Whitespace at the start: whole parts (and the newline after each) until one has something else.
+  let first = 0;
+  let lead = 0;
+  for (; first < parts.length; first++) {
+    const part = parts[first] as string;
+    const rest = part.trimStart().length;
+    if (rest > 0) {
+      lead += part.length - rest;
+      break;
+    }
+    lead += part.length + 1;
+  }
+  if (first === parts.length) return 0;
+  let trail = 0;
+  for (let last = parts.length - 1; last >= first; last--) {
+    const part = parts[last] as string;
+    const rest = part.trimEnd().length;
+    if (rest > 0) {
+      trail += part.length - rest;
+      break;
+    }
+    trail += part.length + 1;
+  }
+  return total - lead - trail;
 }
 
 function addMessages(j: Joiner, list: unknown, roleKey: 'role' | 'from', textKey: 'content' | 'value'): void {

@@ -2,6 +2,7 @@
 // ranges are exact UTF-16 columns; strings that hide text behind \uXXXX escapes are decoded and
 // scanned again, and what only shows after decoding is reported on the whole string value.
 import type { LineFindings } from './context';
+import { HINT_AT, HINT_ESCAPE, HINT_PHONE } from './dedupExact';
 import type { JsonPath, LineLocator } from './locate';
 import { findEmails, findPhones } from './pii';
 import type { TextMatch } from './pii';
@@ -21,9 +22,12 @@ export function sensitiveRulesOf(out: LineFindings): SensitiveRules {
   };
 }
 
-function scan(text: string, rules: SensitiveRules, out: TextMatch[]): void {
-  if (rules.email) findEmails(text, out);
-  if (rules.phone) findPhones(text, out);
+/** Every hint on: nothing is known of the text beforehand. */
+const ALL_HINTS = HINT_AT | HINT_PHONE | HINT_ESCAPE;
+
+function scan(text: string, rules: SensitiveRules, out: TextMatch[], hints = ALL_HINTS): void {
+  if (rules.email && (hints & HINT_AT) !== 0) findEmails(text, out);
+  if (rules.phone && (hints & HINT_PHONE) !== 0) findPhones(text, out);
   if (rules.secrets) findSecrets(text, out);
 }
 
@@ -54,6 +58,7 @@ function collectStrings(value: unknown, path: JsonPath, out: { path: JsonPath; t
 /**
  * Reports PII and secrets in `line`; `value` is the parsed record (read only when the line has \u
  * escapes). `rules`: which detectors are on, when the caller has resolved them once for many lines.
+ * `hints`: what the exact hash's pass over the line found (dedupExact.ts HINT_*), when it ran.
  */
 export function checkSensitive(
   line: string,
@@ -61,11 +66,12 @@ export function checkSensitive(
   out: LineFindings,
   loc: LineLocator,
   rules: SensitiveRules = sensitiveRulesOf(out),
+  hints = ALL_HINTS,
 ): void {
   if (!rules.email && !rules.phone && !rules.secrets) return;
   const matches: TextMatch[] = [];
-  scan(line, rules, matches);
-  const hasEscape = line.indexOf('\\u') >= 0;
+  scan(line, rules, matches, hints);
+  const hasEscape = (hints & HINT_ESCAPE) !== 0 && line.indexOf('\\u') >= 0;
   if (matches.length === 0 && !hasEscape) return;
   const reported = new Set<string>();
   for (const m of matches) {

@@ -126,6 +126,33 @@ describe('DatasetValidator incremental updates', () => {
     for (let i = 0; i < doc.length; i++) assert.deepEqual(appended.recordInfo(i), whole.recordInfo(i));
   });
 
+  it('keep their indices right while they grow and shrink past their first size', () => {
+    // 40 distinct records, then variants of each: a variant's near duplicate is one of the first 40
+    // lines, indexed long before the tables (sized for an empty document) grow; most lines are then
+    // removed (their slots stay until the next growth) and others added.
+    const words = (story + ' ' + story.split(' ').reverse().join(' ')).split(' ');
+    const doc = Array.from({ length: 240 }, (_, i) => {
+      const k = i % 40;
+      const variant = Math.floor(i / 40);
+      return chat(words.map((w, j) => (j === variant ? 'changed' : `${w}${k}`)).join(' '), 'An answer.');
+    });
+    const v = new DatasetValidator(opts);
+    v.update(0, 0, []);
+    doc.forEach((line, i) => v.update(i, 0, [line]));
+    const check = (lines: string[]) => {
+      const fresh = new DatasetValidator(opts);
+      fresh.update(0, 0, lines);
+      assert.deepEqual(v.findings(), fresh.findings());
+    };
+    check(doc);
+    assert.ok(v.findings().filter((f) => f.rule === 'dedup/near').length >= 150);
+    v.update(20, 180, []);
+    const kept = [...doc.slice(0, 20), ...doc.slice(200)];
+    check(kept);
+    v.update(10, 0, doc.slice(50, 170));
+    check([...kept.slice(0, 10), ...doc.slice(50, 170), ...kept.slice(10)]);
+  });
+
   it('never throws on random or truncated input', () => {
     const full = POOL.join('\n');
     fc.assert(

@@ -86,6 +86,84 @@ class LineState {
 type Bucket = LineState | LineState[];
 
 /**
+ * Buckets by 30-bit key (smallKey), for exact hashes and near-duplicate bands: open addressing over key + 1 in an
+ * Int32Array, the buckets in a parallel array. A JavaScript Map cannot be sized beforehand, and growing
+ * one key by key cost most of indexing a whole document; this table is sized for it at once. A deleted
+ * key keeps its slot with no bucket (set uses it again); growing drops such slots.
+ */
+class BucketTable {
+  private keys: Int32Array;
+  private values: (Bucket | undefined)[];
+  private mask: number;
+  /** Slots holding a key, with or without a bucket. */
+  private used = 0;
+
+  constructor(expected = 0) {
+    const slots = 2 ** Math.max(10, Math.ceil(Math.log2((expected * 4) / 3 + 1)));
+    this.keys = new Int32Array(slots);
+    this.values = new Array<Bucket | undefined>(slots).fill(undefined);
+    this.mask = slots - 1;
+  }
+
+  private slot(key: number): number {
+    const k = key + 1;
+    const keys = this.keys;
+    for (let s = Math.imul(k, 0x9e3779b1) & this.mask; ; s = (s + 1) & this.mask) {
+      const x = keys[s] as number;
+      if (x === k || x === 0) return s;
+    }
+  }
+
+  get(key: number): Bucket | undefined {
+    return this.values[this.slot(key)];
+  }
+
+  set(key: number, bucket: Bucket): void {
+    let s = this.slot(key);
+    if (this.keys[s] === 0) {
+      if ((this.used + 1) * 4 > this.keys.length * 3) {
+        this.grow();
+        s = this.slot(key);
+      }
+      this.keys[s] = key + 1;
+      this.used++;
+    }
+    this.values[s] = bucket;
+  }
+
+  delete(key: number): void {
+    this.values[this.slot(key)] = undefined;
+  }
+
+  private grow(): void {
+    const keys = this.keys;
+    const values = this.values;
+    let live = 0;
+    for (const v of values) if (v !== undefined) live++;
+    const slots = 2 ** Math.max(10, Math.ceil(Math.log2((live * 2 * 4) / 3 + 1)));
+    this.keys = new Int32Array(slots);
+    this.values = new Array<Bucket | undefined>(slots).fill(undefined);
+    this.mask = slots - 1;
+    this.used = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const v = values[i];
+      if (v === undefined) continue;
+      const s = this.slot((keys[i] as number) - 1);
+      this.keys[s] = keys[i] as number;
+      this.values[s] = v;
+      this.used++;
+    }
+  }
+}
+
+/** What bucketAdd and bucketRemove need of a map: a Map or a BucketTable. */
+interface Buckets {
+  get(key: number): Bucket | undefined;
+  set(key: number, bucket: Bucket): void;
+  delete(key: number): void;
+}
+
+/**
  * Near-duplicate candidates of a line are the first NEAR_WINDOW lines of each of its LSH buckets (those
  * before it). Templated data can put thousands of records in one bucket; the window keeps a check,
  * and the lines an edit disturbs, bounded. The streaming index applies the same idea (MAX_PER_KEY).
@@ -104,7 +182,7 @@ function searchIndex(b: LineState[], index: number): number {
 }
 
 /** Adds `st` in line order; returns its position in the bucket. */
-function bucketAdd(map: Map<number, Bucket>, key: number, st: LineState): number {
+function bucketAdd(map: Buckets, key: number, st: LineState): number {
   const b = map.get(key);
   if (b === undefined) {
     map.set(key, st);
@@ -125,7 +203,7 @@ function bucketAdd(map: Map<number, Bucket>, key: number, st: LineState): number
 }
 
 /** Removes `st` (whose index is still the one it was added with); returns its former position or -1. */
-function bucketRemove(map: Map<number, Bucket>, key: number, st: LineState): number {
+function bucketRemove(map: Buckets, key: number, st: LineState): number {
   const b = map.get(key);
   if (b === undefined) return -1;
   if (!Array.isArray(b)) {
@@ -160,8 +238,8 @@ function forEachFrom(b: Bucket | undefined, from: number, fn: (st: LineState) =>
 export class DatasetValidator {
   private readonly analyzer: RecordAnalyzer;
   private lines: LineState[] = [];
-  private readonly exactGroups = new Map<number, Bucket>();
-  private readonly nearBuckets = new Map<number, Bucket>();
+  private exactGroups = new BucketTable();
+  private nearBuckets = new BucketTable();
   private readonly formatCounts = emptyFormatCounts();
   private slab = new KeySlab();
 
@@ -178,8 +256,8 @@ export class DatasetValidator {
     if (whole) {
       // Every line is new: no line's duplicate survives, so every line with a signature is recomputed
       // once all are indexed, and no set of disturbed lines is needed.
-      this.exactGroups.clear();
-      this.nearBuckets.clear();
+      this.exactGroups = new BucketTable(lines.length);
+      this.nearBuckets = new BucketTable(lines.length * BANDS);
       this.slab = new KeySlab();
       for (const f of Object.keys(this.formatCounts) as (keyof typeof this.formatCounts)[]) this.formatCounts[f] = 0;
       for (let k = 0; k < lines.length; k++) added[k] = this.analyzeLine(lines[k] as string, k);

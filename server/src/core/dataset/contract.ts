@@ -599,12 +599,23 @@ export function toExample(record: unknown, format: RecordFormat): Conversion {
   return { ok: true, example };
 }
 
+function hasAll(record: Json, keys: readonly string[]): boolean {
+  for (const key of keys) if (!(key in record)) return false;
+  return true;
+}
+
+function hasAny(record: Json, keys: readonly string[]): boolean {
+  for (const key of keys) if (key in record) return true;
+  return false;
+}
+
 /** The format a record is written in, by the contract's detection table; undefined when none fits. */
 export function detectFormat(record: unknown): RecordFormat | undefined {
   if (!isObject(record)) return undefined;
+  // Plain loops: the closures of every()/some() were allocated for every rule of every record.
   for (const rule of contract.detect) {
-    if (!rule.all.every((key) => key in record)) continue;
-    if ('any' in rule && rule.any && !rule.any.some((key) => key in record)) continue;
+    if (!hasAll(record, rule.all)) continue;
+    if ('any' in rule && rule.any && !hasAny(record, rule.any)) continue;
     return rule.format as RecordFormat;
   }
   return undefined;

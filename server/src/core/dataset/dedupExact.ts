@@ -41,15 +41,22 @@ const ENCODER = new TextEncoder();
 class ValueHashModule {
   private readonly memory: WebAssembly.Memory;
   private readonly run: (n: number, canonical: number) => number;
-  private bytes: Uint8Array;
-  private out: DataView;
+  // Views made once (and again when the memory grows), not per record.
+  private bytes!: Uint8Array;
+  private text!: Uint8Array;
+  private out!: DataView;
 
   constructor() {
     compiled ??= new WebAssembly.Module(Uint8Array.from(atob(VALUE_HASH_WASM), (c) => c.charCodeAt(0)));
     const instance = new WebAssembly.Instance(compiled, {});
     this.memory = instance.exports.memory as WebAssembly.Memory;
     this.run = instance.exports.hash as (n: number, canonical: number) => number;
+    this.view();
+  }
+
+  private view(): void {
     this.bytes = new Uint8Array(this.memory.buffer);
+    this.text = new Uint8Array(this.memory.buffer, TEXT_OFFSET);
     this.out = new DataView(this.memory.buffer);
   }
 
@@ -63,10 +70,9 @@ class ValueHashModule {
     const need = ValueHashModule.need(text.length);
     if (need > this.bytes.length) {
       this.memory.grow(Math.ceil((need - this.bytes.length) / 65536));
-      this.bytes = new Uint8Array(this.memory.buffer);
-      this.out = new DataView(this.memory.buffer);
+      this.view();
     }
-    const written = ENCODER.encodeInto(text, this.bytes.subarray(TEXT_OFFSET, need - TEXT_SLACK)).written;
+    const written = ENCODER.encodeInto(text, this.text).written;
     let status: number;
     try {
       status = this.run(written, canonical ? 1 : 0);

@@ -62,16 +62,27 @@ let compiled: WebAssembly.Module | undefined;
 class SketchModule {
   private readonly memory: WebAssembly.Memory;
   private readonly run: (n: number) => number;
-  private bytes: Uint8Array;
-  private ints: Int32Array;
+  // Views made once (and again when the memory grows): a view made per record was a tenth of the
+  // validator's allocation.
+  private bytes!: Uint8Array;
+  private text!: Uint8Array;
+  private bins!: Int32Array;
+  private keyBins!: Int32Array;
 
   constructor() {
     compiled ??= new WebAssembly.Module(Uint8Array.from(atob(NEAR_SKETCH_WASM), (c) => c.charCodeAt(0)));
     const instance = new WebAssembly.Instance(compiled, {});
     this.memory = instance.exports.memory as WebAssembly.Memory;
     this.run = instance.exports.sketch as (n: number) => number;
-    this.bytes = new Uint8Array(this.memory.buffer);
-    this.ints = new Int32Array(this.memory.buffer);
+    this.view();
+  }
+
+  private view(): void {
+    const buffer = this.memory.buffer;
+    this.bytes = new Uint8Array(buffer);
+    this.text = new Uint8Array(buffer, TEXT_OFFSET);
+    this.bins = new Int32Array(buffer, 0, BINS);
+    this.keyBins = new Int32Array(buffer, KEY_OFFSET, KEY_BINS);
   }
 
   /** Bytes of memory a text of `length` UTF-16 units may need (UTF-8 takes at most 3 bytes a unit). */
@@ -84,21 +95,19 @@ class SketchModule {
     const need = SketchModule.need(length);
     if (need > this.bytes.length) {
       this.memory.grow(Math.ceil((need - this.bytes.length) / 65536));
-      this.bytes = new Uint8Array(this.memory.buffer);
-      this.ints = new Int32Array(this.memory.buffer);
+      this.view();
     }
     // Each part is encoded where the last one ended, a newline between: the bytes of the joined text,
-    // without the joined string.
+    // without the joined string. (UTF-8 takes at most 3 bytes a unit: no write passes `need`.)
     const bytes = this.bytes;
-    const limit = need - TEXT_SLACK;
-    let at = TEXT_OFFSET;
-    for (let i = 0; i < parts.length; i++) {
-      if (i > 0) bytes[at++] = 0x0a;
-      at += ENCODER.encodeInto(parts[i] as string, bytes.subarray(at, limit)).written;
+    let at = parts.length > 0 ? ENCODER.encodeInto(parts[0] as string, this.text).written + TEXT_OFFSET : TEXT_OFFSET;
+    for (let i = 1; i < parts.length; i++) {
+      bytes[at++] = 0x0a;
+      at += ENCODER.encodeInto(parts[i] as string, bytes.subarray(at)).written;
     }
     const words = this.run(at - TEXT_OFFSET);
-    bins.set(this.ints.subarray(0, BINS));
-    keyBins.set(this.ints.subarray(KEY_OFFSET / 4, KEY_OFFSET / 4 + KEY_BINS));
+    bins.set(this.bins);
+    keyBins.set(this.keyBins);
     return words;
   }
 }

@@ -159,29 +159,38 @@ class Reader {
     if (!Array.isArray(list)) return this.refuse('schema/wrong-type', path, 'expected a list of messages');
     const turns: Turn[] = [];
     let ok = true;
-    for (const [i, message] of list.entries()) {
-      const turn = this.openAiMessage(message, [...path, i], media);
+    for (let i = 0; i < list.length; i++) {
+      const turn = this.openAiMessage(list[i], path, i, media);
       if (turn) turns.push(turn);
       else ok = false;
     }
     return ok ? turns : undefined;
   }
 
-  private openAiMessage(message: unknown, path: Path, media: Media): Turn | undefined {
-    if (!isObject(message)) return this.refuse('schema/wrong-type', path, 'a message must be an object');
+  /**
+   * Message `index` of the list at `list` (its path). Paths are built only for a refusal: building one
+   * per message and field was a fifth of what validating a record allocated.
+   */
+  private openAiMessage(message: unknown, list: Path, index: number, media: Media): Turn | undefined {
+    if (!isObject(message)) return this.refuse('schema/wrong-type', pathAt(list, index), 'a message must be an object');
     const raw = message.role;
-    if (typeof raw !== 'string') return this.refuse('schema/missing-field', path, "a message needs a 'role'");
+    if (typeof raw !== 'string')
+      return this.refuse('schema/missing-field', pathAt(list, index), "a message needs a 'role'");
     const role = MESSAGE_ROLES[raw];
-    if (!role) return this.refuse('messages/unknown-role', [...path, 'role'], `unknown role '${raw}'`);
-    const content = this.content(message.content, [...path, 'content'], media);
+    if (!role) return this.refuse('messages/unknown-role', pathAt(list, index, 'role'), `unknown role '${raw}'`);
+    const content =
+      typeof message.content === 'string'
+        ? message.content
+        : this.content(message.content, pathAt(list, index, 'content'), media);
     if (content === undefined) return undefined;
-    const calls: ToolCall[] = [];
+    let calls: ToolCall[] | undefined;
     if (message.tool_calls !== undefined) {
       if (!Array.isArray(message.tool_calls)) {
-        return this.refuse('schema/wrong-type', [...path, 'tool_calls'], 'tool_calls must be a list');
+        return this.refuse('schema/wrong-type', pathAt(list, index, 'tool_calls'), 'tool_calls must be a list');
       }
+      calls = [];
       for (const [i, call] of message.tool_calls.entries()) {
-        const callPath = [...path, 'tool_calls', i];
+        const callPath = pathAt(list, index, 'tool_calls', i);
         if (!isObject(call)) return this.refuse('messages/tool-call', callPath, 'a tool call must be an object');
         const parsed = this.call(call.function, [...callPath, 'function'], call.id);
         if (!parsed) return undefined;
@@ -189,37 +198,38 @@ class Reader {
       }
     }
     if (message.function_call !== undefined) {
-      const parsed = this.call(message.function_call, [...path, 'function_call']);
+      const parsed = this.call(message.function_call, pathAt(list, index, 'function_call'));
       if (!parsed) return undefined;
-      calls.push(parsed);
+      (calls ??= []).push(parsed);
     }
-    if (calls.length > 0 && role !== 'assistant') {
-      return this.refuse('messages/tool-call', [...path, 'role'], `a ${raw} message cannot call tools`);
+    if (calls && calls.length > 0 && role !== 'assistant') {
+      return this.refuse('messages/tool-call', pathAt(list, index, 'role'), `a ${raw} message cannot call tools`);
     }
-    if (content === null && calls.length === 0) {
-      return this.refuse('messages/empty-content', path, `a ${raw} message needs content`);
+    if (content === null && !(calls && calls.length > 0)) {
+      return this.refuse('messages/empty-content', pathAt(list, index), `a ${raw} message needs content`);
     }
     const turn: Turn = { role, content: content ?? '' };
-    if (calls.length > 0) turn.tool_calls = calls;
+    if (calls && calls.length > 0) turn.tool_calls = calls;
     if (typeof message.tool_call_id === 'string') turn.tool_call_id = message.tool_call_id;
     if (typeof message.name === 'string') turn.name = message.name;
     let reasoning: [string, string] | undefined;
     for (const key of REASONING_KEYS) {
       const value = message[key];
       if (value === undefined || value === null) continue;
-      if (typeof value !== 'string') return this.refuse('schema/wrong-type', [...path, key], `${key} must be text`);
+      if (typeof value !== 'string')
+        return this.refuse('schema/wrong-type', pathAt(list, index, key), `${key} must be text`);
       if (!value.trim()) continue;
       if (role !== 'assistant') {
         return this.refuse(
           'messages/reasoning',
-          [...path, key],
+          pathAt(list, index, key),
           `a ${raw} message cannot carry reasoning (${key}): only assistant turns reason`,
         );
       }
       if (reasoning && reasoning[1] !== value) {
         return this.refuse(
           'messages/reasoning',
-          [...path, key],
+          pathAt(list, index, key),
           `${reasoning[0]} and ${key} hold different reasoning: keep one`,
         );
       }
@@ -227,7 +237,7 @@ class Reader {
     }
     if (reasoning) turn.reasoning = reasoning[1];
     if (message.weight !== undefined && message.weight !== 0 && message.weight !== 1) {
-      return this.refuse('schema/wrong-type', [...path, 'weight'], 'weight must be 0 or 1');
+      return this.refuse('schema/wrong-type', pathAt(list, index, 'weight'), 'weight must be 0 or 1');
     }
     if (message.weight === 0 && role === 'assistant') turn.train = false;
     return turn;
@@ -487,11 +497,13 @@ function conversation(
   if (format === 'messages') {
     if (!('messages' in record)) return reader.refuse('schema/missing-field', [], "'messages' is missing");
     turns = reader.openAiMessages(record.messages, ['messages'], media);
-    const definitions = [
-      ...(record.tools !== undefined ? (reader.tools(record.tools, ['tools']) ?? []) : []),
-      ...(record.functions !== undefined ? (reader.tools(record.functions, ['functions']) ?? []) : []),
-    ];
-    if (definitions.length > 0) tools = definitions;
+    if (record.tools !== undefined || record.functions !== undefined) {
+      const definitions = [
+        ...(record.tools !== undefined ? (reader.tools(record.tools, ['tools']) ?? []) : []),
+        ...(record.functions !== undefined ? (reader.tools(record.functions, ['functions']) ?? []) : []),
+      ];
+      if (definitions.length > 0) tools = definitions;
+    }
   } else if (format === 'sharegpt') {
     listKey = 'conversations';
     if (!('conversations' in record)) return reader.refuse('schema/missing-field', [], "'conversations' is missing");
@@ -597,6 +609,11 @@ export function toExample(record: unknown, format: RecordFormat): Conversion {
     example.media = media;
   }
   return { ok: true, example };
+}
+
+/** The path of field `keys` of item `index` of the list at `list`. */
+function pathAt(list: Path, index: number, ...keys: (string | number)[]): Path {
+  return [...list, index, ...keys];
 }
 
 function hasAll(record: Json, keys: readonly string[]): boolean {

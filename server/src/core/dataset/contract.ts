@@ -56,6 +56,14 @@ export function hasMedia(record: unknown): boolean {
   return JSON.stringify(record).includes('"image_url"');
 }
 
+/** The media lists a record may carry, once (not an Object.keys per record). */
+const MEDIA_KEYS = Object.keys(MEDIA_PLACEHOLDERS) as (keyof Media)[];
+
+function hasMediaLists(media: Media): boolean {
+  for (const key of MEDIA_KEYS) if (media[key] !== undefined) return true;
+  return false;
+}
+
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -319,7 +327,7 @@ class Reader {
 
   media(record: Json): Media | undefined {
     const media: Media = {};
-    for (const key of Object.keys(MEDIA_PLACEHOLDERS) as (keyof Media)[]) {
+    for (const key of MEDIA_KEYS) {
       const value = record[key];
       if (value === undefined) continue;
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
@@ -593,7 +601,7 @@ export function toExample(record: unknown, format: RecordFormat): Conversion {
       example = conversation(reader, record, format, media);
   }
   if (!example || reader.refusals.length > 0) return { ok: false, refusals: reader.refusals };
-  if (Object.keys(media).length > 0) {
+  if (hasMediaLists(media)) {
     const counts = placeholderCounts(example);
     for (const key of Object.keys(media) as (keyof Media)[]) {
       const files = media[key]!.length;

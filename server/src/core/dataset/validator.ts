@@ -118,6 +118,30 @@ class BucketTable {
     return this.values[this.slot(key)];
   }
 
+  /** Room for `n` more keys without growing: after it, `find` and `place` need no check. */
+  reserve(n: number): void {
+    if ((this.used + n) * 4 > this.keys.length * 3) this.grow(n);
+  }
+
+  /** The slot of `key`: its own, or the empty one it would take (one probe for a lookup and an insert). */
+  find(key: number): number {
+    return this.slot(key);
+  }
+
+  /** The bucket at a slot `find` gave, undefined for an empty slot (or a deleted key). */
+  at(slot: number): Bucket | undefined {
+    return this.values[slot];
+  }
+
+  /** Puts `bucket` at a slot `find` gave for `key` (after `reserve`). */
+  place(slot: number, key: number, bucket: Bucket): void {
+    if (this.keys[slot] === 0) {
+      this.keys[slot] = key + 1;
+      this.used++;
+    }
+    this.values[slot] = bucket;
+  }
+
   set(key: number, bucket: Bucket): void {
     let s = this.slot(key);
     if (this.keys[s] === 0) {
@@ -135,12 +159,12 @@ class BucketTable {
     this.values[this.slot(key)] = undefined;
   }
 
-  private grow(): void {
+  private grow(room = 1): void {
     const keys = this.keys;
     const values = this.values;
     let live = 0;
     for (const v of values) if (v !== undefined) live++;
-    const slots = 2 ** Math.max(10, Math.ceil(Math.log2((live * 2 * 4) / 3 + 1)));
+    const slots = 2 ** Math.max(10, Math.ceil(Math.log2(((live * 2 + room) * 4) / 3 + 1)));
     this.keys = new Int32Array(slots);
     this.values = new Array<Bucket | undefined>(slots).fill(undefined);
     this.mask = slots - 1;
@@ -520,11 +544,13 @@ export class DatasetValidator {
     const buckets = this.nearBuckets;
     let best: LineState | undefined;
     let bestSim = 0;
+    buckets.reserve(BANDS);
     for (let b = 0; b < BANDS; b++) {
       const key = smallKey(keys[base + b] as number);
-      const bucket = buckets.get(key);
+      const slot = buckets.find(key);
+      const bucket = buckets.at(slot);
       if (bucket === undefined) {
-        buckets.set(key, st);
+        buckets.place(slot, key, st);
         continue;
       }
       if (!Array.isArray(bucket)) {
@@ -536,7 +562,7 @@ export class DatasetValidator {
             bestSim = sim;
           }
         }
-        buckets.set(key, [bucket, st]);
+        buckets.place(slot, key, [bucket, st]);
         continue;
       }
       for (let k = 0; k < bucket.length && k < NEAR_WINDOW; k++) {

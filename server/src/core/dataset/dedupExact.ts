@@ -8,6 +8,7 @@
 // repeats a key is hashed from JSON.stringify of the parsed value instead, so equal values hash equal
 // however they are written. An unpaired surrogate counts as U+FFFD.
 import { VALUE_HASH_WASM } from './valueHash.generated';
+import { ensureMemory, instantiate } from './wasm';
 
 /**
  * The name of the exact hash. It is part of the duplicate scheme a hub stores beside its rows
@@ -35,27 +36,23 @@ const ALL_HINTS = HINT_AT | HINT_PHONE | HINT_ESCAPE;
 const HASHED = 0;
 const NEEDS_CANONICAL = 1;
 
-let compiled: WebAssembly.Module | undefined;
 const ENCODER = new TextEncoder();
 
 class ValueHashModule {
   private readonly memory: WebAssembly.Memory;
   private readonly run: (n: number, canonical: number) => number;
   // Views made once (and again when the memory grows), not per record.
-  private bytes!: Uint8Array;
   private text!: Uint8Array;
   private out!: DataView;
 
   constructor() {
-    compiled ??= new WebAssembly.Module(Uint8Array.from(atob(VALUE_HASH_WASM), (c) => c.charCodeAt(0)));
-    const instance = new WebAssembly.Instance(compiled, {});
-    this.memory = instance.exports.memory as WebAssembly.Memory;
-    this.run = instance.exports.hash as (n: number, canonical: number) => number;
+    const exports = instantiate(VALUE_HASH_WASM);
+    this.memory = exports.memory as WebAssembly.Memory;
+    this.run = exports.hash as (n: number, canonical: number) => number;
     this.view();
   }
 
   private view(): void {
-    this.bytes = new Uint8Array(this.memory.buffer);
     this.text = new Uint8Array(this.memory.buffer, TEXT_OFFSET);
     this.out = new DataView(this.memory.buffer);
   }
@@ -67,11 +64,7 @@ class ValueHashModule {
 
   /** Hashes `text` into `into` (and its hints, unless `canonical`); returns the module's status. */
   hash(text: string, canonical: boolean, into: HashResult): number {
-    const need = ValueHashModule.need(text.length);
-    if (need > this.bytes.length) {
-      this.memory.grow(Math.ceil((need - this.bytes.length) / 65536));
-      this.view();
-    }
+    if (ensureMemory(this.memory, ValueHashModule.need(text.length))) this.view();
     const written = ENCODER.encodeInto(text, this.text).written;
     let status: number;
     try {

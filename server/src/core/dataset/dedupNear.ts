@@ -15,6 +15,7 @@
 // with Jaccard 0.8 shares a band with probability 0.995, 0.7 with 0.93, 0.5 with 0.48. A candidate
 // is confirmed when the estimated similarity reaches the threshold.
 import { NEAR_SKETCH_WASM } from './nearSketch.generated';
+import { ensureMemory, instantiate } from './wasm';
 
 /**
  * The name of this scheme (signature and band keys). A hub stores it beside the rows it wrote and
@@ -56,8 +57,6 @@ const TEXT_SLACK = 64;
 /** A text that would grow the shared memory past this gets an instance of its own, freed after it. */
 const SHARED_MEMORY_CAP = 32 * 1024 * 1024;
 
-let compiled: WebAssembly.Module | undefined;
-
 /** One instance of the sketch module and views of its memory, renewed when the memory grows. */
 class SketchModule {
   private readonly memory: WebAssembly.Memory;
@@ -70,10 +69,9 @@ class SketchModule {
   private keyBins!: Int32Array;
 
   constructor() {
-    compiled ??= new WebAssembly.Module(Uint8Array.from(atob(NEAR_SKETCH_WASM), (c) => c.charCodeAt(0)));
-    const instance = new WebAssembly.Instance(compiled, {});
-    this.memory = instance.exports.memory as WebAssembly.Memory;
-    this.run = instance.exports.sketch as (n: number) => number;
+    const exports = instantiate(NEAR_SKETCH_WASM);
+    this.memory = exports.memory as WebAssembly.Memory;
+    this.run = exports.sketch as (n: number) => number;
     this.view();
   }
 
@@ -92,13 +90,9 @@ class SketchModule {
 
   /** Sketches `parts` joined by newlines (`length`: their UTF-16 length so joined) into `bins` and `keyBins`; returns its number of words. */
   sketch(parts: readonly string[], length: number, bins: Int32Array, keyBins: Int32Array): number {
-    const need = SketchModule.need(length);
-    if (need > this.bytes.length) {
-      this.memory.grow(Math.ceil((need - this.bytes.length) / 65536));
-      this.view();
-    }
+    if (ensureMemory(this.memory, SketchModule.need(length))) this.view();
     // Each part is encoded where the last one ended, a newline between: the bytes of the joined text,
-    // without the joined string. (UTF-8 takes at most 3 bytes a unit: no write passes `need`.)
+    // without the joined string (UTF-8 takes at most 3 bytes a unit: `need` leaves room for all).
     const bytes = this.bytes;
     let at = parts.length > 0 ? ENCODER.encodeInto(parts[0] as string, this.text).written + TEXT_OFFSET : TEXT_OFFSET;
     for (let i = 1; i < parts.length; i++) {

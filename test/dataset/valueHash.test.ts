@@ -100,6 +100,9 @@ const numberArb = fc.oneof(
   fc.integer(),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.constantFrom(0, -0, 1e21, 123456789012345, 1234567890123456, 2 ** 53 + 2, 0.1, 1e-7, -1.5),
+  // Decimals at the edges of what is hashed as written: 15 and 16 significant digits, 5 and 6 zeros
+  // after the point, the shortest form of a sum that is not its decimal.
+  fc.constantFrom(0.87, 8.5, 123456789012345.6, 12345678901234.5, 0.000001, 0.0000015, 0.0000001, 0.1 + 0.2, -0.5),
 );
 const { value: valueArb } = fc.letrec<{ value: unknown }>((tie) => ({
   value: fc.oneof(
@@ -121,6 +124,8 @@ function rewrite(v: unknown, rand: () => number): string {
     const forms = [JSON.stringify(v)];
     if (Number.isFinite(v)) forms.push(v.toExponential(), v.toExponential().toUpperCase().replace('E+', 'E'));
     if (Number.isInteger(v) && Math.abs(v) < 1e15) forms.push(`${v}.0`, `${v}.000e0`);
+    // A trailing zero after a decimal point, and a leading one before an exponent's digits.
+    if (/^-?\d+\.\d+$/.test(JSON.stringify(v))) forms.push(`${JSON.stringify(v)}0`, `${JSON.stringify(v)}e+00`);
     const form = forms[Math.floor(rand() * forms.length)] as string;
     assert.equal(JSON.parse(form), v === 0 ? JSON.parse(form) : v, `${form} is not ${v}`);
     return form;
@@ -223,6 +228,12 @@ describe('exact-duplicate hash (valueHash.wat)', () => {
       ['{"a":-0}', '{"a":0}'],
       ['{"a":1E3}', '{"a":1000}'],
       ['{"a":12345678901234567890}', '{"a":12345678901234567000}'],
+      ['{"a":0.870}', '{"a":0.87}'],
+      ['{"a":0.0000001}', '{"a":1e-7}'],
+      ['{"a":0.30000000000000004}', '{"a":3.0000000000000004e-1}'],
+      ['{"a":-0.0}', '{"a":0}'],
+      ['{"a":0.10000000000000001}', '{"a":0.1}'],
+      ['{"a":5.0000000000000001}', '{"a":5}'],
       ['{"a":1,"a":2}', '{"a":2}'],
       ['{"a":"\\u00e9\\ud83d\\ude00"}', '{"a":"é😀"}'],
       ['{"a":"\\ud83d x"}', '{"a":"\\ufffd x"}'],
@@ -278,5 +289,26 @@ describe('exact-duplicate hash (valueHash.wat)', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('reads numbers written as String() writes them without the canonical text (no second pass)', () => {
+    const stringify = JSON.stringify;
+    let calls = 0;
+    JSON.stringify = ((...args: Parameters<typeof stringify>) => {
+      calls++;
+      return stringify(...args);
+    }) as typeof stringify;
+    try {
+      for (const text of ['{"score":0.87,"n":[1,-2.5,100,0.000001,123456789012345]}', '[8.5,-0.5,0]']) {
+        hashJsonText(text, JSON.parse(text));
+      }
+      assert.equal(calls, 0, 'a record of plain numbers took the canonical text');
+      for (const text of ['{"score":0.870}', '[1e3]', '[-0]', '[0.0000001]', '[0.30000000000000004]']) {
+        hashJsonText(text, JSON.parse(text));
+      }
+      assert.equal(calls, 5);
+    } finally {
+      JSON.stringify = stringify;
+    }
   });
 });

@@ -11,9 +11,9 @@
 ;; most 32 checked an object), the text from 65536. `hash(n, canonical)` reads n bytes there, rewrites
 ;; strings with escapes in place (decoded), zeroes 16 bytes after the text and returns:
 ;;   0  the hash is at 0;
-;;   1  the text needs its canonical form first: a number that is not a plain integer of at most 15
-;;      digits (JSON.parse and JSON.stringify would write it differently: 1.0, 1e3, -0), or an object
-;;      that repeats a key (JSON.parse keeps the last) or has more keys than are checked for repeats.
+;;   1  the text needs its canonical form first: a number not written as String() writes its value
+;;      ($asWritten: 1.0, 1e3, -0, 0.30000000000000004), or an object that repeats a key (JSON.parse
+;;      keeps the last) or has more keys than are checked for repeats.
 ;;      With `canonical` set (the text is JSON.stringify's) numbers are hashed as written and keys are
 ;;      not checked, so it always gives 0 for such a text;
 ;;   2  nesting deeper than 128 levels (JSON.parse's caller refuses records past 64).
@@ -212,6 +212,53 @@
     ;; Past the colon.
     (i32.add (call $ws (local.get $i)) (i32.const 1)))
 
+  ;; Whether the number [s, e) is written as JavaScript's String() writes its value, so that hashing the
+  ;; text as it is equals hashing the canonical text: an integer of at most 15 digits (not -0), or a
+  ;; decimal in fixed notation with at most 15 significant digits, no trailing zero and at most 5 zeros
+  ;; after "0." (String() writes 1e-7 and below with an exponent). Up to 15 significant digits a decimal
+  ;; and its nearest double give each other back, and no shorter decimal gives the same double, so the
+  ;; shortest form String() prints is the text itself. Anything else (1.0, 1e3, 0.30000000000000004,
+  ;; -0) is hashed from the canonical text.
+  (func $asWritten (param $s i32) (param $e i32) (result i32)
+    (local $d i32) (local $p i32) (local $dot i32) (local $c i32) (local $z i32) (local $sig i32)
+    ;; The first digit (after a minus sign).
+    (local.set $d (i32.add (local.get $s) (i32.eq (i32.load8_u (local.get $s)) (i32.const 0x2d))))
+    (local.set $dot (i32.const -1))
+    (local.set $p (local.get $d))
+    (block $scanned
+      (loop $chars
+        (br_if $scanned (i32.ge_u (local.get $p) (local.get $e)))
+        (local.set $c (i32.load8_u (local.get $p)))
+        (if (i32.eq (local.get $c) (i32.const 0x2e))
+          (then (local.set $dot (local.get $p)))
+          (else
+            ;; An exponent, or a sign anywhere but first.
+            (if (i32.ge_u (i32.sub (local.get $c) (i32.const 0x30)) (i32.const 10)) (then (return (i32.const 0))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $chars)))
+    (if (i32.lt_s (local.get $dot) (i32.const 0))
+      (then
+        ;; An integer: JSON allows a leading 0 only for 0 itself, and -0 is written 0.
+        (if (i32.eq (i32.load8_u (local.get $d)) (i32.const 0x30))
+          (then (return (i32.eq (i32.sub (local.get $e) (local.get $s)) (i32.const 1)))))
+        (return (i32.le_u (i32.sub (local.get $e) (local.get $d)) (i32.const 15)))))
+    (if (i32.eq (i32.load8_u (i32.sub (local.get $e) (i32.const 1))) (i32.const 0x30)) (then (return (i32.const 0))))
+    (if (i32.eq (i32.load8_u (local.get $d)) (i32.const 0x30))
+      (then
+        ;; 0.xxx: the zeros after the point are not significant, and more than 5 of them mean below 1e-6.
+        (local.set $p (i32.add (local.get $dot) (i32.const 1)))
+        (loop $zeros
+          (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0x30))
+            (then
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $zeros))))
+        (local.set $z (i32.sub (local.get $p) (i32.add (local.get $dot) (i32.const 1))))
+        (if (i32.gt_u (local.get $z) (i32.const 5)) (then (return (i32.const 0))))
+        (local.set $sig (i32.sub (local.get $e) (local.get $p))))
+      (else
+        (local.set $sig (i32.sub (i32.sub (local.get $e) (local.get $d)) (i32.const 1)))))
+    (i32.le_u (local.get $sig) (i32.const 15)))
+
   ;; Folds a value's hash v into the container of frame f: an array chains its items in order, an object
   ;; sums a mix of each member's key and value (order does not count).
   (func $fold (param $f i32) (param $v i64)
@@ -239,7 +286,7 @@
 
   (func (export "hash") (param $n i32) (param $canonical i32) (result i32)
     (local $i i32) (local $end i32) (local $d i32) (local $f i32) (local $c i32) (local $s i32)
-    (local $v i64) (local $acc v128) (local $plain i32) (local $digits i32)
+    (local $v i64) (local $acc v128)
     (local $w v128) (local $digit i32) (local $carry i32) (local $plus i32) (local $plusCarry i32) (local $slash i32)
     (local $slashCarry i32) (local $hints i32)
     (local.set $end (i32.add (i32.const 65536) (local.get $n)))
@@ -347,38 +394,22 @@
               (local.set $v (i64.const 0xd1310ba698dfb5ac))
               (local.set $i (i32.add (local.get $i) (i32.const 4)))
               (br $have)))
-          ;; A number: its bytes, hashed as written when canonical or a plain integer of at most 15 digits.
+          ;; A number: its bytes, hashed as written when canonical or already written as String() would.
           (local.set $s (local.get $i))
-          (local.set $plain (i32.const 1))
           (block $numberEnd
             (loop $number
               (local.set $c (i32.load8_u (local.get $i)))
-              (if (i32.lt_u (i32.sub (local.get $c) (i32.const 0x30)) (i32.const 10))
-                (then
-                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                  (br $number)))
               (br_if $numberEnd
                 (i32.eqz
                   (i32.or
-                    (i32.or (i32.eq (local.get $c) (i32.const 0x2d)) (i32.eq (local.get $c) (i32.const 0x2b)))
+                    (i32.or
+                      (i32.lt_u (i32.sub (local.get $c) (i32.const 0x30)) (i32.const 10))
+                      (i32.or (i32.eq (local.get $c) (i32.const 0x2d)) (i32.eq (local.get $c) (i32.const 0x2b))))
                     (i32.or (i32.eq (local.get $c) (i32.const 0x2e)) (i32.eq (i32.or (local.get $c) (i32.const 0x20)) (i32.const 0x65))))))
-              ;; A minus sign is plain only as the first byte.
-              (if (i32.or (i32.ne (local.get $c) (i32.const 0x2d)) (i32.ne (local.get $i) (local.get $s)))
-                (then (local.set $plain (i32.const 0))))
               (local.set $i (i32.add (local.get $i) (i32.const 1)))
               (br $number)))
-          (if (i32.eqz (local.get $canonical))
-            (then
-              (local.set $digits
-                (i32.sub (i32.sub (local.get $i) (local.get $s)) (i32.eq (i32.load8_u (local.get $s)) (i32.const 0x2d))))
-              ;; Not plain, too long for a double to keep its digits, or starting with 0 (JSON allows that
-              ;; only for 0 itself, and -0 is written 0).
-              (if (i32.or
-                    (i32.or (i32.eqz (local.get $plain)) (i32.gt_u (local.get $digits) (i32.const 15)))
-                    (i32.and
-                      (i32.eq (i32.load8_u (i32.sub (local.get $i) (local.get $digits))) (i32.const 0x30))
-                      (i32.ne (i32.sub (local.get $i) (local.get $s)) (i32.const 1))))
-                (then (return (i32.const 1))))))
+          (if (i32.eqz (i32.or (local.get $canonical) (call $asWritten (local.get $s) (local.get $i))))
+            (then (return (i32.const 1))))
           (local.set $v (i64.add (call $bytes (local.get $s) (i32.sub (local.get $i) (local.get $s))) (i64.const 2))))
         ;; A value is in v: fold it into its container; a closing bracket after it makes the container a
         ;; value in turn, a comma starts the next item.

@@ -155,7 +155,13 @@ function writeString(s: string, rand: () => number): string {
       // \uXXXX for every UTF-16 unit (a pair as two escapes), or JSON.stringify's own escape.
       out +=
         r < 0.5 || escaped === ch
-          ? [...Array(ch.length).keys()].map((i) => '\\u' + ch.charCodeAt(i).toString(16).padStart(4, '0')).join('')
+          ? [...Array(ch.length).keys()]
+              .map((i) => {
+                // Hex digits in either case (JSON allows both).
+                const hex = ch.charCodeAt(i).toString(16).padStart(4, '0');
+                return '\\u' + (rand() < 0.5 ? hex : hex.toUpperCase());
+              })
+              .join('')
           : escaped;
     } else if (ch === '/' && r < 0.4) out += '\\/';
     else out += code < 0x20 ? escaped : ch;

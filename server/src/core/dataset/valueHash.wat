@@ -67,22 +67,23 @@
           (br $skip))))
     (local.get $i))
 
-  (func $hex (param $c i32) (result i32)
-    (select
-      (i32.sub (local.get $c) (i32.const 0x30))
-      (i32.sub (i32.or (local.get $c) (i32.const 0x20)) (i32.const 0x57))
-      (i32.le_u (local.get $c) (i32.const 0x39))))
-
+;; The 4 hex digits at p as a number, all at once: a digit's low 4 bits, plus 9 for a letter (bit 6
+  ;; set, upper or lower case); the first digit, at p, is the low byte of the load.
   (func $hex4 (param $p i32) (result i32)
+    (local $x i32)
+    (local.set $x (i32.load (local.get $p)))
+    (local.set $x
+      (i32.add (i32.and (local.get $x) (i32.const 0x0f0f0f0f))
+        (i32.mul (i32.and (i32.shr_u (local.get $x) (i32.const 6)) (i32.const 0x01010101)) (i32.const 9))))
     (i32.or
       (i32.or
-        (i32.shl (call $hex (i32.load8_u (local.get $p))) (i32.const 12))
-        (i32.shl (call $hex (i32.load8_u offset=1 (local.get $p))) (i32.const 8)))
+        (i32.shl (i32.and (local.get $x) (i32.const 0xff)) (i32.const 12))
+        (i32.shl (i32.and (i32.shr_u (local.get $x) (i32.const 8)) (i32.const 0xff)) (i32.const 8)))
       (i32.or
-        (i32.shl (call $hex (i32.load8_u offset=2 (local.get $p))) (i32.const 4))
-        (call $hex (i32.load8_u offset=3 (local.get $p))))))
+        (i32.shl (i32.and (i32.shr_u (local.get $x) (i32.const 16)) (i32.const 0xff)) (i32.const 4))
+        (i32.shr_u (local.get $x) (i32.const 24)))))
 
-  ;; Writes code point cp as UTF-8 at w; returns the position after it.
+    ;; Writes code point cp as UTF-8 at w; returns the position after it.
   (func $utf8 (param $w i32) (param $cp i32) (result i32)
     (if (i32.lt_u (local.get $cp) (i32.const 0x80))
       (then
@@ -114,7 +115,7 @@
   ;; A surrogate escape that is not half of a pair decodes as U+FFFD, as TextEncoder writes an
   ;; unpaired surrogate of the line itself.
   (func $decode (param $s i32) (param $r i32) (result i32)
-    (local $w i32) (local $b i32) (local $cp i32) (local $lo i32)
+    (local $w i32) (local $b i32) (local $cp i32) (local $lo i32) (local $x i32)
     (local.set $w (local.get $r))
     (block $end
       (loop $chars
@@ -139,8 +140,40 @@
             (i32.store8 (local.get $w) (local.get $b))
             (local.set $w (i32.add (local.get $w) (i32.const 1)))
             (br $chars)))
-        (local.set $cp (call $hex4 (local.get $r)))
+        (local.set $x (i32.load (local.get $r)))
+        (local.set $x
+          (i32.add (i32.and (local.get $x) (i32.const 0x0f0f0f0f))
+            (i32.mul (i32.and (i32.shr_u (local.get $x) (i32.const 6)) (i32.const 0x01010101)) (i32.const 9))))
+        (local.set $cp
+          (i32.or
+            (i32.or
+              (i32.shl (i32.and (local.get $x) (i32.const 0xff)) (i32.const 12))
+              (i32.shl (i32.and (i32.shr_u (local.get $x) (i32.const 8)) (i32.const 0xff)) (i32.const 8)))
+            (i32.or
+              (i32.shl (i32.and (i32.shr_u (local.get $x) (i32.const 16)) (i32.const 0xff)) (i32.const 4))
+              (i32.shr_u (local.get $x) (i32.const 24)))))
         (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        ;; Not a surrogate (the common case, an ensure_ascii dump is mostly these): written here, no calls.
+        (if (i32.ne (i32.and (local.get $cp) (i32.const 0xf800)) (i32.const 0xd800))
+          (then
+            (if (i32.lt_u (local.get $cp) (i32.const 0x80))
+              (then
+                (i32.store8 (local.get $w) (local.get $cp))
+                (local.set $w (i32.add (local.get $w) (i32.const 1)))
+                (br $chars)))
+            (global.set $ascii (i32.const 0))
+            (if (i32.lt_u (local.get $cp) (i32.const 0x800))
+              (then
+                (i32.store8 (local.get $w) (i32.or (i32.const 0xc0) (i32.shr_u (local.get $cp) (i32.const 6))))
+                (i32.store8 offset=1 (local.get $w) (i32.or (i32.const 0x80) (i32.and (local.get $cp) (i32.const 0x3f))))
+                (local.set $w (i32.add (local.get $w) (i32.const 2)))
+                (br $chars)))
+            (i32.store8 (local.get $w) (i32.or (i32.const 0xe0) (i32.shr_u (local.get $cp) (i32.const 12))))
+            (i32.store8 offset=1 (local.get $w)
+              (i32.or (i32.const 0x80) (i32.and (i32.shr_u (local.get $cp) (i32.const 6)) (i32.const 0x3f))))
+            (i32.store8 offset=2 (local.get $w) (i32.or (i32.const 0x80) (i32.and (local.get $cp) (i32.const 0x3f))))
+            (local.set $w (i32.add (local.get $w) (i32.const 3)))
+            (br $chars)))
         (if (i32.eq (i32.and (local.get $cp) (i32.const 0xfc00)) (i32.const 0xd800))
           (then
             (local.set $lo (i32.const 0))

@@ -30,7 +30,8 @@ export const HINT_AT = 1;
 export const HINT_PHONE = 2;
 /** A backslash before 'u': a \uXXXX escape may hide text. */
 export const HINT_ESCAPE = 4;
-const ALL_HINTS = HINT_AT | HINT_PHONE | HINT_ESCAPE;
+/** Every hint on: nothing is known of the text beforehand. */
+export const ALL_HINTS = HINT_AT | HINT_PHONE | HINT_ESCAPE;
 
 /** hash(): 0 the hash is written; 1 hash the canonical text instead; 2 nested too deep to hash. */
 const HASHED = 0;

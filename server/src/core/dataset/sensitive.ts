@@ -2,7 +2,7 @@
 // ranges are exact UTF-16 columns; strings that hide text behind \uXXXX escapes are decoded and
 // scanned again, and what only shows after decoding is reported on the whole string value.
 import type { LineFindings } from './context';
-import { HINT_AT, HINT_ESCAPE, HINT_PHONE } from './dedupExact';
+import { ALL_HINTS, HINT_AT, HINT_ESCAPE, HINT_PHONE } from './dedupExact';
 import type { JsonPath, LineLocator } from './locate';
 import { findEmails, findPhones } from './pii';
 import type { TextMatch } from './pii';
@@ -21,9 +21,6 @@ export function sensitiveRulesOf(out: LineFindings): SensitiveRules {
     secrets: out.isOn('secret/api-key') || out.isOn('secret/private-key'),
   };
 }
-
-/** Every hint on: nothing is known of the text beforehand. */
-const ALL_HINTS = HINT_AT | HINT_PHONE | HINT_ESCAPE;
 
 function scan(text: string, rules: SensitiveRules, out: TextMatch[], hints = ALL_HINTS): void {
   if (rules.email && (hints & HINT_AT) !== 0) findEmails(text, out);

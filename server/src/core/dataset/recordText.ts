@@ -14,9 +14,11 @@ export interface RecordText {
   readonly full: string;
   /** `full.length`, known without joining it (an ASCII estimate needs nothing else). */
   readonly fullLength: number;
-  /** The conversational content without system prompts or tool schemas (what near-duplicates compare): `contentParts` joined by newlines. */
-  readonly content: string;
-  /** The content's pieces, one a turn: the near-duplicate sketch and the length check read them without joining. */
+  /**
+   * The conversational content without system prompts or tool schemas (what near-duplicates compare and
+   * the minimum length counts), one piece a turn; the content is the pieces joined by newlines, which the
+   * readers take without joining them (trimmedJoinLength, MinHasher.computeParts).
+   */
   readonly contentParts: readonly string[];
   /** Number of turns (for the per-turn template overhead). */
   turns: number;
@@ -66,7 +68,6 @@ class Joiner {
 
 class JoinedText implements RecordText {
   private joined: string | undefined;
-  private joinedContent: string | undefined;
   constructor(
     private readonly parts: string[],
     readonly fullLength: number,
@@ -74,12 +75,6 @@ class JoinedText implements RecordText {
     readonly turns: number,
     readonly example: Example | undefined,
   ) {}
-
-  get content(): string {
-    this.joinedContent ??=
-      this.contentParts.length === 1 ? (this.contentParts[0] as string) : this.contentParts.join('\n');
-    return this.joinedContent;
-  }
 
   get full(): string {
     if (this.joined === undefined) {

@@ -105,7 +105,8 @@ class BucketTable {
     this.mask = slots - 1;
   }
 
-  private slot(key: number): number {
+  /** The slot of `key`: its own, or the empty one it would take (one probe for a lookup and an insert). */
+  find(key: number): number {
     const k = key + 1;
     const keys = this.keys;
     for (let s = Math.imul(k, 0x9e3779b1) & this.mask; ; s = (s + 1) & this.mask) {
@@ -115,17 +116,12 @@ class BucketTable {
   }
 
   get(key: number): Bucket | undefined {
-    return this.values[this.slot(key)];
+    return this.values[this.find(key)];
   }
 
   /** Room for `n` more keys without growing: after it, `find` and `place` need no check. */
   reserve(n: number): void {
     if ((this.used + n) * 4 > this.keys.length * 3) this.grow(n);
-  }
-
-  /** The slot of `key`: its own, or the empty one it would take (one probe for a lookup and an insert). */
-  find(key: number): number {
-    return this.slot(key);
   }
 
   /** The bucket at a slot `find` gave, undefined for an empty slot (or a deleted key). */
@@ -143,20 +139,12 @@ class BucketTable {
   }
 
   set(key: number, bucket: Bucket): void {
-    let s = this.slot(key);
-    if (this.keys[s] === 0) {
-      if ((this.used + 1) * 4 > this.keys.length * 3) {
-        this.grow();
-        s = this.slot(key);
-      }
-      this.keys[s] = key + 1;
-      this.used++;
-    }
-    this.values[s] = bucket;
+    this.reserve(1);
+    this.place(this.find(key), key, bucket);
   }
 
   delete(key: number): void {
-    this.values[this.slot(key)] = undefined;
+    this.values[this.find(key)] = undefined;
   }
 
   private grow(room = 1): void {
@@ -172,19 +160,12 @@ class BucketTable {
     for (let i = 0; i < keys.length; i++) {
       const v = values[i];
       if (v === undefined) continue;
-      const s = this.slot((keys[i] as number) - 1);
+      const s = this.find((keys[i] as number) - 1);
       this.keys[s] = keys[i] as number;
       this.values[s] = v;
       this.used++;
     }
   }
-}
-
-/** What bucketAdd and bucketRemove need of a map: a Map or a BucketTable. */
-interface Buckets {
-  get(key: number): Bucket | undefined;
-  set(key: number, bucket: Bucket): void;
-  delete(key: number): void;
 }
 
 /**
@@ -206,7 +187,7 @@ function searchIndex(b: LineState[], index: number): number {
 }
 
 /** Adds `st` in line order; returns its position in the bucket. */
-function bucketAdd(map: Buckets, key: number, st: LineState): number {
+function bucketAdd(map: BucketTable, key: number, st: LineState): number {
   const b = map.get(key);
   if (b === undefined) {
     map.set(key, st);
@@ -227,7 +208,7 @@ function bucketAdd(map: Buckets, key: number, st: LineState): number {
 }
 
 /** Removes `st` (whose index is still the one it was added with); returns its former position or -1. */
-function bucketRemove(map: Buckets, key: number, st: LineState): number {
+function bucketRemove(map: BucketTable, key: number, st: LineState): number {
   const b = map.get(key);
   if (b === undefined) return -1;
   if (!Array.isArray(b)) {

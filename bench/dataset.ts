@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BANDS, BINS, MinHasher, NearDuplicateIndex, ROWS } from '../server/src/core/dataset/dedupNear';
 import { CrossRecordChecker, DatasetStream } from '../server/src/core/dataset/stream';
-import type { BlockAnalysis } from '../server/src/core/dataset/stream';
+import type { BlockAnalysis, DatasetStreamOptions } from '../server/src/core/dataset/stream';
+import { decodeAsciiOnNode } from '../server/src/nodeFs';
 import { LineBatcher } from '../server/src/parallel/lineBatcher';
 import { DatasetValidator } from '../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../server/src/core/dataset/validator';
@@ -126,6 +127,11 @@ function floorParse(text: string): number {
   return n;
 }
 
+/** benchOptions for a stream, with the ASCII fast path the Node hosts give it (nodeEnvironment). */
+function streamOptions(): DatasetStreamOptions {
+  return { ...benchOptions(), decodeAscii: decodeAsciiOnNode };
+}
+
 /** benchOptions with every rule whose id starts with one of `prefixes` off ('dedup/near' is one rule, 'pii/' a family). */
 function optionsWithout(prefixes: readonly string[]): DatasetValidatorOptions {
   const opts = benchOptions();
@@ -158,7 +164,7 @@ export function benchFullValidation(reps = QUICK ? 3 : 7): BenchRow[] {
     editor.push(time(() => validateInEditor(text, benchOptions())));
     streamed.push(
       time(() => {
-        const s = new DatasetStream(benchOptions(), () => undefined);
+        const s = new DatasetStream(streamOptions(), () => undefined);
         for (let i = 0; i < bytes.length; i += MB) s.push(bytes.subarray(i, i + MB));
         s.end();
       }),
@@ -313,7 +319,7 @@ async function streamFileChild(path: string, jobs: number): Promise<void> {
   if (jobs >= 1 && !pool) throw new Error('no dataset worker could be started');
   const s = pool
     ? new ParallelDatasetStream(pool, benchOptions(), () => findings++)
-    : new DatasetStream(benchOptions(), () => findings++);
+    : new DatasetStream(streamOptions(), () => findings++);
   for (;;) {
     // A fresh buffer per chunk: the parallel stream keeps chunks until their batch is cut.
     const buf = new Uint8Array(MB);

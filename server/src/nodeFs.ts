@@ -1,4 +1,5 @@
 // The Node implementation of the core's injected I/O, shared by the language server and the CLI.
+import { Buffer, isAscii } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -34,6 +35,12 @@ export function builtinChatTemplatesDir(): string | undefined {
   return existsSync(dir) ? dir : undefined;
 }
 
+/** Environment.decodeAscii on Node: an ASCII check, then a copy of the bytes as Latin-1 (for ASCII, the same text). */
+export function decodeAsciiOnNode(bytes: Uint8Array): string | undefined {
+  if (!isAscii(bytes)) return undefined;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
 export function nodeEnvironment(): Environment {
   const hubCache =
     process.env['HF_HUB_CACHE'] ?? (process.env['HF_HOME'] ? join(process.env['HF_HOME'], 'hub') : undefined);
@@ -45,5 +52,6 @@ export function nodeEnvironment(): Environment {
     ...(templates ? { chatTemplatesDir: templates } : {}),
     readCaps: readCaps(),
     now: () => Date.now(),
+    decodeAscii: decodeAsciiOnNode,
   };
 }

@@ -7,6 +7,7 @@ import { compareFindings } from '../../server/src/core/dataset/context';
 import { checkEncoding } from '../../server/src/core/dataset/encoding';
 import { DatasetStream } from '../../server/src/core/dataset/stream';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
+import { decodeAsciiOnNode } from '../../server/src/nodeFs';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
 import type { Finding } from '../../server/src/core/types';
 import { validatorOptions } from './options';
@@ -15,14 +16,21 @@ const opts: DatasetValidatorOptions = validatorOptions({ nearThreshold: 0.8 });
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const concat = (...parts: (Uint8Array | number[])[]): Uint8Array => {
-  const out: number[] = [];
-  for (const p of parts) out.push(...p);
-  return new Uint8Array(out);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 };
 
-function stream(bytes: Uint8Array, chunkSize = 1 << 20): { findings: Finding[]; lines: number } {
+/** `decodeAscii`: the Node hosts' ASCII fast path (nodeEnvironment), else TextDecoder for every block. */
+function stream(bytes: Uint8Array, chunkSize = 1 << 20, decodeAscii = false): { findings: Finding[]; lines: number } {
   const findings: Finding[] = [];
-  const s = new DatasetStream(opts, (f) => findings.push(f));
+  const s = new DatasetStream(decodeAscii ? { ...opts, decodeAscii: decodeAsciiOnNode } : opts, (f) =>
+    findings.push(f),
+  );
   for (let i = 0; i < bytes.length; i += chunkSize) s.push(bytes.subarray(i, i + chunkSize));
   s.end();
   return { findings: findings.sort(compareFindings), lines: s.stats().lines };
@@ -105,6 +113,29 @@ describe('DatasetStream', () => {
     );
   });
 
+  it('decodes a large block in pieces and finds what small chunks find: invalid bytes, long lines, line endings', () => {
+    // Blocks over 64 KiB are decoded a piece at a time, each ending after a line feed: a piece may
+    // hold invalid UTF-8 (reported at its offset in the file), end in the middle of CRLF-ended lines,
+    // or be one line longer than a piece; a run of CR-ended lines has no line feed to end a piece at.
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const eol = i % 7 === 0 ? '\r\n' : i % 11 === 0 ? '\r' : '\n';
+      if (i === 1500) parts.push(concat(utf8('{"text":"bad '), [0xff], utf8('"}\n')));
+      if (i === 2000) parts.push(utf8(JSON.stringify({ text: 'long '.repeat(30000) }) + '\n'));
+      if (i === 2500) parts.push(utf8('{"text":"cr only"}\r'.repeat(8000)));
+      parts.push(utf8(JSON.stringify({ text: `record ${i} héllo ${'x'.repeat(i % 50)}` }) + eol));
+    }
+    const bytes = concat(...parts);
+    assert.ok(bytes.length > 4 * 64 * 1024);
+    const small = stream(bytes, 4096);
+    assert.deepEqual(stream(bytes), small);
+    assert.deepEqual(stream(bytes, 1 << 20, true), small);
+    const invalid = small.findings.filter((f) => f.rule === 'encoding/invalid-utf8');
+    const expected = checkEncoding(bytes).filter((f) => f.rule === 'encoding/invalid-utf8');
+    assert.deepEqual(invalid.map(at), expected.map(at));
+    assert.deepEqual(invalid.map(at), ['encoding/invalid-utf8@1500:13']);
+  });
+
   it('agrees with the editor validator on the same lines (except near duplicates, which the stream indexes by representative)', () => {
     const pool = [
       '{"text":"alpha beta gamma"}',
@@ -151,6 +182,53 @@ describe('DatasetStream', () => {
 });
 
 describe('ASCII fast path', () => {
+  it("the host's ASCII decoder takes ASCII bytes only, and the stream finds with it what it finds without", () => {
+    assert.equal(decodeAsciiOnNode(utf8('{"text":"a"}\r\n')), '{"text":"a"}\r\n');
+    assert.equal(decodeAsciiOnNode(new Uint8Array([0x61, 0x7f, 0x0a])), 'a\x7f\n');
+    assert.equal(decodeAsciiOnNode(utf8('{"text":"é"}')), undefined);
+    assert.equal(decodeAsciiOnNode(new Uint8Array([0x61, 0xff])), undefined);
+    assert.equal(decodeAsciiOnNode(utf8('\uFEFF{"text":"a"}')), undefined);
+    // The stream hands each block of whole lines to the host's decoder first.
+    const decoded: string[] = [];
+    const s = new DatasetStream(
+      {
+        ...opts,
+        decodeAscii: (b) => {
+          const text = decodeAsciiOnNode(b);
+          if (text !== undefined) decoded.push(text);
+          return text;
+        },
+      },
+      () => {},
+    );
+    s.push(utf8('{"text":"a"}\n{"text":"b"}\n'));
+    s.end();
+    assert.deepEqual(decoded, ['{"text":"a"}\n{"text":"b"}\n']);
+    // Blocks of ASCII lines, blocks with UTF-8, a BOM, invalid bytes and line endings of every kind,
+    // cut into chunks of any size: the fast path may take some blocks and not others.
+    const pool = [
+      utf8('{"text":"alpha beta gamma"}\n'),
+      utf8('{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}\r\n'),
+      utf8('{"text":"héllo 😀 wörld"}\n'),
+      utf8('{"text": oops}\r'),
+      utf8('\n'),
+      concat(utf8('{"text":"bad '), [0xff, 0xc3], utf8('"}\n')),
+      utf8('{"text":"call +1-202-555-2368 or mail a@b.acme-corp.org"}\n'),
+    ];
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.array(fc.constantFrom(...pool), { maxLength: 24 }),
+        fc.integer({ min: 1, max: 200 }),
+        (bom, lines, size) => {
+          const bytes = concat(bom ? [0xef, 0xbb, 0xbf] : [], ...lines);
+          assert.deepEqual(stream(bytes, size, true), stream(bytes, size, false));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   it('a record whose text is non-ASCII only through \\u escapes counts tokens as the editor does', () => {
     // The bytes are all ASCII, so the stream may take its ASCII shortcut per block; the decoded text
     // is Chinese and emoji, which the estimate counts per non-ASCII code unit. Both paths must agree.

@@ -380,9 +380,12 @@ export class ModelFactoryService {
     const mediaSeverity = adjusted.severityOf('media/missing-file');
     const media: LineMediaRef[] = [];
     const errorLines = new Set<number>();
-    const options: DatasetStreamOptions = mediaSeverity
-      ? { ...adjusted, onMediaRefs: (refs) => media.push(...refs) }
-      : adjusted;
+    const decodeAscii = this.env.decodeAscii;
+    const options: DatasetStreamOptions = {
+      ...adjusted,
+      ...(mediaSeverity ? { onMediaRefs: (refs: LineMediaRef[]) => media.push(...refs) } : {}),
+      ...(decodeAscii ? { decodeAscii } : {}),
+    };
     const sink = mediaSeverity
       ? (f: Finding) => {
           if (f.severity === 'error') errorLines.add(f.range.start.line);

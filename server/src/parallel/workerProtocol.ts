@@ -5,12 +5,12 @@ import { TemplateSet, type SpecialTokens } from '../core/chatTemplate';
 import type { DatasetValidatorOptions } from '../core/dataset/context';
 import { ExampleTokenCounter } from '../core/dataset/exampleTokens';
 import type { RecordFormat } from '../core/dataset/formats';
-import type { BlockAnalysis } from '../core/dataset/stream';
+import type { BlockAnalysis, DatasetStreamOptions } from '../core/dataset/stream';
 import { RULES } from '../core/rules';
 import { dirName } from '../core/hfCache';
 import { estimateTokenCounter, loadTokenCounter } from '../core/tokenizer';
 import type { Severity } from '../core/types';
-import { nodeEnvironment } from '../nodeFs';
+import { decodeAsciiOnNode, nodeEnvironment } from '../nodeFs';
 
 export interface WorkerOptions {
   /** Severity per rule id; rules that are off are absent. */
@@ -77,7 +77,7 @@ export function toWorkerOptions(opts: DatasetValidatorOptions): WorkerOptions | 
 }
 
 /** The options rebuilt in a worker; rejects when the tokenizer cannot be loaded there. */
-export async function fromWorkerOptions(data: WorkerOptions): Promise<DatasetValidatorOptions> {
+export async function fromWorkerOptions(data: WorkerOptions): Promise<DatasetStreamOptions> {
   let tokenizer = estimateTokenCounter();
   if (data.tokenizer !== tokenizer.name) {
     const loaded = await loadTokenCounter(data.tokenizer, dirName(data.tokenizer), nodeEnvironment());
@@ -90,12 +90,13 @@ export async function fromWorkerOptions(data: WorkerOptions): Promise<DatasetVal
   const tokenCounter =
     data.exactAll !== undefined ? new ExampleTokenCounter(tokenizer, templates, data.exactAll) : tokenizer;
   const severities = new Map(Object.entries(data.severities));
-  const opts: DatasetValidatorOptions = {
+  const opts: DatasetStreamOptions = {
     severityOf: (rule) => severities.get(rule),
     maxTokens: data.maxTokens,
     minChars: data.minChars,
     nearThreshold: data.nearThreshold,
     tokenCounter,
+    decodeAscii: decodeAsciiOnNode,
   };
   if (data.format) opts.format = data.format;
   if (data.recordSchema) opts.recordSchema = data.recordSchema;

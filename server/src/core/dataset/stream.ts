@@ -54,6 +54,8 @@ export interface DatasetStreamOptions extends DatasetValidatorOptions {
    * records against an index of its own (the Datanet hub). Runs on the thread that applies the analyses.
    */
   onRecordKeys?: (line: number, hash: number, signature?: Uint8Array, bandKeys?: Uint32Array) => void;
+  /** The host's ASCII fast path (Environment.decodeAscii); without it, every block goes through TextDecoder. */
+  decodeAscii?: (bytes: Uint8Array) => string | undefined;
 }
 
 /** What `ModelFactoryService.lintDatasetFile` feeds: a DatasetStream, or a host's parallel equivalent. */
@@ -121,6 +123,9 @@ export function blockAnalysisBuffers(a: BlockAnalysis): ArrayBuffer[] {
   ].map((array) => array.buffer as ArrayBuffer);
 }
 
+/** The most bytes decoded into one string (unless a line is longer): below the engine's large-object size. */
+const DECODE_PIECE = 64 * 1024;
+
 /** Runs every per-record rule over blocks of whole lines; keeps no state between blocks. */
 export class BlockAnalyzer {
   private readonly records: RecordAnalyzer;
@@ -144,8 +149,11 @@ export class BlockAnalyzer {
   private invalidUtf8 = new GrowableU32();
   private invalidUtf8Total = 0;
 
-  constructor(opts: DatasetValidatorOptions) {
+  private readonly decodeAscii: ((bytes: Uint8Array) => string | undefined) | undefined;
+
+  constructor(opts: DatasetStreamOptions) {
     this.records = new RecordAnalyzer(opts);
+    this.decodeAscii = opts.decodeAscii;
   }
 
   /**
@@ -190,28 +198,52 @@ export class BlockAnalyzer {
     };
   }
 
+  /**
+   * Decodes and splits `block` a piece at a time: pieces end after a line feed and hold at most
+   * DECODE_PIECE bytes, unless one line is longer. A string of a whole 1 MiB block is allocated in the
+   * engine's large-object space, fresh pages every time: most of the decoding's cost.
+   */
   private analyzeLines(block: Uint8Array): void {
+    for (let start = 0; start < block.length;) {
+      let end = block.length;
+      if (end - start > DECODE_PIECE) {
+        let lf = block.lastIndexOf(0x0a, start + DECODE_PIECE - 1);
+        if (lf < start) lf = block.indexOf(0x0a, start + DECODE_PIECE);
+        if (lf >= 0) end = lf + 1;
+      }
+      this.analyzePiece(block.subarray(start, end), start);
+      start = end;
+    }
+  }
+
+  /** Lines of `piece` (at `pieceOffset` in the block): the host's ASCII decoder, else UTF-8 decoding. */
+  private analyzePiece(piece: Uint8Array, pieceOffset: number): void {
+    const ascii = this.decodeAscii?.(piece);
+    if (ascii !== undefined) {
+      this.splitDecoded(ascii, true);
+      return;
+    }
     let text: string | undefined;
     try {
-      text = this.decoder.decode(block);
+      text = this.decoder.decode(piece);
     } catch {
       text = undefined;
     }
     if (text !== undefined) {
       // As many UTF-16 units as bytes: every byte was ASCII, so every line is.
-      this.splitDecoded(text, text.length === block.length);
+      this.splitDecoded(text, text.length === piece.length);
       return;
     }
     // Invalid UTF-8 somewhere: go line by line so each bad byte is reported at its line and column.
     let start = 0;
-    while (start < block.length) {
+    while (start < piece.length) {
       let end = start;
-      while (end < block.length && block[end] !== 0x0a && block[end] !== 0x0d) end++;
-      const lineText = this.decodeLineReporting(block.subarray(start, end), start);
+      while (end < piece.length && piece[end] !== 0x0a && piece[end] !== 0x0d) end++;
+      const lineText = this.decodeLineReporting(piece.subarray(start, end), pieceOffset + start);
       let next = end;
       let kind: EolKind | undefined;
-      if (end < block.length) {
-        kind = block[end] === 0x0a ? 'LF' : block[end + 1] === 0x0a ? 'CRLF' : 'CR';
+      if (end < piece.length) {
+        kind = piece[end] === 0x0a ? 'LF' : piece[end + 1] === 0x0a ? 'CRLF' : 'CR';
         next = end + (kind === 'CRLF' ? 2 : 1);
       }
       this.handleLine(lineText, kind);

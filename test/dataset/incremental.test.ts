@@ -6,6 +6,8 @@ import fc from 'fast-check';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
 import { validateJsonArrayDataset } from '../../server/src/core/dataset/jsonArray';
+import { BANDS, MinHasher } from '../../server/src/core/dataset/dedupNear';
+import { seededRandom } from '../fuzz/seeded';
 import { validatorOptions } from './options';
 
 const opts: DatasetValidatorOptions = validatorOptions({ maxTokens: 60, minChars: 3, nearThreshold: 0.7 });
@@ -124,6 +126,42 @@ describe('DatasetValidator incremental updates', () => {
     assert.ok(near.length > 15, `expected most variants to be near duplicates, got ${near.length}`);
     assert.deepEqual(appended.findings(), whole.findings());
     for (let i = 0; i < doc.length; i++) assert.deepEqual(appended.recordInfo(i), whole.recordInfo(i));
+  });
+
+  it('index a whole document as appends do when near pairs share a single band key', () => {
+    // Variants of a few records at every distance: some pairs share one band key of ten, some
+    // several. The whole-document pass puts only the keys that may be shared in buckets, so a line
+    // with a single such key must still be indexed and compared.
+    const rand = seededRandom(7);
+    const words = (story + ' ' + story.split(' ').reverse().join(' ')).split(' ');
+    const doc: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const base = i % 5;
+      const rate = 0.02 + 0.5 * rand();
+      const w = words.map((word) => (rand() < rate ? `w${Math.floor(rand() * 1000)}` : `${word}${base}`));
+      doc.push(chat(w.join(' '), 'A fox and a dog.'));
+    }
+    const hasher = new MinHasher();
+    const keysOf = doc.map((line) => {
+      const content = (JSON.parse(line) as { messages: { content: string }[] }).messages.map((m) => m.content);
+      hasher.computeParts(content);
+      return new Set(hasher.bandKeys);
+    });
+    const whole = new DatasetValidator(opts);
+    whole.update(0, 0, doc);
+    const near = whole.findings().filter((f) => f.rule === 'dedup/near');
+    const singleBand = near.filter((f) => {
+      const line = f.range.start.line;
+      const of = f.data?.duplicateOf as number;
+      let shared = 0;
+      for (const key of keysOf[line] ?? []) if (keysOf[of]?.has(key)) shared++;
+      return shared === 1;
+    });
+    assert.ok(singleBand.length > 0, 'some near pair shares exactly one band key');
+    assert.ok(near.length < doc.length - BANDS, 'not every line is a near duplicate');
+    const appended = new DatasetValidator(opts);
+    doc.forEach((line, i) => appended.update(i, 0, [line]));
+    assert.deepEqual(appended.findings(), whole.findings());
   });
 
   it('keep their indices right while they grow and shrink past their first size', () => {

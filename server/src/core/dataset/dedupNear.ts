@@ -49,9 +49,12 @@ for (let b = 0; b < KEY_BINS; b++) {
   }
 }
 
-/** Byte offsets in the module's memory (nearSketch.wat): the two sketches, then the text. */
+/** Byte offsets in the module's memory (nearSketch.wat): the two sketches, the packed signature and band keys, the probes, then the text. */
 const KEY_OFFSET = 512;
-const TEXT_OFFSET = 1024;
+const SIGNATURE_OFFSET = 672;
+const BAND_KEYS_OFFSET = 800;
+const PROBES_OFFSET = 1024;
+const TEXT_OFFSET = 2048;
 /** Room after the text: the module zeroes 32 bytes there and reads 8 bytes past a word. */
 const TEXT_SLACK = 64;
 /** A text that would grow the shared memory past this gets an instance of its own, freed after it. */
@@ -65,14 +68,17 @@ class SketchModule {
   // validator's allocation.
   private bytes!: Uint8Array;
   private text!: Uint8Array;
-  private bins!: Int32Array;
-  private keyBins!: Int32Array;
+  bins!: Int32Array;
+  keyBins!: Int32Array;
+  private signature!: Uint8Array;
+  private bandKeys!: Uint32Array;
 
   constructor() {
     const exports = instantiate(NEAR_SKETCH_WASM);
     this.memory = exports.memory as WebAssembly.Memory;
     this.run = exports.sketch as (n: number) => number;
     this.view();
+    this.bytes.set(PROBE_SEQUENCE, PROBES_OFFSET);
   }
 
   private view(): void {
@@ -81,6 +87,8 @@ class SketchModule {
     this.text = new Uint8Array(buffer, TEXT_OFFSET);
     this.bins = new Int32Array(buffer, 0, BINS);
     this.keyBins = new Int32Array(buffer, KEY_OFFSET, KEY_BINS);
+    this.signature = new Uint8Array(buffer, SIGNATURE_OFFSET, BINS);
+    this.bandKeys = new Uint32Array(buffer, BAND_KEYS_OFFSET, BANDS);
   }
 
   /** Bytes of memory a text of `length` UTF-16 units may need (UTF-8 takes at most 3 bytes a unit). */
@@ -88,8 +96,11 @@ class SketchModule {
     return TEXT_OFFSET + 3 * length + TEXT_SLACK;
   }
 
-  /** Sketches `parts` joined by newlines (`length`: their UTF-16 length so joined) into `bins` and `keyBins`; returns its number of words. */
-  sketch(parts: readonly string[], length: number, bins: Int32Array, keyBins: Int32Array): number {
+  /**
+   * Sketches `parts` joined by newlines (`length`: their UTF-16 length so joined) and, when it has words,
+   * packs its signature and band keys into `signature` and `bandKeys`; returns its number of words.
+   */
+  sketch(parts: readonly string[], length: number, signature: Uint8Array, bandKeys: Uint32Array): number {
     if (ensureMemory(this.memory, SketchModule.need(length))) this.view();
     // Each part is encoded where the last one ended, a newline between: the bytes of the joined text,
     // without the joined string (UTF-8 takes at most 3 bytes a unit: `need` leaves room for all).
@@ -100,8 +111,10 @@ class SketchModule {
       at += ENCODER.encodeInto(parts[i] as string, bytes.subarray(at)).written;
     }
     const words = this.run(at - TEXT_OFFSET);
-    bins.set(this.bins);
-    keyBins.set(this.keyBins);
+    if (words > 0) {
+      signature.set(this.signature);
+      bandKeys.set(this.bandKeys);
+    }
     return words;
   }
 }
@@ -111,11 +124,22 @@ let shared: SketchModule | undefined;
 
 /** Reusable buffers: computing a signature allocates nothing. */
 export class MinHasher {
-  /** The two sketches of the last text, before packing (each bin's minimum, EMPTY for none). */
-  readonly bins = new Int32Array(BINS);
-  readonly keyBins = new Int32Array(KEY_BINS);
   readonly signature = new Uint8Array(BINS);
   readonly bandKeys = new Uint32Array(BANDS);
+  /** The sketches of the last text when a module of its own sketched it (a long text), copied. */
+  private kept: [Int32Array, Int32Array] | undefined;
+
+  /**
+   * For tests: the two sketches of the last text, before packing (each bin's minimum, EMPTY for none),
+   * as the shared module holds them until another text is sketched.
+   */
+  get bins(): Int32Array {
+    return this.kept?.[0] ?? shared?.bins.slice() ?? new Int32Array(BINS).fill(EMPTY);
+  }
+
+  get keyBins(): Int32Array {
+    return this.kept?.[1] ?? shared?.keyBins.slice() ?? new Int32Array(KEY_BINS).fill(EMPTY);
+  }
 
   /** Fills `signature` and `bandKeys` from `text`; false when the text has no words. */
   compute(text: string): boolean {
@@ -128,43 +152,10 @@ export class MinHasher {
     for (const part of parts) length += part.length;
     const sketcher =
       SketchModule.need(length) <= SHARED_MEMORY_CAP ? (shared ??= new SketchModule()) : new SketchModule();
-    if (sketcher.sketch(parts, length, this.bins, this.keyBins) === 0) return false;
-    this.densifyAndPack();
-    return true;
-  }
-
-  private densifyAndPack(): void {
-    // The signature keeps empty bins as 0 (other values are 1..255): similarity is estimated over the
-    // bins that either record fills, without densification noise.
-    const bins = this.bins;
-    const sig = this.signature;
-    for (let b = 0; b < BINS; b++) {
-      const v = bins[b] as number;
-      const empty = (EMPTY - 1 - v) >> 31;
-      sig[b] = (1 + (Math.imul(v & 0xffff, 255) >>> 16)) & ~empty;
-    }
-    // Band keys from the densified key sketch: two probes without branches settle most empty bins
-    // (a 35-word record leaves about a sixth of them empty).
-    const keyBins = this.keyBins;
-    const probes = PROBE_SEQUENCE;
-    const keys = this.bandKeys;
-    for (let band = 0; band < BANDS; band++) {
-      let k = Math.imul(band + 1, 0x9e3779b1);
-      for (let r = 0; r < ROWS; r++) {
-        const b = band * ROWS + r;
-        const p = b * PROBES;
-        let v = keyBins[b] as number;
-        let empty = (EMPTY - 1 - v) >> 31;
-        v = (v & ~empty) | ((keyBins[probes[p] as number] as number) & empty);
-        empty = (EMPTY - 1 - v) >> 31;
-        v = (v & ~empty) | ((keyBins[probes[p + 1] as number] as number) & empty);
-        for (let attempt = 2; v === EMPTY; attempt++) {
-          v = keyBins[attempt < PROBES ? (probes[p + attempt] as number) : (b + attempt) % KEY_BINS] as number;
-        }
-        k = Math.imul(k ^ v, 0x01000193);
-      }
-      keys[band] = fmix32(k);
-    }
+    const words = sketcher.sketch(parts, length, this.signature, this.bandKeys);
+    // A module of its own is let go (its memory is the text's size): its sketches are kept as copies.
+    this.kept = sketcher === shared ? undefined : [sketcher.bins.slice(), sketcher.keyBins.slice()];
+    return words > 0;
   }
 }
 

@@ -3,10 +3,13 @@
 ;; words and shingles: `npm run gen:wasm` assembles it into nearSketch.generated.ts, and
 ;; test/dataset/nearSketch.test.ts checks it against a plain reference and the committed bytes.
 ;;
-;; Memory: 128 signature bins (i32) at 0, 40 key bins (i32) at 512, the text's UTF-8 bytes from 1024.
-;; `sketch(n)` reads n bytes there (and rewrites them: ASCII is case folded in place by OR-ing 0x20,
-;; which only word characters are read back after) and returns the number of words. The 32 bytes after
-;; the text are zeroed by `sketch`: SIMD loads and a word's last 8-byte step read into them.
+;; Memory: 128 signature bins (i32) at 0, 40 key bins (i32) at 512, the packed signature (128 bytes)
+;; at 672, the 10 band keys (i32) at 800, each key bin's 16 probes (bytes, written by dedupNear.ts) at
+;; 1024, the text's UTF-8 bytes from 2048. `sketch(n)` reads n bytes there (and rewrites them: ASCII is
+;; case folded in place by OR-ing 0x20, which only word characters are read back after), fills both
+;; sketches, packs them (the signature and the band keys, as dedupNear.ts describes) and returns the
+;; number of words. The 32 bytes after the text are zeroed by `sketch`: SIMD loads and a word's last
+;; 8-byte step read into them.
 (module
   (memory (export "memory") 1)
   (global $w1 (mut i32) (i32.const 0))
@@ -86,8 +89,8 @@
     (global.set $w1 (i32.const 0))
     (global.set $w2 (i32.const 0))
     (global.set $count (i32.const 0))
-    (local.set $i (i32.const 1024))
-    (local.set $end (i32.add (i32.const 1024) (local.get $n)))
+    (local.set $i (i32.const 2048))
+    (local.set $end (i32.add (i32.const 2048) (local.get $n)))
     (v128.store (local.get $end) (v128.const i64x2 0 0))
     (v128.store (i32.add (local.get $end) (i32.const 16)) (v128.const i64x2 0 0))
     (block $done
@@ -190,5 +193,71 @@
     (if (local.get $inw) (then (call $emit (local.get $start) (local.get $end))))
     ;; One or two words: one shingle of what there is.
     (call $emit (local.get $end) (local.get $end))
+    ;; A text without words has no shingle: nothing to pack (and no key bin to densify from).
+    (if (global.get $count) (then (call $pack)))
     (global.get $count))
+
+  ;; The signature: a bin's value v (the low 25 bits of its minimum) as 1 + (v & 0xffff) * 255 >> 16, an
+  ;; empty bin as 0, sixteen bins at a time. The band keys: each key bin densified (an empty bin takes
+  ;; the first non-empty bin of its probe sequence, then of (b + attempt) % 40), four rows a band mixed
+  ;; with FNV's prime from (band + 1) * 0x9e3779b1, then fmix32.
+  (func $pack
+    (local $i i32) (local $band i32) (local $r i32) (local $b i32) (local $v i32) (local $k i32) (local $attempt i32)
+    (local.set $i (i32.const 0))
+    (loop $sig
+      (v128.store (i32.add (i32.const 672) (i32.shl (local.get $i) (i32.const 4)))
+        (i8x16.narrow_i16x8_u
+          (i16x8.narrow_i32x4_u
+            (call $packBins (i32.shl (local.get $i) (i32.const 6)))
+            (call $packBins (i32.add (i32.shl (local.get $i) (i32.const 6)) (i32.const 16))))
+          (i16x8.narrow_i32x4_u
+            (call $packBins (i32.add (i32.shl (local.get $i) (i32.const 6)) (i32.const 32)))
+            (call $packBins (i32.add (i32.shl (local.get $i) (i32.const 6)) (i32.const 48))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $sig (i32.lt_u (local.get $i) (i32.const 8))))
+    (local.set $band (i32.const 0))
+    (loop $bands
+      (local.set $k (i32.mul (i32.add (local.get $band) (i32.const 1)) (i32.const 0x9e3779b1)))
+      (local.set $r (i32.const 0))
+      (loop $rows
+        (local.set $b (i32.add (i32.shl (local.get $band) (i32.const 2)) (local.get $r)))
+        (local.set $v (call $keyBin (local.get $b)))
+        (local.set $attempt (i32.const 0))
+        (block $found
+          (loop $probe
+            (br_if $found (i32.ne (local.get $v) (i32.const 0x7fffffff)))
+            (local.set $v
+              (call $keyBin
+                (if (result i32) (i32.lt_u (local.get $attempt) (i32.const 16))
+                  (then (i32.load8_u offset=1024 (i32.add (i32.shl (local.get $b) (i32.const 4)) (local.get $attempt))))
+                  (else (i32.rem_u (i32.add (local.get $b) (local.get $attempt)) (i32.const 40))))))
+            (local.set $attempt (i32.add (local.get $attempt) (i32.const 1)))
+            (br $probe)))
+        (local.set $k (i32.mul (i32.xor (local.get $k) (local.get $v)) (i32.const 0x01000193)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $rows (i32.lt_u (local.get $r) (i32.const 4))))
+      (local.set $k (i32.xor (local.get $k) (i32.shr_u (local.get $k) (i32.const 16))))
+      (local.set $k (i32.mul (local.get $k) (i32.const 0x85ebca6b)))
+      (local.set $k (i32.xor (local.get $k) (i32.shr_u (local.get $k) (i32.const 13))))
+      (local.set $k (i32.mul (local.get $k) (i32.const 0xc2b2ae35)))
+      (local.set $k (i32.xor (local.get $k) (i32.shr_u (local.get $k) (i32.const 16))))
+      (i32.store offset=800 (i32.shl (local.get $band) (i32.const 2)) (local.get $k))
+      (local.set $band (i32.add (local.get $band) (i32.const 1)))
+      (br_if $bands (i32.lt_u (local.get $band) (i32.const 10)))))
+
+  ;; Four signature bins from byte offset $at, packed (0 for an empty bin).
+  (func $packBins (param $at i32) (result v128)
+    (local $x v128)
+    (local.set $x (v128.load (local.get $at)))
+    (v128.andnot
+      (i32x4.add
+        (i32x4.shr_u
+          (i32x4.mul (v128.and (local.get $x) (v128.const i32x4 0xffff 0xffff 0xffff 0xffff)) (v128.const i32x4 255 255 255 255))
+          (i32.const 16))
+        (v128.const i32x4 1 1 1 1))
+      (i32x4.eq (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+
+  ;; Key bin $b's minimum.
+  (func $keyBin (param $b i32) (result i32)
+    (i32.load offset=512 (i32.shl (local.get $b) (i32.const 2))))
 )

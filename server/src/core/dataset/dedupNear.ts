@@ -312,7 +312,7 @@ export class NearDuplicateIndex {
       if (stored) grown.set(stored);
       this.chunks[c] = stored = grown;
     }
-    for (let i = 0; i < BINS; i++) stored[at + i] = signatures[sigOffset + i] as number;
+    stored.set(signatures.subarray(sigOffset, sigOffset + BINS), at);
   }
 
   private growTable(): void {

@@ -499,10 +499,19 @@ export class CrossRecordChecker {
 }
 
 /** The single-threaded stream: each chunk's whole lines are analysed and applied at once. */
+const EMPTY_BYTES = new Uint8Array(0);
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 export class DatasetStream implements DatasetChunkSink {
   private readonly analyzer: BlockAnalyzer;
   private readonly checker: CrossRecordChecker;
-  private carry: Uint8Array = new Uint8Array(0);
+  private carry: Uint8Array = EMPTY_BYTES;
   private atFileStart = true;
   private ended = false;
 
@@ -514,12 +523,18 @@ export class DatasetStream implements DatasetChunkSink {
   /** Feeds the next chunk of the file. */
   push(chunk: Uint8Array): void {
     if (this.ended) throw new Error('DatasetStream: push after end');
-    let buf: Uint8Array;
-    if (this.carry.length === 0) buf = chunk;
-    else {
-      buf = new Uint8Array(this.carry.length + chunk.length);
-      buf.set(this.carry);
-      buf.set(chunk, this.carry.length);
+    let buf = chunk;
+    if (this.carry.length > 0) {
+      // The carried line ends early in this chunk (most lines are far shorter than a chunk): it is
+      // completed and analysed alone, and the rest of the chunk is used where it is, not copied.
+      const end = this.carriedLineEnd(chunk);
+      if (end < 0) {
+        this.carry = concatBytes(this.carry, chunk);
+        return;
+      }
+      this.processBlock(concatBytes(this.carry, chunk.subarray(0, end)));
+      this.carry = EMPTY_BYTES;
+      buf = chunk.subarray(end);
     }
     // A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
     let limit = buf.length;
@@ -538,12 +553,27 @@ export class DatasetStream implements DatasetChunkSink {
     this.carry = buf.slice(cut);
   }
 
+  /**
+   * Where in `chunk` the carried partial line ends, just after its line ending; -1 when it does not end
+   * in this chunk or cannot tell yet (a CR as the chunk's last byte may start a CRLF).
+   */
+  private carriedLineEnd(chunk: Uint8Array): number {
+    // A carried CR is a line ending (the chunk before ended with it): of a CRLF when an LF follows.
+    if (this.carry[this.carry.length - 1] === 0x0d) return chunk.length === 0 ? -1 : chunk[0] === 0x0a ? 1 : 0;
+    // Up to the first LF: any line ended by a lone CR before it is a whole line too.
+    const lf = chunk.indexOf(0x0a);
+    if (lf >= 0) return lf + 1;
+    // No LF: up to the first CR, unless it is the chunk's last byte.
+    const cr = chunk.indexOf(0x0d);
+    return cr < 0 || cr + 1 >= chunk.length ? -1 : cr + 1;
+  }
+
   /** Flushes the last line and reports what needs the whole file. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
     if (this.carry.length > 0) this.processBlock(this.carry);
-    this.carry = new Uint8Array(0);
+    this.carry = EMPTY_BYTES;
     this.checker.finish();
   }
 

@@ -304,6 +304,8 @@ function forEachFrom(b: Bucket | undefined, from: number, fn: (st: LineState) =>
   for (let i = from; i < b.length; i++) fn(b[i] as LineState);
 }
 
+/** The largest KeyFilter, in bits (log 2). */
+const MAX_FILTER_LOG = 23;
 /** The two multipliers of KeyFilter's bits. */
 const H1 = 0x9e3779b1;
 const H2 = 0x85ebca77;
@@ -311,7 +313,8 @@ const H2 = 0x85ebca77;
 /**
  * Two bits per band key (a Bloom filter), set once a line held the key: a key with a clear bit was never
  * held by any line; with both set, it may have been (about 1.4% of the keys never held, at the size it is
- * made for). Sized for the keys it will hold (16 bits a key, at most 2^21), and grown when they outnumber that.
+ * made for). Sized for the keys it will hold (16 bits a key, at most 2^23 bits: 1 MB, for 500,000 keys), and
+ * grown when they outnumber that.
  */
 class KeyFilter {
   private readonly bits: Int32Array;
@@ -320,7 +323,7 @@ class KeyFilter {
   private marked = 0;
 
   constructor(keys: number) {
-    const log = Math.min(21, Math.max(10, Math.ceil(Math.log2(keys * 16 + 1))));
+    const log = Math.min(MAX_FILTER_LOG, Math.max(10, Math.ceil(Math.log2(keys * 16 + 1))));
     this.bits = new Int32Array(1 << (log - 5));
     this.shift = 32 - log;
   }
@@ -382,7 +385,7 @@ class KeyFilter {
 
   /** More keys than it was sized for: most bits are set, and most lookups would say "maybe". */
   get full(): boolean {
-    return this.marked * 8 > this.bits.length * 32 && this.bits.length < 1 << 16;
+    return this.marked * 8 > this.bits.length * 32 && this.bits.length < 1 << (MAX_FILTER_LOG - 5);
   }
 }
 

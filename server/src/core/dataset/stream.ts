@@ -498,7 +498,6 @@ export class CrossRecordChecker {
   }
 }
 
-/** The single-threaded stream: each chunk's whole lines are analysed and applied at once. */
 const EMPTY_BYTES = new Uint8Array(0);
 
 function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -508,6 +507,10 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * The single-threaded stream: each chunk's whole lines are analysed and applied at once (the line carried
+ * over from the chunk before, completed from this one's head, as a block of its own).
+ */
 export class DatasetStream implements DatasetChunkSink {
   private readonly analyzer: BlockAnalyzer;
   private readonly checker: CrossRecordChecker;

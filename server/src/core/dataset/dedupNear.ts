@@ -2,8 +2,9 @@
 //
 // Words are maximal runs of letters and digits of the content's UTF-8 bytes (ASCII case folded; Latin-1,
 // general, CJK and full-width punctuation separate words; an ideograph is a word by itself), hashed
-// 8 bytes a step. The words, shingles and both sketches are computed in WebAssembly (nearSketch.wat,
-// SIMD over ASCII): the per-character loop in JavaScript was the largest single cost of full validation.
+// 8 bytes a step. The words, shingles, both sketches and their packing are computed in WebAssembly
+// (nearSketch.wat, SIMD over ASCII): the per-character loop in JavaScript was the largest single cost
+// of full validation.
 //
 // The signature (stored, compared): one-permutation hashing (OPH), 128 bins, 8 bits a bin with 0 for
 // an empty bin. Two records' similarity is estimated over the bins either fills (OPH's own estimator,

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
 import { validateJsonArrayDataset } from '../../server/src/core/dataset/jsonArray';
-import { BANDS, MinHasher } from '../../server/src/core/dataset/dedupNear';
+import { MinHasher } from '../../server/src/core/dataset/dedupNear';
 import { seededRandom } from '../fuzz/seeded';
 import { validatorOptions } from './options';
 
@@ -158,7 +158,8 @@ describe('DatasetValidator incremental updates', () => {
       return shared === 1;
     });
     assert.ok(singleBand.length > 0, 'some near pair shares exactly one band key');
-    assert.ok(near.length < doc.length - BANDS, 'not every line is a near duplicate');
+    assert.ok(near.length > singleBand.length, 'other near pairs share several band keys');
+    assert.ok(near.length < doc.length / 2, 'most lines are not near duplicates');
     const appended = new DatasetValidator(opts);
     doc.forEach((line, i) => appended.update(i, 0, [line]));
     assert.deepEqual(appended.findings(), whole.findings());

@@ -56,8 +56,8 @@ const SIGNATURE_OFFSET = 672;
 const BAND_KEYS_OFFSET = 800;
 const PROBES_OFFSET = 1024;
 const TEXT_OFFSET = 2048;
-/** Room after the text: the module zeroes 32 bytes there and reads 8 bytes past a word. */
-const TEXT_SLACK = 64;
+/** Room after the text: the module zeroes 64 bytes there (its SIMD reads 64 at a time) and reads 8 bytes past a word. */
+const TEXT_SLACK = 128;
 /** A text that would grow the shared memory past this gets an instance of its own, freed after it. */
 const SHARED_MEMORY_CAP = 32 * 1024 * 1024;
 

@@ -8,7 +8,7 @@
 ;; 1024, the text's UTF-8 bytes from 2048. `sketch(n)` reads n bytes there (and rewrites them: ASCII is
 ;; case folded in place by OR-ing 0x20, which only word characters are read back after), fills both
 ;; sketches, packs them (the signature and the band keys, as dedupNear.ts describes) and returns the
-;; number of words. The 32 bytes after the text are zeroed by `sketch`: SIMD loads and a word's last
+;; number of words. The 64 bytes after the text are zeroed by `sketch`: SIMD loads and a word's last
 ;; 8-byte step read into them.
 (module
   (memory (export "memory") 1)
@@ -78,8 +78,9 @@
 
   (func (export "sketch") (param $n i32) (result i32)
     (local $i i32) (local $end i32) (local $inw i32) (local $start i32)
-    (local $v v128) (local $l v128) (local $m i32) (local $t i32) (local $k i32)
+    (local $v v128) (local $m i32) (local $t i32) (local $k i32)
     (local $blockEnd i32) (local $b i32) (local $cp i32) (local $len i32)
+    (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $wm i64) (local $prev i64) (local $starts i64) (local $ends i64) (local $below i64)
     ;; Every bin empty.
     (local.set $i (i32.const 0))
     (loop $fill
@@ -93,24 +94,48 @@
     (local.set $end (i32.add (i32.const 2048) (local.get $n)))
     (v128.store (local.get $end) (v128.const i64x2 0 0))
     (v128.store (i32.add (local.get $end) (i32.const 16)) (v128.const i64x2 0 0))
+    (v128.store (i32.add (local.get $end) (i32.const 32)) (v128.const i64x2 0 0))
+    (v128.store (i32.add (local.get $end) (i32.const 48)) (v128.const i64x2 0 0))
     (block $done
       (loop $blocks
         (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
         (local.set $v (v128.load (local.get $i)))
+        (local.set $v1 (v128.load offset=16 (local.get $i)))
+        (local.set $v2 (v128.load offset=32 (local.get $i)))
+        (local.set $v3 (v128.load offset=48 (local.get $i)))
+        (if (i32.eqz (i8x16.bitmask (v128.or (v128.or (local.get $v) (local.get $v1)) (v128.or (local.get $v2) (local.get $v3)))))
+          (then
+            ;; 64 ASCII bytes: their word characters as one 64-bit mask; the words that end in them are
+            ;; walked by their ends alone (a word's start is the last start before its end).
+            (local.set $wm
+              (i64.or
+                (i64.or (i64.extend_i32_u (call $wordMask (local.get $i) (local.get $v)))
+                  (i64.shl (i64.extend_i32_u (call $wordMask (i32.add (local.get $i) (i32.const 16)) (local.get $v1))) (i64.const 16)))
+                (i64.or (i64.shl (i64.extend_i32_u (call $wordMask (i32.add (local.get $i) (i32.const 32)) (local.get $v2))) (i64.const 32))
+                  (i64.shl (i64.extend_i32_u (call $wordMask (i32.add (local.get $i) (i32.const 48)) (local.get $v3))) (i64.const 48)))))
+            (local.set $prev (i64.or (i64.shl (local.get $wm) (i64.const 1)) (i64.extend_i32_u (local.get $inw))))
+            (local.set $starts (i64.and (local.get $wm) (i64.xor (local.get $prev) (i64.const -1))))
+            (local.set $ends (i64.and (local.get $prev) (i64.xor (local.get $wm) (i64.const -1))))
+            (block $endsDone
+              (loop $endsLoop
+                (br_if $endsDone (i64.eqz (local.get $ends)))
+                (local.set $k (i32.wrap_i64 (i64.ctz (local.get $ends))))
+                (local.set $below (i64.and (local.get $starts) (i64.sub (i64.shl (i64.const 1) (i64.extend_i32_u (local.get $k))) (i64.const 1))))
+                (if (i64.ne (local.get $below) (i64.const 0))
+                  (then (local.set $start (i32.add (local.get $i) (i32.sub (i32.const 63) (i32.wrap_i64 (i64.clz (local.get $below))))))))
+                (call $emit (local.get $start) (i32.add (local.get $i) (local.get $k)))
+                (local.set $ends (i64.and (local.get $ends) (i64.sub (local.get $ends) (i64.const 1))))
+                (br $endsLoop)))
+            ;; A word open at the block's end started at the block's last start, or before the block.
+            (local.set $inw (i32.wrap_i64 (i64.shr_u (local.get $wm) (i64.const 63))))
+            (if (i32.and (local.get $inw) (i64.ne (local.get $starts) (i64.const 0)))
+              (then (local.set $start (i32.add (local.get $i) (i32.sub (i32.const 63) (i32.wrap_i64 (i64.clz (local.get $starts))))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 64)))
+            (br $blocks)))
         (if (i32.eqz (i8x16.bitmask (local.get $v)))
           (then
-            ;; 16 ASCII bytes: which are word characters, as a bit mask; fold them; walk the word edges.
-            (local.set $l (v128.or (local.get $v) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20)))
-            (local.set $m
-              (i8x16.bitmask
-                (v128.or
-                  (i8x16.lt_u
-                    (i8x16.sub (local.get $l) (v128.const i8x16 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61))
-                    (v128.const i8x16 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26))
-                  (i8x16.lt_u
-                    (i8x16.sub (local.get $v) (v128.const i8x16 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30))
-                    (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10)))))
-            (v128.store (local.get $i) (local.get $l))
+            ;; 16 ASCII bytes (the text's last, or before a byte beyond ASCII): their word edges.
+            (local.set $m (call $wordMask (local.get $i) (local.get $v)))
             (local.set $t
               (i32.and
                 (i32.xor (local.get $m) (i32.or (i32.shl (local.get $m) (i32.const 1)) (local.get $inw)))
@@ -202,35 +227,40 @@
   ;; the first non-empty bin of its probe sequence, then of (b + attempt) % 40), four rows a band mixed
   ;; with FNV's prime from (band + 1) * 0x9e3779b1, then fmix32.
   (func $pack
-    (local $i i32) (local $band i32) (local $r i32) (local $b i32) (local $v i32) (local $k i32) (local $attempt i32)
+    (local $i i32) (local $band i32) (local $r i32) (local $b i32) (local $v i32) (local $k i32) (local $attempt i32) (local $x v128)
     (local.set $i (i32.const 0))
     (loop $sig
-      (v128.store (i32.add (i32.const 672) (i32.shl (local.get $i) (i32.const 4)))
-        (i8x16.narrow_i16x8_u
-          (i16x8.narrow_i32x4_u
-            (call $packBins (i32.shl (local.get $i) (i32.const 6)))
-            (call $packBins (i32.add (i32.shl (local.get $i) (i32.const 6)) (i32.const 16))))
-          (i16x8.narrow_i32x4_u
-            (call $packBins (i32.add (i32.shl (local.get $i) (i32.const 6)) (i32.const 32)))
-            (call $packBins (i32.add (i32.shl (local.get $i) (i32.const 6)) (i32.const 48))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $sig (i32.lt_u (local.get $i) (i32.const 8))))
+      ;; Four bins a step: their packed values narrowed to bytes, the low four stored.
+      (local.set $x (v128.load (local.get $i)))
+      (local.set $x
+        (v128.andnot
+          (i32x4.add
+            (i32x4.shr_u
+              (i32x4.mul (v128.and (local.get $x) (v128.const i32x4 0xffff 0xffff 0xffff 0xffff)) (v128.const i32x4 255 255 255 255))
+              (i32.const 16))
+            (v128.const i32x4 1 1 1 1))
+          (i32x4.eq (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+      (local.set $x (i16x8.narrow_i32x4_u (local.get $x) (local.get $x)))
+      (v128.store32_lane offset=672 0 (i32.shr_u (local.get $i) (i32.const 2)) (i8x16.narrow_i16x8_u (local.get $x) (local.get $x)))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $sig (i32.lt_u (local.get $i) (i32.const 512))))
     (local.set $band (i32.const 0))
     (loop $bands
       (local.set $k (i32.mul (i32.add (local.get $band) (i32.const 1)) (i32.const 0x9e3779b1)))
       (local.set $r (i32.const 0))
       (loop $rows
         (local.set $b (i32.add (i32.shl (local.get $band) (i32.const 2)) (local.get $r)))
-        (local.set $v (call $keyBin (local.get $b)))
+        (local.set $v (i32.load offset=512 (i32.shl (local.get $b) (i32.const 2))))
         (local.set $attempt (i32.const 0))
         (block $found
           (loop $probe
             (br_if $found (i32.ne (local.get $v) (i32.const 0x7fffffff)))
             (local.set $v
-              (call $keyBin
+              (i32.load offset=512 (i32.shl
                 (if (result i32) (i32.lt_u (local.get $attempt) (i32.const 16))
                   (then (i32.load8_u offset=1024 (i32.add (i32.shl (local.get $b) (i32.const 4)) (local.get $attempt))))
-                  (else (i32.rem_u (i32.add (local.get $b) (local.get $attempt)) (i32.const 40))))))
+                  (else (i32.rem_u (i32.add (local.get $b) (local.get $attempt)) (i32.const 40))))
+                (i32.const 2))))
             (local.set $attempt (i32.add (local.get $attempt) (i32.const 1)))
             (br $probe)))
         (local.set $k (i32.mul (i32.xor (local.get $k) (local.get $v)) (i32.const 0x01000193)))
@@ -245,19 +275,17 @@
       (local.set $band (i32.add (local.get $band) (i32.const 1)))
       (br_if $bands (i32.lt_u (local.get $band) (i32.const 10)))))
 
-  ;; Four signature bins from byte offset $at, packed (0 for an empty bin).
-  (func $packBins (param $at i32) (result v128)
-    (local $x v128)
-    (local.set $x (v128.load (local.get $at)))
-    (v128.andnot
-      (i32x4.add
-        (i32x4.shr_u
-          (i32x4.mul (v128.and (local.get $x) (v128.const i32x4 0xffff 0xffff 0xffff 0xffff)) (v128.const i32x4 255 255 255 255))
-          (i32.const 16))
-        (v128.const i32x4 1 1 1 1))
-      (i32x4.eq (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
-
-  ;; Key bin $b's minimum.
-  (func $keyBin (param $b i32) (result i32)
-    (i32.load offset=512 (i32.shl (local.get $b) (i32.const 2))))
+  ;; The word characters of 16 ASCII bytes $v read at $at (bit i for byte i); folds them in place.
+  (func $wordMask (param $at i32) (param $v v128) (result i32)
+    (local $l v128)
+    (local.set $l (v128.or (local.get $v) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20)))
+    (v128.store (local.get $at) (local.get $l))
+    (i8x16.bitmask
+      (v128.or
+        (i8x16.lt_u
+          (i8x16.sub (local.get $l) (v128.const i8x16 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61))
+          (v128.const i8x16 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26))
+        (i8x16.lt_u
+          (i8x16.sub (local.get $v) (v128.const i8x16 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30))
+          (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10)))))
 )

@@ -29,12 +29,33 @@ function copyCodicons() {
   for (const file of ['codicon.css', 'codicon.ttf']) fs.copyFileSync(path.join(from, file), path.join(to, file));
 }
 
+/**
+ * How the Node sides are built (the language server, the CLI, their worker threads): also what
+ * bench/shipped.ts builds the benchmarks' measured code with, so that they time what ships.
+ */
+function nodeBuildOptions(production) {
+  return {
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: !production,
+    minify: production,
+    // The hub's storage and HTTP libraries load files of their own (PGlite's WebAssembly): kept as packages.
+    external: ['vscode', '@electric-sql/pglite', 'pg', 'fastify'],
+    logLevel: 'warning',
+    loader: { '.json': 'json' },
+    // jsonc-parser's UMD entry hides its requires from bundlers; its ESM build bundles cleanly.
+    mainFields: ['module', 'main'],
+  };
+}
+
 /** re2-wasm (the Datanet record schemas' regular expressions) loads re2.wasm from beside the bundle that runs it. */
-function copyRe2Wasm() {
+function copyRe2Wasm(dirs = [path.join(__dirname, 'dist', 'server'), path.join(__dirname, 'dist', 'cli')]) {
   const from = path.join(__dirname, 'node_modules', 're2-wasm', 'build', 'wasm', 're2.wasm');
-  for (const dir of ['server', 'cli']) {
-    fs.mkdirSync(path.join(__dirname, 'dist', dir), { recursive: true });
-    fs.copyFileSync(from, path.join(__dirname, 'dist', dir, 're2.wasm'));
+  for (const dir of dirs) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(from, path.join(dir, 're2.wasm'));
   }
 }
 
@@ -51,20 +72,9 @@ async function main() {
     logLevel: 'warning',
   });
   const ctx = await esbuild.context({
+    ...nodeBuildOptions(production),
     entryPoints: entries.filter((e) => fs.existsSync(e.in)),
     outdir: 'dist',
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    sourcemap: !production,
-    minify: production,
-    // The hub's storage and HTTP libraries load files of their own (PGlite's WebAssembly): kept as packages.
-    external: ['vscode', '@electric-sql/pglite', 'pg', 'fastify'],
-    logLevel: 'warning',
-    loader: { '.json': 'json' },
-    // jsonc-parser's UMD entry hides its requires from bundlers; its ESM build bundles cleanly.
-    mainFields: ['module', 'main'],
   });
   copyCodicons();
   copyRe2Wasm();
@@ -76,7 +86,11 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+module.exports = { nodeBuildOptions, copyRe2Wasm };
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

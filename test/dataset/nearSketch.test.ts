@@ -185,6 +185,9 @@ const PIECES = [
   'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789',
 ];
 
+/** 2,600 words, most of them distinct. */
+const MANY_WORDS = Array.from({ length: 2600 }, (_, i) => `w${(i * 7919) % 10007}`).join(' ');
+
 describe('near-duplicate sketch (WebAssembly)', () => {
   it('matches the reference on random text of every character class', () => {
     const rand = seededRandom(11);
@@ -221,6 +224,9 @@ describe('near-duplicate sketch (WebAssembly)', () => {
       `${'ab '.repeat(21)}cd ef`,
       `${'q'.repeat(63)}é more words`,
       `head ${'long'.repeat(40)} and ${'é'.repeat(40)} then ascii words again after it`,
+      // More words than the module lists before hashing them (1,024): shingles across its flushes.
+      MANY_WORDS,
+      `${MANY_WORDS} é ${MANY_WORDS} 中 end`,
       `${'y'.repeat(15)}é`,
       '中、文',
       'ab中cd',

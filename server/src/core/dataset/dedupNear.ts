@@ -50,12 +50,12 @@ for (let b = 0; b < KEY_BINS; b++) {
   }
 }
 
-/** Byte offsets in the module's memory (nearSketch.wat): the two sketches, the packed signature and band keys, the probes, then the text. */
+/** Byte offsets in the module's memory (nearSketch.wat): the two sketches, the packed signature and band keys, the probes, then (after the module's word lists) the text. */
 const KEY_OFFSET = 512;
 const SIGNATURE_OFFSET = 672;
 const BAND_KEYS_OFFSET = 800;
 const PROBES_OFFSET = 1024;
-const TEXT_OFFSET = 2048;
+const TEXT_OFFSET = 20480;
 /** Room after the text: the module zeroes 64 bytes there (its SIMD reads 64 at a time) and reads 8 bytes past a word. */
 const TEXT_SLACK = 128;
 /** A text that would grow the shared memory past this gets an instance of its own, freed after it. */

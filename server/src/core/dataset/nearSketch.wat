@@ -5,23 +5,42 @@
 ;;
 ;; Memory: 128 signature bins (i32) at 0, 40 key bins (i32) at 512, the packed signature (128 bytes)
 ;; at 672, the 10 band keys (i32) at 800, each key bin's 16 probes (bytes, written by dedupNear.ts) at
-;; 1024, the text's UTF-8 bytes from 2048. `sketch(n)` reads n bytes there (and rewrites them: ASCII is
-;; case folded in place by OR-ing 0x20, which only word characters are read back after), fills both
-;; sketches, packs them (the signature and the band keys, as dedupNear.ts describes) and returns the
-;; number of words. The 64 bytes after the text are zeroed by `sketch`: SIMD loads and a word's last
-;; 8-byte step read into them.
+;; 1024, the word list (up to 1,024 words as start and end offsets) at 2048, the words' hashes at
+;; 10240 (the two carried from the list before first), the shingles' mixed hashes at 14400, the text's
+;; UTF-8 bytes from 20480. `sketch(n)` reads n bytes there (and rewrites them: ASCII is case folded in
+;; place by OR-ing 0x20, which only word characters are read back after), fills both sketches, packs
+;; them (the signature and the band keys, as dedupNear.ts describes) and returns the number of words.
+;; The 64 bytes after the text are zeroed by `sketch`: SIMD loads and a word's last 8-byte step read
+;; into them.
+;;
+;; Words are listed first and hashed, mixed and put into bins a list at a time: each loop then does one
+;; thing, no call is made per word (Node 20's V8 inlines no call between WebAssembly functions), and
+;; four shingles are mixed at once (PERF.md has the figures). Bins keep minima, so the order is free.
 (module
   (memory (export "memory") 1)
-  (global $w1 (mut i32) (i32.const 0))
-  (global $w2 (mut i32) (i32.const 0))
   (global $count (mut i32) (i32.const 0))
 
-  ;; A word in bytes [s, e): its hash (8 bytes a step, the last step's bytes past e masked off), and the
-  ;; shingle it ends. Called once more with s = e at the end: the one shingle of a one- or two-word text.
-  (func $emit (param $s i32) (param $e i32)
-    (local $w i32) (local $g i64) (local $sh i32) (local $go i32) (local $x i32) (local $a i32) (local $c i32) (local $v i32)
-    (if (i32.lt_u (local.get $s) (local.get $e))
-      (then
+  ;; Appends the word in bytes [s, e) to the list at $wp; a full list is flushed. Returns the next $wp.
+  (func $word (param $wp i32) (param $s i32) (param $e i32) (result i32)
+    (i32.store (local.get $wp) (local.get $s))
+    (i32.store offset=4 (local.get $wp) (local.get $e))
+    (local.set $wp (i32.add (local.get $wp) (i32.const 8)))
+    (if (result i32) (i32.eq (local.get $wp) (i32.const 10240))
+      (then (call $flush (local.get $wp)))
+      (else (local.get $wp))))
+
+  ;; The listed words (2048 up to $wp): each one's hash (8 bytes a step, the last step's bytes past its
+  ;; end masked off) after the two carried ones, then the shingles they end; the last two hashes are
+  ;; carried to the next list. Returns the list's start.
+  (func $flush (param $wp i32) (result i32)
+    (local $p i32) (local $h i32) (local $s i32) (local $e i32) (local $g i64) (local $m i32)
+    (local.set $p (i32.const 2048))
+    (local.set $h (i32.const 10248))
+    (block $hashed
+      (loop $words
+        (br_if $hashed (i32.ge_u (local.get $p) (local.get $wp)))
+        (local.set $s (i32.load (local.get $p)))
+        (local.set $e (i32.load offset=4 (local.get $p)))
         (local.set $g (i64.const 0xcbf29ce484222325))
         (block $last
           (loop $steps
@@ -36,50 +55,69 @@
                 (i64.shr_u (i64.const -1)
                   (i64.extend_i32_u (i32.sub (i32.const 64) (i32.shl (i32.sub (local.get $e) (local.get $s)) (i32.const 3)))))))
             (i64.const 0x9e3779b97f4a7c15)))
-        (local.set $w (i32.xor (i32.wrap_i64 (i64.shr_u (local.get $g) (i64.const 32))) (i32.wrap_i64 (local.get $g))))
-        (local.set $sh
-          (i32.xor
-            (i32.xor (i32.mul (global.get $w1) (i32.const 0x9e3779b1)) (i32.mul (global.get $w2) (i32.const 0x85ebca77)))
-            (local.get $w)))
-        (local.set $go (i32.ge_u (global.get $count) (i32.const 2)))
-        (global.set $w1 (global.get $w2))
-        (global.set $w2 (local.get $w))
-        (global.set $count (i32.add (global.get $count) (i32.const 1))))
-      (else
-        (local.set $sh
-          (i32.xor
-            (i32.xor (i32.mul (global.get $w1) (i32.const 0x9e3779b1)) (i32.mul (global.get $w2) (i32.const 0x85ebca77)))
-            (global.get $count)))
-        (local.set $go (i32.lt_u (i32.sub (global.get $count) (i32.const 1)) (i32.const 2)))))
-    (if (local.get $go)
-      (then
-        (local.set $x (local.get $sh))
-        (local.set $x (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 16))))
-        (local.set $x (i32.mul (local.get $x) (i32.const 0x85ebca6b)))
-        (local.set $x (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 13))))
-        (local.set $x (i32.mul (local.get $x) (i32.const 0xc2b2ae35)))
-        (local.set $x (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 16))))
+        (i32.store (local.get $h) (i32.xor (i32.wrap_i64 (i64.shr_u (local.get $g) (i64.const 32))) (i32.wrap_i64 (local.get $g))))
+        (local.set $h (i32.add (local.get $h) (i32.const 4)))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (br $words)))
+    (local.set $m (i32.shr_u (i32.sub (local.get $wp) (i32.const 2048)) (i32.const 3)))
+    ;; A word ends a shingle from the text's third word on.
+    (call $shingles
+      (select (i32.sub (i32.const 2) (global.get $count)) (i32.const 0) (i32.lt_u (global.get $count) (i32.const 2)))
+      (local.get $m))
+    (i64.store (i32.const 10240) (i64.load offset=10240 (i32.shl (local.get $m) (i32.const 2))))
+    (global.set $count (i32.add (global.get $count) (local.get $m)))
+    (i32.const 2048))
+
+  ;; The shingles ended by words $j to $m - 1 of the list: shingle j mixes hashes j, j + 1 and j + 2 of
+  ;; the array at 10240 (the words two before, one before, and its own), four at a time (lanes past $m
+  ;; are computed and not used), then updates three bins each.
+  (func $shingles (param $j i32) (param $m i32)
+    (local $k i32) (local $x v128) (local $y i32) (local $a i32) (local $v i32) (local $c i32)
+    (local.set $k (local.get $j))
+    (block $mixed
+      (loop $four
+        (br_if $mixed (i32.ge_s (local.get $k) (local.get $m)))
+        (local.set $x
+          (v128.xor
+            (v128.xor
+              (i32x4.mul (v128.load offset=10240 (i32.shl (local.get $k) (i32.const 2))) (v128.const i32x4 0x9e3779b1 0x9e3779b1 0x9e3779b1 0x9e3779b1))
+              (i32x4.mul (v128.load offset=10244 (i32.shl (local.get $k) (i32.const 2))) (v128.const i32x4 0x85ebca77 0x85ebca77 0x85ebca77 0x85ebca77)))
+            (v128.load offset=10248 (i32.shl (local.get $k) (i32.const 2)))))
+        (local.set $x (v128.xor (local.get $x) (i32x4.shr_u (local.get $x) (i32.const 16))))
+        (local.set $x (i32x4.mul (local.get $x) (v128.const i32x4 0x85ebca6b 0x85ebca6b 0x85ebca6b 0x85ebca6b)))
+        (local.set $x (v128.xor (local.get $x) (i32x4.shr_u (local.get $x) (i32.const 13))))
+        (local.set $x (i32x4.mul (local.get $x) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
+        (local.set $x (v128.xor (local.get $x) (i32x4.shr_u (local.get $x) (i32.const 16))))
+        (v128.store offset=14400 (i32.shl (local.get $k) (i32.const 2)) (local.get $x))
+        (local.set $k (i32.add (local.get $k) (i32.const 4)))
+        (br $four)))
+    (block $binned
+      (loop $each
+        (br_if $binned (i32.ge_s (local.get $j) (local.get $m)))
+        (local.set $y (i32.load offset=14400 (i32.shl (local.get $j) (i32.const 2))))
         ;; The signature: bin from the top 7 bits, value from the low 25.
-        (local.set $a (i32.shl (i32.shr_u (local.get $x) (i32.const 25)) (i32.const 2)))
-        (local.set $v (i32.and (local.get $x) (i32.const 0x1ffffff)))
+        (local.set $a (i32.shl (i32.shr_u (local.get $y) (i32.const 25)) (i32.const 2)))
+        (local.set $v (i32.and (local.get $y) (i32.const 0x1ffffff)))
         (local.set $c (i32.load (local.get $a)))
         (i32.store (local.get $a) (select (local.get $v) (local.get $c) (i32.lt_s (local.get $v) (local.get $c))))
         ;; The key sketch's two permutations of 20 bins: bin from 8 bits scaled to 20, value from 8 bits.
         (local.set $a (i32.add (i32.const 512)
-            (i32.shl (i32.shr_u (i32.mul (i32.shr_u (local.get $x) (i32.const 24)) (i32.const 20)) (i32.const 8)) (i32.const 2))))
-        (local.set $v (i32.and (i32.shr_u (local.get $x) (i32.const 16)) (i32.const 0xff)))
+            (i32.shl (i32.shr_u (i32.mul (i32.shr_u (local.get $y) (i32.const 24)) (i32.const 20)) (i32.const 8)) (i32.const 2))))
+        (local.set $v (i32.and (i32.shr_u (local.get $y) (i32.const 16)) (i32.const 0xff)))
         (local.set $c (i32.load (local.get $a)))
         (i32.store (local.get $a) (select (local.get $v) (local.get $c) (i32.lt_s (local.get $v) (local.get $c))))
         (local.set $a (i32.add (i32.const 592)
-            (i32.shl (i32.shr_u (i32.mul (i32.and (i32.shr_u (local.get $x) (i32.const 8)) (i32.const 0xff)) (i32.const 20)) (i32.const 8)) (i32.const 2))))
-        (local.set $v (i32.and (local.get $x) (i32.const 0xff)))
+            (i32.shl (i32.shr_u (i32.mul (i32.and (i32.shr_u (local.get $y) (i32.const 8)) (i32.const 0xff)) (i32.const 20)) (i32.const 8)) (i32.const 2))))
+        (local.set $v (i32.and (local.get $y) (i32.const 0xff)))
         (local.set $c (i32.load (local.get $a)))
-        (i32.store (local.get $a) (select (local.get $v) (local.get $c) (i32.lt_s (local.get $v) (local.get $c)))))))
+        (i32.store (local.get $a) (select (local.get $v) (local.get $c) (i32.lt_s (local.get $v) (local.get $c))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $each))))
 
   (func (export "sketch") (param $n i32) (result i32)
     (local $i i32) (local $end i32) (local $inw i32) (local $start i32)
-    (local $v v128) (local $m i32) (local $t i32) (local $k i32)
-    (local $blockEnd i32) (local $b i32) (local $cp i32) (local $len i32)
+    (local $v v128) (local $k i32)
+    (local $wp i32) (local $l v128) (local $q i32) (local $width i32) (local $blockEnd i32) (local $b i32) (local $cp i32) (local $len i32)
     (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $wm i64) (local $prev i64) (local $starts i64) (local $ends i64) (local $below i64)
     ;; Every bin empty.
     (local.set $i (i32.const 0))
@@ -87,11 +125,11 @@
       (i32.store (local.get $i) (i32.const 0x7fffffff))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br_if $fill (i32.lt_u (local.get $i) (i32.const 672))))
-    (global.set $w1 (i32.const 0))
-    (global.set $w2 (i32.const 0))
+    (i64.store (i32.const 10240) (i64.const 0))
     (global.set $count (i32.const 0))
-    (local.set $i (i32.const 2048))
-    (local.set $end (i32.add (i32.const 2048) (local.get $n)))
+    (local.set $wp (i32.const 2048))
+    (local.set $i (i32.const 20480))
+    (local.set $end (i32.add (i32.const 20480) (local.get $n)))
     (v128.store (local.get $end) (v128.const i64x2 0 0))
     (v128.store (i32.add (local.get $end) (i32.const 16)) (v128.const i64x2 0 0))
     (v128.store (i32.add (local.get $end) (i32.const 32)) (v128.const i64x2 0 0))
@@ -103,19 +141,39 @@
         (local.set $v1 (v128.load offset=16 (local.get $i)))
         (local.set $v2 (v128.load offset=32 (local.get $i)))
         (local.set $v3 (v128.load offset=48 (local.get $i)))
-        (if (i32.eqz (i8x16.bitmask (v128.or (v128.or (local.get $v) (local.get $v1)) (v128.or (local.get $v2) (local.get $v3)))))
+        ;; 64 ASCII bytes, or 16 (before a byte beyond ASCII, or at the text's end): their word characters
+        ;; as a mask of `width` bits; the words that end in them are walked by their ends alone (a word's
+        ;; start is the last start before its end, or the one carried from before).
+        (local.set $width
+          (if (result i32) (i32.eqz (i8x16.bitmask (v128.or (v128.or (local.get $v) (local.get $v1)) (v128.or (local.get $v2) (local.get $v3)))))
+            (then (i32.const 64))
+            (else (select (i32.const 16) (i32.const 0) (i32.eqz (i8x16.bitmask (local.get $v)))))))
+        (if (local.get $width)
           (then
-            ;; 64 ASCII bytes: their word characters as one 64-bit mask; the words that end in them are
-            ;; walked by their ends alone (a word's start is the last start before its end).
-            (local.set $wm
-              (i64.or
-                (i64.or (i64.extend_i32_u (call $wordMask (local.get $i) (local.get $v)))
-                  (i64.shl (i64.extend_i32_u (call $wordMask (i32.add (local.get $i) (i32.const 16)) (local.get $v1))) (i64.const 16)))
-                (i64.or (i64.shl (i64.extend_i32_u (call $wordMask (i32.add (local.get $i) (i32.const 32)) (local.get $v2))) (i64.const 32))
-                  (i64.shl (i64.extend_i32_u (call $wordMask (i32.add (local.get $i) (i32.const 48)) (local.get $v3))) (i64.const 48)))))
+            (local.set $wm (i64.const 0))
+            (local.set $q (i32.const 0))
+            (loop $quarters
+              ;; Bytes q to q + 15: folded in place, their word characters at bits q to q + 15.
+              (local.set $v (v128.load (i32.add (local.get $i) (local.get $q))))
+              (local.set $l (v128.or (local.get $v) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20)))
+              (v128.store (i32.add (local.get $i) (local.get $q)) (local.get $l))
+              (local.set $wm
+                (i64.or (local.get $wm)
+                  (i64.shl
+                    (i64.extend_i32_u
+                      (i8x16.bitmask
+                        (v128.or
+                          (i8x16.lt_u (i8x16.sub (local.get $l) (v128.const i8x16 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61)) (v128.const i8x16 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26))
+                          (i8x16.lt_u (i8x16.sub (local.get $v) (v128.const i8x16 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30)) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10)))))
+                    (i64.extend_i32_u (local.get $q)))))
+              (local.set $q (i32.add (local.get $q) (i32.const 16)))
+              (br_if $quarters (i32.lt_u (local.get $q) (local.get $width))))
             (local.set $prev (i64.or (i64.shl (local.get $wm) (i64.const 1)) (i64.extend_i32_u (local.get $inw))))
             (local.set $starts (i64.and (local.get $wm) (i64.xor (local.get $prev) (i64.const -1))))
-            (local.set $ends (i64.and (local.get $prev) (i64.xor (local.get $wm) (i64.const -1))))
+            (local.set $ends
+              (i64.and
+                (i64.and (local.get $prev) (i64.xor (local.get $wm) (i64.const -1)))
+                (i64.shr_u (i64.const -1) (i64.extend_i32_u (i32.sub (i32.const 64) (local.get $width))))))
             (block $endsDone
               (loop $endsLoop
                 (br_if $endsDone (i64.eqz (local.get $ends)))
@@ -123,33 +181,17 @@
                 (local.set $below (i64.and (local.get $starts) (i64.sub (i64.shl (i64.const 1) (i64.extend_i32_u (local.get $k))) (i64.const 1))))
                 (if (i64.ne (local.get $below) (i64.const 0))
                   (then (local.set $start (i32.add (local.get $i) (i32.sub (i32.const 63) (i32.wrap_i64 (i64.clz (local.get $below))))))))
-                (call $emit (local.get $start) (i32.add (local.get $i) (local.get $k)))
+                (i32.store (local.get $wp) (local.get $start))
+                (i32.store offset=4 (local.get $wp) (i32.add (local.get $i) (local.get $k)))
+                (local.set $wp (i32.add (local.get $wp) (i32.const 8)))
+                (if (i32.eq (local.get $wp) (i32.const 10240)) (then (local.set $wp (call $flush (local.get $wp)))))
                 (local.set $ends (i64.and (local.get $ends) (i64.sub (local.get $ends) (i64.const 1))))
                 (br $endsLoop)))
             ;; A word open at the block's end started at the block's last start, or before the block.
-            (local.set $inw (i32.wrap_i64 (i64.shr_u (local.get $wm) (i64.const 63))))
+            (local.set $inw (i32.wrap_i64 (i64.and (i64.shr_u (local.get $wm) (i64.extend_i32_u (i32.sub (local.get $width) (i32.const 1)))) (i64.const 1))))
             (if (i32.and (local.get $inw) (i64.ne (local.get $starts) (i64.const 0)))
               (then (local.set $start (i32.add (local.get $i) (i32.sub (i32.const 63) (i32.wrap_i64 (i64.clz (local.get $starts))))))))
-            (local.set $i (i32.add (local.get $i) (i32.const 64)))
-            (br $blocks)))
-        (if (i32.eqz (i8x16.bitmask (local.get $v)))
-          (then
-            ;; 16 ASCII bytes (the text's last, or before a byte beyond ASCII): their word edges.
-            (local.set $m (call $wordMask (local.get $i) (local.get $v)))
-            (local.set $t
-              (i32.and
-                (i32.xor (local.get $m) (i32.or (i32.shl (local.get $m) (i32.const 1)) (local.get $inw)))
-                (i32.const 0xffff)))
-            (block $edgesDone
-              (loop $edges
-                (br_if $edgesDone (i32.eqz (local.get $t)))
-                (local.set $k (i32.add (local.get $i) (i32.ctz (local.get $t))))
-                (local.set $t (i32.and (local.get $t) (i32.sub (local.get $t) (i32.const 1))))
-                (if (local.get $inw)
-                  (then (call $emit (local.get $start) (local.get $k)) (local.set $inw (i32.const 0)))
-                  (else (local.set $start (local.get $k)) (local.set $inw (i32.const 1))))
-                (br $edges)))
-            (local.set $i (i32.add (local.get $i) (i32.const 16))))
+            (local.set $i (i32.add (local.get $i) (local.get $width))))
           (else
             ;; Beyond ASCII somewhere in these 16 bytes: one character at a time to their end.
             (local.set $blockEnd (i32.add (local.get $i) (i32.const 16)))
@@ -168,7 +210,7 @@
                           (then (local.set $start (local.get $i)) (local.set $inw (i32.const 1)))))
                       (else
                         (if (local.get $inw)
-                          (then (call $emit (local.get $start) (local.get $i)) (local.set $inw (i32.const 0))))))
+                          (then (local.set $wp (call $word (local.get $wp) (local.get $start) (local.get $i))) (local.set $inw (i32.const 0))))))
                     (local.set $i (i32.add (local.get $i) (i32.const 1)))
                     (br $slow)))
                 ;; A lead byte: decode the code point (encodeInto writes valid UTF-8).
@@ -198,7 +240,7 @@
                   (then
                     ;; A separator.
                     (if (local.get $inw)
-                      (then (call $emit (local.get $start) (local.get $i)) (local.set $inw (i32.const 0)))))
+                      (then (local.set $wp (call $word (local.get $wp) (local.get $start) (local.get $i))) (local.set $inw (i32.const 0)))))
                   (else
                     (if (i32.or
                           (i32.lt_u (i32.sub (local.get $cp) (i32.const 0x2e80)) (i32.const 0x7180))
@@ -207,17 +249,21 @@
                       (then
                         ;; An ideograph: a word by itself.
                         (if (local.get $inw)
-                          (then (call $emit (local.get $start) (local.get $i)) (local.set $inw (i32.const 0))))
-                        (call $emit (local.get $i) (i32.add (local.get $i) (local.get $len))))
+                          (then (local.set $wp (call $word (local.get $wp) (local.get $start) (local.get $i))) (local.set $inw (i32.const 0))))
+                        (local.set $wp (call $word (local.get $wp) (local.get $i) (i32.add (local.get $i) (local.get $len)))))
                       (else
                         (if (i32.eqz (local.get $inw))
                           (then (local.set $start (local.get $i)) (local.set $inw (i32.const 1))))))))
                 (local.set $i (i32.add (local.get $i) (local.get $len)))
                 (br $slow)))))
         (br $blocks)))
-    (if (local.get $inw) (then (call $emit (local.get $start) (local.get $end))))
-    ;; One or two words: one shingle of what there is.
-    (call $emit (local.get $end) (local.get $end))
+    (if (local.get $inw) (then (local.set $wp (call $word (local.get $wp) (local.get $start) (local.get $end)))))
+    (drop (call $flush (local.get $wp)))
+    ;; One or two words: one shingle of what there is, as if a word whose hash is the count followed them.
+    (if (i32.lt_u (i32.sub (global.get $count) (i32.const 1)) (i32.const 2))
+      (then
+        (i32.store (i32.const 10248) (global.get $count))
+        (call $shingles (i32.const 0) (i32.const 1))))
     ;; A text without words has no shingle: nothing to pack (and no key bin to densify from).
     (if (global.get $count) (then (call $pack)))
     (global.get $count))
@@ -274,18 +320,4 @@
       (i32.store offset=800 (i32.shl (local.get $band) (i32.const 2)) (local.get $k))
       (local.set $band (i32.add (local.get $band) (i32.const 1)))
       (br_if $bands (i32.lt_u (local.get $band) (i32.const 10)))))
-
-  ;; The word characters of 16 ASCII bytes $v read at $at (bit i for byte i); folds them in place.
-  (func $wordMask (param $at i32) (param $v v128) (result i32)
-    (local $l v128)
-    (local.set $l (v128.or (local.get $v) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20)))
-    (v128.store (local.get $at) (local.get $l))
-    (i8x16.bitmask
-      (v128.or
-        (i8x16.lt_u
-          (i8x16.sub (local.get $l) (v128.const i8x16 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61))
-          (v128.const i8x16 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26))
-        (i8x16.lt_u
-          (i8x16.sub (local.get $v) (v128.const i8x16 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30))
-          (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10)))))
 )

@@ -65,7 +65,7 @@ class ValueHashModule {
 
   /** Hashes `text` into `into` (and its hints, unless `canonical`); returns the module's status. */
   hash(text: string, canonical: boolean, into: HashResult): number {
-    if (ensureMemory(this.memory, ValueHashModule.need(text.length))) this.view();
+    if (ensureMemory(this.memory, this.out.byteLength, ValueHashModule.need(text.length))) this.view();
     const written = ENCODER.encodeInto(text, this.text).written;
     let status: number;
     try {

@@ -102,7 +102,7 @@ class SketchModule {
    * packs its signature and band keys into `signature` and `bandKeys`; returns its number of words.
    */
   sketch(parts: readonly string[], length: number, signature: Uint8Array, bandKeys: Uint32Array): number {
-    if (ensureMemory(this.memory, SketchModule.need(length))) this.view();
+    if (ensureMemory(this.memory, this.bytes.length, SketchModule.need(length))) this.view();
     // Each part is encoded where the last one ended, a newline between: the bytes of the joined text,
     // without the joined string (UTF-8 takes at most 3 bytes a unit: `need` leaves room for all).
     const bytes = this.bytes;

@@ -117,13 +117,13 @@
   (func (export "sketch") (param $n i32) (result i32)
     (local $i i32) (local $end i32) (local $inw i32) (local $start i32)
     (local $v v128) (local $k i32)
-    (local $wp i32) (local $l v128) (local $q i32) (local $width i32) (local $blockEnd i32) (local $b i32) (local $cp i32) (local $len i32)
+    (local $wp i32) (local $l v128) (local $width i32) (local $blockEnd i32) (local $b i32) (local $cp i32) (local $len i32)
     (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $wm i64) (local $prev i64) (local $starts i64) (local $ends i64) (local $below i64)
     ;; Every bin empty.
     (local.set $i (i32.const 0))
     (loop $fill
-      (i32.store (local.get $i) (i32.const 0x7fffffff))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (v128.store (local.get $i) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br_if $fill (i32.lt_u (local.get $i) (i32.const 672))))
     (i64.store (i32.const 10240) (i64.const 0))
     (global.set $count (i32.const 0))
@@ -150,24 +150,51 @@
             (else (select (i32.const 16) (i32.const 0) (i32.eqz (i8x16.bitmask (local.get $v)))))))
         (if (local.get $width)
           (then
-            (local.set $wm (i64.const 0))
-            (local.set $q (i32.const 0))
-            (loop $quarters
-              ;; Bytes q to q + 15: folded in place, their word characters at bits q to q + 15.
-              (local.set $v (v128.load (i32.add (local.get $i) (local.get $q))))
-              (local.set $l (v128.or (local.get $v) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20)))
-              (v128.store (i32.add (local.get $i) (local.get $q)) (local.get $l))
-              (local.set $wm
-                (i64.or (local.get $wm)
-                  (i64.shl
-                    (i64.extend_i32_u
-                      (i8x16.bitmask
-                        (v128.or
-                          (i8x16.lt_u (i8x16.sub (local.get $l) (v128.const i8x16 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61 0x61)) (v128.const i8x16 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26))
-                          (i8x16.lt_u (i8x16.sub (local.get $v) (v128.const i8x16 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30)) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10)))))
-                    (i64.extend_i32_u (local.get $q)))))
-              (local.set $q (i32.add (local.get $q) (i32.const 16)))
-              (br_if $quarters (i32.lt_u (local.get $q) (local.get $width))))
+            ;; Each 16 bytes (four times written out: a loop cost 0.5 ms per 10 MB) folded in place, and
+            ;; their word characters at their bits of the mask: a-z after folding, or 0-9. `x - lo <u n` is
+            ;; tested as the signed `x + (0x80 - lo) <s n - 0x80`: SSE compares signed bytes in one instruction,
+            ;; unsigned ones in three.
+            (local.set $l (v128.or (local.get $v) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20)))
+            (v128.store (local.get $i) (local.get $l))
+            (local.set $wm (i64.extend_i32_u (i8x16.bitmask
+                (v128.or
+                  (i8x16.lt_s (i8x16.add (local.get $l) (v128.const i8x16 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f)) (v128.const i8x16 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102))
+                  (i8x16.lt_s (i8x16.add (local.get $v) (v128.const i8x16 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50)) (v128.const i8x16 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118))))))
+            (if (i32.eq (local.get $width) (i32.const 64))
+              (then
+                (local.set $l (v128.or (local.get $v1) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20)))
+                (v128.store offset=16 (local.get $i) (local.get $l))
+                (local.set $wm
+                  (i64.or (local.get $wm)
+                    (i64.shl
+                      (i64.extend_i32_u
+                        (i8x16.bitmask
+                          (v128.or
+                            (i8x16.lt_s (i8x16.add (local.get $l) (v128.const i8x16 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f)) (v128.const i8x16 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102))
+                            (i8x16.lt_s (i8x16.add (local.get $v1) (v128.const i8x16 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50)) (v128.const i8x16 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118)))))
+                      (i64.const 16))))
+                (local.set $l (v128.or (local.get $v2) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20)))
+                (v128.store offset=32 (local.get $i) (local.get $l))
+                (local.set $wm
+                  (i64.or (local.get $wm)
+                    (i64.shl
+                      (i64.extend_i32_u
+                        (i8x16.bitmask
+                          (v128.or
+                            (i8x16.lt_s (i8x16.add (local.get $l) (v128.const i8x16 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f)) (v128.const i8x16 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102))
+                            (i8x16.lt_s (i8x16.add (local.get $v2) (v128.const i8x16 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50)) (v128.const i8x16 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118)))))
+                      (i64.const 32))))
+                (local.set $l (v128.or (local.get $v3) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20)))
+                (v128.store offset=48 (local.get $i) (local.get $l))
+                (local.set $wm
+                  (i64.or (local.get $wm)
+                    (i64.shl
+                      (i64.extend_i32_u
+                        (i8x16.bitmask
+                          (v128.or
+                            (i8x16.lt_s (i8x16.add (local.get $l) (v128.const i8x16 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f)) (v128.const i8x16 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102))
+                            (i8x16.lt_s (i8x16.add (local.get $v3) (v128.const i8x16 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50)) (v128.const i8x16 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118)))))
+                      (i64.const 48))))))
             (local.set $prev (i64.or (i64.shl (local.get $wm) (i64.const 1)) (i64.extend_i32_u (local.get $inw))))
             (local.set $starts (i64.and (local.get $wm) (i64.xor (local.get $prev) (i64.const -1))))
             (local.set $ends

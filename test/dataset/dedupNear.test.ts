@@ -96,7 +96,8 @@ describe('MinHasher', () => {
 describe('NearDuplicateIndex', () => {
   it('reports the earliest similar record, not unrelated ones, across table growth', () => {
     const rand = prng(11);
-    const n = 20_000;
+    // Enough records for the table to grow from its first size (room for about 19,600 records' keys).
+    const n = 25_000;
     const texts: string[] = [];
     const plantedOf: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -113,6 +114,7 @@ describe('NearDuplicateIndex', () => {
     }
     const hasher = new MinHasher();
     const index = new NearDuplicateIndex(n);
+    const firstSlots = index.slots;
     let recalled = 0;
     let positives = 0;
     for (let i = 0; i < n; i++) {
@@ -135,6 +137,7 @@ describe('NearDuplicateIndex', () => {
     assert.ok(positives > 150);
     assert.ok(recalled / positives >= 0.95, `recall ${recalled}/${positives}`);
     assert.equal(index.admittedCount, n);
+    assert.ok(index.slots > firstSlots, `the table never grew from ${firstSlots} slots`);
   });
 
   it('names the earliest of several copies, and compares later records with admitted ones past capacity', () => {

@@ -181,6 +181,13 @@ export function signatureSimilarity(a: Uint8Array, aOffset: number, b: Uint8Arra
 
 const MAX_PER_KEY = 4;
 /**
+ * The table's first size: 2 MB, room for the band keys of about 20,000 records (some 17 MB of chat
+ * records) before it first grows. Starting at a quarter of it, 10 MB paid a rehash of 49,000 entries
+ * into a new, cold table: 1.5 ms of the stream's 67 (`bench/dataset.ts full`). The pages of a zeroed
+ * typed array are only backed once written, so a small file does not hold 2 MB.
+ */
+const INITIAL_SLOTS = 1 << 18;
+/**
  * Signatures are kept in chunks of this many records (512 KB), so that growing never copies them: a
  * first chunk that doubled as it filled copied 1.5 MB for 10 MB of records and touched twice the memory.
  */
@@ -211,13 +218,19 @@ export class NearDuplicateIndex {
 
   constructor(readonly capacity = 1_000_000) {
     this.lineOf = new Int32Array(4096);
-    this.tableSlots = 1 << 16;
-    this.maxSlots = Math.max(this.tableSlots, 2 ** Math.ceil(Math.log2((capacity * BANDS * 4) / 3 + 1)));
+    const needed = 2 ** Math.ceil(Math.log2((capacity * BANDS * 4) / 3 + 1));
+    this.tableSlots = Math.min(INITIAL_SLOTS, needed);
+    this.maxSlots = Math.max(this.tableSlots, needed);
     this.table = new Int32Array(2 * this.tableSlots);
   }
 
   get admittedCount(): number {
     return this.admitted;
+  }
+
+  /** Slots of the band-key table now (it starts at INITIAL_SLOTS, or fewer for a small capacity). */
+  get slots(): number {
+    return this.tableSlots;
   }
 
   get bytes(): number {

@@ -5,18 +5,12 @@
 import { DatasetStream } from '../server/src/core/dataset/stream';
 import { DatasetValidator } from '../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../server/src/core/dataset/validator';
-import { effectiveSeverity } from '../server/src/core/rules';
-import { estimateTokenCounter } from '../server/src/core/tokenizer';
 import { decodeAsciiOnNode } from '../server/src/nodeFs';
+import { validatorOptions } from '../test/dataset/options';
 
+/** The tests' validator options (default severities, the token estimate), near duplicates from 0.8. */
 export function benchOptions(): DatasetValidatorOptions {
-  return {
-    severityOf: (rule) => effectiveSeverity(rule),
-    maxTokens: 4096,
-    minChars: 1,
-    nearThreshold: 0.8,
-    tokenCounter: estimateTokenCounter(),
-  };
+  return validatorOptions({ nearThreshold: 0.8 });
 }
 
 /** benchOptions with every rule whose id starts with one of `prefixes` off ('dedup/near' is one rule, 'pii/' a family). */

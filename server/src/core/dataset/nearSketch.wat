@@ -296,7 +296,7 @@
     (global.get $count))
 
   ;; The signature: a bin's value v (the low 25 bits of its minimum) as 1 + (v & 0xffff) * 255 >> 16, an
-  ;; empty bin as 0, sixteen bins at a time. The band keys: each key bin densified (an empty bin takes
+  ;; empty bin as 0, four bins at a time. The band keys: each key bin densified (an empty bin takes
   ;; the first non-empty bin of its probe sequence, then of (b + attempt) % 40), four rows a band mixed
   ;; with FNV's prime from (band + 1) * 0x9e3779b1, then fmix32.
   (func $pack

@@ -192,6 +192,29 @@ describe('DatasetValidator incremental updates', () => {
     check([...kept.slice(0, 10), ...doc.slice(50, 170), ...kept.slice(10)]);
   });
 
+  it('let go of the key slabs whose lines are all gone, over many edits', () => {
+    // Every edit takes a new slot. Line 0 is never edited and keeps its first slab; the others are
+    // rewritten over twice a slab's worth of one-line edits, so the slab between holds no line. A last
+    // edit makes a near duplicate of line 0, whose keys only line 0 held: found in the first slab.
+    const first = 'the farmer sold apples and pears at the market every sunday morning before the long walk home';
+    const doc = [chat(first, 'Fruit.'), ...Array.from({ length: 19 }, (_, i) => chat(`${story} ${i}`, 'A fox.'))];
+    const v = new DatasetValidator(opts);
+    v.update(0, 0, [...doc]);
+    for (let k = 0; k < 9000; k++) {
+      const at = 1 + (k % 19);
+      doc[at] = chat(`${story} ${k % 7}`, k % 2 === 0 ? 'A fox and a dog.' : 'A dog and a fox.');
+      v.update(at, 1, [doc[at] as string]);
+    }
+    assert.ok(v.slabCount <= 2, `${v.slabCount} slabs kept for ${doc.length} lines`);
+    doc[5] = chat(first.replace('home', 'again'), 'Fruit.');
+    v.update(5, 1, [doc[5]]);
+    const fresh = new DatasetValidator(opts);
+    fresh.update(0, 0, doc);
+    assert.deepEqual(v.findings(), fresh.findings());
+    const near = v.findings().find((f) => f.rule === 'dedup/near' && f.range.start.line === 5);
+    assert.equal(near?.data?.duplicateOf, 0);
+  });
+
   it('never throws on random or truncated input', () => {
     const full = POOL.join('\n');
     fc.assert(

@@ -58,6 +58,8 @@ class KeySlab {
   /** The LineIds id of each slot's line, -1 once the line is gone (slots are not reused). */
   readonly ids = new Int32Array(SLAB_LINES);
   used = 0;
+  /** Slots whose line is still there. */
+  live = 0;
 }
 
 class LineState {
@@ -411,6 +413,11 @@ export class DatasetValidator {
     this.analyzer = new RecordAnalyzer(opts);
   }
 
+  /** For tests: the slabs of keys kept (one a 4,096 lines that have signatures, while any is there). */
+  get slabCount(): number {
+    return this.slabs.length;
+  }
+
   /** Replace lines [start, start+deleteCount) with `lines` (the whole text on first call: update(0, 0, lines)). */
   update(start: number, deleteCount: number, lines: string[]): void {
     start = Math.max(0, Math.min(start, this.lines.length));
@@ -435,13 +442,18 @@ export class DatasetValidator {
     const removed = this.lines.slice(start, start + deleteCount);
     // The removed lines' keys: one not in the buckets was held by that line alone (see nearBuckets).
     const freed = new Set<number>();
+    let emptied = false;
     for (const st of removed) {
       this.unindex(st, dirty);
       const slab = st.slab;
       if (!slab) continue;
       slab.ids[st.slot] = -1;
+      if (--slab.live === 0 && slab !== this.slab) emptied = true;
       for (let b = 0; b < BANDS; b++) freed.add(smallKey(slab.bandKeys[st.slot * BANDS + b] as number));
     }
+    // Edits append slots and never reuse them: a slab whose lines are all gone is let go, so that a long
+    // session of edits neither keeps its memory nor makes gatherHolders read it.
+    if (emptied) this.slabs = this.slabs.filter((slab) => slab.live > 0 || slab === this.slab);
     // The slots before this mark are the lines that were there before the edit.
     const before = { slabs: this.slabs.length, used: this.slab.used };
 
@@ -660,6 +672,7 @@ export class DatasetValidator {
       const slab = this.slab;
       st.slab = slab;
       st.slot = slab.used++;
+      slab.live++;
       slab.ids[st.slot] = st.id;
       slab.signatures.set(this.analyzer.hasher.signature, st.slot * BINS);
       slab.bandKeys.set(this.analyzer.hasher.bandKeys, st.slot * BANDS);

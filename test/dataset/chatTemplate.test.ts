@@ -417,6 +417,33 @@ describe('exact counts per line', () => {
     assert.ok(second!.tokens.max > first!.tokens.max);
   });
 
+  it('keeps a count only for the text it was made for when edits meanwhile give its line id to another line', async () => {
+    const counter = await counterFor(modelFolder('qwen3'));
+    const validator = new DatasetValidator(validatorOptions({ tokenCounter: counter }));
+    validator.update(0, 0, [...RECORDS]);
+    const longer = JSON.stringify({ text: 'A much longer text record. '.repeat(40) });
+    const here = countLinesHere(counter);
+    let edited = false;
+    const countBatch = async (texts: string[]): Promise<(ExampleCount | null)[]> => {
+      const counts = await here(texts);
+      if (!edited) {
+        edited = true;
+        // While the batch is out: line 0 goes (its id is freed at the end of that edit), and the next
+        // edit's new line takes that id.
+        validator.update(0, 1, [RECORDS[1]!]);
+        validator.update(1, 1, [longer]);
+      }
+      return counts;
+    };
+    const stats = await validator.exactTokenStats(countBatch);
+    const texts = Array.from({ length: validator.lineCount() }, (_, i) => validator.lineText(i));
+    assert.equal(texts[1], longer);
+    assert.deepEqual(
+      [...stats!.perLine],
+      texts.map((text) => countRecordText(text, counter)!.tokens),
+    );
+  });
+
   it('without a tokenizer there are no exact statistics, and counts are the documented estimate', async () => {
     const service = new ModelFactoryService(nodeEnvironment(), { ...DEFAULT_SETTINGS });
     const counter = await service.tokenCounterFor(join(ROOT, 'no-model', 'data.jsonl'));

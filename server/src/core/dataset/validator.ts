@@ -8,10 +8,11 @@ import { datasetStats, dedupFinding, mixedFormatFinding } from './crossRecord';
 import { BANDS, BINS, signatureSimilarity } from './dedupNear';
 import { countRecordText, ExampleTokenCounter, NO_TOKENS } from './exampleTokens';
 import type { ExampleCount } from './exampleTokens';
-import type { LineMediaRef } from './mediaFiles';
+import type { LineMediaRef, MediaRef } from './mediaFiles';
+import { RECORD_FORMATS } from './formats';
 import type { RecordFormat } from './formats';
 import { RecordAnalyzer, hasError } from './record';
-import type { LineAnalysis } from './record';
+import type { LineKind } from './record';
 import { emptyFormatCounts, majorityFormat, tokenPercentiles } from './stats';
 import type { DatasetStats, TokenPercentiles } from './stats';
 
@@ -55,83 +56,131 @@ const SLAB_LINES = 4096;
 class KeySlab {
   readonly signatures = new Uint8Array(SLAB_LINES * BINS);
   readonly bandKeys = new Uint32Array(SLAB_LINES * BANDS);
-  /** The LineIds id of each slot's line, -1 once the line is gone (slots are not reused). */
+  /** The id of each slot's line, -1 once the line is gone (slots are not reused). */
   readonly ids = new Int32Array(SLAB_LINES);
   used = 0;
   /** Slots whose line is still there. */
   live = 0;
 }
 
-class LineState {
-  /** Current 0-based line number; kept up to date on every edit. */
-  index: number;
-  /** The line number baked into `findings`; they are re-based lazily when lines shift. */
-  findingsLine: number;
-  findings: Finding[];
-  /** Where the near-duplicate signature and band keys are kept (slot `slot` of `slab`), when the record has them. */
-  slab: KeySlab | undefined;
-  slot = 0;
-  near: { of: LineState; similarity: number } | undefined;
-  /** The exact count in the model's terms, once asked for (hover, statistics); null: not a countable record. */
-  exact: ExampleCount | null | undefined;
+/** Line kinds as codes (LineTable.kind). */
+const KIND_BLANK = 0;
+const KIND_INVALID = 1;
+const KIND_RECORD = 2;
+const KIND_CODES: Readonly<Record<LineKind, number>> = {
+  blank: KIND_BLANK,
+  invalid: KIND_INVALID,
+  record: KIND_RECORD,
+};
+/** LineTable.format of a line without a known format (else the format's index in RECORD_FORMATS). */
+const NO_FORMAT = 255;
 
-  constructor(
-    readonly text: string,
-    readonly analysis: LineAnalysis,
-    index: number,
-    /** This state's number in its validator's LineIds, while the line lives. */
-    readonly id: number,
-  ) {
-    this.index = index;
-    this.findingsLine = index;
-    this.findings = analysis.findings;
-  }
+function grownTo<T extends Uint8Array | Uint32Array | Int32Array | Float64Array>(
+  a: T,
+  n: number,
+  make: (n: number) => T,
+): T {
+  const next = make(n);
+  next.set(a);
+  return next;
 }
 
 /**
- * Small-integer ids of the live line states, reused when a line goes: the bucket tables and the slabs
- * hold numbers rather than pointers. A pointer to a young object stored in a large (old) array takes
- * the write barrier's slow path and a remembered-set entry that every young collection then visits:
- * 115,000 such stores took 4 to 15 times as long as storing numbers.
+ * The state of every line, in columns indexed by the line's id: numbers in typed arrays, the text and
+ * the few lines' findings, files and exact counts in plain arrays. Ids are small integers reused once
+ * a line goes (`next`, `release`), so the bucket tables and the slabs hold numbers, not pointers.
+ *
+ * Why columns: an object per line (with its analysis object, its findings list and its boxed 53-bit
+ * hash) was some 250 bytes of young objects a line that every young-generation collection copied, and
+ * then copied again into the old generation: about 6 ms of the editor path's 62 for 10 MB
+ * (`bench/dataset.ts full`; measured with --trace-gc against the stream, which keeps nothing a line).
+ * A pointer to a young object stored in an old array also takes the write barrier's slow path: the
+ * columns of pointers are made fresh for a whole document (see `reset`).
  */
-class LineIds {
-  private states: (LineState | undefined)[] = [];
+class LineTable {
+  /** Ids handed out so far (the columns have room for at least this many). */
+  private count = 0;
   private readonly free: number[] = [];
+  texts: (string | undefined)[] = [];
+  /** A line's own findings, undefined for none. */
+  findings: (Finding[] | undefined)[] = [];
+  media: (MediaRef[] | undefined)[] = [];
+  /** The exact count in the model's terms, once asked for (hover, statistics); null: not a countable record. */
+  exact: (ExampleCount | null | undefined)[] = [];
+  /** The slab holding the line's signature and band keys (at `slot`), when the record has them. */
+  slabOf: (KeySlab | undefined)[] = [];
+  /** Current 0-based line number; kept up to date on every edit. */
+  index = new Int32Array(1024);
+  /** The line number baked into the line's findings; they are re-based lazily when lines shift. */
+  findingsLine = new Int32Array(1024);
+  kind = new Uint8Array(1024);
+  format = new Uint8Array(1024);
+  /** Token estimate, NO_TOKENS for none. */
+  tokens = new Uint32Array(1024);
+  tokensExact = new Uint8Array(1024);
+  /** 53-bit value hash, -1 for none. */
+  hash = new Float64Array(1024);
+  slot = new Int32Array(1024);
+  /** The id of the line's near duplicate, -1 for none, and their similarity. */
+  nearOf = new Int32Array(1024);
+  nearSim = new Float64Array(1024);
 
-  /** Forgets every id (the whole document is replaced). */
-  reset(): void {
-    this.states = [];
+  /** Forgets every line: the whole document is replaced by `lines` lines. */
+  reset(lines: number): void {
+    this.count = 0;
     this.free.length = 0;
+    this.texts = new Array<string | undefined>(lines);
+    this.findings = new Array<Finding[] | undefined>(lines);
+    this.media = [];
+    this.exact = [];
+    this.slabOf = new Array<KeySlab | undefined>(lines);
+    this.ensure(lines);
   }
 
+  /** A fresh id, its columns cleared. */
   next(): number {
-    return this.free.pop() ?? this.states.length;
+    const reused = this.free.pop();
+    const id = reused ?? this.count++;
+    if (reused === undefined && id >= this.index.length) this.ensure(id + 1);
+    this.nearOf[id] = -1;
+    return id;
   }
 
-  set(st: LineState): void {
-    this.states[st.id] = st;
+  /** The line `id` is gone: its id may be handed out again. */
+  release(id: number): void {
+    this.texts[id] = undefined;
+    this.findings[id] = undefined;
+    this.media[id] = undefined;
+    this.exact[id] = undefined;
+    this.slabOf[id] = undefined;
+    this.free.push(id);
   }
 
-  release(st: LineState): void {
-    if (this.states[st.id] !== st) return;
-    this.states[st.id] = undefined;
-    this.free.push(st.id);
-  }
-
-  get(id: number): LineState {
-    return this.states[id] as LineState;
+  private ensure(n: number): void {
+    if (n <= this.index.length) return;
+    const size = Math.max(n, this.index.length * 2);
+    this.index = grownTo(this.index, size, (k) => new Int32Array(k));
+    this.findingsLine = grownTo(this.findingsLine, size, (k) => new Int32Array(k));
+    this.kind = grownTo(this.kind, size, (k) => new Uint8Array(k));
+    this.format = grownTo(this.format, size, (k) => new Uint8Array(k));
+    this.tokens = grownTo(this.tokens, size, (k) => new Uint32Array(k));
+    this.tokensExact = grownTo(this.tokensExact, size, (k) => new Uint8Array(k));
+    this.hash = grownTo(this.hash, size, (k) => new Float64Array(k));
+    this.slot = grownTo(this.slot, size, (k) => new Int32Array(k));
+    this.nearOf = grownTo(this.nearOf, size, (k) => new Int32Array(k));
+    this.nearSim = grownTo(this.nearSim, size, (k) => new Float64Array(k));
   }
 }
 
-/** A bucket is one state or a list sorted by line; most hold one record, so no array is allocated. */
-type Bucket = LineState | LineState[];
+/** A bucket is one line's id or a list of ids sorted by line; most hold one record, so no array is allocated. */
+type Bucket = number | number[];
 
 /**
  * Buckets by 30-bit key (smallKey), for exact hashes and near-duplicate bands: open addressing over key + 1 in an
- * Int32Array, the buckets in a parallel Int32Array: 0 for none, id + 1 for a bucket of one line (LineIds), -(n + 1)
- * for list n of `lists`. A JavaScript Map cannot be sized beforehand, and growing one key by key cost most of
- * indexing a whole document; this table is sized for it at once. A deleted key keeps its slot with no bucket
- * (set uses it again); growing drops such slots.
+ * Int32Array, the buckets in a parallel Int32Array: 0 for none, id + 1 for a bucket of one line, -(n + 1) for list
+ * n of `lists`. A JavaScript Map cannot be sized beforehand, and growing one key by key cost most of indexing a
+ * whole document; this table is sized for it at once. A deleted key keeps its slot with no bucket (set uses it
+ * again); growing drops such slots.
  */
 class BucketTable {
   private keys: Int32Array;
@@ -139,13 +188,10 @@ class BucketTable {
   private mask: number;
   /** Slots holding a key, with or without a bucket. */
   private used = 0;
-  private readonly lists: (LineState[] | undefined)[] = [];
+  private readonly lists: (number[] | undefined)[] = [];
   private readonly freeLists: number[] = [];
 
-  constructor(
-    private readonly ids: LineIds,
-    expected = 0,
-  ) {
+  constructor(expected = 0) {
     const slots = 2 ** Math.max(10, Math.ceil(Math.log2((expected * 4) / 3 + 1)));
     this.keys = new Int32Array(slots);
     this.values = new Int32Array(slots);
@@ -174,7 +220,7 @@ class BucketTable {
   /** The bucket at a slot `find` gave, undefined for an empty slot (or a deleted key). */
   at(slot: number): Bucket | undefined {
     const v = this.values[slot] as number;
-    if (v > 0) return this.ids.get(v - 1);
+    if (v > 0) return v - 1;
     return v === 0 ? undefined : this.lists[-v - 1];
   }
 
@@ -185,9 +231,9 @@ class BucketTable {
       this.used++;
     }
     const old = this.values[slot] as number;
-    if (!Array.isArray(bucket)) {
+    if (typeof bucket === 'number') {
       this.dropList(old);
-      this.values[slot] = bucket.id + 1;
+      this.values[slot] = bucket + 1;
     } else if (old >= 0 || this.lists[-old - 1] !== bucket) {
       this.dropList(old);
       const n = this.freeLists.pop() ?? this.lists.length;
@@ -241,52 +287,55 @@ class BucketTable {
  */
 const NEAR_WINDOW = 8;
 
-function searchIndex(b: LineState[], index: number): number {
+/** Where a line at `line` goes in bucket `b` (ids sorted by their line in `index`). */
+function searchIndex(b: readonly number[], line: number, index: Int32Array): number {
   let lo = 0;
   let hi = b.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if ((b[mid] as LineState).index < index) lo = mid + 1;
+    if ((index[b[mid] as number] as number) < line) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-/** Adds `st` in line order; returns its position in the bucket. */
-function bucketAdd(map: BucketTable, key: number, st: LineState): number {
+/** Adds line `id` in line order (`index`: the lines of ids); returns its position in the bucket. */
+function bucketAdd(map: BucketTable, key: number, id: number, index: Int32Array): number {
   const b = map.get(key);
+  const line = index[id] as number;
   if (b === undefined) {
-    map.set(key, st);
+    map.set(key, id);
     return 0;
   }
-  if (!Array.isArray(b)) {
-    map.set(key, b.index < st.index ? [b, st] : [st, b]);
-    return b.index < st.index ? 1 : 0;
+  if (typeof b === 'number') {
+    const first = (index[b] as number) < line;
+    map.set(key, first ? [b, id] : [id, b]);
+    return first ? 1 : 0;
   }
   const last = b[b.length - 1];
-  if (!last || last.index < st.index) {
-    b.push(st);
+  if (last === undefined || (index[last] as number) < line) {
+    b.push(id);
     return b.length - 1;
   }
-  const at = searchIndex(b, st.index);
-  b.splice(at, 0, st);
+  const at = searchIndex(b, line, index);
+  b.splice(at, 0, id);
   return at;
 }
 
-/** Removes `st` (whose index is still the one it was added with); returns its former position or -1. */
-function bucketRemove(map: BucketTable, key: number, st: LineState): number {
+/** Removes line `id` (whose line in `index` is still the one it was added with); returns its former position or -1. */
+function bucketRemove(map: BucketTable, key: number, id: number, index: Int32Array): number {
   const b = map.get(key);
   if (b === undefined) return -1;
-  if (!Array.isArray(b)) {
-    if (b !== st) return -1;
+  if (typeof b === 'number') {
+    if (b !== id) return -1;
     map.delete(key);
     return 0;
   }
-  let at = searchIndex(b, st.index);
-  if (b[at] !== st) at = b.indexOf(st);
+  let at = searchIndex(b, index[id] as number, index);
+  if (b[at] !== id) at = b.indexOf(id);
   if (at < 0) return -1;
   b.splice(at, 1);
-  if (b.length === 1) map.set(key, b[0] as LineState);
+  if (b.length === 1) map.set(key, b[0] as number);
   else if (b.length === 0) map.delete(key);
   return at;
 }
@@ -296,14 +345,14 @@ function smallKey(key: number): number {
   return key & 0x3fffffff;
 }
 
-/** Calls `fn` for the bucket's lines at positions `from` and later. */
-function forEachFrom(b: Bucket | undefined, from: number, fn: (st: LineState) => void): void {
+/** Adds to `out` the bucket's lines at positions `from` and later. */
+function addFrom(b: Bucket | undefined, from: number, out: Set<number>): void {
   if (b === undefined) return;
-  if (!Array.isArray(b)) {
-    if (from === 0) fn(b);
+  if (typeof b === 'number') {
+    if (from === 0) out.add(b);
     return;
   }
-  for (let i = from; i < b.length; i++) fn(b[i] as LineState);
+  for (let i = from; i < b.length; i++) out.add(b[i] as number);
 }
 
 /** The largest KeyFilter, in bits (log 2). */
@@ -393,16 +442,17 @@ class KeyFilter {
 
 export class DatasetValidator {
   private readonly analyzer: RecordAnalyzer;
-  private lines: LineState[] = [];
-  private readonly ids = new LineIds();
-  private exactGroups = new BucketTable(this.ids);
+  /** Line ids in document order. */
+  private order: number[] = [];
+  private readonly t = new LineTable();
+  private exactGroups = new BucketTable();
   /**
    * Buckets of the band keys that more than one line may hold. Most keys belong to one line, and a table
    * of every key cost a cache miss per key: a key that is not here is held by one line at most, which
    * `filter` tells apart from a key no line ever held. An edit that adds a key the filter has seen finds
    * the key's lines in the slabs first (gatherHolders).
    */
-  private nearBuckets = new BucketTable(this.ids);
+  private nearBuckets = new BucketTable();
   private filter = new KeyFilter(0);
   private readonly formatCounts = emptyFormatCounts();
   private slab = new KeySlab();
@@ -420,36 +470,38 @@ export class DatasetValidator {
 
   /** Replace lines [start, start+deleteCount) with `lines` (the whole text on first call: update(0, 0, lines)). */
   update(start: number, deleteCount: number, lines: string[]): void {
-    start = Math.max(0, Math.min(start, this.lines.length));
-    deleteCount = Math.max(0, Math.min(deleteCount, this.lines.length - start));
-    const whole = start === 0 && deleteCount === this.lines.length;
-    const added = new Array<LineState>(lines.length);
+    start = Math.max(0, Math.min(start, this.order.length));
+    deleteCount = Math.max(0, Math.min(deleteCount, this.order.length - start));
+    const whole = start === 0 && deleteCount === this.order.length;
+    const added = new Array<number>(lines.length);
     if (whole) {
       // Every line is new: no line's duplicate survives, so every line with a signature is recomputed
       // once all are indexed, and no set of disturbed lines is needed.
-      this.ids.reset();
-      this.exactGroups = new BucketTable(this.ids, lines.length);
+      this.t.reset(lines.length);
+      this.exactGroups = new BucketTable(lines.length);
       this.slab = new KeySlab();
       this.slabs = [this.slab];
       for (const f of Object.keys(this.formatCounts) as (keyof typeof this.formatCounts)[]) this.formatCounts[f] = 0;
       for (let k = 0; k < lines.length; k++) added[k] = this.analyzeLine(lines[k] as string, k);
-      this.lines = added;
-      for (const st of added) this.index(st, undefined);
+      this.order = added;
+      for (const id of added) this.index(id, undefined);
       this.nearOfWhole();
       return;
     }
-    const dirty = new Set<LineState>();
-    const removed = this.lines.slice(start, start + deleteCount);
+    const t = this.t;
+    const dirty = new Set<number>();
+    const removed = this.order.slice(start, start + deleteCount);
     // The removed lines' keys: one not in the buckets was held by that line alone (see nearBuckets).
     const freed = new Set<number>();
     let emptied = false;
-    for (const st of removed) {
-      this.unindex(st, dirty);
-      const slab = st.slab;
+    for (const id of removed) {
+      this.unindex(id, dirty);
+      const slab = t.slabOf[id];
       if (!slab) continue;
-      slab.ids[st.slot] = -1;
+      const slot = t.slot[id] as number;
+      slab.ids[slot] = -1;
       if (--slab.live === 0 && slab !== this.slab) emptied = true;
-      for (let b = 0; b < BANDS; b++) freed.add(smallKey(slab.bandKeys[st.slot * BANDS + b] as number));
+      for (let b = 0; b < BANDS; b++) freed.add(smallKey(slab.bandKeys[slot * BANDS + b] as number));
     }
     // Edits append slots and never reuse them: a slab whose lines are all gone is let go, so that a long
     // session of edits neither keeps its memory nor makes gatherHolders read it.
@@ -458,70 +510,74 @@ export class DatasetValidator {
     const before = { slabs: this.slabs.length, used: this.slab.used };
 
     for (let k = 0; k < lines.length; k++) added[k] = this.analyzeLine(lines[k] as string, start + k);
-    this.lines = this.lines.slice(0, start).concat(added, this.lines.slice(start + deleteCount));
-    for (let i = start + added.length; i < this.lines.length; i++) {
-      const st = this.lines[i];
-      if (st) st.index = i;
-    }
+    this.order = this.order.slice(0, start).concat(added, this.order.slice(start + deleteCount));
+    for (let i = start + added.length; i < this.order.length; i++) t.index[this.order[i] as number] = i;
     this.gatherHolders(added, before, freed);
-    for (const st of added) this.index(st, dirty);
-    for (const st of removed) {
-      dirty.delete(st);
-      this.ids.release(st);
+    for (const id of added) this.index(id, dirty);
+    // Removed ids are handed out again only by a later update, once no line's near duplicate names them.
+    for (const id of removed) {
+      dirty.delete(id);
+      t.release(id);
     }
-    for (const st of dirty) this.recomputeNear(st);
+    for (const id of dirty) this.recomputeNear(id);
   }
 
   lineCount(): number {
-    return this.lines.length;
+    return this.order.length;
   }
 
   /** The files records name (media/missing-file), at their current lines. */
   mediaRefs(): LineMediaRef[] {
     const out: LineMediaRef[] = [];
-    for (let i = 0; i < this.lines.length; i++) {
-      const media = this.lines[i]?.analysis.media;
+    for (let i = 0; i < this.order.length; i++) {
+      const media = this.t.media[this.order[i] as number];
       if (media) for (const ref of media) out.push({ ...ref, line: i });
     }
     return out;
   }
 
   lineText(line: number): string {
-    return this.lines[line]?.text ?? '';
+    const id = this.order[line];
+    return id === undefined ? '' : (this.t.texts[id] ?? '');
   }
 
   /** All current findings, ordered by line. */
   findings(): Finding[] {
     const out: Finding[] = [];
+    const t = this.t;
     const majority = this.opts.format ? undefined : majorityFormat(this.formatCounts);
+    const majorityCode = majority ? RECORD_FORMATS.indexOf(majority) : NO_FORMAT;
     const mixedSeverity = this.opts.severityOf('format/mixed');
     const exactSeverity = this.opts.severityOf('dedup/exact');
     const nearSeverity = this.opts.severityOf('dedup/near');
-    const last = this.lines.length - 1;
-    for (let i = 0; i < this.lines.length; i++) {
-      const st = this.lines[i];
-      if (!st) continue;
-      this.rebase(st, i);
-      for (const f of st.findings) {
-        if (i === last && st.text === '' && f.rule === 'jsonl/blank-line') continue;
-        out.push(f);
+    const last = this.order.length - 1;
+    for (let i = 0; i < this.order.length; i++) {
+      const id = this.order[i] as number;
+      const own = this.rebase(id, i);
+      if (own) {
+        for (const f of own) {
+          if (i === last && t.texts[id] === '' && f.rule === 'jsonl/blank-line') continue;
+          out.push(f);
+        }
       }
-      const format = st.analysis.format;
-      if (mixedSeverity && majority && format && format !== majority) {
-        const range = { start: { line: i, character: 0 }, end: { line: i, character: st.text.length } };
-        out.push(mixedFormatFinding(mixedSeverity, range, format, majority));
+      const format = t.format[id] as number;
+      if (mixedSeverity && majority && format !== NO_FORMAT && format !== majorityCode) {
+        const range = { start: { line: i, character: 0 }, end: { line: i, character: (t.texts[id] as string).length } };
+        out.push(mixedFormatFinding(mixedSeverity, range, RECORD_FORMATS[format] as RecordFormat, majority));
       }
-      this.crossFindings(st, exactSeverity, nearSeverity, out);
+      this.crossFindings(id, i, exactSeverity, nearSeverity, out);
     }
     return out;
   }
 
   recordInfo(line: number): RecordInfo | undefined {
-    const st = this.lines[line];
-    if (!st || st.analysis.kind !== 'record') return undefined;
-    const info: RecordInfo = { tokensExact: st.analysis.tokensExact };
-    if (st.analysis.format) {
-      info.format = st.analysis.format;
+    const id = this.order[line];
+    const t = this.t;
+    if (id === undefined || t.kind[id] !== KIND_RECORD) return undefined;
+    const info: RecordInfo = { tokensExact: t.tokensExact[id] === 1 };
+    const format = t.format[id] as number;
+    if (format !== NO_FORMAT) {
+      info.format = RECORD_FORMATS[format];
       // With a tokenizer, the record's exact count in the model's terms (counted once per line version).
       const exact = this.exactCount(line);
       if (exact?.error !== undefined) {
@@ -530,11 +586,14 @@ export class DatasetValidator {
       } else if (exact) {
         info.tokens = exact.tokens;
         info.tokensExact = exact.exact;
-      } else if (st.analysis.tokens !== NO_TOKENS) info.tokens = st.analysis.tokens;
+      } else if (t.tokens[id] !== NO_TOKENS) info.tokens = t.tokens[id];
     }
-    const first = this.exactFirst(st);
-    if (first) info.duplicateOf = first.index;
-    else if (st.near) info.nearDuplicateOf = { line: st.near.of.index, similarity: st.near.similarity };
+    const first = this.exactFirst(id);
+    if (first >= 0) info.duplicateOf = t.index[first];
+    else {
+      const near = t.nearOf[id] as number;
+      if (near >= 0) info.nearDuplicateOf = { line: t.index[near] as number, similarity: t.nearSim[id] as number };
+    }
     return info;
   }
 
@@ -549,11 +608,13 @@ export class DatasetValidator {
    * line; undefined without a tokenizer, null for a line that is not a record the contract accepts.
    */
   exactCount(line: number): ExampleCount | null | undefined {
-    const st = this.lines[line];
+    const id = this.order[line];
     const counter = this.exactCounter();
-    if (!st || !counter) return undefined;
-    if (st.exact === undefined) st.exact = st.analysis.format ? (countRecordText(st.text, counter) ?? null) : null;
-    return st.exact;
+    if (id === undefined || !counter) return undefined;
+    const t = this.t;
+    if (t.exact[id] === undefined)
+      t.exact[id] = t.format[id] !== NO_FORMAT ? (countRecordText(t.texts[id] as string, counter) ?? null) : null;
+    return t.exact[id];
   }
 
   /**
@@ -568,15 +629,20 @@ export class DatasetValidator {
     batchLines = 512,
   ): Promise<ExactTokenStats | undefined> {
     if (!this.exactCounter()) return undefined;
-    // Lines edited while a batch is out are new LineStates without a count: go round until none is left.
+    const t = this.t;
+    // Lines edited while a batch is out are new lines without a count: go round until none is left.
     for (let round = 0; round < 100; round++) {
-      const pending = this.lines.filter((st) => st.exact === undefined && st.analysis.format !== undefined);
+      const pending = this.order.filter((id) => t.exact[id] === undefined && t.format[id] !== NO_FORMAT);
       if (pending.length === 0) break;
       let done = 0;
       for (let i = 0; i < pending.length; i += batchLines) {
         const batch = pending.slice(i, i + batchLines);
-        const counts = await countBatch(batch.map((st) => st.text));
-        batch.forEach((st, k) => (st.exact = counts[k] ?? null));
+        const texts = batch.map((id) => t.texts[id] as string);
+        const counts = await countBatch(texts);
+        // A line removed meanwhile may have given its id to another: a count is kept only for its text.
+        batch.forEach((id, k) => {
+          if (t.texts[id] === texts[k] && t.exact[id] === undefined) t.exact[id] = counts[k] ?? null;
+        });
         done += batch.length;
         onProgress?.(done, pending.length);
         await new Promise((resolve) => setTimeout(resolve, 0));
@@ -586,8 +652,8 @@ export class DatasetValidator {
     const lines: number[] = [];
     let templateErrors = 0;
     let overLimit = 0;
-    for (let i = 0; i < this.lines.length; i++) {
-      const count = this.lines[i]?.exact;
+    for (let i = 0; i < this.order.length; i++) {
+      const count = t.exact[this.order[i] as number];
       if (!count) continue;
       if (count.error !== undefined) {
         templateErrors++;
@@ -609,6 +675,7 @@ export class DatasetValidator {
   }
 
   stats(): DatasetStats {
+    const t = this.t;
     const findingsByRule: Record<string, number> = {};
     const tokens: number[] = [];
     let blank = 0;
@@ -625,28 +692,28 @@ export class DatasetValidator {
       if (list) list.push(f);
       else findingsByLine.set(f.range.start.line, [f]);
     }
-    const last = this.lines.length - 1;
-    for (let i = 0; i < this.lines.length; i++) {
-      const st = this.lines[i];
-      if (!st) continue;
-      const a = st.analysis;
-      if (a.kind === 'blank') {
-        if (!(i === last && st.text === '')) blank++;
+    const last = this.order.length - 1;
+    const lastIsEmpty = last >= 0 && t.texts[this.order[last] as number] === '';
+    for (let i = 0; i < this.order.length; i++) {
+      const id = this.order[i] as number;
+      const kind = t.kind[id] as number;
+      if (kind === KIND_BLANK) {
+        if (!(i === last && lastIsEmpty)) blank++;
         continue;
       }
-      if (a.kind === 'invalid') invalid++;
-      else if (!a.format) unknownFormat++;
-      else if (a.tokens !== NO_TOKENS) {
-        tokens.push(a.tokens);
-        allExact &&= a.tokensExact;
+      if (kind === KIND_INVALID) invalid++;
+      else if (t.format[id] === NO_FORMAT) unknownFormat++;
+      else if (t.tokens[id] !== NO_TOKENS) {
+        tokens.push(t.tokens[id] as number);
+        allExact &&= t.tokensExact[id] === 1;
       }
-      if (this.exactFirst(st)) exactDuplicates++;
-      else if (st.near) nearDuplicates++;
+      if (this.exactFirst(id) >= 0) exactDuplicates++;
+      else if ((t.nearOf[id] as number) >= 0) nearDuplicates++;
       if (!hasError(findingsByLine.get(i) ?? [])) accepted++;
     }
     return datasetStats({
-      lines: this.lines.length,
-      records: this.lines.length - blank - (last >= 0 && this.lines[last]?.text === '' ? 1 : 0),
+      lines: this.order.length,
+      records: this.order.length - blank - (lastIsEmpty ? 1 : 0),
       blank,
       invalid,
       formatCounts: this.formatCounts,
@@ -660,46 +727,60 @@ export class DatasetValidator {
     });
   }
 
-  private analyzeLine(text: string, index: number): LineState {
-    const analysis = this.analyzer.analyze(text, index);
-    const st = new LineState(text, analysis, index, this.ids.next());
-    this.ids.set(st);
-    if (analysis.hasSignature) {
+  /** Analyses `text` as line `index` into a fresh id's columns; returns the id. */
+  private analyzeLine(text: string, index: number): number {
+    const a = this.analyzer.analyze(text, index);
+    const t = this.t;
+    const id = t.next();
+    t.texts[id] = text;
+    t.index[id] = index;
+    t.findingsLine[id] = index;
+    if (a.findings.length > 0) t.findings[id] = a.findings;
+    if (a.media) t.media[id] = a.media;
+    t.kind[id] = KIND_CODES[a.kind];
+    t.format[id] = a.format ? RECORD_FORMATS.indexOf(a.format) : NO_FORMAT;
+    t.tokens[id] = a.tokens;
+    t.tokensExact[id] = a.tokensExact ? 1 : 0;
+    t.hash[id] = a.valueHash;
+    if (a.hasSignature) {
       if (this.slab.used === SLAB_LINES) {
         this.slab = new KeySlab();
         this.slabs.push(this.slab);
       }
       const slab = this.slab;
-      st.slab = slab;
-      st.slot = slab.used++;
+      const slot = slab.used++;
+      t.slabOf[id] = slab;
+      t.slot[id] = slot;
       slab.live++;
-      slab.ids[st.slot] = st.id;
-      slab.signatures.set(this.analyzer.hasher.signature, st.slot * BINS);
-      slab.bandKeys.set(this.analyzer.hasher.bandKeys, st.slot * BANDS);
+      slab.ids[slot] = id;
+      slab.signatures.set(this.analyzer.hasher.signature, slot * BINS);
+      slab.bandKeys.set(this.analyzer.hasher.bandKeys, slot * BANDS);
     }
-    return st;
+    return id;
   }
 
   /**
-   * Indexes `st` by format and value, and by its bands after an edit (a whole document's bands are
+   * Indexes line `id` by format and value, and by its bands after an edit (a whole document's bands are
    * indexed by nearOfWhole, `dirty` undefined); `dirty` gathers the lines whose near duplicate may change.
    */
-  private index(st: LineState, dirty: Set<LineState> | undefined): void {
-    const a = st.analysis;
-    if (a.format) this.formatCounts[a.format]++;
-    if (a.valueHash >= 0) bucketAdd(this.exactGroups, smallKey(a.valueHash), st);
-    const slab = st.slab;
+  private index(id: number, dirty: Set<number> | undefined): void {
+    const t = this.t;
+    const format = t.format[id] as number;
+    if (format !== NO_FORMAT) this.formatCounts[RECORD_FORMATS[format] as RecordFormat]++;
+    const hash = t.hash[id] as number;
+    if (hash >= 0) bucketAdd(this.exactGroups, smallKey(hash), id, t.index);
+    const slab = t.slabOf[id];
     if (!slab || !dirty) return;
     const buckets = this.nearBuckets;
     const keys = slab.bandKeys;
-    const base = st.slot * BANDS;
+    const base = (t.slot[id] as number) * BANDS;
     for (let b = 0; b < BANDS; b++) {
       const key = smallKey(keys[base + b] as number);
       this.filter.mark(key);
-      const at = bucketAdd(buckets, key, st);
-      if (at < NEAR_WINDOW) forEachFrom(buckets.get(key), at + 1, (other) => dirty.add(other));
+      const at = bucketAdd(buckets, key, id, t.index);
+      if (at < NEAR_WINDOW) addFrom(buckets.get(key), at + 1, dirty);
     }
-    dirty.add(st);
+    dirty.add(id);
   }
 
   /**
@@ -709,17 +790,19 @@ export class DatasetValidator {
    * its keys, and they need no pass.
    */
   private gatherHolders(
-    added: readonly LineState[],
+    added: readonly number[],
     before: { slabs: number; used: number },
     freed: ReadonlySet<number>,
   ): void {
     if (this.filter.full) this.regrowFilter(before);
-    const wanted = new Map<number, LineState[]>();
-    for (const st of added) {
-      const slab = st.slab;
+    const t = this.t;
+    const wanted = new Map<number, number[]>();
+    for (const id of added) {
+      const slab = t.slabOf[id];
       if (!slab) continue;
+      const base = (t.slot[id] as number) * BANDS;
       for (let b = 0; b < BANDS; b++) {
-        const key = smallKey(slab.bandKeys[st.slot * BANDS + b] as number);
+        const key = smallKey(slab.bandKeys[base + b] as number);
         if (freed.has(key) || wanted.has(key) || !this.filter.mayHave(key)) continue;
         if (this.nearBuckets.get(key) !== undefined) continue;
         wanted.set(key, []);
@@ -732,17 +815,17 @@ export class DatasetValidator {
       const slab = this.slabs[i] as KeySlab;
       this.holdersIn(slab, i === before.slabs - 1 ? before.used : slab.used, quick, wanted);
     }
-    for (const [key, holders] of wanted) for (const st of holders) bucketAdd(this.nearBuckets, key, st);
+    for (const [key, holders] of wanted) for (const id of holders) bucketAdd(this.nearBuckets, key, id, t.index);
   }
 
   /** Adds to `wanted` the live lines of the first `used` slots of `slab` holding a key it lists. */
-  private holdersIn(slab: KeySlab, used: number, quick: KeyFilter, wanted: Map<number, LineState[]>): void {
+  private holdersIn(slab: KeySlab, used: number, quick: KeyFilter, wanted: Map<number, number[]>): void {
     const keys = slab.bandKeys;
     for (let slot = 0; slot < used; slot++) {
       if (!quick.anyIn(keys, slot * BANDS, BANDS)) continue;
       const id = slab.ids[slot] as number;
       if (id < 0) continue;
-      for (let b = 0; b < BANDS; b++) wanted.get(smallKey(keys[slot * BANDS + b] as number))?.push(this.ids.get(id));
+      for (let b = 0; b < BANDS; b++) wanted.get(smallKey(keys[slot * BANDS + b] as number))?.push(id);
     }
   }
 
@@ -777,7 +860,7 @@ export class DatasetValidator {
     const twice = new KeyFilter(keys);
     let shared = 0;
     for (const slab of this.slabs) shared += this.filter.markAll(slab.bandKeys, slab.used * BANDS, twice);
-    this.nearBuckets = new BucketTable(this.ids, shared);
+    this.nearBuckets = new BucketTable(shared);
     if (shared === 0) return;
     for (const slab of this.slabs) this.nearOfSlab(slab, twice);
   }
@@ -786,160 +869,191 @@ export class DatasetValidator {
   private nearOfSlab(slab: KeySlab, twice: KeyFilter): void {
     const keys = slab.bandKeys;
     for (let slot = 0; slot < slab.used; slot++)
-      if (twice.anyIn(keys, slot * BANDS, BANDS)) this.nearInOrder(this.ids.get(slab.ids[slot] as number), twice);
+      if (twice.anyIn(keys, slot * BANDS, BANDS)) this.nearInOrder(slab.ids[slot] as number, slab, slot, twice);
   }
 
   /**
-   * Adds the bands of `st` that `twice` holds to the buckets and sets `st.near` from the lines already
-   * there: for lines added in line order, a bucket holds only earlier lines, which are the candidates
-   * `recomputeNear` would take from it.
+   * Adds the bands of line `id` (slot `slot` of `slab`) that `twice` holds to the buckets and sets its near
+   * duplicate from the lines already there: for lines added in line order, a bucket holds only earlier
+   * lines, which are the candidates `recomputeNear` would take from it.
    */
-  private nearInOrder(st: LineState, twice: KeyFilter): void {
+  private nearInOrder(id: number, slab: KeySlab, slot: number, twice: KeyFilter): void {
+    const t = this.t;
+    const index = t.index;
     const buckets = this.nearBuckets;
-    const slab = st.slab as KeySlab;
     const keys = slab.bandKeys;
-    const base = st.slot * BANDS;
+    const base = slot * BANDS;
     const sig = slab.signatures;
-    const at = st.slot * BINS;
+    const at = slot * BINS;
     const threshold = this.opts.nearThreshold;
-    let best: LineState | undefined;
+    let best = -1;
     let bestSim = 0;
     buckets.reserve(BANDS);
     for (let b = 0; b < BANDS; b++) {
       const key = smallKey(keys[base + b] as number);
       if (!twice.mayHave(key)) continue;
-      const slot = buckets.find(key);
-      const bucket = buckets.at(slot);
+      const s = buckets.find(key);
+      const bucket = buckets.at(s);
       if (bucket === undefined) {
-        buckets.place(slot, key, st);
+        buckets.place(s, key, id);
         continue;
       }
-      if (!Array.isArray(bucket)) {
+      if (typeof bucket === 'number') {
         // An earlier line, or this one (two bands of one record with the same key).
-        if (bucket !== st && (!best || bucket.index < best.index)) {
-          const sim = signatureSimilarity(sig, at, (bucket.slab as KeySlab).signatures, bucket.slot * BINS);
+        if (bucket !== id && (best < 0 || (index[bucket] as number) < (index[best] as number))) {
+          const sim = this.similarity(sig, at, bucket);
           if (sim >= threshold) {
             best = bucket;
             bestSim = sim;
           }
         }
-        buckets.place(slot, key, [bucket, st]);
+        buckets.place(s, key, [bucket, id]);
         continue;
       }
       for (let k = 0; k < bucket.length && k < NEAR_WINDOW; k++) {
-        const other = bucket[k] as LineState;
-        if (other === st || (best && other.index >= best.index)) break;
-        const sim = signatureSimilarity(sig, at, (other.slab as KeySlab).signatures, other.slot * BINS);
+        const other = bucket[k] as number;
+        if (other === id || (best >= 0 && (index[other] as number) >= (index[best] as number))) break;
+        const sim = this.similarity(sig, at, other);
         if (sim >= threshold) {
           best = other;
           bestSim = sim;
           break;
         }
       }
-      bucket.push(st);
+      bucket.push(id);
     }
-    if (best) st.near = { of: best, similarity: bestSim };
+    if (best >= 0) {
+      t.nearOf[id] = best;
+      t.nearSim[id] = bestSim;
+    }
   }
 
-  private unindex(st: LineState, dirty: Set<LineState>): void {
-    const a = st.analysis;
-    if (a.format) this.formatCounts[a.format]--;
-    if (a.valueHash >= 0) bucketRemove(this.exactGroups, smallKey(a.valueHash), st);
-    const slab = st.slab;
+  /** The similarity of the signature at `at` in `sig` and line `other`'s (which has one). */
+  private similarity(sig: Uint8Array, at: number, other: number): number {
+    const slab = this.t.slabOf[other] as KeySlab;
+    return signatureSimilarity(sig, at, slab.signatures, (this.t.slot[other] as number) * BINS);
+  }
+
+  private unindex(id: number, dirty: Set<number>): void {
+    const t = this.t;
+    const format = t.format[id] as number;
+    if (format !== NO_FORMAT) this.formatCounts[RECORD_FORMATS[format] as RecordFormat]--;
+    const hash = t.hash[id] as number;
+    if (hash >= 0) bucketRemove(this.exactGroups, smallKey(hash), id, t.index);
+    const slab = t.slabOf[id];
     if (slab) {
-      const base = st.slot * BANDS;
+      const base = (t.slot[id] as number) * BANDS;
       for (let b = 0; b < BANDS; b++) {
         const key = smallKey(slab.bandKeys[base + b] as number);
-        const at = bucketRemove(this.nearBuckets, key, st);
-        if (at >= 0 && at < NEAR_WINDOW) forEachFrom(this.nearBuckets.get(key), at, (other) => dirty.add(other));
+        const at = bucketRemove(this.nearBuckets, key, id, t.index);
+        if (at >= 0 && at < NEAR_WINDOW) addFrom(this.nearBuckets.get(key), at, dirty);
       }
     }
   }
 
-  /** The earliest line within the bucket windows of `st` that is at least as similar as the threshold. */
-  private recomputeNear(st: LineState): void {
-    st.near = undefined;
-    const slab = st.slab;
+  /** The earliest line within the bucket windows of line `id` that is at least as similar as the threshold. */
+  private recomputeNear(id: number): void {
+    const t = this.t;
+    t.nearOf[id] = -1;
+    const slab = t.slabOf[id];
     if (!slab) return;
+    const index = t.index;
+    const line = index[id] as number;
     const sig = slab.signatures;
-    const at = st.slot * BINS;
-    const keyBase = st.slot * BANDS;
-    let best: LineState | undefined;
+    const at = (t.slot[id] as number) * BINS;
+    const keyBase = (t.slot[id] as number) * BANDS;
+    const threshold = this.opts.nearThreshold;
+    let best = -1;
     let bestSim = 0;
     for (let b = 0; b < BANDS; b++) {
       const bucket = this.nearBuckets.get(smallKey(slab.bandKeys[keyBase + b] as number));
       if (bucket === undefined) continue;
-      if (!Array.isArray(bucket)) {
+      if (typeof bucket === 'number') {
         // A bucket of one is this line itself, or an earlier or later line.
-        if (bucket === st || bucket.index >= st.index || (best && bucket.index >= best.index) || !bucket.slab) continue;
-        const sim = signatureSimilarity(sig, at, bucket.slab.signatures, bucket.slot * BINS);
-        if (sim >= this.opts.nearThreshold) {
+        const other = index[bucket] as number;
+        if (bucket === id || other >= line || (best >= 0 && other >= (index[best] as number)) || !t.slabOf[bucket])
+          continue;
+        const sim = this.similarity(sig, at, bucket);
+        if (sim >= threshold) {
           best = bucket;
           bestSim = sim;
         }
         continue;
       }
       for (let k = 0; k < bucket.length && k < NEAR_WINDOW; k++) {
-        const other = bucket[k] as LineState;
-        if (other.index >= st.index || (best && other.index >= best.index)) break;
-        if (!other.slab) continue;
-        const sim = signatureSimilarity(sig, at, other.slab.signatures, other.slot * BINS);
-        if (sim >= this.opts.nearThreshold) {
+        const other = bucket[k] as number;
+        const otherLine = index[other] as number;
+        if (otherLine >= line || (best >= 0 && otherLine >= (index[best] as number))) break;
+        if (!t.slabOf[other]) continue;
+        const sim = this.similarity(sig, at, other);
+        if (sim >= threshold) {
           best = other;
           bestSim = sim;
           break;
         }
       }
     }
-    if (best) st.near = { of: best, similarity: bestSim };
+    if (best >= 0) {
+      t.nearOf[id] = best;
+      t.nearSim[id] = bestSim;
+    }
   }
 
   /**
-   * The first line with the same value as `st`, if it is not `st` itself. Groups are keyed by 30 bits
-   * of the 53-bit hash (small-integer keys are fast); members are compared on the whole hash.
+   * The first line with the same value as line `id`, if it is not that line itself; -1 for none. Groups
+   * are keyed by 30 bits of the 53-bit hash (small-integer keys are fast); members are compared on the
+   * whole hash.
    */
-  private exactFirst(st: LineState): LineState | undefined {
-    const hash = st.analysis.valueHash;
-    if (hash < 0) return undefined;
+  private exactFirst(id: number): number {
+    const t = this.t;
+    const hash = t.hash[id] as number;
+    if (hash < 0) return -1;
     const group = this.exactGroups.get(smallKey(hash));
-    if (group === undefined || group === st) return undefined;
-    if (!Array.isArray(group)) return group.analysis.valueHash === hash ? group : undefined;
+    if (group === undefined || group === id) return -1;
+    if (typeof group === 'number') return t.hash[group] === hash ? group : -1;
     for (const other of group) {
-      if (other.analysis.valueHash === hash) return other === st ? undefined : other;
+      if (t.hash[other] === hash) return other === id ? -1 : other;
     }
-    return undefined;
+    return -1;
   }
 
   private crossFindings(
-    st: LineState,
+    id: number,
+    line: number,
     exactSeverity: Finding['severity'] | undefined,
     nearSeverity: Finding['severity'] | undefined,
     out: Finding[],
   ): void {
-    if (!exactSeverity && !(nearSeverity && st.near)) return;
-    const first = this.exactFirst(st);
-    if (first) {
+    const t = this.t;
+    const near = t.nearOf[id] as number;
+    if (!exactSeverity && !(nearSeverity && near >= 0)) return;
+    const length = (t.texts[id] as string).length;
+    const first = this.exactFirst(id);
+    if (first >= 0) {
       if (exactSeverity)
-        out.push(dedupFinding('dedup/exact', exactSeverity, st.index, st.text.length, first.index, undefined));
+        out.push(dedupFinding('dedup/exact', exactSeverity, line, length, t.index[first] as number, undefined));
       return;
     }
-    if (nearSeverity && st.near) {
-      out.push(
-        dedupFinding('dedup/near', nearSeverity, st.index, st.text.length, st.near.of.index, st.near.similarity),
-      );
+    if (nearSeverity && near >= 0) {
+      out.push(dedupFinding('dedup/near', nearSeverity, line, length, t.index[near] as number, t.nearSim[id]));
     }
   }
 
-  private rebase(st: LineState, line: number): void {
-    if (st.findingsLine === line) return;
-    st.findings = st.findings.map((f) => ({
+  /** Line `id`'s own findings, re-based to `line` when lines moved since they were made. */
+  private rebase(id: number, line: number): Finding[] | undefined {
+    const t = this.t;
+    const findings = t.findings[id];
+    if (!findings || t.findingsLine[id] === line) return findings;
+    const moved = findings.map((f) => ({
       ...f,
       range: {
         start: { line, character: f.range.start.character },
         end: { line, character: f.range.end.character },
       },
     }));
-    st.findingsLine = line;
+    t.findings[id] = moved;
+    t.findingsLine[id] = line;
+    return moved;
   }
 }
 

@@ -1,0 +1,84 @@
+// secret/api-key finds keys by trying each pattern only where its literal start is (secrets.ts). Here it
+// is held to the plain way of running the same patterns: each one's regex, global, over the whole text
+// (its matches left to right, each search going on after the last), reported pattern by pattern.
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { KEY_PATTERNS, findSecrets } from '../../server/src/core/dataset/secrets';
+import type { TextMatch } from '../../server/src/core/dataset/pii';
+import { fuzzSeed, seededRandom } from '../fuzz/seeded';
+
+/** The reference: every pattern's regex made global and run over the whole text. */
+function plainScan(text: string): [number, number, string][] {
+  const out: [number, number, string][] = [];
+  for (const pattern of KEY_PATTERNS) {
+    const global = new RegExp(pattern.regex.source, 'g');
+    for (let m = global.exec(text); m; m = global.exec(text)) {
+      if (pattern.confirm && !pattern.confirm(m[0])) continue;
+      out.push([m.index, m.index + m[0].length, pattern.provider]);
+    }
+  }
+  return out;
+}
+
+function found(text: string): [number, number, string][] {
+  const out: TextMatch[] = [];
+  findSecrets(text, out);
+  return out.filter((m) => m.rule === 'secret/api-key').map((m) => [m.start, m.end, m.kind]);
+}
+
+// Keys, near misses and the pieces they are made of, so that random texts put literals next to each
+// other, inside one another and at word boundaries.
+const PIECES = [
+  'AKIA2JQWERTY7KLMN3PQ',
+  'ASIAZXCVBNMQWERTYU23',
+  'AKIAIOSFODNN7EXAMPLE',
+  'ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8',
+  'gho_',
+  'github_pat_11ABCDEFG0abcdefghijkl_aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gI3kM5oQ7sU9wY1aC3eG5iK7mO9qS',
+  'sk-proj-Ab3De5Gh7Jk9Mn1Pq3St5Vx7Za9Ce1Gi3Km5Oq7Su9',
+  'sk-ant-api03-Xy7Qw3Er5Ty9Ui1Op3As5Df7Gh9Jk1Lz3Xc5Vb7Nm9Qa2Ws4Ed6Rf8Tg0Yh2Uj4Ik6Ol8Pz1Xs3Dc5Fv7Gb9Hn1Jm3Kq5',
+  'sk-',
+  'sk_live_4eC39HqLyjWDarjtT1zdp7dc',
+  'rk_live_',
+  'hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh',
+  'hf_',
+  'xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx',
+  'xox',
+  'AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q',
+  'AIza',
+  'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
+  'eyJ',
+  'some_name',
+  'Ab3De5Gh7Jk9',
+  'A',
+  'J',
+  '_',
+  '-',
+  ' ',
+  '\\n',
+  '.',
+  'x',
+  '9',
+];
+
+describe('secret/api-key', () => {
+  it('finds what each pattern run over the whole text finds, in the same order', () => {
+    const rand = seededRandom(fuzzSeed(29));
+    let keys = 0;
+    for (let n = 0; n < 4000; n++) {
+      let text = '';
+      const parts = 1 + Math.floor(rand() * 8);
+      for (let k = 0; k < parts; k++) text += PIECES[Math.floor(rand() * PIECES.length)];
+      const expected = plainScan(text);
+      keys += expected.length;
+      assert.deepEqual(found(text), expected, text);
+    }
+    // The texts hold keys often enough for the comparison to mean something.
+    assert.ok(keys > 800, `${keys} keys`);
+  });
+
+  it('reports a key once however many of its literals a text repeats inside it', () => {
+    const jwt = PIECES[17] as string;
+    assert.deepEqual(found(`token ${jwt}`), [[6, 6 + jwt.length, 'JSON Web Token']]);
+  });
+});

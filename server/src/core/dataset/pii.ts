@@ -12,8 +12,9 @@ export interface TextMatch {
 
 // Local part and domain; the TLD must be alphabetic (2+ letters), so `@decorator`, `a@b` (matrix
 // product), `@` alone and `name@host` without a dot are not addresses.
-const EMAIL =
-  /(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.([A-Za-z]{2,24})(?![A-Za-z0-9-])/g;
+// Sticky: tried only where an address can start (findEmails), not at every position of the line.
+export const EMAIL =
+  /(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.([A-Za-z]{2,24})(?![A-Za-z0-9-])/y;
 // Asset names like `icon@2x.png` look like addresses; these "TLDs" are file extensions.
 const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'pdf', 'js', 'ts', 'css']);
 // Names reserved for documentation and testing (RFC 2606, RFC 6761): no one receives mail there, so an
@@ -31,17 +32,44 @@ export function isReservedDomain(domain: string): boolean {
   return false;
 }
 
+/** A character of an address's local part (EMAIL's first class). */
+function isLocalChar(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x2e ||
+    c === 0x5f ||
+    c === 0x25 ||
+    c === 0x2b ||
+    c === 0x2d
+  );
+}
+
+/**
+ * The addresses in `text`, as EMAIL run globally over it would find them. An address can only start
+ * where the run of local-part characters before an '@' starts (EMAIL's lookbehind refuses any start
+ * inside the run), so the regex is tried there alone: run over the whole line, a regex that opens with
+ * a lookbehind cannot skip ahead, and it cost about 13 µs a line with an '@'.
+ */
 export function findEmails(text: string, out: TextMatch[]): void {
-  if (text.indexOf('@') < 0) return;
-  EMAIL.lastIndex = 0;
-  for (let m = EMAIL.exec(text); m; m = EMAIL.exec(text)) {
+  // Where the last address ended: a global search would go on from there.
+  let searchFrom = 0;
+  for (let at = text.indexOf('@'); at >= 0; at = text.indexOf('@', at + 1)) {
+    let start = at;
+    while (start > 0 && isLocalChar(text.charCodeAt(start - 1))) start--;
+    if (start === at || start < searchFrom) continue;
+    EMAIL.lastIndex = start;
+    const m = EMAIL.exec(text);
+    if (!m) continue;
+    searchFrom = start + m[0].length;
     const tld = (m[1] ?? '').toLowerCase();
     if (FILE_EXTENSIONS.has(tld)) continue;
     if (isReservedDomain(m[0].slice(m[0].lastIndexOf('@') + 1))) continue;
     out.push({
       rule: 'pii/email',
-      start: m.index,
-      end: m.index + m[0].length,
+      start,
+      end: searchFrom,
       message:
         'An email address: personal data should not be trained on. Replace it with a placeholder such as user@example.com.',
       kind: 'email',

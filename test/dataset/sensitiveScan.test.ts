@@ -1,9 +1,10 @@
-// secret/api-key finds keys by trying each pattern only where its literal start is (secrets.ts). Here it
-// is held to the plain way of running the same patterns: each one's regex, global, over the whole text
-// (its matches left to right, each search going on after the last), reported pattern by pattern.
+// secret/api-key and pii/email try their regexes only where a key's literal or an address can start
+// (secrets.ts, pii.ts). Here they are held to the plain way of running the same patterns: each regex,
+// global, over the whole text (its matches left to right, each search going on after the last).
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { KEY_PATTERNS, findSecrets } from '../../server/src/core/dataset/secrets';
+import { EMAIL, findEmails } from '../../server/src/core/dataset/pii';
 import type { TextMatch } from '../../server/src/core/dataset/pii';
 import { fuzzSeed, seededRandom } from '../fuzz/seeded';
 
@@ -80,5 +81,55 @@ describe('secret/api-key', () => {
   it('reports a key once however many of its literals a text repeats inside it', () => {
     const jwt = PIECES[17] as string;
     assert.deepEqual(found(`token ${jwt}`), [[6, 6 + jwt.length, 'JSON Web Token']]);
+  });
+});
+
+/** Every address EMAIL finds run globally, before the file-extension and reserved-domain checks. */
+function plainEmails(text: string): [number, number][] {
+  const global = new RegExp(EMAIL.source, 'g');
+  const out: [number, number][] = [];
+  for (let m = global.exec(text); m; m = global.exec(text)) out.push([m.index, m.index + m[0].length]);
+  return out;
+}
+
+const EMAIL_PIECES = [
+  'bob',
+  'jane.doe+ml',
+  '@acme-corp.com',
+  '@mail.x9.org',
+  '@',
+  '.',
+  '-',
+  '_',
+  '%',
+  'acme-corp',
+  '.com',
+  '.uk',
+  'x9',
+  ' ',
+  '"',
+  '\\n',
+];
+
+describe('pii/email', () => {
+  it('finds what EMAIL run over the whole text finds', () => {
+    const rand = seededRandom(fuzzSeed(31));
+    let addresses = 0;
+    for (let n = 0; n < 6000; n++) {
+      let text = '';
+      const parts = 1 + Math.floor(rand() * 12);
+      for (let k = 0; k < parts; k++) text += EMAIL_PIECES[Math.floor(rand() * EMAIL_PIECES.length)];
+      const expected = plainEmails(text);
+      addresses += expected.length;
+      const out: TextMatch[] = [];
+      findEmails(text, out);
+      // Reserved domains and file extensions are left out after matching, as before; none here are either.
+      assert.deepEqual(
+        out.map((m) => [m.start, m.end]),
+        expected,
+        text,
+      );
+    }
+    assert.ok(addresses > 1000, `${addresses} addresses`);
   });
 });

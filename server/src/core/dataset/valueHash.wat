@@ -320,59 +320,60 @@
   (func (export "hash") (param $n i32) (param $canonical i32) (result i32)
     (local $i i32) (local $end i32) (local $d i32) (local $f i32) (local $c i32) (local $s i32)
     (local $v i64) (local $acc v128)
-    (local $w v128) (local $digit i32) (local $carry i32) (local $plus i32) (local $plusCarry i32) (local $slash i32)
-    (local $slashCarry i32) (local $hints i32)
+    (local $w v128) (local $w1 v128) (local $d1 v128) (local $at v128) (local $phone v128) (local $escape v128)
+    (local $hints i32)
     (local.set $end (i32.add (i32.const 65536) (local.get $n)))
     (v128.store (local.get $end) (v128.const i64x2 0 0))
     ;; One pass over the text, 16 bytes a step: ASCII (no byte above 0x7f anywhere: outside strings JSON
-    ;; is ASCII; escapes are checked as decoded) and the hints for the PII and secret detectors, bit masks
-    ;; carried across steps: '@' (bit 0), three digits in a row or '+' before a digit (bit 1, which
-    ;; pii.ts's PHONE_HINT implies), a backslash before 'u' (bit 2).
+    ;; is ASCII; escapes are checked as decoded) and the hints for the PII and secret detectors: '@'
+    ;; (bit 0), three digits in a row or '+' before a digit (bit 1, which pii.ts's PHONE_HINT implies), a
+    ;; backslash before 'u' (bit 2). A byte's followers are read by loads one and two bytes further on
+    ;; (the step's last bytes read the next step's first, or the zeroed bytes after the text, which
+    ;; complete no hint), and each hint is an OR of lanes
+    ;; over the whole text, looked at once at the end. Digits by the signed compare x + 0x50 < -118
+    ;; (x - 0x30 < 10 unsigned: one SSE compare where an unsigned one takes three).
     (local.set $acc (v128.const i64x2 0 0))
+    (local.set $at (v128.const i64x2 0 0))
+    (local.set $phone (v128.const i64x2 0 0))
+    (local.set $escape (v128.const i64x2 0 0))
     (local.set $i (i32.const 65536))
     (block $scanned
       (loop $scan
         (br_if $scanned (i32.ge_u (local.get $i) (local.get $end)))
         (local.set $w (v128.load (local.get $i)))
+        (local.set $w1 (v128.load offset=1 (local.get $i)))
         (local.set $acc (v128.or (local.get $acc) (local.get $w)))
-        (local.set $digit
-          (i32.or (local.get $carry)
-            (i32.shl
-              (i8x16.bitmask
-                (i8x16.lt_u
-                  (i8x16.sub (local.get $w) (v128.const i8x16 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30 0x30))
-                  (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10)))
-              (i32.const 2))))
-        (local.set $plus
-          (i32.or (local.get $plusCarry)
-            (i32.shl (i8x16.bitmask (i8x16.eq (local.get $w) (v128.const i8x16 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b))) (i32.const 1))))
-        (local.set $slash
-          (i32.or (local.get $slashCarry)
-            (i32.shl (i8x16.bitmask (i8x16.eq (local.get $w) (v128.const i8x16 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c))) (i32.const 1))))
-        (local.set $hints
-          (i32.or (local.get $hints)
-            (i32.or
-              (i32.ne (i8x16.bitmask (i8x16.eq (local.get $w) (v128.const i8x16 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40))) (i32.const 0))
-              (i32.or
-                (i32.shl
-                  (i32.ne
-                    (i32.or
-                      ;; digit masks are shifted by 2 (bits 0-1: the last two of the step before)
-                      (i32.and (local.get $digit) (i32.and (i32.shr_u (local.get $digit) (i32.const 1)) (i32.shr_u (local.get $digit) (i32.const 2))))
-                      (i32.and (local.get $plus) (i32.shr_u (local.get $digit) (i32.const 2))))
-                    (i32.const 0))
-                  (i32.const 1))
-                (i32.shl
-                  (i32.ne
-                    (i32.and (local.get $slash)
-                      (i8x16.bitmask (i8x16.eq (local.get $w) (v128.const i8x16 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75))))
-                    (i32.const 0))
-                  (i32.const 2))))))
-        (local.set $carry (i32.shr_u (local.get $digit) (i32.const 16)))
-        (local.set $plusCarry (i32.shr_u (local.get $plus) (i32.const 16)))
-        (local.set $slashCarry (i32.shr_u (local.get $slash) (i32.const 16)))
+        (local.set $at
+          (v128.or (local.get $at)
+            (i8x16.eq (local.get $w) (v128.const i8x16 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40))))
+        (local.set $escape
+          (v128.or (local.get $escape)
+            (v128.and
+              (i8x16.eq (local.get $w) (v128.const i8x16 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c))
+              (i8x16.eq (local.get $w1) (v128.const i8x16 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75)))))
+        (local.set $d1
+          (i8x16.lt_s
+            (i8x16.add (local.get $w1) (v128.const i8x16 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50))
+            (v128.const i8x16 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118)))
+        (local.set $phone
+          (v128.or (local.get $phone)
+            (v128.and (local.get $d1)
+              (v128.or
+                (i8x16.eq (local.get $w) (v128.const i8x16 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b 0x2b))
+                (v128.and
+                  (i8x16.lt_s
+                    (i8x16.add (local.get $w) (v128.const i8x16 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50))
+                    (v128.const i8x16 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118))
+                  (i8x16.lt_s
+                    (i8x16.add (v128.load offset=2 (local.get $i)) (v128.const i8x16 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50))
+                    (v128.const i8x16 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118 -118)))))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $scan)))
+    (local.set $hints
+      (i32.or (v128.any_true (local.get $at))
+        (i32.or
+          (i32.shl (v128.any_true (local.get $phone)) (i32.const 1))
+          (i32.shl (v128.any_true (local.get $escape)) (i32.const 2)))))
     (i32.store (i32.const 12) (local.get $hints))
     (global.set $ascii (i32.eqz (i8x16.bitmask (local.get $acc))))
     (global.set $keyTop (i32.const 8192))

@@ -47,6 +47,22 @@ describe('jsonl rules', () => {
     assert.equal(invalid[1]!.range.start.character, 9);
   });
 
+  it('reports a record nested past 64 levels as too deep, not one of 64, with the duplicate rules on or off', () => {
+    // In 64 nested objects, or 63 of them and an array; one more of either is too deep.
+    const nested = (objects: number, array: boolean): string =>
+      '{"a":'.repeat(objects) + (array ? '[1]' : '1') + '}'.repeat(objects);
+    const lines = [nested(64, false), nested(63, true), nested(65, false), nested(64, true)];
+    // With dedup on, the exact hash's pass measures the depth; with both duplicate rules off, a walk of the value.
+    const dedupOff = (rule: string) => (rule.startsWith('dedup/') ? undefined : effectiveSeverity(rule));
+    for (const extra of [{}, { severityOf: dedupOff }]) {
+      const deep = run(lines, extra).filter((x) => x.rule === 'jsonl/too-deep');
+      assert.deepEqual(
+        deep.map((x) => x.range.start.line),
+        [2, 3],
+      );
+    }
+  });
+
   it('reports blank lines but not the empty last line after a final newline', () => {
     const f = run(['{"text": "a"}', '   ', '{"text": "b"}', '']);
     assert.deepEqual(

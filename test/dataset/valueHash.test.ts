@@ -297,6 +297,32 @@ describe('exact-duplicate hash (valueHash.wat)', () => {
     );
   });
 
+  it('measures how deep a value nests, the root container being 1, whether or not it needs the canonical text', () => {
+    const depthOf = (v: unknown): number =>
+      v !== null && typeof v === 'object'
+        ? 1 + Math.max(0, ...(Array.isArray(v) ? v : Object.values(v as object)).map(depthOf))
+        : 0;
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), fc.boolean(), (value, spaced) => {
+        // Spaced text, or numbers such as 1.0 or 1e3 that need the canonical pass, must not change the depth.
+        const text = JSON.stringify(value, null, spaced ? 1 : undefined);
+        assert.equal(hashJsonText(text, value).depth, depthOf(value), text);
+      }),
+      { numRuns: 2000 },
+    );
+    assert.equal(hashJsonText('[1.0]', [1]).depth, 1);
+    for (const levels of [63, 64, 65, 128]) {
+      const text = '['.repeat(levels) + ']'.repeat(levels);
+      assert.equal(hashJsonText(text, JSON.parse(text)).depth, levels);
+    }
+    // Past 128 levels the hash gives up, and says so.
+    const deep = '{"a":'.repeat(129) + '1' + '}'.repeat(129);
+    assert.deepEqual(
+      [hashJsonText(deep, JSON.parse(deep)).hash, hashJsonText(deep, JSON.parse(deep)).depth],
+      [-1, 129],
+    );
+  });
+
   it('reads numbers written as String() writes them without the canonical text (no second pass)', () => {
     const stringify = JSON.stringify;
     let calls = 0;

@@ -36,6 +36,7 @@ export const ALL_HINTS = HINT_AT | HINT_PHONE | HINT_ESCAPE;
 /** hash(): 0 the hash is written; 1 hash the canonical text instead; 2 nested too deep to hash. */
 const HASHED = 0;
 const NEEDS_CANONICAL = 1;
+const TOO_DEEP = 2;
 
 const ENCODER = new TextEncoder();
 
@@ -80,6 +81,7 @@ class ValueHashModule {
       into.hash = this.out.getFloat64(0, true);
       into.ascii = this.out.getInt32(8, true) === 1;
     }
+    if (status === HASHED || status === TOO_DEEP) into.depth = this.out.getInt32(16, true);
     return status;
   }
 }
@@ -94,20 +96,23 @@ interface HashResult {
   hash: number;
   ascii: boolean;
   hints: number;
+  /** The deepest nesting of arrays and objects (the root's is 1; past 128 it is 129); -1 when not known. */
+  depth: number;
 }
 
-const result: HashResult = { hash: -1, ascii: false, hints: ALL_HINTS };
+const result: HashResult = { hash: -1, ascii: false, hints: ALL_HINTS, depth: -1 };
 
 /**
  * The hash of `value`, the JSON value JSON.parse read from `text`, whether every string of it (keys
- * included) is ASCII, and the detector hints of `text` (HINT_*); hash -1 when it cannot be hashed
- * (nested past 128 levels). Equal values hash equal however they are written. The result object is
+ * included) is ASCII, how deep it nests, and the detector hints of `text` (HINT_*); hash -1 when it
+ * cannot be hashed (nested past 128 levels). Equal values hash equal however they are written. The result object is
  * reused: read it before the next call.
  */
 export function hashJsonText(text: string, value: unknown): Readonly<HashResult> {
   result.hash = -1;
   result.ascii = false;
   result.hints = ALL_HINTS;
+  result.depth = -1;
   if (moduleFor(text.length).hash(text, false, result) === NEEDS_CANONICAL) {
     const canonical = JSON.stringify(value);
     moduleFor(canonical.length).hash(canonical, true, result);

@@ -19,8 +19,13 @@ export function isBlankLine(text: string): boolean {
   return true;
 }
 
-/** Parses one JSONL line, reporting blank and invalid lines into `out`. */
-export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
+/**
+ * Parses one JSONL line, reporting blank and invalid lines into `out`. `depthOf`, when given, measures
+ * how deep a parsed value nests (its deepest array or object, the root's being 1; -1 when it cannot
+ * tell): the record analyser's exact-duplicate hash does, in its pass over the line, and the value then
+ * needs no walk of its own.
+ */
+export function parseJsonLine(text: string, out: LineFindings, depthOf?: (value: unknown) => number): ParsedLine {
   if (isBlankLine(text)) {
     out.add(
       'jsonl/blank-line',
@@ -32,7 +37,8 @@ export function parseJsonLine(text: string, out: LineFindings): ParsedLine {
   }
   try {
     const value: unknown = JSON.parse(text);
-    if (depthExceeds(value, MAX_RECORD_DEPTH)) {
+    const depth = depthOf ? depthOf(value) : -1;
+    if (depth >= 0 ? depth > MAX_RECORD_DEPTH : depthExceeds(value, MAX_RECORD_DEPTH)) {
       reportTooDeep(text, out);
       return { kind: 'invalid' };
     }

@@ -78,10 +78,19 @@ export class RecordAnalyzer {
     this.sensitiveRules = sensitiveRulesOf(new LineFindings(this.severityOf, 0));
   }
 
+  /** The line being analysed, and its hash once `hashLine` made it. */
+  private text = '';
+  private hashed: ReturnType<typeof hashJsonText> | undefined;
+  /** Hashes the line as parseJsonLine reads its value, and gives its depth: the depth check needs no walk then. */
+  private readonly hashLine = (value: unknown): number => (this.hashed = hashJsonText(this.text, value)).depth;
+
   /** `asciiLine`: the caller knows `text` has no character above U+007F (it may skip scanning for one). */
   analyze(text: string, line: number, asciiLine = false): LineAnalysis {
     const out = new LineFindings(this.severityOf, line);
-    const parsed = parseJsonLine(text, out);
+    this.text = text;
+    this.hashed = undefined;
+    // With duplicates on, the value is hashed as it is parsed (the hash's result is read below).
+    const parsed = parseJsonLine(text, out, this.exactOn ? this.hashLine : undefined);
     const result: LineAnalysis = {
       kind: parsed.kind === 'value' ? 'record' : parsed.kind,
       findings: out.items,
@@ -97,7 +106,7 @@ export class RecordAnalyzer {
     let valueAscii = false;
     let hints: number | undefined;
     if (this.exactOn) {
-      const hashed = hashJsonText(text, value);
+      const hashed = this.hashed ?? hashJsonText(text, value);
       result.valueHash = hashed.hash;
       valueAscii = hashed.ascii;
       hints = hashed.hints;

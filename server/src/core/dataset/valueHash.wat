@@ -6,7 +6,8 @@
 ;; reference of the scheme over parsed values and against reformatted texts of the same values.
 ;;
 ;; Memory: the result at 0 (f64 hash, i32 at 8: 1 when every string is ASCII, i32 at 12: the detector
-;; hints, written for every text, whatever the status), container frames from
+;; hints, written for every text, whatever the status, i32 at 16: the deepest nesting of containers,
+;; the root's being 1, written with status 0 and, as 129, with status 2), container frames from
 ;; 64 (32 bytes a level, at most 128 levels), the keys of open objects from 8192 (i64 key hashes, at
 ;; most 32 checked an object), the text from 65536. `hash(n, canonical)` reads n bytes there, rewrites
 ;; strings with escapes in place (decoded), zeroes 16 bytes after the text and returns:
@@ -24,6 +25,7 @@
   (global $str (mut i64) (i64.const 0))
   (global $ascii (mut i32) (i32.const 1))
   (global $keyTop (mut i32) (i32.const 8192))
+  (global $depth (mut i32) (i32.const 0))
 
   (func $fmix (param $x i64) (result i64)
     (local.set $x (i64.xor (local.get $x) (i64.shr_u (local.get $x) (i64.const 33))))
@@ -377,6 +379,7 @@
     (i32.store (i32.const 12) (local.get $hints))
     (global.set $ascii (i32.eqz (i8x16.bitmask (local.get $acc))))
     (global.set $keyTop (i32.const 8192))
+    (global.set $depth (i32.const 0))
     (local.set $i (call $ws (i32.const 65536)))
     (local.set $d (i32.const 0))
     (block $done
@@ -391,9 +394,13 @@
               (br $have)))
           (if (i32.or (i32.eq (local.get $c) (i32.const 0x7b)) (i32.eq (local.get $c) (i32.const 0x5b)))
             (then
-              (if (i32.ge_u (local.get $d) (i32.const 128)) (then (return (i32.const 2))))
+              (if (i32.ge_u (local.get $d) (i32.const 128))
+                (then
+                  (i32.store (i32.const 16) (i32.const 129))
+                  (return (i32.const 2))))
               (local.set $f (i32.add (i32.const 64) (i32.shl (local.get $d) (i32.const 5))))
               (local.set $d (i32.add (local.get $d) (i32.const 1)))
+              (if (i32.gt_u (local.get $d) (global.get $depth)) (then (global.set $depth (local.get $d))))
               (i64.store (local.get $f) (i64.const 0x452821e638d01377))
               (i32.store offset=16 (local.get $f) (i32.const 0))
               (i32.store offset=20 (local.get $f) (select (i32.const 1) (i32.const 2) (i32.eq (local.get $c) (i32.const 0x7b))))
@@ -468,5 +475,6 @@
           (br $fold))))
     (f64.store (i32.const 0) (f64.convert_i64_u (i64.shr_u (call $fmix (local.get $v)) (i64.const 11))))
     (i32.store (i32.const 8) (global.get $ascii))
+    (i32.store (i32.const 16) (global.get $depth))
     (i32.const 0))
 )

@@ -14,6 +14,8 @@ const SHAREGPT_ROLES: Readonly<Record<string, Turn['role']>> = contract.roles.sh
 const TOOL_CALL_SPEAKERS: ReadonlySet<string> = new Set(contract.tool_call_speakers);
 const MEDIA_PLACEHOLDERS = contract.media as Readonly<Record<keyof Media, string>>;
 const REASONING_KEYS: readonly string[] = contract.reasoning.keys;
+const REASONING_KEY_SET: ReadonlySet<string> = new Set(REASONING_KEYS);
+const NO_KEYS: readonly string[] = [];
 
 /** The words both sides use for a config-level verdict, with `{name}` placeholders filled in. */
 export function contractWords(key: keyof typeof contract.words, values: Record<string, string | number> = {}): string {
@@ -58,8 +60,20 @@ export function hasMedia(record: unknown): boolean {
 
 /** The media lists a record may carry, once (not an Object.keys per record). */
 const MEDIA_KEYS = Object.keys(MEDIA_PLACEHOLDERS) as (keyof Media)[];
+const MEDIA_KEY_SET: ReadonlySet<string> = new Set(MEDIA_KEYS);
+
+/**
+ * Whether `object` has an own key in `keys`. A walk of its own keys (one or two in most messages and
+ * records) instead of a lookup of each key in `keys`: loads by a computed key cost about 24 ns a
+ * message where this costs 12, and a validation reads every message of every record.
+ */
+function hasKeyIn(object: object, keys: ReadonlySet<string>): boolean {
+  for (const key in object) if (keys.has(key)) return true;
+  return false;
+}
 
 function hasMediaLists(media: Media): boolean {
+  if (!hasKeyIn(media, MEDIA_KEY_SET)) return false;
   for (const key of MEDIA_KEYS) if (media[key] !== undefined) return true;
   return false;
 }
@@ -221,7 +235,7 @@ class Reader {
     if (typeof message.tool_call_id === 'string') turn.tool_call_id = message.tool_call_id;
     if (typeof message.name === 'string') turn.name = message.name;
     let reasoning: [string, string] | undefined;
-    for (const key of REASONING_KEYS) {
+    for (const key of hasKeyIn(message, REASONING_KEY_SET) ? REASONING_KEYS : NO_KEYS) {
       const value = message[key];
       if (value === undefined || value === null) continue;
       if (typeof value !== 'string')
@@ -327,6 +341,7 @@ class Reader {
 
   media(record: Json): Media | undefined {
     const media: Media = {};
+    if (!hasKeyIn(record, MEDIA_KEY_SET)) return media;
     for (const key of MEDIA_KEYS) {
       const value = record[key];
       if (value === undefined) continue;

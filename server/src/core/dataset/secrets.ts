@@ -52,7 +52,12 @@ const JWT = keyPattern(
   isJwt,
 );
 
-/** Every key pattern, in the order findings are reported (each pattern's matches in text order). */
+/**
+ * Every key pattern, in the order findings are reported (each pattern's matches in text order). A new
+ * pattern needs a start in `findKeys` too: one of the four characters at a fixed offset in its literal
+ * (test/dataset/rules.test.ts finds an example key of each provider; sensitiveScan.test.ts holds the
+ * search to the plain global regexes).
+ */
 export const KEY_PATTERNS: readonly KeyPattern[] = [
   AWS,
   GITHUB,

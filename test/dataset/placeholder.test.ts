@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { validateJsonArrayDataset } from '../../server/src/core/dataset/jsonArray';
 import { DatasetStream } from '../../server/src/core/dataset/stream';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
+import { stringSpans } from '../../server/src/core/dataset/placeholder';
 import { effectiveSeverity, RULES_BY_ID } from '../../server/src/core/rules';
 import type { Finding } from '../../server/src/core/types';
 import { validatorOptions } from './options';
@@ -97,6 +99,39 @@ describe('content/placeholder', () => {
       'Handlebars: {{#each items}}{{this}}{{/each}}',
     ];
     for (const text of quiet) assert.deepEqual(found(text), [], text);
+  });
+
+  it('finds every string literal of a line, keys told apart, whatever its quotes and backslashes', () => {
+    // The plain way: a character at a time, a backslash taking the character after it along.
+    const plainSpans = (text: string) => {
+      const spans: { start: number; end: number; isKey: boolean }[] = [];
+      for (let i = 0; i < text.length; i++) {
+        if (text[i] !== '"') continue;
+        let j = i + 1;
+        while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+        const rest = text.slice(j + 1).trimStart();
+        spans.push({ start: i + 1, end: j, isKey: rest.startsWith(':') });
+        i = j;
+      }
+      return spans;
+    };
+    const unit = fc.constantFrom('a', '"', '\\', '{', '}', ':', ' ', 'n', 'é', '中');
+    const value = fc.letrec((tie) => ({
+      value: fc.oneof(
+        fc.string({ unit, maxLength: 8 }),
+        fc.integer(),
+        fc.array(tie('value'), { maxLength: 3 }),
+        fc.dictionary(fc.string({ unit, maxLength: 4 }), tie('value'), { maxKeys: 3 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(value, fc.boolean(), (v, spaced) => {
+        // Spaced: indented, and a space before each colon (legal JSON, rare in files, and harder to read).
+        const text = spaced ? JSON.stringify(v, null, 1).replace(/":/g, '" :') : JSON.stringify(v);
+        assert.deepEqual(stringSpans(text, text.length), plainSpans(text), text);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('lets a record that asks for a template keep its slots', () => {

@@ -377,6 +377,18 @@ describe('PII and secrets', () => {
     assert.equal(covered(lines, f[0]!), '"mail bob\\u0040corp.acme-corp.com"');
   });
 
+  it('places an address hidden behind \\u escapes on its own string, deep in a conversation', () => {
+    const hidden = '"mail bob\\u0040corp.acme-corp.com"';
+    const lines = [
+      `{"messages": [{"role": "user", "content": "hi \\u00e9"}, {"role": "assistant", "content": ${hidden}}], "id": "x"}`,
+    ];
+    const f = run(lines).filter((x) => x.rule === 'pii/email');
+    assert.deepEqual(
+      f.map((x) => covered(lines, x)),
+      [hidden],
+    );
+  });
+
   it('raises no false alarms on versions, IPs, URLs, decorators, dates, times, ISBNs, ids, hashes and UUIDs', () => {
     const benign = [
       'Upgrade to 1.2.3.4 or 10.0.19041.1234',

@@ -105,8 +105,8 @@ const result: HashResult = { hash: -1, ascii: false, hints: ALL_HINTS, depth: -1
 /**
  * The hash of `value`, the JSON value JSON.parse read from `text`, whether every string of it (keys
  * included) is ASCII, how deep it nests, and the detector hints of `text` (HINT_*); hash -1 when it
- * cannot be hashed (nested past 128 levels). Equal values hash equal however they are written. The result object is
- * reused: read it before the next call.
+ * cannot be hashed (nested past 128 levels). Equal values hash equal however they are written. The
+ * result object is reused: read it before the next call.
  */
 export function hashJsonText(text: string, value: unknown): Readonly<HashResult> {
   result.hash = -1;

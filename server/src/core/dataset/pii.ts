@@ -32,7 +32,7 @@ export function isReservedDomain(domain: string): boolean {
   return false;
 }
 
-/** A character of an address's local part (EMAIL's first class). */
+/** A character of an address's local part (EMAIL's lookbehind and local-part class). */
 function isLocalChar(c: number): boolean {
   return (
     (c >= 0x61 && c <= 0x7a) ||

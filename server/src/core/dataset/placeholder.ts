@@ -178,7 +178,7 @@ export function findPlaceholders(text: string): PlaceholderMatch[] {
     lastEnd = m.end;
     if (found.length >= MAX_PER_LINE) break;
   }
-  // A record that talks about templates keeps its slots (this leaves out no more than it would first).
+  // A record that talks about templates keeps its slots: none is reported.
   if (found.length > 0 && talksAboutTemplates(text, candidates)) return [];
   return found;
 }

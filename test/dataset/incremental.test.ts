@@ -90,6 +90,26 @@ describe('DatasetValidator incremental updates', () => {
     );
   });
 
+  it('finds a near duplicate an edit brings in whose only holder of a band key sits next to the removed line', () => {
+    // One line holds each band key of `kept` (so no bucket has them); the edit removes the line before
+    // it in the slab and adds a near copy of it: the new line must find `kept` through the slabs.
+    const answer = 'A fox and a dog.';
+    const kept = chat(story, answer);
+    const copy = chat(story.replace('lazy', 'sleepy'), answer);
+    const v = new DatasetValidator(opts);
+    v.update(0, 0, [chat('what is two plus two', 'four'), kept, chat('name three rivers', 'Nile, Amazon, Danube.')]);
+    v.update(0, 1, [copy]);
+    const fresh = new DatasetValidator(opts);
+    fresh.update(0, 0, [copy, kept, chat('name three rivers', 'Nile, Amazon, Danube.')]);
+    const near = (x: DatasetValidator) =>
+      x
+        .findings()
+        .filter((f) => f.rule === 'dedup/near')
+        .map((f) => [f.range.start.line, f.data?.duplicateOf]);
+    assert.deepEqual(near(fresh), [[1, 0]]);
+    assert.deepEqual(near(v), near(fresh));
+  });
+
   it('re-checks only what an edit touches: deleting a first occurrence moves the near-duplicate finding', () => {
     const v = new DatasetValidator(opts);
     const answer = 'A fox and a dog.';

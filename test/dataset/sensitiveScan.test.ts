@@ -85,9 +85,11 @@ describe('secret/api-key', () => {
     assert.ok(keys > 800, `${keys} keys`);
   });
 
-  it('reports a key once however many of its literals a text repeats inside it', () => {
-    const jwt = PIECES[17] as string;
-    assert.deepEqual(found(`token ${jwt}`), [[6, 6 + jwt.length, 'JSON Web Token']]);
+  it('reports a key once when another key of its kind could start inside it', () => {
+    // The body of an OpenAI key may hold "-sk-", where a second key could start (a hyphen is a boundary).
+    const key = 'sk-proj-Ab3De5Gh7Jk9Mn1Pq3St5Vx7Za9Ce1Gi3-sk-Km5Oq7Su9Ab3De5Gh7Jk9Mn1Pq3St5Vx7Z';
+    assert.deepEqual(found(`key ${key}`), [[4, 4 + key.length, 'OpenAI API key']]);
+    assert.deepEqual(found(`key ${key}`), plainScan(`key ${key}`));
   });
 });
 

@@ -684,15 +684,12 @@ function nearDuplicateRecords(n: number): { texts: string[]; plantedOf: Int32Arr
 /** Our pass over the first `n` records in order; `found[i]` is the earlier record reported for i, or -1. */
 function ourNearPass(texts: string[], n: number): { found: Int32Array; ms: number; cpuMs: number } {
   const hasher = new MinHasher();
-  const index = new NearDuplicateIndex(n);
   const found = new Int32Array(n).fill(-1);
+  const index = new NearDuplicateIndex(NEAR_THRESHOLD, (line, first) => (found[line] = first), n);
   const cpu0 = process.cpuUsage();
   const ms = time(() => {
-    for (let i = 0; i < n; i++) {
-      if (!hasher.compute(texts[i] ?? '')) continue;
-      const hit = index.checkAndAdd(hasher, i, NEAR_THRESHOLD);
-      if (hit) found[i] = hit.line;
-    }
+    for (let i = 0; i < n; i++) if (hasher.compute(texts[i] ?? '')) index.addHashed(hasher, i);
+    index.finish();
   });
   const cpu = process.cpuUsage(cpu0);
   return { found, ms, cpuMs: (cpu.user + cpu.system) / 1000 };

@@ -93,10 +93,56 @@ describe('MinHasher', () => {
   });
 });
 
+/** The reports of an index over `records` (signature and keys with their line), each as [line, first, similarity]. */
+function reportsOf(
+  records: readonly { signature: Uint8Array; keys: Uint32Array; line: number }[],
+  capacity: number,
+  threshold = 0.8,
+): [number, number, number][] {
+  const found: [number, number, number][] = [];
+  const index = new NearDuplicateIndex(threshold, (line, first, sim) => found.push([line, first, sim]), capacity);
+  for (const r of records) index.add(r.signature, 0, r.keys, 0, r.line);
+  index.finish();
+  return found;
+}
+
+/**
+ * The rule the index implements, written plainly: each record, as it comes, is compared with the first
+ * MAX_PER_KEY (4) holders of each of its band keys and names the earliest at least `threshold` similar;
+ * it then holds its keys too, while fewer than `capacity` records were.
+ */
+function referenceReports(
+  records: readonly { signature: Uint8Array; keys: Uint32Array; line: number }[],
+  capacity: number,
+  threshold = 0.8,
+): [number, number, number][] {
+  const holders = new Map<number, number[]>();
+  const found: [number, number, number][] = [];
+  records.forEach((r, id) => {
+    let best = -1;
+    let bestSim = 0;
+    for (let b = 0; b < BANDS; b++) {
+      const key = (r.keys[b] as number) | 0;
+      const list = holders.get(key) ?? [];
+      for (const other of list) {
+        if (other === id || (best >= 0 && other >= best)) continue;
+        const sim = signatureSimilarity(r.signature, 0, (records[other] as { signature: Uint8Array }).signature, 0);
+        if (sim >= threshold) {
+          best = other;
+          bestSim = sim;
+        }
+      }
+      if (id < capacity && list.length < 4) holders.set(key, [...list, id]);
+    }
+    if (best >= 0) found.push([r.line, (records[best] as { line: number }).line, bestSim]);
+  });
+  return found;
+}
+
 describe('NearDuplicateIndex', () => {
-  it('reports the earliest similar record, not unrelated ones, across table growth', () => {
+  it('reports the earliest similar record, not unrelated ones, over chunks of kept records', () => {
     const rand = prng(11);
-    // Enough records for the table to grow from its first size (room for about 19,600 records' keys).
+    // More records than one chunk of kept signatures (4,096).
     const n = 25_000;
     const texts: string[] = [];
     const plantedOf: number[] = [];
@@ -113,13 +159,23 @@ describe('NearDuplicateIndex', () => {
       }
     }
     const hasher = new MinHasher();
-    const index = new NearDuplicateIndex(n);
-    const firstSlots = index.slots;
+    const hits = new Map<number, { line: number; similarity: number }>();
+    let lastLine = -1;
+    const index = new NearDuplicateIndex(0.8, (line, first, similarity) => {
+      assert.ok(line > lastLine, 'reports come in line order');
+      lastLine = line;
+      hits.set(line, { line: first, similarity });
+    });
+    for (let i = 0; i < n; i++) {
+      assert.ok(hasher.compute(texts[i] as string));
+      index.addHashed(hasher, i);
+    }
+    assert.equal(hits.size, 0, 'kept records are compared when the input ends');
+    index.finish();
     let recalled = 0;
     let positives = 0;
     for (let i = 0; i < n; i++) {
-      assert.ok(hasher.compute(texts[i] as string));
-      const hit = index.checkAndAdd(hasher, i, 0.8);
+      const hit = hits.get(i);
       const j = plantedOf[i] as number;
       if (j >= 0 && jaccard(texts[i] as string, texts[j] as string) >= 0.8) {
         positives++;
@@ -136,27 +192,68 @@ describe('NearDuplicateIndex', () => {
     }
     assert.ok(positives > 150);
     assert.ok(recalled / positives >= 0.95, `recall ${recalled}/${positives}`);
-    assert.equal(index.admittedCount, n);
-    assert.ok(index.slots > firstSlots, `the table never grew from ${firstSlots} slots`);
+    assert.equal(index.keptCount, n);
   });
 
-  it('names the earliest of several copies, and compares later records with admitted ones past capacity', () => {
+  it('names the earliest of several copies, and compares later records with kept ones past capacity', () => {
     const rand = prng(13);
     const base = words(rand, 50);
-    const index = new NearDuplicateIndex(3);
-    const hasher = new MinHasher();
-    const add = (text: string, line: number): number | undefined => {
-      hasher.compute(text);
-      return index.checkAndAdd(hasher, line, 0.8)?.line;
-    };
-    assert.equal(add(words(rand, 50).join(' '), 0), undefined);
-    assert.equal(add(base.join(' '), 1), undefined);
-    assert.equal(add(edited(rand, base, 1), 2), 1);
-    // Past capacity: not admitted, still compared.
-    assert.equal(add(edited(rand, base, 1), 3), 1);
     const late = words(rand, 50);
-    assert.equal(add(late.join(' '), 4), undefined);
-    assert.equal(add(late.join(' '), 5), undefined);
-    assert.equal(index.admittedCount, 3);
+    const texts = [
+      words(rand, 50).join(' '),
+      base.join(' '),
+      edited(rand, base, 1),
+      // Past capacity: not kept, still compared.
+      edited(rand, base, 1),
+      late.join(' '),
+      late.join(' '),
+    ];
+    const hasher = new MinHasher();
+    const records = texts.map((text, line) => {
+      assert.ok(hasher.compute(text));
+      return { signature: hasher.signature.slice(), keys: hasher.bandKeys.slice(), line: line * 2 };
+    });
+    assert.deepEqual(
+      reportsOf(records, 3).map(([line, first]) => [line, first]),
+      [
+        [4, 2],
+        [6, 2],
+      ],
+    );
+  });
+
+  it('reports what comparing each record as it comes would, with keys shared by many, twice in a record, past capacity', () => {
+    const rand = prng(17);
+    for (let round = 0; round < 40; round++) {
+      // Signatures from a few families (a family's members differ in a few bins, so some pairs are
+      // above the threshold and some below); band keys from a small pool, so that keys are shared by
+      // more than four records and repeat within a record, with the top bits set on some.
+      const families = Array.from({ length: 1 + Math.floor(rand() * 6) }, () =>
+        Uint8Array.from({ length: BINS }, () => Math.floor(rand() * 256)),
+      );
+      const pool = Array.from({ length: 2 + Math.floor(rand() * 30) }, () => Math.floor(rand() * 2 ** 32) >>> 0);
+      const n = 1 + Math.floor(rand() * 300);
+      const records = Array.from({ length: n }, (_, i) => {
+        const signature = (families[Math.floor(rand() * families.length)] as Uint8Array).slice();
+        const changes = Math.floor(rand() * 40);
+        for (let k = 0; k < changes; k++) signature[Math.floor(rand() * BINS)] = Math.floor(rand() * 256);
+        const keys = Uint32Array.from({ length: BANDS }, () =>
+          rand() < 0.6
+            ? (pool[Math.floor(rand() * pool.length)] as number)
+            : // A key that differs from a pool key in its top two bits only.
+              rand() < 0.5
+              ? ((pool[0] as number) ^ 0xc0000000) >>> 0
+              : Math.floor(rand() * 2 ** 32) >>> 0,
+        );
+        return { signature, keys, line: 3 * i + 1 };
+      });
+      for (const capacity of [n, Math.floor(n / 2), 0]) {
+        assert.deepEqual(
+          reportsOf(records, capacity),
+          referenceReports(records, capacity),
+          `round ${round}, capacity ${capacity}`,
+        );
+      }
+    }
   });
 });

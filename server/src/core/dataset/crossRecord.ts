@@ -8,6 +8,7 @@ import type { Finding, Position, Range } from '../types';
 import { makeFinding } from './context';
 import { EXACT_SCHEME, ExactDuplicateTable } from './dedupExact';
 import { BANDS, BINS, NEAR_SCHEME, NearDuplicateIndex } from './dedupNear';
+import type { NearReport } from './dedupNear';
 import { NO_TOKENS } from './exampleTokens';
 import { RECORD_FORMATS } from './formats';
 import type { RecordFormat } from './formats';
@@ -148,22 +149,22 @@ export function mixedFormatFinding(
 
 /**
  * Exact and near duplicates of records seen once, in order (the stream and `.json` arrays): a 53-bit
- * value hash table and a capped MinHash LSH index. `check` says whether a record repeats an earlier
- * one; the earlier record's id is then in `first` (and its similarity in `similarity`).
+ * value hash table, answered at once (`check`), and a capped MinHash LSH index (`near`), whose answers
+ * come through `onNear` in record order, most of them at `finish` (see NearDuplicateIndex).
  */
 export class AppendOnlyDuplicates {
   private readonly exact = new ExactDuplicateTable();
   private readonly near: NearDuplicateIndex;
+  /** After `check` found an exact duplicate: the id of the record it repeats. */
   first = -1;
-  similarity = 0;
 
-  constructor(nearCapacity = 1_000_000) {
-    this.near = new NearDuplicateIndex(nearCapacity);
+  constructor(threshold: number, onNear: NearReport, nearCapacity = 1_000_000) {
+    this.near = new NearDuplicateIndex(threshold, onNear, nearCapacity);
   }
 
   /**
-   * 0: a first occurrence, 1: an exact duplicate, 2: a near duplicate. `signatures`/`bandKeys` with
-   * their offsets hold the record's near-duplicate keys, or are undefined when it has none.
+   * Whether record `id` repeats an earlier one exactly (`first` names it); when not, and it has near-duplicate
+   * keys (`signatures`/`bandKeys` at their offsets), it goes to the near-duplicate index.
    */
   check(
     id: number,
@@ -172,20 +173,20 @@ export class AppendOnlyDuplicates {
     sigOffset: number,
     bandKeys: Uint32Array | undefined,
     keyOffset: number,
-    threshold: number,
-  ): 0 | 1 | 2 {
-    if (hash < 0) return 0;
+  ): boolean {
+    if (hash < 0) return false;
     const first = this.exact.firstOrAdd(hash, id);
     if (first >= 0) {
       this.first = first;
-      return 1;
+      return true;
     }
-    if (!signatures || !bandKeys) return 0;
-    const near = this.near.checkAndAddAt(signatures, sigOffset, bandKeys, keyOffset, id, threshold);
-    if (!near) return 0;
-    this.first = near.line;
-    this.similarity = near.similarity;
-    return 2;
+    if (signatures && bandKeys) this.near.add(signatures, sigOffset, bandKeys, keyOffset, id);
+    return false;
+  }
+
+  /** The input is over: reports the near duplicates not yet reported. */
+  finish(): void {
+    this.near.finish();
   }
 
   get bytes(): number {
@@ -265,8 +266,13 @@ export class RecordTally {
       const f = mixedFormatFinding(severity, range(i), format, majority);
       this.count(f);
       emit(f);
-      if (severity === 'error' && this.errors.data[i] === 0) this.errors.data[i] = 1;
+      if (severity === 'error') this.markError(i);
     }
+  }
+
+  /** Record `i`, added already, carries an error found after it was added (format/mixed, dedup/near). */
+  markError(i: number): void {
+    if (this.errors.data[i] === 0) this.errors.data[i] = 1;
   }
 
   stats(lines: number): DatasetStats {

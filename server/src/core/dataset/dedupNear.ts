@@ -179,141 +179,202 @@ export function signatureSimilarity(a: Uint8Array, aOffset: number, b: Uint8Arra
   return Math.max(0, (p - 1 / 255) / (1 - 1 / 255));
 }
 
-const MAX_PER_KEY = 4;
+/** Hashes as small integers, which V8 hashes fastest; a rare merge of two buckets is harmless. */
+export function smallKey(key: number): number {
+  return key & 0x3fffffff;
+}
+
+/** The largest KeyFilter, in bits (log 2). */
+const MAX_FILTER_LOG = 23;
+/** The two multipliers of KeyFilter's bits. */
+const H1 = 0x9e3779b1;
+const H2 = 0x85ebca77;
+
 /**
- * The table's first size: 2 MB, room for the band keys of about 20,000 records (some 17 MB of chat
- * records) before it first grows. Starting at a quarter of it, 10 MB paid a rehash of 49,000 entries
- * into a new, cold table: 1.5 ms of the stream's 67 (`bench/dataset.ts full`). The pages of a zeroed
- * typed array are only backed once written, so a small file does not hold 2 MB.
+ * Two bits per band key (a Bloom filter), set once a line held the key: a key with a clear bit was never
+ * held by any line; with both set, it may have been (about 1.4% of the keys never held, at the size it is
+ * made for). Sized for the keys it will hold (16 bits a key, at most 2^maxLog bits: 2^23 is 1 MB, for
+ * 500,000 keys); the editor grows it when they outnumber that. Keys are taken as smallKey(key).
  */
-const INITIAL_SLOTS = 1 << 18;
+export class KeyFilter {
+  private readonly bits: Int32Array;
+  private readonly shift: number;
+  /** Keys marked (with repeats). */
+  private marked = 0;
+
+  constructor(keys: number, maxLog = MAX_FILTER_LOG) {
+    const log = Math.min(maxLog, Math.max(10, Math.ceil(Math.log2(keys * 16 + 1))));
+    this.bits = new Int32Array(1 << (log - 5));
+    this.shift = 32 - log;
+  }
+
+  mark(key: number): void {
+    const h = Math.imul(key, H1) >>> this.shift;
+    const g = Math.imul(key, H2) >>> this.shift;
+    this.bits[h >>> 5] = (this.bits[h >>> 5] as number) | (1 << (h & 31));
+    this.bits[g >>> 5] = (this.bits[g >>> 5] as number) | (1 << (g & 31));
+    this.marked++;
+  }
+
+  /**
+   * Marks the first `n` keys of `keys` (smallKey of each); those marked already (or whose two bits other
+   * keys set) are marked in `twice` too. Returns how many those were.
+   */
+  markAll(keys: Uint32Array, n: number, twice: KeyFilter): number {
+    const bits = this.bits;
+    const shift = this.shift;
+    let repeats = 0;
+    for (let i = 0; i < n; i++) {
+      const key = smallKey(keys[i] as number);
+      const h = Math.imul(key, H1) >>> shift;
+      const g = Math.imul(key, H2) >>> shift;
+      const hw = bits[h >>> 5] as number;
+      const hb = 1 << (h & 31);
+      const gw = bits[g >>> 5] as number;
+      const gb = 1 << (g & 31);
+      if (hw & hb && gw & gb) {
+        twice.mark(key);
+        repeats++;
+      } else {
+        bits[h >>> 5] = hw | hb;
+        bits[g >>> 5] = (bits[g >>> 5] as number) | gb;
+      }
+    }
+    this.marked += n;
+    return repeats;
+  }
+
+  mayHave(key: number): boolean {
+    const h = Math.imul(key, H1) >>> this.shift;
+    const g = Math.imul(key, H2) >>> this.shift;
+    return ((this.bits[h >>> 5] as number) & (1 << (h & 31)) && (this.bits[g >>> 5] as number) & (1 << (g & 31))) !== 0;
+  }
+
+  /** Whether any of the `n` keys of `keys` from `start` (smallKey of each) may have been marked. */
+  anyIn(keys: Uint32Array, start: number, n: number): boolean {
+    const bits = this.bits;
+    const shift = this.shift;
+    for (let i = start; i < start + n; i++) {
+      const key = smallKey(keys[i] as number);
+      const h = Math.imul(key, H1) >>> shift;
+      const g = Math.imul(key, H2) >>> shift;
+      if ((bits[h >>> 5] as number) & (1 << (h & 31)) && (bits[g >>> 5] as number) & (1 << (g & 31))) return true;
+    }
+    return false;
+  }
+
+  /** More keys than it was sized for: most bits are set, and most lookups would say "maybe". */
+  get full(): boolean {
+    return this.marked * 8 > this.bits.length * 32 && this.bits.length < 1 << (MAX_FILTER_LOG - 5);
+  }
+}
+
 /**
- * Signatures are kept in chunks of this many records (512 KB), so that growing never copies them: a
- * first chunk that doubled as it filled copied 1.5 MB for 10 MB of records and touched twice the memory.
+ * Under one band key the index keeps its first holders only (as the editor's buckets compare their first
+ * NEAR_WINDOW lines): a large cluster of near duplicates keeps its earliest members under a key, so
+ * checks stay short.
+ */
+const MAX_PER_KEY = 4;
+/** The largest filter of the pass over all kept keys (2^28 bits: 32 MB, 16 bits for each of 16M keys). */
+const PASS_FILTER_LOG = 28;
+/**
+ * Signatures and band keys are kept in chunks of this many records (512 KB and 160 KB), so that growing
+ * never copies them: a first chunk that doubled as it filled copied 1.5 MB for 10 MB of records and
+ * touched twice the memory.
  */
 const CHUNK_SHIFT = 12;
 const CHUNK_RECORDS = 1 << CHUNK_SHIFT;
 
+/** What a check found: the record at `line` nearly repeats the one at `firstLine`. */
+export type NearReport = (line: number, firstLine: number, similarity: number) => void;
+
 /**
- * The streaming index: signatures of admitted records (BINS bytes each) and one multimap from band
- * key to the first records (up to MAX_PER_KEY) that had it. Past `capacity` records nothing new is admitted (memory
- * stays bounded); later records are still compared against those admitted.
+ * Near duplicates of records seen once, in order (the stream and `.json` arrays). A record's near
+ * duplicate is the earliest earlier record that shares a band key with it, among the first
+ * MAX_PER_KEY records holding that key, and is at least `threshold` similar.
  *
- * The multimap is an open-addressing table of (key, id + 1) pairs interleaved in one array (0: an
- * empty slot, so a new table needs no filling), so a probe touches one cache line; a record's lookup
- * and insertion share one walk per band.
+ * Records are kept (signature and band keys, in chunks) and compared in one pass when the input ends
+ * (`finish`): most band keys belong to one record only, so a first pass over the kept keys marks each in
+ * a filter and, in a second one, the keys seen before; only records holding such a key are compared,
+ * through a table of those keys alone, which stays in the cache. Comparing each record as it came, in
+ * a table of every key (2 MB per 10 MB of chat records) probed at random between records' analyses, cost
+ * a cache miss per key: about 12 ms of the stream's 10 MB, against 2-3 for the pass.
+ *
+ * Memory stays bounded: past `capacity` records nothing more is kept. The records kept are then compared
+ * (their reports come first), a table of all their keys is built, and each later record is compared with
+ * them as it comes. The answers are the same as comparing every record as it comes (tested against such
+ * a reference), and reports come in line order either way.
  */
 export class NearDuplicateIndex {
-  private readonly chunks: Uint8Array[] = [];
-  private lineOf: Int32Array;
-  private admitted = 0;
-  /** Slot s holds its key at 2s and its record id + 1 at 2s + 1 (0 when empty). */
-  private table: Int32Array;
-  private tableSlots: number;
-  /** The most slots the table can need: every admitted record's every band at 3/4 load. */
-  private readonly maxSlots: number;
-  private tableSize = 0;
-  /** What `touchBands` read, summed: kept in a field so that the compiler cannot drop the reads. */
-  touchedSum = 0;
+  private readonly signatures: Uint8Array[] = [];
+  private readonly keys: Uint32Array[] = [];
+  private lineOf = new Int32Array(4096);
+  private kept = 0;
+  /** Once full: the table of every kept record's keys; later records are compared with it at once. */
+  private table: KeyTable | undefined;
+  private compared = false;
+  /** The best candidate of the record being compared (fields, so that no result object is made per record). */
+  private best = -1;
+  private bestSim = 0;
 
-  constructor(readonly capacity = 1_000_000) {
-    this.lineOf = new Int32Array(4096);
-    const needed = 2 ** Math.ceil(Math.log2((capacity * BANDS * 4) / 3 + 1));
-    this.tableSlots = Math.min(INITIAL_SLOTS, needed);
-    this.maxSlots = Math.max(this.tableSlots, needed);
-    this.table = new Int32Array(2 * this.tableSlots);
-  }
+  constructor(
+    private readonly threshold: number,
+    private readonly report: NearReport,
+    readonly capacity = 1_000_000,
+  ) {}
 
-  get admittedCount(): number {
-    return this.admitted;
-  }
-
-  /** Slots of the band-key table now (it starts at INITIAL_SLOTS, or fewer for a small capacity). */
-  get slots(): number {
-    return this.tableSlots;
+  /** Records kept so far (at most `capacity`). */
+  get keptCount(): number {
+    return this.kept;
   }
 
   get bytes(): number {
-    let bytes = this.lineOf.byteLength + this.table.byteLength;
-    for (const chunk of this.chunks) bytes += chunk.byteLength;
+    let bytes = this.lineOf.byteLength + (this.table?.bytes ?? 0);
+    for (const chunk of this.signatures) bytes += chunk.byteLength;
+    for (const chunk of this.keys) bytes += chunk.byteLength;
     return bytes;
   }
 
-  /**
-   * The earliest admitted record sharing a band with `hasher`'s signature and at least `threshold`
-   * similar, as { line, similarity }; then admits this record (as `line`) when there is room.
-   */
-  checkAndAdd(hasher: MinHasher, line: number, threshold: number): { line: number; similarity: number } | undefined {
-    return this.checkAndAddAt(hasher.signature, 0, hasher.bandKeys, 0, line, threshold);
+  /** `add` of the signature and band keys `hasher` holds. */
+  addHashed(hasher: MinHasher, line: number): void {
+    this.add(hasher.signature, 0, hasher.bandKeys, 0, line);
   }
 
   /**
-   * `checkAndAdd` for a signature stored at `sigOffset` in `signatures` and its band keys at
-   * `keyOffset` in `bandKeys` (a block's buffers), without copying them.
+   * The next record, at `line`: its signature at `sigOffset` in `signatures` and its band keys at
+   * `keyOffset` in `bandKeys` (a block's buffers; copied). Kept while there is room; past it, compared at once.
    */
-  checkAndAddAt(
+  add(signatures: Uint8Array, sigOffset: number, bandKeys: Uint32Array, keyOffset: number, line: number): void {
+    if (this.compared) throw new Error('NearDuplicateIndex: add after finish');
+    if (this.kept < this.capacity) {
+      this.keep(signatures, sigOffset, bandKeys, keyOffset, line);
+      return;
+    }
+    if (!this.table) {
+      this.compareKept();
+      this.table = this.tableOfKept();
+    }
+    this.best = -1;
+    for (let band = 0; band < BANDS; band++) {
+      this.probe(this.table, (bandKeys[keyOffset + band] as number) | 0, -1, signatures, sigOffset, false);
+    }
+    if (this.best >= 0) this.report(line, this.lineOf[this.best] as number, this.bestSim);
+  }
+
+  /** Reports the near duplicates among the records kept (in line order), unless adding past capacity did. */
+  finish(): void {
+    if (!this.table && !this.compared) this.compareKept();
+    this.compared = true;
+  }
+
+  private keep(
     signatures: Uint8Array,
     sigOffset: number,
     bandKeys: Uint32Array,
     keyOffset: number,
     line: number,
-    threshold: number,
-  ): { line: number; similarity: number } | undefined {
-    const admit = this.admitted < this.capacity;
-    const id = this.admitted;
-    let bestId = -1;
-    let bestSim = 0;
-    if (admit) this.store(signatures, sigOffset, line);
-    if (admit && (this.tableSize + BANDS) * 4 > this.tableSlots * 3) this.growTable();
-    this.touchBands(bandKeys, keyOffset);
-    for (let band = 0; band < BANDS; band++) {
-      // Keys are compared as 32-bit patterns: Int32Array storage of a Uint32 key.
-      const key = (bandKeys[keyOffset + band] as number) | 0;
-      const table = this.table;
-      const mask = this.tableSlots - 1;
-      let sameKey = 0;
-      let slot = key & mask;
-      for (; ; slot = (slot + 1) & mask) {
-        const other = (table[2 * slot + 1] as number) - 1;
-        if (other < 0) break;
-        if (table[2 * slot] !== key) continue;
-        sameKey++;
-        // This record's own earlier bands are not candidates (ids are admitted in increasing order).
-        if (other !== id && (bestId < 0 || other < bestId)) {
-          const chunk = this.chunks[other >>> CHUNK_SHIFT] as Uint8Array;
-          const sim = signatureSimilarity(signatures, sigOffset, chunk, (other & (CHUNK_RECORDS - 1)) * BINS);
-          if (sim >= threshold) {
-            bestId = other;
-            bestSim = sim;
-          }
-        }
-      }
-      // A large cluster of near duplicates keeps its earliest members under a key, so lookups stay short.
-      if (admit && sameKey < MAX_PER_KEY) {
-        table[2 * slot] = key;
-        table[2 * slot + 1] = id + 1;
-        this.tableSize++;
-      }
-    }
-    if (admit) this.admitted++;
-    return bestId >= 0 ? { line: this.lineOf[bestId] ?? -1, similarity: bestSim } : undefined;
-  }
-
-  /**
-   * Reads the first slot of every band before probing any: the reads do not depend on each other,
-   * so the CPU overlaps their cache misses instead of taking them one after another.
-   */
-  private touchBands(bandKeys: Uint32Array, keyOffset: number): void {
-    const table = this.table;
-    const mask = this.tableSlots - 1;
-    let sum = 0;
-    for (let band = 0; band < BANDS; band++)
-      sum += table[2 * ((bandKeys[keyOffset + band] as number) & mask) + 1] as number;
-    this.touchedSum = sum;
-  }
-
-  private store(signatures: Uint8Array, sigOffset: number, line: number): void {
-    const id = this.admitted;
+  ): void {
+    const id = this.kept++;
     if (id >= this.lineOf.length) {
       const lines = new Int32Array(this.lineOf.length * 2);
       lines.set(this.lineOf);
@@ -321,30 +382,132 @@ export class NearDuplicateIndex {
     }
     this.lineOf[id] = line;
     const c = id >>> CHUNK_SHIFT;
-    const at = (id & (CHUNK_RECORDS - 1)) * BINS;
-    let stored = this.chunks[c];
-    if (stored === undefined) this.chunks[c] = stored = new Uint8Array(CHUNK_RECORDS * BINS);
-    stored.set(signatures.subarray(sigOffset, sigOffset + BINS), at);
+    if (c === this.signatures.length) {
+      this.signatures.push(new Uint8Array(CHUNK_RECORDS * BINS));
+      this.keys.push(new Uint32Array(CHUNK_RECORDS * BANDS));
+    }
+    const slot = id & (CHUNK_RECORDS - 1);
+    (this.signatures[c] as Uint8Array).set(signatures.subarray(sigOffset, sigOffset + BINS), slot * BINS);
+    const keys = this.keys[c] as Uint32Array;
+    for (let band = 0; band < BANDS; band++) keys[slot * BANDS + band] = bandKeys[keyOffset + band] as number;
   }
 
-  private growTable(): void {
-    const old = this.table;
-    const oldSlots = this.tableSlots;
-    // Every growth rehashes every entry: the table grows fourfold (a third of the rehashing of twofold
-    // growth, and a smaller peak while both tables live) but never past what `capacity` can fill.
-    this.tableSlots = Math.max(oldSlots * 2, Math.min(oldSlots * 4, this.maxSlots));
-    this.table = new Int32Array(2 * this.tableSlots);
-    const table = this.table;
-    const mask = this.tableSlots - 1;
-    // Every entry moves as it is: the per-key cap already holds.
-    for (let i = 0; i < oldSlots; i++) {
-      const id = old[2 * i + 1] as number;
-      if (id === 0) continue;
-      const key = old[2 * i] as number;
-      let slot = key & mask;
-      while ((table[2 * slot + 1] as number) !== 0) slot = (slot + 1) & mask;
-      table[2 * slot] = key;
-      table[2 * slot + 1] = id;
+  /** The number of kept records in chunk `c`. */
+  private inChunk(c: number): number {
+    return Math.min(CHUNK_RECORDS, this.kept - c * CHUNK_RECORDS);
+  }
+
+  /** Compares every kept record with the kept records before it, in order, through the keys held twice. */
+  private compareKept(): void {
+    const n = this.kept;
+    const seen = new KeyFilter(n * BANDS, PASS_FILTER_LOG);
+    const twice = new KeyFilter(n * BANDS, PASS_FILTER_LOG);
+    let repeats = 0;
+    for (let c = 0; c < this.keys.length; c++) {
+      repeats += seen.markAll(this.keys[c] as Uint32Array, this.inChunk(c) * BANDS, twice);
     }
+    if (repeats === 0) return;
+    // Every holder of a key held twice, and the keys the filter wrongly says were (about 1.4% of them).
+    const table = new KeyTable(2 * repeats + ((n * BANDS) >>> 5));
+    for (let c = 0; c < this.keys.length; c++) {
+      const keys = this.keys[c] as Uint32Array;
+      const signatures = this.signatures[c] as Uint8Array;
+      const count = this.inChunk(c);
+      for (let slot = 0; slot < count; slot++) {
+        if (!twice.anyIn(keys, slot * BANDS, BANDS)) continue;
+        const id = c * CHUNK_RECORDS + slot;
+        this.best = -1;
+        for (let band = 0; band < BANDS; band++) {
+          const key = (keys[slot * BANDS + band] as number) | 0;
+          if (twice.mayHave(smallKey(key))) this.probe(table, key, id, signatures, slot * BINS, true);
+        }
+        if (this.best >= 0) this.report(this.lineOf[id] as number, this.lineOf[this.best] as number, this.bestSim);
+      }
+    }
+  }
+
+  /** A table of every kept record's band keys (each key's first MAX_PER_KEY holders), for records past capacity. */
+  private tableOfKept(): KeyTable {
+    const table = new KeyTable(this.kept * BANDS);
+    for (let c = 0; c < this.keys.length; c++) {
+      const keys = this.keys[c] as Uint32Array;
+      const count = this.inChunk(c);
+      for (let slot = 0; slot < count; slot++) {
+        const id = c * CHUNK_RECORDS + slot;
+        for (let band = 0; band < BANDS; band++) table.insert((keys[slot * BANDS + band] as number) | 0, id);
+      }
+    }
+    return table;
+  }
+
+  /**
+   * Compares the record whose signature is at `sigOffset` in `signatures` (kept as `id`, or -1) with the
+   * holders of `key` in `table`, keeping the earliest similar enough in `best`; then, when `insert`,
+   * holds the key for `id` too (unless MAX_PER_KEY records already do).
+   */
+  private probe(
+    table: KeyTable,
+    key: number,
+    id: number,
+    signatures: Uint8Array,
+    sigOffset: number,
+    insert: boolean,
+  ): void {
+    const slots = table.slots;
+    const mask = table.mask;
+    let holders = 0;
+    let slot = key & mask;
+    for (; ; slot = (slot + 1) & mask) {
+      const other = (slots[2 * slot + 1] as number) - 1;
+      if (other < 0) break;
+      if (slots[2 * slot] !== key) continue;
+      holders++;
+      // The record's own earlier bands are not candidates (ids are kept in increasing order).
+      if (other !== id && (this.best < 0 || other < this.best)) {
+        const chunk = this.signatures[other >>> CHUNK_SHIFT] as Uint8Array;
+        const sim = signatureSimilarity(signatures, sigOffset, chunk, (other & (CHUNK_RECORDS - 1)) * BINS);
+        if (sim >= this.threshold) {
+          this.best = other;
+          this.bestSim = sim;
+        }
+      }
+    }
+    if (insert && holders < MAX_PER_KEY) {
+      slots[2 * slot] = key;
+      slots[2 * slot + 1] = id + 1;
+    }
+  }
+}
+
+/**
+ * An open-addressing multimap from band key to record ids, sized once for the entries it will hold (at
+ * most 3/4 full): slot s holds its key at 2s and its id + 1 at 2s + 1 (0: empty), so a probe reads one
+ * cache line.
+ */
+class KeyTable {
+  readonly slots: Int32Array;
+  readonly mask: number;
+
+  constructor(entries: number) {
+    const n = 2 ** Math.ceil(Math.log2((entries * 4) / 3 + 16));
+    this.slots = new Int32Array(2 * n);
+    this.mask = n - 1;
+  }
+
+  get bytes(): number {
+    return this.slots.byteLength;
+  }
+
+  /** Holds `key` for `id` after its holders, unless MAX_PER_KEY records already hold it. */
+  insert(key: number, id: number): void {
+    const slots = this.slots;
+    let holders = 0;
+    let slot = key & this.mask;
+    for (; (slots[2 * slot + 1] as number) !== 0; slot = (slot + 1) & this.mask) {
+      if (slots[2 * slot] === key) holders++;
+    }
+    if (holders >= MAX_PER_KEY) return;
+    slots[2 * slot] = key;
+    slots[2 * slot + 1] = id + 1;
   }
 }

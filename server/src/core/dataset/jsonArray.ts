@@ -137,11 +137,12 @@ export function validateJsonArrayDataset(text: string, opts: DatasetValidatorOpt
     }
     if (r.media) record.media = r.media;
     if (r.duplicateOf !== undefined) record.duplicateOf = r.duplicateOf;
-    if (r.nearDuplicateOf) record.nearDuplicateOf = r.nearDuplicateOf;
   }
   checker.finish();
   records.forEach((r, i) => {
     if (checker.hasError(i)) r.hasError = true;
+    const near = checker.nearDuplicateOf(i);
+    if (near) r.nearDuplicateOf = near;
   });
   return finish(findings, checker.stats(), mapping);
 }

@@ -25,8 +25,6 @@ export interface JsonElementResult {
   analysis: LineAnalysis;
   /** Index of the earlier element this one repeats exactly. */
   duplicateOf?: number;
-  /** Index of the earlier element this one nearly repeats. */
-  nearDuplicateOf?: { index: number; similarity: number };
   /** The files the record names, at their positions in the file. */
   media?: LineMediaRef[];
 }
@@ -48,13 +46,21 @@ export class JsonArrayChecker {
   private readonly exactSeverity;
   private readonly nearSeverity;
   private finished = false;
+  /** The earlier element each near duplicate nearly repeats (a few elements, so a map). */
+  private readonly nearOf = new Map<number, { index: number; similarity: number }>();
+  /** The element being added was found a near duplicate (an error) before it was tallied. */
+  private nearErrorNow = false;
 
   constructor(
     private readonly opts: JsonArrayCheckerOptions,
     private readonly onFinding: (f: Finding) => void,
   ) {
     this.analyzer = new RecordAnalyzer(opts);
-    this.duplicates = new AppendOnlyDuplicates(opts.nearIndexCapacity ?? 1_000_000);
+    this.duplicates = new AppendOnlyDuplicates(
+      opts.nearThreshold,
+      (index, first, similarity) => this.nearFound(index, first, similarity),
+      opts.nearIndexCapacity ?? 1_000_000,
+    );
     this.exactSeverity = opts.severityOf('dedup/exact');
     this.nearSeverity = opts.severityOf('dedup/near');
   }
@@ -113,36 +119,36 @@ export class JsonArrayChecker {
       });
     }
     const hasher = this.analyzer.hasher;
-    const seen = this.duplicates.check(
+    const exact = this.duplicates.check(
       index,
       a.valueHash,
       a.hasSignature ? hasher.signature : undefined,
       0,
       a.hasSignature ? hasher.bandKeys : undefined,
       0,
-      this.opts.nearThreshold,
     );
-    const range = { start, end };
-    if (seen === 1) {
+    if (exact) {
       const first = this.duplicates.first;
       result.duplicateOf = first;
       this.tally.exactDuplicates++;
       if (this.exactSeverity) {
         this.report(
-          duplicateFinding('dedup/exact', this.exactSeverity, range, this.startOf(first), undefined, 'record', first),
+          duplicateFinding(
+            'dedup/exact',
+            this.exactSeverity,
+            { start, end },
+            this.startOf(first),
+            undefined,
+            'record',
+            first,
+          ),
         );
         if (this.exactSeverity === 'error') error = true;
       }
-    } else if (seen === 2) {
-      const { first, similarity } = this.duplicates;
-      result.nearDuplicateOf = { index: first, similarity };
-      this.tally.nearDuplicates++;
-      if (this.nearSeverity) {
-        this.report(
-          duplicateFinding('dedup/near', this.nearSeverity, range, this.startOf(first), similarity, 'record', first),
-        );
-        if (this.nearSeverity === 'error') error = true;
-      }
+    }
+    if (this.nearErrorNow) {
+      error = true;
+      this.nearErrorNow = false;
     }
     if (a.format) {
       if (!a.tokensExact) this.tally.estimated();
@@ -151,22 +157,41 @@ export class JsonArrayChecker {
     return result;
   }
 
-  /** Reports format/mixed against the majority format (what needs every element). */
+  /**
+   * A near duplicate: most are found when the array ends (the index compares its records in one pass),
+   * those past the index's capacity as they are added (before they are tallied: `nearErrorNow`).
+   */
+  private nearFound(index: number, first: number, similarity: number): void {
+    this.tally.nearDuplicates++;
+    this.nearOf.set(index, { index: first, similarity });
+    const severity = this.nearSeverity;
+    if (!severity) return;
+    const range = { start: this.startOf(index), end: this.endOf(index) };
+    this.report(duplicateFinding('dedup/near', severity, range, this.startOf(first), similarity, 'record', first));
+    if (severity !== 'error') return;
+    if (index < this.tally.errors.length) this.tally.markError(index);
+    else this.nearErrorNow = true;
+  }
+
+  /** Reports what needs every element: near duplicates, then format/mixed against the majority format. */
   finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.duplicates.finish();
     this.tally.mixed(
       this.opts.severityOf('format/mixed'),
       this.opts.format,
-      (i) => ({
-        start: this.startOf(i),
-        end: { line: this.endLine.data[i] ?? 0, character: this.endChar.data[i] ?? 0 },
-      }),
+      (i) => ({ start: this.startOf(i), end: this.endOf(i) }),
       this.onFinding,
     );
   }
 
-  /** Element `i` carries an error (after finish: format/mixed errors included). */
+  /** The earlier element that element `i` nearly repeats (known after finish). */
+  nearDuplicateOf(i: number): { index: number; similarity: number } | undefined {
+    return this.nearOf.get(i);
+  }
+
+  /** Element `i` carries an error (after finish: format/mixed and dedup/near errors included). */
   hasError(i: number): boolean {
     return this.tally.errors.data[i] === 1;
   }
@@ -182,5 +207,9 @@ export class JsonArrayChecker {
 
   private startOf(i: number): Position {
     return { line: this.startLine.data[i] ?? 0, character: this.startChar.data[i] ?? 0 };
+  }
+
+  private endOf(i: number): Position {
+    return { line: this.endLine.data[i] ?? 0, character: this.endChar.data[i] ?? 0 };
   }
 }

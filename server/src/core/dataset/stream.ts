@@ -359,12 +359,18 @@ export class CrossRecordChecker {
   // Per line, for statistics and the end-of-file format/mixed pass.
   private readonly tally = new RecordTally();
   private readonly lineLength = new GrowableU32();
+  /** The line being applied was found a near duplicate (an error) before it was tallied. */
+  private nearErrorNow = false;
 
   constructor(
     private readonly opts: DatasetStreamOptions,
     private readonly onFinding: (finding: Finding) => void,
   ) {
-    this.duplicates = new AppendOnlyDuplicates(opts.nearIndexCapacity ?? 1_000_000);
+    this.duplicates = new AppendOnlyDuplicates(
+      opts.nearThreshold,
+      (line, first, similarity) => this.nearFound(line, first, similarity),
+      opts.nearIndexCapacity ?? 1_000_000,
+    );
     this.exactSeverity = opts.severityOf('dedup/exact');
     this.nearSeverity = opts.severityOf('dedup/near');
     this.eolSeverity = opts.severityOf('encoding/mixed-eol');
@@ -419,41 +425,31 @@ export class CrossRecordChecker {
         }
         const hash = block.valueHashes[rel] ?? -1;
         const hasSignature = block.hasSignature[rel] === 1;
+        const sigs = hasSignature ? block.signatures : undefined;
+        const keys = hasSignature ? block.bandKeys : undefined;
         if (hash >= 0 && this.opts.onRecordKeys) {
           this.opts.onRecordKeys(
             line,
             hash,
-            hasSignature ? block.signatures.subarray(signatureAt * BINS, (signatureAt + 1) * BINS) : undefined,
-            hasSignature ? block.bandKeys.subarray(signatureAt * BANDS, (signatureAt + 1) * BANDS) : undefined,
+            sigs?.subarray(signatureAt * BINS, (signatureAt + 1) * BINS),
+            keys?.subarray(signatureAt * BANDS, (signatureAt + 1) * BANDS),
           );
         }
-        const seen = this.duplicates.check(
-          line,
-          hash,
-          hasSignature ? block.signatures : undefined,
-          signatureAt * BINS,
-          hasSignature ? block.bandKeys : undefined,
-          signatureAt * BANDS,
-          this.opts.nearThreshold,
-        );
-        if (seen === 1) {
+        this.lineLength.push(length);
+        if (this.duplicates.check(line, hash, sigs, signatureAt * BINS, keys, signatureAt * BANDS)) {
           tally.exactDuplicates++;
           if (this.exactSeverity) {
             this.emit(dedupFinding('dedup/exact', this.exactSeverity, line, length, this.duplicates.first, undefined));
             if (this.exactSeverity === 'error') error = true;
           }
-        } else if (seen === 2) {
-          tally.nearDuplicates++;
-          if (this.nearSeverity) {
-            const { first, similarity } = this.duplicates;
-            this.emit(dedupFinding('dedup/near', this.nearSeverity, line, length, first, similarity));
-            if (this.nearSeverity === 'error') error = true;
-          }
+        }
+        if (this.nearErrorNow) {
+          error = true;
+          this.nearErrorNow = false;
         }
         if (hasSignature) signatureAt++;
-      }
+      } else this.lineLength.push(length);
       tally.add(code, error, tokens);
-      this.lineLength.push(length);
       const eolKind = EOL_CODES[block.eols[rel] ?? 0];
       if (eolKind) {
         const f = this.eol.see(eolKind, line, length, this.eolSeverity);
@@ -470,10 +466,25 @@ export class CrossRecordChecker {
     this.byteOffset += block.byteLength;
   }
 
-  /** Reports what needs the whole file (format/mixed against the majority format). */
+  /**
+   * A near duplicate: most are found when the file ends (the index compares its records in one pass),
+   * those past the index's capacity as their line is applied (before it is tallied: `nearErrorNow`).
+   */
+  private nearFound(line: number, first: number, similarity: number): void {
+    this.tally.nearDuplicates++;
+    const severity = this.nearSeverity;
+    if (!severity) return;
+    this.emit(dedupFinding('dedup/near', severity, line, this.lineLength.data[line] ?? 0, first, similarity));
+    if (severity !== 'error') return;
+    if (line < this.tally.errors.length) this.tally.markError(line);
+    else this.nearErrorNow = true;
+  }
+
+  /** Reports what needs the whole file: near duplicates, then format/mixed against the majority format. */
   finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.duplicates.finish();
     const lengths = this.lineLength.data;
     this.tally.mixed(
       this.opts.severityOf('format/mixed'),

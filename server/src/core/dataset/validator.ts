@@ -5,7 +5,7 @@
 import type { Finding } from '../types';
 import type { DatasetValidatorOptions } from './context';
 import { datasetStats, dedupFinding, mixedFormatFinding } from './crossRecord';
-import { BANDS, BINS, signatureSimilarity } from './dedupNear';
+import { BANDS, BINS, KeyFilter, signatureSimilarity, smallKey } from './dedupNear';
 import { countRecordText, ExampleTokenCounter, NO_TOKENS } from './exampleTokens';
 import type { ExampleCount } from './exampleTokens';
 import type { LineMediaRef, MediaRef } from './mediaFiles';
@@ -340,11 +340,6 @@ function bucketRemove(map: BucketTable, key: number, id: number, index: Int32Arr
   return at;
 }
 
-/** Hashes as small integers, which V8 hashes fastest; a rare merge of two buckets is harmless. */
-function smallKey(key: number): number {
-  return key & 0x3fffffff;
-}
-
 /** Adds to `out` the bucket's lines at positions `from` and later. */
 function addFrom(b: Bucket | undefined, from: number, out: Set<number>): void {
   if (b === undefined) return;
@@ -353,91 +348,6 @@ function addFrom(b: Bucket | undefined, from: number, out: Set<number>): void {
     return;
   }
   for (let i = from; i < b.length; i++) out.add(b[i] as number);
-}
-
-/** The largest KeyFilter, in bits (log 2). */
-const MAX_FILTER_LOG = 23;
-/** The two multipliers of KeyFilter's bits. */
-const H1 = 0x9e3779b1;
-const H2 = 0x85ebca77;
-
-/**
- * Two bits per band key (a Bloom filter), set once a line held the key: a key with a clear bit was never
- * held by any line; with both set, it may have been (about 1.4% of the keys never held, at the size it is
- * made for). Sized for the keys it will hold (16 bits a key, at most 2^23 bits: 1 MB, for 500,000 keys), and
- * grown when they outnumber that.
- */
-class KeyFilter {
-  private readonly bits: Int32Array;
-  private readonly shift: number;
-  /** Keys marked (with repeats). */
-  private marked = 0;
-
-  constructor(keys: number) {
-    const log = Math.min(MAX_FILTER_LOG, Math.max(10, Math.ceil(Math.log2(keys * 16 + 1))));
-    this.bits = new Int32Array(1 << (log - 5));
-    this.shift = 32 - log;
-  }
-
-  mark(key: number): void {
-    const h = Math.imul(key, H1) >>> this.shift;
-    const g = Math.imul(key, H2) >>> this.shift;
-    this.bits[h >>> 5] = (this.bits[h >>> 5] as number) | (1 << (h & 31));
-    this.bits[g >>> 5] = (this.bits[g >>> 5] as number) | (1 << (g & 31));
-    this.marked++;
-  }
-
-  /**
-   * Marks the first `n` keys of `keys` (smallKey of each); those marked already (or whose two bits other
-   * keys set) are marked in `twice` too. Returns how many those were.
-   */
-  markAll(keys: Uint32Array, n: number, twice: KeyFilter): number {
-    const bits = this.bits;
-    const shift = this.shift;
-    let repeats = 0;
-    for (let i = 0; i < n; i++) {
-      const key = smallKey(keys[i] as number);
-      const h = Math.imul(key, H1) >>> shift;
-      const g = Math.imul(key, H2) >>> shift;
-      const hw = bits[h >>> 5] as number;
-      const hb = 1 << (h & 31);
-      const gw = bits[g >>> 5] as number;
-      const gb = 1 << (g & 31);
-      if (hw & hb && gw & gb) {
-        twice.mark(key);
-        repeats++;
-      } else {
-        bits[h >>> 5] = hw | hb;
-        bits[g >>> 5] = (bits[g >>> 5] as number) | gb;
-      }
-    }
-    this.marked += n;
-    return repeats;
-  }
-
-  mayHave(key: number): boolean {
-    const h = Math.imul(key, H1) >>> this.shift;
-    const g = Math.imul(key, H2) >>> this.shift;
-    return ((this.bits[h >>> 5] as number) & (1 << (h & 31)) && (this.bits[g >>> 5] as number) & (1 << (g & 31))) !== 0;
-  }
-
-  /** Whether any of the `n` keys of `keys` from `start` (smallKey of each) may have been marked. */
-  anyIn(keys: Uint32Array, start: number, n: number): boolean {
-    const bits = this.bits;
-    const shift = this.shift;
-    for (let i = start; i < start + n; i++) {
-      const key = smallKey(keys[i] as number);
-      const h = Math.imul(key, H1) >>> shift;
-      const g = Math.imul(key, H2) >>> shift;
-      if ((bits[h >>> 5] as number) & (1 << (h & 31)) && (bits[g >>> 5] as number) & (1 << (g & 31))) return true;
-    }
-    return false;
-  }
-
-  /** More keys than it was sized for: most bits are set, and most lookups would say "maybe". */
-  get full(): boolean {
-    return this.marked * 8 > this.bits.length * 32 && this.bits.length < 1 << (MAX_FILTER_LOG - 5);
-  }
 }
 
 export class DatasetValidator {

@@ -10,7 +10,8 @@ import { validateJsonArrayDataset } from '../../server/src/core/dataset/jsonArra
 import { DatasetStream } from '../../server/src/core/dataset/stream';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
-import { stringSpans } from '../../server/src/core/dataset/placeholder';
+import { HINT_OPENER, hashJsonText } from '../../server/src/core/dataset/dedupExact';
+import { findPlaceholders, stringSpans } from '../../server/src/core/dataset/placeholder';
 import { effectiveSeverity, RULES_BY_ID } from '../../server/src/core/rules';
 import type { Finding } from '../../server/src/core/types';
 import { validatorOptions } from './options';
@@ -132,6 +133,39 @@ describe('content/placeholder', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('is skipped only on lines whose hash pass saw no opener, where it would find nothing', () => {
+    // The exact hash's pass over the line sets HINT_OPENER for '{', '[' or '<' before a letter, or '{{';
+    // the check runs only when it is set. Lines built from pieces of slots and near misses.
+    const piece = fc.constantFrom(
+      '{{name}}',
+      '[insert',
+      '[Your Name]',
+      '<NAME>',
+      '{user_id}',
+      '{ x }',
+      '[1]',
+      '<3',
+      'text ',
+      '{',
+      '[',
+      '<',
+      'a',
+      'T',
+    );
+    let found = 0;
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), (pieces) => {
+        const line = JSON.stringify({ messages: [{ role: 'user', content: pieces.join('') }] });
+        const { hints } = hashJsonText(line, JSON.parse(line));
+        const slots = findPlaceholders(line);
+        if (slots.length > 0) found++;
+        if ((hints & HINT_OPENER) === 0) assert.deepEqual(slots, [], line);
+      }),
+      { numRuns: 3000 },
+    );
+    assert.ok(found > 300, `only ${found} lines had a placeholder`);
   });
 
   it('lets a record that asks for a template keep its slots', () => {

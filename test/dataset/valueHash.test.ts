@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { HINT_AT, HINT_ESCAPE, HINT_PHONE, hashJsonText } from '../../server/src/core/dataset/dedupExact';
+import { HINT_AT, HINT_ESCAPE, HINT_OPENER, HINT_PHONE, hashJsonText } from '../../server/src/core/dataset/dedupExact';
 import { PHONE_HINT } from '../../server/src/core/dataset/pii';
 import { seededRandom } from '../fuzz/seeded';
 
@@ -279,8 +279,28 @@ describe('exact-duplicate hash (valueHash.wat)', () => {
     assert.equal(hashOf('{"x":"y"}').hash, referenceHash({ x: 'y' }));
   });
 
-  it("gives the PII detectors' hints of the line itself, across every 16-byte step", () => {
-    const unit = fc.constantFrom('1', '2', '+', '@', '\\', 'u', 'x', ' ', '(', ')', '-', '.', 'é', '中');
+  it("gives the PII detectors' and the placeholder check's hints of the line itself, across every 16-byte step", () => {
+    const unit = fc.constantFrom(
+      '1',
+      '2',
+      '+',
+      '@',
+      '\\',
+      'u',
+      'x',
+      ' ',
+      '(',
+      ')',
+      '-',
+      '.',
+      'é',
+      '中',
+      '{',
+      '[',
+      '<',
+      'Z',
+      '`',
+    );
     fc.assert(
       fc.property(fc.string({ unit, maxLength: 60 }), fc.nat({ max: 20 }), fc.boolean(), (inner, pad, decimal) => {
         // The string is valid JSON whatever the characters: backslashes are doubled, and a number that
@@ -290,6 +310,7 @@ describe('exact-duplicate hash (valueHash.wat)', () => {
         assert.equal((hints & HINT_AT) !== 0, line.includes('@'), line);
         assert.equal((hints & HINT_ESCAPE) !== 0, line.includes('\\u'), line);
         assert.equal((hints & HINT_PHONE) !== 0, /\d{3}|\+\d/.test(line), line);
+        assert.equal((hints & HINT_OPENER) !== 0, /[{[<][A-Za-z]|\{\{/.test(line), line);
         // What pii.ts's own pre-check lets through, the hint lets through.
         if (PHONE_HINT.test(line)) assert.ok((hints & HINT_PHONE) !== 0, line);
       }),

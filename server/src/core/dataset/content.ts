@@ -1,6 +1,7 @@
 // content/empty: the part a model learns to produce is empty. content/placeholder: a template slot
 // left unfilled in the record's text (placeholder.ts).
 import type { LineFindings } from './context';
+import { ALL_HINTS, HINT_OPENER } from './dedupExact';
 import type { RecordFormat } from './formats';
 import type { LineLocator } from './locate';
 import { checkPlaceholders } from './placeholder';
@@ -19,13 +20,15 @@ function reportEmpty(field: string, what: string, out: LineFindings, loc: LineLo
   );
 }
 
+/** `hints`: what the exact hash's pass over the line found (dedupExact.ts HINT_*), when it ran. */
 export function checkContent(
   record: Record<string, unknown>,
   format: RecordFormat,
   out: LineFindings,
   loc: LineLocator,
+  hints = ALL_HINTS,
 ): void {
-  if (out.isOn('content/placeholder')) checkPlaceholders(loc.text, out);
+  if (out.isOn('content/placeholder') && (hints & HINT_OPENER) !== 0) checkPlaceholders(loc.text, out);
   if (!out.isOn('content/empty')) return;
   switch (format) {
     case 'alpaca':

@@ -22,16 +22,19 @@ const TEXT_SLACK = 32;
 /** A text that would grow the shared memory past this gets an instance of its own, freed after it. */
 const SHARED_MEMORY_CAP = 32 * 1024 * 1024;
 /**
- * Hints for the PII and secret detectors, from the same pass over the line (sensitive.ts): a detector
- * whose hint is off has nothing to find. Each is implied by the detector's own pre-check.
+ * Hints for the PII and secret detectors (sensitive.ts) and the placeholder check (placeholder.ts), from
+ * the same pass over the line: a detector whose hint is off has nothing to find. Each is implied by the
+ * detector's own pre-check.
  */
 export const HINT_AT = 1;
 /** Three digits in a row, or '+' before a digit (pii.ts PHONE_HINT implies one or the other). */
 export const HINT_PHONE = 2;
 /** A backslash before 'u': a \uXXXX escape may hide text. */
 export const HINT_ESCAPE = 4;
+/** '{', '[' or '<' before an ASCII letter, or '{{': what each of placeholder.ts's openers implies. */
+export const HINT_OPENER = 8;
 /** Every hint on: nothing is known of the text beforehand. */
-export const ALL_HINTS = HINT_AT | HINT_PHONE | HINT_ESCAPE;
+export const ALL_HINTS = HINT_AT | HINT_PHONE | HINT_ESCAPE | HINT_OPENER;
 
 /** hash(): 0 the hash is written; 1 hash the canonical text instead; 2 nested too deep to hash. */
 const HASHED = 0;

@@ -170,7 +170,7 @@ export class RecordAnalyzer {
       default:
         break;
     }
-    checkContent(record, format, out, loc);
+    checkContent(record, format, out, loc, hints);
     const conversion = toExample(value, format);
     if (!conversion.ok) reportRefusals(conversion.refusals, out, loc);
     else if (this.mediaOn && conversion.example.media) result.media = mediaRefs(record, conversion.example, loc);

@@ -323,13 +323,14 @@
     (local $i i32) (local $end i32) (local $d i32) (local $f i32) (local $c i32) (local $s i32)
     (local $v i64) (local $acc v128)
     (local $w v128) (local $w1 v128) (local $d1 v128) (local $at v128) (local $phone v128) (local $escape v128)
-    (local $hints i32)
+    (local $hints i32) (local $open v128) (local $lb v128)
     (local.set $end (i32.add (i32.const 65536) (local.get $n)))
     (v128.store (local.get $end) (v128.const i64x2 0 0))
     ;; One pass over the text, 16 bytes a step: ASCII (no byte above 0x7f anywhere: outside strings JSON
     ;; is ASCII; escapes are checked as decoded) and the hints for the PII and secret detectors: '@'
     ;; (bit 0), three digits in a row or '+' before a digit (bit 1, which pii.ts's PHONE_HINT implies), a
-    ;; backslash before 'u' (bit 2). A byte's followers are read by loads one and two bytes further on
+    ;; backslash before 'u' (bit 2), and for the placeholder check '{', '[' or '<' before an ASCII letter,
+    ;; or '{{' (bit 3, which each of placeholder.ts's openers implies). A byte's followers are read by loads one and two bytes further on
     ;; (the step's last bytes read the next step's first, or the zeroed bytes after the text, which
     ;; complete no hint), and each hint is an OR of lanes
     ;; over the whole text, looked at once at the end. Digits by the signed compare x + 0x50 < -118
@@ -338,6 +339,7 @@
     (local.set $at (v128.const i64x2 0 0))
     (local.set $phone (v128.const i64x2 0 0))
     (local.set $escape (v128.const i64x2 0 0))
+    (local.set $open (v128.const i64x2 0 0))
     (local.set $i (i32.const 65536))
     (block $scanned
       (loop $scan
@@ -353,6 +355,23 @@
             (v128.and
               (i8x16.eq (local.get $w) (v128.const i8x16 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c))
               (i8x16.eq (local.get $w1) (v128.const i8x16 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75 0x75)))))
+        ;; Letters by the signed compare (x | 0x20) + 0x1f < -102 (x | 0x20 - 'a' < 26 unsigned).
+        (local.set $lb (i8x16.eq (local.get $w) (v128.const i8x16 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b)))
+        (local.set $open
+          (v128.or (local.get $open)
+            (v128.or
+              (v128.and
+                (v128.or
+                  (v128.or (local.get $lb)
+                    (i8x16.eq (local.get $w) (v128.const i8x16 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b 0x5b)))
+                  (i8x16.eq (local.get $w) (v128.const i8x16 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c 0x3c)))
+                (i8x16.lt_s
+                  (i8x16.add
+                    (v128.or (local.get $w1) (v128.const i8x16 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20 0x20))
+                    (v128.const i8x16 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f 0x1f))
+                  (v128.const i8x16 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102 -102)))
+              (v128.and (local.get $lb)
+                (i8x16.eq (local.get $w1) (v128.const i8x16 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b 0x7b))))))
         (local.set $d1
           (i8x16.lt_s
             (i8x16.add (local.get $w1) (v128.const i8x16 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50 0x50))
@@ -375,7 +394,9 @@
       (i32.or (v128.any_true (local.get $at))
         (i32.or
           (i32.shl (v128.any_true (local.get $phone)) (i32.const 1))
-          (i32.shl (v128.any_true (local.get $escape)) (i32.const 2)))))
+          (i32.or
+            (i32.shl (v128.any_true (local.get $escape)) (i32.const 2))
+            (i32.shl (v128.any_true (local.get $open)) (i32.const 3))))))
     (i32.store (i32.const 12) (local.get $hints))
     (global.set $ascii (i32.eqz (i8x16.bitmask (local.get $acc))))
     (global.set $keyTop (i32.const 8192))

@@ -93,14 +93,23 @@ describe('MinHasher', () => {
   });
 });
 
-/** The reports of an index over `records` (signature and keys with their line), each as [line, first, similarity]. */
+/**
+ * The reports of an index over `records` (signature and keys with their line), each as [line, first,
+ * similarity]; `passRecords`: how many are compared in the pass at the end (the rest as they come).
+ */
 function reportsOf(
   records: readonly { signature: Uint8Array; keys: Uint32Array; line: number }[],
   capacity: number,
+  passRecords?: number,
   threshold = 0.8,
 ): [number, number, number][] {
   const found: [number, number, number][] = [];
-  const index = new NearDuplicateIndex(threshold, (line, first, sim) => found.push([line, first, sim]), capacity);
+  const index = new NearDuplicateIndex(
+    threshold,
+    (line, first, sim) => found.push([line, first, sim]),
+    capacity,
+    passRecords,
+  );
   for (const r of records) index.add(r.signature, 0, r.keys, 0, r.line);
   index.finish();
   return found;
@@ -222,7 +231,7 @@ describe('NearDuplicateIndex', () => {
     );
   });
 
-  it('reports what comparing each record as it comes would, with keys shared by many, twice in a record, past capacity', () => {
+  it('reports what comparing each record as it comes would, with keys shared by many, twice in a record, past the pass and capacity', () => {
     const rand = prng(17);
     for (let round = 0; round < 40; round++) {
       // Signatures from a few families (a family's members differ in a few bins, so some pairs are
@@ -248,12 +257,31 @@ describe('NearDuplicateIndex', () => {
         return { signature, keys, line: 3 * i + 1 };
       });
       for (const capacity of [n, Math.floor(n / 2), 0]) {
-        assert.deepEqual(
-          reportsOf(records, capacity),
-          referenceReports(records, capacity),
-          `round ${round}, capacity ${capacity}`,
-        );
+        const expected = referenceReports(records, capacity);
+        for (const pass of [undefined, Math.floor(n / 3), 0]) {
+          assert.deepEqual(
+            reportsOf(records, capacity, pass),
+            expected,
+            `round ${round}, capacity ${capacity}, pass ${pass}`,
+          );
+        }
       }
     }
+  });
+
+  it('grows its table of keys past the pass no larger than every kept key needs', () => {
+    const rand = prng(19);
+    const signature = new Uint8Array(BINS);
+    const keys = new Uint32Array(BANDS);
+    // 1,000 records kept, the pass over 10: the table starts with room for 20 records' keys and grows
+    // fourfold, which would overshoot the 16,384 slots that 10,000 keys need at 3/4 load.
+    const index = new NearDuplicateIndex(0.8, () => undefined, 1000, 10);
+    for (let i = 0; i < 1500; i++) {
+      for (let b = 0; b < BANDS; b++) keys[b] = Math.floor(rand() * 2 ** 32);
+      index.add(signature, 0, keys, 0, i);
+    }
+    index.finish();
+    assert.equal(index.keptCount, 1000);
+    assert.equal(index.slots, 16_384);
   });
 });

@@ -193,8 +193,8 @@ const H2 = 0x85ebca77;
 /**
  * Two bits per band key (a Bloom filter), set once a line held the key: a key with a clear bit was never
  * held by any line; with both set, it may have been (about 1.4% of the keys never held, at the size it is
- * made for). Sized for the keys it will hold (16 bits a key, at most 2^maxLog bits: 2^23 is 1 MB, for
- * 500,000 keys); the editor grows it when they outnumber that. Keys are taken as smallKey(key).
+ * made for). Sized for the keys it will hold (16 bits a key, at most 2^23 bits: 1 MB, for 500,000 keys);
+ * the editor grows it when they outnumber that. Keys are taken as smallKey(key).
  */
 export class KeyFilter {
   private readonly bits: Int32Array;
@@ -202,8 +202,8 @@ export class KeyFilter {
   /** Keys marked (with repeats). */
   private marked = 0;
 
-  constructor(keys: number, maxLog = MAX_FILTER_LOG) {
-    const log = Math.min(maxLog, Math.max(10, Math.ceil(Math.log2(keys * 16 + 1))));
+  constructor(keys: number) {
+    const log = Math.min(MAX_FILTER_LOG, Math.max(10, Math.ceil(Math.log2(keys * 16 + 1))));
     this.bits = new Int32Array(1 << (log - 5));
     this.shift = 32 - log;
   }
@@ -275,8 +275,13 @@ export class KeyFilter {
  * checks stay short.
  */
 const MAX_PER_KEY = 4;
-/** The largest filter of the pass over all kept keys (2^28 bits: 32 MB, 16 bits for each of 16M keys). */
-const PASS_FILTER_LOG = 28;
+/**
+ * Records compared in one pass at the end: the pass's two filters (16 bits a key) stay within a core's
+ * cache up to here (2 MB each). A larger input is compared in that pass up to here, and record by record
+ * after it, in a table of every key that grows as it fills: a pass over 1M records (filters of 32 MB,
+ * a table of 128 MB built at once) made `lint` of 1 GB 20% slower.
+ */
+const PASS_RECORDS = 1 << 16;
 /**
  * Signatures and band keys are kept in chunks of this many records (512 KB and 160 KB), so that growing
  * never copies them: a first chunk that doubled as it filled copied 1.5 MB for 10 MB of records and
@@ -300,10 +305,11 @@ export type NearReport = (line: number, firstLine: number, similarity: number) =
  * a table of every key (2 MB per 10 MB of chat records) probed at random between records' analyses, cost
  * a cache miss per key: about 12 ms of the stream's 10 MB, against 2-3 for the pass.
  *
- * Memory stays bounded: past `capacity` records nothing more is kept. The records kept are then compared
- * (their reports come first), a table of all their keys is built, and each later record is compared with
- * them as it comes. The answers are the same as comparing every record as it comes (tested against such
- * a reference), and reports come in line order either way.
+ * Past PASS_RECORDS records, the records kept are compared (their reports come first) and each later
+ * record is compared as it comes, in a table of every kept key, and kept while there is room. Memory
+ * stays bounded: past `capacity` records nothing more is kept (later records are still compared). The
+ * answers are the same whichever way a record is compared (tested against the rule written plainly),
+ * and reports come in line order.
  */
 export class NearDuplicateIndex {
   private readonly signatures: Uint8Array[] = [];
@@ -317,15 +323,25 @@ export class NearDuplicateIndex {
   private best = -1;
   private bestSim = 0;
 
+  /**
+   * `passRecords`: the records compared in the pass at the end (PASS_RECORDS; tests make it small to
+   * compare past it).
+   */
   constructor(
     private readonly threshold: number,
     private readonly report: NearReport,
     readonly capacity = 1_000_000,
+    private readonly passRecords = PASS_RECORDS,
   ) {}
 
   /** Records kept so far (at most `capacity`). */
   get keptCount(): number {
     return this.kept;
+  }
+
+  /** Slots of the table of every kept key (0 until records come after the pass). */
+  get slots(): number {
+    return this.table ? this.table.mask + 1 : 0;
   }
 
   get bytes(): number {
@@ -346,18 +362,24 @@ export class NearDuplicateIndex {
    */
   add(signatures: Uint8Array, sigOffset: number, bandKeys: Uint32Array, keyOffset: number, line: number): void {
     if (this.compared) throw new Error('NearDuplicateIndex: add after finish');
-    if (this.kept < this.capacity) {
-      this.keep(signatures, sigOffset, bandKeys, keyOffset, line);
-      return;
-    }
-    if (!this.table) {
+    let table = this.table;
+    if (!table) {
+      if (this.kept < this.capacity && this.kept < this.passRecords) {
+        this.keep(signatures, sigOffset, bandKeys, keyOffset, line);
+        return;
+      }
       this.compareKept();
-      this.table = this.tableOfKept();
+      table = this.table = this.tableOfKept();
+      this.keys.length = 0;
     }
+    const insert = this.kept < this.capacity;
+    if (insert) table.reserve(BANDS);
+    const id = insert ? this.kept : -1;
     this.best = -1;
     for (let band = 0; band < BANDS; band++) {
-      this.probe(this.table, (bandKeys[keyOffset + band] as number) | 0, -1, signatures, sigOffset, false);
+      this.probe(table, (bandKeys[keyOffset + band] as number) | 0, id, signatures, sigOffset, insert);
     }
+    if (insert) this.keep(signatures, sigOffset, bandKeys, keyOffset, line);
     if (this.best >= 0) this.report(line, this.lineOf[this.best] as number, this.bestSim);
   }
 
@@ -382,12 +404,12 @@ export class NearDuplicateIndex {
     }
     this.lineOf[id] = line;
     const c = id >>> CHUNK_SHIFT;
-    if (c === this.signatures.length) {
-      this.signatures.push(new Uint8Array(CHUNK_RECORDS * BINS));
-      this.keys.push(new Uint32Array(CHUNK_RECORDS * BANDS));
-    }
+    if (c === this.signatures.length) this.signatures.push(new Uint8Array(CHUNK_RECORDS * BINS));
     const slot = id & (CHUNK_RECORDS - 1);
     (this.signatures[c] as Uint8Array).set(signatures.subarray(sigOffset, sigOffset + BINS), slot * BINS);
+    // The keys are kept for the pass only: after it, the table holds them.
+    if (this.table) return;
+    if (c === this.keys.length) this.keys.push(new Uint32Array(CHUNK_RECORDS * BANDS));
     const keys = this.keys[c] as Uint32Array;
     for (let band = 0; band < BANDS; band++) keys[slot * BANDS + band] = bandKeys[keyOffset + band] as number;
   }
@@ -400,8 +422,8 @@ export class NearDuplicateIndex {
   /** Compares every kept record with the kept records before it, in order, through the keys held twice. */
   private compareKept(): void {
     const n = this.kept;
-    const seen = new KeyFilter(n * BANDS, PASS_FILTER_LOG);
-    const twice = new KeyFilter(n * BANDS, PASS_FILTER_LOG);
+    const seen = new KeyFilter(n * BANDS);
+    const twice = new KeyFilter(n * BANDS);
     let repeats = 0;
     for (let c = 0; c < this.keys.length; c++) {
       repeats += seen.markAll(this.keys[c] as Uint32Array, this.inChunk(c) * BANDS, twice);
@@ -416,6 +438,7 @@ export class NearDuplicateIndex {
       for (let slot = 0; slot < count; slot++) {
         if (!twice.anyIn(keys, slot * BANDS, BANDS)) continue;
         const id = c * CHUNK_RECORDS + slot;
+        table.reserve(BANDS);
         this.best = -1;
         for (let band = 0; band < BANDS; band++) {
           const key = (keys[slot * BANDS + band] as number) | 0;
@@ -426,9 +449,12 @@ export class NearDuplicateIndex {
     }
   }
 
-  /** A table of every kept record's band keys (each key's first MAX_PER_KEY holders), for records past capacity. */
+  /** A table of every kept record's band keys (each key's first MAX_PER_KEY holders), for the records after them. */
   private tableOfKept(): KeyTable {
-    const table = new KeyTable(this.kept * BANDS);
+    const table = new KeyTable(
+      Math.max(this.kept, Math.min(this.capacity, 2 * this.kept)) * BANDS,
+      this.capacity * BANDS,
+    );
     for (let c = 0; c < this.keys.length; c++) {
       const keys = this.keys[c] as Uint32Array;
       const count = this.inChunk(c);
@@ -475,23 +501,33 @@ export class NearDuplicateIndex {
     if (insert && holders < MAX_PER_KEY) {
       slots[2 * slot] = key;
       slots[2 * slot + 1] = id + 1;
+      table.size++;
     }
   }
 }
 
 /**
- * An open-addressing multimap from band key to record ids, sized once for the entries it will hold (at
- * most 3/4 full): slot s holds its key at 2s and its id + 1 at 2s + 1 (0: empty), so a probe reads one
- * cache line.
+ * An open-addressing multimap from band key to record ids (at most 3/4 full, growing fourfold): slot s
+ * holds its key at 2s and its id + 1 at 2s + 1 (0: empty), so a probe reads one cache line.
  */
 class KeyTable {
-  readonly slots: Int32Array;
-  readonly mask: number;
+  slots: Int32Array;
+  mask: number;
+  size = 0;
 
-  constructor(entries: number) {
-    const n = 2 ** Math.ceil(Math.log2((entries * 4) / 3 + 16));
+  /** The most slots it grows to: room for every entry it may be given. */
+  private readonly maxSlots: number;
+
+  /** Room for `entries` without growing; `most`: how many it may be given in all. */
+  constructor(entries: number, most = entries) {
+    const n = KeyTable.slotsFor(entries);
     this.slots = new Int32Array(2 * n);
     this.mask = n - 1;
+    this.maxSlots = Math.max(n, KeyTable.slotsFor(most));
+  }
+
+  private static slotsFor(entries: number): number {
+    return 2 ** Math.ceil(Math.log2((entries * 4) / 3 + 16));
   }
 
   get bytes(): number {
@@ -509,5 +545,27 @@ class KeyTable {
     if (holders >= MAX_PER_KEY) return;
     slots[2 * slot] = key;
     slots[2 * slot + 1] = id + 1;
+    this.size++;
+  }
+
+  /**
+   * Grows unless `more` entries fit within 3/4: fourfold (a third of the rehashing of twofold growth),
+   * but not past the room for every entry it may be given.
+   */
+  reserve(more: number): void {
+    if ((this.size + more) * 4 <= (this.mask + 1) * 3) return;
+    const old = this.slots;
+    const n = Math.max(2 * (this.mask + 1), Math.min(4 * (this.mask + 1), this.maxSlots));
+    this.slots = new Int32Array(2 * n);
+    this.mask = n - 1;
+    const slots = this.slots;
+    for (let i = 0; i < old.length; i += 2) {
+      const id = old[i + 1] as number;
+      if (id === 0) continue;
+      let slot = (old[i] as number) & this.mask;
+      while ((slots[2 * slot + 1] as number) !== 0) slot = (slot + 1) & this.mask;
+      slots[2 * slot] = old[i] as number;
+      slots[2 * slot + 1] = id;
+    }
   }
 }

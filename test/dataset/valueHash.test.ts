@@ -6,7 +6,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { HINT_AT, HINT_ESCAPE, HINT_OPENER, HINT_PHONE, hashJsonText } from '../../server/src/core/dataset/dedupExact';
+import {
+  ExactDuplicateTable,
+  HINT_AT,
+  HINT_ESCAPE,
+  HINT_OPENER,
+  HINT_PHONE,
+  hashJsonText,
+} from '../../server/src/core/dataset/dedupExact';
 import { PHONE_HINT } from '../../server/src/core/dataset/pii';
 import { seededRandom } from '../fuzz/seeded';
 
@@ -363,5 +370,25 @@ describe('exact-duplicate hash (valueHash.wat)', () => {
     } finally {
       JSON.stringify = stringify;
     }
+  });
+});
+
+describe('ExactDuplicateTable', () => {
+  it('names the first line of every hash through many doublings, hash 0 and 53-bit hashes included', () => {
+    const rand = seededRandom(23);
+    const table = new ExactDuplicateTable(4);
+    const firstOf = new Map<number, number>();
+    const pool = [0, 2 ** 53 - 1, 2 ** 32, 2 ** 32 + 1];
+    for (let line = 0; line < 20_000; line++) {
+      const hash =
+        rand() < 0.3
+          ? (pool[Math.floor(rand() * pool.length)] as number)
+          : Math.floor(rand() * 2 ** 21) * 2 ** 32 + Math.floor(rand() * 2 ** 32);
+      const expected = firstOf.get(hash) ?? -1;
+      if (expected < 0) firstOf.set(hash, line);
+      assert.equal(table.firstOrAdd(hash, line), expected, `line ${line}`);
+    }
+    assert.equal(table.count, firstOf.size);
+    for (const [hash, line] of firstOf) assert.equal(table.firstOrAdd(hash, 99_999), line);
   });
 });

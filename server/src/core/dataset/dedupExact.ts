@@ -123,30 +123,37 @@ export function hashJsonText(text: string, value: unknown): Readonly<HashResult>
   return result;
 }
 
-/** hash -> first line, in two typed arrays (about 24 bytes a record at most); grows by doubling. */
+/** hash -> first line, in one typed array (16 bytes a slot, at most 3/4 full); grows by doubling. */
 export class ExactDuplicateTable {
-  private hashes: Float64Array;
-  private lines: Int32Array;
+  /**
+   * Slot s holds its hash at 2s and its line + 1 at 2s + 1 (0: empty, so a new table needs no filling):
+   * a probe reads one cache line. It starts small and doubles, so that 10 MB of records (11,551) keep a
+   * table of 256 KB that stays in the cache between records, where one of 65,536 slots from the start
+   * (768 KB in two arrays) cost a cache miss or two a record.
+   */
+  private slots: Float64Array;
+  private mask: number;
   private size = 0;
 
-  constructor(initialCapacity = 1 << 16) {
-    this.hashes = new Float64Array(initialCapacity);
-    this.lines = new Int32Array(initialCapacity).fill(-1);
+  constructor(initialSlots = 1 << 12) {
+    this.slots = new Float64Array(2 * initialSlots);
+    this.mask = initialSlots - 1;
   }
 
   /** The first line with `hash`, or -1 after recording `line` as the first one. */
   firstOrAdd(hash: number, line: number): number {
-    if ((this.size + 1) * 4 > this.lines.length * 3) this.grow();
-    const mask = this.lines.length - 1;
+    if ((this.size + 1) * 4 > (this.mask + 1) * 3) this.grow();
+    const slots = this.slots;
+    const mask = this.mask;
     for (let slot = (hash ^ (hash / 0x100000000)) & mask; ; slot = (slot + 1) & mask) {
-      const existing = this.lines[slot] ?? -1;
+      const existing = (slots[2 * slot + 1] as number) - 1;
       if (existing < 0) {
-        this.hashes[slot] = hash;
-        this.lines[slot] = line;
+        slots[2 * slot] = hash;
+        slots[2 * slot + 1] = line + 1;
         this.size++;
         return -1;
       }
-      if (this.hashes[slot] === hash) return existing;
+      if (slots[2 * slot] === hash) return existing;
     }
   }
 
@@ -155,18 +162,17 @@ export class ExactDuplicateTable {
   }
 
   get bytes(): number {
-    return this.hashes.byteLength + this.lines.byteLength;
+    return this.slots.byteLength;
   }
 
   private grow(): void {
-    const oldHashes = this.hashes;
-    const oldLines = this.lines;
-    this.hashes = new Float64Array(oldLines.length * 2);
-    this.lines = new Int32Array(oldLines.length * 2).fill(-1);
+    const old = this.slots;
+    this.slots = new Float64Array(2 * old.length);
+    this.mask = old.length - 1;
     this.size = 0;
-    for (let i = 0; i < oldLines.length; i++) {
-      const line = oldLines[i] ?? -1;
-      if (line >= 0) this.firstOrAdd(oldHashes[i] ?? 0, line);
+    for (let i = 0; i < old.length; i += 2) {
+      const line = (old[i + 1] as number) - 1;
+      if (line >= 0) this.firstOrAdd(old[i] as number, line);
     }
   }
 }

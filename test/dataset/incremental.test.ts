@@ -235,6 +235,29 @@ describe('DatasetValidator incremental updates', () => {
     assert.equal(near?.data?.duplicateOf, 0);
   });
 
+  it('keeps the signature of the first line of a new key slab', () => {
+    // 4,096 lines with signatures fill the first slab; line 4,096 opens the second (its signature is
+    // copied there, not written in place). It nearly repeats line 0.
+    const rand = seededRandom(29);
+    const vocab = Array.from({ length: 800 }, (_, i) => `w${i.toString(36)}`);
+    const first = 'the farmer sold apples and pears at the market every sunday morning before the long walk home';
+    const doc = [
+      chat(first, 'Fruit.'),
+      ...Array.from({ length: 4095 }, () =>
+        chat(Array.from({ length: 30 }, () => vocab[Math.floor(rand() * vocab.length)]).join(' '), 'Noted.'),
+      ),
+      chat(first.replace('home', 'again'), 'Fruit.'),
+    ];
+    const v = new DatasetValidator(opts);
+    v.update(0, 0, doc);
+    assert.equal(v.slabCount, 2);
+    const near = v.findings().filter((f) => f.rule === 'dedup/near');
+    assert.deepEqual(
+      near.map((f) => [f.range.start.line, f.data?.duplicateOf]),
+      [[4096, 0]],
+    );
+  });
+
   it('never throws on random or truncated input', () => {
     const full = POOL.join('\n');
     fc.assert(

@@ -31,12 +31,15 @@ export class GrowableU32 {
   data = new Uint32Array(1024);
   length = 0;
   push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Uint32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
+    if (this.length === this.data.length) this.reserve(1);
     this.data[this.length++] = v;
+  }
+  /** Room for `more` values after `length` (for writing them in place). */
+  reserve(more: number): void {
+    if (this.length + more <= this.data.length) return;
+    const next = new Uint32Array(Math.max(this.data.length * 2, this.length + more));
+    next.set(this.data);
+    this.data = next;
   }
   view(): Uint32Array {
     return this.data.subarray(0, this.length);
@@ -54,15 +57,12 @@ export class GrowableU8 {
     }
     this.data[this.length++] = v;
   }
-  /** Appends `values` (for signatures). */
-  append(values: Uint8Array): void {
-    while (this.length + values.length > this.data.length) {
-      const next = new Uint8Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data.set(values, this.length);
-    this.length += values.length;
+  /** Room for `more` values after `length` (for writing them in place). */
+  reserve(more: number): void {
+    if (this.length + more <= this.data.length) return;
+    const next = new Uint8Array(Math.max(this.data.length * 2, this.length + more));
+    next.set(this.data);
+    this.data = next;
   }
 }
 

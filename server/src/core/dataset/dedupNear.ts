@@ -99,9 +99,17 @@ class SketchModule {
 
   /**
    * Sketches `parts` joined by newlines (`length`: their UTF-16 length so joined) and, when it has words,
-   * packs its signature and band keys into `signature` and `bandKeys`; returns its number of words.
+   * packs its signature and band keys into `signature` at `sigAt` and `bandKeys` at `keyAt`; returns its
+   * number of words.
    */
-  sketch(parts: readonly string[], length: number, signature: Uint8Array, bandKeys: Uint32Array): number {
+  sketch(
+    parts: readonly string[],
+    length: number,
+    signature: Uint8Array,
+    sigAt: number,
+    bandKeys: Uint32Array,
+    keyAt: number,
+  ): number {
     if (ensureMemory(this.memory, this.bytes.length, SketchModule.need(length))) this.view();
     // Each part is encoded where the last one ended, a newline between: the bytes of the joined text,
     // without the joined string (UTF-8 takes at most 3 bytes a unit: `need` leaves room for all).
@@ -113,8 +121,8 @@ class SketchModule {
     }
     const words = this.run(at - TEXT_OFFSET);
     if (words > 0) {
-      signature.set(this.signature);
-      bandKeys.set(this.bandKeys);
+      signature.set(this.signature, sigAt);
+      bandKeys.set(this.bandKeys, keyAt);
     }
     return words;
   }
@@ -127,6 +135,14 @@ let shared: SketchModule | undefined;
 export class MinHasher {
   readonly signature = new Uint8Array(BINS);
   readonly bandKeys = new Uint32Array(BANDS);
+  /**
+   * Where the next signature and band keys go instead of `signature` and `bandKeys` (`writeInto`): the
+   * editor's validator has them written into its slabs, saving a copy of each.
+   */
+  private intoSignatures: Uint8Array | undefined;
+  private intoSigAt = 0;
+  private intoBandKeys: Uint32Array | undefined;
+  private intoKeyAt = 0;
   /** The sketches of the last text when a module of its own sketched it (a long text), copied. */
   private kept: [Int32Array, Int32Array] | undefined;
 
@@ -147,13 +163,27 @@ export class MinHasher {
     return this.computeParts([text]);
   }
 
+  /**
+   * Until `writeInto()` is called again with no arguments, signatures are written at `sigAt` in
+   * `signatures` and band keys at `keyAt` in `bandKeys` (and `signature` and `bandKeys` are left as they are).
+   */
+  writeInto(signatures?: Uint8Array, sigAt = 0, bandKeys?: Uint32Array, keyAt = 0): void {
+    this.intoSignatures = signatures;
+    this.intoSigAt = sigAt;
+    this.intoBandKeys = bandKeys;
+    this.intoKeyAt = keyAt;
+  }
+
   /** `compute` of `parts` joined by newlines (a record's content turns), without joining them. */
   computeParts(parts: readonly string[]): boolean {
     let length = parts.length > 0 ? parts.length - 1 : 0;
     for (const part of parts) length += part.length;
     const sketcher =
       SketchModule.need(length) <= SHARED_MEMORY_CAP ? (shared ??= new SketchModule()) : new SketchModule();
-    const words = sketcher.sketch(parts, length, this.signature, this.bandKeys);
+    const words =
+      this.intoSignatures && this.intoBandKeys
+        ? sketcher.sketch(parts, length, this.intoSignatures, this.intoSigAt, this.intoBandKeys, this.intoKeyAt)
+        : sketcher.sketch(parts, length, this.signature, 0, this.bandKeys, 0);
     // A module of its own is let go (its memory is the text's size): its sketches are kept as copies.
     this.kept = sketcher === shared ? undefined : [sketcher.bins.slice(), sketcher.keyBins.slice()];
     return words > 0;

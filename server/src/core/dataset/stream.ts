@@ -312,7 +312,14 @@ export class BlockAnalyzer {
       text = text.slice(1);
       this.bom = true;
     }
+    // A signature and its band keys are written in place after the block's last ones (kept only when
+    // the record has them).
+    const hasher = this.records.hasher;
+    this.signatures.reserve(BINS);
+    this.bandKeys.reserve(BANDS);
+    hasher.writeInto(this.signatures.data, this.signatures.length, this.bandKeys.data, this.bandKeys.length);
     const a = this.records.analyze(text, this.line, ascii);
+    hasher.writeInto();
     for (const f of a.findings) this.findings.push(f);
     if (a.media) for (const ref of a.media) this.media.push({ ...ref, line: this.line });
     let code: number;
@@ -330,9 +337,8 @@ export class BlockAnalyzer {
     this.valueHashes.push(a.valueHash);
     this.hasSignature.push(a.hasSignature ? 1 : 0);
     if (a.hasSignature) {
-      const hasher = this.records.hasher;
-      this.signatures.append(hasher.signature);
-      for (let band = 0; band < BANDS; band++) this.bandKeys.push(hasher.bandKeys[band] ?? 0);
+      this.signatures.length += BINS;
+      this.bandKeys.length += BANDS;
     }
     this.line++;
   }

@@ -639,7 +639,16 @@ export class DatasetValidator {
 
   /** Analyses `text` as line `index` into a fresh id's columns; returns the id. */
   private analyzeLine(text: string, index: number): number {
+    // The signature and band keys are written straight into the slab's next slot (taken only when the
+    // line has them); a full slab's successor is made only for a line that has them.
+    const hasher = this.analyzer.hasher;
+    const direct = this.slab.used < SLAB_LINES;
+    if (direct) {
+      const slot = this.slab.used;
+      hasher.writeInto(this.slab.signatures, slot * BINS, this.slab.bandKeys, slot * BANDS);
+    }
     const a = this.analyzer.analyze(text, index);
+    if (direct) hasher.writeInto();
     const t = this.t;
     const id = t.next();
     t.texts[id] = text;
@@ -653,9 +662,11 @@ export class DatasetValidator {
     t.tokensExact[id] = a.tokensExact ? 1 : 0;
     t.hash[id] = a.valueHash;
     if (a.hasSignature) {
-      if (this.slab.used === SLAB_LINES) {
+      if (!direct) {
         this.slab = new KeySlab();
         this.slabs.push(this.slab);
+        this.slab.signatures.set(hasher.signature);
+        this.slab.bandKeys.set(hasher.bandKeys);
       }
       const slab = this.slab;
       const slot = slab.used++;
@@ -663,8 +674,6 @@ export class DatasetValidator {
       t.slot[id] = slot;
       slab.live++;
       slab.ids[slot] = id;
-      slab.signatures.set(this.analyzer.hasher.signature, slot * BINS);
-      slab.bandKeys.set(this.analyzer.hasher.bandKeys, slot * BANDS);
     }
     return id;
   }

@@ -37,6 +37,40 @@ function lint(lines: string[]): Finding[] {
 const errorsOn = (findings: Finding[], line: number): string[] =>
   findings.filter((f) => f.severity === 'error' && f.range.start.line === line).map((f) => f.rule);
 
+describe('format detection', () => {
+  it("follows contract.json's table, read plainly, on records with any mix of its keys and others", () => {
+    const table = (
+      JSON.parse(readFileSync(join(__dirname, '..', '..', 'schemas', 'records', 'contract.json'), 'utf8')) as {
+        detect: { format: RecordFormat; all: string[]; any?: string[] }[];
+      }
+    ).detect;
+    const plain = (record: Record<string, unknown>): RecordFormat | undefined =>
+      table.find((rule) => rule.all.every((k) => k in record) && (!rule.any || rule.any.some((k) => k in record)))
+        ?.format;
+    const keys = [...new Set(table.flatMap((rule) => [...rule.all, ...(rule.any ?? [])]))];
+    assert.ok(keys.length >= 10);
+    const pool = [...keys, 'id', 'system', 'tools', 'metadata', 'score', '__proto__', 'constructor'];
+    let seed = 41;
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const seen = new Set<string | undefined>();
+    for (let n = 0; n < 5000; n++) {
+      const members = Array.from(
+        { length: Math.floor(rand() * 5) },
+        () => pool[Math.floor(rand() * pool.length)] as string,
+      );
+      // Through JSON.parse, as records are read ('__proto__' becomes an own key there).
+      const record = JSON.parse(`{${members.map((k) => `${JSON.stringify(k)}: 1`).join(',')}}`) as Record<
+        string,
+        unknown
+      >;
+      const expected = plain(record);
+      seen.add(expected);
+      assert.equal(detectFormat(record), expected, JSON.stringify(members));
+    }
+    assert.equal(seen.size, 8, `formats seen: ${[...seen].join(', ')}`);
+  });
+});
+
 describe('the record contract: conformance corpus', () => {
   for (const entry of ENTRIES) {
     it(entry.name, () => {

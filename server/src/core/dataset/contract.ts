@@ -639,24 +639,36 @@ function pathAt(list: Path, index: number, ...keys: (string | number)[]): Path {
   return [...list, index, ...keys];
 }
 
-function hasAll(record: Json, keys: readonly string[]): boolean {
-  for (const key of keys) if (!(key in record)) return false;
-  return true;
+/** Each key the detection table names, as one bit. */
+const DETECT_BITS = new Map<string, number>();
+function detectMask(keys: readonly string[]): number {
+  let mask = 0;
+  for (const key of keys) {
+    if (!DETECT_BITS.has(key)) DETECT_BITS.set(key, 1 << DETECT_BITS.size);
+    mask |= DETECT_BITS.get(key) as number;
+  }
+  return mask;
 }
+/** The detection table as masks: a rule fits when the record has every key of `all` and one of `any` (0: none asked). */
+const DETECT_RULES = contract.detect.map((rule) => ({
+  format: rule.format as RecordFormat,
+  all: detectMask(rule.all),
+  any: 'any' in rule && rule.any ? detectMask(rule.any) : 0,
+}));
+if (DETECT_BITS.size > 30) throw new Error('contract.json: the detection table names more keys than a mask holds');
 
-function hasAny(record: Json, keys: readonly string[]): boolean {
-  for (const key of keys) if (key in record) return true;
-  return false;
-}
-
-/** The format a record is written in, by the contract's detection table; undefined when none fits. */
+/**
+ * The format a record is written in, by the contract's detection table; undefined when none fits. The
+ * record's own keys are walked once against the table's (a record has a few): a lookup of each of the
+ * table's keys in the record, by a computed name, took five to ten for a chat record, about 1 ms per
+ * 10 MB.
+ */
 export function detectFormat(record: unknown): RecordFormat | undefined {
   if (!isObject(record)) return undefined;
-  // Plain loops: the closures of every()/some() were allocated for every rule of every record.
-  for (const rule of contract.detect) {
-    if (!hasAll(record, rule.all)) continue;
-    if ('any' in rule && rule.any && !hasAny(record, rule.any)) continue;
-    return rule.format as RecordFormat;
+  let present = 0;
+  for (const key in record) present |= DETECT_BITS.get(key) ?? 0;
+  for (const rule of DETECT_RULES) {
+    if ((present & rule.all) === rule.all && (rule.any === 0 || (present & rule.any) !== 0)) return rule.format;
   }
   return undefined;
 }

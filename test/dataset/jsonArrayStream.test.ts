@@ -14,6 +14,8 @@ import { DatasetStream } from '../../server/src/core/dataset/stream';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { Finding } from '../../server/src/core/types';
 import { validatorOptions } from './options';
+import type { JsonArrayCheckerOptions } from '../../server/src/core/dataset/jsonArrayRecords';
+import { effectiveSeverity } from '../../server/src/core/rules';
 
 const opts = validatorOptions({ maxTokens: 60, minChars: 3, nearThreshold: 0.7 });
 
@@ -109,6 +111,50 @@ function asJsonl(f: Finding): Finding {
 const core = (s: DatasetStats) => ({ ...s, lines: 0 });
 
 describe('one cross-record validator', () => {
+  it('counts a near duplicate that is an error against acceptance, found at the end or as it comes', () => {
+    const nearError = validatorOptions({
+      maxTokens: 60,
+      minChars: 3,
+      nearThreshold: 0.7,
+      severityOf: (rule) => (rule === 'dedup/near' ? 'error' : effectiveSeverity(rule)),
+    });
+    const records = [
+      chat(story, 'A fox and a dog.'),
+      chat('what is two plus two', 'four'),
+      chat(story.replace('lazy', 'sleepy'), 'A fox and a dog.'),
+    ];
+    const editor = new DatasetValidator(nearError);
+    editor.update(0, 0, records);
+    assert.equal(editor.stats().acceptance, 2 / 3);
+    // Capacity 1: the first record is kept, and the others are compared with it as they come.
+    for (const nearIndexCapacity of [undefined, 1]) {
+      const withCapacity: JsonArrayCheckerOptions = {
+        ...nearError,
+        ...(nearIndexCapacity ? { nearIndexCapacity } : {}),
+      };
+      const found: Finding[] = [];
+      const stream = new DatasetStream(withCapacity, (f) => found.push(f));
+      stream.push(new TextEncoder().encode(records.join('\n')));
+      stream.end();
+      const near = found.filter((f) => f.rule === 'dedup/near');
+      assert.deepEqual(
+        near.map((f) => [f.range.start.line, f.data?.['duplicateOf'], f.severity]),
+        [[2, 0, 'error']],
+      );
+      assert.equal(stream.stats().acceptance, 2 / 3, `stream, capacity ${nearIndexCapacity}`);
+      const array = validateJsonArrayDataset(asArray(records), withCapacity);
+      assert.equal(array.stats.acceptance, 2 / 3, `.json array, capacity ${nearIndexCapacity}`);
+      assert.deepEqual(
+        array.records.map((r) => [r.hasError ?? false, r.nearDuplicateOf?.index]),
+        [
+          [false, undefined],
+          [false, undefined],
+          [true, 0],
+        ],
+      );
+    }
+  });
+
   it('the editor, the stream, a .json array and a streamed .json array agree on the same records', () => {
     fc.assert(
       fc.property(

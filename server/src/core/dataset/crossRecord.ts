@@ -217,6 +217,8 @@ export class RecordTally {
   readonly codes = new GrowableU8();
   /** Per record: 1 when it carries an error, 0 when not, 2 for a blank line (not a record). */
   readonly errors = new GrowableU8();
+  /** An error was found for the record `add` takes next, before it was added (markError). */
+  private errorBeforeAdd = false;
 
   /** Counts a finding by rule. */
   count(f: Finding): void {
@@ -236,7 +238,8 @@ export class RecordTally {
       }
     }
     this.codes.push(code);
-    this.errors.push(code === LINE_BLANK ? 2 : error ? 1 : 0);
+    this.errors.push(code === LINE_BLANK ? 2 : error || this.errorBeforeAdd ? 1 : 0);
+    this.errorBeforeAdd = false;
   }
 
   /** Some token count came from the estimate. */
@@ -270,9 +273,13 @@ export class RecordTally {
     }
   }
 
-  /** Record `i`, added already, carries an error found after it was added (format/mixed, dedup/near). */
+  /**
+   * Record `i` carries an error found apart from its own findings (format/mixed, dedup/near): after it
+   * was added, or, for the record `add` takes next, before.
+   */
   markError(i: number): void {
-    if (this.errors.data[i] === 0) this.errors.data[i] = 1;
+    if (i >= this.errors.length) this.errorBeforeAdd = true;
+    else if (this.errors.data[i] === 0) this.errors.data[i] = 1;
   }
 
   stats(lines: number): DatasetStats {

@@ -48,8 +48,6 @@ export class JsonArrayChecker {
   private finished = false;
   /** The earlier element each near duplicate nearly repeats (a few elements, so a map). */
   private readonly nearOf = new Map<number, { index: number; similarity: number }>();
-  /** The element being added was found a near duplicate (an error) before it was tallied. */
-  private nearErrorNow = false;
 
   constructor(
     private readonly opts: JsonArrayCheckerOptions,
@@ -146,10 +144,6 @@ export class JsonArrayChecker {
         if (this.exactSeverity === 'error') error = true;
       }
     }
-    if (this.nearErrorNow) {
-      error = true;
-      this.nearErrorNow = false;
-    }
     if (a.format) {
       if (!a.tokensExact) this.tally.estimated();
       this.tally.add(RECORD_FORMATS.indexOf(a.format), error, a.tokens);
@@ -159,7 +153,7 @@ export class JsonArrayChecker {
 
   /**
    * A near duplicate: most are found when the array ends (the index compares its records in one pass),
-   * those past the index's capacity as they are added (before they are tallied: `nearErrorNow`).
+   * those past the index's capacity as they are added (before they are tallied).
    */
   private nearFound(index: number, first: number, similarity: number): void {
     this.tally.nearDuplicates++;
@@ -168,9 +162,7 @@ export class JsonArrayChecker {
     if (!severity) return;
     const range = { start: this.startOf(index), end: this.endOf(index) };
     this.report(duplicateFinding('dedup/near', severity, range, this.startOf(first), similarity, 'record', first));
-    if (severity !== 'error') return;
-    if (index < this.tally.errors.length) this.tally.markError(index);
-    else this.nearErrorNow = true;
+    if (severity === 'error') this.tally.markError(index);
   }
 
   /** Reports what needs every element: near duplicates, then format/mixed against the majority format. */

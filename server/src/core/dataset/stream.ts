@@ -365,8 +365,6 @@ export class CrossRecordChecker {
   // Per line, for statistics and the end-of-file format/mixed pass.
   private readonly tally = new RecordTally();
   private readonly lineLength = new GrowableU32();
-  /** The line being applied was found a near duplicate (an error) before it was tallied. */
-  private nearErrorNow = false;
 
   constructor(
     private readonly opts: DatasetStreamOptions,
@@ -449,10 +447,6 @@ export class CrossRecordChecker {
             if (this.exactSeverity === 'error') error = true;
           }
         }
-        if (this.nearErrorNow) {
-          error = true;
-          this.nearErrorNow = false;
-        }
         if (hasSignature) signatureAt++;
       } else this.lineLength.push(length);
       tally.add(code, error, tokens);
@@ -474,16 +468,14 @@ export class CrossRecordChecker {
 
   /**
    * A near duplicate: most are found when the file ends (the index compares its records in one pass),
-   * those past the index's capacity as their line is applied (before it is tallied: `nearErrorNow`).
+   * those past the index's capacity as their line is applied (before it is tallied).
    */
   private nearFound(line: number, first: number, similarity: number): void {
     this.tally.nearDuplicates++;
     const severity = this.nearSeverity;
     if (!severity) return;
     this.emit(dedupFinding('dedup/near', severity, line, this.lineLength.data[line] ?? 0, first, similarity));
-    if (severity !== 'error') return;
-    if (line < this.tally.errors.length) this.tally.markError(line);
-    else this.nearErrorNow = true;
+    if (severity === 'error') this.tally.markError(line);
   }
 
   /** Reports what needs the whole file: near duplicates, then format/mixed against the majority format. */

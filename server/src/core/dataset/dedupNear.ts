@@ -253,6 +253,10 @@ export class KeyFilter {
   markAll(keys: Uint32Array, n: number, twice: KeyFilter): number {
     const bits = this.bits;
     const shift = this.shift;
+    // Before the loop: the loop is optimized while it runs, and a field first written after it was
+    // a deoptimization at every call's end (three a validation of 10 MB, each followed by the next
+    // call's loop starting over unoptimized).
+    this.marked += n;
     let repeats = 0;
     for (let i = 0; i < n; i++) {
       const key = smallKey(keys[i] as number);
@@ -270,7 +274,6 @@ export class KeyFilter {
         bits[g >>> 5] = (bits[g >>> 5] as number) | gb;
       }
     }
-    this.marked += n;
     return repeats;
   }
 

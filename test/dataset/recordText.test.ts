@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { MinHasher } from '../../server/src/core/dataset/dedupNear';
-import { trimmedJoinLength } from '../../server/src/core/dataset/recordText';
+import type { Example, Turn } from '../../server/src/core/dataset/example';
+import { exampleText, trimmedJoinLength } from '../../server/src/core/dataset/recordText';
+import { isBlankText, isTrimSpace, leadingSpace, trailingSpace } from '../../server/src/core/dataset/whitespace';
 
 // Pieces made of words and every kind of whitespace trim() removes, so that whole pieces can be blank.
 const pieceArb = fc.string({
@@ -33,6 +35,75 @@ describe('record content pieces', () => {
           assert.deepEqual(a.signature, b.signature);
           assert.deepEqual(a.bandKeys, b.bandKeys);
         }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('whitespace is what trim() removes, for every UTF-16 unit and any text', () => {
+    for (let c = 0; c <= 0xffff; c++) {
+      assert.equal(isTrimSpace(c), String.fromCharCode(c).trim() === '', `U+${c.toString(16)}`);
+    }
+    const spaces = ' \t\n\v\f\r\u00a0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\u200b\u0085';
+    const textArb = fc.string({ unit: fc.constantFrom(...spaces.split(''), 'a', 'é', '中'), maxLength: 8 });
+    fc.assert(
+      fc.property(textArb, (s) => {
+        assert.equal(isBlankText(s), s.trim() === '', JSON.stringify(s));
+        assert.equal(leadingSpace(s), s.length - s.trimStart().length, JSON.stringify(s));
+        assert.equal(trailingSpace(s), s.length - s.trimEnd().length, JSON.stringify(s));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("an example's text and content pieces are its turns', in order, whatever turns are empty or system", () => {
+    const turnArb: fc.Arbitrary<Turn> = fc.record(
+      {
+        role: fc.constantFrom('system', 'user', 'assistant', 'tool'),
+        content: fc.constantFrom('', 'hello', 'an answer', ' '),
+        reasoning: fc.constantFrom('first I think', ''),
+        tool_calls: fc.constant([{ name: 'lookup', arguments: { q: 'x' } }]),
+      },
+      { requiredKeys: ['role', 'content'] },
+    );
+    const turnsArb = fc.array(turnArb, { maxLength: 5 });
+    const exampleArb = fc.record(
+      {
+        kind: fc.constantFrom('sft', 'preference', 'kto') as fc.Arbitrary<Example['kind']>,
+        messages: turnsArb,
+        chosen: turnsArb,
+        rejected: turnsArb,
+        completion: turnsArb,
+        tools: fc.constant<Record<string, unknown>[]>([{ type: 'function', function: { name: 'lookup' } }]),
+      },
+      { requiredKeys: ['kind', 'messages'] },
+    );
+    // The rule written plainly: each turn's text (its content, then its calls, after its reasoning).
+    const textOf = (t: Turn): string => {
+      let text = t.content;
+      if (t.tool_calls && t.tool_calls.length > 0) {
+        text = [
+          ...(text ? [text] : []),
+          ...t.tool_calls.map((c) => JSON.stringify({ name: c.name, arguments: c.arguments })),
+        ].join('\n');
+      }
+      return t.reasoning ? `${t.reasoning}\n${text}` : text;
+    };
+    fc.assert(
+      fc.property(exampleArb, (example) => {
+        const pieces: [string, string, boolean][] = [];
+        if (example.tools) pieces.push(['tools', JSON.stringify(example.tools), false]);
+        for (const list of [example.messages, example.chosen, example.rejected, example.completion]) {
+          for (const t of list ?? []) pieces.push([t.role, textOf(t), t.role !== 'system']);
+        }
+        const text = exampleText(example);
+        const content = pieces.filter(([, t, isContent]) => isContent && t !== '').map(([, t]) => t);
+        assert.deepEqual([...text.contentParts], content);
+        assert.equal(text.contentParts.length, content.length);
+        assert.equal(text.turns, pieces.length);
+        const full = pieces.map(([role, t]) => `${role}\n${t}\n`).join('');
+        assert.equal(text.full, full);
+        assert.equal(text.fullLength, full.length);
       }),
       { numRuns: 2000 },
     );

@@ -5,9 +5,10 @@ import { ALL_HINTS, HINT_OPENER } from './dedupExact';
 import type { RecordFormat } from './formats';
 import type { LineLocator } from './locate';
 import { checkPlaceholders } from './placeholder';
+import { isBlankText } from './whitespace';
 
 function blank(v: unknown): boolean {
-  return typeof v === 'string' && v.trim().length === 0;
+  return typeof v === 'string' && isBlankText(v);
 }
 
 function reportEmpty(field: string, what: string, out: LineFindings, loc: LineLocator): void {

@@ -179,11 +179,12 @@ class Reader {
   /** An OpenAI message list in canonical turns. */
   openAiMessages(list: unknown, path: Path, media: Media): Turn[] | undefined {
     if (!Array.isArray(list)) return this.refuse('schema/wrong-type', path, 'expected a list of messages');
-    const turns: Turn[] = [];
+    // Sized once: an empty array's first push allocates room for 17 (a list with a refusal is dropped).
+    const turns = new Array<Turn>(list.length);
     let ok = true;
     for (let i = 0; i < list.length; i++) {
       const turn = this.openAiMessage(list[i], path, i, media);
-      if (turn) turns.push(turn);
+      if (turn) turns[i] = turn;
       else ok = false;
     }
     return ok ? turns : undefined;

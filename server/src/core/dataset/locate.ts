@@ -3,7 +3,7 @@
 import { findNodeAtLocation, parseTree } from 'jsonc-parser';
 import type { Node as JsonNode } from 'jsonc-parser';
 
-export type JsonPath = (string | number)[];
+export type JsonPath = readonly (string | number)[];
 
 export class LineLocator {
   private root: JsonNode | undefined | null = null;

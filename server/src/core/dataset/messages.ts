@@ -3,6 +3,7 @@
 import contract from '../../../../schemas/records/contract.json';
 import type { LineFindings } from './context';
 import type { JsonPath, LineLocator } from './locate';
+import { isBlankText } from './whitespace';
 
 /** OpenAI's roles, `developer` and the legacy `function` included (schemas/records/contract.json). */
 export const OPENAI_ROLES: ReadonlySet<string> = new Set(Object.keys(contract.roles.messages));
@@ -49,7 +50,7 @@ function suggestionFor(
 }
 
 function isEmptyContent(content: unknown): boolean {
-  if (typeof content === 'string') return content.trim().length === 0;
+  if (typeof content === 'string') return isBlankText(content);
   if (Array.isArray(content)) {
     if (content.length === 0) return true;
     return content.every(
@@ -68,11 +69,12 @@ export function checkOpenAiMessages(
   options: { requireAssistant: boolean; checkOrder: boolean },
 ): void {
   if (!Array.isArray(list)) return;
-  const turns: Turn[] = [];
+  // Sized once (each message sets its own entry): an empty array's first push allocates room for 17.
+  const turns = new Array<Turn>(list.length);
   for (let i = 0; i < list.length; i++) {
     const msg: unknown = list[i];
     if (!isObject(msg)) {
-      turns.push('unknown');
+      turns[i] = 'unknown';
       continue;
     }
     const role = msg.role;
@@ -101,7 +103,7 @@ export function checkOpenAiMessages(
         }
       }
     }
-    turns.push(turn);
+    turns[i] = turn;
     const toolCallOnly = turn === 'assistant-call';
     const content = msg.content;
     // An assistant turn that only calls tools may have null or empty content; every other turn needs text.
@@ -157,7 +159,7 @@ export function checkShareGptConversations(
       speaker = suggestion;
     }
     turns.push(shareGptTurn(speaker));
-    if (typeof msg.value === 'string' && msg.value.trim() === '') {
+    if (typeof msg.value === 'string' && isBlankText(msg.value)) {
       const [s, e] = loc.value([...path, i, 'value']);
       out.add(
         'messages/empty-content',

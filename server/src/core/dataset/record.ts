@@ -13,6 +13,7 @@ import type { RecordFormat } from './formats';
 import { parseJsonLine } from './jsonl';
 import { countTokens, checkLength } from './length';
 import { LineLocator } from './locate';
+import type { JsonPath } from './locate';
 import { mediaRefs } from './mediaFiles';
 import type { MediaRef } from './mediaFiles';
 import { checkOpenAiMessages, checkShareGptConversations } from './messages';
@@ -52,6 +53,10 @@ export const FORMAT_LABELS: Readonly<Record<RecordFormat, string>> = {
   kto: 'KTO',
   prompt_completion: 'Prompt-completion',
 };
+
+/** The path and options of a messages record's check, made once (not two objects a record). */
+const MESSAGES_PATH: JsonPath = Object.freeze(['messages']);
+const WHOLE_CONVERSATION = { requireAssistant: true, checkOrder: true } as const;
 
 export class RecordAnalyzer {
   /** Holds the signature of the last analyzed record; callers copy what they keep. */
@@ -142,7 +147,7 @@ export class RecordAnalyzer {
     checkSchema(formatValidator(format), value, FORMAT_LABELS[format], out, loc);
     switch (format) {
       case 'messages':
-        checkOpenAiMessages(record.messages, ['messages'], out, loc, { requireAssistant: true, checkOrder: true });
+        checkOpenAiMessages(record.messages, MESSAGES_PATH, out, loc, WHOLE_CONVERSATION);
         break;
       case 'sharegpt':
         checkShareGptConversations(record.conversations, ['conversations'], out, loc);

@@ -1,6 +1,7 @@
 // The text of a record as a model sees it, for token counts, minimum length and near-duplicates.
 import type { Example, Turn } from './example';
 import type { RecordFormat } from './formats';
+import { leadingSpace, trailingSpace } from './whitespace';
 
 /**
  * The chat template is approximated as `<role>\n<content>\n` per turn, the fields of an alpaca
@@ -45,36 +46,55 @@ function contentText(content: unknown): string {
 }
 
 /**
- * Collects the parts; the content is joined at once and `full` only when something reads it (most
- * records need its length alone). `join` gives flat strings, where `+=` would give a rope that every
- * `charCodeAt` of the scans that follow (near-duplicate shingles, token counts) walks through.
+ * A record's text as its turns are added: the content pieces at once, `full` joined only when something
+ * reads it (most records need its length alone). `join` gives flat strings, where `+=` would give a rope
+ * that every `charCodeAt` of the scans that follow (near-duplicate shingles, token counts) walks through.
  */
-class Joiner {
+class JoinedText implements RecordText {
   /** Role and text of each turn. */
-  private readonly parts: string[] = [];
-  private readonly content: string[] = [];
-  private fullLength = 0;
+  private readonly parts: string[];
+  private readonly content: string[];
+  private contentCount = 0;
+  private joined: string | undefined;
+  fullLength = 0;
   turns = 0;
+  example: Example | undefined;
+
+  /**
+   * `turns`: how many turns will be added, when known (exactly: the array is made that size);
+   * `contentTurns`: at most how many of them are content. An empty array's first push allocates room
+   * for 17, and every record makes two.
+   */
+  constructor(turns = 0, contentTurns = 0) {
+    this.parts = new Array<string>(2 * turns);
+    this.content = new Array<string>(contentTurns);
+  }
+
   add(role: string, text: string, isContent: boolean): void {
-    this.parts.push(role, text);
+    const at = 2 * this.turns;
+    if (at < this.parts.length) {
+      this.parts[at] = role;
+      this.parts[at + 1] = text;
+    } else this.parts.push(role, text);
     this.fullLength += role.length + text.length + 2;
-    if (isContent && text) this.content.push(text);
+    if (isContent && text) {
+      if (this.contentCount < this.content.length) this.content[this.contentCount] = text;
+      else this.content.push(text);
+      this.contentCount++;
+    }
     this.turns++;
   }
-  result(example?: Example): RecordText {
-    return new JoinedText(this.parts, this.fullLength, this.content, this.turns, example);
-  }
-}
 
-class JoinedText implements RecordText {
-  private joined: string | undefined;
-  constructor(
-    private readonly parts: string[],
-    readonly fullLength: number,
-    readonly contentParts: readonly string[],
-    readonly turns: number,
-    readonly example: Example | undefined,
-  ) {}
+  /** Ends the adding: fewer content pieces than expected (turns without text) leave the array cut to them. */
+  done(example?: Example): RecordText {
+    if (this.content.length > this.contentCount) this.content.length = this.contentCount;
+    this.example = example;
+    return this;
+  }
+
+  get contentParts(): readonly string[] {
+    return this.content;
+  }
 
   get full(): string {
     if (this.joined === undefined) {
@@ -96,9 +116,9 @@ export function trimmedJoinLength(parts: readonly string[]): number {
   let lead = 0;
   for (; first < parts.length; first++) {
     const part = parts[first] as string;
-    const rest = part.trimStart().length;
-    if (rest > 0) {
-      lead += part.length - rest;
+    const space = leadingSpace(part);
+    if (space < part.length) {
+      lead += space;
       break;
     }
     lead += part.length + 1;
@@ -107,9 +127,9 @@ export function trimmedJoinLength(parts: readonly string[]): number {
   let trail = 0;
   for (let last = parts.length - 1; last >= first; last--) {
     const part = parts[last] as string;
-    const rest = part.trimEnd().length;
-    if (rest > 0) {
-      trail += part.length - rest;
+    const space = trailingSpace(part);
+    if (space < part.length) {
+      trail += space;
       break;
     }
     trail += part.length + 1;
@@ -117,7 +137,7 @@ export function trimmedJoinLength(parts: readonly string[]): number {
   return total - lead - trail;
 }
 
-function addMessages(j: Joiner, list: unknown, roleKey: 'role' | 'from', textKey: 'content' | 'value'): void {
+function addMessages(j: JoinedText, list: unknown, roleKey: 'role' | 'from', textKey: 'content' | 'value'): void {
   if (!Array.isArray(list)) return;
   for (const m of list) {
     if (!m || typeof m !== 'object') continue;
@@ -128,7 +148,7 @@ function addMessages(j: Joiner, list: unknown, roleKey: 'role' | 'from', textKey
 }
 
 export function recordText(record: Record<string, unknown>, format: RecordFormat): RecordText {
-  const j = new Joiner();
+  const j = new JoinedText();
   switch (format) {
     case 'messages':
       addMessages(j, record.messages, 'role', 'content');
@@ -165,10 +185,10 @@ export function recordText(record: Record<string, unknown>, format: RecordFormat
       }
       break;
   }
-  return j.result();
+  return j.done();
 }
 
-function addTurns(j: Joiner, turns: readonly Turn[] | undefined): void {
+function addTurns(j: JoinedText, turns: readonly Turn[] | undefined): void {
   if (!turns) return;
   for (const turn of turns) {
     let text = turn.content;
@@ -185,15 +205,31 @@ function addTurns(j: Joiner, turns: readonly Turn[] | undefined): void {
 
 /** The text of a record the contract accepted: its turns (and both answers of a pair), tools, or text. */
 export function exampleText(example: Example): RecordText {
-  const j = new Joiner();
   if (example.kind === 'text') {
+    const j = new JoinedText(1, 1);
     j.add('', example.text ?? '', true);
-    return j.result(example);
+    return j.done(example);
   }
+  const { messages, chosen, rejected, completion } = example;
+  const j = new JoinedText(
+    (example.tools ? 1 : 0) + turnCount(messages) + turnCount(chosen) + turnCount(rejected) + turnCount(completion),
+    contentCount(messages) + contentCount(chosen) + contentCount(rejected) + contentCount(completion),
+  );
   if (example.tools) j.add('tools', JSON.stringify(example.tools), false);
-  addTurns(j, example.messages);
-  addTurns(j, example.chosen);
-  addTurns(j, example.rejected);
-  addTurns(j, example.completion);
-  return j.result(example);
+  addTurns(j, messages);
+  addTurns(j, chosen);
+  addTurns(j, rejected);
+  addTurns(j, completion);
+  return j.done(example);
+}
+
+function turnCount(turns: readonly Turn[] | undefined): number {
+  return turns ? turns.length : 0;
+}
+
+/** The content pieces addTurns gives `turns` at most (a turn without text gives none). */
+function contentCount(turns: readonly Turn[] | undefined): number {
+  let n = 0;
+  if (turns) for (const turn of turns) if (turn.role !== 'system') n++;
+  return n;
 }

@@ -96,12 +96,15 @@ describe('MinHasher', () => {
 /**
  * The reports of an index over `records` (signature and keys with their line), each as [line, first,
  * similarity]; `passRecords`: how many are compared in the pass at the end (the rest as they come).
+ * `skew`: each signature is handed over at that offset in a larger array (the index copies aligned
+ * signatures a word at a time, others byte by byte).
  */
 function reportsOf(
   records: readonly { signature: Uint8Array; keys: Uint32Array; line: number }[],
   capacity: number,
   passRecords?: number,
   threshold = 0.8,
+  skew = 0,
 ): [number, number, number][] {
   const found: [number, number, number][] = [];
   const index = new NearDuplicateIndex(
@@ -110,7 +113,14 @@ function reportsOf(
     capacity,
     passRecords,
   );
-  for (const r of records) index.add(r.signature, 0, r.keys, 0, r.line);
+  for (const r of records) {
+    if (skew === 0) index.add(r.signature, 0, r.keys, 0, r.line);
+    else {
+      const held = new Uint8Array(skew + BINS);
+      held.set(r.signature, skew);
+      index.add(held, skew, r.keys, 0, r.line);
+    }
+  }
   index.finish();
   return found;
 }
@@ -264,6 +274,9 @@ describe('NearDuplicateIndex', () => {
             expected,
             `round ${round}, capacity ${capacity}, pass ${pass}`,
           );
+        }
+        for (const skew of [1, 4]) {
+          assert.deepEqual(reportsOf(records, capacity, undefined, 0.8, skew), expected, `skew ${skew}`);
         }
       }
     }

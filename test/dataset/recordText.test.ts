@@ -40,6 +40,27 @@ describe('record content pieces', () => {
     );
   });
 
+  it('the sketch of pieces longer than its staging area is the sketch of the joined text', () => {
+    // A piece after the first is encoded into a 64 KiB stage and moved, unless it may not fit (3 bytes a unit).
+    const words = (n: number, seed: number): string =>
+      Array.from({ length: n }, (_, i) => `w${(i * 7919 + seed) % 5003}`).join(' ');
+    // Distinct words of two-byte letters: 54,000 units, 102,000 bytes (more than the stage holds).
+    const accented = (n: number): string =>
+      Array.from({ length: n }, (_, i) =>
+        Array.from({ length: 8 }, (_, d) => 'éñüö'.charAt(((i * 7919) >> (2 * d)) & 3)).join(''),
+      ).join(' ');
+    const a = new MinHasher();
+    const b = new MinHasher();
+    for (const parts of [
+      [words(10, 1), words(5000, 2), words(10, 3)],
+      [words(3000, 4), 'é'.repeat(21845), words(4000, 5), accented(6000)],
+    ]) {
+      assert.equal(a.computeParts(parts), b.compute(parts.join('\n')));
+      assert.deepEqual(a.signature, b.signature);
+      assert.deepEqual(a.bandKeys, b.bandKeys);
+    }
+  });
+
   it('whitespace is what trim() removes, for every UTF-16 unit and any text', () => {
     for (let c = 0; c <= 0xffff; c++) {
       assert.equal(isTrimSpace(c), String.fromCharCode(c).trim() === '', `U+${c.toString(16)}`);

@@ -60,6 +60,8 @@ const TEXT_OFFSET = 20480;
 const TEXT_SLACK = 128;
 /** A text that would grow the shared memory past this gets an instance of its own, freed after it. */
 const SHARED_MEMORY_CAP = 32 * 1024 * 1024;
+/** The memory's last bytes: a part after the first is encoded there, then moved after the one before. */
+const STAGE_BYTES = 65536;
 
 /** One instance of the sketch module and views of its memory, renewed when the memory grows. */
 class SketchModule {
@@ -69,6 +71,7 @@ class SketchModule {
   // validator's allocation.
   private bytes!: Uint8Array;
   private text!: Uint8Array;
+  private stage!: Uint8Array;
   bins!: Int32Array;
   keyBins!: Int32Array;
   private signature!: Uint8Array;
@@ -86,6 +89,7 @@ class SketchModule {
     const buffer = this.memory.buffer;
     this.bytes = new Uint8Array(buffer);
     this.text = new Uint8Array(buffer, TEXT_OFFSET);
+    this.stage = new Uint8Array(buffer, buffer.byteLength - STAGE_BYTES);
     this.bins = new Int32Array(buffer, 0, BINS);
     this.keyBins = new Int32Array(buffer, KEY_OFFSET, KEY_BINS);
     this.signature = new Uint8Array(buffer, SIGNATURE_OFFSET, BINS);
@@ -94,7 +98,7 @@ class SketchModule {
 
   /** Bytes of memory a text of `length` UTF-16 units may need (UTF-8 takes at most 3 bytes a unit). */
   static need(length: number): number {
-    return TEXT_OFFSET + 3 * length + TEXT_SLACK;
+    return TEXT_OFFSET + 3 * length + TEXT_SLACK + STAGE_BYTES;
   }
 
   /**
@@ -112,12 +116,20 @@ class SketchModule {
   ): number {
     if (ensureMemory(this.memory, this.bytes.length, SketchModule.need(length))) this.view();
     // Each part is encoded where the last one ended, a newline between: the bytes of the joined text,
-    // without the joined string (UTF-8 takes at most 3 bytes a unit: `need` leaves room for all).
+    // without the joined string (UTF-8 takes at most 3 bytes a unit: `need` leaves room for all). A part
+    // after the first is encoded into the stage and moved (copyWithin): encoding it in place takes a
+    // view of the memory from where it goes, an object a part.
     const bytes = this.bytes;
+    const stageAt = bytes.length - STAGE_BYTES;
     let at = parts.length > 0 ? ENCODER.encodeInto(parts[0] as string, this.text).written + TEXT_OFFSET : TEXT_OFFSET;
     for (let i = 1; i < parts.length; i++) {
       bytes[at++] = 0x0a;
-      at += ENCODER.encodeInto(parts[i] as string, bytes.subarray(at)).written;
+      const part = parts[i] as string;
+      if (3 * part.length <= STAGE_BYTES) {
+        const written = ENCODER.encodeInto(part, this.stage).written;
+        bytes.copyWithin(at, stageAt, stageAt + written);
+        at += written;
+      } else at += ENCODER.encodeInto(part, bytes.subarray(at)).written;
     }
     const words = this.run(at - TEXT_OFFSET);
     if (words > 0) {
@@ -347,6 +359,10 @@ export type NearReport = (line: number, firstLine: number, similarity: number) =
  */
 export class NearDuplicateIndex {
   private readonly signatures: Uint8Array[] = [];
+  /** Each chunk of `signatures` as 32-bit words, and the last source array so viewed: a signature is copied a word at a time. */
+  private readonly signatureWords: Int32Array[] = [];
+  private source: Uint8Array | undefined;
+  private sourceWords: Int32Array | undefined;
   private readonly keys: Uint32Array[] = [];
   private lineOf = new Int32Array(4096);
   private kept = 0;
@@ -438,9 +454,28 @@ export class NearDuplicateIndex {
     }
     this.lineOf[id] = line;
     const c = id >>> CHUNK_SHIFT;
-    if (c === this.signatures.length) this.signatures.push(new Uint8Array(CHUNK_RECORDS * BINS));
+    if (c === this.signatures.length) {
+      const chunk = new Uint8Array(CHUNK_RECORDS * BINS);
+      this.signatures.push(chunk);
+      this.signatureWords.push(new Int32Array(chunk.buffer));
+    }
     const slot = id & (CHUNK_RECORDS - 1);
-    (this.signatures[c] as Uint8Array).set(signatures.subarray(sigOffset, sigOffset + BINS), slot * BINS);
+    // Word by word through views made once per source array (a block's buffer, the hasher's own): a
+    // `subarray` to `set` from was an object a record, a tenth of the stream's garbage.
+    if (signatures !== this.source) {
+      this.source = signatures;
+      this.sourceWords =
+        signatures.byteOffset % 4 === 0
+          ? new Int32Array(signatures.buffer, signatures.byteOffset, signatures.byteLength >>> 2)
+          : undefined;
+    }
+    const from = this.sourceWords;
+    if (from && sigOffset % 4 === 0) {
+      const into = this.signatureWords[c] as Int32Array;
+      const to = (slot * BINS) >>> 2;
+      const at = sigOffset >>> 2;
+      for (let w = 0; w < BINS / 4; w++) into[to + w] = from[at + w] as number;
+    } else (this.signatures[c] as Uint8Array).set(signatures.subarray(sigOffset, sigOffset + BINS), slot * BINS);
     // The keys are kept for the pass only: after it, the table holds them.
     if (this.table) return;
     if (c === this.keys.length) this.keys.push(new Uint32Array(CHUNK_RECORDS * BANDS));

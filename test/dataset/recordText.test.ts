@@ -81,7 +81,7 @@ describe('record content pieces', () => {
     const turnArb: fc.Arbitrary<Turn> = fc.record(
       {
         role: fc.constantFrom('system', 'user', 'assistant', 'tool'),
-        content: fc.constantFrom('', 'hello', 'an answer', ' '),
+        content: fc.constantFrom('', 'hello', 'an answer', ' ', 'été', '河流 and a river', '😀'),
         reasoning: fc.constantFrom('first I think', ''),
         tool_calls: fc.constant([{ name: 'lookup', arguments: { q: 'x' } }]),
       },
@@ -125,6 +125,9 @@ describe('record content pieces', () => {
         const full = pieces.map(([role, t]) => `${role}\n${t}\n`).join('');
         assert.equal(text.full, full);
         assert.equal(text.fullLength, full.length);
+        let nonAscii = 0;
+        for (let i = 0; i < full.length; i++) if (full.charCodeAt(i) >= 0x80) nonAscii++;
+        assert.equal(text.fullNonAscii, nonAscii);
       }),
       { numRuns: 2000 },
     );

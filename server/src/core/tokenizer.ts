@@ -30,15 +30,21 @@ export interface TokenCounter {
 const NON_ASCII = /[^\x00-\x7f]/;
 
 export function estimateTokens(text: string): number {
-  // Most training text is ASCII: one native scan decides, and the count is then arithmetic.
-  if (!NON_ASCII.test(text)) return Math.ceil(text.length / 4);
-  let ascii = 0;
+  return estimateOfCounts(text.length, nonAsciiUnits(text));
+}
+
+/** The estimate of a text of `length` UTF-16 units, `nonAscii` of them above U+007F. */
+export function estimateOfCounts(length: number, nonAscii: number): number {
+  return Math.ceil((length - nonAscii) / 4) + nonAscii;
+}
+
+/** The UTF-16 units of `text` above U+007F. */
+export function nonAsciiUnits(text: string): number {
+  // Most training text is ASCII: one native scan decides.
+  if (!NON_ASCII.test(text)) return 0;
   let other = 0;
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) < 0x80) ascii++;
-    else other++;
-  }
-  return Math.ceil(ascii / 4) + other;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) other++;
+  return other;
 }
 
 export function estimateTokenCounter(): TokenCounter {

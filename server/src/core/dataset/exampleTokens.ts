@@ -2,7 +2,7 @@
 // encoded with its tokenizer, the tokens the trainer feeds the model for it before truncation. Without a
 // tokenizer on disk, the documented estimate of the record's text (recordText.ts).
 import type { TemplateSet } from '../chatTemplate';
-import { estimateTokens, utf8Length, type TokenCounter } from '../tokenizer';
+import { estimateOfCounts, utf8Length, type TokenCounter } from '../tokenizer';
 import { toExample } from './contract';
 import type { Example, Turn } from './example';
 import { detectRecordFormat } from './formats';
@@ -21,7 +21,7 @@ export interface ExampleCount {
 
 /** The estimate of a record's text: about four characters a token, plus a few tokens a turn for the template. */
 export function estimateRecordText(text: RecordText, fullIsAscii = false): number {
-  const estimate = fullIsAscii ? Math.ceil(text.fullLength / 4) : estimateTokens(text.full);
+  const estimate = fullIsAscii ? Math.ceil(text.fullLength / 4) : estimateOfCounts(text.fullLength, text.fullNonAscii);
   return estimate + TURN_OVERHEAD_TOKENS * text.turns;
 }
 

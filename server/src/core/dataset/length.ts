@@ -1,6 +1,6 @@
 // length/too-long and length/too-short, format/chat-template, and the token count shown in hovers and
 // statistics.
-import { estimateTokens, tokenUpperBound } from '../tokenizer';
+import { estimateOfCounts, tokenUpperBound } from '../tokenizer';
 import type { TokenCounter } from '../tokenizer';
 import type { LineFindings } from './context';
 import { ExampleTokenCounter, NO_TOKENS } from './exampleTokens';
@@ -36,8 +36,9 @@ export function countTokens(
   }
   const overhead = TURN_OVERHEAD_TOKENS * text.turns;
   // Known-ASCII text needs no scan (nor the joined text copied flat): estimateTokens is then
-  // ceil(length / 4), and the UTF-8 bound tokenUpperBound is length + 2.
-  const estimate = fullIsAscii ? Math.ceil(text.fullLength / 4) : estimateTokens(text.full);
+  // ceil(length / 4), and the UTF-8 bound tokenUpperBound is length + 2. Other text is counted a
+  // part at a time, still without joining it (the join cost as much as the count).
+  const estimate = fullIsAscii ? Math.ceil(text.fullLength / 4) : estimateOfCounts(text.fullLength, text.fullNonAscii);
   if (!counter.exact) return { tokens: estimate + overhead, exact: false };
   const bound = fullIsAscii ? text.fullLength + 2 : tokenUpperBound(text.full);
   if (bound + overhead <= maxTokens) return { tokens: estimate + overhead, exact: false };

@@ -1,6 +1,7 @@
 // The text of a record as a model sees it, for token counts, minimum length and near-duplicates.
 import type { Example, Turn } from './example';
 import type { RecordFormat } from './formats';
+import { nonAsciiUnits } from '../tokenizer';
 import { leadingSpace, trailingSpace } from './whitespace';
 
 /**
@@ -15,6 +16,8 @@ export interface RecordText {
   readonly full: string;
   /** `full.length`, known without joining it (an ASCII estimate needs nothing else). */
   readonly fullLength: number;
+  /** The UTF-16 units of `full` above U+007F, counted without joining it (the estimate of other text). */
+  readonly fullNonAscii: number;
   /**
    * The conversational content without system prompts or tool schemas (what near-duplicates compare and
    * the minimum length counts), one piece a turn; the content is the pieces joined by newlines, which the
@@ -94,6 +97,12 @@ class JoinedText implements RecordText {
 
   get contentParts(): readonly string[] {
     return this.content;
+  }
+
+  get fullNonAscii(): number {
+    let n = 0;
+    for (const part of this.parts) n += nonAsciiUnits(part);
+    return n;
   }
 
   get full(): string {

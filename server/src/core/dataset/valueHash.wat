@@ -114,21 +114,34 @@
 
   ;; The rest of a string from its first backslash r (s: the string's first byte), decoded in place (the
   ;; decoded form is never longer); its hash into $str; returns the position after the closing quote.
+  ;; Between escapes, the run up to the next quote or backslash is found 16 bytes at a time and moved
+  ;; down in one copy (a byte at a time, text with a \n in every answer took half again as long).
   ;; A surrogate escape that is not half of a pair decodes as U+FFFD, as TextEncoder writes an
   ;; unpaired surrogate of the line itself.
   (func $decode (param $s i32) (param $r i32) (result i32)
-    (local $w i32) (local $b i32) (local $cp i32) (local $lo i32) (local $x i32)
+    (local $w i32) (local $b i32) (local $cp i32) (local $lo i32) (local $x i32) (local $q i32) (local $m i32)
+    (local $v v128)
     (local.set $w (local.get $r))
     (block $end
       (loop $chars
-        (local.set $b (i32.load8_u (local.get $r)))
-        (br_if $end (i32.eq (local.get $b) (i32.const 0x22)))
-        (if (i32.ne (local.get $b) (i32.const 0x5c))
-          (then
-            (i32.store8 (local.get $w) (local.get $b))
-            (local.set $w (i32.add (local.get $w) (i32.const 1)))
-            (local.set $r (i32.add (local.get $r) (i32.const 1)))
-            (br $chars)))
+        (local.set $q (local.get $r))
+        (loop $find
+          (local.set $v (v128.load (local.get $q)))
+          (local.set $m
+            (i8x16.bitmask
+              (v128.or
+                (i8x16.eq (local.get $v) (v128.const i8x16 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22 0x22))
+                (i8x16.eq (local.get $v) (v128.const i8x16 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c 0x5c)))))
+          (if (i32.eqz (local.get $m))
+            (then
+              (local.set $q (i32.add (local.get $q) (i32.const 16)))
+              (br $find))))
+        (local.set $q (i32.add (local.get $q) (i32.ctz (local.get $m))))
+        (memory.copy (local.get $w) (local.get $r) (i32.sub (local.get $q) (local.get $r)))
+        (local.set $w (i32.add (local.get $w) (i32.sub (local.get $q) (local.get $r))))
+        (local.set $r (local.get $q))
+        (br_if $end (i32.eq (i32.load8_u (local.get $r)) (i32.const 0x22)))
+        ;; A backslash.
         (local.set $b (i32.load8_u offset=1 (local.get $r)))
         (local.set $r (i32.add (local.get $r) (i32.const 2)))
         (if (i32.ne (local.get $b) (i32.const 0x75))

@@ -11,7 +11,11 @@ import { DatasetStream } from '../../server/src/core/dataset/stream';
 import { DatasetValidator } from '../../server/src/core/dataset/validator';
 import type { DatasetValidatorOptions } from '../../server/src/core/dataset/validator';
 import { HINT_OPENER, hashJsonText } from '../../server/src/core/dataset/dedupExact';
-import { findPlaceholders, stringSpans } from '../../server/src/core/dataset/placeholder';
+import {
+  findPlaceholders,
+  findPlaceholdersFromEveryMatch,
+  stringSpans,
+} from '../../server/src/core/dataset/placeholder';
 import { effectiveSeverity, RULES_BY_ID } from '../../server/src/core/rules';
 import type { Finding } from '../../server/src/core/types';
 import { validatorOptions } from './options';
@@ -166,6 +170,46 @@ describe('content/placeholder', () => {
       { numRuns: 3000 },
     );
     assert.ok(found > 300, `only ${found} lines had a placeholder`);
+  });
+
+  it('finds what the rule as written finds, trying braces only where the character before allows a slot', () => {
+    // Lines of slots, code around braces (x_{i}, ${v}, config_{name}), escapes, quotes and words that
+    // make a record talk about templates, also inside refused braces ({template} after an underscore).
+    const piece = fc.constantFrom(
+      '{name}',
+      '{user_id}',
+      '_{name}',
+      '${v}',
+      'x_{template}',
+      '{{name}}',
+      '{{{raw}}}',
+      '[INSERT NAME]',
+      '<NAME>',
+      '\\n{city}',
+      '\\\\{city}',
+      '\\"{quoted}',
+      '`{code}`',
+      ' template ',
+      'a{b}',
+      '/{id}',
+      '{ x }',
+      '{ab}{cd}',
+      ' ',
+      'text',
+      '=',
+    );
+    let found = 0;
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), fc.boolean(), (pieces, asKey) => {
+        const text = pieces.join('');
+        const line = asKey ? `{"${text}": "${text}", "text": "${text}"}` : JSON.stringify({ text: pieces.join('') });
+        const slots = findPlaceholders(line);
+        if (slots.length > 0) found++;
+        assert.deepEqual(slots, findPlaceholdersFromEveryMatch(line), line);
+      }),
+      { numRuns: 5000 },
+    );
+    assert.ok(found > 500, `only ${found} lines had a placeholder`);
   });
 
   it('lets a record that asks for a template keep its slots', () => {

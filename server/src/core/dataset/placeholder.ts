@@ -191,9 +191,10 @@ const BRACE_AT = new RegExp(BRACE.source, 'y');
 /**
  * BRACE's matches whose character before allows a slot, tried only at such a brace: code is full of
  * `x_{i}`, `${v}` and `config_{name}`, and a match object for each, refused right after by
- * neighboursAllow, cost more than the rest of the check (10 MB of chat records with `config_{name}` in
- * each, findPlaceholders alone: 23.4 -> 17.4 ms). The matches left out are refused whatever their string; only the test for a
- * record that talks about templates reads them, and it finds them again (everyCandidate).
+ * neighboursAllow, cost more than the rest of the check (10 MB of chat records with `config_{name}`
+ * in each, findPlaceholders alone: 23.4 -> 17.4 ms). The matches left out are refused whatever their
+ * string; only the test for a record that talks about templates reads them, and it finds them again
+ * (everyCandidate).
  */
 function collectBraces(text: string, out: PlaceholderMatch[]): void {
   for (let i = text.indexOf('{'); i >= 0; i = text.indexOf('{', i + 1)) {

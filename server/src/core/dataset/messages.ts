@@ -33,7 +33,7 @@ const SHAREGPT_FIXES: Readonly<Record<string, string>> = {
 };
 
 /** The role as the conversation structure sees it. */
-type Turn = 'system' | 'user' | 'assistant' | 'assistant-call' | 'tool' | 'unknown';
+export type TurnKind = 'system' | 'user' | 'assistant' | 'assistant-call' | 'tool' | 'unknown';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -70,7 +70,7 @@ export function checkOpenAiMessages(
 ): void {
   if (!Array.isArray(list)) return;
   // Sized once (each message sets its own entry): an empty array's first push allocates room for 17.
-  const turns = new Array<Turn>(list.length);
+  const turns = new Array<TurnKind>(list.length);
   for (let i = 0; i < list.length; i++) {
     const msg: unknown = list[i];
     if (!isObject(msg)) {
@@ -78,10 +78,10 @@ export function checkOpenAiMessages(
       continue;
     }
     const role = msg.role;
-    let turn: Turn = 'unknown';
+    let turn: TurnKind = 'unknown';
     if (typeof role === 'string') {
       if (OPENAI_ROLES.has(role)) {
-        turn = (contract.roles.messages as Record<string, Turn>)[role]!;
+        turn = (contract.roles.messages as Record<string, TurnKind>)[role]!;
         const calls = (Array.isArray(msg.tool_calls) && msg.tool_calls.length > 0) || isObject(msg.function_call);
         if (turn === 'assistant' && calls) turn = 'assistant-call';
       } else {
@@ -135,7 +135,7 @@ export function checkShareGptConversations(
   options = { requireAssistant: true, checkOrder: true },
 ): void {
   if (!Array.isArray(list)) return;
-  const turns: Turn[] = [];
+  const turns: TurnKind[] = [];
   for (let i = 0; i < list.length; i++) {
     const msg: unknown = list[i];
     if (!isObject(msg)) {
@@ -172,7 +172,7 @@ export function checkShareGptConversations(
   finishConversation(turns, path, out, loc, 'from', options);
 }
 
-function shareGptTurn(speaker: string | undefined): Turn {
+function shareGptTurn(speaker: string | undefined): TurnKind {
   switch (speaker) {
     case 'human':
       return 'user';
@@ -191,7 +191,7 @@ function shareGptTurn(speaker: string | undefined): Turn {
 }
 
 function finishConversation(
-  turns: Turn[],
+  turns: TurnKind[],
   path: JsonPath,
   out: LineFindings,
   loc: LineLocator,
@@ -220,7 +220,10 @@ function finishConversation(
   }
 }
 
-function firstOrderProblem(turns: Turn[], shareGpt: boolean): { index: number; message: string } | undefined {
+export function firstOrderProblem(
+  turns: readonly TurnKind[],
+  shareGpt: boolean,
+): { index: number; message: string } | undefined {
   const user = shareGpt ? "'human'" : "'user'";
   const assistant = shareGpt ? "'gpt'" : "'assistant'";
   const toolName = shareGpt ? "'observation'" : "'tool'";

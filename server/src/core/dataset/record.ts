@@ -7,10 +7,11 @@ import type { DatasetValidatorOptions } from './context';
 import { hashJsonText } from './dedupExact';
 import { MinHasher } from './dedupNear';
 import { toExample } from './contract';
-import type { Refusal } from './example';
+import type { Conversion, Refusal } from './example';
 import { detectRecordFormat } from './formats';
 import type { RecordFormat } from './formats';
 import { parseJsonLine } from './jsonl';
+import { plainMessagesTurns } from './plainRecord';
 import { countTokens, checkLength } from './length';
 import { LineLocator } from './locate';
 import type { JsonPath } from './locate';
@@ -144,8 +145,11 @@ export class RecordAnalyzer {
       );
     }
     const record = value as Record<string, unknown>;
-    checkSchema(formatValidator(format), value, FORMAT_LABELS[format], out, loc);
-    switch (format) {
+    // The plainest chat record has nothing for the schema, the message checks or the contract reader to
+    // say, and its turns are read here once (plainRecord.ts).
+    const plain = format === 'messages' ? plainMessagesTurns(value) : undefined;
+    if (!plain) checkSchema(formatValidator(format), value, FORMAT_LABELS[format], out, loc);
+    switch (plain ? undefined : format) {
       case 'messages':
         checkOpenAiMessages(record.messages, MESSAGES_PATH, out, loc, WHOLE_CONVERSATION);
         break;
@@ -176,7 +180,9 @@ export class RecordAnalyzer {
         break;
     }
     checkContent(record, format, out, loc, hints);
-    const conversion = toExample(value, format);
+    const conversion: Conversion = plain
+      ? { ok: true, example: { kind: 'sft', messages: plain } }
+      : toExample(value, format);
     if (!conversion.ok) reportRefusals(conversion.refusals, out, loc);
     else if (this.mediaOn && conversion.example.media) result.media = mediaRefs(record, conversion.example, loc);
     const rt = conversion.ok ? exampleText(conversion.example) : recordText(record, format);

@@ -1,37 +1,89 @@
-// The plainest chat record, read once: {"messages": [{"role", "content"}, ...]} and no other field,
-// each role system, user or assistant, each content text that is not blank, an assistant turn, and the
-// turns in an order the message checks accept. Such a record passes the messages schema, the message
-// checks and the contract reader with nothing to say, and the reader gives each message back as
-// {role, content}: the record analyser takes the turns from here and skips those three reads of the
+// The plainest conversation records, read once: `{"messages": [{"role", "content"}, ...]}` or
+// `{"conversations": [{"from", "value"}, ...]}` and no other field, each speaker one the contract reads
+// as system, user or assistant without a tool call, each text a string that is not blank, an assistant
+// turn, and the turns in an order the message checks accept. Such a record passes its format's schema,
+// the message checks and the contract reader with nothing to say, and the reader gives each turn back
+// as {role, content}: the record analyser takes the turns from here and skips those three reads of the
 // record (most records of chat datasets are this plain; the three were about a tenth of validating
 // them). Anything else, including anything one of them would report, takes the general path.
-// test/dataset/plainRecord.test.ts holds this to the schema, the checks and the reader over random
-// records near this shape.
+// test/dataset/plainRecord.test.ts holds this to the schemas, the checks and the reader over random
+// records near these shapes.
+import contract from '../../../../schemas/records/contract.json';
 import type { Turn } from './example';
+import type { RecordFormat } from './formats';
 import { firstOrderProblem } from './messages';
 import type { TurnKind } from './messages';
 import { isBlankText } from './whitespace';
 
-/** The turns of `record` when it is that plain, else undefined. */
-export function plainMessagesTurns(record: unknown): Turn[] | undefined {
-  if (typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
-  for (const key in record) if (key !== 'messages') return undefined;
-  const list = (record as { messages?: unknown }).messages;
+type PlainRole = 'system' | 'user' | 'assistant';
+
+/** A format's speakers that the contract reads as system, user or assistant, tool-call speakers left out. */
+function plainRoles(table: Readonly<Record<string, string>>): ReadonlyMap<string, PlainRole> {
+  const callers = new Set(contract.tool_call_speakers);
+  const roles = new Map<string, PlainRole>();
+  for (const [speaker, role] of Object.entries(table)) {
+    if ((role === 'system' || role === 'user' || role === 'assistant') && !callers.has(speaker))
+      roles.set(speaker, role);
+  }
+  return roles;
+}
+
+interface Message {
+  role?: unknown;
+  content?: unknown;
+  messages?: unknown;
+}
+interface ShareGptTurn {
+  from?: unknown;
+  value?: unknown;
+}
+
+interface Shape {
+  list: string;
+  speaker: string;
+  text: string;
+  roles: ReadonlyMap<string, PlainRole>;
+  shareGpt: boolean;
+}
+
+const MESSAGES: Shape = {
+  list: 'messages',
+  speaker: 'role',
+  text: 'content',
+  roles: plainRoles(contract.roles.messages),
+  shareGpt: false,
+};
+const SHAREGPT: Shape = {
+  list: 'conversations',
+  speaker: 'from',
+  text: 'value',
+  roles: plainRoles(contract.roles.sharegpt),
+  shareGpt: true,
+};
+
+/** The turns of `record`, a record of `format`, when it is that plain; else undefined. */
+export function plainTurns(record: unknown, format: RecordFormat): Turn[] | undefined {
+  const shape = format === 'messages' ? MESSAGES : format === 'sharegpt' ? SHAREGPT : undefined;
+  if (!shape || typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
+  for (const key in record) if (key !== shape.list) return undefined;
+  const list = shape.shareGpt ? (record as { conversations?: unknown }).conversations : (record as Message).messages;
   if (!Array.isArray(list)) return undefined;
   const turns = new Array<Turn>(list.length);
   const kinds = new Array<TurnKind>(list.length);
   let answered = false;
   for (let i = 0; i < list.length; i++) {
-    const message: unknown = list[i];
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
-    for (const key in message) if (key !== 'role' && key !== 'content') return undefined;
-    const { role, content } = message as { role: unknown; content: unknown };
-    if (role !== 'system' && role !== 'user' && role !== 'assistant') return undefined;
-    if (typeof content !== 'string' || isBlankText(content)) return undefined;
+    const turn: unknown = list[i];
+    if (typeof turn !== 'object' || turn === null || Array.isArray(turn)) return undefined;
+    for (const key in turn) if (key !== shape.speaker && key !== shape.text) return undefined;
+    // Named loads (a load by a computed key costs about 20 ns a turn).
+    const speaker = shape.shareGpt ? (turn as ShareGptTurn).from : (turn as Message).role;
+    const text = shape.shareGpt ? (turn as ShareGptTurn).value : (turn as Message).content;
+    const role = typeof speaker === 'string' ? shape.roles.get(speaker) : undefined;
+    if (role === undefined || typeof text !== 'string' || isBlankText(text)) return undefined;
     if (role === 'assistant') answered = true;
-    turns[i] = { role, content };
+    turns[i] = { role, content: text };
     kinds[i] = role;
   }
-  if (!answered || firstOrderProblem(kinds, false)) return undefined;
+  if (!answered || firstOrderProblem(kinds, shape.shareGpt)) return undefined;
   return turns;
 }

@@ -11,7 +11,7 @@ import type { Conversion, Refusal } from './example';
 import { detectRecordFormat } from './formats';
 import type { RecordFormat } from './formats';
 import { parseJsonLine } from './jsonl';
-import { plainMessagesTurns } from './plainRecord';
+import { plainTurns } from './plainRecord';
 import { countTokens, checkLength } from './length';
 import { LineLocator } from './locate';
 import type { JsonPath } from './locate';
@@ -145,9 +145,9 @@ export class RecordAnalyzer {
       );
     }
     const record = value as Record<string, unknown>;
-    // The plainest chat record has nothing for the schema, the message checks or the contract reader to
-    // say, and its turns are read here once (plainRecord.ts).
-    const plain = format === 'messages' ? plainMessagesTurns(value) : undefined;
+    // The plainest conversation record has nothing for the schema, the message checks or the contract
+    // reader to say, and its turns are read here once (plainRecord.ts).
+    const plain = plainTurns(value, format);
     if (!plain) checkSchema(formatValidator(format), value, FORMAT_LABELS[format], out, loc);
     switch (plain ? undefined : format) {
       case 'messages':

@@ -37,6 +37,8 @@ const BRACKET =
   /\[(?:(?:insert|fill[ -]in|enter[ ](?:your|the|a|an))[ ][^[\]\\"]{1,60}|(?:placeholder|todo|tbd)(?:[ :-][^[\]\\"]{0,60})?|your[ _][a-z][a-z0-9 _]{0,40})\](?![(:])/gi;
 const ANGLE = /<(?:NAME|AUTHOR|BOT_NAME|MODEL_NAME|ASSISTANT_NAME|AI_NAME)>/g;
 const BRACE = /\{(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)*|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)\}/g;
+/** What a single-brace slot may not follow (`x_{i}`, `${v}`, `\\frac{a}`, `/{id}`...): neighboursAllow and collectBraces. */
+const NOT_BEFORE_BRACE = /[\w\\$^_{}/#%@]/;
 
 /** A record that asks for or talks about a template: its slots are the answer, not leftovers. */
 const ABOUT_TEMPLATES =
@@ -184,8 +186,6 @@ function everyCandidate(text: string): PlaceholderMatch[] {
   return candidates;
 }
 
-/** What a brace slot may not follow (neighboursAllow's test of the character before). */
-const NOT_BEFORE_BRACE = /[\w\\$^_{}/#%@]/;
 const BRACE_AT = new RegExp(BRACE.source, 'y');
 
 /**
@@ -258,7 +258,7 @@ function neighboursAllow(m: PlaceholderMatch, text: string, floor: number, end: 
     case 'angle':
       return true;
     case 'brace':
-      return m.text.length >= 4 && !/[\w\\$^_{}/#%@]/.test(before) && !/[\w{([]/.test(after);
+      return m.text.length >= 4 && !NOT_BEFORE_BRACE.test(before) && !/[\w{([]/.test(after);
   }
 }
 

@@ -8,7 +8,7 @@
 // repeats a key is hashed from JSON.stringify of the parsed value instead, so equal values hash equal
 // however they are written. An unpaired surrogate counts as U+FFFD.
 import { VALUE_HASH_WASM } from './valueHash.generated';
-import { ensureMemory, instantiate } from './wasm';
+import { detached, ensureMemory, instantiate, newMemory, sharedMemory, WASM_TEXT_OFFSET } from './wasm';
 
 /**
  * The name of the exact hash. It is part of the duplicate scheme a hub stores beside its rows
@@ -17,8 +17,13 @@ import { ensureMemory, instantiate } from './wasm';
 export const EXACT_SCHEME = 'vh2-utf8';
 
 /** Byte offset of the text in the module's memory (valueHash.wat); the module zeroes 16 bytes after it. */
-const TEXT_OFFSET = 65536;
-const TEXT_SLACK = 32;
+const TEXT_OFFSET = WASM_TEXT_OFFSET;
+/** Room after the text: the module's 16 zeroed bytes, and the sketch's 64 when it reads the values in place (dedupNear.ts). */
+const TEXT_SLACK = 128;
+/** The result's offset in the memory (valueHash.wat). */
+const RESULT = 20480;
+/** String values whose place the module lists (valueHash.wat). */
+export const LISTED_VALUES = 256;
 /** A text that would grow the shared memory past this gets an instance of its own, freed after it. */
 const SHARED_MEMORY_CAP = 32 * 1024 * 1024;
 /**
@@ -44,16 +49,17 @@ const TOO_DEEP = 2;
 const ENCODER = new TextEncoder();
 
 class ValueHashModule {
-  private readonly memory: WebAssembly.Memory;
   private readonly run: (n: number, canonical: number) => number;
   // Views made once (and again when the memory grows), not per record.
   private text!: Uint8Array;
   private out!: DataView;
 
-  constructor() {
-    const exports = instantiate(VALUE_HASH_WASM);
-    this.memory = exports.memory as WebAssembly.Memory;
-    this.run = exports.hash as (n: number, canonical: number) => number;
+  /** `memory`: the shared memory (sharedMemory) or one of the instance's own. */
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    readonly isShared: boolean,
+  ) {
+    this.run = instantiate(VALUE_HASH_WASM, memory).hash as (n: number, canonical: number) => number;
     this.view();
   }
 
@@ -69,6 +75,8 @@ class ValueHashModule {
 
   /** Hashes `text` into `into` (and its hints, unless `canonical`); returns the module's status. */
   hash(text: string, canonical: boolean, into: HashResult): number {
+    // The sketch may have grown the shared memory.
+    if (detached(this.text)) this.view();
     if (ensureMemory(this.memory, this.out.byteLength, ValueHashModule.need(text.length))) this.view();
     const written = ENCODER.encodeInto(text, this.text).written;
     let status: number;
@@ -79,12 +87,13 @@ class ValueHashModule {
       into.hints = ALL_HINTS;
       return 2;
     }
-    if (!canonical) into.hints = this.out.getInt32(12, true);
+    if (!canonical) into.hints = this.out.getInt32(RESULT + 12, true);
     if (status === HASHED) {
-      into.hash = this.out.getFloat64(0, true);
-      into.ascii = this.out.getInt32(8, true) === 1;
+      into.hash = this.out.getFloat64(RESULT, true);
+      into.ascii = this.out.getInt32(RESULT + 8, true) === 1;
+      into.values = this.isShared ? this.out.getInt32(RESULT + 20, true) : -1;
     }
-    if (status === HASHED || status === TOO_DEEP) into.depth = this.out.getInt32(16, true);
+    if (status === HASHED || status === TOO_DEEP) into.depth = this.out.getInt32(RESULT + 16, true);
     return status;
   }
 }
@@ -92,7 +101,10 @@ class ValueHashModule {
 let shared: ValueHashModule | undefined;
 
 function moduleFor(length: number): ValueHashModule {
-  return ValueHashModule.need(length) <= SHARED_MEMORY_CAP ? (shared ??= new ValueHashModule()) : new ValueHashModule();
+  const need = ValueHashModule.need(length);
+  return need <= SHARED_MEMORY_CAP
+    ? (shared ??= new ValueHashModule(sharedMemory(), true))
+    : new ValueHashModule(newMemory(need), false);
 }
 
 interface HashResult {
@@ -101,9 +113,22 @@ interface HashResult {
   hints: number;
   /** The deepest nesting of arrays and objects (the root's is 1; past 128 it is 129); -1 when not known. */
   depth: number;
+  /**
+   * How many string values the hashed text has (keys left out), when the shared memory holds where the
+   * first LISTED_VALUES of them are, decoded, in the text's order (the text is the line, or its
+   * canonical form when the hash needed one): -1 otherwise. Valid until the next text is hashed
+   * (`hashSerial` tells).
+   */
+  values: number;
 }
 
-const result: HashResult = { hash: -1, ascii: false, hints: ALL_HINTS, depth: -1 };
+const result: HashResult = { hash: -1, ascii: false, hints: ALL_HINTS, depth: -1, values: -1 };
+let serial = 0;
+
+/** Counts the texts hashed: a reader of the listed values (`values`) checks no other text came since. */
+export function hashSerial(): number {
+  return serial;
+}
 
 /**
  * The hash of `value`, the JSON value JSON.parse read from `text`, whether every string of it (keys
@@ -116,6 +141,8 @@ export function hashJsonText(text: string, value: unknown): Readonly<HashResult>
   result.ascii = false;
   result.hints = ALL_HINTS;
   result.depth = -1;
+  result.values = -1;
+  serial++;
   if (moduleFor(text.length).hash(text, false, result) === NEEDS_CANONICAL) {
     const canonical = JSON.stringify(value);
     moduleFor(canonical.length).hash(canonical, true, result);

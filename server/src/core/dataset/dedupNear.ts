@@ -16,7 +16,8 @@
 // with Jaccard 0.8 shares a band with probability 0.995, 0.7 with 0.93, 0.5 with 0.48. A candidate
 // is confirmed when the estimated similarity reaches the threshold.
 import { NEAR_SKETCH_WASM } from './nearSketch.generated';
-import { ensureMemory, instantiate } from './wasm';
+import { LISTED_VALUES } from './dedupExact';
+import { detached, ensureMemory, instantiate, newMemory, sharedMemory, WASM_TEXT_OFFSET } from './wasm';
 
 /**
  * The name of this scheme (signature and band keys). A hub stores it beside the rows it wrote and
@@ -55,7 +56,9 @@ const KEY_OFFSET = 512;
 const SIGNATURE_OFFSET = 672;
 const BAND_KEYS_OFFSET = 800;
 const PROBES_OFFSET = 1024;
-const TEXT_OFFSET = 20480;
+const TEXT_OFFSET = WASM_TEXT_OFFSET;
+/** Where `gathered` reads the indices of the string values it sketches (nearSketch.wat; 512 at most). */
+const INDICES_OFFSET = 63488;
 /** Room after the text: the module zeroes 64 bytes there (its SIMD reads 64 at a time) and reads 8 bytes past a word. */
 const TEXT_SLACK = 128;
 /** A text that would grow the shared memory past this gets an instance of its own, freed after it. */
@@ -65,8 +68,8 @@ const STAGE_BYTES = 65536;
 
 /** One instance of the sketch module and views of its memory, renewed when the memory grows. */
 class SketchModule {
-  private readonly memory: WebAssembly.Memory;
   private readonly run: (n: number) => number;
+  private readonly runGathered: (count: number, values: number) => number;
   // Views made once (and again when the memory grows): a view made per record was a tenth of the
   // validator's allocation.
   private bytes!: Uint8Array;
@@ -76,11 +79,13 @@ class SketchModule {
   keyBins!: Int32Array;
   private signature!: Uint8Array;
   private bandKeys!: Uint32Array;
+  private indices!: Int32Array;
 
-  constructor() {
-    const exports = instantiate(NEAR_SKETCH_WASM);
-    this.memory = exports.memory as WebAssembly.Memory;
+  /** `memory`: the memory shared with the exact hash (sharedMemory), or one of the instance's own. */
+  constructor(private readonly memory: WebAssembly.Memory) {
+    const exports = instantiate(NEAR_SKETCH_WASM, memory);
     this.run = exports.sketch as (n: number) => number;
+    this.runGathered = exports.gathered as (count: number, values: number) => number;
     this.view();
     this.bytes.set(PROBE_SEQUENCE, PROBES_OFFSET);
   }
@@ -94,6 +99,7 @@ class SketchModule {
     this.keyBins = new Int32Array(buffer, KEY_OFFSET, KEY_BINS);
     this.signature = new Uint8Array(buffer, SIGNATURE_OFFSET, BINS);
     this.bandKeys = new Uint32Array(buffer, BAND_KEYS_OFFSET, BANDS);
+    this.indices = new Int32Array(buffer, INDICES_OFFSET, LISTED_VALUES);
   }
 
   /** Bytes of memory a text of `length` UTF-16 units may need (UTF-8 takes at most 3 bytes a unit). */
@@ -114,6 +120,8 @@ class SketchModule {
     bandKeys: Uint32Array,
     keyAt: number,
   ): number {
+    // The exact hash may have grown the shared memory.
+    if (detached(this.bytes)) this.view();
     if (ensureMemory(this.memory, this.bytes.length, SketchModule.need(length))) this.view();
     // Each part is encoded where the last one ended, a newline between: the bytes of the joined text,
     // without the joined string (UTF-8 takes at most 3 bytes a unit: `need` leaves room for all). A part
@@ -131,7 +139,34 @@ class SketchModule {
         at += written;
       } else at += ENCODER.encodeInto(part, bytes.subarray(at)).written;
     }
-    const words = this.run(at - TEXT_OFFSET);
+    return this.packed(this.run(at - TEXT_OFFSET), signature, sigAt, bandKeys, keyAt);
+  }
+
+  /**
+   * Sketches the string values of the line the exact hash read last (`values` of them: its count) that
+   * the first `count` of `indices` name (increasing), joined by newlines, from where the hash left them
+   * decoded (dedupExact.ts HashResult.values); as `sketch` after. Returns -1, and sketches nothing, when
+   * an index is out of order or past the values the hash listed.
+   */
+  gathered(
+    indices: Int32Array,
+    count: number,
+    values: number,
+    signature: Uint8Array,
+    sigAt: number,
+    bandKeys: Uint32Array,
+    keyAt: number,
+  ): number {
+    if (count > LISTED_VALUES) return -1;
+    if (detached(this.bytes)) this.view();
+    const to = this.indices;
+    for (let i = 0; i < count; i++) to[i] = indices[i] as number;
+    const words = this.runGathered(count, values);
+    return words < 0 ? -1 : this.packed(words, signature, sigAt, bandKeys, keyAt);
+  }
+
+  /** Copies out the signature and band keys the module packed, when the text had words; returns `words`. */
+  private packed(words: number, signature: Uint8Array, sigAt: number, bandKeys: Uint32Array, keyAt: number): number {
     if (words > 0) {
       signature.set(this.signature, sigAt);
       bandKeys.set(this.bandKeys, keyAt);
@@ -190,14 +225,40 @@ export class MinHasher {
   computeParts(parts: readonly string[]): boolean {
     let length = parts.length > 0 ? parts.length - 1 : 0;
     for (const part of parts) length += part.length;
+    const need = SketchModule.need(length);
     const sketcher =
-      SketchModule.need(length) <= SHARED_MEMORY_CAP ? (shared ??= new SketchModule()) : new SketchModule();
+      need <= SHARED_MEMORY_CAP ? (shared ??= new SketchModule(sharedMemory())) : new SketchModule(newMemory(need));
     const words =
       this.intoSignatures && this.intoBandKeys
         ? sketcher.sketch(parts, length, this.intoSignatures, this.intoSigAt, this.intoBandKeys, this.intoKeyAt)
         : sketcher.sketch(parts, length, this.signature, 0, this.bandKeys, 0);
     // A module of its own is let go (its memory is the text's size): its sketches are kept as copies.
     this.kept = sketcher === shared ? undefined : [sketcher.bins.slice(), sketcher.keyBins.slice()];
+    return words > 0;
+  }
+
+  /**
+   * `computeParts` of string values of the line the exact hash read last, where the hash left them: the
+   * first `count` of `indices` (increasing) name them among its `values` (dedupExact.ts
+   * HashResult.values, read right after hashing). Undefined when that cannot be done (an index out of
+   * order or past those listed): nothing is computed, and the caller computes from the strings.
+   */
+  computeValues(indices: Int32Array, count: number, values: number): boolean | undefined {
+    const sketcher = (shared ??= new SketchModule(sharedMemory()));
+    const words =
+      this.intoSignatures && this.intoBandKeys
+        ? sketcher.gathered(
+            indices,
+            count,
+            values,
+            this.intoSignatures,
+            this.intoSigAt,
+            this.intoBandKeys,
+            this.intoKeyAt,
+          )
+        : sketcher.gathered(indices, count, values, this.signature, 0, this.bandKeys, 0);
+    if (words < 0) return undefined;
+    this.kept = undefined;
     return words > 0;
   }
 }

@@ -7,17 +7,24 @@
 ;; at 672, the 10 band keys (i32) at 800, each key bin's 16 probes (bytes, written by dedupNear.ts) at
 ;; 1024, the word list (up to 1,024 words as start and end offsets) at 2048, the words' hashes at
 ;; 10240 (the two carried from the list before first), the shingles' mixed hashes at 14400, the text's
-;; UTF-8 bytes from 20480. `sketch(n)` reads n bytes there (and rewrites them: ASCII is case folded in
+;; UTF-8 bytes from 65536. `sketch(n)` reads n bytes there (and rewrites them: ASCII is case folded in
 ;; place by OR-ing 0x20, which only word characters are read back after), fills both sketches, packs
 ;; them (the signature and the band keys, as dedupNear.ts describes) and returns the number of words.
 ;; The 64 bytes after the text are zeroed by `sketch`: SIMD loads and a word's last 8-byte step read
 ;; into them.
 ;;
+;; The memory is imported: the shared instance shares it with the exact hash (valueHash.wat), whose
+;; region is 20480 to 65536 (wasm.ts has the map). `gathered(count)` sketches string values of the
+;; line the hash read last, in place: the `count` indices at 63488 (i32, increasing) name values in
+;; the hash's list at 61440, whose decoded bytes are moved, a newline between two, to 65536 (each no
+;; later than where it was: the text before a value holds at least its quotes), then sketched. It
+;; returns -1, having sketched nothing, when an index is out of order or past the values listed.
+;;
 ;; Words are listed first and hashed, mixed and put into bins a list at a time: each loop then does one
 ;; thing, no call is made per word (Node 20's V8 inlines no call between WebAssembly functions), and
 ;; four shingles are mixed at once (PERF.md has the figures). Bins keep minima, so the order is free.
 (module
-  (memory (export "memory") 1)
+  (import "env" "memory" (memory 1))
   (global $count (mut i32) (i32.const 0))
 
   ;; Appends the word in bytes [s, e) to the list at $wp; a full list is flushed. Returns the next $wp.
@@ -114,7 +121,33 @@
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $each))))
 
-  (func (export "sketch") (param $n i32) (result i32)
+  ;; The string values the indices at 63488 name (the hash's list at 61440 has the first `values` of
+  ;; them), moved to 65536 with a newline between two, then sketched; -1 when an index is out of order
+  ;; or not listed.
+  (func (export "gathered") (param $count i32) (param $values i32) (result i32)
+    (local $k i32) (local $at i32) (local $idx i32) (local $prev i32) (local $len i32)
+    (local.set $at (i32.const 65536))
+    (local.set $prev (i32.const -1))
+    (if (i32.gt_u (local.get $values) (i32.const 256)) (then (local.set $values (i32.const 256))))
+    (block $moved
+      (loop $each
+        (br_if $moved (i32.ge_u (local.get $k) (local.get $count)))
+        (local.set $idx (i32.load offset=63488 (i32.shl (local.get $k) (i32.const 2))))
+        (if (i32.or (i32.le_s (local.get $idx) (local.get $prev)) (i32.ge_s (local.get $idx) (local.get $values)))
+          (then (return (i32.const -1))))
+        (if (local.get $k)
+          (then
+            (i32.store8 (local.get $at) (i32.const 0x0a))
+            (local.set $at (i32.add (local.get $at) (i32.const 1)))))
+        (local.set $len (i32.load offset=61444 (i32.shl (local.get $idx) (i32.const 3))))
+        (memory.copy (local.get $at) (i32.load offset=61440 (i32.shl (local.get $idx) (i32.const 3))) (local.get $len))
+        (local.set $at (i32.add (local.get $at) (local.get $len)))
+        (local.set $prev (local.get $idx))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $each)))
+    (call $sketch (i32.sub (local.get $at) (i32.const 65536))))
+
+  (func $sketch (export "sketch") (param $n i32) (result i32)
     (local $i i32) (local $end i32) (local $inw i32) (local $start i32)
     (local $v v128) (local $k i32)
     (local $wp i32) (local $l v128) (local $width i32) (local $blockEnd i32) (local $b i32) (local $cp i32) (local $len i32)
@@ -128,8 +161,8 @@
     (i64.store (i32.const 10240) (i64.const 0))
     (global.set $count (i32.const 0))
     (local.set $wp (i32.const 2048))
-    (local.set $i (i32.const 20480))
-    (local.set $end (i32.add (i32.const 20480) (local.get $n)))
+    (local.set $i (i32.const 65536))
+    (local.set $end (i32.add (i32.const 65536) (local.get $n)))
     (v128.store (local.get $end) (v128.const i64x2 0 0))
     (v128.store (i32.add (local.get $end) (i32.const 16)) (v128.const i64x2 0 0))
     (v128.store (i32.add (local.get $end) (i32.const 32)) (v128.const i64x2 0 0))

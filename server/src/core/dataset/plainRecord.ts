@@ -9,6 +9,7 @@
 // test/dataset/plainRecord.test.ts holds this to the schemas, the checks and the reader over random
 // records near these shapes.
 import contract from '../../../../schemas/records/contract.json';
+import { LISTED_VALUES } from './dedupExact';
 import type { Turn } from './example';
 import type { RecordFormat } from './formats';
 import { firstOrderProblem } from './messages';
@@ -61,8 +62,24 @@ const SHAREGPT: Shape = {
   shareGpt: true,
 };
 
-/** The turns of `record`, a record of `format`, when it is that plain; else undefined. */
-export function plainTurns(record: unknown, format: RecordFormat): Turn[] | undefined {
+/**
+ * Where a plain record's content is among its string values, in the order of its line: each turn has
+ * two values (speaker and text, in the order its keys were written), so a turn's text is value 2i or
+ * 2i + 1. `plainTurns` fills it; the near-duplicate sketch reads those values where the exact hash
+ * left them (MinHasher.computeValues). Reused from record to record.
+ */
+export class ContentValues {
+  /** The indices of the texts of the turns that are content (not system), in order. */
+  readonly indices = new Int32Array(LISTED_VALUES);
+  /** How many; past LISTED_VALUES, only the first are in `indices`. */
+  count = 0;
+}
+
+/**
+ * The turns of `record`, a record of `format`, when it is that plain; else undefined. `content`, when
+ * given, is filled for a plain record (and left as it was otherwise).
+ */
+export function plainTurns(record: unknown, format: RecordFormat, content?: ContentValues): Turn[] | undefined {
   const shape = format === 'messages' ? MESSAGES : format === 'sharegpt' ? SHAREGPT : undefined;
   if (!shape || typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
   for (const key in record) if (key !== shape.list) return undefined;
@@ -71,10 +88,17 @@ export function plainTurns(record: unknown, format: RecordFormat): Turn[] | unde
   const turns = new Array<Turn>(list.length);
   const kinds = new Array<TurnKind>(list.length);
   let answered = false;
+  let contents = 0;
   for (let i = 0; i < list.length; i++) {
     const turn: unknown = list[i];
     if (typeof turn !== 'object' || turn === null || Array.isArray(turn)) return undefined;
-    for (const key in turn) if (key !== shape.speaker && key !== shape.text) return undefined;
+    // The keys in the order they were written (neither can be an array index): the text's value is the
+    // turn's first or second.
+    let textFirst: boolean | undefined;
+    for (const key in turn) {
+      if (key !== shape.speaker && key !== shape.text) return undefined;
+      textFirst ??= key === shape.text;
+    }
     // Named loads (a load by a computed key costs about 20 ns a turn).
     const speaker = shape.shareGpt ? (turn as ShareGptTurn).from : (turn as Message).role;
     const text = shape.shareGpt ? (turn as ShareGptTurn).value : (turn as Message).content;
@@ -83,7 +107,12 @@ export function plainTurns(record: unknown, format: RecordFormat): Turn[] | unde
     if (role === 'assistant') answered = true;
     turns[i] = { role, content: text };
     kinds[i] = role;
+    if (content && role !== 'system') {
+      if (contents < LISTED_VALUES) content.indices[contents] = 2 * i + (textFirst ? 0 : 1);
+      contents++;
+    }
   }
   if (!answered || firstOrderProblem(kinds, shape.shareGpt)) return undefined;
+  if (content) content.count = contents;
   return turns;
 }

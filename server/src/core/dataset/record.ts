@@ -4,14 +4,14 @@ import type { Finding } from '../types';
 import { checkContent } from './content';
 import { LineFindings } from './context';
 import type { DatasetValidatorOptions } from './context';
-import { hashJsonText } from './dedupExact';
+import { hashJsonText, hashSerial } from './dedupExact';
 import { MinHasher } from './dedupNear';
 import { toExample } from './contract';
 import type { Conversion, Refusal } from './example';
 import { detectRecordFormat } from './formats';
 import type { RecordFormat } from './formats';
 import { parseJsonLine } from './jsonl';
-import { plainTurns } from './plainRecord';
+import { ContentValues, plainTurns } from './plainRecord';
 import { countTokens, checkLength } from './length';
 import { LineLocator } from './locate';
 import type { JsonPath } from './locate';
@@ -87,6 +87,8 @@ export class RecordAnalyzer {
   /** The line being analysed, and its hash once `hashLine` made it. */
   private text = '';
   private hashed: ReturnType<typeof hashJsonText> | undefined;
+  /** Where a plain record's content is among its string values (plainRecord.ts), for the sketch. */
+  private readonly content = new ContentValues();
   /** Hashes the line as parseJsonLine reads its value, and gives its depth: the depth check needs no walk then. */
   private readonly hashLine = (value: unknown): number => (this.hashed = hashJsonText(this.text, value)).depth;
 
@@ -111,11 +113,16 @@ export class RecordAnalyzer {
     // The hash reads every byte of the record anyway: it also tells whether all its strings are ASCII.
     let valueAscii = false;
     let hints: number | undefined;
+    // The string values the hash listed, and which hash that was (the sketch reads them if no other came).
+    let values = -1;
+    let valuesOf = -1;
     if (this.exactOn) {
       const hashed = this.hashed ?? hashJsonText(text, value);
       result.valueHash = hashed.hash;
       valueAscii = hashed.ascii;
       hints = hashed.hints;
+      values = hashed.values;
+      valuesOf = hashSerial();
     }
     checkSensitive(text, value, out, loc, this.sensitiveRules, hints);
 
@@ -147,7 +154,7 @@ export class RecordAnalyzer {
     const record = value as Record<string, unknown>;
     // The plainest conversation record has nothing for the schema, the message checks or the contract
     // reader to say, and its turns are read here once (plainRecord.ts).
-    const plain = plainTurns(value, format);
+    const plain = plainTurns(value, format, this.content);
     if (!plain) checkSchema(formatValidator(format), value, FORMAT_LABELS[format], out, loc);
     switch (plain ? undefined : format) {
       case 'messages':
@@ -193,7 +200,15 @@ export class RecordAnalyzer {
     result.tokens = tokens.tokens;
     result.tokensExact = tokens.exact;
     checkLength(rt, tokens, text.length, this.opts, out);
-    if (this.nearOn) result.hasSignature = this.hasher.computeParts(rt.contentParts);
+    if (this.nearOn) {
+      // A plain record's content is where the hash left it (one copy in the engine's memory); any other
+      // record's is encoded from its strings.
+      const inPlace =
+        plain && values >= 0 && valuesOf === hashSerial()
+          ? this.hasher.computeValues(this.content.indices, this.content.count, values)
+          : undefined;
+      result.hasSignature = inPlace ?? this.hasher.computeParts(rt.contentParts);
+    }
     return result;
   }
 }

@@ -5,13 +5,17 @@
 ;; assembles it into valueHash.generated.ts; test/dataset/valueHash.test.ts checks it against a plain
 ;; reference of the scheme over parsed values and against reformatted texts of the same values.
 ;;
-;; Memory: the result at 0 (f64 hash, i32 at 8: 1 when every string is ASCII, i32 at 12: the detector
-;; hints, written for every text, whatever the status, i32 at 16: the deepest nesting of containers,
-;; the root's being 1, written with status 0 and, as 129, with status 2), container frames from
-;; 64 (32 bytes a level, at most 128 levels), the keys of open objects from 8192 (i64 key hashes, at
-;; most 32 checked an object), the text from 65536. `hash(n, canonical)` reads n bytes there, rewrites
-;; strings with escapes in place (decoded), zeroes 16 bytes after the text and returns:
-;;   0  the hash is at 0;
+;; Memory (imported: dedupExact.ts shares it with the near-duplicate sketch, whose own region is below
+;; 20480; wasm.ts has the map): the result at 20480 (f64 hash, i32 at +8: 1 when every string is ASCII,
+;; i32 at +12: the detector hints, written for every text, whatever the status, i32 at +16: the deepest
+;; nesting of containers, the root's being 1, written with status 0 and, as 129, with status 2, i32 at
+;; +20: how many string values the text has), container frames from 20544 (32 bytes a level, at most
+;; 128 levels), the keys of open objects from 28672 (i64 key hashes, at most 32 checked an object), where
+;; the first 256 string values are (i32 start and decoded length a value, in text order, keys left out)
+;; from 61440, the text from 65536. `hash(n, canonical)` reads n bytes there, rewrites strings with
+;; escapes in place (decoded: a value's decoded bytes are where its text began), zeroes 16 bytes after
+;; the text and returns:
+;;   0  the hash is at 20480;
 ;;   1  the text needs its canonical form first: a number not written as String() writes its value
 ;;      ($asWritten: 1.0, 1e3, -0, 0.30000000000000004), or an object that repeats a key (JSON.parse
 ;;      keeps the last) or has more keys than are checked for repeats.
@@ -21,10 +25,13 @@
 ;; Frame (32 bytes): i64 sum or chain at 0, i64 pending key hash at 8, i32 count at 16, i32 kind at 20
 ;; (1 object, 2 array), i32 key-stack start at 24.
 (module
-  (memory (export "memory") 2)
+  (import "env" "memory" (memory 2))
   (global $str (mut i64) (i64.const 0))
   (global $ascii (mut i32) (i32.const 1))
-  (global $keyTop (mut i32) (i32.const 8192))
+  (global $keyTop (mut i32) (i32.const 28672))
+  ;; The decoded length of the last string $string read, and how many string values the text has so far.
+  (global $slen (mut i32) (i32.const 0))
+  (global $values (mut i32) (i32.const 0))
   (global $depth (mut i32) (i32.const 0))
 
   (func $fmix (param $x i64) (result i64)
@@ -210,7 +217,8 @@
               (then (local.set $cp (i32.const 0xfffd))))))
         (local.set $w (call $utf8 (local.get $w) (local.get $cp)))
         (br $chars)))
-    (global.set $str (call $bytes (local.get $s) (i32.sub (local.get $w) (local.get $s))))
+    (global.set $slen (i32.sub (local.get $w) (local.get $s)))
+    (global.set $str (call $bytes (local.get $s) (global.get $slen)))
     (i32.add (local.get $r) (i32.const 1)))
 
   ;; A string from p (the byte after its opening quote): its hash into $str; returns the position after
@@ -232,7 +240,8 @@
     (local.set $q (i32.add (local.get $q) (i32.ctz (local.get $m))))
     (if (i32.eq (i32.load8_u (local.get $q)) (i32.const 0x22))
       (then
-        (global.set $str (call $bytes (local.get $p) (i32.sub (local.get $q) (local.get $p))))
+        (global.set $slen (i32.sub (local.get $q) (local.get $p)))
+        (global.set $str (call $bytes (local.get $p) (global.get $slen)))
         (return (i32.add (local.get $q) (i32.const 1)))))
     (call $decode (local.get $p) (local.get $q)))
 
@@ -420,9 +429,10 @@
           (i32.or
             (i32.shl (v128.any_true (local.get $escape)) (i32.const 2))
             (i32.shl (v128.any_true (local.get $open)) (i32.const 3))))))
-    (i32.store (i32.const 12) (local.get $hints))
+    (i32.store (i32.const 20492) (local.get $hints))
     (global.set $ascii (i32.eqz (i8x16.bitmask (local.get $acc))))
-    (global.set $keyTop (i32.const 8192))
+    (global.set $keyTop (i32.const 28672))
+    (global.set $values (i32.const 0))
     (global.set $depth (i32.const 0))
     (local.set $i (call $ws (i32.const 65536)))
     (local.set $d (i32.const 0))
@@ -433,16 +443,23 @@
         (block $have
           (if (i32.eq (local.get $c) (i32.const 0x22))
             (then
-              (local.set $i (call $string (i32.add (local.get $i) (i32.const 1))))
+              (local.set $s (i32.add (local.get $i) (i32.const 1)))
+              (local.set $i (call $string (local.get $s)))
               (local.set $v (i64.add (global.get $str) (i64.const 1)))
+              ;; A string value: where its decoded bytes are, for the near-duplicate sketch.
+              (if (i32.lt_u (global.get $values) (i32.const 256))
+                (then
+                  (i32.store offset=61440 (i32.shl (global.get $values) (i32.const 3)) (local.get $s))
+                  (i32.store offset=61444 (i32.shl (global.get $values) (i32.const 3)) (global.get $slen))))
+              (global.set $values (i32.add (global.get $values) (i32.const 1)))
               (br $have)))
           (if (i32.or (i32.eq (local.get $c) (i32.const 0x7b)) (i32.eq (local.get $c) (i32.const 0x5b)))
             (then
               (if (i32.ge_u (local.get $d) (i32.const 128))
                 (then
-                  (i32.store (i32.const 16) (i32.const 129))
+                  (i32.store (i32.const 20496) (i32.const 129))
                   (return (i32.const 2))))
-              (local.set $f (i32.add (i32.const 64) (i32.shl (local.get $d) (i32.const 5))))
+              (local.set $f (i32.add (i32.const 20544) (i32.shl (local.get $d) (i32.const 5))))
               (local.set $d (i32.add (local.get $d) (i32.const 1)))
               (if (i32.gt_u (local.get $d) (global.get $depth)) (then (global.set $depth (local.get $d))))
               (i64.store (local.get $f) (i64.const 0x452821e638d01377))
@@ -500,7 +517,7 @@
         ;; value in turn, a comma starts the next item.
         (loop $fold
           (br_if $done (i32.eqz (local.get $d)))
-          (local.set $f (i32.add (i32.const 64) (i32.shl (i32.sub (local.get $d) (i32.const 1)) (i32.const 5))))
+          (local.set $f (i32.add (i32.const 20544) (i32.shl (i32.sub (local.get $d) (i32.const 1)) (i32.const 5))))
           (call $fold (local.get $f) (local.get $v))
           (local.set $i (call $ws (local.get $i)))
           (local.set $c (i32.load8_u (local.get $i)))
@@ -517,8 +534,9 @@
           (local.set $v (call $close (local.get $f)))
           (local.set $d (i32.sub (local.get $d) (i32.const 1)))
           (br $fold))))
-    (f64.store (i32.const 0) (f64.convert_i64_u (i64.shr_u (call $fmix (local.get $v)) (i64.const 11))))
-    (i32.store (i32.const 8) (global.get $ascii))
-    (i32.store (i32.const 16) (global.get $depth))
+    (f64.store (i32.const 20480) (f64.convert_i64_u (i64.shr_u (call $fmix (local.get $v)) (i64.const 11))))
+    (i32.store (i32.const 20488) (global.get $ascii))
+    (i32.store (i32.const 20496) (global.get $depth))
+    (i32.store (i32.const 20500) (global.get $values))
     (i32.const 0))
 )

@@ -1,7 +1,9 @@
-// A plain record's near-duplicate sketch is read from where the exact hash left its string values
-// (dedupNear.ts MinHasher.computeValues, plainRecord.ts ContentValues, wasm.ts's shared memory): it
-// must be the sketch of its content strings (computeParts) for every way the line can be written, and
-// the analyser must take the strings' way whenever the values cannot be read.
+// What the exact hash's pass over a line gives a plain record besides its hash. Its near-duplicate
+// sketch is read from where the hash left its string values (dedupNear.ts MinHasher.computeValues,
+// plainRecord.ts ContentValues, wasm.ts's shared memory): it must be the sketch of its content strings
+// (computeParts) for every way the line can be written, and the analyser must take the strings' way
+// whenever the values cannot be read. Its units past ASCII, for the token estimate, are counted by the
+// hash too: they must be what the record's text counts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -9,6 +11,8 @@ import { hashJsonText } from '../../server/src/core/dataset/dedupExact';
 import { MinHasher } from '../../server/src/core/dataset/dedupNear';
 import { RecordAnalyzer } from '../../server/src/core/dataset/record';
 import { exampleText } from '../../server/src/core/dataset/recordText';
+import { countTokens } from '../../server/src/core/dataset/length';
+import { estimateTokenCounter } from '../../server/src/core/tokenizer';
 import { ContentValues, plainTurns } from '../../server/src/core/dataset/plainRecord';
 import { validatorOptions } from './options';
 
@@ -212,5 +216,59 @@ describe('the sketch of a plain record read where the hash left it', () => {
     hashJsonText(line, JSON.parse(line));
     assert.equal(h.computeValues(Int32Array.of(1, 3), 2, hashed.values), true);
     assert.deepEqual(h.signature, sketchOfStrings(['one two three', 'four five six']).signature);
+  });
+});
+
+describe("a plain record's units past ASCII, counted by the hash", () => {
+  it("are its text's, however the line writes them", () => {
+    const content = new ContentValues();
+    let counted = 0;
+    fc.assert(
+      fc.property(conversation, (c) => {
+        const line = lineOf(c);
+        const value: unknown = JSON.parse(line);
+        const turns = plainTurns(value, c.format, content);
+        if (!turns) return;
+        const { nonAscii } = hashJsonText(line, value);
+        const text = exampleText({ kind: 'sft', messages: turns });
+        assert.equal(nonAscii, text.fullNonAscii, line);
+        if (nonAscii > 0) counted++;
+      }),
+      { numRuns: 3000 },
+    );
+    assert.ok(counted > 1000, `only ${counted} conversations had text past ASCII`);
+    // Long texts: past the 127 sixteen-byte steps a count is summed after, with and without escapes.
+    for (const unit of ['é', '中', '😀', 'a', 'é中😀ab']) {
+      const long = unit.repeat(3001);
+      for (const line of [
+        JSON.stringify({
+          messages: [
+            { role: 'user', content: long },
+            { role: 'assistant', content: 'ok' },
+          ],
+        }),
+        `{"messages":[{"role":"user","content":${literal(long, [false, true])}},{"role":"assistant","content":"ok"}]}`,
+      ]) {
+        const value: unknown = JSON.parse(line);
+        const turns = plainTurns(value, 'messages');
+        assert.ok(turns);
+        assert.equal(hashJsonText(line, value).nonAscii, exampleText({ kind: 'sft', messages: turns }).fullNonAscii);
+      }
+    }
+  });
+
+  it("give the analyser the token estimate of the record's text", () => {
+    const analyzer = new RecordAnalyzer(validatorOptions());
+    fc.assert(
+      fc.property(conversation, (c) => {
+        const line = lineOf(c);
+        const value: unknown = JSON.parse(line);
+        const turns = plainTurns(value, c.format);
+        if (!turns) return;
+        const expected = countTokens(exampleText({ kind: 'sft', messages: turns }), estimateTokenCounter(), 4096);
+        assert.equal(analyzer.analyze(line, 0).tokens, expected.tokens, line);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

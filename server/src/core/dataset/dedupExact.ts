@@ -92,6 +92,7 @@ class ValueHashModule {
       into.hash = this.out.getFloat64(RESULT, true);
       into.ascii = this.out.getInt32(RESULT + 8, true) === 1;
       into.values = this.isShared ? this.out.getInt32(RESULT + 20, true) : -1;
+      into.nonAscii = this.out.getInt32(RESULT + 24, true);
     }
     if (status === HASHED || status === TOO_DEEP) into.depth = this.out.getInt32(RESULT + 16, true);
     return status;
@@ -120,9 +121,14 @@ interface HashResult {
    * (`hashSerial` tells).
    */
   values: number;
+  /**
+   * The UTF-16 units above U+007F of all the string values together (keys left out): what the token
+   * estimate needs of a record whose text is its values and ASCII glue; -1 when not known.
+   */
+  nonAscii: number;
 }
 
-const result: HashResult = { hash: -1, ascii: false, hints: ALL_HINTS, depth: -1, values: -1 };
+const result: HashResult = { hash: -1, ascii: false, hints: ALL_HINTS, depth: -1, values: -1, nonAscii: -1 };
 let serial = 0;
 
 /** Counts the texts hashed: a reader of the listed values (`values`) checks no other text came since. */
@@ -142,6 +148,7 @@ export function hashJsonText(text: string, value: unknown): Readonly<HashResult>
   result.hints = ALL_HINTS;
   result.depth = -1;
   result.values = -1;
+  result.nonAscii = -1;
   serial++;
   if (moduleFor(text.length).hash(text, false, result) === NEEDS_CANONICAL) {
     const canonical = JSON.stringify(value);

@@ -116,6 +116,7 @@ export class RecordAnalyzer {
     // The string values the hash listed, and which hash that was (the sketch reads them if no other came).
     let values = -1;
     let valuesOf = -1;
+    let nonAscii = -1;
     if (this.exactOn) {
       const hashed = this.hashed ?? hashJsonText(text, value);
       result.valueHash = hashed.hash;
@@ -123,6 +124,7 @@ export class RecordAnalyzer {
       hints = hashed.hints;
       values = hashed.values;
       valuesOf = hashSerial();
+      nonAscii = hashed.nonAscii;
     }
     checkSensitive(text, value, out, loc, this.sensitiveRules, hints);
 
@@ -192,7 +194,11 @@ export class RecordAnalyzer {
       : toExample(value, format);
     if (!conversion.ok) reportRefusals(conversion.refusals, out, loc);
     else if (this.mediaOn && conversion.example.media) result.media = mediaRefs(record, conversion.example, loc);
-    const rt = conversion.ok ? exampleText(conversion.example) : recordText(record, format);
+    // A plain record's text is its values and ASCII glue (its speakers are the contract's names): the
+    // hash counted its units past ASCII already.
+    const rt = conversion.ok
+      ? exampleText(conversion.example, plain && nonAscii >= 0 ? nonAscii : undefined)
+      : recordText(record, format);
     // The text is built from the record's strings and ASCII glue. Strings parsed from an ASCII line
     // are ASCII unless a \u escape spells something else.
     const fullIsAscii = valueAscii || (asciiLine && text.indexOf('\\u') < 0);

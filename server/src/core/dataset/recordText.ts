@@ -59,6 +59,8 @@ class JoinedText implements RecordText {
   private readonly content: string[];
   private contentCount = 0;
   private joined: string | undefined;
+  /** `fullNonAscii` when the caller knew it (counted from the record's values by the exact hash). */
+  private knownNonAscii: number | undefined;
   fullLength = 0;
   turns = 0;
   example: Example | undefined;
@@ -68,9 +70,10 @@ class JoinedText implements RecordText {
    * `contentTurns`: at most how many of them are content. An empty array's first push allocates room
    * for 17, and every record makes two.
    */
-  constructor(turns = 0, contentTurns = 0) {
+  constructor(turns = 0, contentTurns = 0, nonAscii?: number) {
     this.parts = new Array<string>(2 * turns);
     this.content = new Array<string>(contentTurns);
+    this.knownNonAscii = nonAscii;
   }
 
   add(role: string, text: string, isContent: boolean): void {
@@ -100,6 +103,7 @@ class JoinedText implements RecordText {
   }
 
   get fullNonAscii(): number {
+    if (this.knownNonAscii !== undefined) return this.knownNonAscii;
     let n = 0;
     for (const part of this.parts) n += nonAsciiUnits(part);
     return n;
@@ -212,10 +216,13 @@ function addTurns(j: JoinedText, turns: readonly Turn[] | undefined): void {
   }
 }
 
-/** The text of a record the contract accepted: its turns (and both answers of a pair), tools, or text. */
-export function exampleText(example: Example): RecordText {
+/**
+ * The text of a record the contract accepted: its turns (and both answers of a pair), tools, or text.
+ * `nonAscii`: its `fullNonAscii`, when the caller knows it (not counted again).
+ */
+export function exampleText(example: Example, nonAscii?: number): RecordText {
   if (example.kind === 'text') {
-    const j = new JoinedText(1, 1);
+    const j = new JoinedText(1, 1, nonAscii);
     j.add('', example.text ?? '', true);
     return j.done(example);
   }
@@ -223,6 +230,7 @@ export function exampleText(example: Example): RecordText {
   const j = new JoinedText(
     (example.tools ? 1 : 0) + turnCount(messages) + turnCount(chosen) + turnCount(rejected) + turnCount(completion),
     contentCount(messages) + contentCount(chosen) + contentCount(rejected) + contentCount(completion),
+    nonAscii,
   );
   if (example.tools) j.add('tools', JSON.stringify(example.tools), false);
   addTurns(j, messages);

@@ -9,7 +9,8 @@
 ;; 20480; wasm.ts has the map): the result at 20480 (f64 hash, i32 at +8: 1 when every string is ASCII,
 ;; i32 at +12: the detector hints, written for every text, whatever the status, i32 at +16: the deepest
 ;; nesting of containers, the root's being 1, written with status 0 and, as 129, with status 2, i32 at
-;; +20: how many string values the text has), container frames from 20544 (32 bytes a level, at most
+;; +20: how many string values the text has, i32 at +24: their UTF-16 units above U+007F, for the token
+;; estimate), container frames from 20544 (32 bytes a level, at most
 ;; 128 levels), the keys of open objects from 28672 (i64 key hashes, at most 32 checked an object), where
 ;; the first 256 string values are (i32 start and decoded length a value, in text order, keys left out)
 ;; from 61440, the text from 65536. `hash(n, canonical)` reads n bytes there, rewrites strings with
@@ -32,6 +33,10 @@
   ;; The decoded length of the last string $string read, and how many string values the text has so far.
   (global $slen (mut i32) (i32.const 0))
   (global $values (mut i32) (i32.const 0))
+  ;; The string values' UTF-16 units above U+007F, counted only when the text may have any (a byte past
+  ;; ASCII or a \u escape): $count says.
+  (global $nonAscii (mut i32) (i32.const 0))
+  (global $count (mut i32) (i32.const 0))
   (global $depth (mut i32) (i32.const 0))
 
   (func $fmix (param $x i64) (result i64)
@@ -220,6 +225,48 @@
     (global.set $slen (i32.sub (local.get $w) (local.get $s)))
     (global.set $str (call $bytes (local.get $s) (global.get $slen)))
     (i32.add (local.get $r) (i32.const 1)))
+
+  ;; The UTF-16 units above U+007F of the valid UTF-8 bytes [s, s + len): a lead byte (0xc0 and above)
+  ;; starts one, a four-byte sequence's (0xf0 and above) two. Sixteen bytes a step, each lane counting
+  ;; up to 2 a step, summed before it could pass 255.
+  (func $units (param $s i32) (param $len i32) (result i32)
+    (local $e i32) (local $n i32) (local $acc v128) (local $v v128) (local $k i32) (local $b i32)
+    (local.set $e (i32.add (local.get $s) (local.get $len)))
+    (block $blocks
+      (loop $outer
+        (br_if $blocks (i32.lt_s (i32.sub (local.get $e) (local.get $s)) (i32.const 16)))
+        (local.set $acc (v128.const i64x2 0 0))
+        (local.set $k (i32.const 0))
+        (block $full
+          (loop $inner
+            (br_if $full (i32.lt_s (i32.sub (local.get $e) (local.get $s)) (i32.const 16)))
+            (br_if $full (i32.eq (local.get $k) (i32.const 127)))
+            (local.set $v (v128.load (local.get $s)))
+            (local.set $acc
+              (i8x16.sub
+                (i8x16.sub (local.get $acc)
+                  (i8x16.ge_u (local.get $v) (v128.const i8x16 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0 0xc0)))
+                (i8x16.ge_u (local.get $v) (v128.const i8x16 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0))))
+            (local.set $s (i32.add (local.get $s) (i32.const 16)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $inner)))
+        (local.set $acc (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (local.get $acc))))
+        (local.set $n
+          (i32.add (local.get $n)
+            (i32.add
+              (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+              (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
+        (br $outer)))
+    (block $tail
+      (loop $bytes
+        (br_if $tail (i32.ge_u (local.get $s) (local.get $e)))
+        (local.set $b (i32.load8_u (local.get $s)))
+        (local.set $n
+          (i32.add (local.get $n)
+            (i32.add (i32.ge_u (local.get $b) (i32.const 0xc0)) (i32.ge_u (local.get $b) (i32.const 0xf0)))))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $bytes)))
+    (local.get $n))
 
   ;; A string from p (the byte after its opening quote): its hash into $str; returns the position after
   ;; its closing quote. The quote or backslash that ends the plain part is found 16 bytes at a time.
@@ -433,6 +480,8 @@
     (global.set $ascii (i32.eqz (i8x16.bitmask (local.get $acc))))
     (global.set $keyTop (i32.const 28672))
     (global.set $values (i32.const 0))
+    (global.set $nonAscii (i32.const 0))
+    (global.set $count (i32.or (i32.eqz (global.get $ascii)) (v128.any_true (local.get $escape))))
     (global.set $depth (i32.const 0))
     (local.set $i (call $ws (i32.const 65536)))
     (local.set $d (i32.const 0))
@@ -452,6 +501,8 @@
                   (i32.store offset=61440 (i32.shl (global.get $values) (i32.const 3)) (local.get $s))
                   (i32.store offset=61444 (i32.shl (global.get $values) (i32.const 3)) (global.get $slen))))
               (global.set $values (i32.add (global.get $values) (i32.const 1)))
+              (if (global.get $count)
+                (then (global.set $nonAscii (i32.add (global.get $nonAscii) (call $units (local.get $s) (global.get $slen))))))
               (br $have)))
           (if (i32.or (i32.eq (local.get $c) (i32.const 0x7b)) (i32.eq (local.get $c) (i32.const 0x5b)))
             (then
@@ -538,5 +589,6 @@
     (i32.store (i32.const 20488) (global.get $ascii))
     (i32.store (i32.const 20496) (global.get $depth))
     (i32.store (i32.const 20500) (global.get $values))
+    (i32.store (i32.const 20504) (global.get $nonAscii))
     (i32.const 0))
 )

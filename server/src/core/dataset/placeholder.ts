@@ -59,21 +59,56 @@ export interface StringSpan {
 }
 
 /**
- * The string literals of a JSON text (raw offsets), in order, up to the one holding offset `upTo`: from
- * quote to quote by indexOf (a quote after an odd run of backslashes is escaped), not a character at a
- * time.
+ * The string literals of a JSON text (raw offsets), one at a time from its start: from quote to quote
+ * by indexOf (a quote after an odd run of backslashes is escaped), not a character at a time. Its
+ * fields are the literal it is at (none yet: both 0); no object is made per literal.
  */
-export function stringSpans(text: string, upTo: number): StringSpan[] {
-  const spans: StringSpan[] = [];
-  for (let i = text.indexOf('"'); i >= 0 && i < upTo; i = text.indexOf('"', i + 1)) {
+class StringCursor implements StringSpan {
+  start = 0;
+  end = 0;
+  isKey = false;
+  /** Where the next literal's opening quote is looked for; -1 when there is none. */
+  private from = 0;
+
+  constructor(private readonly text: string) {}
+
+  /** Moves to the next literal; false (and the fields as they were) when there is none. */
+  next(): boolean {
+    const text = this.text;
+    const i = this.from < 0 ? -1 : text.indexOf('"', this.from);
+    if (i < 0) {
+      this.from = -1;
+      return false;
+    }
     const start = i + 1;
     let j = text.indexOf('"', start);
     while (j >= 0 && escapedAt(text, j, start)) j = text.indexOf('"', j + 1);
     if (j < 0) j = text.length;
     let k = j + 1;
     for (let c = text.charCodeAt(k); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = text.charCodeAt(++k));
-    spans.push({ start, end: j, isKey: text.charCodeAt(k) === 0x3a });
-    i = j;
+    this.start = start;
+    this.end = j;
+    this.isKey = text.charCodeAt(k) === 0x3a;
+    this.from = j + 1;
+    return true;
+  }
+
+  /**
+   * Whether `offset` is inside a literal, moving on to it (then the fields are that literal's). The
+   * offsets asked about must not decrease.
+   */
+  holds(offset: number): boolean {
+    while (this.end <= offset) if (!this.next()) return false;
+    return this.start <= offset;
+  }
+}
+
+/** The string literals of a JSON text (raw offsets), in order, up to the one holding offset `upTo`. */
+export function stringSpans(text: string, upTo: number): StringSpan[] {
+  const spans: StringSpan[] = [];
+  const cursor = new StringCursor(text);
+  while (cursor.next() && cursor.start - 1 < upTo) {
+    spans.push({ start: cursor.start, end: cursor.end, isKey: cursor.isKey });
   }
   return spans;
 }
@@ -83,19 +118,6 @@ function escapedAt(text: string, q: number, floor: number): boolean {
   let k = q - 1;
   while (k >= floor && text.charCodeAt(k) === 0x5c) k--;
   return (q - 1 - k) % 2 === 1;
-}
-
-function spanAt(spans: StringSpan[], offset: number): StringSpan | undefined {
-  let lo = 0;
-  let hi = spans.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const s = spans[mid] as StringSpan;
-    if (offset < s.start) hi = mid - 1;
-    else if (offset >= s.end) lo = mid + 1;
-    else return s;
-  }
-  return undefined;
 }
 
 /** True when `offset` is inside a ``` fence or an `inline code` span of the string starting at `from`. */
@@ -219,13 +241,13 @@ function choose(
   // fail there (`x_{i}`, `${v}`, `f(x){`), and the spans and the template test are then not needed.
   // 10 MB of chat records with `config_{name}` and f"{user_id}" in each: 124 -> 85 ms to validate.
   if (!candidates.some((m) => neighboursAllow(m, text, 0, text.length))) return [];
-  const spans = stringSpans(text, (candidates[candidates.length - 1] as PlaceholderMatch).start);
+  // The literal that holds each candidate, found going forward with the candidates (in column order).
+  const span = new StringCursor(text);
   const found: PlaceholderMatch[] = [];
   let lastEnd = -1;
   for (const m of candidates) {
     if (m.start < lastEnd) continue;
-    const span = spanAt(spans, m.start);
-    if (!span || span.isKey || m.end > span.end) continue;
+    if (!span.holds(m.start) || span.isKey || m.end > span.end) continue;
     if (!accept(m, text, span)) continue;
     found.push(m);
     lastEnd = m.end;

@@ -14,6 +14,7 @@ import { exampleText } from '../../server/src/core/dataset/recordText';
 import { countTokens } from '../../server/src/core/dataset/length';
 import { estimateTokenCounter } from '../../server/src/core/tokenizer';
 import { ContentValues, plainTurns } from '../../server/src/core/dataset/plainRecord';
+import type { Turn } from '../../server/src/core/dataset/example';
 import { validatorOptions } from './options';
 
 type Format = 'messages' | 'sharegpt';
@@ -106,28 +107,42 @@ function sketchOfStrings(parts: readonly string[]): { words: boolean; signature:
   return { words, signature: h.signature.slice(), bandKeys: h.bandKeys.slice() };
 }
 
+/**
+ * Runs `check` on each of `runs` generated conversations that is plain: its line, its value, its turns,
+ * and where its content is among its values. Returns how many were plain.
+ */
+function eachPlainConversation(
+  runs: number,
+  check: (line: string, value: unknown, turns: Turn[], content: ContentValues) => void,
+): number {
+  const content = new ContentValues();
+  let plain = 0;
+  fc.assert(
+    fc.property(conversation, (c) => {
+      const line = lineOf(c);
+      const value: unknown = JSON.parse(line);
+      const turns = plainTurns(value, c.format, content);
+      if (!turns) return;
+      plain++;
+      check(line, value, turns, content);
+    }),
+    { numRuns: runs },
+  );
+  return plain;
+}
+
 describe('the sketch of a plain record read where the hash left it', () => {
   it('is the sketch of its content strings, however the line writes them', () => {
-    const content = new ContentValues();
-    let taken = 0;
-    fc.assert(
-      fc.property(conversation, (c) => {
-        const line = lineOf(c);
-        const value: unknown = JSON.parse(line);
-        const turns = plainTurns(value, c.format, content);
-        if (!turns) return;
-        taken++;
-        const hashed = hashJsonText(line, value);
-        assert.ok(hashed.values >= 0, line);
-        const h = new MinHasher();
-        const words = h.computeValues(content.indices, content.count, hashed.values);
-        const expected = sketchOfStrings(exampleText({ kind: 'sft', messages: turns }).contentParts);
-        assert.equal(words, expected.words, line);
-        assert.deepEqual(h.signature, expected.signature, line);
-        assert.deepEqual(h.bandKeys, expected.bandKeys, line);
-      }),
-      { numRuns: 3000 },
-    );
+    const taken = eachPlainConversation(3000, (line, value, turns, content) => {
+      const hashed = hashJsonText(line, value);
+      assert.ok(hashed.values >= 0, line);
+      const h = new MinHasher();
+      const words = h.computeValues(content.indices, content.count, hashed.values);
+      const expected = sketchOfStrings(exampleText({ kind: 'sft', messages: turns }).contentParts);
+      assert.equal(words, expected.words, line);
+      assert.deepEqual(h.signature, expected.signature, line);
+      assert.deepEqual(h.bandKeys, expected.bandKeys, line);
+    });
     // The property says something only if most conversations are plain.
     assert.ok(taken > 1500, `only ${taken} of 3000 conversations were plain`);
   });
@@ -224,21 +239,12 @@ describe('the sketch of a plain record read where the hash left it', () => {
 
 describe("a plain record's units past ASCII, counted by the hash", () => {
   it("are its text's, however the line writes them", () => {
-    const content = new ContentValues();
     let counted = 0;
-    fc.assert(
-      fc.property(conversation, (c) => {
-        const line = lineOf(c);
-        const value: unknown = JSON.parse(line);
-        const turns = plainTurns(value, c.format, content);
-        if (!turns) return;
-        const { nonAscii } = hashJsonText(line, value);
-        const text = exampleText({ kind: 'sft', messages: turns });
-        assert.equal(nonAscii, text.fullNonAscii, line);
-        if (nonAscii > 0) counted++;
-      }),
-      { numRuns: 3000 },
-    );
+    eachPlainConversation(3000, (line, value, turns) => {
+      const { nonAscii } = hashJsonText(line, value);
+      assert.equal(nonAscii, exampleText({ kind: 'sft', messages: turns }).fullNonAscii, line);
+      if (nonAscii > 0) counted++;
+    });
     assert.ok(counted > 1000, `only ${counted} conversations had text past ASCII`);
     // Long texts: past the 127 sixteen-byte steps a count is summed after, with and without escapes.
     for (const unit of ['é', '中', '😀', 'a', 'é中😀ab']) {

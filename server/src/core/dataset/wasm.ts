@@ -10,7 +10,8 @@
 //   20480 - 61440   the hash's result, container frames and open objects' keys (valueHash.wat)
 //   61440 - 63488   where the hash found the line's first 256 string values (start, decoded length)
 //   63488 - 65536   which of those values the sketch reads (indices, written by dedupNear.ts)
-//   65536 -         the line's UTF-8 text for the hash; after it, the text the sketch reads
+//   65536 -         the text: the line's UTF-8 for the hash, then the sketch's, written over it (a
+//                   plain record's content values moved down to 65536, or its content encoded there)
 //
 // An instance made for one long text has a memory of its own, with the same map.
 
